@@ -1,0 +1,60 @@
+//! The classroom board's user interface: the HTML shell, the site layout and
+//! one module per page. Rendered on the server (`ssr`) and hydrated in the
+//! browser (`hydrate`).
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+mod layout;
+mod pages;
+
+use layout::Layout;
+use pages::{home::HomePage, not_found::NotFound};
+
+/// The site's name, shown in the header and in page titles.
+pub const SITE_NAME: &str = "Classroom Board";
+
+/// The HTML document around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" type="image/png" href="/favicon.png"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The root component: stylesheet, router and the routes of every page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/classboard.css"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { SITE_NAME.to_string() } else { format!("{page} · {SITE_NAME}") }
+        }/>
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage/>
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,23 @@
+//! Any path no route matches.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+
+    view! {
+        <Title text="Page not found"/>
+        <section>
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. " <A href="/">"Go to the feed"</A> "."</p>
+        </section>
+    }
+}
