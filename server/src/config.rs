@@ -1,0 +1,466 @@
+//! Configuration, read once from the environment at start-up. Every variable
+//! has a working default, so the server starts with none set; a value that is
+//! set but wrong stops start-up with one line naming the variable.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+
+/// Shortest accepted HMAC secret, in bytes (RFC 7518 §3.2: at least the hash size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Everything the server needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://…` (the file and its folder are created).
+    pub database_url: String,
+    /// `DATA_DIR`: where generated secrets are kept.
+    pub data_dir: PathBuf,
+    /// `JWT_SECRET`: when unset, one is generated and kept in `data_dir/jwt_secret`.
+    pub jwt_secret: Option<SecretString>,
+    /// `JWT_ALG`
+    pub jwt_alg: JwtAlg,
+    /// `ACCESS_TOKEN_TTL`
+    pub access_token_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL`: idle lifetime of a refresh token.
+    pub refresh_token_ttl: Duration,
+    /// `REFRESH_REUSE_GRACE`
+    pub refresh_reuse_grace: Duration,
+    /// `TRUST_FORWARDED_FOR`: take the client IP from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+    /// The four abuse limits of the contract.
+    pub limits: Limits,
+    /// `LEPTOS_SITE_ADDR`: the listen address.
+    pub site_addr: SocketAddr,
+    /// The remaining `LEPTOS_*` settings, normally set only by cargo-leptos.
+    pub site: SiteConfig,
+}
+
+/// Where the compiled site lives and how Leptos should describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteConfig {
+    /// `LEPTOS_OUTPUT_NAME`: stem of the generated `.js`, `.wasm` and `.css`.
+    pub output_name: String,
+    /// `LEPTOS_SITE_ROOT`
+    pub site_root: String,
+    /// `LEPTOS_SITE_PKG_DIR`
+    pub site_pkg_dir: String,
+    /// `LEPTOS_ENV`: `DEV` adds development helpers; default `PROD`.
+    pub dev: bool,
+    /// `LEPTOS_RELOAD_PORT`: used by `cargo leptos watch` only.
+    pub reload_port: u32,
+    /// `LEPTOS_HASH_FILES`: whether the build put content hashes in file names.
+    pub hash_files: bool,
+}
+
+/// Signing algorithm of access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlg {
+    HS256,
+    EdDSA,
+    RS256,
+}
+
+/// At most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// The abuse limits of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub login_failures_per_account_ip: RateLimit,
+    pub login_failures_per_account: RateLimit,
+    pub auth_requests_per_ip: RateLimit,
+    pub signups_per_ip: RateLimit,
+}
+
+/// A variable that is set but cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+    }
+
+    /// Reads configuration through `lookup`, which returns a variable's value
+    /// if set. Tests pass a map instead of touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let data_dir = PathBuf::from(env.get("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = env
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("app.db").display()));
+        if !database_url.starts_with("sqlite:") {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                reason: "only sqlite:// URLs are supported by this build".into(),
+            });
+        }
+
+        let jwt_secret = match env.get("JWT_SECRET") {
+            None => None,
+            Some(s) if s.len() < MIN_SECRET_BYTES => {
+                return Err(ConfigError {
+                    var: "JWT_SECRET",
+                    reason: format!("must be at least {MIN_SECRET_BYTES} bytes long"),
+                });
+            }
+            Some(s) => Some(SecretString::from(s)),
+        };
+
+        let site = SiteConfig {
+            output_name: env
+                .get("LEPTOS_OUTPUT_NAME")
+                .unwrap_or_else(|| "classboard".into()),
+            site_root: env
+                .get("LEPTOS_SITE_ROOT")
+                .unwrap_or_else(|| "target/site".into()),
+            site_pkg_dir: env
+                .get("LEPTOS_SITE_PKG_DIR")
+                .unwrap_or_else(|| "pkg".into()),
+            dev: env.parse(
+                "LEPTOS_ENV",
+                false,
+                |s| match s.to_ascii_lowercase().as_str() {
+                    "dev" | "development" => Some(true),
+                    "prod" | "production" => Some(false),
+                    _ => None,
+                },
+                "DEV or PROD",
+            )?,
+            reload_port: env.parse(
+                "LEPTOS_RELOAD_PORT",
+                3001,
+                |s| s.parse().ok(),
+                "a port number",
+            )?,
+            hash_files: env.parse("LEPTOS_HASH_FILES", false, parse_bool, "true or false")?,
+        };
+
+        Ok(Self {
+            database_url,
+            data_dir,
+            jwt_secret,
+            jwt_alg: env.parse(
+                "JWT_ALG",
+                JwtAlg::HS256,
+                |s| match s {
+                    "HS256" => Some(JwtAlg::HS256),
+                    "EdDSA" => Some(JwtAlg::EdDSA),
+                    "RS256" => Some(JwtAlg::RS256),
+                    _ => None,
+                },
+                "HS256, EdDSA or RS256",
+            )?,
+            access_token_ttl: env.duration("ACCESS_TOKEN_TTL", "15m")?,
+            refresh_token_ttl: env.duration("REFRESH_TOKEN_TTL", "7d")?,
+            refresh_reuse_grace: env.duration("REFRESH_REUSE_GRACE", "10s")?,
+            trust_forwarded_for: env.parse(
+                "TRUST_FORWARDED_FOR",
+                false,
+                parse_bool,
+                "true or false",
+            )?,
+            limits: Limits {
+                login_failures_per_account_ip: env
+                    .rate_limit("LOGIN_FAILURES_PER_ACCOUNT_IP", "5/15m")?,
+                login_failures_per_account: env
+                    .rate_limit("LOGIN_FAILURES_PER_ACCOUNT", "100/1h")?,
+                auth_requests_per_ip: env.rate_limit("AUTH_REQUESTS_PER_IP", "150/5m")?,
+                signups_per_ip: env.rate_limit("SIGNUPS_PER_IP", "30/5m")?,
+            },
+            site_addr: env.parse(
+                "LEPTOS_SITE_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 3000)),
+                |s| s.parse().ok(),
+                "an address such as 127.0.0.1:3000",
+            )?,
+            site,
+        })
+    }
+}
+
+/// Reads one variable at a time and turns failures into [`ConfigError`]s.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+    }
+
+    fn parse<T>(
+        &self,
+        var: &'static str,
+        default: T,
+        parse: impl Fn(&str) -> Option<T>,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(raw) => parse(raw.trim()).ok_or_else(|| ConfigError {
+                var,
+                reason: format!("{raw:?} is not valid; expected {expected}"),
+            }),
+        }
+    }
+
+    fn duration(&self, var: &'static str, default: &str) -> Result<Duration, ConfigError> {
+        let default = parse_duration(default).expect("built-in default durations parse");
+        self.parse(
+            var,
+            default,
+            parse_duration,
+            "a positive duration such as 30s, 15m or 7d",
+        )
+    }
+
+    fn rate_limit(&self, var: &'static str, default: &str) -> Result<RateLimit, ConfigError> {
+        let default = parse_rate_limit(default).expect("built-in default limits parse");
+        self.parse(
+            var,
+            default,
+            parse_rate_limit,
+            "a limit such as 5/15m (count/duration)",
+        )
+    }
+}
+
+/// Parses a positive duration written with a unit: `30s`, `15m`, `1h`, `7d`,
+/// or combinations such as `1h 30m`. A bare number is rejected: `15` could
+/// mean seconds or minutes, and guessing wrong would be a security bug.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    humantime::parse_duration(s.trim())
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// Parses `N/duration`, e.g. `5/15m`, with `N` ≥ 1.
+pub fn parse_rate_limit(s: &str) -> Option<RateLimit> {
+    let (max, window) = s.trim().split_once('/')?;
+    let max = max.trim().parse::<u32>().ok().filter(|&n| n > 0)?;
+    Some(RateLimit {
+        max,
+        window: parse_duration(window)?,
+    })
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl fmt::Display for JwtAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::HS256 => "HS256",
+            Self::EdDSA => "EdDSA",
+            Self::RS256 => "RS256",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn every_variable_has_a_working_default() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://data/app.db");
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert!(c.jwt_secret.is_none());
+        assert_eq!(c.jwt_alg, JwtAlg::HS256);
+        assert_eq!(c.access_token_ttl, Duration::from_secs(15 * 60));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.refresh_reuse_grace, Duration::from_secs(10));
+        assert!(!c.trust_forwarded_for);
+        assert_eq!(
+            c.limits.login_failures_per_account_ip,
+            RateLimit {
+                max: 5,
+                window: Duration::from_secs(900)
+            }
+        );
+        assert_eq!(
+            c.limits.login_failures_per_account,
+            RateLimit {
+                max: 100,
+                window: Duration::from_secs(3600)
+            }
+        );
+        assert_eq!(
+            c.limits.auth_requests_per_ip,
+            RateLimit {
+                max: 150,
+                window: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(
+            c.limits.signups_per_ip,
+            RateLimit {
+                max: 30,
+                window: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(c.site_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.site.output_name, "classboard");
+        assert_eq!(c.site.site_root, "target/site");
+        assert!(!c.site.dev);
+    }
+
+    #[test]
+    fn durations_accept_seconds_minutes_hours_and_days() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration(" 1h 30m "), Some(Duration::from_secs(5400)));
+    }
+
+    #[test]
+    fn durations_without_unit_zero_or_garbage_are_rejected() {
+        for bad in [
+            "",
+            "15",
+            "0s",
+            "-5m",
+            "m",
+            "15 minutes ago",
+            "1.5.2h",
+            "abc",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_variable() {
+        let err = config(&[("ACCESS_TOKEN_TTL", "fifteen")]).unwrap_err();
+        assert_eq!(err.var, "ACCESS_TOKEN_TTL");
+        assert!(
+            err.to_string()
+                .starts_with("ACCESS_TOKEN_TTL: \"fifteen\" is not valid")
+        );
+    }
+
+    #[test]
+    fn configured_durations_override_defaults() {
+        let c = config(&[
+            ("ACCESS_TOKEN_TTL", "3s"),
+            ("REFRESH_TOKEN_TTL", "30d"),
+            ("REFRESH_REUSE_GRACE", "2s"),
+        ])
+        .unwrap();
+        assert_eq!(c.access_token_ttl, Duration::from_secs(3));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.refresh_reuse_grace, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn rate_limits_parse_count_and_window() {
+        assert_eq!(
+            parse_rate_limit("5/15m"),
+            Some(RateLimit {
+                max: 5,
+                window: Duration::from_secs(900)
+            })
+        );
+        for bad in [
+            "5", "/15m", "0/15m", "-1/1m", "5/", "5/15", "five/1m", "5/0s",
+        ] {
+            assert_eq!(parse_rate_limit(bad), None, "{bad:?} should be rejected");
+        }
+        assert_eq!(
+            config(&[("SIGNUPS_PER_IP", "10")]).unwrap_err().var,
+            "SIGNUPS_PER_IP"
+        );
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_without_echoing_it() {
+        let err = config(&[("JWT_SECRET", "too-short-secret")]).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET");
+        assert!(!err.to_string().contains("too-short-secret"));
+        let ok = config(&[("JWT_SECRET", &"k".repeat(32))]).unwrap();
+        assert_eq!(ok.jwt_secret.as_ref().unwrap().expose_secret().len(), 32);
+    }
+
+    #[test]
+    fn the_secret_never_appears_in_debug_output() {
+        let secret = "s3cr3t-value-that-must-not-leak-0123456789";
+        let c = config(&[("JWT_SECRET", secret)]).unwrap();
+        assert!(!format!("{c:?}").contains(secret));
+    }
+
+    #[test]
+    fn other_bad_values_name_their_variable() {
+        for (var, value) in [
+            ("JWT_ALG", "none"),
+            ("JWT_ALG", "HS512"),
+            ("LEPTOS_SITE_ADDR", "localhost"),
+            ("TRUST_FORWARDED_FOR", "maybe"),
+            ("LEPTOS_ENV", "staging"),
+            ("DATABASE_URL", "mysql://db/app"),
+        ] {
+            assert_eq!(config(&[(var, value)]).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn database_url_defaults_inside_data_dir() {
+        let c = config(&[("DATA_DIR", "/tmp/x")]).unwrap();
+        assert_eq!(c.database_url, "sqlite:///tmp/x/app.db");
+    }
+
+    proptest! {
+        #[test]
+        fn any_positive_count_of_any_unit_parses_exactly(n in 1u64..100_000, unit in 0usize..4) {
+            let (suffix, secs) = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)][unit];
+            prop_assert_eq!(parse_duration(&format!("{n}{suffix}")), Some(Duration::from_secs(n * secs)));
+        }
+
+        #[test]
+        fn bare_numbers_never_parse(n in any::<u64>()) {
+            prop_assert_eq!(parse_duration(&n.to_string()), None);
+        }
+
+        #[test]
+        fn duration_parser_never_panics(s in ".*") {
+            let _ = parse_duration(&s);
+            let _ = parse_rate_limit(&s);
+        }
+
+        #[test]
+        fn rate_limit_round_trips(max in 1u32..1_000_000, mins in 1u64..10_000) {
+            prop_assert_eq!(
+                parse_rate_limit(&format!("{max}/{mins}m")),
+                Some(RateLimit { max, window: Duration::from_secs(mins * 60) })
+            );
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The classroom board's server: configuration, storage, the JSON API under
+//! `/api`, health probes, and the Leptos pages. `main.rs` only parses the
+//! command line and calls into here, so integration tests start exactly the
+//! server that production runs.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod secret;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::{AppError, Result};
+pub use startup::Application;

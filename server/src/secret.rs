@@ -1,0 +1,102 @@
+//! The HS256 signing secret when `JWT_SECRET` is not set: generated on first
+//! start and kept in `<DATA_DIR>/jwt_secret`, readable by the owner only, so
+//! tokens stay valid across restarts without anyone choosing a secret.
+
+use std::{
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use secrecy::SecretString;
+
+use crate::config::MIN_SECRET_BYTES;
+
+/// Why the kept secret could not be loaded or created.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read or create {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{} holds fewer than {MIN_SECRET_BYTES} bytes; delete it to generate a new secret", path.display())]
+    TooShort { path: PathBuf },
+}
+
+/// Returns the secret kept in `dir/jwt_secret`, creating the folder and a new
+/// random 384-bit secret (mode 0600) if there is none yet.
+pub fn load_or_create(dir: &Path) -> Result<SecretString, SecretError> {
+    let path = dir.join("jwt_secret");
+    let io_err = |source| SecretError::Io {
+        path: path.clone(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io_err)?;
+
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let fresh = URL_SAFE_NO_PAD.encode(bytes);
+    match create_private(&path, &fresh) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated a new JWT signing secret");
+            return Ok(SecretString::from(fresh));
+        }
+        // Another process (or an earlier start) created it first: use that one.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_err(e)),
+    }
+
+    let kept = fs::read_to_string(&path).map_err(io_err)?;
+    let kept = kept.trim();
+    if kept.len() < MIN_SECRET_BYTES {
+        return Err(SecretError::TooShort { path });
+    }
+    Ok(SecretString::from(kept.to_owned()))
+}
+
+/// Writes `contents` to a file that must not exist yet, readable only by its
+/// owner from the moment it exists.
+fn create_private(path: &Path, contents: &str) -> io::Result<()> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn first_start_generates_a_private_secret_and_later_starts_reuse_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("nested/data");
+        let first = load_or_create(&data).unwrap();
+        assert!(first.expose_secret().len() >= MIN_SECRET_BYTES);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(data.join("jwt_secret"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let second = load_or_create(&data).unwrap();
+        assert_eq!(first.expose_secret(), second.expose_secret());
+    }
+
+    #[test]
+    fn a_truncated_secret_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("jwt_secret"), "short").unwrap();
+        let err = load_or_create(dir.path()).unwrap_err();
+        assert!(matches!(err, SecretError::TooShort { .. }));
+        assert!(!err.to_string().contains("short\""));
+    }
+}

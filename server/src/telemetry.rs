@@ -1,0 +1,43 @@
+//! Logging: one line per request with method, matched route, status and
+//! latency. Only the path is logged, never query strings or headers, so no
+//! token or password can reach a log line through here.
+
+use axum::{extract::MatchedPath, http::Request};
+use tower_http::{
+    classify::{ServerErrorsAsFailures, SharedClassifier},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::{Level, Span};
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// Installs the global subscriber; `RUST_LOG` overrides the default level.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .init();
+}
+
+type MakeSpan = fn(&Request<axum::body::Body>) -> Span;
+
+/// The per-request tracing layer.
+pub fn trace_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeSpan> {
+    TraceLayer::new_for_http()
+        .make_span_with(request_span as MakeSpan)
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .latency_unit(tower_http::LatencyUnit::Micros),
+        )
+}
+
+fn request_span(request: &Request<axum::body::Body>) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| request.uri().path(), MatchedPath::as_str);
+    tracing::info_span!("request", method = %request.method(), route = %route)
+}

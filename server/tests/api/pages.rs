@@ -1,0 +1,53 @@
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn home_page_is_rendered_on_the_server_with_the_site_layout() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "HTML page"
+    );
+    let html = response.text().await.unwrap();
+    for part in [
+        "<header",
+        "<nav",
+        "<main",
+        "<footer",
+        "Classroom Board",
+        "Show how sign-in works",
+    ] {
+        assert!(html.contains(part), "home page lacks {part:?}");
+    }
+    // The hydration entry points at the generated bundle.
+    assert!(
+        html.contains("/pkg/classboard.js"),
+        "hydration script missing"
+    );
+    assert!(html.contains("/pkg/classboard.css"), "stylesheet missing");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/").await;
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        response.headers()["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
+}
+
+#[tokio::test]
+async fn unknown_page_is_a_404_page_in_the_layout() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("<header"));
+}
