@@ -1,0 +1,49 @@
+import { expect, test } from "@playwright/test";
+
+test("home page is server-rendered with the site layout", async ({ page }) => {
+  await page.goto("/");
+  await expect(page).toHaveTitle("Classroom Board");
+  await expect(page.getByRole("banner")).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Main" })).toBeVisible();
+  await expect(page.getByRole("main")).toBeVisible();
+  await expect(page.getByRole("contentinfo")).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Classroom Board" })).toBeVisible();
+});
+
+test("hydration makes the page interactive", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(err.message));
+
+  await page.goto("/");
+  const panel = page.getByText("Signing in gives this browser a short-lived access token");
+  // Server-rendered HTML alone cannot open the panel: only hydrated code can.
+  await expect(panel).toBeHidden();
+
+  // A click that lands before hydration finishes is lost, so retry it.
+  await expect(async () => {
+    await page.getByRole("button", { name: "Show how sign-in works" }).click({ timeout: 1_000 });
+    await expect(panel).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+
+  const toggle = page.getByRole("button", { name: "Hide how sign-in works" });
+  await expect(toggle).toHaveAttribute("aria-expanded", "true");
+  await toggle.click();
+  await expect(panel).toBeHidden();
+  await expect(page.getByRole("button", { name: "Show how sign-in works" })).toHaveAttribute(
+    "aria-expanded",
+    "false",
+  );
+
+  expect(errors).toEqual([]);
+});
+
+test("an unknown address shows the not-found page with a way back", async ({ page }) => {
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await page.getByRole("link", { name: "Go to the feed" }).click();
+  await expect(page).toHaveURL(/\/$/);
+});
