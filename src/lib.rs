@@ -5,6 +5,8 @@
 //! This crate does no I/O and depends on no web framework; it compiles for the
 //! server and for `wasm32-unknown-unknown`.
 
+pub mod api;
 pub mod error;
+pub mod validate;
 
 pub use error::{ErrorBody, ErrorCode, FieldIssue};

@@ -1,0 +1,157 @@
+//! Request and response bodies of the HTTP API (see `docs/API.md`).
+
+use serde::{Deserialize, Serialize};
+
+/// What a user may do. Ordered by power, so `role >= Role::Teacher` reads well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Student,
+    Teacher,
+    Admin,
+}
+
+impl Role {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Student => "student",
+            Self::Teacher => "teacher",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "student" => Some(Self::Student),
+            "teacher" => Some(Self::Teacher),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignupRequest {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// A username or an email address.
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// RFC 6749 §5.1 field names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserResponse {
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the access token that asked.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionList {
+    pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewPost {
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub id: String,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    pub author: Author,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostResponse {
+    pub post: Post,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PostPage {
+    pub posts: Vec<Post>,
+    /// Pass as `before` to get the next (older) page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewGrade {
+    /// The student's username.
+    pub student: String,
+    pub course: String,
+    pub grade: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grade {
+    pub id: String,
+    pub student: Author,
+    pub teacher: Author,
+    pub course: String,
+    pub grade: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GradeResponse {
+    pub grade: Grade,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GradeList {
+    pub grades: Vec<Grade>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleChange {
+    pub role: String,
+}
