@@ -55,7 +55,7 @@ pub fn load_or_create(dir: &Path) -> Result<SecretString, SecretError> {
 
 /// Writes `contents` to a file that must not exist yet, readable only by its
 /// owner from the moment it exists.
-fn create_private(path: &Path, contents: &str) -> io::Result<()> {
+pub(crate) fn create_private(path: &Path, contents: &str) -> io::Result<()> {
     use std::io::Write;
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -1,0 +1,472 @@
+//! Access tokens: RFC 9068-shaped JWTs (`typ: at+jwt`) signed with one
+//! configured algorithm and key. Verification needs no database: signature,
+//! algorithm, key id, type, issuer, audience and lifetime are all checked here.
+
+use std::{
+    path::Path,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use classboard::api::Role;
+use jsonwebtoken::{
+    Algorithm, DecodingKey, EncodingKey, Header, Validation,
+    errors::ErrorKind,
+    jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash},
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `iss` of every token this server issues.
+pub const ISSUER: &str = "classboard";
+/// `aud` of every token: the API.
+pub const AUDIENCE: &str = "classboard-api";
+/// The JWT `typ` header of access tokens (RFC 9068 §2.1).
+pub const TOKEN_TYPE: &str = "at+jwt";
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+pub const LEEWAY_SECS: u64 = 5;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user's id.
+    pub sub: String,
+    pub exp: u64,
+    pub iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    pub jti: String,
+    /// The session (refresh-token family) the token was issued for.
+    pub sid: String,
+    pub role: Role,
+    pub username: String,
+}
+
+/// Why a presented access token was refused. The `Display` text is safe to
+/// send back in `error_description`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("The access token is malformed.")]
+    Malformed,
+    #[error("The access token has expired.")]
+    Expired,
+    #[error("The access token is not valid yet.")]
+    NotYetValid,
+    #[error("The access token's signature or algorithm is not accepted.")]
+    BadSignature,
+    #[error("The access token was signed with an unknown key.")]
+    UnknownKey,
+    #[error("The token is not an access token.")]
+    WrongType,
+    #[error("The access token was issued for another issuer or audience.")]
+    WrongIssuerOrAudience,
+    #[error("The session of this access token has ended.")]
+    Revoked,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or write {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0} does not hold a usable key: {1}")]
+    Invalid(String, jsonwebtoken::errors::Error),
+    #[error("{0}")]
+    Missing(&'static str),
+}
+
+/// The signing key, its verification twin and everything derived from them.
+pub struct Keys {
+    alg: Algorithm,
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    jwks: JwkSet,
+    ttl: Duration,
+}
+
+impl Keys {
+    /// HS256 with a shared secret. The key id is derived from the secret by
+    /// a one-way hash, so it names the key without revealing it, and no
+    /// public key is published.
+    pub fn hs256(secret: &[u8], ttl: Duration) -> Self {
+        let digest = Sha256::new_with_prefix(b"classboard kid\0")
+            .chain_update(secret)
+            .finalize();
+        let kid = URL_SAFE_NO_PAD.encode(&digest[..12]);
+        Self::build(
+            Algorithm::HS256,
+            kid,
+            EncodingKey::from_secret(secret),
+            DecodingKey::from_secret(secret),
+            JwkSet { keys: vec![] },
+            ttl,
+        )
+    }
+
+    /// EdDSA (Ed25519) from a PKCS#8 PEM private key.
+    pub fn eddsa(pem: &[u8], source: &str, ttl: Duration) -> Result<Self, KeyError> {
+        let invalid = |e| KeyError::Invalid(source.to_owned(), e);
+        let encoding = EncodingKey::from_ed_pem(pem).map_err(invalid)?;
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(invalid)?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
+        Self::asymmetric(Algorithm::EdDSA, encoding, decoding, jwk, ttl).map_err(invalid)
+    }
+
+    /// RS256 from a PEM private key (PKCS#1 or PKCS#8).
+    pub fn rs256(pem: &[u8], source: &str, ttl: Duration) -> Result<Self, KeyError> {
+        let invalid = |e| KeyError::Invalid(source.to_owned(), e);
+        let encoding = EncodingKey::from_rsa_pem(pem).map_err(invalid)?;
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(invalid)?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
+        Self::asymmetric(Algorithm::RS256, encoding, decoding, jwk, ttl).map_err(invalid)
+    }
+
+    fn asymmetric(
+        alg: Algorithm,
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+        mut jwk: Jwk,
+        ttl: Duration,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        // RFC 7638 thumbprint: a stable id that any verifier can recompute.
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk.common.key_algorithm = Some(match alg {
+            Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+            _ => KeyAlgorithm::RS256,
+        });
+        Ok(Self::build(
+            alg,
+            kid,
+            encoding,
+            decoding,
+            JwkSet { keys: vec![jwk] },
+            ttl,
+        ))
+    }
+
+    fn build(
+        alg: Algorithm,
+        kid: String,
+        encoding: EncodingKey,
+        decoding: DecodingKey,
+        jwks: JwkSet,
+        ttl: Duration,
+    ) -> Self {
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        Self {
+            alg,
+            kid,
+            encoding,
+            decoding,
+            validation,
+            jwks,
+            ttl,
+        }
+    }
+
+    /// The public keys, for `/.well-known/jwks.json` (empty for HS256).
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Signs an access token for `user_id` in session `sid`.
+    pub fn issue(&self, user_id: &str, username: &str, role: Role, sid: &str) -> String {
+        let iat = unix_now();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: user_id.into(),
+            exp: iat + self.ttl.as_secs(),
+            iat,
+            nbf: None,
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: sid.into(),
+            role,
+            username: username.into(),
+        };
+        let mut header = Header::new(self.alg);
+        header.typ = Some(TOKEN_TYPE.into());
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .expect("a loaded key signs any claims")
+    }
+
+    /// Verifies everything about `token` that needs no database.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != self.alg {
+            return Err(TokenError::BadSignature);
+        }
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(TokenError::UnknownKey);
+        }
+        if header
+            .typ
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+            != Some(TOKEN_TYPE)
+        {
+            return Err(TokenError::WrongType);
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                    TokenError::WrongIssuerOrAudience
+                }
+                ErrorKind::InvalidSignature
+                | ErrorKind::InvalidAlgorithm
+                | ErrorKind::InvalidAlgorithmName => TokenError::BadSignature,
+                _ => TokenError::Malformed,
+            })?;
+        Ok(data.claims)
+    }
+}
+
+/// Loads the Ed25519 key kept at `path`, generating it (mode 0600) first if
+/// there is none.
+pub fn load_or_create_ed25519(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut der = ED25519_PKCS8_PREFIX.to_vec();
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    der.extend_from_slice(&seed);
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    );
+    match crate::secret::create_private(path, &pem) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated a new Ed25519 signing key");
+            Ok(pem.into_bytes())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path).map_err(io),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// DER of PKCS#8 v1 `PrivateKeyInfo` for Ed25519 up to the 32-byte seed (RFC 8410 §7).
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef-test";
+
+    fn hs() -> Keys {
+        Keys::hs256(SECRET, Duration::from_secs(900))
+    }
+
+    fn parts(token: &str) -> Vec<String> {
+        token.split('.').map(str::to_owned).collect()
+    }
+
+    fn json_part(part: &str) -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    fn b64(v: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn issued_tokens_have_the_rfc_9068_shape_and_verify() {
+        let keys = hs();
+        let token = keys.issue("user-1", "ada", Role::Teacher, "sess-1");
+        let p = parts(&token);
+        let header = json_part(&p[0]);
+        assert_eq!(header["alg"], "HS256");
+        assert_eq!(header["typ"], "at+jwt");
+        assert!(header["kid"].is_string());
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid.as_str(), claims.role),
+            ("user-1", "sess-1", Role::Teacher)
+        );
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            (ISSUER, AUDIENCE)
+        );
+        assert_eq!(claims.exp - claims.iat, 900);
+        assert!(!claims.jti.is_empty());
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let keys = hs();
+        let p = parts(&keys.issue("u", "ada", Role::Admin, "s"));
+        let mut header = json_part(&p[0]);
+        header["alg"] = "none".into();
+        for token in [
+            format!("{}.{}.", b64(&header), p[1]),
+            format!("{}.{}", b64(&header), p[1]),
+        ] {
+            assert!(keys.verify(&token).is_err(), "{token}");
+        }
+    }
+
+    #[test]
+    fn a_tampered_payload_or_header_is_refused() {
+        let keys = hs();
+        let p = parts(&keys.issue("u", "ada", Role::Student, "s"));
+        let mut claims = json_part(&p[1]);
+        claims["role"] = "admin".into();
+        let forged = format!("{}.{}.{}", p[0], b64(&claims), p[2]);
+        assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
+
+        // Same header, re-encoded differently (key order): the signature no longer covers it.
+        let header = json_part(&p[0]);
+        let reordered = format!(
+            r#"{{"typ":"at+jwt","kid":{},"alg":"HS256"}}"#,
+            header["kid"]
+        );
+        let forged = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(reordered), p[1], p[2]);
+        assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn a_token_from_another_secret_or_key_id_is_refused() {
+        let other = Keys::hs256(
+            b"another-secret-another-secret-another",
+            Duration::from_secs(900),
+        );
+        let token = other.issue("u", "ada", Role::Student, "s");
+        assert_eq!(hs().verify(&token), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn an_expired_token_is_refused_after_the_leeway() {
+        let keys = hs();
+        let now = unix_now();
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: "u".into(),
+            exp: now - LEEWAY_SECS - 2,
+            iat: now - 100,
+            nbf: None,
+            jti: "j".into(),
+            sid: "s".into(),
+            role: Role::Student,
+            username: "ada".into(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(TOKEN_TYPE.into());
+        header.kid = Some(keys.kid.clone());
+        let token =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(keys.verify(&token), Err(TokenError::Expired));
+
+        let fresh_enough = Claims {
+            exp: now - 1,
+            ..claims.clone()
+        };
+        let token = jsonwebtoken::encode(&header, &fresh_enough, &EncodingKey::from_secret(SECRET))
+            .unwrap();
+        assert!(keys.verify(&token).is_ok(), "within the 5 s leeway");
+
+        let future = Claims {
+            exp: now + 100,
+            nbf: Some(now + 60),
+            ..claims.clone()
+        };
+        let token =
+            jsonwebtoken::encode(&header, &future, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(keys.verify(&token), Err(TokenError::NotYetValid));
+
+        let wrong_aud = Claims {
+            exp: now + 100,
+            aud: "someone-else".into(),
+            ..claims.clone()
+        };
+        let token =
+            jsonwebtoken::encode(&header, &wrong_aud, &EncodingKey::from_secret(SECRET)).unwrap();
+        assert_eq!(keys.verify(&token), Err(TokenError::WrongIssuerOrAudience));
+
+        let mut id_token = header.clone();
+        id_token.typ = Some("JWT".into());
+        let token = jsonwebtoken::encode(
+            &id_token,
+            &Claims {
+                exp: now + 100,
+                ..claims
+            },
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        assert_eq!(keys.verify(&token), Err(TokenError::WrongType));
+    }
+
+    #[test]
+    fn eddsa_keys_publish_only_the_public_key_and_refuse_hmac_confusion() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = load_or_create_ed25519(&dir.path().join("k.pem")).unwrap();
+        let keys = Keys::eddsa(&pem, "k.pem", Duration::from_secs(900)).unwrap();
+        let token = keys.issue("u", "ada", Role::Student, "s");
+        assert!(keys.verify(&token).is_ok());
+
+        let jwks = serde_json::to_value(keys.jwks()).unwrap();
+        let key = &jwks["keys"][0];
+        assert_eq!(
+            (
+                key["kty"].as_str(),
+                key["crv"].as_str(),
+                key["alg"].as_str()
+            ),
+            (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+        );
+        assert!(key.get("d").is_none(), "no private part");
+        assert_eq!(key["kid"], json_part(&parts(&token)[0])["kid"]);
+
+        // An attacker signs with HS256, using the public key as the HMAC secret.
+        let public = URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(TOKEN_TYPE.into());
+        header.kid = key["kid"].as_str().map(str::to_owned);
+        let claims = keys.verify(&token).unwrap();
+        let forged =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&public)).unwrap();
+        assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
+
+        // The same key file is reused on the next start.
+        assert_eq!(
+            load_or_create_ed25519(&dir.path().join("k.pem")).unwrap(),
+            pem
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The authentication core: passwords, access tokens, sessions and refresh
+//! tokens, revocation and abuse limits. Nothing here knows about HTTP.
+
+pub mod blocklist;
+pub mod jwt;
+pub mod limits;
+pub mod password;
+pub mod revocation;
+pub mod sessions;

@@ -1,0 +1,233 @@
+//! Password hashing with Argon2id (PHC strings). Hashing is deliberately
+//! slow, so it runs on blocking threads, at most one per core at a time:
+//! a login storm queues up instead of starving the async runtime.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+/// OWASP's baseline for Argon2id: 19 MiB, 2 passes, 1 lane.
+pub const DEFAULT_PARAMS: (u32, u32, u32) = (19 * 1024, 2, 1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("password hashing task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("password hashing pool closed")]
+    Closed,
+}
+
+/// Outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Mismatch,
+    Match,
+    /// Correct, and the stored hash uses weaker parameters than today's.
+    MatchNeedsRehash,
+}
+
+/// Hashes and verifies passwords on a bounded pool of blocking threads.
+#[derive(Clone)]
+pub struct Hasher {
+    params: Params,
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, checked when the account does not
+    /// exist, so that "no such user" costs as much as "wrong password".
+    dummy: Arc<str>,
+    /// Hashes computed so far (hash and verify), for tests and metrics.
+    runs: Arc<AtomicU64>,
+}
+
+impl Hasher {
+    /// A hasher with `(m_cost KiB, t_cost, p_cost)` and `threads` concurrent hashes.
+    pub fn new((m, t, p): (u32, u32, u32), threads: usize) -> Result<Self, HashError> {
+        let params = Params::new(m, t, p, None).map_err(|e| HashError::Hash(e.to_string()))?;
+        let mut random = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
+        let dummy = hash_now(&params, &random)?;
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(threads.max(1))),
+            dummy: dummy.into(),
+            runs: Arc::default(),
+        })
+    }
+
+    /// One hashing thread per core.
+    pub fn for_this_machine() -> Result<Self, HashError> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::new(DEFAULT_PARAMS, cores)
+    }
+
+    /// How many hashes can run at once.
+    pub fn threads(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Hashes `password` into a PHC string with a fresh random salt.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let params = self.params.clone();
+        let password = password.to_owned();
+        self.run(move || hash_now(&params, password.as_bytes()))
+            .await?
+    }
+
+    /// Checks `password` against `phc`, or against the dummy hash when the
+    /// account does not exist (`phc` is `None`), which always mismatches.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verdict, HashError> {
+        let known = phc.is_some();
+        let phc = phc.map_or_else(|| self.dummy.to_string(), str::to_owned);
+        let current = self.params.clone();
+        let password = password.to_owned();
+        let verdict = self
+            .run(move || {
+                let Ok(parsed) = PasswordHash::new(&phc) else {
+                    return Verdict::Mismatch;
+                };
+                if argon2_for(&current)
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_err()
+                {
+                    return Verdict::Mismatch;
+                }
+                if is_weaker(&parsed, &current) {
+                    Verdict::MatchNeedsRehash
+                } else {
+                    Verdict::Match
+                }
+            })
+            .await?;
+        Ok(if known { verdict } else { Verdict::Mismatch })
+    }
+
+    /// How many hashes (including verifications) this hasher has computed.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HashError::Closed)?;
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        Ok(tokio::task::spawn_blocking(work).await?)
+    }
+}
+
+fn argon2_for(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+fn hash_now(params: &Params, password: &[u8]) -> Result<String, HashError> {
+    argon2_for(params)
+        .hash_password(password)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Hash(e.to_string()))
+}
+
+/// Whether a stored hash is cheaper to attack than hashes made today.
+fn is_weaker(stored: &PasswordHash, current: &Params) -> bool {
+    if stored.algorithm != argon2::ARGON2ID_IDENT {
+        return true;
+    }
+    match Params::try_from(stored) {
+        Ok(p) => {
+            p.m_cost() < current.m_cost()
+                || p.t_cost() < current.t_cost()
+                || p.p_cost() < current.p_cost()
+        }
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Small parameters keep unit tests fast; DEFAULT_PARAMS is tested once.
+    fn fast() -> Hasher {
+        Hasher::new((1024, 1, 1), 2).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_nothing_else() {
+        let h = fast();
+        let phc = h.hash("correct horse battery staple").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&phc))
+                .await
+                .unwrap(),
+            Verdict::Match
+        );
+        assert_eq!(
+            h.verify("correct horse battery stapler", Some(&phc))
+                .await
+                .unwrap(),
+            Verdict::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_password_gets_a_different_salt_each_time() {
+        let h = fast();
+        assert_ne!(
+            h.hash("same password twice").await.unwrap(),
+            h.hash("same password twice").await.unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn default_parameters_meet_the_owasp_baseline() {
+        let h = Hasher::new(DEFAULT_PARAMS, 1).unwrap();
+        let phc = h.hash("correct horse battery staple").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+    }
+
+    #[tokio::test]
+    async fn hashes_with_weaker_parameters_ask_to_be_upgraded() {
+        let old = fast().hash("correct horse battery staple").await.unwrap();
+        let today = Hasher::new((2048, 2, 1), 1).unwrap();
+        assert_eq!(
+            today
+                .verify("correct horse battery staple", Some(&old))
+                .await
+                .unwrap(),
+            Verdict::MatchNeedsRehash
+        );
+        // A wrong password is a mismatch whatever the parameters.
+        assert_eq!(
+            today
+                .verify("wrong password entirely", Some(&old))
+                .await
+                .unwrap(),
+            Verdict::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_accounts_and_garbage_hashes_never_match() {
+        let h = fast();
+        assert_eq!(
+            h.verify("anything at all here", None).await.unwrap(),
+            Verdict::Mismatch
+        );
+        assert_eq!(
+            h.verify("anything at all here", Some("not a phc string"))
+                .await
+                .unwrap(),
+            Verdict::Mismatch
+        );
+    }
+}
