@@ -20,6 +20,8 @@ pub struct Config {
     pub jwt_secret: Option<SecretString>,
     /// `JWT_ALG`
     pub jwt_alg: JwtAlg,
+    /// `JWT_PRIVATE_KEY_FILE`: the PEM RSA private key for `RS256`.
+    pub jwt_private_key_file: Option<PathBuf>,
     /// `ACCESS_TOKEN_TTL`
     pub access_token_ttl: Duration,
     /// `REFRESH_TOKEN_TTL`: idle lifetime of a refresh token.
@@ -161,6 +163,7 @@ impl Config {
                 },
                 "HS256, EdDSA or RS256",
             )?,
+            jwt_private_key_file: env.get("JWT_PRIVATE_KEY_FILE").map(PathBuf::from),
             access_token_ttl: env.duration("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: env.duration("REFRESH_TOKEN_TTL", "7d")?,
             refresh_reuse_grace: env.duration("REFRESH_REUSE_GRACE", "10s")?,

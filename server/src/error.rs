@@ -1,54 +1,192 @@
 //! One error type for every handler. Its `IntoResponse` writes the contract's
-//! JSON error body; server-side failures are logged with their cause and
+//! JSON error body with the headers that go with it (`WWW-Authenticate`,
+//! `Retry-After`); server-side failures are logged with their cause and
 //! answered without it.
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use classboard::{ErrorBody, ErrorCode};
+use classboard::{ErrorBody, ErrorCode, FieldIssue, validate::Issue};
+
+use crate::auth::jwt::TokenError;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// Malformed JSON, a missing field, or a bad query parameter.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldIssue>),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No bearer credentials at all: the bare challenge.
+    #[error("missing bearer token")]
+    MissingToken,
+    #[error("invalid token: {0}")]
+    InvalidToken(TokenError),
+    /// A refresh token that is unknown, expired, spent or revoked.
+    #[error("invalid grant")]
+    InvalidGrant,
+    /// A valid bearer token whose holder may not do this.
+    #[error("insufficient scope: {0}")]
+    InsufficientScope(&'static str),
+    /// A cookie-authenticated request from another origin.
+    #[error("cross-origin request refused")]
+    CrossOrigin,
     #[error("no such resource")]
     NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
     /// A dependency (the database) cannot serve requests right now.
     #[error("service unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl AppError {
+    /// A 422 for one field.
+    pub fn invalid_field(field: &str, issue: Issue) -> Self {
+        Self::validation([(field, Some(issue))])
+    }
+
+    /// A 422 listing every field that has an issue.
+    pub fn validation<'a>(fields: impl IntoIterator<Item = (&'a str, Option<Issue>)>) -> Self {
+        Self::Validation(
+            fields
+                .into_iter()
+                .filter_map(|(field, issue)| {
+                    issue.map(|i| FieldIssue {
+                        field: field.into(),
+                        issue: i.code().into(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
     fn body(&self) -> ErrorBody {
+        use ErrorCode as C;
         match self {
-            Self::NotFound => {
-                ErrorBody::new(ErrorCode::NotFound, "There is nothing at this address.")
-            }
-            Self::Unavailable(_) => ErrorBody::new(
-                ErrorCode::Unavailable,
-                "The service is temporarily unavailable.",
+            Self::InvalidRequest(why) => ErrorBody::new(C::InvalidRequest, why.clone()),
+            Self::Validation(details) => ErrorBody {
+                error: C::ValidationFailed,
+                error_description: describe(details),
+                details: details.clone(),
+            },
+            Self::InvalidCredentials => ErrorBody::new(
+                C::InvalidCredentials,
+                "The username, email or password is not correct.",
             ),
-            Self::Database(_) => ErrorBody::new(
-                ErrorCode::Internal,
+            Self::MissingToken => {
+                ErrorBody::new(C::InvalidToken, "This request needs a bearer access token.")
+            }
+            Self::InvalidToken(why) => ErrorBody::new(C::InvalidToken, why.to_string()),
+            Self::InvalidGrant => ErrorBody::new(
+                C::InvalidGrant,
+                "The refresh token is not valid: it is unknown, expired, already used or revoked.",
+            ),
+            Self::InsufficientScope(why) => ErrorBody::new(C::Forbidden, *why),
+            Self::CrossOrigin => ErrorBody::new(
+                C::Forbidden,
+                "Requests from another site are not accepted here.",
+            ),
+            Self::NotFound => ErrorBody::new(C::NotFound, "There is nothing at this address."),
+            Self::MethodNotAllowed => {
+                ErrorBody::new(C::InvalidRequest, "This method is not allowed here.")
+            }
+            Self::Conflict(why) => ErrorBody::new(C::Conflict, *why),
+            Self::PayloadTooLarge => ErrorBody::new(
+                C::PayloadTooLarge,
+                "The request body is larger than 64 KiB.",
+            ),
+            Self::UnsupportedMediaType => ErrorBody::new(
+                C::UnsupportedMediaType,
+                "Send the body as application/json.",
+            ),
+            Self::RateLimited { retry_after_secs } => ErrorBody::new(
+                C::RateLimited,
+                format!("Too many attempts. Try again in {retry_after_secs} seconds."),
+            ),
+            Self::Unavailable(_) => {
+                ErrorBody::new(C::Unavailable, "The service is temporarily unavailable.")
+            }
+            Self::Database(_) | Self::Internal(_) => ErrorBody::new(
+                C::Internal,
                 "Something went wrong on our side. Please try again.",
             ),
         }
+    }
+
+    fn status(&self, body: &ErrorBody) -> StatusCode {
+        match self {
+            Self::MissingToken => StatusCode::UNAUTHORIZED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            _ => StatusCode::from_u16(body.error.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    /// The RFC 6750 §3 challenge, for errors of bearer-protected routes.
+    fn challenge(&self) -> Option<String> {
+        match self {
+            Self::MissingToken => Some(r#"Bearer realm="api""#.into()),
+            Self::InvalidToken(why) => Some(format!(
+                r#"Bearer realm="api", error="invalid_token", error_description="{why}""#
+            )),
+            Self::InsufficientScope(_) => {
+                Some(r#"Bearer realm="api", error="insufficient_scope""#.into())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn describe(details: &[FieldIssue]) -> String {
+    match details {
+        [one] => Issue::from_code(&one.issue)
+            .map_or_else(|| "A field is invalid.".into(), |i| i.message(&one.field)),
+        _ => "Some fields are invalid; see details.".into(),
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = self.body();
-        let status =
-            StatusCode::from_u16(body.error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.status(&body);
         if status.is_server_error() {
             // The cause goes to the log only; the client gets the generic sentence.
-            tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
+            tracing::error!(error = %self, "request failed");
         }
-        (status, Json(body)).into_response()
+        let challenge = self.challenge();
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Self::RateLimited { retry_after_secs } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<crate::auth::password::HashError> for AppError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        Self::Internal(e.to_string())
     }
 }

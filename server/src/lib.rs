@@ -3,13 +3,18 @@
 //! command line and calls into here, so integration tests start exactly the
 //! server that production runs.
 
+pub mod admin;
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod secret;
 pub mod startup;
 pub mod telemetry;
+pub mod users;
 
 pub use config::Config;
 pub use error::{AppError, Result};

@@ -15,6 +15,13 @@ struct Cli {
 enum Command {
     /// Serve the API and the pages (the default).
     Serve,
+    /// Set a user's role (student, teacher or admin) and end their sessions.
+    SetRole {
+        /// The user's username or email.
+        user: String,
+        /// student, teacher or admin.
+        role: String,
+    },
 }
 
 #[tokio::main]
@@ -37,6 +44,18 @@ async fn main() -> ExitCode {
                 return fail(&e);
             }
             ExitCode::SUCCESS
+        }
+        Command::SetRole { user, role } => {
+            match server::admin::set_role(&config, &user, &role).await {
+                Ok(account) => {
+                    println!(
+                        "{} <{}> is now {}",
+                        account.username, account.email, account.role
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
         }
     }
 }

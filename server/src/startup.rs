@@ -1,18 +1,30 @@
 //! Building the application from a [`Config`] and serving it until a shutdown
 //! signal. Tests use the same path with port 0 and a temporary database.
 
-use std::{future::Future, net::SocketAddr};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use app::{App, shell};
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::{Config, config::SiteConfig, db, health, secret, telemetry};
+use crate::{
+    AppError, Config,
+    auth::{
+        blocklist,
+        jwt::{self, Keys},
+        limits::Limiter,
+        password::{HashError, Hasher},
+        revocation::Revocations,
+        sessions::{self, Policy, Sessions},
+    },
+    config::{JwtAlg, RateLimit, SiteConfig},
+    db, health, secret, telemetry,
+};
 
 /// Why the server could not start. Each message is one line naming the cause.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +33,12 @@ pub enum StartupError {
     Database(#[from] db::DbError),
     #[error("JWT_SECRET: {0}")]
     Secret(#[from] secret::SecretError),
+    #[error("JWT_ALG={alg}: {source}")]
+    Key { alg: JwtAlg, source: jwt::KeyError },
+    #[error("password hashing: {0}")]
+    Hasher(#[from] HashError),
+    #[error("cannot load revoked sessions: {0}")]
+    Revocations(sqlx::Error),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -33,7 +51,24 @@ pub enum StartupError {
 pub struct AppState {
     pub db: SqlitePool,
     pub leptos_options: LeptosOptions,
-    pub jwt_secret: SecretString,
+    pub config: Arc<Config>,
+    pub keys: Arc<Keys>,
+    pub hasher: Hasher,
+    pub sessions: Sessions,
+    pub revocations: Revocations,
+    pub limiter: Limiter,
+}
+
+impl AppState {
+    /// Counts one event under `key`; over `limit`, the request is refused.
+    pub async fn limit(&self, key: &str, limit: RateLimit) -> Result<(), AppError> {
+        self.limiter
+            .hit(key, limit)
+            .await?
+            .map_err(|e| AppError::RateLimited {
+                retry_after_secs: e.retry_after_secs,
+            })
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -52,6 +87,7 @@ impl FromRef<AppState> for SqlitePool {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    state: AppState,
 }
 
 impl Application {
@@ -59,10 +95,30 @@ impl Application {
     /// the listener. Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let db = db::connect(&config.database_url).await?;
-        let jwt_secret = match config.jwt_secret {
-            Some(secret) => secret,
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
             None => secret::load_or_create(&config.data_dir)?,
         };
+        let keys = load_keys(&config, &secret)?;
+        let hasher = Hasher::for_this_machine()?;
+        blocklist::preload();
+        let sessions = Sessions::new(
+            db.clone(),
+            Policy {
+                idle: config.refresh_token_ttl,
+                absolute: sessions::ABSOLUTE_LIFETIME,
+                grace: config.refresh_reuse_grace,
+            },
+            secret.expose_secret().as_bytes(),
+        );
+        let revocations = Revocations::new(config.access_token_ttl);
+        revocations
+            .clone()
+            .start(db.clone())
+            .await
+            .map_err(StartupError::Revocations)?;
+        let limiter = Limiter::new(db.clone());
+        spawn_pruning(limiter.clone(), &config);
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -77,12 +133,23 @@ impl Application {
         let state = AppState {
             db,
             leptos_options,
-            jwt_secret,
+            config: Arc::new(config),
+            keys: Arc::new(keys),
+            hasher,
+            sessions,
+            revocations,
+            limiter,
         };
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state.clone()),
+            state,
         })
+    }
+
+    /// The shared state, for tests that look inside.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The address actually bound (useful with port 0).
@@ -115,6 +182,8 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(crate::api::auth::jwks))
+        .nest("/api", crate::api::router())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(security_headers())
@@ -158,6 +227,62 @@ fn leptos_options(site: &SiteConfig, addr: SocketAddr) -> LeptosOptions {
         .reload_port(site.reload_port)
         .hash_files(site.hash_files)
         .build()
+}
+
+/// The signing keys for the configured algorithm. EdDSA keys are generated
+/// into the data folder on first start; RS256 needs `JWT_PRIVATE_KEY_FILE`.
+fn load_keys(config: &Config, secret: &SecretString) -> Result<Keys, StartupError> {
+    let ttl = config.access_token_ttl;
+    let key_error = |source| StartupError::Key {
+        alg: config.jwt_alg,
+        source,
+    };
+    match config.jwt_alg {
+        JwtAlg::HS256 => Ok(Keys::hs256(secret.expose_secret().as_bytes(), ttl)),
+        JwtAlg::EdDSA => {
+            let path = config.data_dir.join("jwt_ed25519.pem");
+            let pem = jwt::load_or_create_ed25519(&path).map_err(key_error)?;
+            Keys::eddsa(&pem, &path.display().to_string(), ttl).map_err(key_error)
+        }
+        JwtAlg::RS256 => {
+            let path = config.jwt_private_key_file.as_ref().ok_or_else(|| {
+                key_error(jwt::KeyError::Missing(
+                    "set JWT_PRIVATE_KEY_FILE to a PEM RSA private key",
+                ))
+            })?;
+            let pem = std::fs::read(path).map_err(|source| {
+                key_error(jwt::KeyError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })
+            })?;
+            Keys::rs256(&pem, &path.display().to_string(), ttl).map_err(key_error)
+        }
+    }
+}
+
+/// Deletes rate-limit counters of windows that have ended, once a minute.
+fn spawn_pruning(limiter: Limiter, config: &Config) {
+    let l = config.limits;
+    let longest = [
+        l.login_failures_per_account_ip,
+        l.login_failures_per_account,
+        l.auth_requests_per_ip,
+        l.signups_per_ip,
+    ]
+    .iter()
+    .map(|r| r.window)
+    .max()
+    .unwrap_or_default();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = limiter.prune(longest).await {
+                tracing::error!(error = %e, "cannot prune rate-limit counters");
+            }
+        }
+    });
 }
 
 /// Completes on Ctrl-C or SIGTERM, whichever comes first.

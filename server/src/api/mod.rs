@@ -1,0 +1,38 @@
+//! The JSON API under `/api`, and the JWKS document.
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{delete, get, patch, post},
+};
+
+use crate::{AppError, startup::AppState};
+
+pub mod auth;
+pub mod grades;
+pub mod posts;
+pub mod users;
+
+/// Largest accepted request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Routes mounted at `/api`. Unknown paths and methods answer with the
+/// contract's JSON error body, not an HTML page.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/logout-all", post(auth::logout_all))
+        .route("/auth/sessions", get(auth::sessions))
+        .route("/auth/sessions/{id}", delete(auth::revoke_session))
+        .route("/me", get(auth::me))
+        .route("/posts", post(posts::create).get(posts::list))
+        .route("/posts/{id}", get(posts::get).delete(posts::delete))
+        .route("/grades", post(grades::create).get(grades::list))
+        .route("/users/{id}/role", patch(users::change_role))
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}

@@ -1,0 +1,173 @@
+//! `/api/posts`: everyone reads, members publish, authors and admins delete.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
+use classboard::{
+    api::{Author, NewPost, Post, PostPage, PostResponse, Role},
+    validate,
+};
+use sqlx::{FromRow, SqlitePool};
+
+use crate::{
+    AppError, Result,
+    db::{now_ms, rfc3339},
+    extract::{AppJson, AuthUser},
+    startup::AppState,
+};
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+#[derive(FromRow)]
+struct PostRow {
+    id: i64,
+    title: String,
+    body: String,
+    author_id: String,
+    author_username: String,
+    created_at: i64,
+}
+
+impl From<PostRow> for Post {
+    fn from(r: PostRow) -> Self {
+        Post {
+            id: r.id.to_string(),
+            title: r.title,
+            body: r.body,
+            author: Author {
+                id: r.author_id,
+                username: r.author_username,
+            },
+            created_at: rfc3339(r.created_at),
+        }
+    }
+}
+
+/// A post query: the columns of [`PostRow`] followed by `$tail`.
+macro_rules! select_posts {
+    ($tail:literal) => {
+        concat!(
+            "SELECT p.id, p.title, p.body, p.author_id, u.username AS author_username, p.created_at
+             FROM posts p JOIN users u ON u.id = p.author_id ",
+            $tail
+        )
+    };
+}
+
+/// `POST /api/posts`
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppJson(req): AppJson<NewPost>,
+) -> Result<(StatusCode, Json<PostResponse>)> {
+    let (title, body) = match (validate::title(&req.title), validate::body(&req.body)) {
+        (Ok(t), Ok(b)) => (t, b),
+        (t, b) => {
+            return Err(AppError::validation([
+                ("title", t.err()),
+                ("body", b.err()),
+            ]));
+        }
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO posts (author_id, title, body, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&user.id)
+    .bind(&title)
+    .bind(&body)
+    .bind(now_ms())
+    .fetch_one(&state.db)
+    .await?;
+    let post = find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(PostResponse { post })))
+}
+
+/// `GET /api/posts?limit=&before=`: newest first. `next` is the cursor of the
+/// following page: the id of the last post shown, passed back as `before`.
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<PostPage>> {
+    let limit = match query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                AppError::InvalidRequest(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}."
+                ))
+            })?,
+    };
+    let before = match query.get("before").filter(|s| !s.is_empty()) {
+        None => i64::MAX,
+        Some(raw) => raw.parse::<i64>().map_err(|_| {
+            AppError::InvalidRequest("before must be a cursor from a previous page's next.".into())
+        })?,
+    };
+    let mut rows: Vec<PostRow> =
+        sqlx::query_as(select_posts!("WHERE p.id < ? ORDER BY p.id DESC LIMIT ?"))
+            .bind(before)
+            .bind(limit + 1)
+            .fetch_all(&state.db)
+            .await?;
+    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = if more {
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    Ok(Json(PostPage {
+        posts: rows.into_iter().map(Post::from).collect(),
+        next,
+    }))
+}
+
+/// `GET /api/posts/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PostResponse>> {
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+    let post = find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(PostResponse { post }))
+}
+
+/// `DELETE /api/posts/{id}`: the author or an admin.
+pub async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
+    let author: String = sqlx::query_scalar("SELECT author_id FROM posts WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if author != user.id && user.role != Role::Admin {
+        return Err(AppError::InsufficientScope(
+            "Only the author or an admin may delete this post.",
+        ));
+    }
+    sqlx::query("DELETE FROM posts WHERE id = ?")
+        .bind(id)
+        .execute(&state.db)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn find(db: &SqlitePool, id: i64) -> Result<Option<Post>, sqlx::Error> {
+    let row: Option<PostRow> = sqlx::query_as(select_posts!("WHERE p.id = ?"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Post::from))
+}

@@ -1,0 +1,199 @@
+//! Extractors: how handlers receive a JSON body, the bearer's identity and
+//! the client's address, with every failure already mapped to the contract.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{StatusCode, header, request::Parts},
+};
+use classboard::api::Role;
+use serde::de::DeserializeOwned;
+
+use crate::{AppError, auth::jwt::TokenError, startup::AppState};
+
+/// A JSON body whose rejections speak the contract: wrong content type 415,
+/// too large 413, anything else unreadable 400 `invalid_request`.
+pub struct AppJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge),
+            Err(JsonRejection::JsonDataError(e)) => Err(AppError::InvalidRequest(format!(
+                "The JSON body does not match the expected shape: {}",
+                e.body_text().rsplit(": ").next().unwrap_or("invalid data")
+            ))),
+            Err(_) => Err(AppError::InvalidRequest(
+                "The body is not valid JSON.".into(),
+            )),
+        }
+    }
+}
+
+/// The holder of a valid, unrevoked bearer access token.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    /// The session the token was issued for.
+    pub session_id: String,
+}
+
+impl AuthUser {
+    /// Refuses with `403 insufficient_scope` unless the role is at least `min`.
+    pub fn require(&self, min: Role) -> Result<(), AppError> {
+        if self.role >= min {
+            Ok(())
+        } else {
+            Err(AppError::InsufficientScope(match min {
+                Role::Admin => "Only an admin may do this.",
+                _ => "Only a teacher or an admin may do this.",
+            }))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(AppError::MissingToken);
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| AppError::InvalidToken(TokenError::Malformed))?;
+        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            // Other schemes carry no bearer credentials: answer as if none were sent.
+            return Err(AppError::MissingToken);
+        }
+        let claims = state
+            .keys
+            .verify(token.trim())
+            .map_err(AppError::InvalidToken)?;
+        if state.revocations.is_revoked(&claims.sid) {
+            return Err(AppError::InvalidToken(TokenError::Revoked));
+        }
+        Ok(Self {
+            id: claims.sub,
+            username: claims.username,
+            role: claims.role,
+            session_id: claims.sid,
+        })
+    }
+}
+
+/// The client's IP: the TCP peer, or with `TRUST_FORWARDED_FOR=true` the
+/// address the proxy in front appended last to `X-Forwarded-For`.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+                .next_back()
+        {
+            return Ok(Self(ip));
+        }
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| Self(addr.ip()))
+            .ok_or_else(|| AppError::Internal("no peer address on the connection".into()))
+    }
+}
+
+/// The `User-Agent` header, if any, for the session list.
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
+}
+
+/// Whether the request was made over HTTPS (as told by a trusted proxy).
+pub fn is_https(parts: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
+    trust_proxy
+        && parts
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// Refuses a cookie-authenticated request whose `Origin` is not this site's.
+pub fn same_origin(headers: &axum::http::HeaderMap, trust_proxy: bool) -> Result<(), AppError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let scheme = if is_https(headers, trust_proxy) {
+        "https"
+    } else {
+        "http"
+    };
+    if origin
+        .to_str()
+        .is_ok_and(|o| o.eq_ignore_ascii_case(&format!("{scheme}://{host}")))
+    {
+        Ok(())
+    } else {
+        Err(AppError::CrossOrigin)
+    }
+}
+
+/// A JSON body that may be absent: an empty body is `None`; a non-empty one
+/// follows the rules of [`AppJson`].
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let declared_empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.to_str().is_ok_and(|v| v.trim() == "0"));
+        let has_body = req.headers().contains_key(header::CONTENT_TYPE)
+            || req.headers().contains_key(header::TRANSFER_ENCODING)
+            || req.headers().get(header::CONTENT_LENGTH).is_some();
+        if declared_empty || !has_body {
+            return Ok(Self(None));
+        }
+        AppJson::from_request(req, state)
+            .await
+            .map(|AppJson(v)| Self(Some(v)))
+    }
+}
