@@ -1,27 +1,69 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
 
-use server::{Application, Config};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use server::{Application, Config, startup::AppState};
+use sqlx::SqlitePool;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+
+/// A password that passes every rule for the usernames these tests use.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A running server with its own throw-away data folder.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
+    pub state: AppState,
+    vars: HashMap<String, String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
+}
+
+/// A signed-up user and the tokens of their first session.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub access: String,
+    pub refresh: String,
 }
 
 impl TestApp {
-    /// Starts a server with the default configuration plus `overrides`.
+    /// Starts a server with test defaults plus `overrides`. Abuse limits are
+    /// raised so that tests may sign up many users; the limit tests lower them.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let data_dir = dir.path().join("data");
+        let mut app = Self::spawn_in(dir.path().join("data"), overrides).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Another server process on the same database and secret.
+    pub async fn sibling(&self) -> Self {
+        let overrides: Vec<(String, String)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let overrides: Vec<(&str, &str)> = overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Self::spawn_in(self.data_dir.clone(), &overrides).await
+    }
+
+    async fn spawn_in(data_dir: PathBuf, overrides: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATA_DIR".into(), data_dir.display().to_string()),
             ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
+            ("SIGNUPS_PER_IP".into(), "10000/5m".into()),
+            ("AUTH_REQUESTS_PER_IP".into(), "10000/5m".into()),
         ]);
         vars.extend(
             overrides
@@ -33,6 +75,7 @@ impl TestApp {
 
         let app = Application::build(config).await.expect("server starts");
         let addr: SocketAddr = app.local_addr();
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(app.run_until_stopped(async {
             let _ = rx.await;
@@ -44,26 +87,108 @@ impl TestApp {
                 .build()
                 .expect("http client"),
             data_dir,
+            state,
+            vars,
             shutdown: Some(tx),
             server: Some(server),
-            _dir: dir,
+            _dir: None,
         }
     }
 
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
+    pub fn config(&self) -> Config {
+        Config::from_lookup(|k| self.vars.get(k).cloned()).expect("valid test configuration")
+    }
+
+    /// A separate connection pool to the server's database.
+    pub async fn db(&self) -> SqlitePool {
+        SqlitePool::connect(&format!(
+            "sqlite://{}",
+            self.data_dir.join("app.db").display()
+        ))
+        .await
+        .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
+    pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(self.url(path))
             .send()
             .await
             .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn bearer(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    pub async fn signup_response(&self, username: &str) -> Response {
+        self.post_json(
+            "/api/auth/signup",
+            &json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD}),
+        )
+        .await
+    }
+
+    /// Signs up `username` (email `<username>@example.com`, password [`PASSWORD`]).
+    pub async fn signup(&self, username: &str) -> TestUser {
+        let response = self.signup_response(username).await;
+        assert_eq!(response.status(), 201, "signup of {username}");
+        user_from(response.json().await.unwrap())
+    }
+
+    pub async fn login_response(&self, login: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/login",
+            &json!({"login": login, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, login: &str) -> TestUser {
+        let response = self.login_response(login, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login of {login}");
+        user_from(response.json().await.unwrap())
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/api/auth/refresh",
+            &json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    pub async fn me(&self, access: &str) -> Response {
+        self.bearer(Method::GET, "/api/me", access)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs up `username` and gives them `role` (through the operator
+    /// command), then logs in again so the token carries the role.
+    pub async fn user_with_role(&self, username: &str, role: &str) -> TestUser {
+        self.signup(username).await;
+        server::admin::set_role(&self.config(), username, role)
+            .await
+            .expect("role set");
+        self.login(username).await
     }
 
     /// Signals shutdown and waits for the server to finish.
@@ -77,4 +202,30 @@ impl TestApp {
             .expect("server stops within 10 s")
             .expect("server task did not panic")
     }
+}
+
+pub fn user_from(body: Value) -> TestUser {
+    TestUser {
+        id: body["user"]["id"].as_str().unwrap().into(),
+        access: body["access_token"].as_str().unwrap().into(),
+        refresh: body["refresh_token"].as_str().unwrap().into(),
+    }
+}
+
+/// The error body's `error` code.
+pub async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.expect("JSON error body");
+    assert!(
+        body["error_description"].is_string(),
+        "error_description in {body}"
+    );
+    body["error"].as_str().expect("error code").to_owned()
+}
+
+pub fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
 }

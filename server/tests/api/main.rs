@@ -3,6 +3,15 @@
 
 mod helpers;
 
+mod grades;
 mod health;
+mod hygiene;
+mod limits;
+mod login;
 mod pages;
+mod posts;
 mod process;
+mod refresh;
+mod roles;
+mod signup;
+mod tokens;

@@ -1,0 +1,91 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, error_code, header};
+
+#[tokio::test]
+async fn a_body_with_the_wrong_content_type_is_415() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "text/plain")
+        .body(r#"{"login":"ada","password":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(error_code(response).await, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn malformed_json_or_a_missing_field_is_400_invalid_request() {
+    let app = TestApp::spawn().await;
+    for body in [
+        r#"{"login": "ada", "#,
+        r#"{"login": "ada"}"#,
+        r#"{"login": 5, "password": "x"}"#,
+        "[]",
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(error_code(response).await, "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn unknown_json_fields_are_ignored() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(
+            "/api/auth/signup",
+            &json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD, "role": "admin", "x": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["user"]["role"], "student",
+        "a role cannot be chosen at signup"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_is_413() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let response = app
+        .bearer(Method::POST, "/api/posts", &ada.access)
+        .json(&json!({"title": "big", "body": "b".repeat(70 * 1024)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(error_code(response).await, "payload_too_large");
+}
+
+#[tokio::test]
+async fn unknown_api_routes_and_methods_answer_in_json() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/nothing/here").await;
+    assert_eq!(response.status(), 404);
+    assert!(header(&response, "content-type").starts_with("application/json"));
+    assert_eq!(error_code(response).await, "not_found");
+    let response = app.client.put(app.url("/api/posts")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(error_code(response).await, "invalid_request");
+}
+
+#[tokio::test]
+async fn json_responses_are_utf8_json() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/posts").await;
+    assert_eq!(header(&response, "content-type"), "application/json");
+}

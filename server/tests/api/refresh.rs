@@ -1,0 +1,337 @@
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code, header, user_from};
+
+#[tokio::test]
+async fn refresh_rotates_the_token_and_spends_the_old_one() {
+    let app = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "1s")]).await;
+    let ada = app.signup("ada").await;
+    let response = app.refresh(&ada.refresh).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cache-control"), "no-store");
+    let next = user_from(response.json().await.unwrap());
+    assert_ne!(next.refresh, ada.refresh, "a new refresh token");
+    assert_eq!(app.me(&next.access).await.status(), 200);
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let again = app.refresh(&next.refresh).await;
+    assert_eq!(again.status(), 200, "the successor is live");
+}
+
+#[tokio::test]
+async fn a_rotated_token_reused_after_grace_revokes_the_whole_family() {
+    let app = TestApp::spawn_with(&[("REFRESH_REUSE_GRACE", "1s")]).await;
+    let ada = app.signup("ada").await;
+    let victim = user_from(app.refresh(&ada.refresh).await.json().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+
+    // The thief replays the old token.
+    let response = app.refresh(&ada.refresh).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_grant");
+
+    // The victim's current refresh token is dead too, and so are access tokens of the family.
+    let response = app.refresh(&victim.refresh).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_grant");
+    for access in [&ada.access, &victim.access] {
+        let response = app.me(access).await;
+        assert_eq!(response.status(), 401);
+        assert!(header(&response, "www-authenticate").contains(r#"error="invalid_token""#));
+    }
+}
+
+#[tokio::test]
+async fn a_token_re_presented_within_grace_gets_the_same_successor() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let first = user_from(app.refresh(&ada.refresh).await.json().await.unwrap());
+    let second_response = app.refresh(&ada.refresh).await;
+    assert_eq!(second_response.status(), 200);
+    let second = user_from(second_response.json().await.unwrap());
+    assert_eq!(
+        first.refresh, second.refresh,
+        "every tab ends up with the one live token"
+    );
+    assert_eq!(app.refresh(&second.refresh).await.status(), 200);
+}
+
+#[tokio::test]
+async fn only_the_most_recently_rotated_token_gets_grace() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let second = user_from(app.refresh(&ada.refresh).await.json().await.unwrap());
+    let _third = user_from(app.refresh(&second.refresh).await.json().await.unwrap());
+    // The first token's successor has itself been rotated: this is reuse.
+    let response = app.refresh(&ada.refresh).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(app.me(&second.access).await.status(), 401);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_refreshes_of_one_token_leave_exactly_one_live_successor() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let attempts = (0..50).map(|_| async {
+        let response = app.refresh(&ada.refresh).await;
+        assert_eq!(response.status(), 200);
+        user_from(response.json::<Value>().await.unwrap()).refresh
+    });
+    let tokens = futures::future::join_all(attempts).await;
+    assert!(
+        tokens.iter().all(|t| t == &tokens[0]),
+        "all got the same successor"
+    );
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE spent_at IS NULL")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(live, 1);
+    assert_eq!(app.refresh(&tokens[0]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_and_expired_refresh_tokens_are_invalid_grant() {
+    let app = TestApp::spawn_with(&[("REFRESH_TOKEN_TTL", "1s")]).await;
+    let response = app.refresh("not-a-token-we-ever-issued").await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_grant");
+
+    let ada = app.signup("ada").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let response = app.refresh(&ada.refresh).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_grant");
+}
+
+#[tokio::test]
+async fn refresh_without_any_token_is_invalid_request() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_request");
+}
+
+#[tokio::test]
+async fn the_cookie_alone_refreshes_and_is_replaced() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", format!("refresh_token={}", ada.refresh))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = header(&response, "set-cookie");
+    let body: Value = response.json().await.unwrap();
+    assert!(cookie.starts_with(&format!(
+        "refresh_token={}",
+        body["refresh_token"].as_str().unwrap()
+    )));
+}
+
+#[tokio::test]
+async fn a_cookie_request_from_another_origin_is_forbidden() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    for path in ["/api/auth/refresh", "/api/auth/logout"] {
+        let response = app
+            .client
+            .post(app.url(path))
+            .header("cookie", format!("refresh_token={}", ada.refresh))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+        assert_eq!(error_code(response).await, "forbidden");
+    }
+    // The same origin is fine.
+    let response = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", format!("refresh_token={}", ada.refresh))
+        .header("origin", app.address.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_clears_the_cookie_and_is_idempotent() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let response = app
+        .post_json("/api/auth/logout", &json!({"refresh_token": ada.refresh}))
+        .await;
+    assert_eq!(response.status(), 204);
+    let cookie = header(&response, "set-cookie");
+    assert!(
+        cookie.starts_with("refresh_token=;") && cookie.contains("Max-Age=0"),
+        "{cookie}"
+    );
+    assert_eq!(app.refresh(&ada.refresh).await.status(), 400);
+    assert_eq!(app.me(&ada.access).await.status(), 401);
+
+    let again = app
+        .post_json("/api/auth/logout", &json!({"refresh_token": ada.refresh}))
+        .await;
+    assert_eq!(again.status(), 204);
+    let nothing = app
+        .client
+        .post(app.url("/api/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nothing.status(), 204);
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_user_only() {
+    let app = TestApp::spawn().await;
+    let phone = app.signup("ada").await;
+    let laptop = app.login("ada").await;
+    let grace = app.signup("grace").await;
+    let response = app
+        .bearer(Method::POST, "/api/auth/logout-all", &laptop.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    for ada in [&phone, &laptop] {
+        assert_eq!(app.me(&ada.access).await.status(), 401);
+        assert_eq!(app.refresh(&ada.refresh).await.status(), 400);
+    }
+    assert_eq!(app.me(&grace.access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn sessions_lists_live_sessions_and_marks_the_current_one() {
+    let app = TestApp::spawn().await;
+    let phone = app.signup("ada").await;
+    let laptop = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("user-agent", "Laptop Browser/1.0")
+        .json(&json!({"login": "ada", "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let laptop = user_from(laptop.json().await.unwrap());
+    let response = app
+        .bearer(Method::GET, "/api/auth/sessions", &laptop.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let sessions = body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["user_agent"], "Laptop Browser/1.0");
+    for s in sessions {
+        for field in ["id", "created_at", "last_used_at"] {
+            assert!(s[field].is_string(), "{field}");
+        }
+    }
+
+    // Revoking the phone's session ends its tokens.
+    let phone_session = sessions.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap();
+    let response = app
+        .bearer(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{phone_session}"),
+            &laptop.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(app.me(&phone.access).await.status(), 401);
+    assert_eq!(app.refresh(&phone.refresh).await.status(), 400);
+    assert_eq!(app.me(&laptop.access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn another_users_session_cannot_be_revoked_or_seen() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let mallory = app.signup("mallory").await;
+    let sessions: Value = app
+        .bearer(Method::GET, "/api/auth/sessions", &ada.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = sessions["sessions"][0]["id"].as_str().unwrap();
+    let response = app
+        .bearer(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{id}"),
+            &mallory.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(error_code(response).await, "not_found");
+    assert_eq!(app.me(&ada.access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn revocation_through_one_process_reaches_another_within_a_second() {
+    let first =
+        TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
+    let second = first.sibling().await;
+    let ada = first.signup("ada").await;
+    assert_eq!(
+        second.me(&ada.access).await.status(),
+        200,
+        "the sibling accepts the token"
+    );
+
+    let response = first
+        .post_json("/api/auth/logout", &json!({"refresh_token": ada.refresh}))
+        .await;
+    assert_eq!(response.status(), 204);
+    let revoked_at = std::time::Instant::now();
+    loop {
+        if second.me(&ada.access).await.status() == 401 {
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(1),
+            "not refused within one second"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_server_still_refuses_tokens_of_revoked_sessions() {
+    let first =
+        TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
+    let ada = first.signup("ada").await;
+    first
+        .post_json("/api/auth/logout", &json!({"refresh_token": ada.refresh}))
+        .await;
+    let restarted = first.sibling().await;
+    assert_eq!(restarted.me(&ada.access).await.status(), 401);
+}
