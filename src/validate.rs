@@ -351,4 +351,67 @@ mod tests {
         assert_eq!(Issue::TooShort.message("title"), "Title cannot be empty.");
         assert_eq!(Issue::Taken.message("email"), "Email is already in use.");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn usernames_from_the_alphabet_and_length_are_accepted(name in "[A-Za-z0-9_.-]{3,32}") {
+                let parsed = Username::parse(&name).unwrap();
+                prop_assert_eq!(parsed.as_str(), name.as_str());
+            }
+
+            #[test]
+            fn usernames_with_any_other_character_are_refused(
+                prefix in "[a-z]{1,10}",
+                bad in "[^A-Za-z0-9_.-]",
+                suffix in "[a-z]{1,10}",
+            ) {
+                let name = format!("{prefix}{bad}{suffix}");
+                prop_assert!(Username::parse(&name).is_err());
+            }
+
+            #[test]
+            fn password_length_is_counted_in_characters(password in "\\PC{1,140}") {
+                let n = password.chars().count();
+                let result = Password::parse(&password, "zz_user", "zz_mail");
+                match result {
+                    Err(Issue::TooShort) => prop_assert!(n < 15),
+                    Err(Issue::TooLong) => prop_assert!(n > 128),
+                    Ok(_) => prop_assert!((15..=128).contains(&n)),
+                    Err(_) => {} // contains a personal string: fine either way
+                }
+            }
+
+            #[test]
+            fn accepted_emails_are_lower_case_and_have_one_domain_dot(raw in "\\PC{0,80}") {
+                if let Ok(email) = Email::parse(&raw) {
+                    let lower = email.as_str().to_lowercase();
+                    prop_assert_eq!(email.as_str(), lower.as_str());
+                    prop_assert!(email.as_str().contains('@'));
+                }
+            }
+
+            #[test]
+            fn simple_addresses_are_accepted(local in "[a-z0-9]{1,20}", domain in "[a-z]{1,20}", tld in "[a-z]{2,6}") {
+                let raw = format!("{local}@{domain}.{tld}");
+                let email = Email::parse(&raw.to_uppercase()).unwrap();
+                prop_assert_eq!(email.as_str(), raw.as_str());
+            }
+
+            #[test]
+            fn titles_are_trimmed_and_bounded(raw in "\\PC{0,260}") {
+                match title(&raw) {
+                    Ok(t) => {
+                        prop_assert_eq!(t.as_str(), raw.trim());
+                        prop_assert!((1..=200).contains(&t.chars().count()));
+                    }
+                    Err(issue) => prop_assert!(matches!(issue, Issue::TooShort | Issue::TooLong)),
+                }
+            }
+        }
+    }
 }

@@ -190,3 +190,46 @@ impl From<crate::auth::password::HashError> for AppError {
         Self::Internal(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: AppError) -> (StatusCode, String) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn server_errors_never_send_their_cause() {
+        let cause = sqlx::Error::Protocol("table users is locked by /var/db/app.db".into());
+        let (status, body) = body_of(AppError::Database(cause)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains(r#""error":"internal""#), "{body}");
+        assert!(
+            !body.contains("users") && !body.contains("/var/db"),
+            "{body}"
+        );
+        let (status, body) =
+            body_of(AppError::Internal("argon2 exploded at 0xdeadbeef".into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !body.contains("argon2") && !body.contains("0xdeadbeef"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limited_answers_carry_retry_after() {
+        let response = AppError::RateLimited {
+            retry_after_secs: 42,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+    }
+}

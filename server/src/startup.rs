@@ -184,11 +184,52 @@ fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(crate::api::auth::jwks))
         .nest("/api", crate::api::router())
-        .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes(&state, routes, move || page_shell(leptos_options.clone()))
+        .fallback(file_and_error_handler::<AppState, _>(page_shell))
+        .layer(axum::middleware::map_response(json_charset))
         .layer(security_headers())
         .layer(telemetry::trace_layer())
         .with_state(state)
+}
+
+/// The contract promises `application/json; charset=utf-8`; axum's `Json`
+/// names no charset.
+async fn json_charset(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    if headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/json")
+    {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    response
+}
+
+/// The app's HTML shell, plus the page's Content-Security-Policy. Leptos
+/// gives each render a fresh nonce and puts it on the hydration script, so
+/// that script is the only inline one the policy admits.
+fn page_shell(options: LeptosOptions) -> impl leptos::IntoView {
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+    ) && let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+    shell(options)
+}
+
+/// The policy of every page: only this origin's files, the nonce'd
+/// hydration script, WebAssembly compilation, and no framing.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// Headers every response carries. The page-specific Content-Security-Policy

@@ -86,6 +86,23 @@ async fn unknown_api_routes_and_methods_answer_in_json() {
 #[tokio::test]
 async fn json_responses_are_utf8_json() {
     let app = TestApp::spawn().await;
-    let response = app.get("/api/posts").await;
-    assert_eq!(header(&response, "content-type"), "application/json");
+    let ada = app.signup_response("ada").await;
+    assert_eq!(
+        header(&ada, "content-type"),
+        "application/json; charset=utf-8"
+    );
+    for path in [
+        "/api/posts",
+        "/api/nothing",
+        "/api/me",
+        "/healthz",
+        "/.well-known/jwks.json",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(
+            header(&response, "content-type"),
+            "application/json; charset=utf-8",
+            "{path}"
+        );
+    }
 }

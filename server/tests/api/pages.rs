@@ -51,3 +51,42 @@ async fn unknown_page_is_a_404_page_in_the_layout() {
     assert!(html.contains("Page not found"));
     assert!(html.contains("<header"));
 }
+
+#[tokio::test]
+async fn pages_carry_a_csp_that_admits_only_the_nonced_hydration_script() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/no/such/page"] {
+        let response = app.get(path).await;
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("object-src 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|s| s.split('\'').next())
+            .expect("a nonce");
+        let html = response.text().await.unwrap();
+        // Every inline script carries the nonce.
+        for script in html.split("<script").skip(1) {
+            let tag = script.split('>').next().unwrap();
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\"")) || tag.contains("src="),
+                "{tag}"
+            );
+        }
+    }
+    let first = app.get("/").await.headers()["content-security-policy"].clone();
+    let second = app.get("/").await.headers()["content-security-policy"].clone();
+    assert_ne!(first, second, "a fresh nonce for every page");
+}
+
+#[tokio::test]
+async fn api_responses_carry_nosniff_too() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/posts").await;
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+}

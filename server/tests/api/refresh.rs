@@ -335,3 +335,40 @@ async fn a_restarted_server_still_refuses_tokens_of_revoked_sessions() {
     let restarted = first.sibling().await;
     assert_eq!(restarted.me(&ada.access).await.status(), 401);
 }
+
+#[tokio::test]
+async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
+    use server::auth::sessions::{Policy, Refresh, Sessions};
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    // The same store the server uses, with a one-second absolute lifetime.
+    let policy = Policy {
+        idle: Duration::from_secs(3600),
+        absolute: Duration::from_secs(1),
+        grace: Duration::ZERO,
+    };
+    let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
+    let issued = sessions.start(&ada.id, None).await.unwrap();
+    let Refresh::Rotated(next) = sessions.refresh(&issued.refresh_token).await.unwrap() else {
+        panic!("a fresh family rotates");
+    };
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(matches!(
+        sessions.refresh(&next.refresh_token).await.unwrap(),
+        Refresh::Invalid
+    ));
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_opaque_not_jwts() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    assert!(!ada.refresh.contains('.'), "no JWS segments");
+    assert_eq!(ada.refresh.len(), 43, "32 random bytes, base64url");
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT hash FROM refresh_tokens LIMIT 1")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32, "only a SHA-256 is stored");
+    assert_ne!(stored, ada.refresh.as_bytes());
+}
