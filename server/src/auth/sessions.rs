@@ -135,12 +135,7 @@ impl Sessions {
         .bind(user_agent)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(hash(&token))
-            .bind(&session_id)
-            .bind(now)
-            .bind((now + ms(self.policy.idle)).min(absolute_end))
-            .execute(&mut *tx)
+        self.insert_token(&mut tx, &hash(&token), &session_id, now, absolute_end)
             .await?;
         tx.commit().await?;
         Ok(Issued {
@@ -185,12 +180,7 @@ impl Sessions {
             .fetch_one(&mut *tx)
             .await?;
             let absolute_end: i64 = session.get(1);
-            sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)")
-                .bind(&successor_hash)
-                .bind(&session_id)
-                .bind(now)
-                .bind((now + ms(self.policy.idle)).min(absolute_end))
-                .execute(&mut *tx)
+            self.insert_token(&mut tx, &successor_hash, &session_id, now, absolute_end)
                 .await?;
             tx.commit().await?;
             return Ok(Refresh::Rotated(Issued {
@@ -328,6 +318,25 @@ impl Sessions {
                 user_agent: r.get(3),
             })
             .collect())
+    }
+
+    /// Stores a new live token, idle-expiring but never after the family's end.
+    async fn insert_token(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        token_hash: &[u8],
+        session_id: &str,
+        now: i64,
+        family_end: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(session_id)
+            .bind(now)
+            .bind((now + ms(self.policy.idle)).min(family_end))
+            .execute(&mut *tx)
+            .await
+            .map(drop)
     }
 
     fn successor(&self, token: &str) -> String {
