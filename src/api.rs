@@ -2,6 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `error_description` of the `invalid_grant` that answers a refresh token of
+/// a session ended by reuse detection. The browser tells the person their
+/// session was ended for safety when it sees exactly this sentence.
+pub const ENDED_FOR_SAFETY: &str = "This session was ended for your safety: one of its refresh tokens was used twice. Please log in again.";
+
 /// What a user may do. Ordered by power, so `role >= Role::Teacher` reads well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

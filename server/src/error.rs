@@ -31,6 +31,9 @@ pub enum AppError {
     /// A refresh token that is unknown, expired, spent or revoked.
     #[error("invalid grant")]
     InvalidGrant,
+    /// A refresh token whose session reuse detection ended.
+    #[error("invalid grant: session ended by reuse detection")]
+    EndedForSafety,
     /// A valid bearer token whose holder may not do this.
     #[error("insufficient scope: {0}")]
     InsufficientScope(&'static str),
@@ -100,6 +103,9 @@ impl AppError {
                 C::InvalidGrant,
                 "The refresh token is not valid: it is unknown, expired, already used or revoked.",
             ),
+            Self::EndedForSafety => {
+                ErrorBody::new(C::InvalidGrant, classboard::api::ENDED_FOR_SAFETY)
+            }
             Self::InsufficientScope(why) => ErrorBody::new(C::Forbidden, *why),
             Self::CrossOrigin => ErrorBody::new(
                 C::Forbidden,

@@ -182,7 +182,14 @@ pub async fn refresh(
             return Ok(with_cleared_cookie(
                 &state,
                 &headers,
-                AppError::InvalidGrant,
+                AppError::EndedForSafety,
+            ));
+        }
+        Refresh::EndedByReuse => {
+            return Ok(with_cleared_cookie(
+                &state,
+                &headers,
+                AppError::EndedForSafety,
             ));
         }
         Refresh::Invalid => {

@@ -70,6 +70,8 @@ pub enum Refresh {
     /// A spent token came back outside the grace window: the family is now
     /// revoked. Carries the revoked session id.
     Reused(String),
+    /// A token of a session that reuse detection ended earlier.
+    EndedByReuse,
     /// Unknown, expired, or belonging to an ended session.
     Invalid,
 }
@@ -193,7 +195,7 @@ impl Sessions {
         // Not live: find out why.
         let Some(row) = sqlx::query(
             "SELECT t.session_id, t.spent_at, t.successor, s.user_id, s.revoked_at, s.expires_at,
-                    n.spent_at IS NULL AND n.expires_at > ?2 AS successor_live
+                    n.spent_at IS NULL AND n.expires_at > ?2 AS successor_live, s.revoked_reason
              FROM refresh_tokens t
              JOIN sessions s ON s.id = t.session_id
              LEFT JOIN refresh_tokens n ON n.hash = t.successor
@@ -213,11 +215,19 @@ impl Sessions {
         let session_end: i64 = row.get(5);
         let successor_live: Option<bool> = row.get(6);
 
+        if revoked_at.is_some() {
+            let reason: Option<String> = row.get(7);
+            return Ok(if reason.as_deref() == Some(Reason::Reuse.as_str()) {
+                Refresh::EndedByReuse
+            } else {
+                Refresh::Invalid
+            });
+        }
         let Some(spent_at) = spent_at else {
-            // Live but expired, or its session has ended: nothing to punish.
+            // Live but expired: nothing to punish.
             return Ok(Refresh::Invalid);
         };
-        if revoked_at.is_some() || session_end <= now {
+        if session_end <= now {
             return Ok(Refresh::Invalid);
         }
         let within_grace = now - spent_at <= ms(self.policy.grace);

@@ -33,10 +33,12 @@ async fn a_rotated_token_reused_after_grace_revokes_the_whole_family() {
     assert_eq!(response.status(), 400);
     assert_eq!(error_code(response).await, "invalid_grant");
 
-    // The victim's current refresh token is dead too, and so are access tokens of the family.
+    // The victim's current refresh token is dead too, and says why; so are the family's access tokens.
     let response = app.refresh(&victim.refresh).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(error_code(response).await, "invalid_grant");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(body["error_description"], classboard::api::ENDED_FOR_SAFETY);
     for access in [&ada.access, &victim.access] {
         let response = app.me(access).await;
         assert_eq!(response.status(), 401);
