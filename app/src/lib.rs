@@ -5,15 +5,23 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
+pub mod api;
+pub mod board;
+mod forms;
 mod layout;
 mod pages;
+pub mod session;
+mod store;
 
 use layout::Layout;
-use pages::{home::HomePage, not_found::NotFound};
+use pages::{
+    account::AccountPage, grades::GradesPage, home::HomePage, login::LoginPage,
+    new_post::NewPostPage, not_found::NotFound, post::PostPage, signup::SignupPage,
+};
 
 /// The site's name, shown in the header and in page titles.
 pub const SITE_NAME: &str = "Classroom Board";
@@ -43,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    session::provide_session();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/classboard.css"/>
@@ -52,7 +61,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
+                    // Public pages wait for their data before sending HTML, so
+                    // they read completely without JavaScript.
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signup") view=SignupPage/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=(StaticSegment("posts"), StaticSegment("new")) view=NewPostPage/>
+                    <Route path=(StaticSegment("posts"), ParamSegment("id")) view=PostPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("grades") view=GradesPage/>
+                    <Route path=StaticSegment("account") view=AccountPage/>
                 </Routes>
             </Layout>
         </Router>

@@ -1,0 +1,461 @@
+//! The browser's only way to the API. Every request carries the stored
+//! access token; a `401 invalid_token` triggers one refresh, shared by every
+//! request of this tab that fails at the same moment (single flight) and by
+//! every tab of the site (a Web Lock named `classboard-refresh`: a tab that
+//! waited finds the token another tab just stored and skips its own call),
+//! then the request is retried once.
+//!
+//! The refresh token is the HttpOnly cookie; this module never sees it.
+
+use std::{cell::RefCell, future::Future, rc::Rc};
+
+use classboard::{
+    ErrorBody, ErrorCode,
+    api::{
+        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, NewGrade, NewPost, Post,
+        PostPage, PostResponse, SessionList, SignupRequest, TokenResponse, User, UserResponse,
+    },
+};
+use futures::{
+    FutureExt,
+    future::{LocalBoxFuture, Shared},
+};
+use gloo_net::http::{Method, RequestBuilder, Response};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::store;
+
+/// Why a call did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with an error body.
+    Status(u16, ErrorBody),
+    /// The session is over and could not be renewed.
+    SessionEnded(Ended),
+    /// No answer (offline, server down) or an unreadable one.
+    Network(String),
+}
+
+/// How a session ended, as the person is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Expired, logged out elsewhere, or revoked.
+    Expired,
+    /// Reuse detection ended it.
+    ForSafety,
+}
+
+impl Ended {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Expired => "Your session has ended. Please log in again.",
+            Self::ForSafety => {
+                "Your session was ended for your safety because a sign-in token was used twice. Please log in again."
+            }
+        }
+    }
+
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::ForSafety => "for_safety",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Self {
+        if code == "for_safety" {
+            Self::ForSafety
+        } else {
+            Self::Expired
+        }
+    }
+}
+
+impl ApiError {
+    /// A sentence for the top of a form or page.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Status(_, body) => body.error_description.clone(),
+            Self::SessionEnded(ended) => ended.message().into(),
+            Self::Network(_) => {
+                "The server could not be reached. Check your connection and try again.".into()
+            }
+        }
+    }
+
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Status(_, body) => Some(body.error),
+            _ => None,
+        }
+    }
+
+    /// The issue reported for `field` in a `422`'s details.
+    pub fn issue_for(&self, field: &str) -> Option<String> {
+        match self {
+            Self::Status(_, body) => body
+                .details
+                .iter()
+                .find(|d| d.field == field)
+                .map(|d| d.issue.clone()),
+            _ => None,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub async fn signup(req: &SignupRequest) -> Result<User> {
+    let tokens: TokenResponse =
+        json(call(Method::POST, "/api/auth/signup", Some(req), false).await?).await?;
+    store::save(&tokens.access_token, &tokens.user);
+    Ok(tokens.user)
+}
+
+pub async fn login(req: &LoginRequest) -> Result<User> {
+    let tokens: TokenResponse =
+        json(call(Method::POST, "/api/auth/login", Some(req), false).await?).await?;
+    store::save(&tokens.access_token, &tokens.user);
+    Ok(tokens.user)
+}
+
+/// Ends this session; the token is forgotten even if the server is unreachable.
+pub async fn logout() -> Result<()> {
+    let result = call::<()>(Method::POST, "/api/auth/logout", None, false)
+        .await
+        .map(drop);
+    store::clear(None);
+    result
+}
+
+pub async fn logout_all() -> Result<()> {
+    let result = call::<()>(Method::POST, "/api/auth/logout-all", None, true)
+        .await
+        .map(drop);
+    store::clear(None);
+    result
+}
+
+pub async fn me() -> Result<User> {
+    Ok(
+        json::<UserResponse>(call::<()>(Method::GET, "/api/me", None, true).await?)
+            .await?
+            .user,
+    )
+}
+
+pub async fn sessions() -> Result<SessionList> {
+    json(call::<()>(Method::GET, "/api/auth/sessions", None, true).await?).await
+}
+
+pub async fn revoke_session(id: &str) -> Result<()> {
+    call::<()>(
+        Method::DELETE,
+        &format!("/api/auth/sessions/{id}"),
+        None,
+        true,
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn posts(before: Option<&str>) -> Result<PostPage> {
+    let path = match before {
+        Some(cursor) => format!("/api/posts?before={}", js_sys::encode_uri_component(cursor)),
+        None => "/api/posts".into(),
+    };
+    json(call::<()>(Method::GET, &path, None, false).await?).await
+}
+
+pub async fn post(id: &str) -> Result<Post> {
+    let path = format!("/api/posts/{}", js_sys::encode_uri_component(id));
+    Ok(
+        json::<PostResponse>(call::<()>(Method::GET, &path, None, false).await?)
+            .await?
+            .post,
+    )
+}
+
+pub async fn create_post(new: &NewPost) -> Result<Post> {
+    Ok(
+        json::<PostResponse>(call(Method::POST, "/api/posts", Some(new), true).await?)
+            .await?
+            .post,
+    )
+}
+
+pub async fn delete_post(id: &str) -> Result<()> {
+    let path = format!("/api/posts/{}", js_sys::encode_uri_component(id));
+    call::<()>(Method::DELETE, &path, None, true)
+        .await
+        .map(drop)
+}
+
+pub async fn grades() -> Result<GradeList> {
+    json(call::<()>(Method::GET, "/api/grades", None, true).await?).await
+}
+
+pub async fn assign_grade(new: &NewGrade) -> Result<GradeResponse> {
+    json(call(Method::POST, "/api/grades", Some(new), true).await?).await
+}
+
+/// Sends a request with the stored token; on `401 invalid_token`, refreshes
+/// once and retries once. Requests made while no token is stored go out
+/// without the header and are never retried.
+async fn call<B: Serialize>(
+    method: Method,
+    path: &str,
+    body: Option<&B>,
+    bearer: bool,
+) -> Result<Response> {
+    let token = if bearer { store::token() } else { None };
+    let response = send(method.clone(), path, body, token.as_deref()).await?;
+    if response.status() == 401
+        && let Some(failed) = token
+    {
+        let error = error_body(response).await;
+        if error.error != ErrorCode::InvalidToken {
+            return Err(ApiError::Status(401, error));
+        }
+        let fresh = refresh_once(failed).await?;
+        return check(send(method, path, body, Some(&fresh)).await?).await;
+    }
+    check(response).await
+}
+
+async fn send<B: Serialize>(
+    method: Method,
+    path: &str,
+    body: Option<&B>,
+    token: Option<&str>,
+) -> Result<Response> {
+    let mut request = RequestBuilder::new(path).method(method);
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request
+            .json(body)
+            .map_err(|e| ApiError::Network(e.to_string()))?,
+        None => request
+            .build()
+            .map_err(|e| ApiError::Network(e.to_string()))?,
+    };
+    request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+async fn check(response: Response) -> Result<Response> {
+    if response.ok() {
+        Ok(response)
+    } else {
+        let status = response.status();
+        Err(ApiError::Status(status, error_body(response).await))
+    }
+}
+
+async fn error_body(response: Response) -> ErrorBody {
+    let status = response.status();
+    response.json::<ErrorBody>().await.unwrap_or_else(|_| {
+        ErrorBody::new(
+            ErrorCode::Internal,
+            format!("The server answered {status} without an explanation."),
+        )
+    })
+}
+
+async fn json<T: DeserializeOwned>(response: Response) -> Result<T> {
+    response
+        .json()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+type RefreshFuture = Shared<LocalBoxFuture<'static, std::result::Result<String, RefreshFailure>>>;
+
+#[derive(Debug, Clone, PartialEq)]
+enum RefreshFailure {
+    Ended(Ended),
+    Network(String),
+}
+
+thread_local! {
+    /// The refresh in flight in this tab, awaited by every caller.
+    static IN_FLIGHT: RefCell<Option<RefreshFuture>> = const { RefCell::new(None) };
+}
+
+/// A fresh access token, refreshing at most once however many requests
+/// (of this tab, or of other tabs) found `failed` expired at the same time.
+async fn refresh_once(failed: String) -> Result<String> {
+    let result = single_flight(&IN_FLIGHT, move || {
+        with_lock("classboard-refresh", refresh_unless_done(failed))
+    })
+    .await;
+    result.map_err(|e| match e {
+        RefreshFailure::Ended(ended) => ApiError::SessionEnded(ended),
+        RefreshFailure::Network(why) => ApiError::Network(why),
+    })
+}
+
+/// Runs `start()` unless a run is already in flight in `slot`, and awaits it.
+async fn single_flight<T: Clone + 'static, F: Future<Output = T> + 'static>(
+    slot: &'static std::thread::LocalKey<RefCell<Option<Shared<LocalBoxFuture<'static, T>>>>>,
+    start: impl FnOnce() -> F,
+) -> T {
+    let running = slot.with(|s| s.borrow().clone());
+    let shared = match running {
+        Some(shared) => shared,
+        None => {
+            let shared = start().boxed_local().shared();
+            slot.with(|s| *s.borrow_mut() = Some(shared.clone()));
+            shared
+        }
+    };
+    let result = shared.clone().await;
+    // The first to finish clears the slot, unless a newer run replaced it.
+    slot.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.as_ref().is_some_and(|current| current.ptr_eq(&shared)) {
+            *s = None;
+        }
+    });
+    result
+}
+
+/// Called while holding the cross-tab lock: if another tab already replaced
+/// the token that failed, use its token; otherwise refresh.
+async fn refresh_unless_done(failed: String) -> std::result::Result<String, RefreshFailure> {
+    match store::token() {
+        None => {
+            return Err(RefreshFailure::Ended(
+                store::ended().unwrap_or(Ended::Expired),
+            ));
+        }
+        Some(current) if current != failed => return Ok(current),
+        Some(_) => {}
+    }
+    let response = RequestBuilder::new("/api/auth/refresh")
+        .method(Method::POST)
+        .build()
+        .map_err(|e| RefreshFailure::Network(e.to_string()))?
+        .send()
+        .await
+        .map_err(|e| RefreshFailure::Network(e.to_string()))?;
+    if response.ok() {
+        let tokens: TokenResponse = response
+            .json()
+            .await
+            .map_err(|e| RefreshFailure::Network(e.to_string()))?;
+        store::save(&tokens.access_token, &tokens.user);
+        return Ok(tokens.access_token);
+    }
+    let body = error_body(response).await;
+    if body.error == ErrorCode::InvalidGrant || body.error == ErrorCode::Forbidden {
+        let ended = if body.error_description == ENDED_FOR_SAFETY {
+            Ended::ForSafety
+        } else {
+            Ended::Expired
+        };
+        store::clear(Some(ended));
+        return Err(RefreshFailure::Ended(ended));
+    }
+    Err(RefreshFailure::Network(body.error_description))
+}
+
+/// Runs `work` while holding the Web Lock `name`, so only one tab at a time
+/// runs it. Where the browser has no Web Locks, runs it directly.
+async fn with_lock<T: 'static>(name: &str, work: impl Future<Output = T> + 'static) -> T {
+    use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+
+    let locks = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w.navigator(), &JsValue::from_str("locks")).ok())
+        .filter(|l| !l.is_undefined());
+    let request = locks.as_ref().and_then(|l| {
+        js_sys::Reflect::get(l, &JsValue::from_str("request"))
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()
+    });
+    let (Some(locks), Some(request)) = (locks, request) else {
+        return work.await;
+    };
+
+    let output: Rc<RefCell<Option<T>>> = Rc::default();
+    let work = Rc::new(RefCell::new(Some(work.boxed_local())));
+    let sink = output.clone();
+    let callback = Closure::once(move |_lock: JsValue| -> js_sys::Promise {
+        let work = work.borrow_mut().take();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(work) = work {
+                *sink.borrow_mut() = Some(work.await);
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let promise = request.call2(
+        &locks,
+        &JsValue::from_str(name),
+        callback.as_ref().unchecked_ref(),
+    );
+    if let Ok(promise) = promise.and_then(|p| p.dyn_into::<js_sys::Promise>()) {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+    drop(callback);
+    output
+        .borrow_mut()
+        .take()
+        .expect("the lock ran its callback")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    thread_local! {
+        static SLOT: RefCell<Option<Shared<LocalBoxFuture<'static, u32>>>> = const { RefCell::new(None) };
+        static STARTED: Cell<u32> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn concurrent_callers_share_one_run_and_later_callers_start_a_new_one() {
+        futures::executor::block_on(async {
+            let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+            let start = || {
+                STARTED.with(|s| s.set(s.get() + 1));
+                async move { rx.await.unwrap_or(0) }
+            };
+            let first = single_flight(&SLOT, start);
+            let second = single_flight(&SLOT, || async {
+                unreachable!("a second run while one is in flight")
+            });
+            let third = single_flight(&SLOT, || async {
+                unreachable!("a third run while one is in flight")
+            });
+            tx.send(7).unwrap();
+            let results = futures::future::join3(first, second, third).await;
+            assert_eq!(results, (7, 7, 7));
+            assert_eq!(STARTED.with(Cell::get), 1, "one refresh for three failures");
+            assert!(
+                SLOT.with(|s| s.borrow().is_none()),
+                "the slot is free again"
+            );
+
+            let later = single_flight(&SLOT, || async { 8 }).await;
+            assert_eq!(
+                later, 8,
+                "a failure after the refresh finished starts a new one"
+            );
+        });
+    }
+
+    #[test]
+    fn session_end_reasons_survive_storage() {
+        for ended in [Ended::Expired, Ended::ForSafety] {
+            assert_eq!(Ended::from_code(ended.code()), ended);
+        }
+    }
+}

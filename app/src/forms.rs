@@ -1,0 +1,101 @@
+//! Pieces every form uses: a labelled field with its error, and the banner
+//! at the top of a form.
+
+use classboard::validate::Issue;
+use leptos::prelude::*;
+
+/// A labelled input whose problem, if any, is shown beneath it and tied to
+/// it with `aria-describedby`, so assistive tools read both.
+#[component]
+pub fn Field(
+    /// The API field name; also the input's id and name.
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    value: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+    /// Shown under the field when there is no error.
+    #[prop(optional, into)]
+    hint: Option<Signal<String>>,
+) -> impl IntoView {
+    let message_id = format!("{name}-message");
+    let described = message_id.clone();
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            <input
+                id=name
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    error.set(None);
+                }
+                aria-invalid=move || error.with(Option::is_some).to_string()
+                aria-describedby=described
+            />
+            <p id=message_id class=move || if error.with(Option::is_some) { "field-error" } else { "field-hint" }>
+                {move || error.get().or_else(|| hint.map(|h| h.get())).unwrap_or_default()}
+            </p>
+        </div>
+    }
+}
+
+/// A multi-line variant of [`Field`].
+#[component]
+pub fn TextArea(
+    name: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let message_id = format!("{name}-message");
+    let described = message_id.clone();
+    view! {
+        <div class="field">
+            <label for=name>{label}</label>
+            <textarea
+                id=name
+                name=name
+                rows="8"
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    value.set(event_target_value(&ev));
+                    error.set(None);
+                }
+                aria-invalid=move || error.with(Option::is_some).to_string()
+                aria-describedby=described
+            ></textarea>
+            <p id=message_id class="field-error">{move || error.get().unwrap_or_default()}</p>
+        </div>
+    }
+}
+
+/// The form-level message (server errors that belong to no one field).
+#[component]
+pub fn FormError(message: RwSignal<Option<String>>) -> impl IntoView {
+    view! {
+        <Show when=move || message.with(Option::is_some)>
+            <p class="form-error" role="alert">{move || message.get().unwrap_or_default()}</p>
+        </Show>
+    }
+}
+
+/// The sentence for `issue` (a wire code) on `field`.
+pub fn issue_message(field: &str, issue: &str) -> String {
+    Issue::from_code(issue).map_or_else(
+        || format!("This {field} is not valid."),
+        |i| i.message(field),
+    )
+}
+
+/// True once the page is hydrated: buttons stay disabled before, so a form
+/// is never submitted natively (which would put its fields in the URL).
+pub fn use_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}

@@ -1,0 +1,130 @@
+//! `/account`: who you are, where you are logged in, and the ways out.
+
+use classboard::api::Session as Device;
+use leptos::{prelude::*, task::spawn_local};
+use leptos_meta::Title;
+use leptos_router::hooks::use_navigate;
+
+use crate::{
+    api,
+    session::{RequireLogin, use_session},
+};
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    view! {
+        <Title text="Account"/>
+        <h1>"Account"</h1>
+        <RequireLogin>
+            <Account/>
+        </RequireLogin>
+    }
+}
+
+#[component]
+fn Account() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let devices = RwSignal::new(None::<Vec<Device>>);
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    // The account as the server sees it now (a role may have changed), and
+    // the devices, fetched together.
+    let load = move || {
+        spawn_local(async move {
+            let (me, list) = futures::join!(api::me(), api::sessions());
+            match me.and_then(|user| list.map(|list| (user, list))) {
+                Ok((user, list)) => {
+                    session.user.set(Some(user));
+                    devices.set(Some(list.sessions));
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    Effect::new(move |_| load());
+
+    let revoke = move |id: String| {
+        spawn_local(async move {
+            match api::revoke_session(&id).await {
+                Ok(()) => {
+                    devices.update(|d| d.iter_mut().for_each(|list| list.retain(|s| s.id != id)))
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    let sign_out = move |everywhere: bool| {
+        let navigate = navigate.clone();
+        busy.set(true);
+        spawn_local(async move {
+            let result = if everywhere {
+                api::logout_all().await
+            } else {
+                api::logout().await
+            };
+            if let Err(e) = result {
+                // Logged out locally either way; say if the server did not hear it.
+                leptos::logging::warn!("logout: {}", e.message());
+            }
+            session.user.set(None);
+            session.notice.set(Some(
+                if everywhere {
+                    "You are logged out on every device."
+                } else {
+                    "You are logged out."
+                }
+                .into(),
+            ));
+            busy.set(false);
+            navigate("/login", Default::default());
+        });
+    };
+    let sign_out_everywhere = sign_out.clone();
+
+    view! {
+        {move || session.user.get().map(|u| view! {
+            <dl class="account">
+                <dt>"Username"</dt><dd>{u.username}</dd>
+                <dt>"Email"</dt><dd>{u.email}</dd>
+                <dt>"Role"</dt><dd>{u.role.as_str()}</dd>
+            </dl>
+        })}
+        <h2>"Where you are logged in"</h2>
+        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().unwrap_or_default()}
+        </p>
+        {move || match devices.get() {
+            None => view! { <p class="status" role="status">"Loading sessions…"</p> }.into_any(),
+            Some(list) => view! {
+                <ul class="sessions">
+                    {list.into_iter().map(|s| {
+                        let id = s.id.clone();
+                        let device = s.user_agent.clone().unwrap_or_else(|| "Unknown device".into());
+                        let label = if s.current { "Revoke this device's session".to_owned() } else { format!("Revoke the session of {device}") };
+                        view! {
+                            <li>
+                                <span class="device">{device}</span>
+                                {s.current.then(|| view! { <strong class="this-device">" (this device)"</strong> })}
+                                <span class="meta">"Signed in " {s.created_at.get(..10).unwrap_or_default().to_owned()}
+                                    " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC"</span>
+                                <button type="button" class="secondary" on:click=move |_| revoke(id.clone()) aria-label=label>
+                                    "Revoke"
+                                </button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
+        <div class="actions">
+            <button type="button" on:click=move |_| sign_out(false) disabled=move || busy.get()>"Log out"</button>
+            <button type="button" class="danger" on:click=move |_| sign_out_everywhere(true) disabled=move || busy.get()>
+                "Log out everywhere"
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,185 @@
+//! `/grades`: a student sees their grades; a teacher assigns grades and sees
+//! those they assigned; an admin sees all.
+
+use classboard::{
+    ErrorCode,
+    api::{Grade, NewGrade, Role},
+    validate,
+};
+use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos_meta::Title;
+
+use crate::{
+    api,
+    forms::{Field, FormError, issue_message, use_hydrated},
+    session::{RequireLogin, use_session},
+};
+
+#[component]
+pub fn GradesPage() -> impl IntoView {
+    view! {
+        <Title text="Grades"/>
+        <h1>"Grades"</h1>
+        <RequireLogin>
+            <Grades/>
+        </RequireLogin>
+    }
+}
+
+#[component]
+fn Grades() -> impl IntoView {
+    let session = use_session();
+    let grades = RwSignal::new(None::<Vec<Grade>>);
+    let error = RwSignal::new(None::<String>);
+    let load = move || {
+        spawn_local(async move {
+            match api::grades().await {
+                Ok(list) => grades.set(Some(list.grades)),
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    Effect::new(move |_| load());
+    let role = move || session.role().unwrap_or(Role::Student);
+    let may_assign = move || role() >= Role::Teacher;
+
+    view! {
+        <Show when=may_assign>
+            <AssignForm on_assigned=move |grade| grades.update(|g| g.get_or_insert_with(Vec::new).insert(0, grade))/>
+        </Show>
+        <h2>{move || match role() {
+            Role::Student => "Your grades",
+            Role::Teacher => "Grades you assigned",
+            Role::Admin => "All grades",
+        }}</h2>
+        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().unwrap_or_default()}
+        </p>
+        {move || match grades.get() {
+            None => view! { <p class="status" role="status">"Loading grades…"</p> }.into_any(),
+            Some(list) if list.is_empty() => view! {
+                <p class="empty">{if role() == Role::Student {
+                    "No grades yet. They will appear here when a teacher assigns them."
+                } else {
+                    "No grades yet."
+                }}</p>
+            }.into_any(),
+            Some(list) => view! { <GradeTable grades=list/> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn GradeTable(grades: Vec<Grade>) -> impl IntoView {
+    view! {
+        <table class="grades">
+            <thead>
+                <tr><th scope="col">"Student"</th><th scope="col">"Course"</th><th scope="col">"Grade"</th>
+                    <th scope="col">"Teacher"</th><th scope="col">"Date"</th></tr>
+            </thead>
+            <tbody>
+                {grades.into_iter().map(|g| view! {
+                    <tr>
+                        <td>{g.student.username}</td>
+                        <td>{g.course}</td>
+                        <td>{g.grade}</td>
+                        <td>{g.teacher.username}</td>
+                        <td><time datetime=g.created_at.clone()>{g.created_at.get(..10).unwrap_or_default().to_owned()}</time></td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn AssignForm(on_assigned: impl Fn(Grade) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let session = use_session();
+    let hydrated = use_hydrated();
+    let student = RwSignal::new(String::new());
+    let course = RwSignal::new(String::new());
+    let grade = RwSignal::new(String::new());
+    let errors = [
+        RwSignal::new(None::<String>),
+        RwSignal::new(None),
+        RwSignal::new(None),
+    ];
+    let [student_error, course_error, grade_error] = errors;
+    let form_error = RwSignal::new(None::<String>);
+    let done = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let new = NewGrade {
+            student: student.get_untracked(),
+            course: course.get_untracked(),
+            grade: grade.get_untracked(),
+        };
+        student_error.set(
+            new.student
+                .trim()
+                .is_empty()
+                .then(|| "Enter the student's username.".into()),
+        );
+        course_error.set(
+            validate::course(&new.course)
+                .err()
+                .map(|i| i.message("course")),
+        );
+        grade_error.set(
+            validate::grade(&new.grade)
+                .err()
+                .map(|i| i.message("grade")),
+        );
+        if errors.iter().any(|e| e.with_untracked(Option::is_some)) {
+            return;
+        }
+        busy.set(true);
+        form_error.set(None);
+        done.set(None);
+        spawn_local(async move {
+            match api::assign_grade(&new).await {
+                Ok(created) => {
+                    done.set(Some(format!(
+                        "Assigned {} in {} to {}.",
+                        created.grade.grade, created.grade.course, created.grade.student.username
+                    )));
+                    course.set(String::new());
+                    grade.set(String::new());
+                    on_assigned(created.grade);
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
+                    for (field, slot) in [
+                        ("student", student_error),
+                        ("course", course_error),
+                        ("grade", grade_error),
+                    ] {
+                        slot.set(e.issue_for(field).map(|i| issue_message(field, &i)));
+                    }
+                }
+                Err(e) => form_error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <h2>"Assign a grade"</h2>
+        <form class="form" on:submit=submit novalidate>
+            <FormError message=form_error/>
+            <p class="success" role="status" hidden=move || done.with(Option::is_none)>{move || done.get().unwrap_or_default()}</p>
+            <Field name="student" label="Student" value=student error=student_error/>
+            <Field name="course" label="Course" value=course error=course_error/>
+            <Field name="grade" label="Grade" value=grade error=grade_error/>
+            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
+                {move || if busy.get() { "Assigning…" } else { "Assign" }}
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,87 @@
+//! `/posts/{id}`: one post. Its author, or an admin, may delete it.
+
+use classboard::api::Role;
+use leptos::{prelude::*, task::spawn_local};
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::{api, board, session::use_session};
+
+#[component]
+pub fn PostPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let source = board::source();
+    let post = Resource::new(id, move |id| source.clone().post(id));
+
+    view! {
+        <Suspense fallback=|| view! { <p class="status" role="status">"Loading the post…"</p> }>
+            {move || post.get().map(|result| match result {
+                Ok(Some(post)) => view! {
+                    <Title text=post.title.clone()/>
+                    <article class="post">
+                        <h1>{post.title.clone()}</h1>
+                        <PostMeta author=post.author.username.clone() created_at=post.created_at.clone()/>
+                        <div class="post-body">{post.body.clone()}</div>
+                        <DeleteButton post_id=post.id.clone() author_id=post.author.id.clone()/>
+                    </article>
+                }.into_any(),
+                Ok(None) => view! {
+                    <Title text="Post not found"/>
+                    <h1>"Post not found"</h1>
+                    <p>"This post does not exist, or it was deleted. " <a href="/">"Back to the feed"</a></p>
+                }.into_any(),
+                Err(why) => view! { <p class="form-error" role="alert">{why}</p> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// "by ada · 22 Nov 2026, 21:58" with a machine-readable time.
+#[component]
+pub fn PostMeta(author: String, created_at: String) -> impl IntoView {
+    let shown = created_at
+        .get(..16)
+        .map(|s| s.replace('T', " "))
+        .unwrap_or_else(|| created_at.clone());
+    view! {
+        <p class="meta">"by " <strong>{author}</strong> " · " <time datetime=created_at>{shown} " UTC"</time></p>
+    }
+}
+
+#[component]
+fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let allowed = move || {
+        session.user.with(|u| {
+            u.as_ref()
+                .is_some_and(|u| u.id == author_id || u.role == Role::Admin)
+        })
+    };
+    let delete = move |_| {
+        let id = post_id.clone();
+        let navigate = navigate.clone();
+        busy.set(true);
+        spawn_local(async move {
+            match api::delete_post(&id).await {
+                Ok(()) => navigate("/", Default::default()),
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => error.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <Show when=allowed>
+            <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+                {move || error.get().unwrap_or_default()}
+            </p>
+            <button type="button" class="danger" on:click=delete.clone() disabled=move || busy.get()>
+                {move || if busy.get() { "Deleting…" } else { "Delete" }}
+            </button>
+        </Show>
+    }
+}

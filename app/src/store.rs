@@ -1,0 +1,49 @@
+//! What the browser keeps between page loads, in local storage: the access
+//! token, the user it was issued to (for the header), and why the last
+//! session ended. Other tabs see every change through the `storage` event.
+
+use classboard::api::User;
+use gloo_storage::{LocalStorage, Storage};
+
+use crate::api::Ended;
+
+pub const TOKEN_KEY: &str = "classboard.access_token";
+pub const USER_KEY: &str = "classboard.user";
+pub const ENDED_KEY: &str = "classboard.session_ended";
+
+pub fn token() -> Option<String> {
+    LocalStorage::get::<String>(TOKEN_KEY).ok()
+}
+
+pub fn user() -> Option<User> {
+    token().and(LocalStorage::get::<User>(USER_KEY).ok())
+}
+
+/// Why the last session ended, if it ended on its own.
+pub fn ended() -> Option<Ended> {
+    LocalStorage::get::<String>(ENDED_KEY)
+        .ok()
+        .map(|code| Ended::from_code(&code))
+}
+
+pub fn save(token: &str, user: &User) {
+    LocalStorage::delete(ENDED_KEY);
+    // The user first: a tab woken by the token's change reads both.
+    let _ = LocalStorage::set(USER_KEY, user);
+    let _ = LocalStorage::set(TOKEN_KEY, token);
+}
+
+/// Forgets the session; `ended` says why when the person did not ask for it.
+pub fn clear(ended: Option<Ended>) {
+    match ended {
+        Some(ended) => drop(LocalStorage::set(ENDED_KEY, ended.code())),
+        None => LocalStorage::delete(ENDED_KEY),
+    }
+    LocalStorage::delete(USER_KEY);
+    LocalStorage::delete(TOKEN_KEY);
+}
+
+/// Clears the remembered reason once it has been shown.
+pub fn forget_ended() {
+    LocalStorage::delete(ENDED_KEY);
+}
