@@ -178,13 +178,19 @@ impl Application {
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(App);
+    let board: app::board::SharedBoard = Arc::new(crate::api::posts::DbBoard(state.db.clone()));
 
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(crate::api::auth::jwks))
         .nest("/api", crate::api::router())
-        .leptos_routes(&state, routes, move || page_shell(leptos_options.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(board.clone()),
+            move || page_shell(leptos_options.clone()),
+        )
         .fallback(file_and_error_handler::<AppState, _>(page_shell))
         .layer(axum::middleware::map_response(json_charset))
         .layer(security_headers())

@@ -111,23 +111,29 @@ pub async fn list(
             AppError::InvalidRequest("before must be a cursor from a previous page's next.".into())
         })?,
     };
+    Ok(Json(page(&state.db, limit, before).await?))
+}
+
+/// Up to `limit` posts older than the post with id `before`, newest first.
+pub async fn page(db: &SqlitePool, limit: i64, before: i64) -> Result<PostPage, sqlx::Error> {
     let mut rows: Vec<PostRow> =
         sqlx::query_as(select_posts!("WHERE p.id < ? ORDER BY p.id DESC LIMIT ?"))
             .bind(before)
             .bind(limit + 1)
-            .fetch_all(&state.db)
+            .fetch_all(db)
             .await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
     let next = if more {
         rows.last().map(|r| r.id.to_string())
     } else {
         None
     };
-    Ok(Json(PostPage {
+    Ok(PostPage {
         posts: rows.into_iter().map(Post::from).collect(),
         next,
-    }))
+    })
 }
 
 /// `GET /api/posts/{id}`
@@ -164,10 +170,51 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn find(db: &SqlitePool, id: i64) -> Result<Option<Post>, sqlx::Error> {
+/// The post with `id`, if any.
+pub async fn find(db: &SqlitePool, id: i64) -> Result<Option<Post>, sqlx::Error> {
     let row: Option<PostRow> = sqlx::query_as(select_posts!("WHERE p.id = ?"))
         .bind(id)
         .fetch_optional(db)
         .await?;
     Ok(row.map(Post::from))
+}
+
+/// The pages' read access to posts while rendering on the server.
+pub struct DbBoard(pub SqlitePool);
+
+impl app::board::Board for DbBoard {
+    fn page(
+        &self,
+        before: Option<String>,
+    ) -> futures::future::BoxFuture<'static, Result<PostPage, String>> {
+        let db = self.0.clone();
+        Box::pin(async move {
+            let before = match before {
+                None => i64::MAX,
+                Some(cursor) => cursor
+                    .parse()
+                    .map_err(|_| "That page of the feed does not exist.".to_owned())?,
+            };
+            page(&db, DEFAULT_LIMIT, before).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot render the feed");
+                "The feed could not be loaded. Please try again.".to_owned()
+            })
+        })
+    }
+
+    fn post(
+        &self,
+        id: String,
+    ) -> futures::future::BoxFuture<'static, Result<Option<Post>, String>> {
+        let db = self.0.clone();
+        Box::pin(async move {
+            let Ok(id) = id.parse::<i64>() else {
+                return Ok(None);
+            };
+            find(&db, id).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot render a post");
+                "The post could not be loaded. Please try again.".to_owned()
+            })
+        })
+    }
 }

@@ -90,3 +90,37 @@ async fn api_responses_carry_nosniff_too() {
     let response = app.get("/api/posts").await;
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn feed_and_post_pages_contain_their_posts_in_the_html() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let response = app
+        .bearer(reqwest::Method::POST, "/api/posts", &ada.access)
+        .json(&serde_json::json!({"title": "Server-rendered title", "body": "Readable without <script> tags"}))
+        .send()
+        .await
+        .unwrap();
+    let post: serde_json::Value = response.json().await.unwrap();
+    let id = post["post"]["id"].as_str().unwrap();
+
+    let feed = app.get("/").await.text().await.unwrap();
+    assert!(
+        feed.contains("Server-rendered title"),
+        "feed HTML lacks the post: {}",
+        feed.split("Latest posts").nth(1).unwrap_or(&feed)
+    );
+    assert!(feed.contains(&format!("href=\"/posts/{id}\"")));
+    assert!(
+        !feed.contains("Loading posts"),
+        "no fallback left for scripts to replace"
+    );
+
+    let page = app.get(&format!("/posts/{id}")).await.text().await.unwrap();
+    assert!(
+        page.contains("Readable without &lt;script&gt; tags"),
+        "escaped body in the post page"
+    );
+    let missing = app.get("/posts/999999").await;
+    assert!(missing.text().await.unwrap().contains("Post not found"));
+}
