@@ -1,16 +1,43 @@
 import { defineConfig } from "@playwright/test";
 import path from "node:path";
 
-// scripts/test picks a free port and a throw-away data folder; running
-// `npx playwright test` by hand falls back to port 3100 and ./e2e-data.
+// scripts/test picks free ports and a throw-away data folder; running
+// `npx playwright test` by hand falls back to ports 3100/3101 and ./e2e-data.
 const port = process.env.E2E_PORT ?? "3100";
+const shortPort = process.env.E2E_SHORT_PORT ?? "3101";
 const dataDir = process.env.E2E_DATA_DIR ?? path.resolve(__dirname, "e2e-data");
 const root = path.resolve(__dirname, "..");
 export const baseURL = `http://127.0.0.1:${port}`;
+/** A second server whose access tokens live 3 s, for the refresh tests. */
+export const shortURL = `http://127.0.0.1:${shortPort}`;
+export const server = `${root}/target/release/server`;
+export const dataDirs = { main: `${dataDir}/main`, short: `${dataDir}/short` };
+
+function webServer(addr: string, data: string, extra: Record<string, string> = {}) {
+  return {
+    command: server,
+    cwd: root,
+    url: `http://${addr}/healthz`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+    env: {
+      LEPTOS_SITE_ADDR: addr,
+      LEPTOS_SITE_ROOT: `${root}/target/site`,
+      DATA_DIR: data,
+      RUST_LOG: "warn",
+      // Every test signs up from 127.0.0.1; the default 30/5m would trip.
+      SIGNUPS_PER_IP: "1000/5m",
+      AUTH_REQUESTS_PER_IP: "5000/5m",
+      ...extra,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: "./tests",
-  timeout: 30_000,
+  timeout: 60_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
@@ -34,19 +61,8 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `${root}/target/release/server`,
-    cwd: root,
-    url: `${baseURL}/healthz`,
-    reuseExistingServer: false,
-    timeout: 30_000,
-    stdout: "ignore",
-    stderr: "pipe",
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: `${root}/target/site`,
-      DATA_DIR: dataDir,
-      RUST_LOG: "warn",
-    },
-  },
+  webServer: [
+    webServer(`127.0.0.1:${port}`, dataDirs.main),
+    webServer(`127.0.0.1:${shortPort}`, dataDirs.short, { ACCESS_TOKEN_TTL: "3s", REFRESH_REUSE_GRACE: "2s" }),
+  ],
 });

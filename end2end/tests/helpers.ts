@@ -1,0 +1,49 @@
+import { APIRequestContext, Page, expect } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { dataDirs, server } from "../playwright.config";
+
+export const PASSWORD = "correct horse battery staple";
+
+let counter = 0;
+/** A username no other test uses. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}${Date.now().toString(36)}${counter}`;
+}
+
+/** Creates an account through the API (no browser session). */
+export async function signupViaApi(request: APIRequestContext, base: string, username: string) {
+  const response = await request.post(`${base}/api/auth/signup`, {
+    data: { username, email: `${username}@example.com`, password: PASSWORD },
+  });
+  expect(response.status()).toBe(201);
+  return response.json();
+}
+
+/** Sets a role with the operator command, on the main or the short-lived server's database. */
+export function setRole(username: string, role: string, which: "main" | "short" = "main") {
+  execFileSync(server, ["set-role", username, role], { env: { ...process.env, DATA_DIR: dataDirs[which] } });
+}
+
+/** Waits until the page is hydrated: its submit button is enabled only then. */
+export async function hydrated(page: Page, button: string) {
+  await expect(page.getByRole("button", { name: button, exact: true })).toBeEnabled();
+}
+
+/** Logs in through the form. */
+export async function login(page: Page, loginName: string, password = PASSWORD, next?: string) {
+  await page.goto(next ? `/login?next=${encodeURIComponent(next)}` : "/login");
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(loginName);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+}
+
+/** Counts the refresh calls a page (or a whole context) makes. */
+export function countRefreshes(target: Page | import("@playwright/test").BrowserContext) {
+  const seen = { count: 0 };
+  target.on("request", (request) => {
+    if (request.url().endsWith("/api/auth/refresh")) seen.count += 1;
+  });
+  return seen;
+}
