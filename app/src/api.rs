@@ -429,14 +429,12 @@ mod tests {
                 async move { rx.await.unwrap_or(0) }
             };
             let first = single_flight(&SLOT, start);
-            let second = single_flight(&SLOT, || async {
-                unreachable!("a second run while one is in flight")
-            });
-            let third = single_flight(&SLOT, || async {
-                unreachable!("a third run while one is in flight")
-            });
-            tx.send(7).unwrap();
-            let results = futures::future::join3(first, second, third).await;
+            let second = single_flight(&SLOT, || async { unreachable!("a second run while one is in flight") });
+            let third = single_flight(&SLOT, || async { unreachable!("a third run while one is in flight") });
+            // Joined last, so all three callers are waiting before the answer comes.
+            let answer = async move { tx.send(7).unwrap() };
+            let (a, b, c, ()) = futures::future::join4(first, second, third, answer).await;
+            let results = (a, b, c);
             assert_eq!(results, (7, 7, 7));
             assert_eq!(STARTED.with(Cell::get), 1, "one refresh for three failures");
             assert!(
