@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./helpers";
 
 test("every page's fields are found by their labels and pages have a heading", async ({ page }) => {
   for (const [path, labels] of [

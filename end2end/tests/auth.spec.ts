@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { PASSWORD, hydrated, login, signupViaApi, uniqueName } from "./helpers";
+import { PASSWORD, expect, hydrated, login, signupViaApi, test, uniqueName } from "./helpers";
 
 test("signup refuses a common password, then accepts a good one and logs in", async ({ page }) => {
   const name = uniqueName("sam");

@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { login, setRole, signupViaApi, uniqueName } from "./helpers";
+import { expect, login, setRole, signupViaApi, test, uniqueName } from "./helpers";
 
 test("a member publishes a post and everyone sees it in the feed", async ({ page, request, baseURL, browser }) => {
   const name = uniqueName("pat");

@@ -1,4 +1,6 @@
-import { APIRequestContext, Page, expect } from "@playwright/test";
+import { APIRequestContext, Page, test as base, expect } from "@playwright/test";
+
+export { expect };
 import { execFileSync } from "node:child_process";
 import { dataDirs, server } from "../playwright.config";
 
@@ -47,3 +49,30 @@ export function countRefreshes(target: Page | import("@playwright/test").Browser
   });
   return seen;
 }
+
+/**
+ * The suite's `test`: like Playwright's, but every page opened in it fails
+ * the test if the app logs a console error or throws. Chromium's own
+ * "Failed to load resource" lines for 4xx answers are expected (the refresh
+ * tests provoke 401s on purpose) and are not app errors.
+ */
+export const test = base.extend<{ consoleErrors: string[] }>({
+  consoleErrors: [
+    async ({ context }, use) => {
+      const errors: string[] = [];
+      const watch = (page: Page) => {
+        page.on("console", (msg) => {
+          if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
+            errors.push(`${page.url()}: ${msg.text()}`);
+          }
+        });
+        page.on("pageerror", (err) => errors.push(`${page.url()}: ${err.message}`));
+      };
+      context.pages().forEach(watch);
+      context.on("page", watch);
+      await use(errors);
+      expect(errors, "console errors").toEqual([]);
+    },
+    { auto: true },
+  ],
+});

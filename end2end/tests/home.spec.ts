@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test } from "./helpers";
 
 test("home page is server-rendered with the site layout", async ({ page }) => {
   await page.goto("/");

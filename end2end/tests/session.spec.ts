@@ -1,6 +1,5 @@
-import { expect, test } from "@playwright/test";
 import { shortURL } from "../playwright.config";
-import { countRefreshes, login, signupViaApi, uniqueName } from "./helpers";
+import { countRefreshes, expect, login, signupViaApi, test, uniqueName } from "./helpers";
 
 // Access tokens on this server live 3 s; verification allows 5 s of leeway.
 test.use({ baseURL: shortURL });
