@@ -429,8 +429,12 @@ mod tests {
                 async move { rx.await.unwrap_or(0) }
             };
             let first = single_flight(&SLOT, start);
-            let second = single_flight(&SLOT, || async { unreachable!("a second run while one is in flight") });
-            let third = single_flight(&SLOT, || async { unreachable!("a third run while one is in flight") });
+            let second = single_flight(&SLOT, || async {
+                unreachable!("a second run while one is in flight")
+            });
+            let third = single_flight(&SLOT, || async {
+                unreachable!("a third run while one is in flight")
+            });
             // Joined last, so all three callers are waiting before the answer comes.
             let answer = async move { tx.send(7).unwrap() };
             let (a, b, c, ()) = futures::future::join4(first, second, third, answer).await;

@@ -10,11 +10,17 @@ async fn main() {
     let hasher = Hasher::for_this_machine().expect("hasher");
     let threads = hasher.threads();
     // Warm up, then take the median of 15 sequential hashes.
-    hasher.hash("warm up the allocator and caches").await.expect("hash");
+    hasher
+        .hash("warm up the allocator and caches")
+        .await
+        .expect("hash");
     let mut times = Vec::new();
     for i in 0..15 {
         let start = Instant::now();
-        hasher.hash(&format!("benchmark password number {i}")).await.expect("hash");
+        hasher
+            .hash(&format!("benchmark password number {i}"))
+            .await
+            .expect("hash");
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
