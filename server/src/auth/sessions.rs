@@ -92,11 +92,6 @@ pub struct Sessions {
     policy: Policy,
     /// Key of the successor derivation (HMAC-SHA-256).
     key: std::sync::Arc<[u8]>,
-    /// Queues this process's session transactions. SQLite takes one writer at
-    /// a time anyway; waiting here is a fair async hand-off, while waiting in
-    /// SQLite is its busy handler sleeping and retrying (p99 in the hundreds
-    /// of milliseconds under load). Other processes still meet `busy_timeout`.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -110,7 +105,6 @@ impl Sessions {
             db,
             policy,
             key: mac.finalize().into_bytes().to_vec().into(),
-            writer: std::sync::Arc::default(),
         }
     }
 
@@ -130,7 +124,6 @@ impl Sessions {
         let absolute_end = now + ms(self.policy.absolute);
         let user_agent = user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
 
-        let _writing = self.writer.lock().await;
         let mut tx = self.db.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
@@ -165,7 +158,6 @@ impl Sessions {
 
         // IMMEDIATE takes the write lock up front, so no two rotations can
         // interleave their reads and writes.
-        let _writing = self.writer.lock().await;
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET spent_at = ?1, successor = ?2
@@ -272,7 +264,6 @@ impl Sessions {
 
     /// Ends one session. Returns whether it was live.
     pub async fn revoke(&self, session_id: &str, reason: Reason) -> Result<bool, sqlx::Error> {
-        let _writing = self.writer.lock().await;
         let mut tx = self.db.begin().await?;
         let ended = revoke_in(&mut tx, session_id, None, reason, now_ms()).await?;
         tx.commit().await?;
@@ -281,7 +272,6 @@ impl Sessions {
 
     /// Ends one of `user_id`'s sessions; `false` if no such live session is theirs.
     pub async fn revoke_own(&self, user_id: &str, session_id: &str) -> Result<bool, sqlx::Error> {
-        let _writing = self.writer.lock().await;
         let mut tx = self.db.begin().await?;
         let ended = revoke_in(
             &mut tx,
@@ -302,7 +292,6 @@ impl Sessions {
         reason: Reason,
     ) -> Result<Vec<String>, sqlx::Error> {
         let now = now_ms();
-        let _writing = self.writer.lock().await;
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL")
