@@ -142,9 +142,9 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
 }
 
 /// Whether the request was made over HTTPS (as told by a trusted proxy).
-pub fn is_https(parts: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
+pub fn is_https(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
     trust_proxy
-        && parts
+        && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))

@@ -74,16 +74,25 @@ pub async fn create(
             ]));
         }
     };
+    let created_at = now_ms();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO posts (author_id, title, body, created_at) VALUES (?, ?, ?, ?) RETURNING id",
     )
     .bind(&user.id)
     .bind(&title)
     .bind(&body)
-    .bind(now_ms())
+    .bind(created_at)
     .fetch_one(&state.db)
     .await?;
-    let post = find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    // Everything the answer needs is at hand: no second read. (Usernames never change.)
+    let post = Post::from(PostRow {
+        id,
+        title,
+        body,
+        author_id: user.id,
+        author_username: user.username,
+        created_at,
+    });
     Ok((StatusCode::CREATED, Json(PostResponse { post })))
 }
 
