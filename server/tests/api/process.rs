@@ -314,3 +314,65 @@ fn set_role_makes_an_admin_from_the_shell() {
     });
     stop(child);
 }
+
+#[test]
+fn revocation_through_one_server_process_reaches_another_within_a_second() {
+    // Two OS processes started in one folder share ./data/app.db and the
+    // generated secret in ./data/jwt_secret.
+    let dir = tempfile::tempdir().unwrap();
+    let (first, first_address, _) = start(dir.path(), &[]);
+    let (second, second_address, _) = start(dir.path(), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let signup: Value = client
+            .post(format!("{first_address}/api/auth/signup"))
+            .json(&json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = signup["access_token"].as_str().unwrap().to_owned();
+        let me = |base: String| {
+            let client = client.clone();
+            let access = access.clone();
+            async move {
+                client
+                    .get(format!("{base}/api/me"))
+                    .bearer_auth(access)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+        assert_eq!(
+            me(second_address.clone()).await,
+            200,
+            "the other process accepts the token"
+        );
+
+        let logout = client
+            .post(format!("{first_address}/api/auth/logout"))
+            .json(&json!({"refresh_token": signup["refresh_token"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), 204);
+        let revoked_at = std::time::Instant::now();
+        while me(second_address.clone()).await != 401 {
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(1),
+                "not refused within one second"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    stop(first);
+    stop(second);
+}
