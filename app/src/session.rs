@@ -93,12 +93,19 @@ pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
         // Once the person has left this page (say, for /login after logging
         // out), this guard has nothing left to guard.
         let path = location.pathname.get_untracked();
-        if session.ready.get() && session.user.with(Option::is_none) && !path.starts_with("/login")
+        if !session.ready.get() || session.user.with(Option::is_some) || path.starts_with("/login")
         {
-            let here = format!("{path}{}", location.search.get_untracked());
-            let next = js_sys::encode_uri_component(&here);
-            navigate(&format!("/login?next={next}"), Default::default());
+            return;
         }
+        // Storage decides, not the signal: the signal can briefly lag behind
+        // a session another tab just stored.
+        if let Some(user) = store::user() {
+            session.user.set(Some(user));
+            return;
+        }
+        let here = format!("{path}{}", location.search.get_untracked());
+        let next = js_sys::encode_uri_component(&here);
+        navigate(&format!("/login?next={next}"), Default::default());
     });
     view! {
         <Show
