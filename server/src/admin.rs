@@ -30,10 +30,10 @@ pub async fn set_role(
 ) -> Result<users::Account, AdminError> {
     let role = Role::parse(role).ok_or_else(|| AdminError::UnknownRole(role.to_owned()))?;
     let db = db::connect(&config.database_url).await?;
-    let account = users::by_login(&db, login)
+    let account = users::by_login(&db.read, login)
         .await?
         .ok_or_else(|| AdminError::UnknownUser(login.to_owned()))?;
-    let account = users::set_role(&db, &account.id, role)
+    let account = users::set_role(&db.write, &account.id, role)
         .await?
         .ok_or_else(|| AdminError::UnknownUser(login.to_owned()))?;
     // The successor key is not needed to revoke, so no secret is loaded here.

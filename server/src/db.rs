@@ -24,8 +24,35 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Opens the pool and runs pending migrations.
-pub async fn connect(url: &str) -> Result<SqlitePool, DbError> {
+/// The database's two pools over one SQLite file.
+///
+/// SQLite lets one connection write at a time. With every connection able to
+/// write, the losers of that race sleep in SQLite's busy handler (1 ms, 2 ms,
+/// 5 ms, … up to 100 ms) while the lock is long free. With one writing
+/// connection, this process's writers queue for it in the pool, asleep on a
+/// future and woken the moment it is free; readers never wait (WAL). Other
+/// processes on the same file still meet the busy handler.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// For statements that only read.
+    pub read: SqlitePool,
+    /// The one connection for everything that writes.
+    pub write: SqlitePool,
+}
+
+impl Db {
+    /// Closes both pools, waiting for their connections.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Connections of the read pool.
+const READERS: u32 = 8;
+
+/// Opens the pools and runs pending migrations.
+pub async fn connect(url: &str) -> Result<Db, DbError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(DbError::Url)?
         .create_if_missing(true)
@@ -47,13 +74,25 @@ pub async fn connect(url: &str) -> Result<SqlitePool, DbError> {
         })?;
     }
 
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+    // The writer first: it creates the file and brings the schema up to date
+    // before any reader opens it.
+    // A SQLite connection is a file handle, not a socket that can go stale:
+    // no ping before each use (each ping is a round trip to the connection's
+    // worker thread).
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await
+        .map_err(DbError::Open)?;
+    sqlx::migrate!("./migrations").run(&write).await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(READERS)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(DbError::Open)?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    Ok(pool)
+    Ok(Db { read, write })
 }
 
 /// Answers whether the database can serve a query right now.

@@ -2,7 +2,6 @@
 
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
 
 use crate::{AppError, Result, db};
 
@@ -12,7 +11,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// `GET /readyz`: the process can do useful work, i.e. reach its database.
-pub async fn readyz(State(pool): State<SqlitePool>) -> Result<Json<Value>> {
-    db::ping(&pool).await.map_err(AppError::Unavailable)?;
+pub async fn readyz(State(db): State<db::Db>) -> Result<Json<Value>> {
+    db::ping(&db.read).await.map_err(AppError::Unavailable)?;
     Ok(Json(json!({"status": "ready"})))
 }

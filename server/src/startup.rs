@@ -8,7 +8,6 @@ use axum::{Router, extract::FromRef, routing::get};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -23,7 +22,7 @@ use crate::{
         sessions::{self, Policy, Sessions},
     },
     config::{JwtAlg, RateLimit, SiteConfig},
-    db, health, secret, telemetry,
+    db, health, secret, telemetry, users,
 };
 
 /// Why the server could not start. Each message is one line naming the cause.
@@ -49,7 +48,7 @@ pub enum StartupError {
 /// Shared, cheaply cloned state of every handler.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: SqlitePool,
+    pub db: db::Db,
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
@@ -57,6 +56,7 @@ pub struct AppState {
     pub sessions: Sessions,
     pub revocations: Revocations,
     pub limiter: Limiter,
+    pub profiles: users::Profiles,
 }
 
 impl AppState {
@@ -77,7 +77,7 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl FromRef<AppState> for SqlitePool {
+impl FromRef<AppState> for db::Db {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
     }
@@ -114,7 +114,7 @@ impl Application {
         let revocations = Revocations::new(config.access_token_ttl);
         revocations
             .clone()
-            .start(db.clone())
+            .start(db.read.clone())
             .await
             .map_err(StartupError::Revocations)?;
         let limiter = Limiter::new(db.clone());
@@ -139,6 +139,7 @@ impl Application {
             sessions,
             revocations,
             limiter,
+            profiles: users::Profiles::default(),
         };
         Ok(Self {
             listener,
@@ -178,7 +179,8 @@ impl Application {
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(App);
-    let board: app::board::SharedBoard = Arc::new(crate::api::posts::DbBoard(state.db.clone()));
+    let board: app::board::SharedBoard =
+        Arc::new(crate::api::posts::DbBoard(state.db.read.clone()));
 
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -1,5 +1,10 @@
 //! Storage of user accounts.
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
+
 use classboard::api::{Role, User};
 use sqlx::{FromRow, SqlitePool};
 
@@ -18,19 +23,91 @@ pub struct Account {
 
 impl Account {
     pub fn role(&self) -> Role {
-        // The CHECK constraint admits only the three roles.
-        Role::parse(&self.role).unwrap_or(Role::Student)
+        stored_role(&self.role)
     }
 
     /// The public view of the account.
     pub fn to_api(&self) -> User {
-        User {
-            id: self.id.clone(),
+        self.profile().to_api(&self.id, self.role())
+    }
+
+    pub fn profile(&self) -> Profile {
+        Profile {
             username: self.username.clone(),
             email: self.email.clone(),
-            role: self.role(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A role as stored (the CHECK constraint admits only the three roles).
+pub fn stored_role(stored: &str) -> Role {
+    Role::parse(stored).unwrap_or(Role::Student)
+}
+
+/// What never changes about an account: no endpoint or command changes a
+/// username, an email or a creation time. (Whoever adds one must make it
+/// forget the account in [`Profiles`].)
+#[derive(Debug, Clone, FromRow)]
+pub struct Profile {
+    pub username: String,
+    pub email: String,
+    pub created_at: i64,
+}
+
+impl Profile {
+    /// The public view of the account `id` with the given role.
+    pub fn to_api(&self, id: &str, role: Role) -> User {
+        User {
+            id: id.to_owned(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            role,
             created_at: rfc3339(self.created_at),
         }
+    }
+}
+
+/// Most profiles remembered by one process (about 150 bytes each).
+const PROFILES_KEPT: usize = 10_000;
+
+/// Profiles by user id, remembered by this process so that `GET /api/me` and
+/// a refresh need no read for them: a read costs a round trip to a database
+/// thread, several times the rest of such a request. Roles are not kept here,
+/// because a role changes: it comes from the database (login, refresh) or from
+/// the verified access token (`me`), whose session a role change revokes.
+#[derive(Clone, Default)]
+pub struct Profiles {
+    kept: Arc<RwLock<HashMap<String, Profile>>>,
+}
+
+impl Profiles {
+    /// The profile of `id`, from memory or else from the database.
+    pub async fn get(&self, db: &SqlitePool, id: &str) -> Result<Option<Profile>, sqlx::Error> {
+        if let Some(profile) = self.kept.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+            return Ok(Some(profile.clone()));
+        }
+        let profile: Option<Profile> =
+            sqlx::query_as("SELECT username, email, created_at FROM users WHERE id = ?")
+                .bind(id)
+                .fetch_optional(db)
+                .await?;
+        if let Some(profile) = &profile {
+            self.remember(id, profile.clone());
+        }
+        Ok(profile)
+    }
+
+    /// Keeps `profile`; when full, one arbitrary profile makes room.
+    pub fn remember(&self, id: &str, profile: Profile) {
+        let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= PROFILES_KEPT && !kept.contains_key(id) {
+            let evicted = kept.keys().next().cloned();
+            if let Some(evicted) = evicted {
+                kept.remove(&evicted);
+            }
+        }
+        kept.insert(id.to_owned(), profile);
     }
 }
 
@@ -111,13 +188,6 @@ pub async fn by_login(db: &SqlitePool, login: &str) -> Result<Option<Account>, s
     }
 }
 
-pub async fn by_id(db: &SqlitePool, id: &str) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as(with_columns!("SELECT", "FROM users WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
 pub async fn set_role(
     db: &SqlitePool,
     id: &str,
@@ -140,4 +210,29 @@ pub async fn set_password_hash(db: &SqlitePool, id: &str, hash: &str) -> Result<
         .execute(db)
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(n: usize) -> Profile {
+        Profile {
+            username: format!("user{n}"),
+            email: format!("user{n}@example.com"),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn profiles_stay_within_their_bound_and_keep_the_newest() {
+        let profiles = Profiles::default();
+        for n in 0..PROFILES_KEPT + 50 {
+            profiles.remember(&n.to_string(), profile(n));
+        }
+        let kept = profiles.kept.read().unwrap();
+        assert_eq!(kept.len(), PROFILES_KEPT);
+        let newest = (PROFILES_KEPT + 49).to_string();
+        assert_eq!(kept[&newest].username, format!("user{newest}"));
+    }
 }

@@ -10,7 +10,7 @@ use axum::{
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use classboard::{
     api::{
-        LoginRequest, RefreshRequest, Session, SessionList, SignupRequest, TokenResponse,
+        LoginRequest, RefreshRequest, Session, SessionList, SignupRequest, TokenResponse, User,
         UserResponse,
     },
     validate::{Email, Issue, Password, Username},
@@ -67,7 +67,7 @@ pub async fn signup(
     };
 
     let hash = state.hasher.hash(password.expose()).await?;
-    let account = users::insert(&state.db, username.as_str(), email.as_str(), &hash)
+    let account = users::insert(&state.db.write, username.as_str(), email.as_str(), &hash)
         .await
         .map_err(|e| match users::taken_field(&e) {
             Some("email") => AppError::Conflict("An account with this email already exists."),
@@ -80,7 +80,7 @@ pub async fn signup(
         &state,
         &headers,
         StatusCode::CREATED,
-        &account,
+        remembered(&state, &account),
         issued,
     ))
 }
@@ -115,7 +115,7 @@ pub async fn login(
             })?;
     }
 
-    let account = users::by_login(&state.db, &req.login).await?;
+    let account = users::by_login(&state.db.read, &req.login).await?;
     let verdict = state
         .hasher
         .verify(
@@ -142,7 +142,7 @@ pub async fn login(
         .await?;
     if verdict == Verdict::MatchNeedsRehash {
         let upgraded = state.hasher.hash(&req.password).await?;
-        users::set_password_hash(&state.db, &account.id, &upgraded).await?;
+        users::set_password_hash(&state.db.write, &account.id, &upgraded).await?;
         tracing::info!(user = %account.id, "password hash upgraded to current parameters");
     }
     let issued = state.sessions.start(&account.id, agent.as_deref()).await?;
@@ -150,7 +150,7 @@ pub async fn login(
         &state,
         &headers,
         StatusCode::OK,
-        &account,
+        remembered(&state, &account),
         issued,
     ))
 }
@@ -175,8 +175,8 @@ pub async fn refresh(
         ));
     };
 
-    let issued = match state.sessions.refresh(&token).await? {
-        Refresh::Rotated(issued) | Refresh::Replayed(issued) => issued,
+    let (issued, role) = match state.sessions.refresh(&token).await? {
+        Refresh::Rotated(issued, role) | Refresh::Replayed(issued, role) => (issued, role),
         Refresh::Reused(session_id) => {
             state.revocations.insert([&session_id]);
             return Ok(with_cleared_cookie(
@@ -200,18 +200,19 @@ pub async fn refresh(
             ));
         }
     };
-    let Some(account) = users::by_id(&state.db, &issued.user_id).await? else {
+    let Some(profile) = state.profiles.get(&state.db.read, &issued.user_id).await? else {
         return Ok(with_cleared_cookie(
             &state,
             &headers,
             AppError::InvalidGrant,
         ));
     };
+    let user = profile.to_api(&issued.user_id, role);
     Ok(token_response(
         &state,
         &headers,
         StatusCode::OK,
-        &account,
+        user,
         issued,
     ))
 }
@@ -281,13 +282,18 @@ pub async fn revoke_session(
 
 /// `GET /api/me`
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserResponse>> {
-    let account = users::by_id(&state.db, &user.id)
-        .await?
-        .ok_or(AppError::InvalidToken(
-            crate::auth::jwt::TokenError::Revoked,
-        ))?;
+    // The role is the token's: a role change revokes the sessions of tokens
+    // that carry the old one.
+    let profile =
+        state
+            .profiles
+            .get(&state.db.read, &user.id)
+            .await?
+            .ok_or(AppError::InvalidToken(
+                crate::auth::jwt::TokenError::Revoked,
+            ))?;
     Ok(Json(UserResponse {
-        user: account.to_api(),
+        user: profile.to_api(&user.id, user.role),
     }))
 }
 
@@ -323,19 +329,22 @@ fn presented_token(
     }
 }
 
+/// The public view of `account`, whose profile is now remembered for `me`.
+fn remembered(state: &AppState, account: &Account) -> User {
+    state.profiles.remember(&account.id, account.profile());
+    account.to_api()
+}
+
 fn token_response(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
-    account: &Account,
+    user: User,
     issued: Issued,
 ) -> Response {
-    let access_token = state.keys.issue(
-        &account.id,
-        &account.username,
-        account.role(),
-        &issued.session_id,
-    );
+    let access_token = state
+        .keys
+        .issue(&user.id, &user.username, user.role, &issued.session_id);
     let max_age = state.sessions.policy().idle;
     let cookie = refresh_cookie(state, headers, issued.refresh_token.clone(), max_age);
     let body = TokenResponse {
@@ -343,7 +352,7 @@ fn token_response(
         token_type: "Bearer".into(),
         expires_in: state.keys.ttl().as_secs(),
         refresh_token: issued.refresh_token,
-        user: account.to_api(),
+        user,
     };
     let mut response = (status, Json(body)).into_response();
     no_store(response.headers_mut());

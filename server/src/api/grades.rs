@@ -69,7 +69,7 @@ pub async fn create(
         "SELECT id FROM users WHERE username = ? COLLATE NOCASE AND role = 'student'",
     )
     .bind(req.student.trim())
-    .fetch_optional(&state.db)
+    .fetch_optional(&state.db.read)
     .await?;
     let student = student_id.ok_or(Issue::UnknownStudent);
     let (student_id, course, grade) = match (
@@ -94,11 +94,11 @@ pub async fn create(
     .bind(&course)
     .bind(&grade)
     .bind(now_ms())
-    .fetch_one(&state.db)
+    .fetch_one(&state.db.write)
     .await?;
     let row: GradeRow = sqlx::query_as(select_grades!("WHERE g.id = ?"))
         .bind(id)
-        .fetch_one(&state.db)
+        .fetch_one(&state.db.write)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -119,7 +119,7 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<
         }
         Role::Admin => sqlx::query_as(select_grades!("ORDER BY g.id DESC")),
     };
-    let rows: Vec<GradeRow> = query.fetch_all(&state.db).await?;
+    let rows: Vec<GradeRow> = query.fetch_all(&state.db.read).await?;
     Ok(Json(GradeList {
         grades: rows.into_iter().map(Grade::from).collect(),
     }))

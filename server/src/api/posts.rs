@@ -82,7 +82,7 @@ pub async fn create(
     .bind(&title)
     .bind(&body)
     .bind(created_at)
-    .fetch_one(&state.db)
+    .fetch_one(&state.db.write)
     .await?;
     // Everything the answer needs is at hand: no second read. (Usernames never change.)
     let post = Post::from(PostRow {
@@ -120,7 +120,7 @@ pub async fn list(
             AppError::InvalidRequest("before must be a cursor from a previous page's next.".into())
         })?,
     };
-    Ok(Json(page(&state.db, limit, before).await?))
+    Ok(Json(page(&state.db.read, limit, before).await?))
 }
 
 /// Up to `limit` posts older than the post with id `before`, newest first.
@@ -151,7 +151,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<PostResponse>> {
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
-    let post = find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let post = find(&state.db.read, id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(PostResponse { post }))
 }
 
@@ -164,7 +164,7 @@ pub async fn delete(
     let id = id.parse::<i64>().map_err(|_| AppError::NotFound)?;
     let author: String = sqlx::query_scalar("SELECT author_id FROM posts WHERE id = ?")
         .bind(id)
-        .fetch_optional(&state.db)
+        .fetch_optional(&state.db.read)
         .await?
         .ok_or(AppError::NotFound)?;
     if author != user.id && user.role != Role::Admin {
@@ -174,7 +174,7 @@ pub async fn delete(
     }
     sqlx::query("DELETE FROM posts WHERE id = ?")
         .bind(id)
-        .execute(&state.db)
+        .execute(&state.db.write)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,7 +28,7 @@ pub async fn change_role(
     user.require(Role::Admin)?;
     let role =
         Role::parse(&req.role).ok_or_else(|| AppError::invalid_field("role", Issue::Invalid))?;
-    let account = users::set_role(&state.db, &id, role)
+    let account = users::set_role(&state.db.write, &id, role)
         .await?
         .ok_or(AppError::NotFound)?;
     let ended = state

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-
-use crate::{config::RateLimit, db::now_ms};
+use crate::{
+    config::RateLimit,
+    db::{Db, now_ms},
+};
 
 /// The attempt must not be processed; retry after this many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,11 +17,11 @@ pub struct Exceeded {
 
 #[derive(Clone)]
 pub struct Limiter {
-    db: SqlitePool,
+    db: Db,
 }
 
 impl Limiter {
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 
@@ -38,7 +39,7 @@ impl Limiter {
         )
         .bind(key)
         .bind(start)
-        .fetch_one(&self.db)
+        .fetch_one(&self.db.write)
         .await?;
         Ok(if count > i64::from(limit.max) {
             Err(Exceeded {
@@ -61,7 +62,7 @@ impl Limiter {
         )
         .bind(key)
         .bind(start)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.db.read)
         .await?;
         Ok(if count.unwrap_or(0) >= i64::from(limit.max) {
             Err(Exceeded {
@@ -86,7 +87,7 @@ impl Limiter {
         for key in keys {
             sqlx::query("DELETE FROM rate_counters WHERE key = ?")
                 .bind(key)
-                .execute(&self.db)
+                .execute(&self.db.write)
                 .await?;
         }
         Ok(())
@@ -97,7 +98,7 @@ impl Limiter {
         let cutoff = now_ms() - i64::try_from(longest_window.as_millis()).unwrap_or(i64::MAX);
         let done = sqlx::query("DELETE FROM rate_counters WHERE window_start < ?")
             .bind(cutoff)
-            .execute(&self.db)
+            .execute(&self.db.write)
             .await?;
         Ok(done.rows_affected())
     }

@@ -10,11 +10,15 @@
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use classboard::api::Role;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
-use crate::db::now_ms;
+use crate::{
+    db::{Db, now_ms},
+    users::stored_role,
+};
 
 /// The absolute lifetime of a family, whatever its use.
 pub const ABSOLUTE_LIFETIME: Duration = Duration::from_secs(30 * 86_400);
@@ -62,11 +66,12 @@ pub struct Issued {
 /// What presenting a refresh token led to.
 #[derive(Debug)]
 pub enum Refresh {
-    /// The token was live and is now spent; here is its successor.
-    Rotated(Issued),
+    /// The token was live and is now spent; here is its successor, and the
+    /// user's role as stored now.
+    Rotated(Issued, Role),
     /// The token was rotated moments ago (within the grace window) and its
     /// successor is still live: the same successor again.
-    Replayed(Issued),
+    Replayed(Issued, Role),
     /// A spent token came back outside the grace window: the family is now
     /// revoked. Carries the revoked session id.
     Reused(String),
@@ -88,7 +93,7 @@ pub struct SessionRow {
 /// Mints and rotates refresh tokens.
 #[derive(Clone)]
 pub struct Sessions {
-    db: SqlitePool,
+    db: Db,
     policy: Policy,
     /// Key of the successor derivation (HMAC-SHA-256).
     key: std::sync::Arc<[u8]>,
@@ -97,7 +102,7 @@ pub struct Sessions {
 type HmacSha256 = Hmac<Sha256>;
 
 impl Sessions {
-    pub fn new(db: SqlitePool, policy: Policy, secret: &[u8]) -> Self {
+    pub fn new(db: Db, policy: Policy, secret: &[u8]) -> Self {
         // A key of its own, so refresh tokens never share a key with JWTs.
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
         mac.update(b"classboard refresh-token successor key");
@@ -124,7 +129,7 @@ impl Sessions {
         let absolute_end = now + ms(self.policy.absolute);
         let user_agent = user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
 
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.write.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -156,48 +161,49 @@ impl Sessions {
         let successor = self.successor(presented);
         let successor_hash = hash(&successor);
 
-        // IMMEDIATE takes the write lock up front, so no two rotations can
-        // interleave their reads and writes.
-        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = ?1, successor = ?2
+        // One statement, atomic by itself: the trigger of migration 0004
+        // stores the successor and marks the session used. Of many concurrent
+        // presentations, exactly one finds the token unspent.
+        let spent: Option<(String, String, String)> = sqlx::query_as(
+            "UPDATE refresh_tokens
+             SET spent_at = ?1, successor = ?2,
+                 successor_expires_at = MIN(?1 + ?4, (SELECT expires_at FROM sessions
+                                                      WHERE id = session_id))
              WHERE hash = ?3 AND spent_at IS NULL AND expires_at > ?1
                AND session_id IN (SELECT id FROM sessions
                                   WHERE revoked_at IS NULL AND expires_at > ?1)
-             RETURNING session_id",
+             RETURNING session_id,
+                       (SELECT user_id FROM sessions WHERE id = session_id),
+                       (SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
+                        WHERE s.id = session_id)",
         )
         .bind(now)
         .bind(&successor_hash)
         .bind(&presented_hash)
-        .fetch_optional(&mut *tx)
+        .bind(ms(self.policy.idle))
+        .fetch_optional(&self.db.write)
         .await?;
-
-        if let Some(row) = spent {
-            let session_id: String = row.get(0);
-            let session = sqlx::query(
-                "UPDATE sessions SET last_used_at = ? WHERE id = ? RETURNING user_id, expires_at",
-            )
-            .bind(now)
-            .bind(&session_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let absolute_end: i64 = session.get(1);
-            self.insert_token(&mut tx, &successor_hash, &session_id, now, absolute_end)
-                .await?;
-            tx.commit().await?;
-            return Ok(Refresh::Rotated(Issued {
-                session_id,
-                user_id: session.get(0),
-                refresh_token: successor,
-            }));
+        if let Some((session_id, user_id, role)) = spent {
+            return Ok(Refresh::Rotated(
+                Issued {
+                    session_id,
+                    user_id,
+                    refresh_token: successor,
+                },
+                stored_role(&role),
+            ));
         }
 
-        // Not live: find out why.
+        // Not live: find out why. IMMEDIATE takes the write lock up front, so
+        // the verdict and the revocation it may lead to see one state.
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let Some(row) = sqlx::query(
             "SELECT t.session_id, t.spent_at, t.successor, s.user_id, s.revoked_at, s.expires_at,
-                    n.spent_at IS NULL AND n.expires_at > ?2 AS successor_live, s.revoked_reason
+                    n.spent_at IS NULL AND n.expires_at > ?2 AS successor_live, s.revoked_reason,
+                    u.role
              FROM refresh_tokens t
              JOIN sessions s ON s.id = t.session_id
+             JOIN users u ON u.id = s.user_id
              LEFT JOIN refresh_tokens n ON n.hash = t.successor
              WHERE t.hash = ?1",
         )
@@ -235,11 +241,14 @@ impl Sessions {
             && successor_live == Some(true)
             && stored_successor.as_deref() == Some(successor_hash.as_slice())
         {
-            return Ok(Refresh::Replayed(Issued {
-                session_id,
-                user_id: row.get(3),
-                refresh_token: successor,
-            }));
+            return Ok(Refresh::Replayed(
+                Issued {
+                    session_id,
+                    user_id: row.get(3),
+                    refresh_token: successor,
+                },
+                stored_role(row.get(8)),
+            ));
         }
 
         revoke_in(&mut tx, &session_id, None, Reason::Reuse, now).await?;
@@ -258,13 +267,13 @@ impl Sessions {
              WHERE t.hash = ?",
         )
         .bind(hash(presented))
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.db.read)
         .await
     }
 
     /// Ends one session. Returns whether it was live.
     pub async fn revoke(&self, session_id: &str, reason: Reason) -> Result<bool, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.write.begin().await?;
         let ended = revoke_in(&mut tx, session_id, None, reason, now_ms()).await?;
         tx.commit().await?;
         Ok(ended)
@@ -272,7 +281,7 @@ impl Sessions {
 
     /// Ends one of `user_id`'s sessions; `false` if no such live session is theirs.
     pub async fn revoke_own(&self, user_id: &str, session_id: &str) -> Result<bool, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.write.begin().await?;
         let ended = revoke_in(
             &mut tx,
             session_id,
@@ -292,7 +301,7 @@ impl Sessions {
         reason: Reason,
     ) -> Result<Vec<String>, sqlx::Error> {
         let now = now_ms();
-        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
         let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL")
                 .bind(user_id)
@@ -317,7 +326,7 @@ impl Sessions {
         .bind(user_id)
         .bind(now_ms())
         .bind(now_ms())
-        .fetch_all(&self.db)
+        .fetch_all(&self.db.read)
         .await?;
         Ok(rows
             .into_iter()

@@ -351,7 +351,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
     };
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
     let issued = sessions.start(&ada.id, None).await.unwrap();
-    let Refresh::Rotated(next) = sessions.refresh(&issued.refresh_token).await.unwrap() else {
+    let Refresh::Rotated(next, _) = sessions.refresh(&issued.refresh_token).await.unwrap() else {
         panic!("a fresh family rotates");
     };
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -373,4 +373,52 @@ async fn refresh_tokens_are_opaque_not_jwts() {
         .unwrap();
     assert_eq!(stored.len(), 32, "only a SHA-256 is stored");
     assert_ne!(stored, ada.refresh.as_bytes());
+}
+
+#[tokio::test]
+async fn a_refresh_marks_the_session_used_and_never_outlives_the_family() {
+    let app = TestApp::spawn_with(&[("REFRESH_TOKEN_TTL", "1h")]).await;
+    let ada = app.signup("ada").await;
+    let db = app.db().await;
+    // Bring the family's absolute end within the idle lifetime.
+    let end = server::db::now_ms() + 600_000;
+    sqlx::query("UPDATE sessions SET expires_at = ?, last_used_at = 0")
+        .bind(end)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let before = server::db::now_ms();
+    let response = app.refresh(&ada.refresh).await;
+    assert_eq!(response.status(), 200);
+    let next = user_from(response.json().await.unwrap());
+
+    let (last_used, live_until): (i64, i64) = sqlx::query_as(
+        "SELECT s.last_used_at, t.expires_at FROM sessions s
+         JOIN refresh_tokens t ON t.session_id = s.id AND t.spent_at IS NULL",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(last_used >= before, "last_used_at moved to the refresh");
+    assert_eq!(live_until, end, "capped at the family's end, not now + 1 h");
+    assert_eq!(app.me(&next.access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_refresh_carries_the_role_stored_now_not_one_remembered() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    assert_eq!(app.me(&ada.access).await.status(), 200); // her profile is now in memory
+    sqlx::query("UPDATE users SET role = 'teacher'")
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+
+    let body: Value = app.refresh(&ada.refresh).await.json().await.unwrap();
+    assert_eq!(body["user"]["role"], "teacher");
+    assert_eq!(body["user"]["username"], "ada");
+    let next = user_from(body);
+    let me: Value = app.me(&next.access).await.json().await.unwrap();
+    assert_eq!(me["user"]["role"], "teacher", "the new token carries it");
 }
