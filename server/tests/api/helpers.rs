@@ -82,10 +82,7 @@ impl TestApp {
         }));
         Self {
             address: format!("http://{addr}"),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("http client"),
+            client: client(),
             data_dir,
             state,
             vars,
@@ -228,4 +225,14 @@ pub fn header(response: &Response, name: &str) -> String {
         .get(name)
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
+}
+
+/// The tests' HTTP client: no redirects followed, and a request that hangs
+/// fails the test instead of hanging the suite.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .expect("http client")
 }

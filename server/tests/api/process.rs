@@ -154,7 +154,7 @@ fn no_log_line_contains_a_password_hash_token_or_secret() {
         .build()
         .unwrap();
     let secrets: Vec<String> = rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = crate::helpers::client();
         let post =
             |path: &str, body: Value| client.post(format!("{address}{path}")).json(&body).send();
         let signup: Value = post(
@@ -236,7 +236,7 @@ fn set_role_makes_an_admin_from_the_shell() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let response = reqwest::Client::new()
+        let response = crate::helpers::client()
             .post(format!("{address}/api/auth/signup"))
             .json(&json!({"username": "alice", "email": "alice@example.com", "password": PASSWORD}))
             .send()
@@ -278,7 +278,7 @@ fn set_role_makes_an_admin_from_the_shell() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a role"));
 
     rt.block_on(async {
-        let login: Value = reqwest::Client::new()
+        let login: Value = crate::helpers::client()
             .post(format!("{address}/api/auth/login"))
             .json(&json!({"login": "alice", "password": PASSWORD}))
             .send()
@@ -304,7 +304,7 @@ fn revocation_through_one_server_process_reaches_another_within_a_second() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let client = reqwest::Client::new();
+        let client = crate::helpers::client();
         let signup: Value = client
             .post(format!("{first_address}/api/auth/signup"))
             .json(&json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD}))
