@@ -3,7 +3,7 @@
 -- session used, inside that same statement. One statement is atomic on its own,
 -- so a rotation needs no explicit transaction and holds SQLite's single write
 -- lock only while it executes, not across round trips between the server and
--- the database (measured: from 1.3k to the figures in BENCHMARKS.md).
+-- the database.
 ALTER TABLE refresh_tokens ADD COLUMN successor_expires_at INTEGER;
 
 CREATE TRIGGER refresh_token_spent AFTER UPDATE OF successor ON refresh_tokens
