@@ -96,9 +96,10 @@ pub async fn create(
     .bind(now_ms())
     .fetch_one(&state.db.write)
     .await?;
+    // A reader sees the committed row; the one writing connection stays free.
     let row: GradeRow = sqlx::query_as(select_grades!("WHERE g.id = ?"))
         .bind(id)
-        .fetch_one(&state.db.write)
+        .fetch_one(&state.db.read)
         .await?;
     Ok((
         StatusCode::CREATED,
