@@ -101,25 +101,32 @@ fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, String, Arc<Mut
         let _ = stderr.read_to_string(&mut text);
         sink.lock().unwrap().push_str(&text);
     });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut address = None;
-    for line in lines.by_ref().map_while(Result::ok) {
-        output.lock().unwrap().push_str(&line);
-        output.lock().unwrap().push('\n');
-        if let Some(a) = line.split("listening on ").nth(1) {
-            address = Some(a.to_owned());
-            break;
-        }
-    }
+    // Every stdout line is collected; the one naming the address is also
+    // sent here, and a server that never logs it fails the test in 30 s.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (found, address) = std::sync::mpsc::channel();
     let sink = output.clone();
     std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(a) = line.split("listening on ").nth(1) {
+                let _ = found.send(a.to_owned());
+            }
             let mut out = sink.lock().unwrap();
             out.push_str(&line);
             out.push('\n');
         }
     });
-    (child, address.expect("server logs its address"), output)
+    let address = address.recv_timeout(Duration::from_secs(30));
+    if address.is_err() {
+        let _ = child.kill();
+    }
+    let address = address.unwrap_or_else(|_| {
+        panic!(
+            "server did not log its address within 30 s:\n{}",
+            output.lock().unwrap()
+        )
+    });
+    (child, address, output)
 }
 
 /// Sends SIGTERM and requires a clean exit within 10 seconds.
