@@ -76,19 +76,14 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
 
     // The writer first: it creates the file and brings the schema up to date
     // before any reader opens it.
-    // A SQLite connection is a file handle, not a socket that can go stale:
-    // no ping before each use (each ping is a round trip to the connection's
-    // worker thread).
     let write = SqlitePoolOptions::new()
         .max_connections(1)
-        .test_before_acquire(false)
         .connect_with(options.clone())
         .await
         .map_err(DbError::Open)?;
     sqlx::migrate!("./migrations").run(&write).await?;
     let read = SqlitePoolOptions::new()
         .max_connections(READERS)
-        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(DbError::Open)?;
