@@ -94,8 +94,6 @@ pub fn issue_message(field: &str, issue: &str) -> String {
 
 /// True once the page is hydrated: buttons stay disabled before, so a form
 /// is never submitted natively (which would put its fields in the URL).
-pub fn use_hydrated() -> ReadSignal<bool> {
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-    hydrated
+pub fn use_hydrated() -> Signal<bool> {
+    Signal::derive(crate::session::hydrated)
 }

@@ -31,6 +31,21 @@ impl Session {
     }
 }
 
+thread_local! {
+    static HYDRATED: ArcRwSignal<bool> = ArcRwSignal::new(false);
+}
+
+/// Whether the server's HTML is hydrated yet (never, on the server). Reactive.
+pub fn hydrated() -> bool {
+    HYDRATED.with(|done| done.get())
+}
+
+/// Tells the session that the server's HTML is hydrated, so it may now show
+/// what local storage holds. The browser entry point calls it once.
+pub fn hydration_finished() {
+    HYDRATED.with(|done| done.set(true));
+}
+
 pub fn use_session() -> Session {
     expect_context::<Session>()
 }
@@ -44,8 +59,12 @@ pub fn provide_session() -> Session {
     };
     provide_context(session);
 
-    // Effects run only in the browser, after hydration.
+    // Effects run only in the browser; this one waits until the page is
+    // hydrated, which can take more than one turn of the event loop.
     Effect::new(move |_| {
+        if !hydrated() {
+            return;
+        }
         session.user.set(store::user());
         session.ready.set(true);
         follow_other_tabs(session);
