@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -19,8 +19,8 @@ mod store;
 
 use layout::Layout;
 use pages::{
-    account::AccountPage, grades::GradesPage, home::HomePage, login::LoginPage,
-    new_post::NewPostPage, not_found::NotFound, post::PostPage, signup::SignupPage,
+    account::AccountRoute, grades::GradesRoute, home::HomeRoute, login::LoginRoute,
+    new_post::NewPostRoute, not_found::NotFound, post::PostRoute, signup::SignupRoute,
 };
 
 /// The site's name, shown in the header and in page titles.
@@ -63,13 +63,13 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     // Public pages wait for their data before sending HTML, so
                     // they read completely without JavaScript.
-                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("signup") view=SignupPage/>
-                    <Route path=StaticSegment("login") view=LoginPage/>
-                    <Route path=(StaticSegment("posts"), StaticSegment("new")) view=NewPostPage/>
-                    <Route path=(StaticSegment("posts"), ParamSegment("id")) view=PostPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("grades") view=GradesPage/>
-                    <Route path=StaticSegment("account") view=AccountPage/>
+                    <Route path=StaticSegment("") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signup") view={Lazy::<SignupRoute>::new()}/>
+                    <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=(StaticSegment("posts"), StaticSegment("new")) view={Lazy::<NewPostRoute>::new()}/>
+                    <Route path=(StaticSegment("posts"), ParamSegment("id")) view={Lazy::<PostRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("grades") view={Lazy::<GradesRoute>::new()}/>
+                    <Route path=StaticSegment("account") view={Lazy::<AccountRoute>::new()}/>
                 </Routes>
             </Layout>
         </Router>

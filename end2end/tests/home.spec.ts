@@ -1,4 +1,4 @@
-import { expect, test } from "./helpers";
+import { expect, hydrated, test } from "./helpers";
 
 test("home page is server-rendered with the site layout", async ({ page }) => {
   await page.goto("/");
@@ -46,4 +46,26 @@ test("an unknown address shows the not-found page with a way back", async ({ pag
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
   await page.getByRole("link", { name: "Go to the feed" }).click();
   await expect(page).toHaveURL(/\/$/);
+});
+
+test("a first visit fetches its own page's code, and another page's only on the way there", async ({
+  page,
+}) => {
+  const pages: string[] = [];
+  page.on("request", (request) => {
+    const chunk = /\/pkg\/split___(\w+?)_route_view_/.exec(request.url());
+    if (chunk) pages.push(chunk[1]);
+  });
+
+  await page.goto("/");
+  await page.waitForLoadState("networkidle");
+  expect(pages).toEqual(["home"]);
+
+  // A link followed inside the hydrated app fetches the next page's chunk;
+  // coming back needs nothing new (a full page load would fetch "home" again).
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Log in" }).click();
+  await hydrated(page, "Log in");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Feed" }).click();
+  await expect(page.getByRole("heading", { name: "Latest posts" })).toBeVisible();
+  expect(pages).toEqual(["home", "login"]);
 });

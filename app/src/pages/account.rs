@@ -128,3 +128,5 @@ fn Account() -> impl IntoView {
         </div>
     }
 }
+
+lazy_page!(AccountRoute => AccountPage);

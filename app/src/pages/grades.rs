@@ -183,3 +183,5 @@ fn AssignForm(on_assigned: impl Fn(Grade) + Copy + Send + Sync + 'static) -> imp
         </form>
     }
 }
+
+lazy_page!(GradesRoute => GradesPage);

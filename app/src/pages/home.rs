@@ -119,3 +119,5 @@ fn Intro() -> impl IntoView {
         </section>
     }
 }
+
+lazy_page!(HomeRoute => HomePage);

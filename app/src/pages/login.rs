@@ -97,3 +97,5 @@ pub fn LoginPage() -> impl IntoView {
         <p>"New here? " <a href="/signup">"Sign up"</a></p>
     }
 }
+
+lazy_page!(LoginRoute => LoginPage);

@@ -78,3 +78,5 @@ fn NewPostForm() -> impl IntoView {
         </form>
     }
 }
+
+lazy_page!(NewPostRoute => NewPostPage);

@@ -85,3 +85,5 @@ fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
         </Show>
     }
 }
+
+lazy_page!(PostRoute => PostPage);

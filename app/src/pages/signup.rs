@@ -131,3 +131,5 @@ fn strength_hint(password: &str) -> String {
         _ => "Strong length.".into(),
     }
 }
+
+lazy_page!(SignupRoute => SignupPage);
