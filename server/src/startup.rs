@@ -118,7 +118,7 @@ impl Application {
             .await
             .map_err(StartupError::Revocations)?;
         let limiter = Limiter::new(db.clone());
-        spawn_pruning(limiter.clone(), &config);
+        spawn_pruning(limiter.clone(), db.write.clone(), &config);
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -310,8 +310,10 @@ fn load_keys(config: &Config, secret: &SecretString) -> Result<Keys, StartupErro
     }
 }
 
-/// Deletes rate-limit counters of windows that have ended, once a minute.
-fn spawn_pruning(limiter: Limiter, config: &Config) {
+/// Once a minute, deletes rate-limit counters of windows that have ended, and
+/// sessions that ended more than an hour before their last access token
+/// expired (revocation no longer needs them; their spent refresh tokens go too).
+fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
     let l = config.limits;
     let longest = [
         l.login_failures_per_account_ip,
@@ -323,12 +325,22 @@ fn spawn_pruning(limiter: Limiter, config: &Config) {
     .map(|r| r.window)
     .max()
     .unwrap_or_default();
+    let sessions_kept = config.access_token_ttl
+        + std::time::Duration::from_secs(jwt::LEEWAY_SECS)
+        + std::time::Duration::from_secs(3600);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             if let Err(e) = limiter.prune(longest).await {
                 tracing::error!(error = %e, "cannot prune rate-limit counters");
+            }
+            let kept = i64::try_from(sessions_kept.as_millis()).unwrap_or(i64::MAX);
+            let ended_before = db::now_ms().saturating_sub(kept);
+            match sessions::prune_ended(&write, ended_before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "pruned ended sessions"),
+                Err(e) => tracing::error!(error = %e, "cannot prune ended sessions"),
             }
         }
     });

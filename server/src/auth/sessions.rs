@@ -364,6 +364,35 @@ impl Sessions {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
+/// Deletes sessions that ended (revoked, or past their absolute end) before
+/// `ended_before` (ms), with their refresh tokens; returns how many. Rows are
+/// deleted a batch at a time, so the single write lock is never held long.
+///
+/// Call it only with a time by which every access token of those sessions
+/// has expired: until then, revocation needs the revoked rows.
+pub async fn prune_ended(write: &sqlx::SqlitePool, ended_before: i64) -> Result<u64, sqlx::Error> {
+    const BATCH: i64 = 500;
+    let mut deleted = 0;
+    loop {
+        // Refresh tokens go with their session (ON DELETE CASCADE).
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE id IN (
+                 SELECT id FROM sessions WHERE revoked_at < ?1
+                 UNION
+                 SELECT id FROM sessions WHERE expires_at < ?1
+                 LIMIT ?2)",
+        )
+        .bind(ended_before)
+        .bind(BATCH)
+        .execute(write)
+        .await?
+        .rows_affected();
+        deleted += done;
+        if done < BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}
 
 /// Marks a live session revoked (only if `owner` owns it, when given) and
 /// spends its tokens. Spent tokens are kept, so a later presentation is still

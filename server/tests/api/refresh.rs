@@ -422,3 +422,75 @@ async fn a_refresh_carries_the_role_stored_now_not_one_remembered() {
     let me: Value = app.me(&next.access).await.json().await.unwrap();
     assert_eq!(me["user"]["role"], "teacher", "the new token carries it");
 }
+
+#[tokio::test]
+async fn sessions_that_ended_long_ago_are_pruned_with_their_tokens() {
+    let app = TestApp::spawn().await;
+    let db = app.db().await;
+    let live = app.signup("ada").await;
+    let revoked_long_ago = app.signup("bob").await;
+    let expired_long_ago = app.signup("cyd").await;
+    let revoked_just_now = app.signup("dia").await;
+    let session_of = |username: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = ?",
+            )
+            .bind(username)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    for (username, sql) in [
+        ("bob", "UPDATE sessions SET revoked_at = 1000 WHERE id = ?"),
+        ("cyd", "UPDATE sessions SET expires_at = 1000 WHERE id = ?"),
+    ] {
+        let id = session_of(username).await;
+        sqlx::query(sql).bind(id).execute(&db).await.unwrap();
+    }
+    let dia = session_of("dia").await;
+    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ?")
+        .bind(server::db::now_ms())
+        .bind(&dia)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(app.refresh(&revoked_just_now.refresh).await.status(), 400);
+
+    let cutoff = server::db::now_ms() - 60_000;
+    let pruned = server::auth::sessions::prune_ended(&db, cutoff)
+        .await
+        .unwrap();
+
+    assert_eq!(pruned, 2);
+    let left: Vec<String> = sqlx::query_scalar(
+        "SELECT u.username FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY 1",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        ["ada", "dia"],
+        "recently ended sessions stay for revocation"
+    );
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM refresh_tokens WHERE session_id NOT IN (SELECT id FROM sessions)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0, "a pruned session's tokens go with it");
+    for gone in [&revoked_long_ago, &expired_long_ago] {
+        assert_eq!(app.refresh(&gone.refresh).await.status(), 400);
+    }
+    assert_eq!(app.refresh(&live.refresh).await.status(), 200);
+    assert_eq!(
+        server::auth::sessions::prune_ended(&db, cutoff)
+            .await
+            .unwrap(),
+        0
+    );
+}
