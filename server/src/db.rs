@@ -76,14 +76,19 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
 
     // The writer first: it creates the file and brings the schema up to date
     // before any reader opens it.
+    // A SQLite connection is an open file, not a socket that can go stale, so
+    // the pools do not ping it before each use; sqlx's ping is a round trip
+    // to the connection's worker thread, as long as the statement itself.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .connect_with(options.clone())
         .await
         .map_err(DbError::Open)?;
     sqlx::migrate!("./migrations").run(&write).await?;
     let read = SqlitePoolOptions::new()
         .max_connections(READERS)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(DbError::Open)?;
