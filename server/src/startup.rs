@@ -311,8 +311,9 @@ fn load_keys(config: &Config, secret: &SecretString) -> Result<Keys, StartupErro
 }
 
 /// Once a minute, deletes rate-limit counters of windows that have ended, and
-/// sessions that ended more than an hour before their last access token
-/// expired (revocation no longer needs them; their spent refresh tokens go too).
+/// sessions that ended more than an hour after the last of their access
+/// tokens could expire (revocation no longer needs them; their spent refresh
+/// tokens go too).
 fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
     let l = config.limits;
     let longest = [
@@ -328,6 +329,7 @@ fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
     let sessions_kept = config.access_token_ttl
         + std::time::Duration::from_secs(jwt::LEEWAY_SECS)
         + std::time::Duration::from_secs(3600);
+    let sessions_kept_ms = i64::try_from(sessions_kept.as_millis()).unwrap_or(i64::MAX);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -335,8 +337,7 @@ fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
             if let Err(e) = limiter.prune(longest).await {
                 tracing::error!(error = %e, "cannot prune rate-limit counters");
             }
-            let kept = i64::try_from(sessions_kept.as_millis()).unwrap_or(i64::MAX);
-            let ended_before = db::now_ms().saturating_sub(kept);
+            let ended_before = db::now_ms().saturating_sub(sessions_kept_ms);
             match sessions::prune_ended(&write, ended_before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "pruned ended sessions"),
