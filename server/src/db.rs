@@ -74,11 +74,12 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
         })?;
     }
 
+    // Neither pool pings a connection before lending it: a SQLite connection
+    // is an open file, not a socket that can go stale, and sqlx's ping is a
+    // round trip to the connection's worker thread, as long as a statement.
+    //
     // The writer first: it creates the file and brings the schema up to date
     // before any reader opens it.
-    // A SQLite connection is an open file, not a socket that can go stale, so
-    // the pools do not ping it before each use; sqlx's ping is a round trip
-    // to the connection's worker thread, as long as the statement itself.
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         .test_before_acquire(false)

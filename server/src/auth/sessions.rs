@@ -364,6 +364,7 @@ impl Sessions {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
+
 /// Deletes sessions that ended (revoked, or past their absolute end) before
 /// `ended_before` (ms), with their refresh tokens; returns how many. Rows are
 /// deleted a batch at a time, so the single write lock is never held long.
