@@ -2,8 +2,9 @@
 //! access token; a `401 invalid_token` triggers one refresh, shared by every
 //! request of this tab that fails at the same moment (single flight) and by
 //! every tab of the site (a Web Lock named `classboard-refresh`: a tab that
-//! waited finds the token another tab just stored and skips its own call),
-//! then the request is retried once.
+//! waited finds the token another tab just stored, in local storage or in
+//! `handoff`'s record, and skips its own call), then the request is retried
+//! once.
 //!
 //! The refresh token is the HttpOnly cookie; this module never sees it.
 
@@ -23,7 +24,7 @@ use futures::{
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::store;
+use crate::{handoff, store};
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone, PartialEq)]
@@ -336,6 +337,10 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
         Some(current) if current != failed => return Ok(current),
         Some(_) => {}
     }
+    // This tab's local storage can lag behind another tab's refresh.
+    if let Some(fresh) = handoff::replacement(&failed).await {
+        return Ok(fresh);
+    }
     let response = RequestBuilder::new("/api/auth/refresh")
         .method(Method::POST)
         .build()
@@ -349,6 +354,7 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
             .await
             .map_err(|e| RefreshFailure::Network(e.to_string()))?;
         store::save(&tokens.access_token, &tokens.user);
+        handoff::record(&failed, &tokens.access_token).await;
         return Ok(tokens.access_token);
     }
     let body = error_body(response).await;

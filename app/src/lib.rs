@@ -12,6 +12,7 @@ use leptos_router::{
 pub mod api;
 pub mod board;
 mod forms;
+mod handoff;
 mod layout;
 mod pages;
 pub mod session;

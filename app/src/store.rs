@@ -41,6 +41,7 @@ pub fn clear(ended: Option<Ended>) {
     }
     LocalStorage::delete(USER_KEY);
     LocalStorage::delete(TOKEN_KEY);
+    crate::handoff::forget();
 }
 
 /// Clears the remembered reason once it has been shown.

@@ -1,9 +1,32 @@
+import { Page } from "@playwright/test";
 import { shortURL } from "../playwright.config";
 import { countRefreshes, expect, login, signupViaApi, test, uniqueName } from "./helpers";
 
 // Access tokens on this server live 3 s; verification allows 5 s of leeway.
 test.use({ baseURL: shortURL });
 const UNTIL_EXPIRED = 3_000 + 5_000 + 1_500;
+const TOKEN_KEY = "classboard.access_token";
+
+/** The IndexedDB record through which tabs hand each other a fresh token. */
+function handoffRecord(page: Page): Promise<[string, string] | null> {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open("classboard");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains("refresh")) return resolve(null);
+          const get = db.transaction("refresh").objectStore("refresh").get("last");
+          get.onerror = () => reject(get.error);
+          get.onsuccess = () => {
+            db.close();
+            resolve(get.result ?? null);
+          };
+        };
+      }),
+  );
+}
 
 test("after expiry an action succeeds with exactly one refresh call", async ({ page, request }) => {
   const name = uniqueName("eve");
@@ -58,6 +81,48 @@ test("two tabs reloaded together both stay logged in, with one refresh", async (
     await expect(tab).toHaveURL(/\/account$/);
   }
   expect(refreshes.count).toBe(1);
+});
+
+test("a tab whose local storage lags behind another tab's refresh makes no refresh of its own", async ({ context, request }) => {
+  const name = uniqueName("lag");
+  await signupViaApi(request, shortURL, name);
+  const first = await context.newPage();
+  await login(first, name, undefined, "/account");
+  await expect(first.getByText("(this device)")).toBeVisible();
+  const expired = await first.evaluate((key) => localStorage.getItem(key), TOKEN_KEY);
+  const second = await context.newPage();
+  // Chromium shows one tab another tab's write to local storage a little
+  // later; this tab never sees it, which makes that delay certain.
+  await second.addInitScript(
+    ([key, stale]) => {
+      const read = Storage.prototype.getItem;
+      Storage.prototype.getItem = function (k: string) {
+        return k === key ? stale : read.call(this, k);
+      };
+    },
+    [TOKEN_KEY, expired],
+  );
+  await second.goto("/account");
+  await expect(second.getByText("(this device)")).toBeVisible();
+  const refreshes = countRefreshes(context);
+
+  await first.waitForTimeout(UNTIL_EXPIRED);
+  await first.reload();
+  await expect(first.getByText("(this device)")).toBeVisible();
+  expect(refreshes.count).toBe(1);
+  const fresh = await first.evaluate((key) => localStorage.getItem(key), TOKEN_KEY);
+  expect(await handoffRecord(first)).toEqual([JSON.parse(expired!), JSON.parse(fresh!)]);
+
+  await second.reload();
+  await expect(second.getByText("(this device)")).toBeVisible();
+  await expect(second).toHaveURL(/\/account$/);
+  expect(refreshes.count).toBe(1);
+
+  // Logging out deletes the record, and the live token in it.
+  await second.close();
+  await first.getByRole("button", { name: "Log out", exact: true }).click();
+  await expect(first).toHaveURL(/\/login$/);
+  await expect.poll(() => handoffRecord(first)).toBeNull();
 });
 
 test("a refresh token replayed by a thief ends the session, explained as for safety", async ({ page, request }) => {
