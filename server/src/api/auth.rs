@@ -163,20 +163,27 @@ pub async fn refresh(
     jar: CookieJar,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    state
-        .limit(
-            &format!("auth:{ip}"),
-            state.config.limits.auth_requests_per_ip,
-        )
-        .await?;
-    let Some(token) = presented_token(&state, &headers, &jar, body)? else {
-        return Err(AppError::InvalidRequest(
-            "No refresh token was sent (cookie or body).".into(),
-        ));
+    let key = format!("auth:{ip}");
+    let limit = state.config.limits.auth_requests_per_ip;
+    let token = match presented_token(&state, &headers, &jar, body) {
+        Ok(Some(token)) => token,
+        // Refused before the database is asked, but counted all the same.
+        refused => {
+            state.limit(&key, limit).await?;
+            return Err(refused.err().unwrap_or_else(|| {
+                AppError::InvalidRequest("No refresh token was sent (cookie or body).".into())
+            }));
+        }
     };
 
-    let (issued, role) = match state.sessions.refresh(&token).await? {
+    // The rotation counts the attempt in the same trip to the database.
+    let (issued, role) = match state.sessions.refresh(&token, &key, limit).await? {
         Refresh::Rotated(issued, role) | Refresh::Replayed(issued, role) => (issued, role),
+        Refresh::Limited(exceeded) => {
+            return Err(AppError::RateLimited {
+                retry_after_secs: exceeded.retry_after_secs,
+            });
+        }
         Refresh::Reused(session_id) => {
             state.revocations.insert([&session_id]);
             return Ok(with_cleared_cookie(

@@ -9,6 +9,19 @@ use crate::{
     db::{Db, now_ms},
 };
 
+/// The statement that counts one event under `?1` in the window starting at
+/// `?2`, and returns the new count. A macro, so that a query counting and
+/// doing more in one trip to the database (see `Sessions::refresh`) can
+/// `concat!` it.
+macro_rules! count_event {
+    () => {
+        "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1)
+         ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1
+         RETURNING count"
+    };
+}
+pub(crate) use count_event;
+
 /// The attempt must not be processed; retry after this many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exceeded {
@@ -32,22 +45,12 @@ impl Limiter {
         limit: RateLimit,
     ) -> Result<Result<(), Exceeded>, sqlx::Error> {
         let (start, retry) = window(limit.window);
-        let count: i64 = sqlx::query_scalar(
-            "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
-             ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1
-             RETURNING count",
-        )
-        .bind(key)
-        .bind(start)
-        .fetch_one(&self.db.write)
-        .await?;
-        Ok(if count > i64::from(limit.max) {
-            Err(Exceeded {
-                retry_after_secs: retry,
-            })
-        } else {
-            Ok(())
-        })
+        let count: i64 = sqlx::query_scalar(count_event!())
+            .bind(key)
+            .bind(start)
+            .fetch_one(&self.db.write)
+            .await?;
+        Ok(verdict(count, limit.max, retry))
     }
 
     /// Refuses if `key` has already reached `limit` in this window, without counting.
@@ -104,8 +107,17 @@ impl Limiter {
     }
 }
 
+/// Whether the event that made `count` stays within `max`.
+pub(crate) fn verdict(count: i64, max: u32, retry_after_secs: u64) -> Result<(), Exceeded> {
+    if count > i64::from(max) {
+        Err(Exceeded { retry_after_secs })
+    } else {
+        Ok(())
+    }
+}
+
 /// The current window's start (ms) and the seconds until it ends (≥ 1).
-fn window(length: Duration) -> (i64, u64) {
+pub(crate) fn window(length: Duration) -> (i64, u64) {
     let len = i64::try_from(length.as_millis()).unwrap_or(i64::MAX).max(1);
     let now = now_ms();
     let start = now - now.rem_euclid(len);

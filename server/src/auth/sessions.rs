@@ -13,9 +13,11 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use classboard::api::Role;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use crate::{
+    auth::limits::{self, Exceeded},
+    config::RateLimit,
     db::{Db, now_ms},
     users::stored_role,
 };
@@ -79,6 +81,8 @@ pub enum Refresh {
     EndedByReuse,
     /// Unknown, expired, or belonging to an ended session.
     Invalid,
+    /// Over the per-IP limit: not looked at.
+    Limited(Exceeded),
 }
 
 /// A session as listed to its owner.
@@ -152,38 +156,61 @@ impl Sessions {
         })
     }
 
-    /// Rotates `presented`. Spending a live token is one conditional UPDATE,
-    /// so of many concurrent presentations exactly one rotates; the others
-    /// find it spent within the grace window and get the same successor.
-    pub async fn refresh(&self, presented: &str) -> Result<Refresh, sqlx::Error> {
+    /// Counts the attempt under `key` against `limit` and, unless that goes
+    /// over it, rotates `presented`. Spending a live token is one conditional
+    /// UPDATE, so of many concurrent presentations exactly one rotates; the
+    /// others find it spent within the grace window and get the same
+    /// successor.
+    pub async fn refresh(
+        &self,
+        presented: &str,
+        key: &str,
+        limit: RateLimit,
+    ) -> Result<Refresh, sqlx::Error> {
         let now = now_ms();
+        let (window_start, retry_after_secs) = limits::window(limit.window);
         let presented_hash = hash(presented);
         let successor = self.successor(presented);
         let successor_hash = hash(&successor);
 
-        // One statement, atomic by itself: the trigger of migration 0004
-        // stores the successor and marks the session used. Of many concurrent
-        // presentations, exactly one finds the token unspent.
-        let spent: Option<(String, String, String)> = sqlx::query_as(
-            "UPDATE refresh_tokens
-             SET spent_at = ?1, successor = ?2,
-                 successor_expires_at = MIN(?1 + ?4, (SELECT expires_at FROM sessions
+        // Two statements sent as one query: one trip to the writing
+        // connection instead of two, which is most of what a write costs.
+        // The first counts the attempt. The second spends the token unless
+        // that count went over the limit; it is atomic by itself, and the
+        // trigger of migration 0004 stores the successor and marks the
+        // session used.
+        let rows = sqlx::query(concat!(
+            limits::count_event!(),
+            ";
+             UPDATE refresh_tokens
+             SET spent_at = ?4, successor = ?5,
+                 successor_expires_at = MIN(?4 + ?7, (SELECT expires_at FROM sessions
                                                       WHERE id = session_id))
-             WHERE hash = ?3 AND spent_at IS NULL AND expires_at > ?1
+             WHERE hash = ?6 AND spent_at IS NULL AND expires_at > ?4
                AND session_id IN (SELECT id FROM sessions
-                                  WHERE revoked_at IS NULL AND expires_at > ?1)
+                                  WHERE revoked_at IS NULL AND expires_at > ?4)
+               AND (SELECT count FROM rate_counters WHERE key = ?1 AND window_start = ?2) <= ?3
              RETURNING session_id,
                        (SELECT user_id FROM sessions WHERE id = session_id),
                        (SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
-                        WHERE s.id = session_id)",
-        )
+                        WHERE s.id = session_id)"
+        ))
+        .bind(key)
+        .bind(window_start)
+        .bind(i64::from(limit.max))
         .bind(now)
         .bind(&successor_hash)
         .bind(&presented_hash)
         .bind(ms(self.policy.idle))
-        .fetch_optional(&self.db.write)
+        .fetch_all(&self.db.write)
         .await?;
-        if let Some((session_id, user_id, role)) = spent {
+        let mut rows = rows.into_iter();
+        let count: i64 = rows.next().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
+        if let Err(exceeded) = limits::verdict(count, limit.max, retry_after_secs) {
+            return Ok(Refresh::Limited(exceeded));
+        }
+        if let Some(spent) = rows.next() {
+            let (session_id, user_id, role) = <(String, String, String)>::from_row(&spent)?;
             return Ok(Refresh::Rotated(
                 Issued {
                     session_id,

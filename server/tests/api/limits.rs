@@ -101,6 +101,35 @@ async fn login_and_refresh_requests_per_ip_are_limited() {
 }
 
 #[tokio::test]
+async fn a_refresh_over_the_limit_leaves_its_token_live_and_one_without_a_token_still_counts() {
+    let app = TestApp::spawn_with(&[("AUTH_REQUESTS_PER_IP", "2/5m")]).await;
+    let ada = app.signup("ada").await;
+    let tokens = || async {
+        let counts: (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE spent_at IS NULL) FROM refresh_tokens",
+        )
+        .fetch_one(&app.state.db.read)
+        .await
+        .unwrap();
+        counts
+    };
+    let no_token = app.post_json("/api/auth/refresh", &json!({})).await;
+    assert_eq!(no_token.status(), 400, "counted: 1 of 2");
+    let next = app.refresh(&ada.refresh).await;
+    assert_eq!(next.status(), 200, "counted: 2 of 2");
+    assert_eq!(
+        tokens().await,
+        (2, 1),
+        "the first token spent, its successor live"
+    );
+
+    let next: serde_json::Value = next.json().await.unwrap();
+    let successor = next["refresh_token"].as_str().unwrap();
+    assert_rate_limited(app.refresh(successor).await).await;
+    assert_eq!(tokens().await, (2, 1), "the successor was not spent");
+}
+
+#[tokio::test]
 async fn signups_per_ip_are_limited_and_trust_forwarded_for_changes_the_ip() {
     let app = TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m")]).await;
     app.signup("ada").await;

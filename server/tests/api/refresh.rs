@@ -350,15 +350,15 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
         grace: Duration::ZERO,
     };
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
+    let limit = app.state.config.limits.auth_requests_per_ip;
     let issued = sessions.start(&ada.id, None).await.unwrap();
-    let Refresh::Rotated(next, _) = sessions.refresh(&issued.refresh_token).await.unwrap() else {
+    let rotated = sessions.refresh(&issued.refresh_token, "auth:test", limit);
+    let Refresh::Rotated(next, _) = rotated.await.unwrap() else {
         panic!("a fresh family rotates");
     };
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert!(matches!(
-        sessions.refresh(&next.refresh_token).await.unwrap(),
-        Refresh::Invalid
-    ));
+    let ended = sessions.refresh(&next.refresh_token, "auth:test", limit);
+    assert!(matches!(ended.await.unwrap(), Refresh::Invalid));
 }
 
 #[tokio::test]
