@@ -227,7 +227,7 @@ impl Sessions {
         let Some(row) = sqlx::query(
             "SELECT t.session_id, t.spent_at, t.successor, s.user_id, s.revoked_at, s.expires_at,
                     n.spent_at IS NULL AND n.expires_at > ?2 AS successor_live, s.revoked_reason,
-                    u.role
+                    u.role, t.expires_at
              FROM refresh_tokens t
              JOIN sessions s ON s.id = t.session_id
              JOIN users u ON u.id = s.user_id
@@ -257,7 +257,13 @@ impl Sessions {
             });
         }
         let Some(spent_at) = spent_at else {
-            // Live but expired: nothing to punish.
+            let token_end: i64 = row.get(9);
+            if token_end > now && session_end > now {
+                // Unspent and live, so the count in the UPDATE refused it:
+                // another process counted an attempt between our statements.
+                return Ok(Refresh::Limited(Exceeded { retry_after_secs }));
+            }
+            // Unspent but expired: nothing to punish.
             return Ok(Refresh::Invalid);
         };
         if session_end <= now {

@@ -130,6 +130,24 @@ async fn a_refresh_over_the_limit_leaves_its_token_live_and_one_without_a_token_
 }
 
 #[tokio::test]
+async fn a_refresh_pushed_over_the_limit_by_another_instance_mid_query_is_rate_limited() {
+    let app = TestApp::spawn_with(&[("AUTH_REQUESTS_PER_IP", "5/5m")]).await;
+    let ada = app.signup("ada").await;
+    // Another instance counting in between the counter's upsert and the
+    // rotation: the upsert returns 1, the rotation then finds 1,001.
+    sqlx::query(
+        "CREATE TRIGGER another_instance AFTER INSERT ON rate_counters BEGIN
+             UPDATE rate_counters SET count = count + 1000
+             WHERE key = NEW.key AND window_start = NEW.window_start;
+         END",
+    )
+    .execute(&app.state.db.write)
+    .await
+    .unwrap();
+    assert_rate_limited(app.refresh(&ada.refresh).await).await;
+}
+
+#[tokio::test]
 async fn signups_per_ip_are_limited_and_trust_forwarded_for_changes_the_ip() {
     let app = TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m")]).await;
     app.signup("ada").await;
