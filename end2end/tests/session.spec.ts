@@ -1,4 +1,4 @@
-import { Page } from "@playwright/test";
+import { APIRequestContext, BrowserContext, Page } from "@playwright/test";
 import { shortURL } from "../playwright.config";
 import { countRefreshes, expect, login, signupViaApi, test, uniqueName } from "./helpers";
 
@@ -63,15 +63,30 @@ test("a page that makes several calls after expiry makes one refresh", async ({ 
   expect(refreshes.count).toBe(1);
 });
 
-test("two tabs reloaded together both stay logged in, with one refresh", async ({ context, request }) => {
-  const name = uniqueName("two");
+/**
+ * Signs up a new user, logs in to /account in one tab, then opens /account in
+ * a second tab of the same browser; `prepare` runs on the second tab first.
+ */
+async function twoTabsOnAccount(
+  context: BrowserContext,
+  request: APIRequestContext,
+  prefix: string,
+  prepare?: (second: Page, first: Page) => Promise<void>,
+) {
+  const name = uniqueName(prefix);
   await signupViaApi(request, shortURL, name);
   const first = await context.newPage();
   await login(first, name, undefined, "/account");
   await expect(first.getByText("(this device)")).toBeVisible();
   const second = await context.newPage();
+  await prepare?.(second, first);
   await second.goto("/account");
   await expect(second.getByText("(this device)")).toBeVisible();
+  return { first, second };
+}
+
+test("two tabs reloaded together both stay logged in, with one refresh", async ({ context, request }) => {
+  const { first, second } = await twoTabsOnAccount(context, request, "two");
   const refreshes = countRefreshes(context);
 
   await first.waitForTimeout(UNTIL_EXPIRED);
@@ -84,33 +99,28 @@ test("two tabs reloaded together both stay logged in, with one refresh", async (
 });
 
 test("a tab whose local storage lags behind another tab's refresh makes no refresh of its own", async ({ context, request }) => {
-  const name = uniqueName("lag");
-  await signupViaApi(request, shortURL, name);
-  const first = await context.newPage();
-  await login(first, name, undefined, "/account");
-  await expect(first.getByText("(this device)")).toBeVisible();
-  const expired = await first.evaluate((key) => localStorage.getItem(key), TOKEN_KEY);
-  const second = await context.newPage();
-  // Chromium shows one tab another tab's write to local storage a little
-  // later; this tab never sees it, which makes that delay certain.
-  await second.addInitScript(
-    ([key, stale]) => {
-      const read = Storage.prototype.getItem;
-      Storage.prototype.getItem = function (k: string) {
-        return k === key ? stale : read.call(this, k);
-      };
-    },
-    [TOKEN_KEY, expired],
-  );
-  await second.goto("/account");
-  await expect(second.getByText("(this device)")).toBeVisible();
+  const readToken = (tab: Page) => tab.evaluate((key) => localStorage.getItem(key), TOKEN_KEY);
+  const { first, second } = await twoTabsOnAccount(context, request, "lag", async (tab, other) => {
+    // Chromium shows one tab another tab's write to local storage a little
+    // later; this tab never sees it, which makes that delay certain.
+    await tab.addInitScript(
+      ([key, stale]) => {
+        const read = Storage.prototype.getItem;
+        Storage.prototype.getItem = function (k: string) {
+          return k === key ? stale : read.call(this, k);
+        };
+      },
+      [TOKEN_KEY, await readToken(other)],
+    );
+  });
+  const expired = await readToken(first);
   const refreshes = countRefreshes(context);
 
   await first.waitForTimeout(UNTIL_EXPIRED);
   await first.reload();
   await expect(first.getByText("(this device)")).toBeVisible();
   expect(refreshes.count).toBe(1);
-  const fresh = await first.evaluate((key) => localStorage.getItem(key), TOKEN_KEY);
+  const fresh = await readToken(first);
   expect(await handoffRecord(first)).toEqual([JSON.parse(expired!), JSON.parse(fresh!)]);
 
   await second.reload();
@@ -150,13 +160,7 @@ test("a refresh token replayed by a thief ends the session, explained as for saf
 });
 
 test("logging out in one tab logs out the others", async ({ context, request }) => {
-  const name = uniqueName("tab");
-  await signupViaApi(request, shortURL, name);
-  const first = await context.newPage();
-  await login(first, name, undefined, "/account");
-  const second = await context.newPage();
-  await second.goto("/account");
-  await expect(second.getByText("(this device)")).toBeVisible();
+  const { first, second } = await twoTabsOnAccount(context, request, "tab");
 
   await first.getByRole("button", { name: "Log out", exact: true }).click();
   await expect(first).toHaveURL(/\/login$/);
