@@ -191,6 +191,14 @@ impl IntoResponse for AppError {
     }
 }
 
+impl From<crate::auth::limits::Exceeded> for AppError {
+    fn from(e: crate::auth::limits::Exceeded) -> Self {
+        Self::RateLimited {
+            retry_after_secs: e.retry_after_secs,
+        }
+    }
+}
+
 impl From<crate::auth::password::HashError> for AppError {
     fn from(e: crate::auth::password::HashError) -> Self {
         Self::Internal(e.to_string())

@@ -62,12 +62,7 @@ pub struct AppState {
 impl AppState {
     /// Counts one event under `key`; over `limit`, the request is refused.
     pub async fn limit(&self, key: &str, limit: RateLimit) -> Result<(), AppError> {
-        self.limiter
-            .hit(key, limit)
-            .await?
-            .map_err(|e| AppError::RateLimited {
-                retry_after_secs: e.retry_after_secs,
-            })
+        Ok(self.limiter.hit(key, limit).await??)
     }
 }
 

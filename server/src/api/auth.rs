@@ -106,13 +106,7 @@ pub async fn login(
         (&account_ip_key, limits.login_failures_per_account_ip),
         (&account_key, limits.login_failures_per_account),
     ] {
-        state
-            .limiter
-            .check(key, limit)
-            .await?
-            .map_err(|e| AppError::RateLimited {
-                retry_after_secs: e.retry_after_secs,
-            })?;
+        state.limiter.check(key, limit).await??;
     }
 
     let account = users::by_login(&state.db.read, &req.login).await?;
@@ -179,11 +173,7 @@ pub async fn refresh(
     // The rotation counts the attempt in the same trip to the database.
     let (issued, role) = match state.sessions.refresh(&token, &key, limit).await? {
         Refresh::Rotated(issued, role) | Refresh::Replayed(issued, role) => (issued, role),
-        Refresh::Limited(exceeded) => {
-            return Err(AppError::RateLimited {
-                retry_after_secs: exceeded.retry_after_secs,
-            });
-        }
+        Refresh::Limited(exceeded) => return Err(exceeded.into()),
         Refresh::Reused(session_id) => {
             state.revocations.insert([&session_id]);
             return Ok(with_cleared_cookie(
