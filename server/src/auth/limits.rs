@@ -9,13 +9,15 @@ use crate::{
     db::{Db, now_ms},
 };
 
-/// The statement that counts one event under `?1` in the window starting at
-/// `?2`, and returns the new count. A macro, so that a query counting and
-/// doing more in one trip to the database (see `Sessions::refresh`) can
-/// `concat!` it.
+/// The statement that counts one event under its first parameter in the
+/// window starting at its second, and returns the new count. Its parameters
+/// are plain `?`, which a query of several statements binds in order: sqlx
+/// leaves a later statement's `?NNN` unbound when the numbers below it are
+/// another statement's. A macro, so that a query counting and doing more in
+/// one trip to the database (`rotations`) can `concat!` it.
 macro_rules! count_event {
     () => {
-        "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1)
+        "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
          ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1
          RETURNING count"
     };

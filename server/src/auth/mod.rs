@@ -6,4 +6,5 @@ pub mod jwt;
 pub mod limits;
 pub mod password;
 pub mod revocation;
+pub mod rotations;
 pub mod sessions;

@@ -13,10 +13,13 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use classboard::api::Role;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use sqlx::{FromRow, Row};
+use sqlx::Row;
 
 use crate::{
-    auth::limits::{self, Exceeded},
+    auth::{
+        limits::{self, Exceeded},
+        rotations::{Rotation, Rotations},
+    },
     config::RateLimit,
     db::{Db, now_ms},
     users::stored_role,
@@ -101,6 +104,7 @@ pub struct Sessions {
     policy: Policy,
     /// Key of the successor derivation (HMAC-SHA-256).
     key: std::sync::Arc<[u8]>,
+    rotations: Rotations,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -111,6 +115,7 @@ impl Sessions {
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
         mac.update(b"classboard refresh-token successor key");
         Self {
+            rotations: Rotations::start(db.clone()),
             db,
             policy,
             key: mac.finalize().into_bytes().to_vec().into(),
@@ -173,44 +178,24 @@ impl Sessions {
         let successor = self.successor(presented);
         let successor_hash = hash(&successor);
 
-        // Two statements sent as one query: one trip to the writing
-        // connection instead of two, which is most of what a write costs.
-        // The first counts the attempt. The second spends the token unless
-        // that count went over the limit; it is atomic by itself, and the
-        // trigger of migration 0004 stores the successor and marks the
-        // session used.
-        let rows = sqlx::query(concat!(
-            limits::count_event!(),
-            ";
-             UPDATE refresh_tokens
-             SET spent_at = ?4, successor = ?5,
-                 successor_expires_at = MIN(?4 + ?7, (SELECT expires_at FROM sessions
-                                                      WHERE id = session_id))
-             WHERE hash = ?6 AND spent_at IS NULL AND expires_at > ?4
-               AND session_id IN (SELECT id FROM sessions
-                                  WHERE revoked_at IS NULL AND expires_at > ?4)
-               AND (SELECT count FROM rate_counters WHERE key = ?1 AND window_start = ?2) <= ?3
-             RETURNING session_id,
-                       (SELECT user_id FROM sessions WHERE id = session_id),
-                       (SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
-                        WHERE s.id = session_id)"
-        ))
-        .bind(key)
-        .bind(window_start)
-        .bind(i64::from(limit.max))
-        .bind(now)
-        .bind(&successor_hash)
-        .bind(&presented_hash)
-        .bind(ms(self.policy.idle))
-        .fetch_all(&self.db.write)
-        .await?;
-        let mut rows = rows.into_iter();
-        let count: i64 = rows.next().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
-        if let Err(exceeded) = limits::verdict(count, limit.max, retry_after_secs) {
+        // Counted and, unless that goes over the limit, spent, in one trip
+        // to the writing connection shared with the other rotations queued.
+        let spent = self
+            .rotations
+            .run(Rotation {
+                key: key.to_owned(),
+                window_start,
+                max: i64::from(limit.max),
+                now,
+                presented_hash: presented_hash.clone(),
+                successor_hash: successor_hash.clone(),
+                idle_ms: ms(self.policy.idle),
+            })
+            .await?;
+        if let Err(exceeded) = limits::verdict(spent.count, limit.max, retry_after_secs) {
             return Ok(Refresh::Limited(exceeded));
         }
-        if let Some(spent) = rows.next() {
-            let (session_id, user_id, role) = <(String, String, String)>::from_row(&spent)?;
+        if let Some((session_id, user_id, role)) = spent.rotated {
             return Ok(Refresh::Rotated(
                 Issued {
                     session_id,

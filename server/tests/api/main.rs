@@ -13,5 +13,6 @@ mod posts;
 mod process;
 mod refresh;
 mod roles;
+mod rotations;
 mod signup;
 mod tokens;
