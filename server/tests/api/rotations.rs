@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use server::{
-    auth::sessions::{Issued, Refresh, Sessions},
+    auth::sessions::{Issued, Refresh},
     config::RateLimit,
 };
 use sqlx::AssertSqlSafe;
@@ -24,20 +24,20 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
     issued
 }
 
-/// Refreshes every token (`key_of(i)` names its rate-limit key) while the
-/// writing connection is held, then lets them run, and returns each outcome
-/// in the tokens' order.
+/// Refreshes the token of every family in `issued` (`key_of(i)` names its
+/// rate-limit key) while the writing connection is held, then lets them run,
+/// and returns each outcome in the families' order.
 async fn refresh_queued(
-    sessions: &Sessions,
     app: &TestApp,
-    tokens: &[String],
+    issued: &[Issued],
     key_of: impl Fn(usize) -> String,
     limit: RateLimit,
 ) -> Vec<Result<Refresh, sqlx::Error>> {
     let writer = app.state.db.write.acquire().await.unwrap();
     let mut running = JoinSet::new();
-    for (i, token) in tokens.iter().enumerate() {
-        let (sessions, token, key) = (sessions.clone(), token.clone(), key_of(i));
+    for (i, family) in issued.iter().enumerate() {
+        let sessions = app.state.sessions.clone();
+        let (token, key) = (family.refresh_token.clone(), key_of(i));
         running.spawn(async move { (i, sessions.refresh(&token, &key, limit).await) });
     }
     // Time for every refresh to reach the queue (if one is late, it makes a
@@ -54,16 +54,8 @@ async fn rotations_queued_together_each_rotate_their_own_token() {
     let app = TestApp::spawn().await;
     // More than one batch holds, so a full batch and a remainder both run.
     let issued = families(&app, 40).await;
-    let tokens: Vec<String> = issued.iter().map(|i| i.refresh_token.clone()).collect();
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let outcomes = refresh_queued(
-        &app.state.sessions,
-        &app,
-        &tokens,
-        |i| format!("auth:{i}"),
-        limit,
-    )
-    .await;
+    let outcomes = refresh_queued(&app, &issued, |i| format!("auth:{i}"), limit).await;
 
     for (first, outcome) in issued.iter().zip(outcomes) {
         let Ok(Refresh::Rotated(next, role)) = outcome else {
@@ -85,19 +77,11 @@ async fn rotations_queued_together_each_rotate_their_own_token() {
 async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
     let app = TestApp::spawn().await;
     let issued = families(&app, 25).await;
-    let tokens: Vec<String> = issued.iter().map(|i| i.refresh_token.clone()).collect();
     let limit = RateLimit {
         max: 10,
         window: Duration::from_secs(3600),
     };
-    let outcomes = refresh_queued(
-        &app.state.sessions,
-        &app,
-        &tokens,
-        |_| "auth:one-ip".into(),
-        limit,
-    )
-    .await;
+    let outcomes = refresh_queued(&app, &issued, |_| "auth:one-ip".into(), limit).await;
 
     let rotated = outcomes
         .iter()
@@ -117,9 +101,12 @@ async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
 
     // A refused token was not spent: under another key it rotates.
     let wide = app.state.config.limits.auth_requests_per_ip;
-    for (token, outcome) in tokens.iter().zip(&outcomes) {
+    for (family, outcome) in issued.iter().zip(&outcomes) {
         if matches!(outcome, Ok(Refresh::Limited(_))) {
-            let later = app.state.sessions.refresh(token, "auth:other-ip", wide);
+            let later = app
+                .state
+                .sessions
+                .refresh(&family.refresh_token, "auth:other-ip", wide);
             assert!(matches!(later.await.unwrap(), Refresh::Rotated(..)));
         }
     }
@@ -129,7 +116,6 @@ async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
 async fn a_statement_that_fails_fails_only_its_own_rotation() {
     let app = TestApp::spawn().await;
     let issued = families(&app, 12).await;
-    let tokens: Vec<String> = issued.iter().map(|i| i.refresh_token.clone()).collect();
     // Spending the sixth family's token raises an error inside the UPDATE.
     sqlx::query(AssertSqlSafe(format!(
         "CREATE TRIGGER poisoned BEFORE UPDATE OF spent_at ON refresh_tokens
@@ -141,14 +127,7 @@ async fn a_statement_that_fails_fails_only_its_own_rotation() {
     .unwrap();
 
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let outcomes = refresh_queued(
-        &app.state.sessions,
-        &app,
-        &tokens,
-        |i| format!("auth:{i}"),
-        limit,
-    )
-    .await;
+    let outcomes = refresh_queued(&app, &issued, |i| format!("auth:{i}"), limit).await;
     for (i, outcome) in outcomes.iter().enumerate() {
         if i == 5 {
             let Err(e) = outcome else {
