@@ -5,7 +5,7 @@
 //! unless that count is over the limit). Sent one rotation per query, each
 //! costs a trip to sqlx's connection thread and back, and under load those
 //! trips, not SQLite, are what the one writer spends its time on. One task
-//! owns the queue; it takes everything queued (up to [`MAX_BATCH`]), sends the
+//! owns the queue; it takes everything queued (up to `MAX_BATCH`), sends the
 //! pairs of statements as one query, and hands each caller its own rows.
 //!
 //! Each statement commits on its own, as when sent alone, so a rotation's

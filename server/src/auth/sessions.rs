@@ -110,6 +110,8 @@ pub struct Sessions {
 type HmacSha256 = Hmac<Sha256>;
 
 impl Sessions {
+    /// Also starts the task that runs rotations in batches
+    /// ([`Rotations::start`]), so it must be called inside a Tokio runtime.
     pub fn new(db: Db, policy: Policy, secret: &[u8]) -> Self {
         // A key of its own, so refresh tokens never share a key with JWTs.
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
