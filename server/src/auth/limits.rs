@@ -69,13 +69,8 @@ impl Limiter {
         .bind(start)
         .fetch_optional(&self.db.read)
         .await?;
-        Ok(if count.unwrap_or(0) >= i64::from(limit.max) {
-            Err(Exceeded {
-                retry_after_secs: retry,
-            })
-        } else {
-            Ok(())
-        })
+        // Refused when one more event would go over the limit.
+        Ok(verdict(count.unwrap_or(0) + 1, limit.max, retry))
     }
 
     /// Counts one event under each key (in this window of each limit).
