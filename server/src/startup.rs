@@ -1,12 +1,16 @@
 //! Building the application from a [`Config`] and serving it until a shutdown
 //! signal. Tests use the same path with port 0 and a temporary database.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+};
 
 use app::{App, shell};
 use axum::{Router, extract::FromRef, routing::get};
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler, generate_route_list};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -173,7 +177,7 @@ impl Application {
 
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let board: app::board::SharedBoard =
         Arc::new(crate::api::posts::DbBoard(state.db.read.clone()));
 
@@ -193,6 +197,22 @@ fn router(state: AppState) -> Router {
         .layer(security_headers())
         .layer(telemetry::trace_layer())
         .with_state(state)
+}
+
+/// The app's page routes, found once per process and then shared by every
+/// router built in it.
+///
+/// Finding them renders the app once with resource loading switched off, and
+/// Leptos switches it off for the whole process (a global flag in
+/// `leptos_server`). A page render whose resource first runs inside that
+/// window waits forever: Leptos issue 4773, still open in 0.8.23. A server
+/// finds its routes before it serves, so one server alone never meets it;
+/// but a process that starts a second server while the first serves (every
+/// integration test does) would hang a page now and then. Once per process
+/// leaves no window after the first router exists.
+pub fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// The contract promises `application/json; charset=utf-8`; axum's `Json`

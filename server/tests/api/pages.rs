@@ -124,3 +124,48 @@ async fn feed_and_post_pages_contain_their_posts_in_the_html() {
     let missing = app.get("/posts/999999").await;
     assert!(missing.text().await.unwrap().contains("Post not found"));
 }
+
+/// Finding a server's routes switches Leptos's resource loading off for the
+/// whole process for a moment; a page whose feed started loading in that
+/// moment used to wait forever. So pages must render while other servers of
+/// the same process start (which is what finding routes stands for here).
+#[tokio::test]
+async fn pages_render_while_another_server_starts_in_the_same_process() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    let app = TestApp::spawn().await;
+    let done = Arc::new(AtomicBool::new(false));
+    let starts = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let mut starts = 0_u32;
+            while !done.load(Ordering::Relaxed) {
+                server::startup::route_list();
+                starts += 1;
+            }
+            starts
+        }
+    });
+    let mut rendered = 0;
+    for _ in 0..50 {
+        let page = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            app.get("/").await.text().await.unwrap()
+        })
+        .await;
+        match page {
+            Ok(html) if html.contains("Latest posts") => rendered += 1,
+            Ok(html) => panic!("the feed page is incomplete: {html}"),
+            Err(_) => break,
+        }
+    }
+    done.store(true, Ordering::Relaxed);
+    let starts = starts.join().unwrap();
+    assert_eq!(
+        rendered, 50,
+        "a page stalled while servers started ({starts} starts)"
+    );
+    assert!(starts > 0);
+}
