@@ -49,16 +49,19 @@ pub fn HomePage() -> impl IntoView {
                     Ok(page) => view! { <PostList posts=page.posts/> }.into_any(),
                     Err(why) => view! { <p class="form-error" role="alert">{why}</p> }.into_any(),
                 })}
+                <PostList posts=older/>
+                <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+                    {move || error.get().unwrap_or_default()}
+                </p>
+                // Inside the Suspense: whether there is more depends on the
+                // first page, so the server must wait for it here too, or its
+                // HTML and the hydrated page would disagree about the button.
+                <Show when=move || next().is_some()>
+                    <button type="button" class="secondary" on:click=load_more disabled=move || loading.get()>
+                        {move || if loading.get() { "Loading…" } else { "Load more" }}
+                    </button>
+                </Show>
             </Suspense>
-            <PostList posts=older/>
-            <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
-                {move || error.get().unwrap_or_default()}
-            </p>
-            <Show when=move || next().is_some()>
-                <button type="button" class="secondary" on:click=load_more disabled=move || loading.get()>
-                    {move || if loading.get() { "Loading…" } else { "Load more" }}
-                </button>
-            </Show>
         </section>
     }
 }

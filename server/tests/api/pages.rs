@@ -169,3 +169,30 @@ async fn pages_render_while_another_server_starts_in_the_same_process() {
     );
     assert!(starts > 0);
 }
+
+/// The server's HTML offers "Load more" exactly when the feed has another
+/// page, so it reads the same before and after hydration.
+#[tokio::test]
+async fn feed_page_offers_load_more_only_when_there_is_more() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let publish = |n: usize| {
+        app.bearer(reqwest::Method::POST, "/api/posts", &ada.access)
+            .json(&serde_json::json!({"title": format!("Post {n}"), "body": "Text"}))
+            .send()
+    };
+    for n in 0..20 {
+        assert_eq!(publish(n).await.unwrap().status(), 201);
+    }
+    let one_page = app.get("/").await.text().await.unwrap();
+    assert!(one_page.contains("Post 19"));
+    assert!(
+        !one_page.contains("Load more"),
+        "one page: nothing more to load"
+    );
+
+    assert_eq!(publish(20).await.unwrap().status(), 201);
+    let two_pages = app.get("/").await.text().await.unwrap();
+    assert!(two_pages.contains("Post 20"));
+    assert!(two_pages.contains("Load more"), "a second page to load");
+}
