@@ -168,15 +168,6 @@ pub async fn posts(before: Option<&str>) -> Result<PostPage> {
     json(call::<()>(Method::GET, &path, None, false).await?).await
 }
 
-pub async fn post(id: &str) -> Result<Post> {
-    let path = format!("/api/posts/{}", js_sys::encode_uri_component(id));
-    Ok(
-        json::<PostResponse>(call::<()>(Method::GET, &path, None, false).await?)
-            .await?
-            .post,
-    )
-}
-
 pub async fn create_post(new: &NewPost) -> Result<Post> {
     Ok(
         json::<PostResponse>(call(Method::POST, "/api/posts", Some(new), true).await?)

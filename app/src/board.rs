@@ -1,6 +1,7 @@
-//! Public data the pages render on the server and in the browser alike:
-//! on the server straight from storage through a [`Board`] the server
-//! provides as context, in the browser over the API.
+//! Public data the pages render: straight from storage, through a [`Board`]
+//! the server provides as context. Pages are rendered only on the server
+//! (islands fetch what they need over the API), so in the browser's build a
+//! source has nothing behind it.
 
 use std::future::Future;
 
@@ -20,10 +21,12 @@ pub trait Board: Send + Sync + 'static {
 #[cfg(feature = "ssr")]
 pub type SharedBoard = std::sync::Arc<dyn Board>;
 
-/// Where a page's data comes from: the server's [`Board`] while rendering on
-/// the server, the API in the browser.
+/// Where a page's data comes from: the server's [`Board`].
 #[derive(Clone)]
 pub struct Source(#[cfg(feature = "ssr")] Option<SharedBoard>);
+
+#[cfg(not(feature = "ssr"))]
+const RENDERED_ON_THE_SERVER: &str = "Pages are rendered on the server.";
 
 /// Call in a component's body (not inside a fetcher), where the server's
 /// context is certainly in reach.
@@ -56,11 +59,8 @@ impl Source {
         }
         #[cfg(not(feature = "ssr"))]
         {
-            send_wrapper::SendWrapper::new(async move {
-                crate::api::posts(before.as_deref())
-                    .await
-                    .map_err(|e| e.message())
-            })
+            _ = before;
+            std::future::ready(Err(RENDERED_ON_THE_SERVER.into()))
         }
     }
 
@@ -81,13 +81,8 @@ impl Source {
         }
         #[cfg(not(feature = "ssr"))]
         {
-            send_wrapper::SendWrapper::new(async move {
-                match crate::api::post(&id).await {
-                    Ok(post) => Ok(Some(post)),
-                    Err(e) if e.code() == Some(classboard::ErrorCode::NotFound) => Ok(None),
-                    Err(e) => Err(e.message()),
-                }
-            })
+            _ = id;
+            std::future::ready(Err(RENDERED_ON_THE_SERVER.into()))
         }
     }
 }

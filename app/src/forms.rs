@@ -92,8 +92,9 @@ pub fn issue_message(field: &str, issue: &str) -> String {
     )
 }
 
-/// True once the page is hydrated: buttons stay disabled before, so a form
+/// True once the island is hydrated: buttons stay disabled before, so a form
 /// is never submitted natively (which would put its fields in the URL).
 pub fn use_hydrated() -> Signal<bool> {
-    Signal::derive(crate::session::hydrated)
+    let session = crate::session::use_session();
+    Signal::derive(move || session.ready())
 }

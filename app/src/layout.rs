@@ -1,54 +1,79 @@
 //! The frame every page shares: header with navigation, main area, footer.
+//! The navigation and the notice depend on who is logged in, so they are
+//! islands; the rest is HTML from the server.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::{SITE_NAME, session::use_session};
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
-    let session = use_session();
-    let logged_in = move || session.user.with(Option::is_some);
+    let path = use_location().pathname.get_untracked();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
-            <nav class="site-nav" aria-label="Main">
-                <A href="/" attr:class="site-name">{SITE_NAME}</A>
-                <ul class="nav-links">
-                    <li><A href="/">"Feed"</A></li>
-                    <Show when=logged_in>
-                        <li><A href="/posts/new">"New post"</A></li>
-                        <li><A href="/grades">"Grades"</A></li>
-                    </Show>
-                </ul>
-                <ul class="nav-links nav-account">
-                    <Show
-                        when=logged_in
-                        fallback=|| view! {
-                            <li><A href="/login">"Log in"</A></li>
-                            <li><A href="/signup">"Sign up"</A></li>
-                        }
-                    >
-                        <li>
-                            <A href="/account">
-                                {move || session.user.with(|u| u.as_ref().map(|u| u.username.clone()).unwrap_or_default())}
-                            </A>
-                        </li>
-                    </Show>
-                </ul>
-            </nav>
+            <SiteNav path/>
         </header>
         <main id="main" class="site-main">
-            <Show when=move || session.notice.with(Option::is_some)>
-                <p class="notice" role="status">
-                    {move || session.notice.get().unwrap_or_default()}
-                    <button type="button" class="link" on:click=move |_| session.notice.set(None)>"Dismiss"</button>
-                </p>
-            </Show>
+            <Notice/>
             {children()}
         </main>
         <footer class="site-footer">
             <p>{SITE_NAME} " · posts for everyone, grades only for whom they concern."</p>
         </footer>
+    }
+}
+
+/// The header's links; `path` is the page's, marked as the current one.
+#[island]
+fn SiteNav(path: String) -> impl IntoView {
+    let session = use_session();
+    let logged_in = move || session.logged_in();
+    let path = StoredValue::new(path);
+    let current = move |href: &str| path.with_value(|p| p == href).then_some("page");
+    let link = move |href: &'static str, label: &'static str| {
+        view! { <a href=href aria-current=current(href)>{label}</a> }
+    };
+    view! {
+        <nav class="site-nav" aria-label="Main">
+            <a href="/" class="site-name">{SITE_NAME}</a>
+            <ul class="nav-links">
+                <li>{link("/", "Feed")}</li>
+                <Show when=logged_in>
+                    <li>{link("/posts/new", "New post")}</li>
+                    <li>{link("/grades", "Grades")}</li>
+                </Show>
+            </ul>
+            <ul class="nav-links nav-account">
+                <Show
+                    when=logged_in
+                    fallback=move || view! {
+                        <li>{link("/login", "Log in")}</li>
+                        <li>{link("/signup", "Sign up")}</li>
+                    }
+                >
+                    <li>
+                        <a href="/account" aria-current=current("/account")>
+                            {move || session.with_user(|u| u.map(|u| u.username.clone()).unwrap_or_default())}
+                        </a>
+                    </li>
+                </Show>
+            </ul>
+        </nav>
+    }
+}
+
+/// A message shown once: why a session ended, or what the last page did.
+#[island]
+fn Notice() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Show when=move || session.notice().is_some()>
+            <p class="notice" role="status">
+                {move || session.notice().unwrap_or_default()}
+                <button type="button" class="link" on:click=move |_| session.set_notice(None)>"Dismiss"</button>
+            </p>
+        </Show>
     }
 }

@@ -1,11 +1,11 @@
 //! The classroom board's user interface: the HTML shell, the site layout and
-//! one module per page. Rendered on the server (`ssr`) and hydrated in the
-//! browser (`hydrate`).
+//! one module per page. Pages are rendered on the server (`ssr`); only their
+//! islands, the parts that change in the browser, are hydrated (`hydrate`).
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    Lazy, ParamSegment, SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -20,8 +20,8 @@ mod store;
 
 use layout::Layout;
 use pages::{
-    account::AccountRoute, grades::GradesRoute, home::HomeRoute, login::LoginRoute,
-    new_post::NewPostRoute, not_found::NotFound, post::PostRoute, signup::SignupRoute,
+    account::AccountPage, grades::GradesPage, home::HomePage, login::LoginPage,
+    new_post::NewPostPage, not_found::NotFound, post::PostPage, signup::SignupPage,
 };
 
 /// The site's name, shown in the header and in page titles.
@@ -38,7 +38,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/png" href="/favicon.png"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -48,7 +48,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: stylesheet, router and the routes of every page.
+/// The root component: stylesheet, router and the routes of every page. It
+/// runs only on the server: the browser hydrates the islands alone.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -64,13 +65,13 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     // Public pages wait for their data before sending HTML, so
                     // they read completely without JavaScript.
-                    <Route path=StaticSegment("") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("signup") view={Lazy::<SignupRoute>::new()}/>
-                    <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
-                    <Route path=(StaticSegment("posts"), StaticSegment("new")) view={Lazy::<NewPostRoute>::new()}/>
-                    <Route path=(StaticSegment("posts"), ParamSegment("id")) view={Lazy::<PostRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("grades") view={Lazy::<GradesRoute>::new()}/>
-                    <Route path=StaticSegment("account") view={Lazy::<AccountRoute>::new()}/>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signup") view=SignupPage/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=(StaticSegment("posts"), StaticSegment("new")) view=NewPostPage/>
+                    <Route path=(StaticSegment("posts"), ParamSegment("id")) view=PostPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("grades") view=GradesPage/>
+                    <Route path=StaticSegment("account") view=AccountPage/>
                 </Routes>
             </Layout>
         </Router>

@@ -1,78 +1,130 @@
-//! Who is logged in, as the pages see it. Server-rendered HTML always shows
-//! the logged-out state (the server cannot read local storage); after
-//! hydration the browser fills in the stored user, and follows other tabs'
-//! logins and logouts through the `storage` event.
+//! Who is logged in, as the pages' islands see it.
+//!
+//! Every page is HTML from the server with a few islands hydrated in the
+//! browser (see docs/FRONTEND.md). The server cannot read local storage, so
+//! its HTML always shows the logged-out state. In the browser, the islands of
+//! a page share one session read from local storage, and follow other tabs'
+//! logins and logouts through the `storage` event. Each island shows what the
+//! session holds only once it is hydrated itself: until then it must match
+//! the server's HTML.
 
 use classboard::api::{Role, User};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::{api::Ended, store};
 
+/// The part every island of a page shares.
+#[derive(Clone, Copy)]
+struct Shared {
+    user: RwSignal<Option<User>>,
+    notice: RwSignal<Option<String>>,
+}
+
+/// One island's view of the page's session.
 #[derive(Clone, Copy)]
 pub struct Session {
-    /// The logged-in user, if any.
-    pub user: RwSignal<Option<User>>,
-    /// False until the browser has read local storage (always false on the server).
-    pub ready: RwSignal<bool>,
-    /// A message to show once, such as why the session ended.
-    pub notice: RwSignal<Option<String>>,
+    shared: Shared,
+    /// False until this island is hydrated (always false on the server).
+    mounted: RwSignal<bool>,
 }
 
 impl Session {
+    /// Whether this island is hydrated, so it may act and show the session. Reactive.
+    pub fn ready(&self) -> bool {
+        self.mounted.get()
+    }
+
+    /// Reads the logged-in user, if any (nobody until [`Session::ready`]). Reactive.
+    pub fn with_user<R>(&self, read: impl FnOnce(Option<&User>) -> R) -> R {
+        let mounted = self.mounted.get();
+        self.shared
+            .user
+            .with(|user| read(user.as_ref().filter(|_| mounted)))
+    }
+
+    pub fn user(&self) -> Option<User> {
+        self.with_user(|user| user.cloned())
+    }
+
+    pub fn logged_in(&self) -> bool {
+        self.with_user(|user| user.is_some())
+    }
+
     pub fn role(&self) -> Option<Role> {
-        self.user.with(|u| u.as_ref().map(|u| u.role))
+        self.with_user(|user| user.map(|u| u.role))
+    }
+
+    /// Records the user as the server now describes them.
+    pub fn set_user(&self, user: User) {
+        self.shared.user.set(Some(user));
+    }
+
+    /// The message to show once, such as why the session ended. Reactive.
+    pub fn notice(&self) -> Option<String> {
+        let mounted = self.mounted.get();
+        self.shared.notice.get().filter(|_| mounted)
+    }
+
+    pub fn set_notice(&self, notice: Option<String>) {
+        self.shared.notice.set(notice);
     }
 
     /// Records that the session ended without the person asking.
     pub fn ended(&self, ended: Ended) {
-        self.user.set(None);
-        self.notice.set(Some(ended.message().into()));
+        self.shared.user.set(None);
+        self.set_notice(Some(ended.message().into()));
     }
 }
 
-thread_local! {
-    static HYDRATED: ArcRwSignal<bool> = ArcRwSignal::new(false);
-}
+/// Whether the island around the caller is hydrated.
+#[derive(Clone, Copy)]
+struct Mounted(RwSignal<bool>);
 
-/// Whether the server's HTML is hydrated yet (never, on the server). Reactive.
-pub fn hydrated() -> bool {
-    HYDRATED.with(|done| done.get())
-}
-
-/// Tells the session that the server's HTML is hydrated, so it may now show
-/// what local storage holds. The browser entry point calls it once.
-pub fn hydration_finished() {
-    HYDRATED.with(|done| done.set(true));
-}
-
+/// The session as the calling island sees it.
 pub fn use_session() -> Session {
-    expect_context::<Session>()
+    let shared = use_context::<Shared>().unwrap_or_else(browser_session);
+    // One flag per island: the first caller in it makes it; what the island
+    // renders later (after a `Show` flips, say) is in its context already.
+    let mounted = use_context::<Mounted>().map_or_else(
+        || {
+            let mounted = RwSignal::new(false);
+            provide_context(Mounted(mounted));
+            // Effects run only in the browser, after the island is hydrated.
+            Effect::new(move |_| mounted.set(true));
+            mounted
+        },
+        |Mounted(mounted)| mounted,
+    );
+    Session { shared, mounted }
 }
 
-/// Creates the session context; call once, in the root component.
-pub fn provide_session() -> Session {
-    let session = Session {
+/// Creates the server's (always logged-out) session for one rendering of a
+/// page; call once, in the root component. The browser never runs it.
+pub fn provide_session() {
+    provide_context(Shared {
         user: RwSignal::new(None),
-        ready: RwSignal::new(false),
         notice: RwSignal::new(None),
-    };
-    provide_context(session);
-
-    // Effects run only in the browser; this one waits until the page is
-    // hydrated, which can take more than one turn of the event loop.
-    Effect::new(move |_| {
-        if !hydrated() {
-            return;
-        }
-        session.user.set(store::user());
-        session.ready.set(true);
-        follow_other_tabs(session);
     });
-    session
 }
 
-fn follow_other_tabs(session: Session) {
+thread_local! {
+    /// The browser's session: one per page, whichever island asks first.
+    static BROWSER: (ArcRwSignal<Option<User>>, ArcRwSignal<Option<String>>) = {
+        let user = ArcRwSignal::new(store::user());
+        let notice = ArcRwSignal::new(store::take_flash());
+        follow_other_tabs(user.clone(), notice.clone());
+        (user, notice)
+    };
+}
+
+fn browser_session() -> Shared {
+    BROWSER.with(|(user, notice)| Shared {
+        user: user.clone().into(),
+        notice: notice.clone().into(),
+    })
+}
+
+fn follow_other_tabs(user: ArcRwSignal<Option<User>>, notice: ArcRwSignal<Option<String>>) {
     use wasm_bindgen::{JsCast, closure::Closure};
     let Some(window) = web_sys::window() else {
         return;
@@ -82,13 +134,13 @@ fn follow_other_tabs(session: Session) {
             if event.key().as_deref() != Some(store::TOKEN_KEY) {
                 return;
             }
-            match store::user() {
-                Some(user) => session.user.set(Some(user)),
-                None => match store::ended() {
-                    Some(ended) => session.ended(ended),
-                    None => session.user.set(None),
-                },
+            let now = store::user();
+            if now.is_none()
+                && let Some(ended) = store::ended()
+            {
+                notice.set(Some(ended.message().into()));
             }
+            user.set(now);
         });
     let _ = window.add_event_listener_with_callback("storage", listener.as_ref().unchecked_ref());
     // The listener lives as long as the page.
@@ -101,34 +153,44 @@ pub fn safe_next(next: Option<String>) -> String {
         .unwrap_or_else(|| "/".into())
 }
 
+/// Loads `path` (a same-site path) in this tab. Pages are separate documents,
+/// so moving on is a page load; the session lives in local storage.
+pub fn go_to(path: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(path);
+    }
+}
+
 /// Shows `children` to a logged-in person; sends anyone else to
-/// `/login?next=<this page>` once the browser knows nobody is logged in.
+/// `/login?next=<this page>` once the island knows nobody is logged in.
 #[component]
 pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
-    let location = use_location();
-    let navigate = use_navigate();
     Effect::new(move |_| {
-        // Once the person has left this page (say, for /login after logging
-        // out), this guard has nothing left to guard.
-        let path = location.pathname.get_untracked();
-        if !session.ready.get() || session.user.with(Option::is_some) || path.starts_with("/login")
-        {
+        if !session.ready() || session.logged_in() {
             return;
         }
         // Storage decides, not the signal: the signal can briefly lag behind
         // a session another tab just stored.
         if let Some(user) = store::user() {
-            session.user.set(Some(user));
+            session.set_user(user);
             return;
         }
-        let here = format!("{path}{}", location.search.get_untracked());
+        let Some(location) = web_sys::window().map(|w| w.location()) else {
+            return;
+        };
+        let here = format!(
+            "{}{}",
+            location.pathname().unwrap_or_default(),
+            location.search().unwrap_or_default()
+        );
         let next = js_sys::encode_uri_component(&here);
-        navigate(&format!("/login?next={next}"), Default::default());
+        // Replaced, not pushed: going back must not return to this redirect.
+        let _ = location.replace(&format!("/login?next={next}"));
     });
     view! {
         <Show
-            when=move || session.user.with(Option::is_some)
+            when=move || session.logged_in()
             fallback=|| view! { <p class="status" role="status">"Loading…"</p> }
         >
             {children()}

@@ -1,15 +1,17 @@
 //! What the browser keeps between page loads, in local storage: the access
 //! token, the user it was issued to (for the header), and why the last
 //! session ended. Other tabs see every change through the `storage` event.
+//! In this tab's session storage: a message for the next page to show.
 
 use classboard::api::User;
-use gloo_storage::{LocalStorage, Storage};
+use gloo_storage::{LocalStorage, SessionStorage, Storage};
 
 use crate::api::Ended;
 
 pub const TOKEN_KEY: &str = "classboard.access_token";
 pub const USER_KEY: &str = "classboard.user";
 pub const ENDED_KEY: &str = "classboard.session_ended";
+pub const FLASH_KEY: &str = "classboard.flash";
 
 pub fn token() -> Option<String> {
     LocalStorage::get::<String>(TOKEN_KEY).ok()
@@ -47,4 +49,16 @@ pub fn clear(ended: Option<Ended>) {
 /// Clears the remembered reason once it has been shown.
 pub fn forget_ended() {
     LocalStorage::delete(ENDED_KEY);
+}
+
+/// Leaves `message` for the next page this tab loads to show once.
+pub fn flash(message: &str) {
+    let _ = SessionStorage::set(FLASH_KEY, message);
+}
+
+/// The message the previous page left, taken so it is shown only once.
+pub fn take_flash() -> Option<String> {
+    let message = SessionStorage::get::<String>(FLASH_KEY).ok();
+    SessionStorage::delete(FLASH_KEY);
+    message
 }

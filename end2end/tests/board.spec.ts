@@ -30,6 +30,7 @@ test("a member publishes a post and everyone sees it in the feed", async ({ page
   // The author deletes it.
   await page.getByRole("button", { name: "Delete" }).click();
   await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("status").filter({ hasText: "The post was deleted." })).toBeVisible();
   await expect(page.getByRole("link", { name: title })).toHaveCount(0);
 });
 

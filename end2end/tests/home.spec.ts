@@ -1,4 +1,4 @@
-import { expect, hydrated, test } from "./helpers";
+import { expect, signupViaApi, test, uniqueName } from "./helpers";
 
 test("home page is server-rendered with the site layout", async ({ page }) => {
   await page.goto("/");
@@ -48,24 +48,39 @@ test("an unknown address shows the not-found page with a way back", async ({ pag
   await expect(page).toHaveURL(/\/$/);
 });
 
-test("a first visit fetches its own page's code, and another page's only on the way there", async ({
+test("every page loads the same one module, and Load more appends older posts", async ({
   page,
+  request,
+  baseURL,
 }) => {
-  const pages: string[] = [];
-  page.on("request", (request) => {
-    const chunk = /\/pkg\/split___(\w+?)_route_view_/.exec(request.url());
-    if (chunk) pages.push(chunk[1]);
+  // More posts than the feed's first page holds, the oldest one this test's.
+  const name = uniqueName("old");
+  const { access_token } = await signupViaApi(request, baseURL!, name);
+  for (let i = 0; i < 21; i += 1) {
+    const response = await request.post(`${baseURL}/api/posts`, {
+      headers: { authorization: `Bearer ${access_token}` },
+      data: { title: `${name} post ${i}`, body: "One of many." },
+    });
+    expect(response.status()).toBe(201);
+  }
+  const code: string[] = [];
+  page.on("request", (r) => {
+    if (/\.(js|wasm)$/.test(new URL(r.url()).pathname)) code.push(new URL(r.url()).pathname);
   });
 
   await page.goto("/");
   await page.waitForLoadState("networkidle");
-  expect(pages).toEqual(["home"]);
+  expect(code.sort()).toEqual(["/pkg/classboard.js", "/pkg/classboard.wasm"]);
 
-  // A link followed inside the hydrated app fetches the next page's chunk;
-  // coming back needs nothing new (a full page load would fetch "home" again).
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Log in" }).click();
-  await hydrated(page, "Log in");
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Feed" }).click();
-  await expect(page.getByRole("heading", { name: "Latest posts" })).toBeVisible();
-  expect(pages).toEqual(["home", "login"]);
+  const oldest = page.getByRole("link", { name: `${name} post 0`, exact: true });
+  await expect(page.getByRole("link", { name: `${name} post 20`, exact: true })).toBeVisible();
+  await expect(oldest).toHaveCount(0);
+  const more = page.getByRole("button", { name: "Load more" });
+  // Other tests' posts may stand between; each click fetches one page more.
+  for (let pages = 0; pages < 5 && (await oldest.count()) === 0; pages += 1) {
+    await more.click(); // waits until the button is enabled, i.e. hydrated and not loading
+    await expect(oldest.or(more)).toBeVisible();
+  }
+  await expect(oldest).toBeVisible();
+  await expect(page.getByRole("link", { name: `${name} post 20`, exact: true })).toHaveCount(1);
 });

@@ -3,11 +3,11 @@
 use classboard::api::Session as Device;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::{
     api,
-    session::{RequireLogin, use_session},
+    session::{RequireLogin, go_to, use_session},
+    store,
 };
 
 #[component]
@@ -15,16 +15,22 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Account"/>
         <h1>"Account"</h1>
+        <Account/>
+    }
+}
+
+#[island]
+fn Account() -> impl IntoView {
+    view! {
         <RequireLogin>
-            <Account/>
+            <AccountDetails/>
         </RequireLogin>
     }
 }
 
 #[component]
-fn Account() -> impl IntoView {
+fn AccountDetails() -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
     let devices = RwSignal::new(None::<Vec<Device>>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -36,7 +42,7 @@ fn Account() -> impl IntoView {
             let (me, list) = futures::join!(api::me(), api::sessions());
             match me.and_then(|user| list.map(|list| (user, list))) {
                 Ok((user, list)) => {
-                    session.user.set(Some(user));
+                    session.set_user(user);
                     devices.set(Some(list.sessions));
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
@@ -58,7 +64,6 @@ fn Account() -> impl IntoView {
         });
     };
     let sign_out = move |everywhere: bool| {
-        let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
             let result = if everywhere {
@@ -70,23 +75,17 @@ fn Account() -> impl IntoView {
                 // Logged out locally either way; say if the server did not hear it.
                 leptos::logging::warn!("logout: {}", e.message());
             }
-            session.user.set(None);
-            session.notice.set(Some(
-                if everywhere {
-                    "You are logged out on every device."
-                } else {
-                    "You are logged out."
-                }
-                .into(),
-            ));
-            busy.set(false);
-            navigate("/login", Default::default());
+            store::flash(if everywhere {
+                "You are logged out on every device."
+            } else {
+                "You are logged out."
+            });
+            go_to("/login");
         });
     };
-    let sign_out_everywhere = sign_out.clone();
 
     view! {
-        {move || session.user.get().map(|u| view! {
+        {move || session.user().map(|u| view! {
             <dl class="account">
                 <dt>"Username"</dt><dd>{u.username}</dd>
                 <dt>"Email"</dt><dd>{u.email}</dd>
@@ -122,11 +121,9 @@ fn Account() -> impl IntoView {
         }}
         <div class="actions">
             <button type="button" on:click=move |_| sign_out(false) disabled=move || busy.get()>"Log out"</button>
-            <button type="button" class="danger" on:click=move |_| sign_out_everywhere(true) disabled=move || busy.get()>
+            <button type="button" class="danger" on:click=move |_| sign_out(true) disabled=move || busy.get()>
                 "Log out everywhere"
             </button>
         </div>
     }
 }
-
-lazy_page!(AccountRoute => AccountPage);

@@ -20,14 +20,21 @@ pub fn GradesPage() -> impl IntoView {
     view! {
         <Title text="Grades"/>
         <h1>"Grades"</h1>
+        <Grades/>
+    }
+}
+
+#[island]
+fn Grades() -> impl IntoView {
+    view! {
         <RequireLogin>
-            <Grades/>
+            <GradeBoard/>
         </RequireLogin>
     }
 }
 
 #[component]
-fn Grades() -> impl IntoView {
+fn GradeBoard() -> impl IntoView {
     let session = use_session();
     let grades = RwSignal::new(None::<Vec<Grade>>);
     let error = RwSignal::new(None::<String>);
@@ -183,5 +190,3 @@ fn AssignForm(on_assigned: impl Fn(Grade) + Copy + Send + Sync + 'static) -> imp
         </form>
     }
 }
-
-lazy_page!(GradesRoute => GradesPage);

@@ -5,36 +5,12 @@ use classboard::api::Post;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
-use crate::{api, board, pages::post::PostMeta};
+use crate::{api, board, forms::use_hydrated, pages::post::PostMeta};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let source = board::source();
     let first = Resource::new(|| (), move |_| source.clone().feed(None));
-    let older = RwSignal::new(Vec::<Post>::new());
-    // `None` until "Load more" was used; then the cursor after the last page shown.
-    let later_cursor = RwSignal::new(None::<Option<String>>);
-    let loading = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let next = move || match later_cursor.get() {
-        Some(cursor) => cursor,
-        None => first.get().and_then(Result::ok).and_then(|page| page.next),
-    };
-    let load_more = move |_| {
-        let Some(cursor) = next() else { return };
-        loading.set(true);
-        error.set(None);
-        spawn_local(async move {
-            match api::posts(Some(&cursor)).await {
-                Ok(page) => {
-                    older.update(|posts| posts.extend(page.posts));
-                    later_cursor.set(Some(page.next));
-                }
-                Err(e) => error.set(Some(e.message())),
-            }
-            loading.set(false);
-        });
-    };
 
     view! {
         <Title text=""/>
@@ -46,23 +22,55 @@ pub fn HomePage() -> impl IntoView {
                     Ok(page) if page.posts.is_empty() => view! {
                         <p class="empty">"No posts yet. Log in and be the first to publish."</p>
                     }.into_any(),
-                    Ok(page) => view! { <PostList posts=page.posts/> }.into_any(),
+                    Ok(page) => view! {
+                        <PostList posts=page.posts/>
+                        {page.next.map(|next| view! { <LoadMore next/> })}
+                    }.into_any(),
                     Err(why) => view! { <p class="form-error" role="alert">{why}</p> }.into_any(),
                 })}
-                <PostList posts=older/>
-                <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
-                    {move || error.get().unwrap_or_default()}
-                </p>
-                // Inside the Suspense: whether there is more depends on the
-                // first page, so the server must wait for it here too, or its
-                // HTML and the hydrated page would disagree about the button.
-                <Show when=move || next().is_some()>
-                    <button type="button" class="secondary" on:click=load_more disabled=move || loading.get()>
-                        {move || if loading.get() { "Loading…" } else { "Load more" }}
-                    </button>
-                </Show>
             </Suspense>
         </section>
+    }
+}
+
+/// The older posts after the first page, and the button that fetches them;
+/// `next` is the cursor after the first page.
+#[island]
+fn LoadMore(next: String) -> impl IntoView {
+    let hydrated = use_hydrated();
+    let older = RwSignal::new(Vec::<Post>::new());
+    let next = RwSignal::new(Some(next));
+    let loading = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let load_more = move |_| {
+        let Some(cursor) = next.get_untracked() else {
+            return;
+        };
+        loading.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match api::posts(Some(&cursor)).await {
+                Ok(page) => {
+                    older.update(|posts| posts.extend(page.posts));
+                    next.set(page.next);
+                }
+                Err(e) => error.set(Some(e.message())),
+            }
+            loading.set(false);
+        });
+    };
+
+    view! {
+        <PostList posts=older/>
+        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().unwrap_or_default()}
+        </p>
+        <Show when=move || next.with(Option::is_some)>
+            <button type="button" class="secondary" on:click=load_more
+                disabled=move || loading.get() || !hydrated.get()>
+                {move || if loading.get() { "Loading…" } else { "Load more" }}
+            </button>
+        </Show>
     }
 }
 
@@ -93,7 +101,7 @@ fn excerpt(body: &str) -> String {
 }
 
 /// What the board is, with a disclosure on how signing in works.
-#[component]
+#[island]
 fn Intro() -> impl IntoView {
     let (open, set_open) = signal(false);
     view! {
@@ -122,5 +130,3 @@ fn Intro() -> impl IntoView {
         </section>
     }
 }
-
-lazy_page!(HomeRoute => HomePage);

@@ -4,20 +4,30 @@
 use classboard::{ErrorCode, api::LoginRequest};
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::{
     api,
     forms::{Field, FormError, use_hydrated},
-    session::{safe_next, use_session},
+    session::{go_to, safe_next, use_session},
     store,
 };
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let next = safe_next(use_query_map().with_untracked(|q| q.get("next")));
+    view! {
+        <Title text="Log in"/>
+        <h1>"Log in"</h1>
+        <LoginForm next/>
+        <p>"New here? " <a href="/signup">"Sign up"</a></p>
+    }
+}
+
+/// `next`: the same-site path to go to once logged in.
+#[island]
+fn LoginForm(next: String) -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
-    let query = use_query_map();
     let hydrated = use_hydrated();
     let login = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -29,7 +39,7 @@ pub fn LoginPage() -> impl IntoView {
     // Why the last session ended, told once.
     Effect::new(move |_| {
         if let Some(ended) = store::ended() {
-            session.notice.set(Some(ended.message().into()));
+            session.set_notice(Some(ended.message().into()));
             store::forget_ended();
         }
     });
@@ -51,8 +61,7 @@ pub fn LoginPage() -> impl IntoView {
         }
         busy.set(true);
         form_error.set(None);
-        let next = safe_next(query.with_untracked(|q| q.get("next")));
-        let navigate = navigate.clone();
+        let next = next.clone();
         spawn_local(async move {
             match api::login(&LoginRequest {
                 login: l,
@@ -60,11 +69,9 @@ pub fn LoginPage() -> impl IntoView {
             })
             .await
             {
-                Ok(user) => {
-                    session.notice.set(None);
-                    session.user.set(Some(user));
-                    navigate(&next, Default::default());
-                }
+                // The next page reads the session from storage; the form
+                // stays busy until it is gone.
+                Ok(_) => return go_to(&next),
                 Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => {
                     form_error.set(Some(
                         "The username, email or password is not correct.".into(),
@@ -77,8 +84,6 @@ pub fn LoginPage() -> impl IntoView {
     };
 
     view! {
-        <Title text="Log in"/>
-        <h1>"Log in"</h1>
         <form class="form" on:submit=submit novalidate>
             <FormError message=form_error/>
             <Field name="login" label="Username or email" autocomplete="username" value=login error=login_error/>
@@ -94,8 +99,5 @@ pub fn LoginPage() -> impl IntoView {
                 {move || if busy.get() { "Logging in…" } else { "Log in" }}
             </button>
         </form>
-        <p>"New here? " <a href="/signup">"Sign up"</a></p>
     }
 }
-
-lazy_page!(LoginRoute => LoginPage);

@@ -3,12 +3,11 @@
 use classboard::{ErrorCode, api::NewPost, validate};
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::{
     api,
     forms::{Field, FormError, TextArea, issue_message, use_hydrated},
-    session::{RequireLogin, use_session},
+    session::{RequireLogin, go_to, use_session},
 };
 
 #[component]
@@ -16,6 +15,13 @@ pub fn NewPostPage() -> impl IntoView {
     view! {
         <Title text="New post"/>
         <h1>"New post"</h1>
+        <NewPost/>
+    }
+}
+
+#[island]
+fn NewPost() -> impl IntoView {
+    view! {
         <RequireLogin>
             <NewPostForm/>
         </RequireLogin>
@@ -25,7 +31,6 @@ pub fn NewPostPage() -> impl IntoView {
 #[component]
 fn NewPostForm() -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
     let hydrated = use_hydrated();
     let title = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
@@ -52,10 +57,9 @@ fn NewPostForm() -> impl IntoView {
         }
         busy.set(true);
         form_error.set(None);
-        let navigate = navigate.clone();
         spawn_local(async move {
             match api::create_post(&new).await {
-                Ok(post) => navigate(&format!("/posts/{}", post.id), Default::default()),
+                Ok(post) => return go_to(&format!("/posts/{}", post.id)),
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
                     title_error.set(e.issue_for("title").map(|i| issue_message("title", &i)));
@@ -78,5 +82,3 @@ fn NewPostForm() -> impl IntoView {
         </form>
     }
 }
-
-lazy_page!(NewPostRoute => NewPostPage);

@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 #[component]
 pub fn NotFound() -> impl IntoView {
@@ -17,7 +16,7 @@ pub fn NotFound() -> impl IntoView {
         <Title text="Page not found"/>
         <section>
             <h1>"Page not found"</h1>
-            <p>"There is nothing at this address. " <A href="/">"Go to the feed"</A> "."</p>
+            <p>"There is nothing at this address. " <a href="/">"Go to the feed"</a> "."</p>
         </section>
     }
 }

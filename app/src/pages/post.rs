@@ -3,9 +3,13 @@
 use classboard::api::Role;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
-use crate::{api, board, session::use_session};
+use crate::{
+    api, board,
+    session::{go_to, use_session},
+    store,
+};
 
 #[component]
 pub fn PostPage() -> impl IntoView {
@@ -49,25 +53,25 @@ pub fn PostMeta(author: String, created_at: String) -> impl IntoView {
     }
 }
 
-#[component]
+/// Shown to the post's author and to admins, once the browser knows who
+/// is logged in.
+#[island]
 fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
     let session = use_session();
-    let navigate = use_navigate();
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let allowed = move || {
-        session.user.with(|u| {
-            u.as_ref()
-                .is_some_and(|u| u.id == author_id || u.role == Role::Admin)
-        })
+        session.with_user(|u| u.is_some_and(|u| u.id == author_id || u.role == Role::Admin))
     };
     let delete = move |_| {
         let id = post_id.clone();
-        let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
             match api::delete_post(&id).await {
-                Ok(()) => navigate("/", Default::default()),
+                Ok(()) => {
+                    store::flash("The post was deleted.");
+                    go_to("/");
+                }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) => error.set(Some(e.message())),
             }
@@ -85,5 +89,3 @@ fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
         </Show>
     }
 }
-
-lazy_page!(PostRoute => PostPage);

@@ -8,18 +8,25 @@ use classboard::{
 };
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use crate::{
     api,
     forms::{Field, FormError, issue_message, use_hydrated},
-    session::use_session,
+    session::go_to,
 };
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let session = use_session();
-    let navigate = use_navigate();
+    view! {
+        <Title text="Sign up"/>
+        <h1>"Sign up"</h1>
+        <SignupForm/>
+        <p>"Already have an account? " <a href="/login">"Log in"</a></p>
+    }
+}
+
+#[island]
+fn SignupForm() -> impl IntoView {
     let hydrated = use_hydrated();
     let username = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
@@ -70,13 +77,10 @@ pub fn SignupPage() -> impl IntoView {
         }
         busy.set(true);
         form_error.set(None);
-        let navigate = navigate.clone();
         spawn_local(async move {
             match api::signup(&req).await {
-                Ok(user) => {
-                    session.user.set(Some(user));
-                    navigate("/", Default::default());
-                }
+                // Logged in: the feed reads the session from storage.
+                Ok(_) => return go_to("/"),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
                     for (field, slot) in [
                         ("username", username_error),
@@ -101,8 +105,6 @@ pub fn SignupPage() -> impl IntoView {
     };
 
     view! {
-        <Title text="Sign up"/>
-        <h1>"Sign up"</h1>
         <form class="form" on:submit=submit novalidate>
             <FormError message=form_error/>
             <Field name="username" label="Username" autocomplete="username" value=username error=username_error
@@ -114,7 +116,6 @@ pub fn SignupPage() -> impl IntoView {
                 {move || if busy.get() { "Signing up…" } else { "Sign up" }}
             </button>
         </form>
-        <p>"Already have an account? " <a href="/login">"Log in"</a></p>
     }
 }
 
@@ -131,5 +132,3 @@ fn strength_hint(password: &str) -> String {
         _ => "Strong length.".into(),
     }
 }
-
-lazy_page!(SignupRoute => SignupPage);

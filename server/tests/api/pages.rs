@@ -196,3 +196,64 @@ async fn feed_page_offers_load_more_only_when_there_is_more() {
     assert!(two_pages.contains("Post 20"));
     assert!(two_pages.contains("Load more"), "a second page to load");
 }
+
+/// Only the parts of a page that change in the browser are islands: the
+/// feed's posts are plain HTML outside any island, and "Load more" is an
+/// island that carries the cursor of the next page as its props.
+#[tokio::test]
+async fn pages_hydrate_only_their_islands() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    for n in 0..21 {
+        let response = app
+            .bearer(reqwest::Method::POST, "/api/posts", &ada.access)
+            .json(&serde_json::json!({"title": format!("Post {n}"), "body": "Text"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let html = app.get("/").await.text().await.unwrap();
+    let islands: Vec<&str> = html
+        .split("<leptos-island data-component=\"")
+        .skip(1)
+        .map(|rest| rest.split('_').next().unwrap())
+        .collect();
+    assert_eq!(islands, ["SiteNav", "Notice", "Intro", "LoadMore"]);
+
+    let post = html
+        .find("Post 20")
+        .expect("the newest post is on the page");
+    let load_more = html.find("data-component=\"LoadMore_").unwrap();
+    let last_island_before_post = html[..post].rfind("<leptos-island").unwrap();
+    let closed_before_post = html[last_island_before_post..post].contains("</leptos-island>");
+    assert!(closed_before_post, "the posts are outside every island");
+    assert!(post < load_more);
+    let props = &html[load_more..];
+    assert!(
+        props.contains("data-props=\"{&quot;next&quot;:&quot;"),
+        "the cursor travels as props: {}",
+        &props[..200.min(props.len())]
+    );
+}
+
+/// The login form's `next` reaches the browser only as a same-site path.
+#[tokio::test]
+async fn login_page_passes_only_a_same_site_next_to_its_form() {
+    let app = TestApp::spawn().await;
+    for (asked, passed) in [
+        ("%2Fgrades", "/grades"),
+        ("%2F%2Fevil.example", "/"),
+        ("https%3A%2F%2Fevil.example", "/"),
+        ("%2F%5Cevil.example", "/"),
+    ] {
+        let html = app
+            .get(&format!("/login?next={asked}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let props = format!("data-props=\"{{&quot;next&quot;:&quot;{passed}&quot;}}\"");
+        assert!(html.contains(&props), "next={asked}: expected {props}");
+    }
+}
