@@ -68,9 +68,10 @@ fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             match api::delete_post(&id).await {
+                // The button stays busy while the feed loads in its place.
                 Ok(()) => {
                     store::flash("The post was deleted.");
-                    go_to("/");
+                    return go_to("/");
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) => error.set(Some(e.message())),
