@@ -10,7 +10,9 @@ const root = path.resolve(__dirname, "..");
 export const baseURL = `http://127.0.0.1:${port}`;
 /** A second server whose access tokens live 3 s, for the refresh tests. */
 export const shortURL = `http://127.0.0.1:${shortPort}`;
-export const server = `${root}/target/release/server`;
+// E2E_SERVER runs the tests against another build, e.g. `cargo leptos build`'s
+// debug one (target/debug/server); target/site must be that build's too.
+export const server = process.env.E2E_SERVER ?? `${root}/target/release/server`;
 export const dataDirs = { main: `${dataDir}/main`, short: `${dataDir}/short` };
 
 function webServer(addr: string, data: string, extra: Record<string, string> = {}) {
