@@ -65,7 +65,8 @@ const STATEMENTS: &str = concat!(
      SET spent_at = ?, successor = ?,
          successor_expires_at = MIN(? + ?, (SELECT expires_at FROM sessions WHERE id = session_id))
      WHERE hash = ? AND spent_at IS NULL AND expires_at > ?
-       AND session_id IN (SELECT id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?)
+       AND EXISTS (SELECT 1 FROM sessions
+                   WHERE id = session_id AND revoked_at IS NULL AND expires_at > ?)
        AND (SELECT count FROM rate_counters WHERE key = ? AND window_start = ?) <= ?
      RETURNING session_id,
                (SELECT user_id FROM sessions WHERE id = session_id),
@@ -198,4 +199,43 @@ fn spent(rows: Vec<SqliteRow>) -> Result<Spent, sqlx::Error> {
     let count = rows.next().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
     let rotated = rows.next().as_ref().map(FromRow::from_row).transpose()?;
     Ok(Spent { count, rotated })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rotation must cost the same with ten sessions or a million: every
+    /// table it reads is searched by key. (A non-correlated `IN (SELECT …)`
+    /// once made each rotation copy the id of every live session.)
+    #[tokio::test]
+    async fn a_rotation_searches_each_table_by_key_and_copies_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        let mut searches = 0;
+        for statement in STATEMENTS.split(';').filter(|s| !s.trim().is_empty()) {
+            let plan: Vec<String> =
+                sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
+                    .fetch_all(&db.write)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.get("detail"))
+                    .collect();
+            // A plan lists each table read and each subquery; an `INSERT …
+            // VALUES` reads none, and its conflict check is a key search.
+            for step in &plan {
+                let keyed = step.starts_with("SEARCH ")
+                    || step.starts_with("SCALAR SUBQUERY")
+                    || step.starts_with("CORRELATED SCALAR SUBQUERY");
+                assert!(keyed, "{step:?} in the plan of {statement}: {plan:#?}");
+                searches += usize::from(step.starts_with("SEARCH "));
+            }
+        }
+        // The token, the rate counter, and the session (the successor's end,
+        // and whether it is live).
+        assert!(searches >= 4, "{searches} searches");
+        db.close().await;
+    }
 }
