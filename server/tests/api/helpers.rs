@@ -134,6 +134,18 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// Publishes a post as the holder of `token`; returns the post.
+    pub async fn publish(&self, token: &str, title: &str, body: &str) -> Value {
+        let response = self
+            .bearer(Method::POST, "/api/posts", token)
+            .json(&json!({"title": title, "body": body}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "publishing {title:?}");
+        response.json::<Value>().await.unwrap()["post"].clone()
+    }
+
     pub async fn signup_response(&self, username: &str) -> Response {
         self.post_json(
             "/api/auth/signup",

@@ -95,14 +95,14 @@ async fn api_responses_carry_nosniff_too() {
 async fn feed_and_post_pages_contain_their_posts_in_the_html() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    let response = app
-        .bearer(reqwest::Method::POST, "/api/posts", &ada.access)
-        .json(&serde_json::json!({"title": "Server-rendered title", "body": "Readable without <script> tags"}))
-        .send()
-        .await
-        .unwrap();
-    let post: serde_json::Value = response.json().await.unwrap();
-    let id = post["post"]["id"].as_str().unwrap();
+    let post = app
+        .publish(
+            &ada.access,
+            "Server-rendered title",
+            "Readable without <script> tags",
+        )
+        .await;
+    let id = post["id"].as_str().unwrap();
 
     let feed = app.get("/").await.text().await.unwrap();
     assert!(
@@ -176,13 +176,8 @@ async fn pages_render_while_another_server_starts_in_the_same_process() {
 async fn feed_page_offers_load_more_only_when_there_is_more() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    let publish = |n: usize| {
-        app.bearer(reqwest::Method::POST, "/api/posts", &ada.access)
-            .json(&serde_json::json!({"title": format!("Post {n}"), "body": "Text"}))
-            .send()
-    };
     for n in 0..20 {
-        assert_eq!(publish(n).await.unwrap().status(), 201);
+        app.publish(&ada.access, &format!("Post {n}"), "Text").await;
     }
     let one_page = app.get("/").await.text().await.unwrap();
     assert!(one_page.contains("Post 19"));
@@ -191,7 +186,7 @@ async fn feed_page_offers_load_more_only_when_there_is_more() {
         "one page: nothing more to load"
     );
 
-    assert_eq!(publish(20).await.unwrap().status(), 201);
+    app.publish(&ada.access, "Post 20", "Text").await;
     let two_pages = app.get("/").await.text().await.unwrap();
     assert!(two_pages.contains("Post 20"));
     assert!(two_pages.contains("Load more"), "a second page to load");
@@ -205,13 +200,7 @@ async fn pages_hydrate_only_their_islands() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     for n in 0..21 {
-        let response = app
-            .bearer(reqwest::Method::POST, "/api/posts", &ada.access)
-            .json(&serde_json::json!({"title": format!("Post {n}"), "body": "Text"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
+        app.publish(&ada.access, &format!("Post {n}"), "Text").await;
     }
     let html = app.get("/").await.text().await.unwrap();
     let islands: Vec<&str> = html

@@ -3,22 +3,11 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_code, header};
 
-async fn publish(app: &TestApp, token: &str, title: &str) -> Value {
-    let response = app
-        .bearer(Method::POST, "/api/posts", token)
-        .json(&json!({"title": title, "body": format!("Body of {title}")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["post"].clone()
-}
-
 #[tokio::test]
 async fn a_member_publishes_and_anyone_reads() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    let post = publish(&app, &ada.access, "Hello class").await;
+    let post = app.publish(&ada.access, "Hello class", "Text").await;
     assert_eq!(post["title"], "Hello class");
     assert_eq!(post["author"], json!({"id": ada.id, "username": "ada"}));
     assert!(post["id"].is_string());
@@ -76,7 +65,7 @@ async fn the_feed_pages_newest_first_and_is_stable_under_new_posts() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     for i in 1..=5 {
-        publish(&app, &ada.access, &format!("post {i}")).await;
+        app.publish(&ada.access, &format!("post {i}"), "Text").await;
     }
     let page: Value = app.get("/api/posts?limit=2").await.json().await.unwrap();
     let titles = |p: &Value| {
@@ -90,7 +79,7 @@ async fn the_feed_pages_newest_first_and_is_stable_under_new_posts() {
     assert_eq!(titles(&page), ["post 5", "post 4"]);
 
     // A post published meanwhile does not shift the next page.
-    publish(&app, &ada.access, "post 6").await;
+    app.publish(&ada.access, "post 6", "Text").await;
     let next = page["next"].as_str().unwrap();
     let page: Value = app
         .get(&format!("/api/posts?limit=2&before={next}"))
@@ -145,7 +134,7 @@ async fn the_author_or_an_admin_may_delete_and_nobody_else() {
     let ada = app.signup("ada").await;
     let bob = app.signup("bob").await;
     let admin = app.user_with_role("root", "admin").await;
-    let post = publish(&app, &ada.access, "mine").await;
+    let post = app.publish(&ada.access, "mine", "Text").await;
     let path = format!("/api/posts/{}", post["id"].as_str().unwrap());
 
     let response = app
@@ -170,7 +159,7 @@ async fn the_author_or_an_admin_may_delete_and_nobody_else() {
     );
     assert_eq!(app.get(&path).await.status(), 404);
 
-    let post = publish(&app, &ada.access, "moderated").await;
+    let post = app.publish(&ada.access, "moderated", "Text").await;
     let path = format!("/api/posts/{}", post["id"].as_str().unwrap());
     assert_eq!(
         app.bearer(Method::DELETE, &path, &admin.access)
