@@ -1,7 +1,11 @@
 //! Integration tests: each starts the real server on port 0 with a fresh
 //! SQLite file and talks HTTP to it.
 
+mod binary;
 mod helpers;
+
+mod attacks;
+mod crash;
 
 mod grades;
 mod health;
