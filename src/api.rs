@@ -71,7 +71,10 @@ pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
     pub expires_in: u64,
-    pub refresh_token: String,
+    /// Absent for the site's own pages, which get it only as the HttpOnly
+    /// cookie; present for other clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub user: User,
 }
 
@@ -93,6 +96,8 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionList {
     pub sessions: Vec<Session>,
+    /// Pass as `before` to get the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +159,8 @@ pub struct GradeResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GradeList {
     pub grades: Vec<Grade>,
+    /// Pass as `before` to get the next (older) page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ const BUSY_FOR: Duration = Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() {
-    let hasher = Hasher::for_this_machine().expect("hasher");
+    let hasher = Hasher::for_this_machine(0).expect("hasher");
     let threads = hasher.threads();
     hasher
         .hash("warm up the allocator and caches")

@@ -4,8 +4,9 @@ use classboard::api::Role;
 
 use crate::{
     Config,
-    auth::sessions::{self, Policy, Reason, Sessions},
-    db, users,
+    auth::normalize::LoginName,
+    db,
+    users::{self, RoleChanged},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -18,33 +19,31 @@ pub enum AdminError {
     UnknownRole(String),
     #[error("no user has the username or email {0:?}")]
     UnknownUser(String),
+    #[error("{0} is the last admin; make another admin first")]
+    LastAdmin(String),
 }
 
 /// Sets the role of the user with username or email `login`, and ends their
-/// sessions so that the new role applies from their next login. Running
-/// servers see the ended sessions at their next revocation poll.
+/// sessions so that the new role applies from their next login, in one
+/// transaction. Running servers see the ended sessions at their next
+/// revocation poll.
 pub async fn set_role(
     config: &Config,
     login: &str,
     role: &str,
 ) -> Result<users::Account, AdminError> {
     let role = Role::parse(role).ok_or_else(|| AdminError::UnknownRole(role.to_owned()))?;
+    let unknown = || AdminError::UnknownUser(login.to_owned());
+    let name = LoginName::parse(login).map_err(|_| unknown())?;
     let db = db::connect(&config.database_url).await?;
-    let account = users::by_login(&db.read, login)
+    let account = users::by_login(&db.read, name.as_str())
         .await?
-        .ok_or_else(|| AdminError::UnknownUser(login.to_owned()))?;
-    let account = users::set_role(&db.write, &account.id, role)
-        .await?
-        .ok_or_else(|| AdminError::UnknownUser(login.to_owned()))?;
-    // The successor key is not needed to revoke, so no secret is loaded here.
-    let policy = Policy {
-        idle: config.refresh_token_ttl,
-        absolute: sessions::ABSOLUTE_LIFETIME,
-        grace: config.refresh_reuse_grace,
-    };
-    Sessions::new(db.clone(), policy, b"")
-        .revoke_all(&account.id, Reason::RoleChange)
-        .await?;
+        .ok_or_else(unknown)?;
+    let changed = users::change_role(&db.write, &account.id, role).await;
     db.close().await;
-    Ok(account)
+    match changed? {
+        RoleChanged::Changed(account, _) => Ok(account),
+        RoleChanged::NoSuchUser => Err(unknown()),
+        RoleChanged::LastAdmin => Err(AdminError::LastAdmin(account.username)),
+    }
 }

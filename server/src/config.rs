@@ -30,8 +30,11 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     /// `TRUST_FORWARDED_FOR`: take the client IP from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
-    /// The four abuse limits of the contract.
+    /// The abuse limits of the contract.
     pub limits: Limits,
+    /// `PASSWORD_HASH_QUEUE`: how many password hashes may wait for a hashing
+    /// thread; beyond that, requests that need one get `503`.
+    pub password_hash_queue: usize,
     /// `LEPTOS_SITE_ADDR`: the listen address.
     pub site_addr: SocketAddr,
     /// The remaining `LEPTOS_*` settings, normally set only by cargo-leptos.
@@ -77,6 +80,24 @@ pub struct Limits {
     pub login_failures_per_account: RateLimit,
     pub auth_requests_per_ip: RateLimit,
     pub signups_per_ip: RateLimit,
+    pub posts_per_user: RateLimit,
+}
+
+impl Limits {
+    /// The longest window of any limit: how long a counter must be kept.
+    pub fn longest_window(&self) -> Duration {
+        [
+            self.login_failures_per_account_ip,
+            self.login_failures_per_account,
+            self.auth_requests_per_ip,
+            self.signups_per_ip,
+            self.posts_per_user,
+        ]
+        .iter()
+        .map(|r| r.window)
+        .max()
+        .unwrap_or_default()
+    }
 }
 
 /// A variable that is set but cannot be used.
@@ -180,7 +201,14 @@ impl Config {
                     .rate_limit("LOGIN_FAILURES_PER_ACCOUNT", "100/1h")?,
                 auth_requests_per_ip: env.rate_limit("AUTH_REQUESTS_PER_IP", "150/5m")?,
                 signups_per_ip: env.rate_limit("SIGNUPS_PER_IP", "30/5m")?,
+                posts_per_user: env.rate_limit("POSTS_PER_USER", "30/10m")?,
             },
+            password_hash_queue: env.parse(
+                "PASSWORD_HASH_QUEUE",
+                32,
+                |s| s.parse().ok(),
+                "a whole number (hashes that may wait)",
+            )?,
             site_addr: env.parse(
                 "LEPTOS_SITE_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 3000)),
@@ -330,6 +358,14 @@ mod tests {
                 window: Duration::from_secs(300)
             }
         );
+        assert_eq!(
+            c.limits.posts_per_user,
+            RateLimit {
+                max: 30,
+                window: Duration::from_secs(600)
+            }
+        );
+        assert_eq!(c.password_hash_queue, 32);
         assert_eq!(c.site_addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(c.site.output_name, "classboard");
         assert_eq!(c.site.site_root, "target/site");

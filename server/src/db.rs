@@ -3,6 +3,8 @@
 
 use std::{str::FromStr, time::Duration};
 
+use crate::files::{self, FileError};
+
 use sqlx::{
     SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -18,6 +20,8 @@ pub enum DbError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    File(crate::files::FileError),
     #[error("cannot open the database: {0}")]
     Open(sqlx::Error),
     #[error("cannot migrate the database: {0}")]
@@ -38,6 +42,9 @@ pub struct Db {
     pub read: SqlitePool,
     /// The one connection for everything that writes.
     pub write: SqlitePool,
+    /// A connection of its own for the revocation poll, so that requests
+    /// filling the read pool never make it late (and the set stale).
+    pub poll: SqlitePool,
 }
 
 impl Db {
@@ -45,6 +52,7 @@ impl Db {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+        self.poll.close().await;
     }
 }
 
@@ -63,15 +71,20 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
 
-    if let Some(parent) = options
-        .get_filename()
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|source| DbError::Folder {
-            path: parent.display().to_string(),
-            source,
+    // The folder (0700) and the file (0600) exist before SQLite opens it, so
+    // that its journals are private too (see `files::private_database`).
+    let file = options.get_filename();
+    if let Some(parent) = file.parent() {
+        files::private_dir(parent).map_err(|e| match e {
+            FileError::Io { source, .. } => DbError::Folder {
+                path: parent.display().to_string(),
+                source,
+            },
+            other => DbError::File(other),
         })?;
+    }
+    if !is_in_memory(url) {
+        files::private_database(file).map_err(DbError::File)?;
     }
 
     // Neither pool pings a connection before lending it: a SQLite connection
@@ -90,10 +103,35 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
     let read = SqlitePoolOptions::new()
         .max_connections(READERS)
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(DbError::Open)?;
-    Ok(Db { read, write })
+    let poll = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.read_only(true))
+        .await
+        .map_err(DbError::Open)?;
+    Ok(Db { read, write, poll })
+}
+
+/// The steps of SQLite's plan for `statement` (`EXPLAIN QUERY PLAN`), for
+/// tests that require statements to search by key.
+#[cfg(test)]
+pub(crate) async fn query_plan(pool: &SqlitePool, statement: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
+        .fetch_all(pool)
+        .await
+        .expect("a statement SQLite can plan")
+        .iter()
+        .map(|row| row.get("detail"))
+        .collect()
+}
+
+/// Whether `url` names SQLite's in-memory database rather than a file.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// Answers whether the database can serve a query right now.

@@ -48,6 +48,15 @@ pub enum AppError {
     Conflict(&'static str),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The request body did not arrive within the read timeout.
+    #[error("request body not received in time")]
+    RequestTimeout,
+    /// Every password-hashing slot is taken; the client should retry soon.
+    #[error("password hashing is at capacity")]
+    Busy,
+    /// The process cannot answer correctly right now (readiness).
+    #[error("not ready: {0}")]
+    NotReady(&'static str),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("rate limited")]
@@ -120,6 +129,17 @@ impl AppError {
                 C::PayloadTooLarge,
                 "The request body is larger than 64 KiB.",
             ),
+            Self::RequestTimeout => ErrorBody::new(
+                C::InvalidRequest,
+                "The request body was not received in time.",
+            ),
+            Self::Busy => ErrorBody::new(
+                C::Unavailable,
+                "The server is busy. Try again in a moment.",
+            ),
+            Self::NotReady(_) => {
+                ErrorBody::new(C::Unavailable, "The service is temporarily unavailable.")
+            }
             Self::UnsupportedMediaType => ErrorBody::new(
                 C::UnsupportedMediaType,
                 "Send the body as application/json.",
@@ -142,6 +162,7 @@ impl AppError {
         match self {
             Self::MissingToken => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::from_u16(body.error.status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         }
@@ -174,9 +195,12 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = self.body();
         let status = self.status(&body);
-        if status.is_server_error() {
+        match self {
+            // Load shed on purpose, not a failure.
+            Self::Busy | Self::NotReady(_) => tracing::warn!(error = %self, "request refused"),
             // The cause goes to the log only; the client gets the generic sentence.
-            tracing::error!(error = %self, "request failed");
+            _ if status.is_server_error() => tracing::error!(error = %self, "request failed"),
+            _ => {}
         }
         let challenge = self.challenge();
         let mut response = (status, Json(body)).into_response();
@@ -184,8 +208,15 @@ impl IntoResponse for AppError {
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
-        if let Self::RateLimited { retry_after_secs } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            // A hash takes tens of milliseconds: a slot frees up within a second.
+            Self::Busy => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+            }
+            _ => {}
         }
         response
     }
@@ -201,7 +232,10 @@ impl From<crate::auth::limits::Exceeded> for AppError {
 
 impl From<crate::auth::password::HashError> for AppError {
     fn from(e: crate::auth::password::HashError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            crate::auth::password::HashError::Busy => Self::Busy,
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -69,18 +69,13 @@ impl FromRequestParts<AppState> for AuthUser {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Err(AppError::MissingToken);
         };
-        let value = value
-            .to_str()
-            .map_err(|_| AppError::InvalidToken(TokenError::Malformed))?;
-        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            // Other schemes carry no bearer credentials: answer as if none were sent.
-            return Err(AppError::MissingToken);
+        let token = bearer_token(value.as_bytes())?;
+        let claims = state.keys.verify(token).map_err(AppError::InvalidToken)?;
+        // Without a current list of revoked sessions this process cannot
+        // tell a revoked token from a live one: it refuses rather than guess.
+        if !state.revocations.is_fresh() {
+            return Err(AppError::NotReady("the revocation set is stale"));
         }
-        let claims = state
-            .keys
-            .verify(token.trim())
-            .map_err(AppError::InvalidToken)?;
         if state.revocations.is_revoked(&claims.sid) {
             return Err(AppError::InvalidToken(TokenError::Revoked));
         }
@@ -91,6 +86,18 @@ impl FromRequestParts<AppState> for AuthUser {
             session_id: claims.sid,
         })
     }
+}
+
+/// The token of an `Authorization` header's value: `Bearer <token>`, the
+/// scheme in any case. Another scheme carries no bearer credentials, and is
+/// answered as if no header had been sent.
+pub fn bearer_token(value: &[u8]) -> Result<&str, AppError> {
+    let value = std::str::from_utf8(value).map_err(|_| AppError::InvalidToken(TokenError::Malformed))?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AppError::MissingToken);
+    }
+    Ok(token.trim())
 }
 
 /// The client's IP: the TCP peer, or with `TRUST_FORWARDED_FOR=true` the
@@ -104,24 +111,43 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.config.trust_forwarded_for
-            && let Some(ip) = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .next_back()
-        {
-            return Ok(Self(ip));
-        }
-        parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| Self(addr.ip()))
-            .ok_or_else(|| AppError::Internal("no peer address on the connection".into()))
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| AppError::Internal("no peer address on the connection".into()))?;
+        if !state.config.trust_forwarded_for {
+            return Ok(Self(peer));
+        }
+        let Some(forwarded) = parts.headers.get_all("x-forwarded-for").iter().next_back() else {
+            return Ok(Self(peer));
+        };
+        match forwarded_client(forwarded.as_bytes()) {
+            Some(ip) => Ok(Self(ip)),
+            None => {
+                // A proxy that appends something else (an address with a
+                // port, say) puts every client in one bucket: say so, once.
+                static WARNED: std::sync::Once = std::sync::Once::new();
+                WARNED.call_once(|| {
+                    tracing::warn!(
+                        "the last X-Forwarded-For entry is not an IP address; counting the TCP peer \
+                         instead (check what the proxy appends)"
+                    );
+                });
+                Ok(Self(peer))
+            }
+        }
     }
+}
+
+/// The client address a trusted proxy appended to `X-Forwarded-For`: the
+/// last entry of the (last) header, exactly. Anything else in that place
+/// (`unknown`, an address with a port, garbage) means the proxy did not
+/// name an address, and the caller falls back to the TCP peer; an earlier
+/// entry is never used, because the client wrote it.
+pub fn forwarded_client(value: &[u8]) -> Option<IpAddr> {
+    let value = std::str::from_utf8(value).ok()?;
+    value.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// The `User-Agent` header, if any, for the session list.
@@ -148,6 +174,61 @@ pub fn is_https(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// Whether the browser says the request comes from a page of this site
+/// itself: `Sec-Fetch-Site: same-origin`, or, from a browser too old to send
+/// that, an `Origin` equal to the site's own.
+pub fn from_own_page(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
+    match headers.get("sec-fetch-site") {
+        Some(site) => site.as_bytes().eq_ignore_ascii_case(b"same-origin"),
+        None => headers.contains_key(header::ORIGIN) && same_origin(headers, trust_proxy).is_ok(),
+    }
+}
+
+/// `?limit=&before=`: which page of a list. `limit` is 1 to
+/// [`PageQuery::MAX_LIMIT`] (default [`PageQuery::DEFAULT_LIMIT`]); `before`
+/// is the `next` of the previous page, opaque here and decoded by the list.
+pub struct PageQuery {
+    pub limit: i64,
+    pub before: Option<String>,
+}
+
+impl PageQuery {
+    pub const DEFAULT_LIMIT: i64 = 20;
+    pub const MAX_LIMIT: i64 = 100;
+
+    /// The error for a `before` the list cannot decode.
+    pub fn bad_cursor() -> AppError {
+        AppError::InvalidRequest("before must be a cursor from a previous page's next.".into())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(query) =
+            axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(
+                &parts.uri,
+            )
+            .map_err(|_| AppError::InvalidRequest("The query string is malformed.".into()))?;
+        let limit = match query.get("limit") {
+            None => Self::DEFAULT_LIMIT,
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=Self::MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    AppError::InvalidRequest(format!(
+                        "limit must be a whole number from 1 to {}.",
+                        Self::MAX_LIMIT
+                    ))
+                })?,
+        };
+        let before = query.get("before").filter(|s| !s.is_empty()).cloned();
+        Ok(Self { limit, before })
+    }
 }
 
 /// Refuses a cookie-authenticated request whose `Origin` is not this site's.

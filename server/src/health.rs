@@ -3,15 +3,22 @@
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
-use crate::{AppError, Result, db};
+use crate::{AppError, Result, db, startup::AppState};
 
 /// `GET /healthz`: the process is up and serving HTTP.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the process can do useful work, i.e. reach its database.
-pub async fn readyz(State(db): State<db::Db>) -> Result<Json<Value>> {
-    db::ping(&db.read).await.map_err(AppError::Unavailable)?;
+/// `GET /readyz`: the process can do useful work: it reaches its database,
+/// and its set of revoked sessions is current (a process whose polls keep
+/// failing would accept revoked tokens, so it asks to be taken out).
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
+    db::ping(&state.db.read)
+        .await
+        .map_err(AppError::Unavailable)?;
+    if !state.revocations.is_fresh() {
+        return Err(AppError::NotReady("the revocation set is stale"));
+    }
     Ok(Json(json!({"status": "ready"})))
 }

@@ -3,7 +3,7 @@
 //! tokens stay valid across restarts without anyone choosing a secret.
 
 use std::{
-    fs, io,
+    io,
     path::{Path, PathBuf},
 };
 
@@ -11,59 +11,49 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
 use secrecy::SecretString;
 
-use crate::config::MIN_SECRET_BYTES;
+use crate::{
+    config::MIN_SECRET_BYTES,
+    files::{self, FileError},
+};
 
 /// Why the kept secret could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read or create {}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{} is not text", path.display())]
+    NotText { path: PathBuf },
     #[error("{} holds fewer than {MIN_SECRET_BYTES} bytes; delete it to generate a new secret", path.display())]
     TooShort { path: PathBuf },
 }
 
-/// Returns the secret kept in `dir/jwt_secret`, creating the folder and a new
-/// random 384-bit secret (mode 0600) if there is none yet.
+/// Returns the secret kept in `dir/jwt_secret`, creating the folder (mode
+/// 0700) and a new random 384-bit secret (mode 0600) if there is none yet.
+/// A kept secret that other users can read is refused.
 pub fn load_or_create(dir: &Path) -> Result<SecretString, SecretError> {
     let path = dir.join("jwt_secret");
-    let io_err = |source| SecretError::Io {
-        path: path.clone(),
-        source,
-    };
-    fs::create_dir_all(dir).map_err(io_err)?;
+    files::data_dir(dir)?;
 
     let mut bytes = [0u8; 48];
     rand::rng().fill_bytes(&mut bytes);
     let fresh = URL_SAFE_NO_PAD.encode(bytes);
-    match create_private(&path, &fresh) {
+    match files::create_private(&path, fresh.as_bytes()) {
         Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new JWT signing secret");
             return Ok(SecretString::from(fresh));
         }
         // Another process (or an earlier start) created it first: use that one.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io_err(e)),
+        Err(source) => return Err(FileError::Io { path, source }.into()),
     }
 
-    let kept = fs::read_to_string(&path).map_err(io_err)?;
+    let kept = files::read_private(&path)?;
+    let kept = String::from_utf8(kept).map_err(|_| SecretError::NotText { path: path.clone() })?;
     let kept = kept.trim();
     if kept.len() < MIN_SECRET_BYTES {
         return Err(SecretError::TooShort { path });
     }
     Ok(SecretString::from(kept.to_owned()))
-}
-
-/// Writes `contents` to a file that must not exist yet, readable only by its
-/// owner from the moment it exists.
-pub(crate) fn create_private(path: &Path, contents: &str) -> io::Result<()> {
-    use std::io::Write;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 #[cfg(test)]
@@ -81,7 +71,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(data.join("jwt_secret"))
+            let mode = std::fs::metadata(data.join("jwt_secret"))
                 .unwrap()
                 .permissions()
                 .mode();
@@ -94,7 +84,7 @@ mod tests {
     #[test]
     fn a_truncated_secret_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("jwt_secret"), "short").unwrap();
+        files::create_private(&dir.path().join("jwt_secret"), b"short").unwrap();
         let err = load_or_create(dir.path()).unwrap_err();
         assert!(matches!(err, SecretError::TooShort { .. }));
         assert!(!err.to_string().contains("short\""));

@@ -20,7 +20,7 @@ use crate::{
     auth::{
         blocklist,
         jwt::{self, Keys},
-        limits::Limiter,
+        limits::{Key, Limiter},
         password::{HashError, Hasher},
         revocation::Revocations,
         sessions::{self, Policy, Sessions},
@@ -32,6 +32,8 @@ use crate::{
 /// Why the server could not start. Each message is one line naming the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("DATA_DIR: {0}")]
+    DataDir(#[from] crate::files::FileError),
     #[error(transparent)]
     Database(#[from] db::DbError),
     #[error("JWT_SECRET: {0}")]
@@ -42,6 +44,8 @@ pub enum StartupError {
     Hasher(#[from] HashError),
     #[error("cannot load revoked sessions: {0}")]
     Revocations(sqlx::Error),
+    #[error("cannot read the database's settings: {0}")]
+    Settings(sqlx::Error),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -65,7 +69,7 @@ pub struct AppState {
 
 impl AppState {
     /// Counts one event under `key`; over `limit`, the request is refused.
-    pub async fn limit(&self, key: &str, limit: RateLimit) -> Result<(), AppError> {
+    pub async fn limit(&self, key: &Key, limit: RateLimit) -> Result<(), AppError> {
         Ok(self.limiter.hit(key, limit).await??)
     }
 }
@@ -93,13 +97,14 @@ impl Application {
     /// Opens (and migrates) the database, loads the signing secret and binds
     /// the listener. Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        crate::files::data_dir(&config.data_dir)?;
         let db = db::connect(&config.database_url).await?;
         let secret = match &config.jwt_secret {
             Some(secret) => secret.clone(),
             None => secret::load_or_create(&config.data_dir)?,
         };
         let keys = load_keys(&config, &secret)?;
-        let hasher = Hasher::for_this_machine()?;
+        let hasher = Hasher::for_this_machine(config.password_hash_queue)?;
         blocklist::preload();
         let sessions = Sessions::new(
             db.clone(),
@@ -109,14 +114,17 @@ impl Application {
                 grace: config.refresh_reuse_grace,
             },
             secret.expose_secret().as_bytes(),
-        );
+        )
+        .accepting_untagged_tokens()
+        .await
+        .map_err(StartupError::Settings)?;
         let revocations = Revocations::new(config.access_token_ttl);
         revocations
             .clone()
-            .start(db.read.clone())
+            .start(db.poll.clone())
             .await
             .map_err(StartupError::Revocations)?;
-        let limiter = Limiter::new(db.clone());
+        let limiter = Limiter::new(db.clone(), secret.expose_secret().as_bytes());
         spawn_pruning(limiter.clone(), db.write.clone(), &config);
         let listener = TcpListener::bind(config.site_addr)
             .await
@@ -165,13 +173,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        crate::serve::serve(self.listener, self.router, shutdown).await
     }
 }
 
@@ -195,6 +197,10 @@ fn router(state: AppState) -> Router {
         .fallback(file_and_error_handler::<AppState, _>(page_shell))
         .layer(axum::middleware::map_response(json_charset))
         .layer(security_headers())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            strict_transport_security,
+        ))
         .layer(telemetry::trace_layer())
         .with_state(state)
 }
@@ -274,6 +280,26 @@ fn security_headers() -> tower::layer::util::Stack<
     )
 }
 
+/// `Strict-Transport-Security` on every answer to a request that came over
+/// HTTPS (as a trusted proxy says): browsers then refuse plain HTTP to this
+/// site for two years. Never over plain HTTP, where it would be ignored and
+/// could be forged.
+async fn strict_transport_security(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let https = crate::extract::is_https(request.headers(), state.config.trust_forwarded_for);
+    let mut response = next.run(request).await;
+    if https {
+        response.headers_mut().insert(
+            http::header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
+    response
+}
+
 /// Leptos's options with this project's defaults in code, so the release
 /// binary runs from the repository root with no `LEPTOS_*` variables;
 /// cargo-leptos still overrides them through the environment.
@@ -330,17 +356,7 @@ fn load_keys(config: &Config, secret: &SecretString) -> Result<Keys, StartupErro
 /// tokens could expire (revocation no longer needs them; their spent refresh
 /// tokens go too).
 fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
-    let l = config.limits;
-    let longest = [
-        l.login_failures_per_account_ip,
-        l.login_failures_per_account,
-        l.auth_requests_per_ip,
-        l.signups_per_ip,
-    ]
-    .iter()
-    .map(|r| r.window)
-    .max()
-    .unwrap_or_default();
+    let longest = config.limits.longest_window();
     let sessions_kept = config.access_token_ttl
         + std::time::Duration::from_secs(jwt::LEEWAY_SECS)
         + std::time::Duration::from_secs(3600);

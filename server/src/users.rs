@@ -8,7 +8,10 @@ use std::{
 use classboard::api::{Role, User};
 use sqlx::{FromRow, SqlitePool};
 
-use crate::db::{now_ms, rfc3339};
+use crate::{
+    auth::sessions::{self, Filter, Reason},
+    db::{now_ms, rfc3339},
+};
 
 /// A stored account, hash included: never serialised as a whole.
 #[derive(Clone, FromRow)]
@@ -17,6 +20,8 @@ pub struct Account {
     pub username: String,
     pub email: String,
     pub password_hash: String,
+    /// Whether the hash was made from the password's NFC form.
+    pub password_nfc: bool,
     pub role: String,
     pub created_at: i64,
 }
@@ -125,7 +130,7 @@ macro_rules! with_columns {
     ($head:literal, $tail:literal) => {
         concat!(
             $head,
-            " id, username, email, password_hash, role, created_at ",
+            " id, username, email, password_hash, password_nfc, role, created_at ",
             $tail
         )
     };
@@ -140,8 +145,8 @@ pub async fn insert(
     password_hash: &str,
 ) -> Result<Account, sqlx::Error> {
     sqlx::query_as(with_columns!(
-        "INSERT INTO users (id, username, email, password_hash, role, created_at)
-         VALUES (?, ?, ?, ?, 'student', ?) RETURNING",
+        "INSERT INTO users (id, username, email, password_hash, password_nfc, role, created_at)
+         VALUES (?, ?, ?, ?, 1, 'student', ?) RETURNING",
         ""
     ))
     .bind(uuid::Uuid::new_v4().to_string())
@@ -169,12 +174,14 @@ pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
     })
 }
 
-/// Finds an account by username (any case) or, when `login` has an `@`, by email.
+/// Finds an account by username (any case) or, when `login` has an `@`, by
+/// email. `login` is compared as given: pass a [`LoginName`]'s form.
+///
+/// [`LoginName`]: crate::auth::normalize::LoginName
 pub async fn by_login(db: &SqlitePool, login: &str) -> Result<Option<Account>, sqlx::Error> {
-    let login = login.trim();
     if login.contains('@') {
         sqlx::query_as(with_columns!("SELECT", "FROM users WHERE email = ?"))
-            .bind(login.to_lowercase())
+            .bind(login)
             .fetch_optional(db)
             .await
     } else {
@@ -188,23 +195,62 @@ pub async fn by_login(db: &SqlitePool, login: &str) -> Result<Option<Account>, s
     }
 }
 
-pub async fn set_role(
-    db: &SqlitePool,
-    id: &str,
-    role: Role,
-) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as(with_columns!(
+/// What asking for a role change led to.
+#[derive(Debug)]
+pub enum RoleChanged {
+    /// The account now has the role; its sessions, listed, were ended.
+    Changed(Account, Vec<String>),
+    NoSuchUser,
+    /// The account is the last admin, and the change would leave none.
+    LastAdmin,
+}
+
+/// Gives `id` the role `role` and ends every session of theirs, in one
+/// transaction: a token that carries the old role can only come from a
+/// session this revokes. The last admin keeps the role.
+pub async fn change_role(db: &SqlitePool, id: &str, role: Role) -> Result<RoleChanged, sqlx::Error> {
+    // IMMEDIATE: the count of admins and the change see one state.
+    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let current: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(current) = current else {
+        return Ok(RoleChanged::NoSuchUser);
+    };
+    if stored_role(&current) == Role::Admin && role != Role::Admin {
+        let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+            .fetch_one(&mut *tx)
+            .await?;
+        if admins <= 1 {
+            return Ok(RoleChanged::LastAdmin);
+        }
+    }
+    let account: Account = sqlx::query_as(with_columns!(
         "UPDATE users SET role = ? WHERE id = ? RETURNING",
         ""
     ))
     .bind(role.as_str())
     .bind(id)
-    .fetch_optional(db)
-    .await
+    .fetch_one(&mut *tx)
+    .await?;
+    let ended = sessions::revoke_sessions(&mut tx, Filter::User(id), Reason::RoleChange).await?;
+    tx.commit().await?;
+    Ok(RoleChanged::Changed(account, ended))
 }
 
+/// Records that the stored hash is of the password's NFC form.
+pub async fn mark_password_nfc(db: &SqlitePool, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_nfc = 1 WHERE id = ?")
+        .bind(id)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// Stores a new hash, made from the password's NFC form.
 pub async fn set_password_hash(db: &SqlitePool, id: &str, hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = ?, password_nfc = 1 WHERE id = ?")
         .bind(hash)
         .bind(id)
         .execute(db)

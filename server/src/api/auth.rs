@@ -10,8 +10,8 @@ use axum::{
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use classboard::{
     api::{
-        LoginRequest, RefreshRequest, Session, SessionList, SignupRequest, TokenResponse, User,
-        UserResponse,
+        LoginRequest, RefreshRequest, Role, Session, SessionList, SignupRequest, TokenResponse,
+        User, UserResponse,
     },
     validate::{Email, Issue, Password, Username},
 };
@@ -20,11 +20,16 @@ use crate::{
     AppError, Result,
     auth::{
         blocklist,
+        limits::{ClientNet, Key, Subject},
+        normalize::{self, LoginName, PasswordForms},
         password::Verdict,
-        sessions::{Issued, Reason, Refresh},
+        sessions::{Issued, Reason, Refresh, SessionCursor},
     },
     db::rfc3339,
-    extract::{AppJson, AuthUser, ClientIp, OptionalJson, UserAgent, is_https, same_origin},
+    extract::{
+        AppJson, AuthUser, ClientIp, OptionalJson, PageQuery, UserAgent, from_own_page, is_https,
+        same_origin,
+    },
     startup::AppState,
     users::{self, Account},
 };
@@ -42,13 +47,17 @@ pub async fn signup(
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<Response> {
     state
-        .limit(&format!("signup:{ip}"), state.config.limits.signups_per_ip)
+        .limit(
+            &Key::signups(ClientNet::of(ip)),
+            state.config.limits.signups_per_ip,
+        )
         .await?;
 
     let username = Username::parse(&req.username);
-    let email = Email::parse(&req.email);
+    let email = normalize::email(&req.email);
     let local_part = email.as_ref().map_or("", Email::local_part);
-    let password = Password::parse(&req.password, &req.username, local_part).and_then(|p| {
+    let password = PasswordForms::of(&req.password).normalised;
+    let password = Password::parse(&password, &req.username, local_part).and_then(|p| {
         if blocklist::is_common(p.expose()) {
             Err(Issue::Common)
         } else {
@@ -66,7 +75,7 @@ pub async fn signup(
         }
     };
 
-    let hash = state.hasher.hash(password.expose()).await?;
+    let hash = state.hasher.reserve()?.hash(password.expose()).await?;
     let account = users::insert(&state.db.write, username.as_str(), email.as_str(), &hash)
         .await
         .map_err(|e| match users::taken_field(&e) {
@@ -75,17 +84,25 @@ pub async fn signup(
             None => e.into(),
         })?;
     tracing::info!(user = %account.id, "account created");
-    let issued = state.sessions.start(&account.id, agent.as_deref()).await?;
+    let (issued, role) = state
+        .sessions
+        .start(&account.id, agent.as_deref())
+        .await?
+        .ok_or_else(|| AppError::Internal("the account vanished while signing up".into()))?;
     Ok(token_response(
         &state,
         &headers,
         StatusCode::CREATED,
-        remembered(&state, &account),
+        remembered(&state, &account, role),
         issued,
     ))
 }
 
 /// `POST /api/auth/login`
+///
+/// The attempt is counted against the account's failure budgets before its
+/// password is hashed (and given back when it succeeds), so however many
+/// guesses arrive at once, no more are hashed than the limits allow.
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -93,60 +110,85 @@ pub async fn login(
     headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
+    // An unusable name is refused before anything is counted or looked up.
+    let name = LoginName::parse(&req.login).map_err(|issue| AppError::invalid_field("login", issue))?;
+    let net = ClientNet::of(ip);
     let limits = state.config.limits;
     state
-        .limit(&format!("auth:{ip}"), limits.auth_requests_per_ip)
+        .limit(&Key::auth_requests(net), limits.auth_requests_per_ip)
         .await?;
 
-    // Failures are counted per login name, whether or not the account exists,
-    // so that the limits reveal nothing about which accounts do.
-    let account_key = format!("fail:{}", req.login.trim().to_lowercase());
-    let account_ip_key = format!("{account_key}:{ip}");
-    for (key, limit) in [
-        (&account_ip_key, limits.login_failures_per_account_ip),
-        (&account_key, limits.login_failures_per_account),
-    ] {
-        state.limiter.check(key, limit).await??;
-    }
+    let account = users::by_login(&state.db.read, name.as_str()).await?;
+    // Failures count against the account however its name was typed; for a
+    // name that matches none, against the name, so the limits reveal nothing
+    // about which accounts exist.
+    let subject = account
+        .as_ref()
+        .map_or(Subject::Name(name.as_str()), |a| Subject::Account(&a.id));
+    let from_here = Key::login_failures_from(subject, net);
+    let anywhere = Key::login_failures(subject);
+    let taken = state
+        .limiter
+        .take(&[
+            (&from_here, limits.login_failures_per_account_ip),
+            (&anywhere, limits.login_failures_per_account),
+        ])
+        .await??;
+    // The attempt is counted; a full hashing queue gives it back, so that
+    // load can never cost an account its attempts.
+    let reserved = match state.hasher.reserve() {
+        Ok(reserved) => reserved,
+        Err(busy) => {
+            state.limiter.give_back(&taken).await?;
+            return Err(busy.into());
+        }
+    };
 
-    let account = users::by_login(&state.db.read, &req.login).await?;
-    let verdict = state
-        .hasher
-        .verify(
-            &req.password,
-            account.as_ref().map(|a| a.password_hash.as_str()),
-        )
+    let password = PasswordForms::of(&req.password);
+    // The password as typed is tried too only against a hash made before
+    // passwords were normalised: one hash per attempt for everyone else.
+    let candidates = match &account {
+        Some(account) if !account.password_nfc => password.candidates(),
+        _ => vec![password.normalised.as_str()],
+    };
+    let verdict = reserved
+        .verify(&candidates, account.as_ref().map(|a| a.password_hash.as_str()))
         .await?;
     let account = match (verdict, account) {
         (Verdict::Match | Verdict::MatchNeedsRehash, Some(account)) => account,
-        _ => {
-            state
-                .limiter
-                .record(&[
-                    (&account_ip_key, limits.login_failures_per_account_ip),
-                    (&account_key, limits.login_failures_per_account),
-                ])
-                .await?;
-            return Err(AppError::InvalidCredentials);
-        }
+        _ => return Err(AppError::InvalidCredentials),
     };
-    state
-        .limiter
-        .clear(&[&account_ip_key, &account_key])
-        .await?;
+    state.limiter.clear(&[&from_here, &anywhere]).await?;
     if verdict == Verdict::MatchNeedsRehash {
-        let upgraded = state.hasher.hash(&req.password).await?;
-        users::set_password_hash(&state.db.write, &account.id, &upgraded).await?;
-        tracing::info!(user = %account.id, "password hash upgraded to current parameters");
+        rehash(&state, &account, &password.normalised).await?;
+    } else if !account.password_nfc {
+        // The normalised form matched: that is what the hash was made from.
+        users::mark_password_nfc(&state.db.write, &account.id).await?;
     }
-    let issued = state.sessions.start(&account.id, agent.as_deref()).await?;
+    let Some((issued, role)) = state.sessions.start(&account.id, agent.as_deref()).await? else {
+        // Deleted between the password check and now.
+        return Err(AppError::InvalidCredentials);
+    };
     Ok(token_response(
         &state,
         &headers,
         StatusCode::OK,
-        remembered(&state, &account),
+        remembered(&state, &account, role),
         issued,
     ))
+}
+
+/// Replaces a hash made with weaker parameters, or from a password before
+/// normalisation, by one of `password` as it is compared today. Skipped when
+/// every hashing slot is busy: the next login tries again.
+async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<()> {
+    let Ok(reserved) = state.hasher.reserve() else {
+        return Ok(());
+    };
+    let upgraded = reserved.hash(password).await?;
+    users::set_password_hash(&state.db.write, &account.id, &upgraded).await?;
+    tracing::info!(user = %account.id, "password hash upgraded to current parameters");
+    Ok(())
 }
 
 /// `POST /api/auth/refresh`
@@ -154,26 +196,26 @@ pub async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    jar: CookieJar,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    let key = format!("auth:{ip}");
-    let limit = state.config.limits.auth_requests_per_ip;
-    let token = match presented_token(&state, &headers, &jar, body) {
-        Ok(Some(token)) => token,
-        // Refused before the database is asked, but counted all the same.
-        refused => {
-            state.limit(&key, limit).await?;
-            return Err(refused.err().unwrap_or_else(|| {
-                AppError::InvalidRequest("No refresh token was sent (cookie or body).".into())
-            }));
-        }
+    let Some(token) = presented_token(&state, &headers, body)? else {
+        return Err(AppError::InvalidRequest(
+            "No refresh token was sent (cookie or body).".into(),
+        ));
     };
+    let counter = state.limiter.stored(&Key::auth_requests(ClientNet::of(ip)));
+    let limit = state.config.limits.auth_requests_per_ip;
+    if let Some(exceeded) = state.limiter.known_refused(&counter, limit) {
+        return Err(exceeded.into());
+    }
 
     // The rotation counts the attempt in the same trip to the database.
-    let (issued, role) = match state.sessions.refresh(&token, &key, limit).await? {
+    let (issued, role) = match state.sessions.refresh(&token, &counter, limit).await? {
         Refresh::Rotated(issued, role) | Refresh::Replayed(issued, role) => (issued, role),
-        Refresh::Limited(exceeded) => return Err(exceeded.into()),
+        Refresh::Limited(exceeded) => {
+            state.limiter.remember_refused(&counter, limit);
+            return Err(exceeded.into());
+        }
         Refresh::Reused(session_id) => {
             state.revocations.insert([&session_id]);
             return Ok(with_cleared_cookie(
@@ -219,11 +261,10 @@ pub async fn refresh(
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    jar: CookieJar,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    if let Some(token) = presented_token(&state, &headers, &jar, body)?
-        && let Some((session_id, _)) = state.sessions.session_of(&token).await?
+    if let Some(token) = presented_token(&state, &headers, body)?
+        && let Some(session_id) = state.sessions.unrevoked_session_of(&token).await?
     {
         state.sessions.revoke(&session_id, Reason::Logout).await?;
         state.revocations.insert([&session_id]);
@@ -245,12 +286,22 @@ pub async fn logout_all(
     Ok(no_content_clearing_cookie(&state, &headers))
 }
 
-/// `GET /api/auth/sessions`
-pub async fn sessions(State(state): State<AppState>, user: AuthUser) -> Result<Json<SessionList>> {
-    let sessions = state
+/// `GET /api/auth/sessions?limit=&before=`: most recently used first.
+pub async fn sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    page: PageQuery,
+) -> Result<Json<SessionList>> {
+    let after = page
+        .before
+        .as_deref()
+        .map(|raw| SessionCursor::decode(raw).ok_or_else(PageQuery::bad_cursor))
+        .transpose()?;
+    let (rows, next) = state
         .sessions
-        .list(&user.id)
-        .await?
+        .list(&user.id, page.limit, after.as_ref())
+        .await?;
+    let sessions = rows
         .into_iter()
         .map(|s| Session {
             current: s.id == user.session_id,
@@ -260,7 +311,10 @@ pub async fn sessions(State(state): State<AppState>, user: AuthUser) -> Result<J
             user_agent: s.user_agent,
         })
         .collect();
-    Ok(Json(SessionList { sessions }))
+    Ok(Json(SessionList {
+        sessions,
+        next: next.map(|c| c.encode()),
+    }))
 }
 
 /// `DELETE /api/auth/sessions/{id}`: another user's session is a `404`, so
@@ -307,17 +361,12 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
 fn presented_token(
     state: &AppState,
     headers: &HeaderMap,
-    jar: &CookieJar,
     body: Option<RefreshRequest>,
 ) -> Result<Option<String>> {
     if let Some(token) = body.and_then(|b| b.refresh_token).filter(|t| !t.is_empty()) {
         return Ok(Some(token));
     }
-    match jar
-        .get(COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|t| !t.is_empty())
-    {
+    match cookie_token(headers) {
         Some(token) => {
             same_origin(headers, state.config.trust_forwarded_for)?;
             Ok(Some(token))
@@ -326,10 +375,20 @@ fn presented_token(
     }
 }
 
-/// The public view of `account`, whose profile is now remembered for `me`.
-fn remembered(state: &AppState, account: &Account) -> User {
-    state.profiles.remember(&account.id, account.profile());
-    account.to_api()
+/// The value of the refresh-token cookie, if the request carries one.
+pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The public view of `account` with the `role` its new session carries;
+/// its profile is now remembered for `me`.
+fn remembered(state: &AppState, account: &Account, role: Role) -> User {
+    let profile = account.profile();
+    state.profiles.remember(&account.id, profile.clone());
+    profile.to_api(&account.id, role)
 }
 
 fn token_response(
@@ -344,11 +403,15 @@ fn token_response(
         .issue(&user.id, &user.username, user.role, &issued.session_id);
     let max_age = state.sessions.policy().idle;
     let cookie = refresh_cookie(state, headers, issued.refresh_token.clone(), max_age);
+    // A page of this site gets the refresh token only as the HttpOnly
+    // cookie: a script injected into the page must not be able to read it.
+    let refresh_token =
+        (!from_own_page(headers, state.config.trust_forwarded_for)).then_some(issued.refresh_token);
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in: state.keys.ttl().as_secs(),
-        refresh_token: issued.refresh_token,
+        refresh_token,
         user,
     };
     let mut response = (status, Json(body)).into_response();

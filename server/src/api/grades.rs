@@ -11,7 +11,7 @@ use sqlx::FromRow;
 use crate::{
     AppError, Result,
     db::{now_ms, rfc3339},
-    extract::{AppJson, AuthUser},
+    extract::{AppJson, AuthUser, PageQuery},
     startup::AppState,
 };
 
@@ -107,21 +107,43 @@ pub async fn create(
     ))
 }
 
-/// `GET /api/grades`
-pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<GradeList>> {
-    let query = match user.role {
-        Role::Student => {
-            sqlx::query_as(select_grades!("WHERE g.student_id = ? ORDER BY g.id DESC"))
-                .bind(&user.id)
-        }
-        Role::Teacher => {
-            sqlx::query_as(select_grades!("WHERE g.teacher_id = ? ORDER BY g.id DESC"))
-                .bind(&user.id)
-        }
-        Role::Admin => sqlx::query_as(select_grades!("ORDER BY g.id DESC")),
+/// `GET /api/grades?limit=&before=`: newest first; a student's own, a
+/// teacher's assigned, or (admin) all. `next` works as for posts.
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    page: PageQuery,
+) -> Result<Json<GradeList>> {
+    let before = match page.before {
+        None => i64::MAX,
+        Some(raw) => raw.parse::<i64>().map_err(|_| PageQuery::bad_cursor())?,
     };
-    let rows: Vec<GradeRow> = query.fetch_all(&state.db.read).await?;
+    // One statement per role, each walking its own index backwards.
+    let query = match user.role {
+        Role::Student => sqlx::query_as(select_grades!(
+            "WHERE g.student_id = ?1 AND g.id < ?2 ORDER BY g.id DESC LIMIT ?3"
+        ))
+        .bind(&user.id),
+        Role::Teacher => sqlx::query_as(select_grades!(
+            "WHERE g.teacher_id = ?1 AND g.id < ?2 ORDER BY g.id DESC LIMIT ?3"
+        ))
+        .bind(&user.id),
+        Role::Admin => sqlx::query_as(select_grades!(
+            "WHERE ?1 IS NULL AND g.id < ?2 ORDER BY g.id DESC LIMIT ?3"
+        ))
+        .bind(None::<String>),
+    };
+    let mut rows: Vec<GradeRow> = query
+        .bind(before)
+        .bind(page.limit + 1)
+        .fetch_all(&state.db.read)
+        .await?;
+    let limit = usize::try_from(page.limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
     Ok(Json(GradeList {
         grades: rows.into_iter().map(Grade::from).collect(),
+        next,
     }))
 }

@@ -35,4 +35,7 @@ pub fn router() -> Router<AppState> {
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(|request, next| {
+            crate::serve::read_body_in_time(BODY_LIMIT, request, next)
+        }))
 }

@@ -1,10 +1,8 @@
 //! `/api/posts`: everyone reads, members publish, authors and admins delete.
 
-use std::collections::HashMap;
-
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
 };
 use classboard::{
@@ -15,13 +13,11 @@ use sqlx::{FromRow, SqlitePool};
 
 use crate::{
     AppError, Result,
+    auth::limits::Key,
     db::{now_ms, rfc3339},
-    extract::{AppJson, AuthUser},
+    extract::{AppJson, AuthUser, PageQuery},
     startup::AppState,
 };
-
-pub const DEFAULT_LIMIT: i64 = 20;
-pub const MAX_LIMIT: i64 = 100;
 
 #[derive(FromRow)]
 struct PostRow {
@@ -59,12 +55,15 @@ macro_rules! select_posts {
     };
 }
 
-/// `POST /api/posts`
+/// `POST /api/posts`: at most `POSTS_PER_USER` per user and window.
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     AppJson(req): AppJson<NewPost>,
 ) -> Result<(StatusCode, Json<PostResponse>)> {
+    state
+        .limit(&Key::posts(&user.id), state.config.limits.posts_per_user)
+        .await?;
     let (title, body) = match (validate::title(&req.title), validate::body(&req.body)) {
         (Ok(t), Ok(b)) => (t, b),
         (t, b) => {
@@ -98,29 +97,12 @@ pub async fn create(
 
 /// `GET /api/posts?limit=&before=`: newest first. `next` is the cursor of the
 /// following page: the id of the last post shown, passed back as `before`.
-pub async fn list(
-    State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<PostPage>> {
-    let limit = match query.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                AppError::InvalidRequest(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}."
-                ))
-            })?,
-    };
-    let before = match query.get("before").filter(|s| !s.is_empty()) {
+pub async fn list(State(state): State<AppState>, page_query: PageQuery) -> Result<Json<PostPage>> {
+    let before = match page_query.before {
         None => i64::MAX,
-        Some(raw) => raw.parse::<i64>().map_err(|_| {
-            AppError::InvalidRequest("before must be a cursor from a previous page's next.".into())
-        })?,
+        Some(raw) => raw.parse::<i64>().map_err(|_| PageQuery::bad_cursor())?,
     };
-    Ok(Json(page(&state.db.read, limit, before).await?))
+    Ok(Json(page(&state.db.read, page_query.limit, before).await?))
 }
 
 /// Up to `limit` posts older than the post with id `before`, newest first.
@@ -204,7 +186,7 @@ impl app::board::Board for DbBoard {
                     .parse()
                     .map_err(|_| "That page of the feed does not exist.".to_owned())?,
             };
-            page(&db, DEFAULT_LIMIT, before).await.map_err(|e| {
+            page(&db, PageQuery::DEFAULT_LIMIT, before).await.map_err(|e| {
                 tracing::error!(error = %e, "cannot render the feed");
                 "The feed could not be loaded. Please try again.".to_owned()
             })

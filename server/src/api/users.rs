@@ -11,14 +11,13 @@ use classboard::{
 
 use crate::{
     AppError, Result,
-    auth::sessions::Reason,
     extract::{AppJson, AuthUser},
     startup::AppState,
-    users,
+    users::{self, RoleChanged},
 };
 
-/// `PATCH /api/users/{id}/role`. The user's sessions end, so the new role
-/// applies from their next login.
+/// `PATCH /api/users/{id}/role`. The user's sessions end with the change, so
+/// the new role applies from their next login. The last admin stays one.
 pub async fn change_role(
     State(state): State<AppState>,
     user: AuthUser,
@@ -28,13 +27,15 @@ pub async fn change_role(
     user.require(Role::Admin)?;
     let role =
         Role::parse(&req.role).ok_or_else(|| AppError::invalid_field("role", Issue::Invalid))?;
-    let account = users::set_role(&state.db.write, &id, role)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let ended = state
-        .sessions
-        .revoke_all(&account.id, Reason::RoleChange)
-        .await?;
+    let (account, ended) = match users::change_role(&state.db.write, &id, role).await? {
+        RoleChanged::Changed(account, ended) => (account, ended),
+        RoleChanged::NoSuchUser => return Err(AppError::NotFound),
+        RoleChanged::LastAdmin => {
+            return Err(AppError::Conflict(
+                "This is the last admin; make another admin first.",
+            ));
+        }
+    };
     state.revocations.insert(&ended);
     tracing::info!(user = %account.id, role = role.as_str(), by = %user.id, "role changed");
     Ok(Json(UserResponse {

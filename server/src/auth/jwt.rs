@@ -77,6 +77,8 @@ pub enum KeyError {
     Invalid(String, jsonwebtoken::errors::Error),
     #[error("{0}")]
     Missing(&'static str),
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
 }
 
 /// The signing key, its verification twin and everything derived from them.
@@ -243,14 +245,14 @@ impl Keys {
 }
 
 /// Loads the Ed25519 key kept at `path`, generating it (mode 0600) first if
-/// there is none.
+/// there is none. A kept key that other users can read is refused.
 pub fn load_or_create_ed25519(path: &Path) -> Result<Vec<u8>, KeyError> {
     let io = |source| KeyError::Io {
         path: path.display().to_string(),
         source,
     };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
+        crate::files::private_dir(parent)?;
     }
     let mut der = ED25519_PKCS8_PREFIX.to_vec();
     let mut seed = [0u8; 32];
@@ -260,12 +262,14 @@ pub fn load_or_create_ed25519(path: &Path) -> Result<Vec<u8>, KeyError> {
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         base64::engine::general_purpose::STANDARD.encode(&der)
     );
-    match crate::secret::create_private(path, &pem) {
+    match crate::files::create_private(path, pem.as_bytes()) {
         Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new Ed25519 signing key");
             Ok(pem.into_bytes())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path).map_err(io),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(crate::files::read_private(path)?)
+        }
         Err(e) => Err(io(e)),
     }
 }

@@ -1,8 +1,26 @@
 //! Abuse limits, counted in the database so that all instances share them.
-//! Counting uses fixed windows: one row per key and window, incremented by a
-//! single upsert.
+//! Counting uses fixed windows: one row per key and window.
+//!
+//! Two ways to count. [`Limiter::hit`] counts every event and refuses the
+//! ones past the limit (requests per IP). [`Limiter::take`] is for attempts
+//! that cost a password hash: it counts an attempt *before* the hash, only if
+//! every budget it draws on has room, all or nothing in one transaction, so
+//! two hundred guesses fired at once get exactly as many hashes as the limit
+//! allows. A successful login then gives the budget back ([`Limiter::clear`]).
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+type HmacSha256 = Hmac<Sha256>;
 
 use crate::{
     config::RateLimit,
@@ -30,67 +48,281 @@ pub struct Exceeded {
     pub retry_after_secs: u64,
 }
 
+/// The network a client is counted as: an IPv4 address, or the /64 an IPv6
+/// address belongs to (one subscriber commonly holds a whole /64, so counting
+/// single IPv6 addresses would hand out a fresh budget per request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientNet(IpAddr);
+
+impl ClientNet {
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Self(ip),
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    Self(IpAddr::V4(v4))
+                } else if bits >> 32 == NAT64_PREFIX >> 32 {
+                    // Every client behind a NAT64 gateway shares its /64:
+                    // the IPv4 address inside tells them apart.
+                    Self(IpAddr::V4(Ipv4Addr::from(bits as u32)))
+                } else {
+                    Self(IpAddr::V6(Ipv6Addr::from(bits & !((1u128 << 64) - 1))))
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for ClientNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
+    }
+}
+
+/// The well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052).
+const NAT64_PREFIX: u128 = 0x0064_ff9b_0000_0000_0000_0000_0000_0000;
+
+/// Whose failed logins a failure counts against: the account when the name
+/// given belongs to one (however it was spelled), else the name itself.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Account(&'a str),
+    /// The login name as compared (normalised), matching no account.
+    Name(&'a str),
+}
+
+/// A counter's identity: its kind and a digest of its parts, each hashed
+/// with its length, so no typed text can collide with another key or make a
+/// key long. What the database stores is an HMAC of it ([`Limiter::stored`]),
+/// so that a copy of the database does not let anyone test guesses of the
+/// addresses and names behind the counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    kind: &'static str,
+    digest: [u8; 32],
+}
+
+impl Key {
+    fn new(kind: &'static str, parts: &[&str]) -> Self {
+        let mut digest = Sha256::new();
+        for part in parts {
+            digest.update((part.len() as u64).to_be_bytes());
+            digest.update(part.as_bytes());
+        }
+        Self {
+            kind,
+            digest: digest.finalize().into(),
+        }
+    }
+
+    /// Login and refresh requests from one network.
+    pub fn auth_requests(net: ClientNet) -> Self {
+        Self::new("auth", &[&net.to_string()])
+    }
+
+    /// Signups from one network.
+    pub fn signups(net: ClientNet) -> Self {
+        Self::new("signup", &[&net.to_string()])
+    }
+
+    /// Failed logins of one account (or name) from anywhere.
+    pub fn login_failures(subject: Subject<'_>) -> Self {
+        match subject {
+            Subject::Account(id) => Self::new("fail", &["account", id]),
+            Subject::Name(name) => Self::new("fail", &["name", name]),
+        }
+    }
+
+    /// Failed logins of one account (or name) from one network.
+    pub fn login_failures_from(subject: Subject<'_>, net: ClientNet) -> Self {
+        let net = net.to_string();
+        match subject {
+            Subject::Account(id) => Self::new("fail_ip", &["account", id, &net]),
+            Subject::Name(name) => Self::new("fail_ip", &["name", name, &net]),
+        }
+    }
+
+    /// Posts published by one user.
+    pub fn posts(user_id: &str) -> Self {
+        Self::new("posts", &[user_id])
+    }
+}
+
+/// Budgets counted by [`Limiter::take`]: their stored keys and the windows
+/// they were counted in, so that [`Limiter::give_back`] returns the attempt
+/// to the same windows.
+#[derive(Debug)]
+pub struct Taken(Vec<(String, i64)>);
+
+/// Most refusals remembered by one process.
+const REFUSALS_KEPT: usize = 100_000;
+
 #[derive(Clone)]
 pub struct Limiter {
     db: Db,
+    /// Key of the HMAC that names counters in the database.
+    key: Arc<[u8; 32]>,
+    /// Counters known to be over their limit, by stored key, with the window
+    /// (start, end; ms) they are full in. A count only grows within its
+    /// window, so until that window ends the answer is known without asking
+    /// the database: a client that keeps going over a limit costs no write.
+    /// (Not for failure budgets, which a successful login empties.)
+    refused: Arc<Mutex<HashMap<String, (i64, i64)>>>,
 }
 
 impl Limiter {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// `secret` is the server's secret material; counters' names are keyed by it.
+    pub fn new(db: Db, secret: &[u8]) -> Self {
+        Self {
+            db,
+            key: Arc::new(counter_key(secret)),
+            refused: Arc::default(),
+        }
+    }
+
+    /// The name under which the database counts `key`.
+    pub fn stored(&self, key: &Key) -> String {
+        stored_name(&*self.key, key)
+    }
+
+    /// Whether `stored` is known to be over `limit` in the current window.
+    pub fn known_refused(&self, stored: &str, limit: RateLimit) -> Option<Exceeded> {
+        let (start, retry_after_secs) = window(limit.window);
+        let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        (refused.get(stored).map(|(at, _)| *at) == Some(start)).then_some(Exceeded { retry_after_secs })
+    }
+
+    /// Remembers that `stored` is over `limit` until its window ends.
+    pub fn remember_refused(&self, stored: &str, limit: RateLimit) {
+        let (start, _) = window(limit.window);
+        let end = start + i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
+        let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+        if refused.len() >= REFUSALS_KEPT {
+            let now = now_ms();
+            refused.retain(|_, (_, until)| *until > now);
+            if refused.len() >= REFUSALS_KEPT {
+                // Still full of current refusals: forget them all rather
+                // than grow; the database still has every count.
+                refused.clear();
+            }
+        }
+        refused.insert(stored.to_owned(), (start, end));
     }
 
     /// Counts one event under `key` and refuses it if that exceeds `limit`.
     pub async fn hit(
         &self,
-        key: &str,
+        key: &Key,
         limit: RateLimit,
     ) -> Result<Result<(), Exceeded>, sqlx::Error> {
+        let stored = self.stored(key);
+        if let Some(exceeded) = self.known_refused(&stored, limit) {
+            return Ok(Err(exceeded));
+        }
         let (start, retry) = window(limit.window);
         let count: i64 = sqlx::query_scalar(count_event!())
-            .bind(key)
+            .bind(&stored)
             .bind(start)
             .fetch_one(&self.db.write)
             .await?;
-        Ok(verdict(count, limit.max, retry))
-    }
-
-    /// Refuses if `key` has already reached `limit` in this window, without counting.
-    pub async fn check(
-        &self,
-        key: &str,
-        limit: RateLimit,
-    ) -> Result<Result<(), Exceeded>, sqlx::Error> {
-        let (start, retry) = window(limit.window);
-        let count: Option<i64> = sqlx::query_scalar(
-            "SELECT count FROM rate_counters WHERE key = ? AND window_start = ?",
-        )
-        .bind(key)
-        .bind(start)
-        .fetch_optional(&self.db.read)
-        .await?;
-        // Refused when one more event would go over the limit.
-        Ok(verdict(count.unwrap_or(0) + 1, limit.max, retry))
-    }
-
-    /// Counts one event under each key (in this window of each limit).
-    pub async fn record(&self, keys: &[(&str, RateLimit)]) -> Result<(), sqlx::Error> {
-        for (key, limit) in keys {
-            // Going over the limit here is seen by the next `check`.
-            let _ = self.hit(key, *limit).await?;
+        let verdict = verdict(count, limit.max, retry);
+        if verdict.is_err() {
+            self.remember_refused(&stored, limit);
         }
-        Ok(())
+        Ok(verdict)
     }
 
-    /// Forgets every count under the given keys (a successful login clears failures).
-    pub async fn clear(&self, keys: &[&str]) -> Result<(), sqlx::Error> {
+    /// Counts one attempt against every budget in `budgets`, if every one
+    /// of them has room; otherwise counts nothing and refuses. All or
+    /// nothing, in one transaction, so concurrent attempts can never take
+    /// more than a budget holds. A budget already full is seen by a read
+    /// first, which takes no lock.
+    pub async fn take(
+        &self,
+        budgets: &[(&Key, RateLimit)],
+    ) -> Result<Result<Taken, Exceeded>, sqlx::Error> {
+        let budgets: Vec<(String, i64, u64, i64)> = budgets
+            .iter()
+            .map(|(key, limit)| {
+                let (start, retry) = window(limit.window);
+                (self.stored(key), start, retry, i64::from(limit.max))
+            })
+            .collect();
+        for (stored, start, retry_after_secs, max) in &budgets {
+            let count: Option<i64> = sqlx::query_scalar(
+                "SELECT count FROM rate_counters WHERE key = ? AND window_start = ?",
+            )
+            .bind(stored)
+            .bind(start)
+            .fetch_optional(&self.db.read)
+            .await?;
+            if count.unwrap_or(0) >= *max {
+                return Ok(Err(Exceeded {
+                    retry_after_secs: *retry_after_secs,
+                }));
+            }
+        }
+        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
+        for (stored, start, retry_after_secs, max) in &budgets {
+            let counted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1)
+                 ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1
+                 WHERE count < ?3
+                 RETURNING count",
+            )
+            .bind(stored)
+            .bind(start)
+            .bind(max)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if counted.is_none() {
+                tx.rollback().await?;
+                return Ok(Err(Exceeded {
+                    retry_after_secs: *retry_after_secs,
+                }));
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(Taken(
+            budgets
+                .into_iter()
+                .map(|(stored, start, ..)| (stored, start))
+                .collect(),
+        )))
+    }
+
+    /// Returns an attempt counted by [`Limiter::take`] to its budgets, in
+    /// the windows it was counted in.
+    pub async fn give_back(&self, taken: &Taken) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.write.begin().await?;
+        for (stored, start) in &taken.0 {
+            sqlx::query(
+                "UPDATE rate_counters SET count = count - 1
+                 WHERE key = ? AND window_start = ? AND count > 0",
+            )
+            .bind(stored)
+            .bind(start)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Forgets every count under the given keys (a successful login gives its
+    /// account's failure budgets back).
+    pub async fn clear(&self, keys: &[&Key]) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.write.begin().await?;
         for key in keys {
             sqlx::query("DELETE FROM rate_counters WHERE key = ?")
-                .bind(key)
-                .execute(&self.db.write)
+                .bind(self.stored(key))
+                .execute(&mut *tx)
                 .await?;
         }
-        Ok(())
+        tx.commit().await
     }
 
     /// Deletes counters of windows that have ended (run periodically).
@@ -102,6 +334,24 @@ impl Limiter {
             .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// The key of the HMAC that names counters, derived from `secret`.
+fn counter_key(secret: &[u8]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(b"classboard rate-counter key");
+    mac.finalize().into_bytes().into()
+}
+
+/// `key`'s name in the database: its kind, then an HMAC of its digest.
+fn stored_name(counter_key: &[u8; 32], key: &Key) -> String {
+    let mut mac = HmacSha256::new_from_slice(counter_key).expect("HMAC takes any key length");
+    mac.update(&key.digest);
+    format!(
+        "{}:{}",
+        key.kind,
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18])
+    )
 }
 
 /// Whether the event that made `count` stays within `max`.
@@ -125,4 +375,53 @@ pub(crate) fn window(length: Duration) -> (i64, u64) {
             .unwrap_or(1)
             .max(1),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> String {
+        ClientNet::of(s.parse().unwrap()).to_string()
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_ipv4_per_address() {
+        assert_eq!(net("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(net("2001:db8:1:2::ffff"), "2001:db8:1:2::/64");
+        assert_ne!(net("2001:db8:1:3::1"), net("2001:db8:1:2::1"));
+        assert_eq!(net("10.1.2.3"), "10.1.2.3");
+        assert_ne!(net("10.1.2.3"), net("10.1.2.4"));
+        // An IPv4 client reached over an IPv6 socket is still that IPv4 address.
+        assert_eq!(net("::ffff:10.1.2.3"), "10.1.2.3");
+        // So is one behind a NAT64 gateway (all of whose clients share a /64).
+        assert_eq!(net("64:ff9b::10.1.2.3"), "10.1.2.3");
+        assert_ne!(net("64:ff9b::10.1.2.3"), net("64:ff9b::10.1.2.4"));
+    }
+
+    #[test]
+    fn keys_are_short_whatever_is_typed_and_never_collide_across_parts() {
+        let long = "a".repeat(10_000);
+        let ours = counter_key(b"a secret of thirty-two bytes or longer");
+        assert!(stored_name(&ours, &Key::login_failures(Subject::Name(&long))).len() < 40);
+        // Keyed: another server secret names the same counter otherwise.
+        let theirs = counter_key(b"another secret of thirty-two bytes!");
+        let key = Key::auth_requests(ClientNet::of("10.0.0.1".parse().unwrap()));
+        assert_ne!(stored_name(&ours, &key), stored_name(&theirs, &key));
+        assert!(stored_name(&ours, &key).starts_with("auth:"));
+        let ip: ClientNet = ClientNet::of("127.0.0.1".parse().unwrap());
+        // A name that spells another key's parts is another key.
+        assert_ne!(
+            Key::login_failures(Subject::Name("ada:127.0.0.1")),
+            Key::login_failures_from(Subject::Name("ada"), ip)
+        );
+        assert_ne!(
+            Key::login_failures(Subject::Name("ada")),
+            Key::login_failures(Subject::Account("ada"))
+        );
+        assert_ne!(
+            Key::new("k", &["ab", "c"]),
+            Key::new("k", &["a", "bc"])
+        );
+    }
 }

@@ -4,7 +4,9 @@
 pub mod blocklist;
 pub mod jwt;
 pub mod limits;
+pub mod normalize;
 pub mod password;
+pub mod refresh_token;
 pub mod revocation;
 pub mod rotations;
 pub mod sessions;

@@ -1,9 +1,12 @@
 //! Password hashing with Argon2id (PHC strings). Hashing is deliberately
 //! slow, so it runs on a fixed pool of threads of its own, one per core: a
-//! login storm queues up instead of starving the async runtime. Each of those
-//! threads allocates Argon2's 19 MiB working memory once and reuses it for
-//! every hash: allocated per hash, glibc kept the freed blocks, and a login
-//! storm peaked at 380 MiB of RSS.
+//! login storm queues up instead of starving the async runtime. The queue is
+//! bounded: a hash must be reserved first ([`Hasher::reserve`]), and when
+//! every slot is taken the caller is told at once ([`HashError::Busy`], a
+//! `503`) instead of waiting behind an unbounded line. Each hashing thread
+//! allocates Argon2's 19 MiB working memory once and reuses it for every
+//! hash: allocated per hash, glibc kept the freed blocks, and a login storm
+//! peaked at 380 MiB of RSS.
 
 use std::sync::{
     Arc, Mutex,
@@ -15,7 +18,7 @@ use argon2::{
     Algorithm, Argon2, Block, Params, Version,
     password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
-use tokio::sync::oneshot;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// OWASP's baseline for Argon2id: 19 MiB, 2 passes, 1 lane.
 pub const DEFAULT_PARAMS: (u32, u32, u32) = (19 * 1024, 2, 1);
@@ -26,6 +29,9 @@ pub enum HashError {
     Hash(String),
     #[error("password hashing pool stopped")]
     Closed,
+    /// Every hashing slot is taken: the caller should come back later.
+    #[error("every password hashing slot is taken")]
+    Busy,
 }
 
 /// Outcome of checking a password against a stored hash.
@@ -48,16 +54,21 @@ pub struct Hasher {
     params: Params,
     jobs: mpsc::Sender<Job>,
     threads: usize,
+    /// One permit per hash that may be running or waiting at once.
+    slots: Arc<Semaphore>,
+    capacity: usize,
     /// A hash of a random password, checked when the account does not
     /// exist, so that "no such user" costs as much as "wrong password".
     dummy: Arc<str>,
-    /// Hashes computed so far (hash and verify), for tests and metrics.
+    /// Argon2 computations so far (hashes and each candidate verified), for
+    /// tests and metrics.
     runs: Arc<AtomicU64>,
 }
 
 impl Hasher {
-    /// A hasher with `(m_cost KiB, t_cost, p_cost)` and `threads` concurrent hashes.
-    pub fn new((m, t, p): (u32, u32, u32), threads: usize) -> Result<Self, HashError> {
+    /// A hasher with `(m_cost KiB, t_cost, p_cost)`, `threads` concurrent
+    /// hashes, and room for `waiting` more waiting for a thread.
+    pub fn new((m, t, p): (u32, u32, u32), threads: usize, waiting: usize) -> Result<Self, HashError> {
         let params = Params::new(m, t, p, None).map_err(|e| HashError::Hash(e.to_string()))?;
         let mut random = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
@@ -81,19 +92,22 @@ impl Hasher {
                 })
                 .map_err(|e| HashError::Hash(format!("cannot start a hashing thread: {e}")))?;
         }
+        let capacity = threads + waiting;
         Ok(Self {
             params,
             jobs,
             threads,
+            slots: Arc::new(Semaphore::new(capacity)),
+            capacity,
             dummy: dummy.into(),
             runs: Arc::default(),
         })
     }
 
-    /// One hashing thread per core.
-    pub fn for_this_machine() -> Result<Self, HashError> {
+    /// One hashing thread per core, with room for `queue` hashes waiting.
+    pub fn for_this_machine(queue: usize) -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self::new(DEFAULT_PARAMS, cores)
+        Self::new(DEFAULT_PARAMS, cores, queue)
     }
 
     /// How many hashes can run at once.
@@ -101,30 +115,109 @@ impl Hasher {
         self.threads
     }
 
-    /// Hashes `password` into a PHC string with a fresh random salt.
+    /// How many hashes are running or waiting right now.
+    pub fn in_use(&self) -> usize {
+        self.capacity - self.slots.available_permits()
+    }
+
+    /// Reserves a slot for one hash (or verification), or refuses at once
+    /// with [`HashError::Busy`] when the queue is full.
+    pub fn reserve(&self) -> Result<Reserved, HashError> {
+        let permit = self
+            .slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
+        Ok(Reserved {
+            hasher: self.clone(),
+            permit,
+        })
+    }
+
+    /// Reserves a slot and hashes `password`.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let params = self.params.clone();
+        self.reserve()?.hash(password).await
+    }
+
+    /// Reserves a slot and checks `password` against `phc`.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verdict, HashError> {
+        self.reserve()?.verify(&[password], phc).await
+    }
+
+    /// How many Argon2 computations this hasher has made: one per hash, one
+    /// per candidate checked.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
+    /// Queues `work` for a hashing thread. The slot `permit` travels with
+    /// the job and is released only when the job is done, so a request that
+    /// is cancelled while its job waits still holds its place in the bound;
+    /// and its job, finding nobody waiting for the answer, computes nothing.
+    async fn run<T: Send + 'static>(
+        &self,
+        permit: OwnedSemaphorePermit,
+        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            if done.is_closed() {
+                return;
+            }
+            let output = work(memory);
+            // Free before answering: whoever has the answer finds the slot free.
+            drop(permit);
+            let _ = done.send(output);
+        });
+        self.jobs.send(job).map_err(|_| HashError::Closed)?;
+        result.await.map_err(|_| HashError::Closed)
+    }
+}
+
+/// A reserved hashing slot, spent by the one job it is used for.
+pub struct Reserved {
+    hasher: Hasher,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Reserved {
+    /// Hashes `password` into a PHC string with a fresh random salt.
+    pub async fn hash(self, password: &str) -> Result<String, HashError> {
+        let params = self.hasher.params.clone();
         let password = password.to_owned();
-        self.run(move |memory| hash_now(&params, password.as_bytes(), memory))
+        let runs = self.hasher.runs.clone();
+        self.hasher
+            .run(self.permit, move |memory| {
+                runs.fetch_add(1, Ordering::Relaxed);
+                hash_now(&params, password.as_bytes(), memory)
+            })
             .await?
     }
 
-    /// Checks `password` against `phc`, or against the dummy hash when the
-    /// account does not exist (`phc` is `None`), which always mismatches.
-    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<Verdict, HashError> {
+    /// Checks the `candidates` for the password, in order, against `phc`, or
+    /// against the dummy hash when the account does not exist (`phc` is
+    /// `None`; always a mismatch). A match by any candidate but the first
+    /// asks for a re-hash (of the first). Every candidate is tried when none
+    /// matches, so the time spent does not tell whether the account exists.
+    pub async fn verify(self, candidates: &[&str], phc: Option<&str>) -> Result<Verdict, HashError> {
         let known = phc.is_some();
-        let phc = phc.map_or_else(|| self.dummy.to_string(), str::to_owned);
-        let current = self.params.clone();
-        let password = password.to_owned();
+        let phc = phc.map_or_else(|| self.hasher.dummy.to_string(), str::to_owned);
+        let current = self.hasher.params.clone();
+        let candidates: Vec<String> = candidates.iter().map(|c| (*c).to_owned()).collect();
+        let runs = self.hasher.runs.clone();
         let verdict = self
-            .run(move |memory| {
+            .hasher
+            .run(self.permit, move |memory| {
                 let Ok(parsed) = PasswordHash::new(&phc) else {
                     return Verdict::Mismatch;
                 };
-                if !matches(&parsed, password.as_bytes(), memory) {
+                let Some(which) = candidates.iter().position(|c| {
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    matches(&parsed, c.as_bytes(), memory)
+                }) else {
                     return Verdict::Mismatch;
-                }
-                if is_weaker(&parsed, &current) {
+                };
+                if which > 0 || is_weaker(&parsed, &current) {
                     Verdict::MatchNeedsRehash
                 } else {
                     Verdict::Match
@@ -132,25 +225,6 @@ impl Hasher {
             })
             .await?;
         Ok(if known { verdict } else { Verdict::Mismatch })
-    }
-
-    /// How many hashes (including verifications) this hasher has computed.
-    pub fn runs(&self) -> u64 {
-        self.runs.load(Ordering::Relaxed)
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Memory) -> T + Send + 'static,
-    ) -> Result<T, HashError> {
-        let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move |memory| {
-            // The caller may have gone (request cancelled); nothing to do then.
-            let _ = done.send(work(memory));
-        });
-        self.runs.fetch_add(1, Ordering::Relaxed);
-        self.jobs.send(job).map_err(|_| HashError::Closed)?;
-        result.await.map_err(|_| HashError::Closed)
     }
 }
 
@@ -230,7 +304,7 @@ mod tests {
 
     // Small parameters keep unit tests fast; DEFAULT_PARAMS is tested once.
     fn fast() -> Hasher {
-        Hasher::new((1024, 1, 1), 2).unwrap()
+        Hasher::new((1024, 1, 1), 2, 16).unwrap()
     }
 
     #[tokio::test]
@@ -263,7 +337,7 @@ mod tests {
 
     #[tokio::test]
     async fn default_parameters_meet_the_owasp_baseline() {
-        let h = Hasher::new(DEFAULT_PARAMS, 1).unwrap();
+        let h = Hasher::new(DEFAULT_PARAMS, 1, 16).unwrap();
         let phc = h.hash("correct horse battery staple").await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
     }
@@ -271,7 +345,7 @@ mod tests {
     #[tokio::test]
     async fn hashes_with_weaker_parameters_ask_to_be_upgraded() {
         let old = fast().hash("correct horse battery staple").await.unwrap();
-        let today = Hasher::new((2048, 2, 1), 1).unwrap();
+        let today = Hasher::new((2048, 2, 1), 1, 16).unwrap();
         assert_eq!(
             today
                 .verify("correct horse battery staple", Some(&old))
@@ -327,8 +401,8 @@ mod tests {
 
     #[tokio::test]
     async fn one_thread_s_memory_serves_hashes_of_any_size_in_turn() {
-        let h = Hasher::new((1024, 1, 1), 1).unwrap();
-        let big = Hasher::new((4096, 1, 1), 1)
+        let h = Hasher::new((1024, 1, 1), 1, 16).unwrap();
+        let big = Hasher::new((4096, 1, 1), 1, 16)
             .unwrap()
             .hash("pw of a big hash")
             .await
@@ -351,12 +425,79 @@ mod tests {
     #[tokio::test]
     async fn hashes_run_on_the_pool_s_own_threads_only() {
         let h = fast();
+        let permit = h.reserve().unwrap().permit;
         let name = h
-            .run(|_| std::thread::current().name().map(str::to_owned))
+            .run(permit, |_| std::thread::current().name().map(str::to_owned))
             .await
             .unwrap();
         assert!(name.is_some_and(|n| n.starts_with("argon2-")));
         assert_eq!(h.threads(), 2);
+    }
+
+    /// A caller that gives up while its job waits keeps its slot until the
+    /// job has run, and its job computes nothing.
+    #[tokio::test]
+    async fn a_cancelled_hash_keeps_its_slot_until_its_job_is_done_and_computes_nothing() {
+        let h = Hasher::new((1024, 1, 1), 1, 1).unwrap();
+        // The one thread is busy until `release` is sent.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let blocker = h.reserve().unwrap().permit;
+        let busy = h.clone();
+        let blocking = tokio::spawn(async move {
+            busy.run(blocker, move |_| held.recv().ok()).await
+        });
+        let waiting = h.reserve().unwrap();
+        let cancelled = tokio::spawn(waiting.hash("never computed"));
+        tokio::task::yield_now().await;
+        cancelled.abort();
+        let _ = cancelled.await;
+        assert_eq!(h.in_use(), 2, "the cancelled job still holds its slot");
+        assert!(matches!(h.reserve(), Err(HashError::Busy)));
+        let before = h.runs();
+        release.send(()).unwrap();
+        blocking.await.unwrap().unwrap();
+        // The cancelled job runs next, finds nobody waiting, and frees its slot.
+        let phc = h.hash("now there is room").await.unwrap();
+        assert_eq!(h.runs(), before + 1, "only the last hash was computed");
+        assert_eq!(h.in_use(), 0);
+        assert_eq!(h.verify("now there is room", Some(&phc)).await.unwrap(), Verdict::Match);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_frees_its_slots_afterwards() {
+        let h = Hasher::new((1024, 1, 1), 1, 2).unwrap();
+        let held: Vec<Reserved> = (0..3).map(|_| h.reserve().unwrap()).collect();
+        assert_eq!(h.in_use(), 3);
+        assert!(matches!(h.reserve(), Err(HashError::Busy)));
+        let phc = held.into_iter().next().unwrap().hash("one of three").await.unwrap();
+        // The other two reservations were dropped unused: every slot is free.
+        assert_eq!(h.in_use(), 0);
+        assert_eq!(
+            h.verify("one of three", Some(&phc)).await.unwrap(),
+            Verdict::Match
+        );
+    }
+
+    #[tokio::test]
+    async fn a_later_candidate_matches_and_asks_for_a_rehash() {
+        let h = fast();
+        let old = h.hash("caf\u{65}\u{301} au lait, s'il vous plait").await.unwrap();
+        let composed = "caf\u{e9} au lait, s'il vous plait";
+        let decomposed = "caf\u{65}\u{301} au lait, s'il vous plait";
+        assert_eq!(
+            h.reserve().unwrap().verify(&[composed, decomposed], Some(&old)).await.unwrap(),
+            Verdict::MatchNeedsRehash
+        );
+        assert_eq!(
+            h.reserve().unwrap().verify(&[decomposed], Some(&old)).await.unwrap(),
+            Verdict::Match
+        );
+        let before = h.runs();
+        assert_eq!(
+            h.reserve().unwrap().verify(&["wrong one", "wrong two"], None).await.unwrap(),
+            Verdict::Mismatch
+        );
+        assert_eq!(h.runs(), before + 2, "every candidate is tried, also for nobody");
     }
 
     #[tokio::test]

@@ -1,37 +1,66 @@
 //! Revoked sessions, held in memory so that checking an access token needs no
 //! database read. Each process fills the set from the database at start and
-//! polls it several times a second, so a revocation made by any instance
-//! reaches every instance well within a second. Entries are forgotten once
-//! every access token of that session has expired anyway.
+//! then polls it several times a second for revocations numbered above the
+//! last it saw (see `sessions::revoke_sessions` for why the numbers cannot
+//! skip a late commit).
+//!
+//! An entry is kept, in this process's own monotonic time, for an access
+//! token's lifetime plus leeway plus a margin for clocks that disagree,
+//! counted from the moment this process learned of the revocation: every
+//! token minted before the revocation committed has expired by then.
+//!
+//! A poll that keeps failing must not leave the process accepting revoked
+//! tokens unnoticed: after [`STALE_AFTER`] without a successful poll the set
+//! is *stale*, the process says so in its log, and `GET /readyz` answers
+//! `503` so that a load balancer stops sending it requests.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, RwLock},
-    time::Duration,
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
 use sqlx::SqlitePool;
 
-use crate::db::now_ms;
-
 /// How often the database is polled for new revocations.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long without a successful poll makes the set stale.
+pub const STALE_AFTER: Duration = Duration::from_secs(3);
+/// How far apart the clocks of the instances may be: a token minted by an
+/// instance whose clock runs ahead expires later by that much.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(30);
+/// Most revocations read by one poll; more wait for the next one.
+const POLL_BATCH: i64 = 10_000;
 
 #[derive(Clone)]
 pub struct Revocations {
-    /// Session id → when it may be forgotten (ms).
-    revoked: Arc<RwLock<HashMap<String, i64>>>,
-    /// How long after revocation an access token of the session may still be
-    /// unexpired: the token lifetime plus verification leeway.
-    keep_for: i64,
+    /// Session id → when this process may forget it.
+    revoked: Arc<RwLock<HashMap<String, Instant>>>,
+    /// How long an access token of a revoked session may still be unexpired.
+    keep_for: Duration,
+    sync: Arc<Mutex<SyncState>>,
+}
+
+#[derive(Debug)]
+struct SyncState {
+    /// The highest revocation number loaded.
+    seen: i64,
+    /// When the set last matched the database.
+    synced_at: Instant,
+    /// Whether the staleness has been logged (once per outage).
+    reported: bool,
 }
 
 impl Revocations {
     pub fn new(access_ttl: Duration) -> Self {
-        let keep_for = access_ttl + Duration::from_secs(super::jwt::LEEWAY_SECS + 1);
         Self {
             revoked: Arc::default(),
-            keep_for: i64::try_from(keep_for.as_millis()).unwrap_or(i64::MAX),
+            keep_for: access_ttl + Duration::from_secs(super::jwt::LEEWAY_SECS) + CLOCK_SKEW_MARGIN,
+            sync: Arc::new(Mutex::new(SyncState {
+                seen: 0,
+                synced_at: Instant::now(),
+                reported: false,
+            })),
         }
     }
 
@@ -43,53 +72,121 @@ impl Revocations {
             .contains_key(session_id)
     }
 
+    /// How many revoked sessions are held.
+    pub fn len(&self) -> usize {
+        self.revoked.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the set has matched the database within [`STALE_AFTER`].
+    pub fn is_fresh(&self) -> bool {
+        self.sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .synced_at
+            .elapsed()
+            <= STALE_AFTER
+    }
+
     /// Records revocations made by this process at once, without waiting for the poll.
     pub fn insert<'a>(&self, session_ids: impl IntoIterator<Item = &'a String>) {
-        let forget_at = now_ms() + self.keep_for;
+        let forget_at = Instant::now() + self.keep_for;
         let mut set = self.revoked.write().unwrap_or_else(|e| e.into_inner());
         for id in session_ids {
             set.insert(id.clone(), forget_at);
         }
     }
 
-    /// Loads revocations made since `since` (ms) and forgets expired entries.
-    /// Returns the newest revocation time seen.
-    pub async fn sync(&self, db: &SqlitePool, since: i64) -> Result<i64, sqlx::Error> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?")
-                .bind(since)
-                .fetch_all(db)
-                .await?;
-        let now = now_ms();
-        let newest = rows.iter().map(|(_, at)| *at).max().unwrap_or(since);
-        let mut set = self.revoked.write().unwrap_or_else(|e| e.into_inner());
-        set.retain(|_, forget_at| *forget_at > now);
-        for (id, at) in rows {
-            let forget_at = at + self.keep_for;
-            if forget_at > now {
-                set.insert(id, forget_at);
-            }
-        }
-        Ok(newest)
-    }
-
     /// Fills the set from the database, then keeps polling it until the
     /// process ends. The first fill happens before this returns.
     pub async fn start(self, db: SqlitePool) -> Result<(), sqlx::Error> {
-        let mut since = self.sync(&db, now_ms() - self.keep_for).await?;
+        self.fill(&db).await?;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(POLL_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                // Look back a little: a revocation committed late by another
-                // instance can carry a slightly older timestamp.
-                match self.sync(&db, since - 2_000).await {
-                    Ok(newest) => since = since.max(newest),
-                    Err(e) => tracing::error!(error = %e, "cannot poll revoked sessions"),
-                }
+                let polled = self.poll(&db).await;
+                self.after_poll(polled);
             }
         });
         Ok(())
+    }
+
+    /// Loads every revoked session the database still holds. The clock is
+    /// read first: whatever commits after that has a higher number and is
+    /// found by the polls.
+    async fn fill(&self, db: &SqlitePool) -> Result<(), sqlx::Error> {
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM revocation_clock WHERE id = 1")
+            .fetch_one(db)
+            .await?;
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM sessions WHERE revoked_at IS NOT NULL")
+                .fetch_all(db)
+                .await?;
+        self.insert(&ids);
+        let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        sync.seen = seq;
+        sync.synced_at = Instant::now();
+        Ok(())
+    }
+
+    /// Loads the revocations numbered above the last one seen, and forgets
+    /// entries whose tokens have all expired. Returns how many were loaded.
+    pub async fn poll(&self, db: &SqlitePool) -> Result<usize, sqlx::Error> {
+        let seen = self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, revoked_seq FROM sessions WHERE revoked_seq > ?
+             ORDER BY revoked_seq LIMIT ?",
+        )
+        .bind(seen)
+        .bind(POLL_BATCH)
+        .fetch_all(db)
+        .await?;
+        let now = Instant::now();
+        {
+            let mut set = self.revoked.write().unwrap_or_else(|e| e.into_inner());
+            set.retain(|_, forget_at| *forget_at > now);
+            for (id, _) in &rows {
+                set.insert(id.clone(), now + self.keep_for);
+            }
+        }
+        let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(newest) = rows.iter().map(|(_, seq)| *seq).max() {
+            sync.seen = sync.seen.max(newest);
+        }
+        // A full batch may leave more behind: not in sync until read.
+        if rows.len() < usize::try_from(POLL_BATCH).unwrap_or(usize::MAX) {
+            sync.synced_at = now;
+        }
+        Ok(rows.len())
+    }
+
+    /// Logs the moment the set goes stale, and the moment it recovers.
+    fn after_poll(&self, polled: Result<usize, sqlx::Error>) {
+        let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
+        let stale_for = sync.synced_at.elapsed();
+        match polled {
+            Err(e) if stale_for > STALE_AFTER && !sync.reported => {
+                sync.reported = true;
+                tracing::error!(
+                    error = %e,
+                    stale_for_ms = stale_for.as_millis() as u64,
+                    "revoked sessions cannot be polled: the revocation set is stale and readyz answers 503"
+                );
+            }
+            Err(e) if !sync.reported => {
+                tracing::warn!(error = %e, "cannot poll revoked sessions; retrying");
+            }
+            Err(_) => {}
+            Ok(_) if sync.reported && stale_for <= STALE_AFTER => {
+                sync.reported = false;
+                tracing::info!("revoked sessions polled again: the revocation set is current");
+            }
+            Ok(_) => {}
+        }
     }
 }

@@ -215,14 +215,7 @@ mod tests {
         let db = crate::db::connect(&url).await.unwrap();
         let mut searches = 0;
         for statement in STATEMENTS.split(';').filter(|s| !s.trim().is_empty()) {
-            let plan: Vec<String> =
-                sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
-                    .fetch_all(&db.write)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|row| row.get("detail"))
-                    .collect();
+            let plan = crate::db::query_plan(&db.write, statement).await;
             // A plan lists each table read and each subquery; an `INSERT …
             // VALUES` reads none, and its conflict check is a key search.
             for step in &plan {
