@@ -105,3 +105,39 @@ async fn grades_name_an_existing_student_and_valid_fields() {
     let response = assign(&app, &turing.access, "hopper", "Logic", "A").await;
     assert_eq!(response.status(), 422, "a teacher is not a student");
 }
+
+#[tokio::test]
+async fn grades_are_listed_a_bounded_page_at_a_time_for_every_role() {
+    let app = TestApp::spawn().await;
+    let teacher = app.user_with_role("turing", "teacher").await;
+    let ada = app.signup("ada").await;
+    for i in 0..5 {
+        let response = assign(&app, &teacher.access, "ada", &format!("Course {i}"), "A").await;
+        assert_eq!(response.status(), 201);
+    }
+    for token in [&teacher.access, &ada.access] {
+        let mut courses = Vec::new();
+        let mut path = "/api/grades?limit=2".to_owned();
+        loop {
+            let body = app.get_json(&path, token).await;
+            let page = body["grades"].as_array().unwrap();
+            assert!(page.len() <= 2);
+            courses.extend(page.iter().map(|g| g["course"].as_str().unwrap().to_owned()));
+            match body["next"].as_str() {
+                Some(next) => path = format!("/api/grades?limit=2&before={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(courses, ["Course 4", "Course 3", "Course 2", "Course 1", "Course 0"]);
+    }
+    assert_eq!(grades(&app, &ada.access).await.len(), 5, "default page holds them");
+    for bad in ["?limit=0", "?limit=101", "?before=x"] {
+        let response = app
+            .bearer(Method::GET, &format!("/api/grades{bad}"), &ada.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(error_code(response).await, "invalid_request");
+    }
+}

@@ -134,6 +134,13 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// `GET path` as the holder of `token`, which must answer `200`; its body.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let response = self.bearer(Method::GET, path, token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     /// Publishes a post as the holder of `token`; returns the post.
     pub async fn publish(&self, token: &str, title: &str, body: &str) -> Value {
         let response = self

@@ -106,3 +106,62 @@ async fn json_responses_are_utf8_json() {
         );
     }
 }
+
+/// Opens a raw connection to the server and sends `request` as written.
+async fn raw(app: &TestApp, request: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request).await.unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection; fails after `limit`.
+async fn read_to_close(stream: &mut tokio::net::TcpStream, limit: std::time::Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection in time")
+        .ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = TestApp::spawn().await;
+    let started = std::time::Instant::now();
+    let mut stream = raw(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+    let limit = server::serve::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5);
+    read_to_close(&mut stream, limit).await;
+    assert!(started.elapsed() >= server::serve::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_whole_is_answered_408() {
+    let app = TestApp::spawn().await;
+    let mut stream = raw(
+        &app,
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"login\":",
+    )
+    .await;
+    let limit = server::serve::BODY_READ_TIMEOUT + std::time::Duration::from_secs(5);
+    let answer = tokio::time::timeout(limit, async {
+        use tokio::io::AsyncReadExt;
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 1024];
+        // Until the error body is in, or the server closes.
+        while !String::from_utf8_lossy(&answer).contains("invalid_request") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    })
+    .await
+    .expect("answered in time");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("invalid_request"), "{answer}");
+}

@@ -101,7 +101,7 @@ async fn login_and_refresh_requests_per_ip_are_limited() {
 }
 
 #[tokio::test]
-async fn a_refresh_over_the_limit_leaves_its_token_live_and_one_without_a_token_still_counts() {
+async fn a_refresh_over_the_limit_leaves_its_token_live_and_junk_counts_nothing() {
     let app = TestApp::spawn_with(&[("AUTH_REQUESTS_PER_IP", "2/5m")]).await;
     let ada = app.signup("ada").await;
     let tokens = || async {
@@ -113,20 +113,25 @@ async fn a_refresh_over_the_limit_leaves_its_token_live_and_one_without_a_token_
         .unwrap();
         counts
     };
-    let no_token = app.post_json("/api/auth/refresh", &json!({})).await;
-    assert_eq!(no_token.status(), 400, "counted: 1 of 2");
+    // Refused before any query, so not counted: no token, and tokens this
+    // server cannot have minted.
+    for _ in 0..5 {
+        assert_eq!(app.post_json("/api/auth/refresh", &json!({})).await.status(), 400);
+        assert_eq!(app.refresh("not a token at all").await.status(), 400);
+        assert_eq!(app.refresh(&"A".repeat(64)).await.status(), 400);
+    }
     let next = app.refresh(&ada.refresh).await;
-    assert_eq!(next.status(), 200, "counted: 2 of 2");
+    assert_eq!(next.status(), 200, "counted: 1 of 2");
     assert_eq!(
         tokens().await,
         (2, 1),
         "the first token spent, its successor live"
     );
-
     let next: serde_json::Value = next.json().await.unwrap();
     let successor = next["refresh_token"].as_str().unwrap();
-    assert_rate_limited(app.refresh(successor).await).await;
-    assert_eq!(tokens().await, (2, 1), "the successor was not spent");
+    assert_eq!(app.refresh(successor).await.status(), 200, "counted: 2 of 2");
+    let next: serde_json::Value = app.login_response("ada", PASSWORD).await.json().await.unwrap();
+    assert_eq!(next["error"], "rate_limited", "login counts too: 3 of 2");
 }
 
 #[tokio::test]
@@ -185,4 +190,108 @@ async fn limits_are_shared_by_every_instance_through_the_database() {
         .await;
     assert_rate_limited(first.login_response("ada", PASSWORD).await).await;
     assert_rate_limited(second.login_response("ada", PASSWORD).await).await;
+}
+
+/// Sends a signup for `username` as the proxy says `forwarded_for`.
+async fn signup_from(app: &TestApp, forwarded_for: &str, username: &str) -> u16 {
+    app.client
+        .post(app.url("/api/auth/signup"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"username": username, "email": format!("{username}@example.com"), "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_counted_per_64_network() {
+    let app = TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m"), ("TRUST_FORWARDED_FOR", "true")]).await;
+    assert_eq!(signup_from(&app, "2001:db8:0:7::1", "ada").await, 201);
+    assert_eq!(signup_from(&app, "2001:db8:0:7:ffff:ffff:ffff:2", "bob").await, 201);
+    assert_eq!(
+        signup_from(&app, "2001:db8:0:7::abcd", "cyd").await,
+        429,
+        "a third address of the same /64 shares its budget"
+    );
+    assert_eq!(signup_from(&app, "2001:db8:0:8::1", "dee").await, 201, "another /64");
+    // IPv4 still counts per address.
+    assert_eq!(signup_from(&app, "10.0.0.1", "eve").await, 201);
+    assert_eq!(signup_from(&app, "10.0.0.2", "fay").await, 201);
+}
+
+#[tokio::test]
+async fn a_forwarded_for_whose_last_entry_is_not_an_address_counts_the_tcp_peer() {
+    let app = TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m"), ("TRUST_FORWARDED_FOR", "true")]).await;
+    // The client writes the first entries; the proxy's own entry is junk.
+    // Only the peer can be counted, never a client-written entry.
+    let statuses = [
+        signup_from(&app, "10.1.0.1, unknown", "ada").await,
+        signup_from(&app, "10.1.0.2, 10.9.9.9:443", "bob").await,
+        signup_from(&app, "10.1.0.3, ", "cyd").await,
+    ];
+    assert_eq!(statuses, [201, 201, 429]);
+    // And a proper last entry is what counts, whatever comes before it.
+    assert_eq!(signup_from(&app, "unknown, 10.2.0.1", "dee").await, 201);
+}
+
+#[tokio::test]
+async fn publishing_is_limited_per_user_even_when_fired_at_once() {
+    let app = TestApp::spawn_with(&[("POSTS_PER_USER", "3/10m")]).await;
+    let ada = app.signup("ada").await;
+    let bob = app.signup("bob").await;
+    let posts = (0..20).map(|i| {
+        app.bearer(reqwest::Method::POST, "/api/posts", &ada.access)
+            .json(&json!({"title": format!("post {i}"), "body": "text"}))
+            .send()
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(posts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [vec![201; 3], vec![429; 17]].concat());
+    // Another author has a budget of their own.
+    app.publish(&bob.access, "bob's", "text").await;
+}
+
+#[tokio::test]
+async fn a_full_hashing_queue_answers_503_at_once_and_costs_no_attempt() {
+    let app = TestApp::spawn_with(&[
+        ("PASSWORD_HASH_QUEUE", "0"),
+        ("LOGIN_FAILURES_PER_ACCOUNT_IP", "1000/15m"),
+        ("LOGIN_FAILURES_PER_ACCOUNT", "1000/1h"),
+    ])
+    .await;
+    app.signup("ada").await;
+    let storm = (0..40).map(|_| app.login_response("ada", "a wrong password, a wrong password"));
+    let responses = futures::future::join_all(storm).await;
+    let mut refused = 0;
+    let mut answered = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            503 => {
+                assert_eq!(header(&response, "retry-after"), "1");
+                assert_eq!(error_code(response).await, "unavailable");
+                refused += 1;
+            }
+            401 => answered += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused > 0, "no request was refused: the queue is unbounded");
+    assert!(answered >= app.state.hasher.threads(), "{answered} answered");
+    let attempts: i64 = sqlx::query_scalar(
+        "SELECT MAX(count) FROM rate_counters WHERE key LIKE 'fail_ip:%'",
+    )
+    .fetch_one(&app.state.db.read)
+    .await
+    .unwrap();
+    assert_eq!(
+        attempts,
+        i64::try_from(answered).unwrap(),
+        "a refused request cost the account nothing"
+    );
 }

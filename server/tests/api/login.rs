@@ -80,7 +80,7 @@ async fn an_unknown_user_costs_a_password_hash_like_a_wrong_password() {
 async fn a_weaker_hash_is_upgraded_on_the_next_successful_login() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    let weak = server::auth::password::Hasher::new((1024, 1, 1), 1)
+    let weak = server::auth::password::Hasher::new((1024, 1, 1), 1, 1)
         .unwrap()
         .hash(PASSWORD)
         .await
@@ -130,4 +130,102 @@ async fn login_with_a_missing_field_is_invalid_request() {
         .await;
     assert_eq!(response.status(), 400);
     assert_eq!(error_code(response).await, "invalid_request");
+}
+
+/// "é" typed as one code point or as "e" and a combining accent is one password.
+#[tokio::test]
+async fn a_password_is_the_same_however_its_accents_were_typed() {
+    let app = TestApp::spawn().await;
+    let composed = "cr\u{e8}me br\u{fb}l\u{e9}e au caf\u{e9} noir";
+    let decomposed = "cre\u{300}me bru\u{302}le\u{301}e au cafe\u{301} noir";
+    let response = app
+        .post_json(
+            "/api/auth/signup",
+            &json!({"username": "ada", "email": "ada@example.com", "password": decomposed}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(app.login_response("ada", composed).await.status(), 200);
+    assert_eq!(app.login_response("ada", decomposed).await.status(), 200);
+}
+
+/// A hash made before passwords were normalised still opens the account,
+/// and is made again from the normalised form.
+#[tokio::test]
+async fn a_hash_of_an_unnormalised_password_still_matches_and_is_redone() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let decomposed = "cre\u{300}me bru\u{302}le\u{301}e au cafe\u{301} noir";
+    let composed = "cr\u{e8}me br\u{fb}l\u{e9}e au caf\u{e9} noir";
+    let old = app.state.hasher.hash(decomposed).await.unwrap();
+    let db = app.db().await;
+    // As an earlier version stored it: not marked as made from the NFC form.
+    sqlx::query("UPDATE users SET password_hash = ?, password_nfc = 0 WHERE id = ?")
+        .bind(&old)
+        .bind(&ada.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(app.login_response("ada", decomposed).await.status(), 200);
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        .bind(&ada.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_ne!(stored, old, "redone from the normalised form");
+    assert_eq!(app.login_response("ada", composed).await.status(), 200);
+}
+
+/// Only a hash stored before normalisation is also tried with the password
+/// as typed: for every other account an attempt costs one hash, whatever
+/// its form, and an unknown name costs exactly as much.
+#[tokio::test]
+async fn a_wrong_password_costs_one_hash_unless_the_stored_hash_predates_normalisation() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let decomposed = "cre\u{300}me bru\u{302}le\u{301}e au cafe\u{301} noir";
+    for login in ["ada", "nobody-at-all"] {
+        let before = app.state.hasher.runs();
+        assert_eq!(app.login_response(login, decomposed).await.status(), 401);
+        assert_eq!(app.state.hasher.runs(), before + 1, "{login}");
+    }
+    sqlx::query("UPDATE users SET password_nfc = 0 WHERE id = ?")
+        .bind(&ada.id)
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    let before = app.state.hasher.runs();
+    assert_eq!(app.login_response("ada", decomposed).await.status(), 401);
+    assert_eq!(app.state.hasher.runs(), before + 2, "the typed form is tried too");
+    // A successful login marks the hash as made from the normalised form.
+    assert_eq!(app.login_response("ada", PASSWORD).await.status(), 200);
+    let marked: bool = sqlx::query_scalar("SELECT password_nfc FROM users WHERE id = ?")
+        .bind(&ada.id)
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert!(marked);
+}
+
+#[tokio::test]
+async fn login_names_in_full_width_letters_name_the_same_account() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    for login in ["\u{ff41}\u{ff44}\u{ff41}", "\u{ff21}\u{ff24}\u{ff21}@example.com"] {
+        let response = app.login_response(login, PASSWORD).await;
+        assert_eq!(response.status(), 200, "{login}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["user"]["id"], ada.id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn an_empty_or_overlong_login_name_is_refused_with_details() {
+    let app = TestApp::spawn().await;
+    for (login, issue) in [("", "required"), ("   ", "required"), (&*"a".repeat(255), "too_long")] {
+        let response = app.login_response(login, PASSWORD).await;
+        assert_eq!(response.status(), 422, "{login:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["details"], json!([{"field": "login", "issue": issue}]));
+    }
 }

@@ -40,6 +40,39 @@ async fn pages_carry_security_headers() {
         response.headers()["referrer-policy"],
         "strict-origin-when-cross-origin"
     );
+    assert!(
+        response.headers().get("strict-transport-security").is_none(),
+        "never over plain HTTP"
+    );
+}
+
+#[tokio::test]
+async fn every_answer_over_https_carries_strict_transport_security() {
+    let trusted = TestApp::spawn_with(&[("TRUST_FORWARDED_FOR", "true")]).await;
+    for path in ["/", "/healthz", "/api/posts", "/api/nowhere", "/login"] {
+        let response = trusted
+            .client
+            .get(trusted.url(path))
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=63072000; includeSubDomains",
+            "{path}"
+        );
+    }
+    // Without a trusted proxy, a client cannot claim HTTPS.
+    let untrusted = TestApp::spawn().await;
+    let response = untrusted
+        .client
+        .get(untrusted.url("/"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none());
 }
 
 #[tokio::test]
@@ -232,9 +265,22 @@ async fn login_page_passes_only_a_same_site_next_to_its_form() {
     let app = TestApp::spawn().await;
     for (asked, passed) in [
         ("%2Fgrades", "/grades"),
+        ("%2Fgrades%3Fx%3D1%23top", "/grades?x=1#top"),
         ("%2F%2Fevil.example", "/"),
         ("https%3A%2F%2Fevil.example", "/"),
         ("%2F%5Cevil.example", "/"),
+        // Browsers drop tabs and newlines from a URL before they read it.
+        ("%2F%09%2Fevil.example", "/"),
+        ("%2F%0A%2Fevil.example", "/"),
+        ("%2F%0D%2Fevil.example", "/"),
+        ("%09%2F%2Fevil.example", "/"),
+        ("%2F%5C%09evil.example", "/"),
+        ("javascript%3Aalert(1)", "/"),
+        ("%2F..%2F..%2Fgrades", "/grades"),
+        // Dot segments can leave a path that begins with "//".
+        ("%2F.%2F%2Fevil.example", "/"),
+        ("%2F..%2F%2Fevil.example", "/"),
+        ("%2F%252e%2F%2Fevil.example", "/"),
     ] {
         let html = app
             .get(&format!("/login?next={asked}"))

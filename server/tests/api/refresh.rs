@@ -274,14 +274,7 @@ async fn another_users_session_cannot_be_revoked_or_seen() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let mallory = app.signup("mallory").await;
-    let sessions: Value = app
-        .bearer(Method::GET, "/api/auth/sessions", &ada.access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions = app.get_json("/api/auth/sessions", &ada.access).await;
     let id = sessions["sessions"][0]["id"].as_str().unwrap();
     let response = app
         .bearer(
@@ -351,13 +344,14 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
     };
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let issued = sessions.start(&ada.id, None).await.unwrap();
-    let rotated = sessions.refresh(&issued.refresh_token, "auth:test", limit);
+    let (issued, _) = sessions.start(&ada.id, None).await.unwrap().unwrap();
+    let key = app.state.limiter.stored(&crate::rotations::client(1));
+    let rotated = sessions.refresh(&issued.refresh_token, &key, limit);
     let Refresh::Rotated(next, _) = rotated.await.unwrap() else {
         panic!("a fresh family rotates");
     };
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let ended = sessions.refresh(&next.refresh_token, "auth:test", limit);
+    let ended = sessions.refresh(&next.refresh_token, &key, limit);
     assert!(matches!(ended.await.unwrap(), Refresh::Invalid));
 }
 
@@ -366,7 +360,7 @@ async fn refresh_tokens_are_opaque_not_jwts() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     assert!(!ada.refresh.contains('.'), "no JWS segments");
-    assert_eq!(ada.refresh.len(), 43, "32 random bytes, base64url");
+    assert_eq!(ada.refresh.len(), 64, "32 random bytes and a 16-byte tag, base64url");
     let stored: Vec<u8> = sqlx::query_scalar("SELECT hash FROM refresh_tokens LIMIT 1")
         .fetch_one(&app.db().await)
         .await
@@ -493,4 +487,222 @@ async fn sessions_that_ended_long_ago_are_pruned_with_their_tokens() {
             .unwrap(),
         0
     );
+}
+
+/// While another process holds the database's write lock, junk refresh
+/// tokens are still answered: refusing them takes no lock.
+#[tokio::test]
+async fn junk_refresh_tokens_are_answered_without_the_write_lock() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let other = app.db().await;
+    let mut holder = other.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    sqlx::query("UPDATE users SET role = role")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut forged = ada.refresh.clone().into_bytes();
+    forged[5] = if forged[5] == b'x' { b'y' } else { b'x' };
+    let junk = [
+        "junk".to_owned(),
+        "A".repeat(64),
+        String::from_utf8(forged).unwrap(),
+        // The untagged form of earlier versions, never stored: one read.
+        "B".repeat(42) + "A",
+    ];
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    for token in &junk {
+        let response = client
+            .post(app.url("/api/auth/refresh"))
+            .json(&json!({"refresh_token": token}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{token:?} waited for the lock: {e}"));
+        assert_eq!(response.status(), 400, "{token:?}");
+        assert_eq!(error_code(response).await, "invalid_grant");
+        let response = client
+            .post(app.url("/api/auth/logout"))
+            .json(&json!({"refresh_token": token}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("logout of {token:?} waited for the lock: {e}"));
+        assert_eq!(response.status(), 204, "{token:?}");
+    }
+    holder.rollback().await.unwrap();
+}
+
+/// Stores, in the first session of `app`, a live refresh token as an earlier
+/// version minted it (32 random bytes, no tag), and returns it.
+async fn untagged_token(app: &TestApp) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use sha2::Digest;
+    let token = URL_SAFE_NO_PAD.encode([42u8; 32]);
+    let db = app.db().await;
+    let session: String = sqlx::query_scalar("SELECT id FROM sessions LIMIT 1")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
+         VALUES (?, ?, 0, 99999999999999)",
+    )
+    .bind(sha2::Sha256::digest(token.as_bytes()).to_vec())
+    .bind(&session)
+    .execute(&db)
+    .await
+    .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn untagged_refresh_tokens_are_refused_once_every_family_they_could_belong_to_has_ended() {
+    let first = TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
+    first.signup("ada").await;
+    let legacy = untagged_token(&first).await;
+    // Tagged tokens were first minted 31 days ago.
+    let long_ago = server::db::now_ms() - 31 * 86_400_000;
+    sqlx::query("UPDATE settings SET value = ? WHERE key = 'tagged_refresh_tokens_since'")
+        .bind(long_ago.to_string())
+        .execute(&first.db().await)
+        .await
+        .unwrap();
+    let later = first.sibling().await;
+    let response = later.refresh(&legacy).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(error_code(response).await, "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_session_that_has_ended_on_its_own_cannot_be_revoked_either() {
+    let app = TestApp::spawn_with(&[("REFRESH_TOKEN_TTL", "1s")]).await;
+    let ada = app.signup("ada").await;
+    let laptop = app.login("ada").await;
+    let listed = app.get_json("/api/auth/sessions", &laptop.access).await;
+    let first = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // Past its idle end: no longer listed, so no longer revocable: 404.
+    let response = app
+        .bearer(Method::DELETE, &format!("/api/auth/sessions/{first}"), &laptop.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let _ = ada;
+}
+
+#[tokio::test]
+async fn untagged_refresh_tokens_of_earlier_versions_still_rotate() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let legacy = untagged_token(&app).await;
+    let response = app.refresh(&legacy).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 64, "its successor is tagged");
+    assert_eq!(body["user"]["id"], ada.id.as_str());
+}
+
+/// A page of the site itself (its browser says `Sec-Fetch-Site:
+/// same-origin`, or an older one sends the site's own `Origin`) gets the
+/// refresh token only as the HttpOnly cookie; other clients also in the body.
+#[tokio::test]
+async fn the_site_s_own_pages_get_the_refresh_token_only_as_the_cookie() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let login = json!({"login": "ada", "password": crate::helpers::PASSWORD});
+    let ask = |path: &'static str, extra: Vec<(&'static str, String)>, body: Value| {
+        let mut request = app.client.post(app.url(path)).json(&body);
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let own_page = || vec![("sec-fetch-site", "same-origin".to_owned())];
+    let old_browser = || vec![("origin", format!("http://{host}"))];
+    for (label, headers) in [("fetch metadata", own_page()), ("origin", old_browser())] {
+        let response = ask("/api/auth/login", headers.clone(), login.clone()).await.unwrap();
+        assert_eq!(response.status(), 200, "{label}");
+        let cookie = header(&response, "set-cookie");
+        assert!(cookie.starts_with("refresh_token="), "{label}: {cookie}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body.get("refresh_token").is_none(), "{label}: {body}");
+        assert!(body["access_token"].is_string());
+
+        // A refresh through the cookie, as the page's script would ask.
+        let token = cookie.split(';').next().unwrap().to_owned();
+        let mut with_cookie = headers.clone();
+        with_cookie.push(("cookie", token));
+        let response = ask("/api/auth/refresh", with_cookie, json!({})).await.unwrap();
+        assert_eq!(response.status(), 200, "{label}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body.get("refresh_token").is_none(), "{label}: {body}");
+    }
+    // Other clients: the body copy too.
+    let response = app.login_response("ada", crate::helpers::PASSWORD).await;
+    let body: Value = response.json().await.unwrap();
+    assert!(body["refresh_token"].is_string());
+    let response = ask(
+        "/api/auth/login",
+        vec![("sec-fetch-site", "cross-site".into())],
+        login,
+    )
+    .await
+    .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert!(body["refresh_token"].is_string(), "CORS decides who reads it");
+    let _ = ada;
+}
+
+#[tokio::test]
+async fn the_sessions_list_is_paginated_most_recently_used_first() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    for _ in 0..4 {
+        app.login("ada").await;
+    }
+    let page = |query: String| {
+        let app = &app;
+        let access = ada.access.clone();
+        async move {
+            let response = app
+                .bearer(Method::GET, &format!("/api/auth/sessions{query}"), &access)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, first) = page("?limit=2".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["sessions"].as_array().unwrap().len(), 2);
+    let mut seen: Vec<String> = Vec::new();
+    let mut body = first;
+    loop {
+        for s in body["sessions"].as_array().unwrap() {
+            seen.push(s["id"].as_str().unwrap().to_owned());
+        }
+        let Some(next) = body["next"].as_str() else {
+            break;
+        };
+        body = page(format!("?limit=2&before={next}")).await.1;
+    }
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "every session once");
+    for bad in ["?limit=0", "?limit=101", "?limit=x", "?before=garbage"] {
+        assert_eq!(page(bad.into()).await.0, 400, "{bad}");
+    }
 }

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use server::{
-    auth::sessions::{Issued, Refresh},
+    auth::{
+        limits::{ClientNet, Key},
+        sessions::{Issued, Refresh},
+    },
     config::RateLimit,
 };
 use sqlx::AssertSqlSafe;
@@ -19,9 +22,15 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
     let ada = app.signup("ada").await;
     let mut issued = Vec::new();
     for _ in 0..count {
-        issued.push(app.state.sessions.start(&ada.id, None).await.unwrap());
+        let (first, _) = app.state.sessions.start(&ada.id, None).await.unwrap().unwrap();
+        issued.push(first);
     }
     issued
+}
+
+/// The per-IP counter key of client number `i`.
+pub fn client(i: usize) -> Key {
+    Key::auth_requests(ClientNet::of(format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap()))
 }
 
 /// Refreshes the token of every family in `issued` (`key_of(i)` names its
@@ -30,14 +39,14 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
 async fn refresh_queued(
     app: &TestApp,
     issued: &[Issued],
-    key_of: impl Fn(usize) -> String,
+    key_of: impl Fn(usize) -> Key,
     limit: RateLimit,
 ) -> Vec<Result<Refresh, sqlx::Error>> {
     let writer = app.state.db.write.acquire().await.unwrap();
     let mut running = JoinSet::new();
     for (i, family) in issued.iter().enumerate() {
         let sessions = app.state.sessions.clone();
-        let (token, key) = (family.refresh_token.clone(), key_of(i));
+        let (token, key) = (family.refresh_token.clone(), app.state.limiter.stored(&key_of(i)));
         running.spawn(async move { (i, sessions.refresh(&token, &key, limit).await) });
     }
     // Time for every refresh to reach the queue (if one is late, it makes a
@@ -55,7 +64,7 @@ async fn rotations_queued_together_each_rotate_their_own_token() {
     // More than one batch holds, so a full batch and a remainder both run.
     let issued = families(&app, 40).await;
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let outcomes = refresh_queued(&app, &issued, |i| format!("auth:{i}"), limit).await;
+    let outcomes = refresh_queued(&app, &issued, client, limit).await;
 
     for (first, outcome) in issued.iter().zip(outcomes) {
         let Ok(Refresh::Rotated(next, role)) = outcome else {
@@ -65,10 +74,8 @@ async fn rotations_queued_together_each_rotate_their_own_token() {
         assert_eq!(next.user_id, first.user_id);
         assert_eq!(role, classboard::api::Role::Student);
         // The successor is stored and live: it rotates in turn.
-        let again = app
-            .state
-            .sessions
-            .refresh(&next.refresh_token, "auth:again", limit);
+        let again = app.state.limiter.stored(&client(1000));
+        let again = app.state.sessions.refresh(&next.refresh_token, &again, limit);
         assert!(matches!(again.await.unwrap(), Refresh::Rotated(..)));
     }
 }
@@ -81,7 +88,7 @@ async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
         max: 10,
         window: Duration::from_secs(3600),
     };
-    let outcomes = refresh_queued(&app, &issued, |_| "auth:one-ip".into(), limit).await;
+    let outcomes = refresh_queued(&app, &issued, |_| client(2000), limit).await;
 
     let rotated = outcomes
         .iter()
@@ -93,7 +100,7 @@ async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
         .count();
     assert_eq!((rotated, limited), (10, 15), "{outcomes:?}");
     let counted: i64 = sqlx::query_scalar("SELECT count FROM rate_counters WHERE key = ?")
-        .bind("auth:one-ip")
+        .bind(app.state.limiter.stored(&client(2000)))
         .fetch_one(&app.db().await)
         .await
         .unwrap();
@@ -103,10 +110,8 @@ async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
     let wide = app.state.config.limits.auth_requests_per_ip;
     for (family, outcome) in issued.iter().zip(&outcomes) {
         if matches!(outcome, Ok(Refresh::Limited(_))) {
-            let later = app
-                .state
-                .sessions
-                .refresh(&family.refresh_token, "auth:other-ip", wide);
+            let elsewhere = app.state.limiter.stored(&client(3000));
+            let later = app.state.sessions.refresh(&family.refresh_token, &elsewhere, wide);
             assert!(matches!(later.await.unwrap(), Refresh::Rotated(..)));
         }
     }
@@ -127,7 +132,7 @@ async fn a_statement_that_fails_fails_only_its_own_rotation() {
     .unwrap();
 
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let outcomes = refresh_queued(&app, &issued, |i| format!("auth:{i}"), limit).await;
+    let outcomes = refresh_queued(&app, &issued, client, limit).await;
     for (i, outcome) in outcomes.iter().enumerate() {
         if i == 5 {
             let Err(e) = outcome else {

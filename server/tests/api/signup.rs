@@ -155,7 +155,8 @@ async fn emails_are_stored_lower_cased_and_unique() {
 
 #[tokio::test]
 async fn fifty_concurrent_signups_of_one_email_make_exactly_one_account() {
-    let app = TestApp::spawn().await;
+    // Every signup hashes first: room for all fifty in the hashing queue.
+    let app = TestApp::spawn_with(&[("PASSWORD_HASH_QUEUE", "64")]).await;
     let app = &app;
     let attempts = (0..50).map(|i| async move {
         app.post_json(
@@ -183,4 +184,47 @@ async fn fifty_concurrent_signups_of_one_email_make_exactly_one_account() {
             .await
             .unwrap();
     assert_eq!(count, 1);
+}
+
+/// Length and the common-password list judge the normalised (NFC) form.
+#[tokio::test]
+async fn password_rules_count_the_normalised_characters() {
+    let app = TestApp::spawn().await;
+    // Sixteen code points, eight characters once composed.
+    let short = "e\u{301}".repeat(8);
+    let response = app
+        .post_json(
+            "/api/auth/signup",
+            &json!({"username": "ada", "email": "ada@example.com", "password": short}),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["details"], json!([{"field": "password", "issue": "too_short"}]));
+}
+
+#[tokio::test]
+async fn emails_that_look_alike_are_one_address_or_refused() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    // Full-width letters are the same address once normalised (NFKC).
+    let response = app
+        .post_json(
+            "/api/auth/signup",
+            &json!({"username": "ada2", "email": "\u{ff21}\u{ff24}\u{ff21}@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    // A Cyrillic "а" among Latin letters is refused, not a second account.
+    for email in ["\u{430}da@example.com", "ada@ex\u{430}mple.com"] {
+        let response = app
+            .post_json(
+                "/api/auth/signup",
+                &json!({"username": "ada3", "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), 422, "{email}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["details"], json!([{"field": "email", "issue": "invalid"}]));
+    }
 }
