@@ -126,6 +126,7 @@ pub async fn logout() -> Result<()> {
         .await
         .map(drop);
     store::clear(None);
+    handoff::forget().await;
     result
 }
 
@@ -134,6 +135,7 @@ pub async fn logout_all() -> Result<()> {
         .await
         .map(drop);
     store::clear(None);
+    handoff::forget().await;
     result
 }
 
@@ -145,8 +147,9 @@ pub async fn me() -> Result<User> {
     )
 }
 
-pub async fn sessions() -> Result<SessionList> {
-    json(call::<()>(Method::GET, "/api/auth/sessions", None, true).await?).await
+/// A page of the sessions list; `before` is the previous page's `next`.
+pub async fn sessions(before: Option<&str>) -> Result<SessionList> {
+    json(call::<()>(Method::GET, &paged("/api/auth/sessions", before), None, true).await?).await
 }
 
 pub async fn revoke_session(id: &str) -> Result<()> {
@@ -161,11 +164,15 @@ pub async fn revoke_session(id: &str) -> Result<()> {
 }
 
 pub async fn posts(before: Option<&str>) -> Result<PostPage> {
-    let path = match before {
-        Some(cursor) => format!("/api/posts?before={}", js_sys::encode_uri_component(cursor)),
-        None => "/api/posts".into(),
-    };
-    json(call::<()>(Method::GET, &path, None, false).await?).await
+    json(call::<()>(Method::GET, &paged("/api/posts", before), None, false).await?).await
+}
+
+/// `path` asking for the page after the cursor `before`, if any.
+fn paged(path: &str, before: Option<&str>) -> String {
+    match before {
+        Some(cursor) => format!("{path}?before={}", js_sys::encode_uri_component(cursor)),
+        None => path.into(),
+    }
 }
 
 pub async fn create_post(new: &NewPost) -> Result<Post> {
@@ -183,8 +190,9 @@ pub async fn delete_post(id: &str) -> Result<()> {
         .map(drop)
 }
 
-pub async fn grades() -> Result<GradeList> {
-    json(call::<()>(Method::GET, "/api/grades", None, true).await?).await
+/// A page of grades; `before` is the previous page's `next`.
+pub async fn grades(before: Option<&str>) -> Result<GradeList> {
+    json(call::<()>(Method::GET, &paged("/api/grades", before), None, true).await?).await
 }
 
 pub async fn assign_grade(new: &NewGrade) -> Result<GradeResponse> {

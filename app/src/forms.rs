@@ -92,6 +92,17 @@ pub fn issue_message(field: &str, issue: &str) -> String {
     )
 }
 
+/// `text` in Unicode Normalization Form C, as the server compares passwords,
+/// so that both sides count the same characters. The browser's own
+/// `String.prototype.normalize` does it: no tables in the bundle.
+pub fn nfc(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    return js_sys::JsString::from(text).normalize("NFC").into();
+    // The server renders forms empty; only the browser ever has text here.
+    #[cfg(not(target_arch = "wasm32"))]
+    text.to_owned()
+}
+
 /// True once the island is hydrated: buttons stay disabled before, so a form
 /// is never submitted natively (which would put its fields in the URL).
 pub fn use_hydrated() -> Signal<bool> {

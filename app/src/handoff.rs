@@ -37,11 +37,11 @@ pub async fn record(failed: &str, fresh: &str) {
     let _ = write(|store| store.put_with_key(&pair, &LAST.into())).await;
 }
 
-/// Deletes the record, so no token stays behind after the session ends.
-pub fn forget() {
-    wasm_bindgen_futures::spawn_local(async {
-        let _ = write(|store| store.delete(&LAST.into())).await;
-    });
+/// Deletes the record, so no token stays behind after the session ends, and
+/// returns once the deletion is committed: a page that navigates away right
+/// after would otherwise abort it.
+pub async fn forget() {
+    let _ = write(|store| store.delete(&LAST.into())).await;
 }
 
 async fn read() -> Result<JsValue, JsValue> {

@@ -147,10 +147,47 @@ fn follow_other_tabs(user: ArcRwSignal<Option<User>>, notice: ArcRwSignal<Option
     listener.forget();
 }
 
-/// `next` as a same-site path, or `/`: never another origin, never `//host`.
+/// `next` as a path of this site, or `/`.
+///
+/// `next` is resolved against the site's origin by the WHATWG URL rules, the
+/// ones the browser applies when it follows it (tabs and newlines dropped,
+/// `\\` read as `/`, …), and kept only if the result is on the same origin.
+/// What is kept is the resolved path, query and fragment, so the address
+/// that was checked is the one that is followed. The server (the `url`
+/// crate) and the browser (its own `URL`) both implement those rules.
 pub fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
+    next.and_then(|next| same_origin_path(&next))
         .unwrap_or_else(|| "/".into())
+}
+
+/// On the server, any origin stands in for the site's: a reference that
+/// stays on the origin it is resolved against stays on every origin.
+#[cfg(feature = "ssr")]
+fn same_origin_path(next: &str) -> Option<String> {
+    let base = url::Url::parse("https://site.invalid/").ok()?;
+    let resolved = base.join(next).ok()?;
+    // A path that begins with `//` is another site's address once followed.
+    (resolved.origin() == base.origin() && !resolved.path().starts_with("//")).then(|| {
+        let mut path = resolved.path().to_owned();
+        if let Some(query) = resolved.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        if let Some(fragment) = resolved.fragment() {
+            path.push('#');
+            path.push_str(fragment);
+        }
+        path
+    })
+}
+
+#[cfg(not(feature = "ssr"))]
+fn same_origin_path(next: &str) -> Option<String> {
+    let origin = web_sys::window()?.location().origin().ok()?;
+    let resolved = web_sys::Url::new_with_base(next, &origin).ok()?;
+    // A path that begins with `//` is another site's address once followed.
+    (resolved.origin() == origin && !resolved.pathname().starts_with("//"))
+        .then(|| format!("{}{}{}", resolved.pathname(), resolved.search(), resolved.hash()))
 }
 
 /// Loads `path` (a same-site path) in this tab. Pages are separate documents,

@@ -43,7 +43,8 @@ pub fn clear(ended: Option<Ended>) {
     }
     LocalStorage::delete(USER_KEY);
     LocalStorage::delete(TOKEN_KEY);
-    crate::handoff::forget();
+    // Callers that leave the page at once await `handoff::forget` themselves.
+    wasm_bindgen_futures::spawn_local(crate::handoff::forget());
 }
 
 /// Clears the remembered reason once it has been shown.

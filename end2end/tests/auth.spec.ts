@@ -1,4 +1,4 @@
-import { PASSWORD, expect, hydrated, login, signupViaApi, test, uniqueName } from "./helpers";
+import { PASSWORD, expect, hydrated, login, signupViaApi, signupViaForm, test, uniqueName } from "./helpers";
 
 test("signup refuses a common password, then accepts a good one and logs in", async ({ page }) => {
   const name = uniqueName("sam");
@@ -61,17 +61,80 @@ test("login returns to the page that asked for it, and only within the site", as
   await login(page, name, PASSWORD, "//evil.example/phish");
   await expect(page.getByRole("link", { name })).toBeVisible();
   await expect(page).toHaveURL(new RegExp(`^${baseURL}/$`));
+
+  // Browsers drop tabs and newlines inside a URL: "/\t/evil.example" would
+  // become "//evil.example", another site, if the check read the raw text.
+  for (const next of ["/\t/evil.example/phish", "/\n/evil.example/phish", "\t//evil.example"]) {
+    await page.context().clearCookies();
+    await page.evaluate(() => localStorage.clear());
+    await login(page, name, PASSWORD, next);
+    await expect(page.getByRole("link", { name })).toBeVisible();
+    await expect(page).toHaveURL(new RegExp(`^${baseURL}/$`));
+  }
+});
+
+test("a script running in the page cannot obtain a refresh token by any call", async ({ page }) => {
+  const name = uniqueName("ivy");
+  await signupViaForm(page, name);
+  const cookie = (await page.context().cookies()).find((c) => c.name === "refresh_token")!;
+
+  // What an injected script could try: every way of asking for tokens that
+  // the page's own origin allows, reading every answer it is given.
+  const seen: string[] = await page.evaluate(async ({ name, password }) => {
+    const answers: string[] = [];
+    const json = { "content-type": "application/json" };
+    for (const [path, body] of [
+      ["/api/auth/refresh", {}],
+      ["/api/auth/refresh", undefined],
+      ["/api/auth/login", { login: name, password }],
+    ] as const) {
+      for (const mode of ["cors", "same-origin", "no-cors"] as const) {
+        const response = await fetch(path, {
+          method: "POST",
+          mode,
+          credentials: "include",
+          headers: body ? json : {},
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        answers.push(await response.text());
+      }
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/auth/refresh", false);
+    xhr.withCredentials = true;
+    xhr.send();
+    answers.push(xhr.responseText);
+    // A form posted into a frame of this origin, read back afterwards.
+    const frame = document.createElement("iframe");
+    frame.name = "sink";
+    document.body.append(frame);
+    const form = document.createElement("form");
+    form.method = "POST";
+    form.action = "/api/auth/refresh";
+    form.target = "sink";
+    form.enctype = "text/plain";
+    document.body.append(form);
+    await new Promise<void>((done) => {
+      frame.onload = () => done();
+      form.submit();
+    });
+    answers.push(frame.contentDocument?.body?.innerText ?? "");
+    answers.push(document.cookie);
+    return answers;
+  }, { name, password: PASSWORD });
+
+  const everything = seen.join("\n");
+  expect(everything).toContain("access_token");
+  expect(everything).not.toContain("refresh_token\":");
+  expect(everything).not.toContain(cookie.value);
+  // The rotated tokens are not in any answer either.
+  const now = (await page.context().cookies()).find((c) => c.name === "refresh_token")!;
+  expect(everything).not.toContain(now.value);
 });
 
 test("the refresh cookie is HttpOnly and invisible to page scripts", async ({ page }) => {
   const name = uniqueName("hal");
-  await page.goto("/signup");
-  await hydrated(page, "Sign up");
-  await page.getByLabel("Username").fill(name);
-  await page.getByLabel("Email").fill(`${name}@example.com`);
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign up" }).click();
-  await expect(page.getByRole("link", { name })).toBeVisible();
+  await signupViaForm(page, name);
 
   const cookies = await page.context().cookies();
   const refresh = cookies.find((c) => c.name === "refresh_token");

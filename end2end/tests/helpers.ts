@@ -22,6 +22,17 @@ export async function signupViaApi(request: APIRequestContext, base: string, use
   return response.json();
 }
 
+/** Signs up through the form, which logs the page in. */
+export async function signupViaForm(page: Page, username: string) {
+  await page.goto("/signup");
+  await hydrated(page, "Sign up");
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Email").fill(`${username}@example.com`);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page.getByRole("link", { name: username })).toBeVisible();
+}
+
 /** Sets a role with the operator command, on the main or the short-lived server's database. */
 export function setRole(username: string, role: string, which: "main" | "short" = "main") {
   execFileSync(server, ["set-role", username, role], { env: { ...process.env, DATA_DIR: dataDirs[which] } });

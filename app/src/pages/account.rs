@@ -32,6 +32,8 @@ fn Account() -> impl IntoView {
 fn AccountDetails() -> impl IntoView {
     let session = use_session();
     let devices = RwSignal::new(None::<Vec<Device>>);
+    // The cursor of the next page of devices, when there is one.
+    let more_devices = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
 
@@ -39,11 +41,12 @@ fn AccountDetails() -> impl IntoView {
     // the devices, fetched together.
     let load = move || {
         spawn_local(async move {
-            let (me, list) = futures::join!(api::me(), api::sessions());
+            let (me, list) = futures::join!(api::me(), api::sessions(None));
             match me.and_then(|user| list.map(|list| (user, list))) {
                 Ok((user, list)) => {
                     session.set_user(user);
                     devices.set(Some(list.sessions));
+                    more_devices.set(list.next);
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) => error.set(Some(e.message())),
@@ -51,6 +54,21 @@ fn AccountDetails() -> impl IntoView {
         });
     };
     Effect::new(move |_| load());
+    let load_more = move || {
+        let Some(before) = more_devices.get_untracked() else {
+            return;
+        };
+        spawn_local(async move {
+            match api::sessions(Some(&before)).await {
+                Ok(page) => {
+                    devices.update(|d| d.get_or_insert_with(Vec::new).extend(page.sessions));
+                    more_devices.set(page.next);
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
 
     let revoke = move |id: String| {
         spawn_local(async move {
@@ -119,6 +137,9 @@ fn AccountDetails() -> impl IntoView {
                 </ul>
             }.into_any(),
         }}
+        <Show when=move || more_devices.with(Option::is_some)>
+            <button type="button" class="secondary" on:click=move |_| load_more()>"Show more devices"</button>
+        </Show>
         <div class="actions">
             <button type="button" on:click=move |_| sign_out(false) disabled=move || busy.get()>"Log out"</button>
             <button type="button" class="danger" on:click=move |_| sign_out(true) disabled=move || busy.get()>

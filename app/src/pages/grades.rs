@@ -37,17 +37,30 @@ fn Grades() -> impl IntoView {
 fn GradeBoard() -> impl IntoView {
     let session = use_session();
     let grades = RwSignal::new(None::<Vec<Grade>>);
+    // The cursor of the next (older) page, when there is one.
+    let next = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
-    let load = move || {
+    let busy = RwSignal::new(false);
+    // The first page, or with `more` the page after the ones shown.
+    let load = move |more: bool| {
+        let before = if more { next.get_untracked() } else { None };
+        busy.set(true);
         spawn_local(async move {
-            match api::grades().await {
-                Ok(list) => grades.set(Some(list.grades)),
+            match api::grades(before.as_deref()).await {
+                Ok(page) => {
+                    grades.update(|shown| match shown {
+                        Some(shown) if more => shown.extend(page.grades),
+                        _ => *shown = Some(page.grades),
+                    });
+                    next.set(page.next);
+                }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) => error.set(Some(e.message())),
             }
+            busy.set(false);
         });
     };
-    Effect::new(move |_| load());
+    Effect::new(move |_| load(false));
     let role = move || session.role().unwrap_or(Role::Student);
     let may_assign = move || role() >= Role::Teacher;
 
@@ -74,6 +87,11 @@ fn GradeBoard() -> impl IntoView {
             }.into_any(),
             Some(list) => view! { <GradeTable grades=list/> }.into_any(),
         }}
+        <Show when=move || next.with(Option::is_some)>
+            <button type="button" class="secondary" on:click=move |_| load(true) disabled=move || busy.get()>
+                {move || if busy.get() { "Loading…" } else { "Load older grades" }}
+            </button>
+        </Show>
     }
 }
 

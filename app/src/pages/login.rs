@@ -71,7 +71,8 @@ fn LoginForm(next: String) -> impl IntoView {
             {
                 // The next page reads the session from storage; the form
                 // stays busy until it is gone.
-                Ok(_) => return go_to(&next),
+                // Checked again here, against the page's own origin.
+                Ok(_) => return go_to(&safe_next(Some(next))),
                 Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => {
                     form_error.set(Some(
                         "The username, email or password is not correct.".into(),

@@ -11,7 +11,7 @@ use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, issue_message, use_hydrated},
+    forms::{Field, FormError, issue_message, nfc, use_hydrated},
     session::go_to,
 };
 
@@ -39,7 +39,7 @@ fn SignupForm() -> impl IntoView {
     let [username_error, email_error, password_error] = errors;
     let form_error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let hint = Signal::derive(move || strength_hint(&password.get()));
+    let hint = Signal::derive(move || strength_hint(&nfc(&password.get())));
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -64,7 +64,7 @@ fn SignupForm() -> impl IntoView {
             (
                 "password",
                 password_error,
-                Password::parse(&req.password, &req.username, &local_part).err(),
+                Password::parse(&nfc(&req.password), &req.username, &local_part).err(),
             ),
         ];
         let mut valid = true;
