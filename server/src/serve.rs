@@ -95,6 +95,9 @@ pub async fn serve(
 /// a slow client: `408` when the body does not arrive in time, `413` when
 /// it is too large.
 pub async fn read_body_in_time(limit: usize, request: Request, next: Next) -> Response {
+    if !has_body(&request) {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => bytes,
@@ -106,6 +109,15 @@ pub async fn read_body_in_time(limit: usize, request: Request, next: Next) -> Re
         Err(_) => return AppError::RequestTimeout.into_response(),
     };
     next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Whether the request says a body follows (a length above zero, or chunks).
+fn has_body(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0")
 }
 
 fn is_too_large(error: &axum::Error) -> bool {

@@ -9,11 +9,12 @@ use classboard::{
     api::{Author, NewPost, Post, PostPage, PostResponse, Role},
     validate,
 };
-use sqlx::{FromRow, SqlitePool};
+use futures::TryStreamExt;
+use sqlx::{Executor, FromRow, Row, SqlitePool, sqlite::SqliteRow};
 
 use crate::{
     AppError, Result,
-    auth::limits::Key,
+    auth::limits::{self, Key},
     db::{now_ms, rfc3339},
     extract::{AppJson, AuthUser, PageQuery},
     startup::AppState,
@@ -55,15 +56,32 @@ macro_rules! select_posts {
     };
 }
 
+/// Counts a post under its author's counter and window, then inserts it only
+/// if that count is within the limit: two statements sent in one trip to the
+/// writing connection, each committed on its own (as `rotations` sends its
+/// pairs). Its rows: the count, then the new post's id when it was inserted.
+/// A count per author and window costs the same however many posts the
+/// limit allows.
+const PUBLISH: &str = concat!(
+    limits::count_event!(),
+    ";
+     INSERT INTO posts (author_id, title, body, created_at)
+     SELECT ?, ?, ?, ?
+     WHERE (SELECT count FROM rate_counters WHERE key = ? AND window_start = ?) <= ?
+     RETURNING id"
+);
+
 /// `POST /api/posts`: at most `POSTS_PER_USER` per user and window.
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     AppJson(req): AppJson<NewPost>,
 ) -> Result<(StatusCode, Json<PostResponse>)> {
-    state
-        .limit(&Key::posts(&user.id), state.config.limits.posts_per_user)
-        .await?;
+    let limit = state.config.limits.posts_per_user;
+    let counter = state.limiter.stored(&Key::posts(&user.id));
+    if let Some(exceeded) = state.limiter.known_refused(&counter, limit) {
+        return Err(exceeded.into());
+    }
     let (title, body) = match (validate::title(&req.title), validate::body(&req.body)) {
         (Ok(t), Ok(b)) => (t, b),
         (t, b) => {
@@ -74,15 +92,36 @@ pub async fn create(
         }
     };
     let created_at = now_ms();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO posts (author_id, title, body, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-    )
-    .bind(&user.id)
-    .bind(&title)
-    .bind(&body)
-    .bind(created_at)
-    .fetch_one(&state.db.write)
-    .await?;
+    let (window_start, retry_after_secs) = limits::window(limit.window);
+    let rows: Vec<SqliteRow> = state
+        .db
+        .write
+        .fetch_many(
+            sqlx::query(PUBLISH)
+                .bind(&counter)
+                .bind(window_start)
+                .bind(&user.id)
+                .bind(&title)
+                .bind(&body)
+                .bind(created_at)
+                .bind(&counter)
+                .bind(window_start)
+                .bind(i64::from(limit.max)),
+        )
+        .try_filter_map(|step| async move { Ok(step.right()) })
+        .try_collect()
+        .await?;
+    let id: Option<i64> = match rows.as_slice() {
+        [_counted] => None,
+        [_counted, inserted] => Some(inserted.try_get(0)?),
+        _ => return Err(AppError::Internal("publishing returned no count".into())),
+    };
+    let Some(id) = id else {
+        // Over the limit (counted by this request, or by another instance
+        // between the two statements).
+        state.limiter.remember_refused(&counter, limit);
+        return Err(limits::Exceeded { retry_after_secs }.into());
+    };
     // Everything the answer needs is at hand: no second read. (Usernames never change.)
     let post = Post::from(PostRow {
         id,

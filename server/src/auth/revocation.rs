@@ -16,7 +16,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -39,14 +42,16 @@ pub struct Revocations {
     /// How long an access token of a revoked session may still be unexpired.
     keep_for: Duration,
     sync: Arc<Mutex<SyncState>>,
+    /// When the set last matched the database, in milliseconds after
+    /// `started`: read on every bearer request, so without a lock.
+    synced_ms: Arc<AtomicU64>,
+    started: Instant,
 }
 
 #[derive(Debug)]
 struct SyncState {
     /// The highest revocation number loaded.
     seen: i64,
-    /// When the set last matched the database.
-    synced_at: Instant,
     /// Whether the staleness has been logged (once per outage).
     reported: bool,
 }
@@ -58,10 +63,23 @@ impl Revocations {
             keep_for: access_ttl + Duration::from_secs(super::jwt::LEEWAY_SECS) + CLOCK_SKEW_MARGIN,
             sync: Arc::new(Mutex::new(SyncState {
                 seen: 0,
-                synced_at: Instant::now(),
                 reported: false,
             })),
+            synced_ms: Arc::default(),
+            started: Instant::now(),
         }
+    }
+
+    /// Records that the set matches the database as of now.
+    fn mark_synced(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.synced_ms.store(ms, Ordering::Release);
+    }
+
+    /// How long since the set last matched the database.
+    fn stale_for(&self) -> Duration {
+        let synced = Duration::from_millis(self.synced_ms.load(Ordering::Acquire));
+        self.started.elapsed().saturating_sub(synced)
     }
 
     /// Whether access tokens of `session_id` must be refused.
@@ -83,12 +101,7 @@ impl Revocations {
 
     /// Whether the set has matched the database within [`STALE_AFTER`].
     pub fn is_fresh(&self) -> bool {
-        self.sync
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .synced_at
-            .elapsed()
-            <= STALE_AFTER
+        self.stale_for() <= STALE_AFTER
     }
 
     /// Records revocations made by this process at once, without waiting for the poll.
@@ -128,9 +141,8 @@ impl Revocations {
                 .fetch_all(db)
                 .await?;
         self.insert(&ids);
-        let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
-        sync.seen = seq;
-        sync.synced_at = Instant::now();
+        self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen = seq;
+        self.mark_synced();
         Ok(())
     }
 
@@ -158,17 +170,18 @@ impl Revocations {
         if let Some(newest) = rows.iter().map(|(_, seq)| *seq).max() {
             sync.seen = sync.seen.max(newest);
         }
+        drop(sync);
         // A full batch may leave more behind: not in sync until read.
         if rows.len() < usize::try_from(POLL_BATCH).unwrap_or(usize::MAX) {
-            sync.synced_at = now;
+            self.mark_synced();
         }
         Ok(rows.len())
     }
 
     /// Logs the moment the set goes stale, and the moment it recovers.
     fn after_poll(&self, polled: Result<usize, sqlx::Error>) {
+        let stale_for = self.stale_for();
         let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
-        let stale_for = sync.synced_at.elapsed();
         match polled {
             Err(e) if stale_for > STALE_AFTER && !sync.reported => {
                 sync.reported = true;
