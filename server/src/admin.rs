@@ -5,14 +5,16 @@ use classboard::api::Role;
 use crate::{
     Config,
     auth::normalize::LoginName,
-    db,
-    users::{self, RoleChanged},
+    store::{
+        Db, DbError,
+        users::{self, RoleChanged},
+    },
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error(transparent)]
-    Database(#[from] db::DbError),
+    Database(#[from] DbError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("{0:?} is not a role; use student, teacher or admin")]
@@ -35,11 +37,11 @@ pub async fn set_role(
     let role = Role::parse(role).ok_or_else(|| AdminError::UnknownRole(role.to_owned()))?;
     let unknown = || AdminError::UnknownUser(login.to_owned());
     let name = LoginName::parse(login).map_err(|_| unknown())?;
-    let db = db::connect(&config.database_url).await?;
-    let account = users::by_login(&db.read, name.as_str())
+    let db = Db::connect(config.database_url.as_str()).await?;
+    let account = users::by_login(&db, name.as_str())
         .await?
         .ok_or_else(unknown)?;
-    let changed = users::change_role(&db.write, &account.id, role).await;
+    let changed = users::change_role(&db, &account.id, role).await;
     db.close().await;
     match changed? {
         RoleChanged::Changed(account, _) => Ok(account),

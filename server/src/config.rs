@@ -12,8 +12,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// Everything the server needs to know about its surroundings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `DATABASE_URL`: `sqlite://…` (the file and its folder are created).
-    pub database_url: String,
+    /// `DATABASE_URL`: `sqlite://…` (the file and its folder are created) or
+    /// `postgres://…` (a database several instances share).
+    pub database_url: DatabaseUrl,
     /// `DATA_DIR`: where generated secrets are kept.
     pub data_dir: PathBuf,
     /// `JWT_SECRET`: when unset, one is generated and kept in `data_dir/jwt_secret`.
@@ -39,6 +40,32 @@ pub struct Config {
     pub site_addr: SocketAddr,
     /// The remaining `LEPTOS_*` settings, normally set only by cargo-leptos.
     pub site: SiteConfig,
+}
+
+/// `DATABASE_URL`. Its `Debug` leaves out a password it may hold.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // scheme://user:password@host/… → scheme://user:…@host/…
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((user, host)) => {
+                    let user = user.split_once(':').map_or(user, |(name, _)| name);
+                    write!(f, "\"{scheme}://{user}:…@{host}\"")
+                }
+                None => write!(f, "{:?}", self.0),
+            },
+            None => write!(f, "{:?}", self.0),
+        }
+    }
 }
 
 /// Where the compiled site lives and how Leptos should describe it.
@@ -122,10 +149,13 @@ impl Config {
         let database_url = env
             .get("DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("app.db").display()));
-        if !database_url.starts_with("sqlite:") {
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
             return Err(ConfigError {
                 var: "DATABASE_URL",
-                reason: "only sqlite:// URLs are supported by this build".into(),
+                reason: "expected sqlite://… or postgres://…".into(),
             });
         }
 
@@ -170,7 +200,7 @@ impl Config {
         };
 
         Ok(Self {
-            database_url,
+            database_url: DatabaseUrl(database_url),
             data_dir,
             jwt_secret,
             jwt_alg: env.parse(
@@ -322,7 +352,7 @@ mod tests {
     #[test]
     fn every_variable_has_a_working_default() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.database_url, "sqlite://data/app.db");
+        assert_eq!(c.database_url.as_str(), "sqlite://data/app.db");
         assert_eq!(c.data_dir, PathBuf::from("data"));
         assert!(c.jwt_secret.is_none());
         assert_eq!(c.jwt_alg, JwtAlg::HS256);
@@ -450,6 +480,14 @@ mod tests {
     }
 
     #[test]
+    fn a_database_password_never_appears_in_debug_output() {
+        let c = config(&[("DATABASE_URL", "postgres://app:hunter2hunter2@db.internal:5432/board")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:…@db.internal:5432/board"), "{shown}");
+    }
+
+    #[test]
     fn the_secret_never_appears_in_debug_output() {
         let secret = "s3cr3t-value-that-must-not-leak-0123456789";
         let c = config(&[("JWT_SECRET", secret)]).unwrap();
@@ -473,7 +511,7 @@ mod tests {
     #[test]
     fn database_url_defaults_inside_data_dir() {
         let c = config(&[("DATA_DIR", "/tmp/x")]).unwrap();
-        assert_eq!(c.database_url, "sqlite:///tmp/x/app.db");
+        assert_eq!(c.database_url.as_str(), "sqlite:///tmp/x/app.db");
     }
 
     proptest! {

@@ -3,7 +3,7 @@
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
-use crate::{AppError, Result, db, startup::AppState};
+use crate::{AppError, Result, startup::AppState};
 
 /// `GET /healthz`: the process is up and serving HTTP.
 pub async fn healthz() -> Json<Value> {
@@ -14,7 +14,9 @@ pub async fn healthz() -> Json<Value> {
 /// and its set of revoked sessions is current (a process whose polls keep
 /// failing would accept revoked tokens, so it asks to be taken out).
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
-    db::ping(&state.db.read)
+    state
+        .db
+        .ping()
         .await
         .map_err(AppError::Unavailable)?;
     if !state.revocations.is_fresh() {

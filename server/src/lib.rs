@@ -7,7 +7,6 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
-pub mod db;
 pub mod error;
 pub mod extract;
 pub mod files;
@@ -15,6 +14,7 @@ pub mod health;
 pub mod secret;
 pub mod serve;
 pub mod startup;
+pub mod store;
 pub mod telemetry;
 pub mod users;
 

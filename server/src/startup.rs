@@ -26,7 +26,7 @@ use crate::{
         sessions::{self, Policy, Sessions},
     },
     config::{JwtAlg, RateLimit, SiteConfig},
-    db, health, secret, telemetry, users,
+    health, secret, store, telemetry, users,
 };
 
 /// Why the server could not start. Each message is one line naming the cause.
@@ -35,7 +35,7 @@ pub enum StartupError {
     #[error("DATA_DIR: {0}")]
     DataDir(#[from] crate::files::FileError),
     #[error(transparent)]
-    Database(#[from] db::DbError),
+    Database(#[from] store::DbError),
     #[error("JWT_SECRET: {0}")]
     Secret(#[from] secret::SecretError),
     #[error("JWT_ALG={alg}: {source}")]
@@ -69,7 +69,7 @@ impl std::ops::Deref for AppState {
 
 /// What [`AppState`] holds.
 pub struct Shared {
-    pub db: db::Db,
+    pub db: store::Db,
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,
@@ -93,7 +93,7 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-impl FromRef<AppState> for db::Db {
+impl FromRef<AppState> for store::Db {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
     }
@@ -111,7 +111,7 @@ impl Application {
     /// the listener. Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         crate::files::data_dir(&config.data_dir)?;
-        let db = db::connect(&config.database_url).await?;
+        let db = store::Db::connect(config.database_url.as_str()).await?;
         let secret = match &config.jwt_secret {
             Some(secret) => secret.clone(),
             None => secret::load_or_create(&config.data_dir)?,
@@ -134,11 +134,11 @@ impl Application {
         let revocations = Revocations::new(config.access_token_ttl);
         revocations
             .clone()
-            .start(db.poll.clone())
+            .start(db.clone())
             .await
             .map_err(StartupError::Revocations)?;
         let limiter = Limiter::new(db.clone(), secret.expose_secret().as_bytes());
-        spawn_pruning(limiter.clone(), db.write.clone(), &config);
+        spawn_pruning(limiter.clone(), db.clone(), &config);
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -194,7 +194,7 @@ fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = route_list();
     let board: app::board::SharedBoard =
-        Arc::new(crate::api::posts::DbBoard(state.db.read.clone()));
+        Arc::new(crate::api::posts::DbBoard(state.db.clone()));
 
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -369,7 +369,7 @@ fn load_keys(config: &Config, secret: &SecretString) -> Result<Keys, StartupErro
 /// sessions that ended more than an hour after the last of their access
 /// tokens could expire (revocation no longer needs them; their spent refresh
 /// tokens go too).
-fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
+fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
     let longest = config.limits.longest_window();
     let sessions_kept = config.access_token_ttl
         + std::time::Duration::from_secs(jwt::LEEWAY_SECS)
@@ -382,8 +382,8 @@ fn spawn_pruning(limiter: Limiter, write: sqlx::SqlitePool, config: &Config) {
             if let Err(e) = limiter.prune(longest).await {
                 tracing::error!(error = %e, "cannot prune rate-limit counters");
             }
-            let ended_before = db::now_ms().saturating_sub(sessions_kept_ms);
-            match sessions::prune_ended(&write, ended_before).await {
+            let ended_before = store::now_ms().saturating_sub(sessions_kept_ms);
+            match store::sessions::prune_ended(&db, ended_before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "pruned ended sessions"),
                 Err(e) => tracing::error!(error = %e, "cannot prune ended sessions"),

@@ -25,13 +25,15 @@ use crate::{
         password::Verdict,
         sessions::{Issued, Reason, Refresh, SessionCursor},
     },
-    db::rfc3339,
     extract::{
         AppJson, AuthUser, ClientIp, OptionalJson, PageQuery, UserAgent, from_own_page, is_https,
         same_origin,
     },
     startup::AppState,
-    users::{self, Account},
+    store::{
+        now_ms, rfc3339,
+        users::{self, Account},
+    },
 };
 
 /// Name and path of the refresh-token cookie.
@@ -76,7 +78,8 @@ pub async fn signup(
     };
 
     let hash = state.hasher.reserve()?.hash(password.expose()).await?;
-    let account = users::insert(&state.db.write, username.as_str(), email.as_str(), &hash)
+    let id = uuid::Uuid::new_v4().to_string();
+    let account = users::insert(&state.db, &id, username.as_str(), email.as_str(), &hash, now_ms())
         .await
         .map_err(|e| match users::taken_field(&e) {
             Some("email") => AppError::Conflict("An account with this email already exists."),
@@ -118,7 +121,7 @@ pub async fn login(
         .limit(&Key::auth_requests(net), limits.auth_requests_per_ip)
         .await?;
 
-    let account = users::by_login(&state.db.read, name.as_str()).await?;
+    let account = users::by_login(&state.db, name.as_str()).await?;
     // Failures count against the account however its name was typed; for a
     // name that matches none, against the name, so the limits reveal nothing
     // about which accounts exist.
@@ -163,7 +166,7 @@ pub async fn login(
         rehash(&state, &account, &password.normalised).await?;
     } else if !account.password_nfc {
         // The normalised form matched: that is what the hash was made from.
-        users::mark_password_nfc(&state.db.write, &account.id).await?;
+        users::mark_password_nfc(&state.db, &account.id).await?;
     }
     let Some((issued, role)) = state.sessions.start(&account.id, agent.as_deref()).await? else {
         // Deleted between the password check and now.
@@ -186,7 +189,7 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
         return Ok(());
     };
     let upgraded = reserved.hash(password).await?;
-    users::set_password_hash(&state.db.write, &account.id, &upgraded).await?;
+    users::set_password_hash(&state.db, &account.id, &upgraded).await?;
     tracing::info!(user = %account.id, "password hash upgraded to current parameters");
     Ok(())
 }
@@ -239,7 +242,7 @@ pub async fn refresh(
             ));
         }
     };
-    let Some(profile) = state.profiles.get(&state.db.read, &issued.user_id).await? else {
+    let Some(profile) = state.profiles.get(&state.db, &issued.user_id).await? else {
         return Ok(with_cleared_cookie(
             &state,
             &headers,
@@ -338,7 +341,7 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<Us
     let profile =
         state
             .profiles
-            .get(&state.db.read, &user.id)
+            .get(&state.db, &user.id)
             .await?
             .ok_or(AppError::InvalidToken(
                 crate::auth::jwt::TokenError::Revoked,

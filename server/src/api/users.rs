@@ -13,7 +13,7 @@ use crate::{
     AppError, Result,
     extract::{AppJson, AuthUser},
     startup::AppState,
-    users::{self, RoleChanged},
+    store::users::{self, RoleChanged},
 };
 
 /// `PATCH /api/users/{id}/role`. The user's sessions end with the change, so
@@ -27,7 +27,7 @@ pub async fn change_role(
     user.require(Role::Admin)?;
     let role =
         Role::parse(&req.role).ok_or_else(|| AppError::invalid_field("role", Issue::Invalid))?;
-    let (account, ended) = match users::change_role(&state.db.write, &id, role).await? {
+    let (account, ended) = match users::change_role(&state.db, &id, role).await? {
         RoleChanged::Changed(account, ended) => (account, ended),
         RoleChanged::NoSuchUser => return Err(AppError::NotFound),
         RoleChanged::LastAdmin => {

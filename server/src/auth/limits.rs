@@ -24,23 +24,11 @@ type HmacSha256 = Hmac<Sha256>;
 
 use crate::{
     config::RateLimit,
-    db::{Db, now_ms},
+    store::{
+        Db, now_ms,
+        counters::{self, Budget},
+    },
 };
-
-/// The statement that counts one event under its first parameter in the
-/// window starting at its second, and returns the new count. Its parameters
-/// are plain `?`, which a query of several statements binds in order: sqlx
-/// leaves a later statement's `?NNN` unbound when the numbers below it are
-/// another statement's. A macro, so that a query counting and doing more in
-/// one trip to the database (`rotations`) can `concat!` it.
-macro_rules! count_event {
-    () => {
-        "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1
-         RETURNING count"
-    };
-}
-pub(crate) use count_event;
 
 /// The attempt must not be processed; retry after this many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +144,7 @@ impl Key {
 /// they were counted in, so that [`Limiter::give_back`] returns the attempt
 /// to the same windows.
 #[derive(Debug)]
-pub struct Taken(Vec<(String, i64)>);
+pub struct Taken(Vec<Budget>);
 
 /// Most refusals remembered by one process.
 const REFUSALS_KEPT: usize = 100_000;
@@ -224,11 +212,7 @@ impl Limiter {
             return Ok(Err(exceeded));
         }
         let (start, retry) = window(limit.window);
-        let count: i64 = sqlx::query_scalar(count_event!())
-            .bind(&stored)
-            .bind(start)
-            .fetch_one(&self.db.write)
-            .await?;
+        let count = counters::count(&self.db, &stored, start).await?;
         let verdict = verdict(count, limit.max, retry);
         if verdict.is_err() {
             self.remember_refused(&stored, limit);
@@ -245,94 +229,48 @@ impl Limiter {
         &self,
         budgets: &[(&Key, RateLimit)],
     ) -> Result<Result<Taken, Exceeded>, sqlx::Error> {
-        let budgets: Vec<(String, i64, u64, i64)> = budgets
-            .iter()
-            .map(|(key, limit)| {
-                let (start, retry) = window(limit.window);
-                (self.stored(key), start, retry, i64::from(limit.max))
-            })
-            .collect();
-        for (stored, start, retry_after_secs, max) in &budgets {
-            let count: Option<i64> = sqlx::query_scalar(
-                "SELECT count FROM rate_counters WHERE key = ? AND window_start = ?",
-            )
-            .bind(stored)
-            .bind(start)
-            .fetch_optional(&self.db.read)
-            .await?;
-            if count.unwrap_or(0) >= *max {
+        let mut counted = Vec::with_capacity(budgets.len());
+        let mut retries = Vec::with_capacity(budgets.len());
+        for (key, limit) in budgets {
+            let (window_start, retry_after_secs) = window(limit.window);
+            counted.push(Budget {
+                key: self.stored(key),
+                window_start,
+                max: i64::from(limit.max),
+            });
+            retries.push(retry_after_secs);
+        }
+        for (budget, retry_after_secs) in counted.iter().zip(&retries) {
+            if counters::current(&self.db, &budget.key, budget.window_start).await? >= budget.max {
                 return Ok(Err(Exceeded {
                     retry_after_secs: *retry_after_secs,
                 }));
             }
         }
-        let mut tx = self.db.write.begin_with("BEGIN IMMEDIATE").await?;
-        for (stored, start, retry_after_secs, max) in &budgets {
-            let counted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO rate_counters (key, window_start, count) VALUES (?1, ?2, 1)
-                 ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1
-                 WHERE count < ?3
-                 RETURNING count",
-            )
-            .bind(stored)
-            .bind(start)
-            .bind(max)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if counted.is_none() {
-                tx.rollback().await?;
-                return Ok(Err(Exceeded {
-                    retry_after_secs: *retry_after_secs,
-                }));
-            }
-        }
-        tx.commit().await?;
-        Ok(Ok(Taken(
-            budgets
-                .into_iter()
-                .map(|(stored, start, ..)| (stored, start))
-                .collect(),
-        )))
+        Ok(match counters::take(&self.db, &counted).await? {
+            Ok(()) => Ok(Taken(counted)),
+            Err(full) => Err(Exceeded {
+                retry_after_secs: retries[full],
+            }),
+        })
     }
 
     /// Returns an attempt counted by [`Limiter::take`] to its budgets, in
     /// the windows it was counted in.
     pub async fn give_back(&self, taken: &Taken) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.write.begin().await?;
-        for (stored, start) in &taken.0 {
-            sqlx::query(
-                "UPDATE rate_counters SET count = count - 1
-                 WHERE key = ? AND window_start = ? AND count > 0",
-            )
-            .bind(stored)
-            .bind(start)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await
+        counters::give_back(&self.db, &taken.0).await
     }
 
     /// Forgets every count under the given keys (a successful login gives its
     /// account's failure budgets back).
     pub async fn clear(&self, keys: &[&Key]) -> Result<(), sqlx::Error> {
-        let mut tx = self.db.write.begin().await?;
-        for key in keys {
-            sqlx::query("DELETE FROM rate_counters WHERE key = ?")
-                .bind(self.stored(key))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
+        let stored: Vec<String> = keys.iter().map(|key| self.stored(key)).collect();
+        counters::clear(&self.db, &stored).await
     }
 
     /// Deletes counters of windows that have ended (run periodically).
     pub async fn prune(&self, longest_window: Duration) -> Result<u64, sqlx::Error> {
-        let cutoff = now_ms() - i64::try_from(longest_window.as_millis()).unwrap_or(i64::MAX);
-        let done = sqlx::query("DELETE FROM rate_counters WHERE window_start < ?")
-            .bind(cutoff)
-            .execute(&self.db.write)
-            .await?;
-        Ok(done.rows_affected())
+        counters::prune(&self.db, longest_window).await
     }
 }
 

@@ -8,5 +8,4 @@ pub mod normalize;
 pub mod password;
 pub mod refresh_token;
 pub mod revocation;
-pub mod rotations;
 pub mod sessions;

@@ -1,8 +1,12 @@
 //! Revoked sessions, held in memory so that checking an access token needs no
 //! database read. Each process fills the set from the database at start and
 //! then polls it several times a second for revocations numbered above the
-//! last it saw (see `sessions::revoke_sessions` for why the numbers cannot
-//! skip a late commit).
+//! last it saw (see `store::sessions::InTx::revoke_sessions` for why the
+//! numbers cannot skip a late commit). On PostgreSQL every revocation also
+//! sends a notification, and each instance listening polls at once: a
+//! revocation reaches every instance in milliseconds, and within a poll
+//! interval when notifications are lost (a dropped connection, a restart
+//! of the database).
 //!
 //! An entry is kept, in this process's own monotonic time, for an access
 //! token's lifetime plus leeway plus a margin for clocks that disagree,
@@ -23,7 +27,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sqlx::SqlitePool;
+use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
+
+use crate::store::{Db, revocations as stored};
 
 /// How often the database is polled for new revocations.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -32,8 +39,8 @@ pub const STALE_AFTER: Duration = Duration::from_secs(3);
 /// How far apart the clocks of the instances may be: a token minted by an
 /// instance whose clock runs ahead expires later by that much.
 pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(30);
-/// Most revocations read by one poll; more wait for the next one.
-const POLL_BATCH: i64 = 10_000;
+/// The channel PostgreSQL revocations are announced on.
+const CHANNEL: &str = "classboard_revocations";
 
 #[derive(Clone)]
 pub struct Revocations {
@@ -114,14 +121,25 @@ impl Revocations {
     }
 
     /// Fills the set from the database, then keeps polling it until the
-    /// process ends. The first fill happens before this returns.
-    pub async fn start(self, db: SqlitePool) -> Result<(), sqlx::Error> {
+    /// process ends: every [`POLL_INTERVAL`], and on PostgreSQL also the
+    /// moment a revocation is announced. The first fill happens before this
+    /// returns.
+    pub async fn start(self, db: Db) -> Result<(), sqlx::Error> {
         self.fill(&db).await?;
+        let announced = Arc::new(Notify::new());
+        if let Db::Postgres(pg) = &db {
+            // One connection of the main pool, kept for listening.
+            let listener = PgListener::connect_with(&pg.write).await?;
+            tokio::spawn(listen(listener, announced.clone()));
+        }
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(POLL_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = announced.notified() => {}
+                }
                 let polled = self.poll(&db).await;
                 self.after_poll(polled);
             }
@@ -132,14 +150,9 @@ impl Revocations {
     /// Loads every revoked session the database still holds. The clock is
     /// read first: whatever commits after that has a higher number and is
     /// found by the polls.
-    async fn fill(&self, db: &SqlitePool) -> Result<(), sqlx::Error> {
-        let seq: i64 = sqlx::query_scalar("SELECT seq FROM revocation_clock WHERE id = 1")
-            .fetch_one(db)
-            .await?;
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM sessions WHERE revoked_at IS NOT NULL")
-                .fetch_all(db)
-                .await?;
+    async fn fill(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let seq = stored::clock(db).await?;
+        let ids = stored::all_revoked(db).await?;
         self.insert(&ids);
         self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen = seq;
         self.mark_synced();
@@ -148,16 +161,9 @@ impl Revocations {
 
     /// Loads the revocations numbered above the last one seen, and forgets
     /// entries whose tokens have all expired. Returns how many were loaded.
-    pub async fn poll(&self, db: &SqlitePool) -> Result<usize, sqlx::Error> {
+    pub async fn poll(&self, db: &Db) -> Result<usize, sqlx::Error> {
         let seen = self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, revoked_seq FROM sessions WHERE revoked_seq > ?
-             ORDER BY revoked_seq LIMIT ?",
-        )
-        .bind(seen)
-        .bind(POLL_BATCH)
-        .fetch_all(db)
-        .await?;
+        let rows = stored::revoked_after(db, seen).await?;
         let now = Instant::now();
         {
             let mut set = self.revoked.write().unwrap_or_else(|e| e.into_inner());
@@ -172,7 +178,7 @@ impl Revocations {
         }
         drop(sync);
         // A full batch may leave more behind: not in sync until read.
-        if rows.len() < usize::try_from(POLL_BATCH).unwrap_or(usize::MAX) {
+        if rows.len() < usize::try_from(stored::POLL_BATCH).unwrap_or(usize::MAX) {
             self.mark_synced();
         }
         Ok(rows.len())
@@ -200,6 +206,25 @@ impl Revocations {
                 tracing::info!("revoked sessions polled again: the revocation set is current");
             }
             Ok(_) => {}
+        }
+    }
+}
+
+/// Wakes the poll whenever PostgreSQL announces a revocation, and also when
+/// the listening connection was lost and comes back (announcements made
+/// meanwhile are gone; the poll finds their revocations by number).
+async fn listen(mut listener: PgListener, announced: Arc<Notify>) {
+    if let Err(e) = listener.listen(CHANNEL).await {
+        tracing::error!(error = %e, "cannot listen for revocations; polling only");
+        return;
+    }
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(_)) | Ok(None) => announced.notify_one(),
+            Err(e) => {
+                tracing::warn!(error = %e, "lost the revocation announcements; reconnecting");
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::{
-    binary::{Server, me_status, refused_within, runtime, set_role, signup, tally},
+    binary::{Server, database, me_status, refused_within, runtime, set_role, signup, tally},
     helpers::{PASSWORD, client},
 };
 
@@ -120,14 +120,10 @@ fn login_names_over_254_characters_are_refused_and_count_nothing() {
         // 254 characters is still a login name (of nobody).
         assert_eq!(login(&client, &server, &"y".repeat(254), WRONG).await.0, 401);
     });
-    let db = dir.path().join("data/app.db");
     server.stop();
     let counters: i64 = runtime().block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM rate_counters WHERE length(key) > 200")
-            .fetch_one(&pool)
+            .fetch_one(&database(dir.path()).await)
             .await
             .unwrap()
     });

@@ -27,9 +27,32 @@ pub fn command() -> Command {
 pub fn set_role(dir: &Path, who: &str, role: &str) -> std::process::Output {
     command()
         .current_dir(dir)
+        .env("DATABASE_URL", database_url(dir))
         .args(["set-role", who, role])
         .output()
         .expect("the server binary runs")
+}
+
+/// The database of processes started in `dir` (see `helpers::database_url`):
+/// SQLite in `dir/data` by default, else a PostgreSQL database of `dir`'s own.
+pub fn database_url(dir: &Path) -> String {
+    let data = dir.join("data");
+    // Its own runtime on its own thread: callers may be inside one already.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(crate::helpers::database_url(&data))
+    })
+    .join()
+    .expect("the database is made")
+}
+
+/// A pool of the test's own to the database of processes started in `dir`.
+pub async fn database(dir: &Path) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&database_url(dir)).await.unwrap()
 }
 
 /// A running server process. Dropping it kills the process.
@@ -48,6 +71,7 @@ impl Server {
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut cmd = command();
         cmd.current_dir(dir)
+            .env("DATABASE_URL", database_url(dir))
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

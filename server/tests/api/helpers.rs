@@ -3,7 +3,7 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use server::{Application, Config, startup::AppState};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -60,6 +60,7 @@ impl TestApp {
 
     async fn spawn_in(data_dir: PathBuf, overrides: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), database_url(&data_dir).await),
             ("DATA_DIR".into(), data_dir.display().to_string()),
             ("LEPTOS_SITE_ADDR".into(), "127.0.0.1:0".into()),
             ("SIGNUPS_PER_IP".into(), "10000/5m".into()),
@@ -96,14 +97,24 @@ impl TestApp {
         Config::from_lookup(|k| self.vars.get(k).cloned()).expect("valid test configuration")
     }
 
-    /// A separate connection pool to the server's database.
-    pub async fn db(&self) -> SqlitePool {
-        SqlitePool::connect(&format!(
-            "sqlite://{}",
-            self.data_dir.join("app.db").display()
-        ))
-        .await
-        .unwrap()
+    /// The server's own SQLite pools (for tests of SQLite's machinery).
+    pub fn sqlite(&self) -> &server::store::Sqlite {
+        match &self.state.db {
+            server::store::Db::Sqlite(db) => db,
+            server::store::Db::Postgres(_) => panic!("a SQLite test run on PostgreSQL"),
+        }
+    }
+
+    /// A SQLite pool of the test's own to the server's database file.
+    pub async fn sqlite_file(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&self.vars["DATABASE_URL"]).await.unwrap()
+    }
+
+    /// A connection pool of the test's own to the server's database, SQLite
+    /// or PostgreSQL: statements use `$N` parameters, which both accept.
+    pub async fn db(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&self.vars["DATABASE_URL"]).await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -254,4 +265,53 @@ pub fn client() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .expect("http client")
+}
+
+/// The database of a test whose data folder is `data_dir`: by default a
+/// SQLite file in it; with `TEST_DATABASE_URL=postgres://…` (the test
+/// command's throw-away cluster), a PostgreSQL database of its own, made on
+/// first use and named after the folder, so that processes started in the
+/// same folder share it.
+pub async fn database_url(data_dir: &std::path::Path) -> String {
+    let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        return format!("sqlite://{}", data_dir.join("app.db").display());
+    };
+    use sha2::Digest;
+    let name = format!(
+        "t_{}",
+        hex(&sha2::Sha256::digest(data_dir.display().to_string().as_bytes())[..12])
+    );
+    let mut admin_conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("TEST_DATABASE_URL reaches PostgreSQL");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin_conn)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        // Two processes may race to make it: the loser finds it made.
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin_conn)
+            .await;
+    }
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// Whether the suite runs on PostgreSQL (`TEST_DATABASE_URL`).
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The per-IP counter key of client number `i`.
+pub fn client_key(i: usize) -> server::auth::limits::Key {
+    use server::auth::limits::{ClientNet, Key};
+    Key::auth_requests(ClientNet::of(
+        format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap(),
+    ))
 }

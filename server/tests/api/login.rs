@@ -86,7 +86,7 @@ async fn a_weaker_hash_is_upgraded_on_the_next_successful_login() {
         .await
         .unwrap();
     let db = app.db().await;
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(&weak)
         .bind(&ada.id)
         .execute(&db)
@@ -94,7 +94,7 @@ async fn a_weaker_hash_is_upgraded_on_the_next_successful_login() {
         .unwrap();
 
     app.login("ada").await;
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(&ada.id)
         .fetch_one(&db)
         .await
@@ -110,7 +110,7 @@ async fn a_weaker_hash_is_upgraded_on_the_next_successful_login() {
 async fn stored_hashes_are_argon2id_phc_strings() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(&ada.id)
         .fetch_one(&app.db().await)
         .await
@@ -160,14 +160,14 @@ async fn a_hash_of_an_unnormalised_password_still_matches_and_is_redone() {
     let old = app.state.hasher.hash(decomposed).await.unwrap();
     let db = app.db().await;
     // As an earlier version stored it: not marked as made from the NFC form.
-    sqlx::query("UPDATE users SET password_hash = ?, password_nfc = 0 WHERE id = ?")
+    sqlx::query("UPDATE users SET password_hash = $1, password_nfc = FALSE WHERE id = $2")
         .bind(&old)
         .bind(&ada.id)
         .execute(&db)
         .await
         .unwrap();
     assert_eq!(app.login_response("ada", decomposed).await.status(), 200);
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(&ada.id)
         .fetch_one(&db)
         .await
@@ -189,7 +189,7 @@ async fn a_wrong_password_costs_one_hash_unless_the_stored_hash_predates_normali
         assert_eq!(app.login_response(login, decomposed).await.status(), 401);
         assert_eq!(app.state.hasher.runs(), before + 1, "{login}");
     }
-    sqlx::query("UPDATE users SET password_nfc = 0 WHERE id = ?")
+    sqlx::query("UPDATE users SET password_nfc = FALSE WHERE id = $1")
         .bind(&ada.id)
         .execute(&app.db().await)
         .await
@@ -199,12 +199,12 @@ async fn a_wrong_password_costs_one_hash_unless_the_stored_hash_predates_normali
     assert_eq!(app.state.hasher.runs(), before + 2, "the typed form is tried too");
     // A successful login marks the hash as made from the normalised form.
     assert_eq!(app.login_response("ada", PASSWORD).await.status(), 200);
-    let marked: bool = sqlx::query_scalar("SELECT password_nfc FROM users WHERE id = ?")
+    let marked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND password_nfc")
         .bind(&ada.id)
         .fetch_one(&app.db().await)
         .await
         .unwrap();
-    assert!(marked);
+    assert_eq!(marked, 1);
 }
 
 #[tokio::test]

@@ -17,6 +17,6 @@ mod posts;
 mod process;
 mod refresh;
 mod roles;
-mod rotations;
 mod signup;
+mod sqlite_only;
 mod tokens;

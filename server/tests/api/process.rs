@@ -66,7 +66,9 @@ fn the_binary_serves_on_defaults_and_stops_gracefully_on_sigterm() {
     });
     assert_eq!(status, 200);
     // Defaults put the database and the secret under ./data.
-    assert!(dir.path().join("data/app.db").is_file());
+    if !crate::helpers::on_postgres() {
+        assert!(dir.path().join("data/app.db").is_file());
+    }
     assert!(dir.path().join("data/jwt_secret").is_file());
     server.stop();
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use server::{
     auth::{
-        limits::{ClientNet, Key},
+        limits::Key,
         sessions::{Issued, Refresh},
     },
     config::RateLimit,
@@ -28,10 +28,7 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
     issued
 }
 
-/// The per-IP counter key of client number `i`.
-pub fn client(i: usize) -> Key {
-    Key::auth_requests(ClientNet::of(format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap()))
-}
+use crate::helpers::client_key as client;
 
 /// Refreshes the token of every family in `issued` (`key_of(i)` names its
 /// rate-limit key) while the writing connection is held, then lets them run,
@@ -42,7 +39,7 @@ async fn refresh_queued(
     key_of: impl Fn(usize) -> Key,
     limit: RateLimit,
 ) -> Vec<Result<Refresh, sqlx::Error>> {
-    let writer = app.state.db.write.acquire().await.unwrap();
+    let writer = app.sqlite().write.acquire().await.unwrap();
     let mut running = JoinSet::new();
     for (i, family) in issued.iter().enumerate() {
         let sessions = app.state.sessions.clone();

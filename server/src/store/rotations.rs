@@ -1,5 +1,7 @@
-//! The fast path of a refresh, batched: every rotation waiting when the
-//! writing connection comes free goes to SQLite in one query.
+//! The fast path of a refresh on SQLite, batched: every rotation waiting when
+//! the writing connection comes free goes to SQLite in one query.
+//! (PostgreSQL runs each rotation as one statement of its own, see
+//! `sessions::rotate`: it has no single writer to queue for.)
 //!
 //! A rotation is two statements (count the attempt, then spend the token
 //! unless that count is over the limit). Sent one rotation per query, each
@@ -19,12 +21,15 @@
 
 use futures::TryStreamExt;
 use sqlx::{
-    AssertSqlSafe, Either, Executor, FromRow, Row,
+    AssertSqlSafe, Either, Executor, FromRow, Row, SqlitePool,
     sqlite::{SqliteQueryResult, SqliteRow},
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{auth::limits, db::Db};
+use super::{
+    counters,
+    sessions::{Rotated, Spent},
+};
 
 /// Most rotations in one query. A query's statements stay prepared in the
 /// connection's cache, one entry per batch size.
@@ -44,22 +49,13 @@ pub struct Rotation {
     pub idle_ms: i64,
 }
 
-/// What the two statements returned.
-pub struct Spent {
-    /// The attempts counted under the key in this window, this one included.
-    pub count: i64,
-    /// `(session_id, user_id, role)` when the token was live and is now
-    /// spent; `None` when the `UPDATE` matched nothing.
-    pub rotated: Option<(String, String, String)>,
-}
-
 /// One rotation's statements, with `?` bound in order of appearance
 /// ([`Rotation::bind`]). The `UPDATE` spends the token only while the count
 /// the first statement made is within the limit; it is atomic by itself, and
 /// the trigger of migration 0004 stores the successor and marks the session
 /// used.
 const STATEMENTS: &str = concat!(
-    limits::count_event!(),
+    counters::count_event!(),
     ";
      UPDATE refresh_tokens
      SET spent_at = ?, successor = ?,
@@ -69,28 +65,28 @@ const STATEMENTS: &str = concat!(
                    WHERE id = session_id AND revoked_at IS NULL AND expires_at > ?)
        AND (SELECT count FROM rate_counters WHERE key = ? AND window_start = ?) <= ?
      RETURNING session_id,
-               (SELECT user_id FROM sessions WHERE id = session_id),
+               (SELECT user_id FROM sessions WHERE id = session_id) AS user_id,
                (SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.id = session_id);
+                WHERE s.id = session_id) AS role;
     "
 );
 
 type Job = (Rotation, oneshot::Sender<Result<Spent, sqlx::Error>>);
 
 /// The queue of rotations waiting for the writing connection.
-#[derive(Clone)]
-pub struct Rotations {
+#[derive(Clone, Debug)]
+pub struct Queue {
     queue: mpsc::Sender<Job>,
 }
 
-impl Rotations {
-    /// Starts the task that runs queued rotations on `db.write`. It ends when
+impl Queue {
+    /// Starts the task that runs queued rotations on `write`. It ends when
     /// the last clone of the returned handle is dropped.
-    pub fn start(db: Db) -> Self {
+    pub fn start(write: SqlitePool) -> Self {
         // Every job is a request waiting for its answer, so the queue holds
         // at most the requests in flight; the bound only adds back-pressure.
         let (queue, jobs) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(db, jobs));
+        tokio::spawn(run(write, jobs));
         Self { queue }
     }
 
@@ -128,11 +124,11 @@ impl Rotation {
     }
 }
 
-async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
+async fn run(write: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         while !batch.is_empty() {
-            run_batch(&db, &mut batch).await;
+            run_batch(&write, &mut batch).await;
         }
     }
 }
@@ -140,7 +136,7 @@ async fn run(db: Db, mut jobs: mpsc::Receiver<Job>) {
 /// Runs the batch's statements as one query and answers every rotation whose
 /// statements ran, removing it from `batch`. After a failed statement, the
 /// rotations behind it never ran and stay in `batch`.
-async fn run_batch(db: &Db, batch: &mut Vec<Job>) {
+async fn run_batch(write: &SqlitePool, batch: &mut Vec<Job>) {
     let sql = STATEMENTS.repeat(batch.len());
     let query = batch
         .iter()
@@ -153,7 +149,7 @@ async fn run_batch(db: &Db, batch: &mut Vec<Job>) {
     let mut finished = 0;
     let mut failure = None;
     {
-        let mut results = db.write.fetch_many(query);
+        let mut results = write.fetch_many(query);
         loop {
             match results.try_next().await {
                 Ok(Some(Either::Left(SqliteQueryResult { .. }))) => finished += 1,
@@ -197,7 +193,7 @@ async fn run_batch(db: &Db, batch: &mut Vec<Job>) {
 fn spent(rows: Vec<SqliteRow>) -> Result<Spent, sqlx::Error> {
     let mut rows = rows.into_iter();
     let count = rows.next().ok_or(sqlx::Error::RowNotFound)?.try_get(0)?;
-    let rotated = rows.next().as_ref().map(FromRow::from_row).transpose()?;
+    let rotated: Option<Rotated> = rows.next().as_ref().map(FromRow::from_row).transpose()?;
     Ok(Spent { count, rotated })
 }
 
@@ -210,12 +206,10 @@ mod tests {
     /// once made each rotation copy the id of every live session.)
     #[tokio::test]
     async fn a_rotation_searches_each_table_by_key_and_copies_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let db = crate::db::connect(&url).await.unwrap();
+        let (_dir, db) = crate::store::scratch_sqlite().await;
         let mut searches = 0;
         for statement in STATEMENTS.split(';').filter(|s| !s.trim().is_empty()) {
-            let plan = crate::db::query_plan(&db.write, statement).await;
+            let plan = crate::store::query_plan(&db.write, statement).await;
             // A plan lists each table read and each subquery; an `INSERT …
             // VALUES` reads none, and its conflict check is a key search.
             for step in &plan {
@@ -229,6 +223,5 @@ mod tests {
         // The token, the rate counter, and the session (the successor's end,
         // and whether it is live).
         assert!(searches >= 4, "{searches} searches");
-        db.close().await;
     }
 }

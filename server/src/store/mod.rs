@@ -1,0 +1,333 @@
+//! Storage: every SQL statement of the server lives under this module, one
+//! file per concern (users, sessions and their tokens, rate counters, posts,
+//! grades, revocations, signing keys, settings). Handlers and the `auth`
+//! core call typed functions here and receive named row structs.
+//!
+//! Two databases stand behind one type, [`Db`]: SQLite (the default, one
+//! file, no set-up) and PostgreSQL (`DATABASE_URL=postgres://…`, for several
+//! instances sharing one database).
+//!
+//! **How one body serves both.** Statements are written once, with `$N`
+//! parameters, which both drivers accept (sqlx's SQLite driver reads `$N` as
+//! the N-th argument). The [`on!`] macro instantiates a body once per pool
+//! type, so the compiler checks each instantiation against its own driver,
+//! and a statement both databases understand is written exactly once. Where
+//! they differ, a function matches on the backend and says why: how a
+//! transaction takes its locks (SQLite's one write lock, taken up front with
+//! `BEGIN IMMEDIATE`, against PostgreSQL's row locks), a rotation (a batch
+//! of statements on SQLite's one writer, one statement of CTEs on
+//! PostgreSQL), and names compared without case. Functions that must run
+//! inside a transaction of either backend are instantiated per connection
+//! type by a macro in their module.
+//!
+//! The alternatives weighed (docs/DEVELOPMENT.md): sqlx's `Any` driver
+//! checks nothing at compile time and knows too few types; a trait with one
+//! implementation per database would write every shared statement twice.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::files::{self, FileError};
+
+pub mod counters;
+pub mod grades;
+pub mod posts;
+pub mod revocations;
+pub mod rotations;
+pub mod sessions;
+pub mod settings;
+pub mod users;
+
+/// Runs `$body` with `$pool` bound to the `$which` pool (`read`, `write` or
+/// `poll`) of whichever database `$db` is. The body is compiled once per
+/// database, against that database's driver.
+macro_rules! on {
+    ($db:expr, $which:ident, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(db) => {
+                let $pool = &db.$which;
+                $body
+            }
+            $crate::store::Db::Postgres(db) => {
+                let $pool = &db.$which;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+/// Runs `$body` inside a write transaction of whichever database `$db` is,
+/// with `$tx` bound to the transaction and `$pg` to whether it is
+/// PostgreSQL's. SQLite's begins `IMMEDIATE`: it takes the one write lock up
+/// front, so everything the body reads stays as read until it commits.
+/// PostgreSQL's takes row locks as it goes; a body that reads what it will
+/// decide on locks those rows itself (`FOR UPDATE`, chosen with `$pg`). The
+/// body commits; an early return rolls back.
+macro_rules! in_tx {
+    ($db:expr, |$tx:ident, $pg:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(db) => {
+                #[allow(unused_mut)]
+                let mut $tx = db.write.begin_with("BEGIN IMMEDIATE").await?;
+                #[allow(unused_variables)]
+                let $pg = false;
+                $body
+            }
+            $crate::store::Db::Postgres(db) => {
+                #[allow(unused_mut)]
+                let mut $tx = db.write.begin().await?;
+                #[allow(unused_variables)]
+                let $pg = true;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use in_tx;
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("DATABASE_URL: {0}")]
+    Url(sqlx::Error),
+    #[error("DATABASE_URL: neither sqlite:// nor postgres://")]
+    Scheme,
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    File(FileError),
+    #[error("cannot open the database: {0}")]
+    Open(sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The database, and the pools the server uses on it.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(Sqlite),
+    Postgres(Postgres),
+}
+
+/// SQLite: pools over one file.
+///
+/// SQLite lets one connection write at a time. With every connection able to
+/// write, the losers of that race sleep in SQLite's busy handler (1 ms, 2 ms,
+/// 5 ms, … up to 100 ms) while the lock is long free. With one writing
+/// connection, this process's writers queue for it in the pool, asleep on a
+/// future and woken the moment it is free; readers never wait (WAL). Other
+/// processes on the same file still meet the busy handler.
+#[derive(Clone, Debug)]
+pub struct Sqlite {
+    /// For statements that only read.
+    pub read: SqlitePool,
+    /// The one connection for everything that writes.
+    pub write: SqlitePool,
+    /// A connection of its own for the revocation poll, so that requests
+    /// filling the read pool never make it late (and the set stale).
+    pub poll: SqlitePool,
+    /// Rotations queued for the writer, sent to it in batches.
+    pub(crate) rotations: rotations::Queue,
+}
+
+/// PostgreSQL: one pool for requests, and a connection for the poll. `read`
+/// and `write` are the same pool: the server takes no lock of its own, and
+/// PostgreSQL lets many connections write at once.
+#[derive(Clone, Debug)]
+pub struct Postgres {
+    pub read: PgPool,
+    pub write: PgPool,
+    pub poll: PgPool,
+}
+
+/// Connections of SQLite's read pool, and of PostgreSQL's pool.
+const CONNECTIONS: u32 = 8;
+
+impl Db {
+    /// Opens the database `url` names (creating a SQLite file and its folder,
+    /// private, on first start) and runs pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        if url.starts_with("sqlite:") {
+            connect_sqlite(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            connect_postgres(url).await
+        } else {
+            Err(DbError::Scheme)
+        }
+    }
+
+    /// Closes every pool, waiting for its connections.
+    pub async fn close(&self) {
+        on!(self, write, |pool| pool.close().await);
+        on!(self, read, |pool| pool.close().await);
+        on!(self, poll, |pool| pool.close().await);
+    }
+
+    /// Whether this is PostgreSQL (shared by several instances).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Answers whether the database can serve a query right now.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on!(self, read, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(drop))
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<Db, DbError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(DbError::Url)?
+        .create_if_missing(true)
+        // WAL lets readers proceed while one writer commits; NORMAL sync is
+        // durable across application crashes and is WAL's recommended pairing.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+
+    // The folder (0700) and the file (0600) exist before SQLite opens it, so
+    // that its journals are private too (see `files::private_database`).
+    let file = options.get_filename();
+    if let Some(parent) = file.parent() {
+        files::private_dir(parent).map_err(|e| match e {
+            FileError::Io { source, .. } => DbError::Folder {
+                path: parent.display().to_string(),
+                source,
+            },
+            other => DbError::File(other),
+        })?;
+    }
+    if !is_in_memory(url) {
+        files::private_database(file).map_err(DbError::File)?;
+    }
+
+    // Neither pool pings a connection before lending it: a SQLite connection
+    // is an open file, not a socket that can go stale, and sqlx's ping is a
+    // round trip to the connection's worker thread, as long as a statement.
+    //
+    // The writer first: it creates the file and brings the schema up to date
+    // before any reader opens it.
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await
+        .map_err(DbError::Open)?;
+    sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+    let read = SqlitePoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .test_before_acquire(false)
+        .connect_with(options.clone())
+        .await
+        .map_err(DbError::Open)?;
+    let poll = SqlitePoolOptions::new()
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(options.read_only(true))
+        .await
+        .map_err(DbError::Open)?;
+    let rotations = rotations::Queue::start(write.clone());
+    Ok(Db::Sqlite(Sqlite {
+        read,
+        write,
+        poll,
+        rotations,
+    }))
+}
+
+async fn connect_postgres(url: &str) -> Result<Db, DbError> {
+    let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options.clone())
+        .await
+        .map_err(DbError::Open)?;
+    // Instances starting together migrate once: sqlx takes an advisory lock.
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    let poll = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Open)?;
+    Ok(Db::Postgres(Postgres {
+        read: pool.clone(),
+        write: pool,
+        poll,
+    }))
+}
+
+/// Whether `url` names SQLite's in-memory database rather than a file.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Milliseconds since the Unix epoch: how the database stores time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A stored time as the API shows it: RFC 3339, UTC, with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// A duration in milliseconds, as the database stores lengths of time.
+pub fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The unique index or constraint a unique violation is about, by name:
+/// PostgreSQL names it; SQLite names the columns ("UNIQUE constraint
+/// failed: users.email"), which stand in for the name here.
+pub(crate) fn violated_unique(e: &sqlx::Error) -> Option<String> {
+    let db = e.as_database_error().filter(|d| d.is_unique_violation())?;
+    Some(match db.constraint() {
+        Some(name) => name.to_owned(),
+        None => db
+            .message()
+            .rsplit_once(": ")
+            .map_or_else(|| db.message().to_owned(), |(_, columns)| columns.to_owned()),
+    })
+}
+
+/// The steps of SQLite's plan for `statement` (`EXPLAIN QUERY PLAN`), for
+/// tests that require statements to search by key.
+#[cfg(test)]
+pub(crate) async fn query_plan(pool: &SqlitePool, statement: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
+        .fetch_all(pool)
+        .await
+        .expect("a statement SQLite can plan")
+        .iter()
+        .map(|row| row.get("detail"))
+        .collect()
+}
+
+/// A SQLite database in a temporary folder, for unit tests of statements.
+#[cfg(test)]
+pub(crate) async fn scratch_sqlite() -> (tempfile::TempDir, Sqlite) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
+    match Db::connect(&url).await.expect("a scratch database") {
+        Db::Sqlite(db) => (dir, db),
+        Db::Postgres(_) => unreachable!("a sqlite:// URL"),
+    }
+}

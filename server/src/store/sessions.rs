@@ -1,0 +1,564 @@
+//! Sessions (refresh-token families) and their refresh tokens, as stored:
+//! starting one, rotating a token, reading a token's state, revoking,
+//! listing and pruning. What a presentation *means* is decided in
+//! `auth::sessions`; this module only reads and writes.
+
+use sqlx::{FromRow, PgConnection, SqliteConnection};
+
+use super::{Db, in_tx, on, rotations};
+
+/// Why a session ended (stored, and shown in logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Logout,
+    LogoutAll,
+    Revoked,
+    Reuse,
+    RoleChange,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::Revoked => "revoked",
+            Self::Reuse => "reuse",
+            Self::RoleChange => "role_change",
+        }
+    }
+}
+
+/// A new session and its first refresh token.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub token_hash: &'a [u8],
+    pub now: i64,
+    /// The family's absolute end (ms).
+    pub ends_at: i64,
+    /// The first token's idle end (ms).
+    pub token_expires_at: i64,
+}
+
+/// Everything known about a presented token, read to decide what its
+/// presentation means.
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenState {
+    pub session_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub spent_at: Option<i64>,
+    pub expires_at: i64,
+    pub successor: Option<Vec<u8>>,
+    pub successor_live: Option<bool>,
+    pub session_end: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+/// A session as listed to its owner.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub user_agent: Option<String>,
+}
+
+/// What a rotation's count and conditional spend returned.
+#[derive(Debug)]
+pub struct Spent {
+    /// The attempts counted under the key in this window, this one included.
+    pub count: i64,
+    /// Session, user and role when the token was live and is now spent.
+    pub rotated: Option<Rotated>,
+}
+
+/// The session of a token just spent, with its user's role as stored now.
+#[derive(Debug, FromRow)]
+pub struct Rotated {
+    pub session_id: String,
+    pub user_id: String,
+    pub role: String,
+}
+
+/// Which live sessions a revocation ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Filter<'a> {
+    One(&'a str),
+    /// One session, only if `user_id` owns it and it is live as the sessions
+    /// list counts live (see [`LIVE`]).
+    Owned { user_id: &'a str, session_id: &'a str },
+    /// Every session of a user.
+    User(&'a str),
+}
+
+/// The condition under which a session counts as live to its owner: not
+/// revoked, not past its end, and holding a token that can still be used.
+/// `$1` is the time now.
+macro_rules! live {
+    () => {
+        "revoked_at IS NULL AND expires_at > $1
+         AND EXISTS (SELECT 1 FROM refresh_tokens t
+                     WHERE t.session_id = sessions.id AND t.spent_at IS NULL AND t.expires_at > $1)"
+    };
+}
+
+/// Starts a session and reads the user's role in the same transaction: a
+/// role change either commits first (and this session carries the new
+/// role) or after (and revokes this session with the others), never in
+/// between. On PostgreSQL the user's row is share-locked for that, against
+/// the update of a role change. `None` when the account no longer exists.
+pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let role: Option<String> = sqlx::query_scalar(if pg {
+            "SELECT role FROM users WHERE id = $1 FOR SHARE"
+        } else {
+            "SELECT role FROM users WHERE id = $1"
+        })
+        .bind(new.user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(role) = role else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
+             VALUES ($1, $2, $3, $3, $4, $5)",
+        )
+        .bind(new.id)
+        .bind(new.user_id)
+        .bind(new.now)
+        .bind(new.ends_at)
+        .bind(new.user_agent)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new.token_hash)
+        .bind(new.id)
+        .bind(new.now)
+        .bind(new.token_expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(role))
+    })
+}
+
+/// Counts the attempt and, unless the count goes over the limit, spends the
+/// live token `rotation.presented_hash` and stores its successor: one atomic
+/// conditional step, so of many presentations of one token at once exactly
+/// one rotates it.
+pub async fn rotate(db: &Db, rotation: rotations::Rotation) -> Result<Spent, sqlx::Error> {
+    match db {
+        // SQLite: the statements go to its one writer in a batch with
+        // whatever other rotations are waiting (see `rotations`).
+        Db::Sqlite(db) => db.rotations.run(rotation).await,
+        // PostgreSQL: one statement of CTEs. The token's row lock makes a
+        // concurrent presentation wait, then find the token spent.
+        Db::Postgres(db) => {
+            let row: RotationRow = sqlx::query_as(
+                "WITH counted AS (
+                     INSERT INTO rate_counters (key, window_start, count) VALUES ($1, $2, 1)
+                     ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1
+                     RETURNING count
+                 ),
+                 spent AS (
+                     UPDATE refresh_tokens t
+                     SET spent_at = $4, successor = $5,
+                         successor_expires_at = LEAST($4 + $6, s.expires_at)
+                     FROM sessions s
+                     WHERE t.hash = $7 AND t.spent_at IS NULL AND t.expires_at > $4
+                       AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $4
+                       AND (SELECT count FROM counted) <= $3
+                     RETURNING t.session_id, s.user_id, t.successor, t.successor_expires_at
+                 ),
+                 stored AS (
+                     INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
+                     SELECT successor, session_id, $4, successor_expires_at FROM spent
+                 ),
+                 used AS (
+                     UPDATE sessions SET last_used_at = $4
+                     WHERE id IN (SELECT session_id FROM spent)
+                 )
+                 SELECT (SELECT count FROM counted) AS count,
+                        spent.session_id, spent.user_id, u.role
+                 FROM (SELECT 1) AS one
+                 LEFT JOIN spent ON TRUE
+                 LEFT JOIN users u ON u.id = spent.user_id",
+            )
+            .bind(&rotation.key)
+            .bind(rotation.window_start)
+            .bind(rotation.max)
+            .bind(rotation.now)
+            .bind(&rotation.successor_hash)
+            .bind(rotation.idle_ms)
+            .bind(&rotation.presented_hash)
+            .fetch_one(&db.write)
+            .await?;
+            Ok(row.into())
+        }
+    }
+}
+
+/// One row of PostgreSQL's rotation statement.
+#[derive(FromRow)]
+struct RotationRow {
+    count: i64,
+    session_id: Option<String>,
+    user_id: Option<String>,
+    role: Option<String>,
+}
+
+impl From<RotationRow> for Spent {
+    fn from(row: RotationRow) -> Self {
+        let rotated = match (row.session_id, row.user_id, row.role) {
+            (Some(session_id), Some(user_id), Some(role)) => Some(Rotated {
+                session_id,
+                user_id,
+                role,
+            }),
+            _ => None,
+        };
+        Self {
+            count: row.count,
+            rotated,
+        }
+    }
+}
+
+/// The state of the token with hash `hash` at `now` (`$2`), by a read.
+macro_rules! token_state {
+    ($lock:literal) => {
+        concat!(
+            "SELECT t.session_id, s.user_id, u.role, t.spent_at, t.expires_at, t.successor,
+                    n.spent_at IS NULL AND n.expires_at > $2 AS successor_live,
+                    s.expires_at AS session_end, s.revoked_at, s.revoked_reason
+             FROM refresh_tokens t
+             JOIN sessions s ON s.id = t.session_id
+             JOIN users u ON u.id = s.user_id
+             LEFT JOIN refresh_tokens n ON n.hash = t.successor
+             WHERE t.hash = $1",
+            $lock
+        )
+    };
+}
+
+/// What the token with hash `hash` is at `now`, read without any lock.
+pub async fn token_state(db: &Db, hash: &[u8], now: i64) -> Result<Option<TokenState>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(token_state!(""))
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)
+}
+
+/// What revoking on a decision led to.
+#[derive(Debug)]
+pub enum Decided {
+    /// No such token (any more).
+    Gone,
+    /// `decide` said no; here is the state it saw.
+    Kept(TokenState),
+    /// `decide` said yes: the token's session is revoked.
+    Revoked(TokenState),
+}
+
+/// Reads the token's state again under a lock (SQLite's write lock; on
+/// PostgreSQL the token's row), asks `decide`, and if it says so revokes
+/// the token's session in the same transaction. A decision that leads to a
+/// revocation is thus taken on the state as it is, not as a read saw it.
+pub async fn revoke_if(
+    db: &Db,
+    hash: &[u8],
+    now: i64,
+    reason: Reason,
+    decide: impl Fn(&TokenState) -> bool,
+) -> Result<Decided, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let state: Option<TokenState> = sqlx::query_as(if pg {
+            token_state!(" FOR UPDATE OF t")
+        } else {
+            token_state!("")
+        })
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(state) = state else {
+            return Ok(Decided::Gone);
+        };
+        if !decide(&state) {
+            return Ok(Decided::Kept(state));
+        }
+        tx.revoke_sessions(Filter::One(&state.session_id), reason)
+            .await?;
+        tx.commit().await?;
+        Ok(Decided::Revoked(state))
+    })
+}
+
+/// Whether a token with this hash was ever stored (a read, no lock).
+pub async fn exists(db: &Db, hash: &[u8]) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT 1 FROM refresh_tokens WHERE hash = $1"
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// The session the token with this hash belongs to, if it has not been
+/// revoked (a read, no lock).
+pub async fn unrevoked_session_of(db: &Db, hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+         WHERE t.hash = $1 AND s.revoked_at IS NULL"
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Whether `session_id` is a live session of `user_id` at `now` (a read).
+pub async fn is_live_and_owned(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = on!(db, read, |pool| sqlx::query_scalar(concat!(
+        "SELECT 1 FROM sessions WHERE id = $2 AND user_id = $3 AND ",
+        live!()
+    ))
+    .bind(now)
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// Ends the live sessions `filter` selects, in a transaction of its own;
+/// returns their ids.
+pub async fn revoke(db: &Db, filter: Filter<'_>, reason: Reason) -> Result<Vec<String>, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let ended = tx.revoke_sessions(filter, reason).await?;
+        tx.commit().await?;
+        Ok(ended)
+    })
+}
+
+/// A page of `user_id`'s live sessions at `now`, most recently used first,
+/// after the session `after` (its last use and id), at most `limit`.
+pub async fn list(
+    db: &Db,
+    user_id: &str,
+    now: i64,
+    limit: i64,
+    after: Option<(i64, &str)>,
+) -> Result<Vec<SessionRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(concat!(
+        "SELECT id, created_at, last_used_at, user_agent FROM sessions
+         WHERE user_id = $2 AND ",
+        live!(),
+        " AND ($3 IS NULL OR (last_used_at, id) < ($3, $4))
+         ORDER BY last_used_at DESC, id DESC
+         LIMIT $5"
+    ))
+    .bind(now)
+    .bind(user_id)
+    .bind(after.map(|(at, _)| at))
+    .bind(after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Deletes sessions that ended (revoked, or past their absolute end) before
+/// `ended_before` (ms), with their refresh tokens; returns how many. Rows are
+/// deleted a batch at a time, so no lock is held long.
+///
+/// Call it only with a time by which every access token of those sessions
+/// has expired: until then, revocation needs the revoked rows.
+pub async fn prune_ended(db: &Db, ended_before: i64) -> Result<u64, sqlx::Error> {
+    const BATCH: i64 = 500;
+    let mut deleted = 0;
+    loop {
+        // Refresh tokens go with their session (ON DELETE CASCADE).
+        let done = on!(db, write, |pool| sqlx::query(
+            "DELETE FROM sessions WHERE id IN (
+                 SELECT id FROM sessions WHERE revoked_at < $1
+                 UNION
+                 SELECT id FROM sessions WHERE expires_at < $1
+                 LIMIT $2)"
+        )
+        .bind(ended_before)
+        .bind(BATCH)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        deleted += done;
+        if done < BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}
+
+/// The statements of a revocation, each a search by key (see the test).
+mod revoking {
+    pub const ONE: &str = "SELECT id FROM sessions WHERE id = $1 AND revoked_at IS NULL";
+    pub const USER: &str = "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL";
+    /// `$1` now, `$2` the session, `$3` its owner.
+    pub const OWNED: &str = concat!(
+        "SELECT id FROM sessions WHERE id = $2 AND user_id = $3 AND ",
+        live!()
+    );
+    pub const NEXT_NUMBER: &str =
+        "UPDATE revocation_clock SET seq = seq + 1 WHERE id = 1 RETURNING seq";
+    pub const STAMP_ONE: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE id = $4 AND revoked_at IS NULL RETURNING id";
+    pub const STAMP_USER: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE user_id = $4 AND revoked_at IS NULL RETURNING id";
+    pub const SPEND: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL
+           AND session_id IN (SELECT id FROM sessions WHERE revoked_seq = $2)";
+    /// PostgreSQL tells every instance listening (see `revocations`).
+    pub const NOTIFY: &str = "SELECT pg_notify('classboard_revocations', $1)";
+}
+
+/// Statements that run inside a transaction another statement began, on
+/// either database: one body, instantiated per connection type.
+pub(crate) trait InTx {
+    /// Ends the live sessions `filter` selects and spends their tokens;
+    /// returns their ids. Spent tokens are kept, so a later presentation is
+    /// still recognised as belonging to an ended session. Every statement
+    /// searches by key, and a filter that selects nothing writes nothing.
+    ///
+    /// A revocation takes the next number of the `revocation_clock`, and
+    /// only then the time. On SQLite the write lock, and on PostgreSQL the
+    /// lock of the clock's one row (held until commit), make revocations
+    /// commit in the order of their numbers: an instance that polls "numbers
+    /// above the last I saw" can never skip one that committed late (see
+    /// `revocations`). The time is taken after the lock, so it is never
+    /// earlier than tokens a concurrent rotation minted before this commit.
+    async fn revoke_sessions(
+        &mut self,
+        filter: Filter<'_>,
+        reason: Reason,
+    ) -> Result<Vec<String>, sqlx::Error>;
+}
+
+macro_rules! in_tx_statements {
+    ($conn:ty, $postgres:expr) => {
+        impl InTx for $conn {
+            async fn revoke_sessions(
+                &mut self,
+                filter: Filter<'_>,
+                reason: Reason,
+            ) -> Result<Vec<String>, sqlx::Error> {
+                let found: Vec<String> = match filter {
+                    Filter::One(id) => {
+                        sqlx::query_scalar(revoking::ONE)
+                            .bind(id)
+                            .fetch_all(&mut *self)
+                            .await?
+                    }
+                    Filter::Owned {
+                        user_id,
+                        session_id,
+                    } => {
+                        sqlx::query_scalar(revoking::OWNED)
+                            .bind(super::now_ms())
+                            .bind(session_id)
+                            .bind(user_id)
+                            .fetch_all(&mut *self)
+                            .await?
+                    }
+                    Filter::User(user_id) => {
+                        sqlx::query_scalar(revoking::USER)
+                            .bind(user_id)
+                            .fetch_all(&mut *self)
+                            .await?
+                    }
+                };
+                if found.is_empty() {
+                    return Ok(found);
+                }
+                let seq: i64 = sqlx::query_scalar(revoking::NEXT_NUMBER)
+                    .fetch_one(&mut *self)
+                    .await?;
+                let now = super::now_ms();
+                let (stamp, subject) = match filter {
+                    Filter::One(id)
+                    | Filter::Owned {
+                        session_id: id, ..
+                    } => (revoking::STAMP_ONE, id),
+                    Filter::User(user_id) => (revoking::STAMP_USER, user_id),
+                };
+                let ended: Vec<String> = sqlx::query_scalar(stamp)
+                    .bind(now)
+                    .bind(reason.as_str())
+                    .bind(seq)
+                    .bind(subject)
+                    .fetch_all(&mut *self)
+                    .await?;
+                sqlx::query(revoking::SPEND)
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *self)
+                    .await?;
+                if $postgres {
+                    sqlx::query(revoking::NOTIFY)
+                        .bind(seq.to_string())
+                        .execute(&mut *self)
+                        .await?;
+                }
+                Ok(ended)
+            }
+        }
+    };
+}
+
+in_tx_statements!(SqliteConnection, false);
+in_tx_statements!(PgConnection, true);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A revocation must cost the same with ten sessions or a million: an
+    /// unlimited client can ask for one (logout), so none of its statements
+    /// may scan a table.
+    #[tokio::test]
+    async fn every_statement_of_a_revocation_searches_by_key() {
+        let (_dir, db) = crate::store::scratch_sqlite().await;
+        for statement in [
+            revoking::ONE,
+            revoking::USER,
+            revoking::OWNED,
+            revoking::NEXT_NUMBER,
+            revoking::STAMP_ONE,
+            revoking::STAMP_USER,
+            revoking::SPEND,
+        ] {
+            let plan = crate::store::query_plan(&db.write, statement).await;
+            for step in &plan {
+                assert!(
+                    !step.starts_with("SCAN "),
+                    "{step:?} in the plan of {statement}: {plan:#?}"
+                );
+            }
+        }
+    }
+}

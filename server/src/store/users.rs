@@ -1,0 +1,247 @@
+//! Accounts as stored.
+
+use classboard::api::{Role, User};
+use sqlx::FromRow;
+
+use super::{
+    Db, in_tx, on, rfc3339,
+    sessions::{Filter, InTx, Reason},
+};
+
+/// A stored account, hash included: never serialised as a whole.
+#[derive(Clone, FromRow)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    /// Whether the hash was made from the password's NFC form.
+    pub password_nfc: bool,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl Account {
+    pub fn role(&self) -> Role {
+        stored_role(&self.role)
+    }
+
+    /// The public view of the account.
+    pub fn to_api(&self) -> User {
+        self.profile().to_api(&self.id, self.role())
+    }
+
+    pub fn profile(&self) -> Profile {
+        Profile {
+            username: self.username.clone(),
+            email: self.email.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A role as stored (the CHECK constraint admits only the three roles).
+pub fn stored_role(stored: &str) -> Role {
+    Role::parse(stored).unwrap_or(Role::Student)
+}
+
+/// What never changes about an account: no endpoint or command changes a
+/// username, an email or a creation time. (Whoever adds one must make it
+/// forget the account in [`Profiles`].)
+#[derive(Debug, Clone, FromRow)]
+pub struct Profile {
+    pub username: String,
+    pub email: String,
+    pub created_at: i64,
+}
+
+impl Profile {
+    /// The public view of the account `id` with the given role.
+    pub fn to_api(&self, id: &str, role: Role) -> User {
+        User {
+            id: id.to_owned(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            role,
+            created_at: rfc3339(self.created_at),
+        }
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `$head`, the columns of [`Account`], then `$tail`.
+macro_rules! with_columns {
+    ($head:literal, $tail:literal) => {
+        concat!(
+            $head,
+            " id, username, email, password_hash, password_nfc, role, created_at ",
+            $tail
+        )
+    };
+}
+
+/// Inserts a new student. A duplicate username or email fails with the
+/// database's unique-constraint error (see [`taken_field`]).
+pub async fn insert(
+    db: &Db,
+    id: &str,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<Account, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query_as(with_columns!(
+        "INSERT INTO users (id, username, email, password_hash, password_nfc, role, created_at)
+         VALUES ($1, $2, $3, $4, TRUE, 'student', $5) RETURNING",
+        ""
+    ))
+    .bind(id)
+    .bind(username)
+    .bind(email)
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(pool)
+    .await)
+}
+
+/// Which field a unique-constraint violation on `users` is about, by the
+/// index or constraint it names (see `store::violated_unique`).
+pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
+    match super::violated_unique(e)?.as_str() {
+        // SQLite names the columns, PostgreSQL the index or constraint.
+        "users.email" | "users_email_key" => Some("email"),
+        "users.username" | "users_username_lower" => Some("username"),
+        _ => None,
+    }
+}
+
+/// Finds an account by username (any case) or, when `login` has an `@`, by
+/// email. `login` is compared as given: pass a `LoginName`'s form (lower
+/// case).
+pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Error> {
+    if login.contains('@') {
+        return on!(db, read, |pool| sqlx::query_as(with_columns!(
+            "SELECT",
+            "FROM users WHERE email = $1"
+        ))
+        .bind(login)
+        .fetch_optional(pool)
+        .await);
+    }
+    // Usernames are unique regardless of case: SQLite's index compares
+    // with NOCASE, PostgreSQL's indexes lower(username).
+    match db {
+        Db::Sqlite(db) => {
+            sqlx::query_as(with_columns!(
+                "SELECT",
+                "FROM users WHERE username = $1 COLLATE NOCASE"
+            ))
+            .bind(login)
+            .fetch_optional(&db.read)
+            .await
+        }
+        Db::Postgres(db) => {
+            sqlx::query_as(with_columns!(
+                "SELECT",
+                "FROM users WHERE lower(username) = $1"
+            ))
+            .bind(login)
+            .fetch_optional(&db.read)
+            .await
+        }
+    }
+}
+
+/// The unchanging part of the account `id`, if it exists.
+pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT username, email, created_at FROM users WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// What asking for a role change led to.
+#[derive(Debug)]
+pub enum RoleChanged {
+    /// The account now has the role; its sessions, listed, were ended.
+    Changed(Account, Vec<String>),
+    NoSuchUser,
+    /// The account is the last admin, and the change would leave none.
+    LastAdmin,
+}
+
+/// Gives `id` the role `role` and ends every session of theirs, in one
+/// transaction: a token that carries the old role can only come from a
+/// session this revokes. The last admin keeps the role. On PostgreSQL every
+/// admin's row is locked first, always in the order of their ids, so two
+/// admins demoting each other at once are serialised, never deadlocked;
+/// the target's row lock also waits for a login creating a session.
+pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let admins: Vec<String> = sqlx::query_scalar(if pg {
+            "SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE"
+        } else {
+            "SELECT id FROM users WHERE role = 'admin'"
+        })
+        .fetch_all(&mut *tx)
+        .await?;
+        let current: Option<String> = sqlx::query_scalar(if pg {
+            "SELECT role FROM users WHERE id = $1 FOR UPDATE"
+        } else {
+            "SELECT role FROM users WHERE id = $1"
+        })
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Ok(RoleChanged::NoSuchUser);
+        };
+        if stored_role(&current) == Role::Admin && role != Role::Admin && admins.len() <= 1 {
+            return Ok(RoleChanged::LastAdmin);
+        }
+        let account: Account = sqlx::query_as(with_columns!(
+            "UPDATE users SET role = $1 WHERE id = $2 RETURNING",
+            ""
+        ))
+        .bind(role.as_str())
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let ended = tx.revoke_sessions(Filter::User(id), Reason::RoleChange).await?;
+        tx.commit().await?;
+        Ok(RoleChanged::Changed(account, ended))
+    })
+}
+
+/// Records that the stored hash is of the password's NFC form.
+pub async fn mark_password_nfc(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "UPDATE users SET password_nfc = TRUE WHERE id = $1"
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// Stores a new hash, made from the password's NFC form.
+pub async fn set_password_hash(db: &Db, id: &str, hash: &str) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "UPDATE users SET password_hash = $1, password_nfc = TRUE WHERE id = $2"
+    )
+    .bind(hash)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop))
+}
