@@ -4,7 +4,10 @@ use classboard::api::Role;
 
 use crate::{
     Config,
-    auth::normalize::LoginName,
+    auth::{
+        keys::{KeyRing, RingError, Revoked},
+        normalize::LoginName,
+    },
     store::{
         Db, DbError,
         users::{self, RoleChanged},
@@ -15,6 +18,10 @@ use crate::{
 pub enum AdminError {
     #[error(transparent)]
     Database(#[from] DbError),
+    #[error(transparent)]
+    Startup(#[from] crate::startup::StartupError),
+    #[error(transparent)]
+    Ring(#[from] RingError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("{0:?} is not a role; use student, teacher or admin")]
@@ -48,4 +55,64 @@ pub async fn set_role(
         RoleChanged::NoSuchUser => Err(unknown()),
         RoleChanged::LastAdmin => Err(AdminError::LastAdmin(account.username)),
     }
+}
+
+/// The ring of signing keys, opened as the server opens it.
+async fn key_ring(config: &Config) -> Result<(Db, KeyRing), AdminError> {
+    let db = Db::connect(config.database_url.as_str()).await?;
+    let secret = crate::startup::server_secret(config)?;
+    let ring = crate::startup::open_key_ring(config, db.clone(), &secret).await?;
+    Ok((db, ring))
+}
+
+/// `server keys list`: every key, newest first, one line each.
+pub async fn keys_list(config: &Config) -> Result<Vec<String>, AdminError> {
+    let (db, ring) = key_ring(config).await?;
+    let rows = ring.list().await;
+    db.close().await;
+    Ok(rows?
+        .into_iter()
+        .map(|row| {
+            let when = |ms: Option<i64>| ms.map_or_else(|| "-".to_owned(), crate::store::rfc3339);
+            format!(
+                "{kid}  {alg:<5}  {state:<9}  created {created}  signs from {from}  ended {ended}",
+                kid = row.kid,
+                alg = row.alg,
+                state = row.state,
+                created = when(Some(row.created_at)),
+                from = when(Some(row.activates_at)),
+                ended = when(row.ended_at),
+            )
+        })
+        .collect())
+}
+
+/// `server keys rotate`: publishes a new key; the answer says when it signs.
+pub async fn keys_rotate(config: &Config) -> Result<String, AdminError> {
+    let (db, ring) = key_ring(config).await?;
+    let kid = ring.rotate().await;
+    db.close().await;
+    let kid = kid?;
+    let lead = match config.jwt_alg {
+        crate::config::JwtAlg::HS256 => "now".to_owned(),
+        _ => format!(
+            "in {} (KEY_PUBLISH_LEAD)",
+            humantime::format_duration(config.key_publish_lead)
+        ),
+    };
+    Ok(format!("published {kid} ({}); it signs {lead}", config.jwt_alg))
+}
+
+/// `server keys revoke KID`: the key stops signing and verifying at once.
+pub async fn keys_revoke(config: &Config, kid: &str) -> Result<String, AdminError> {
+    let (db, ring) = key_ring(config).await?;
+    let outcome = ring.revoke(kid).await;
+    db.close().await;
+    Ok(match outcome? {
+        Revoked::Key => format!("revoked {kid}: its tokens are refused within seconds"),
+        Revoked::Replaced(new) => format!(
+            "revoked {kid}, the active key: {new} signs from now on; tokens of {kid} are refused within seconds"
+        ),
+        Revoked::Already => format!("{kid} was revoked already"),
+    })
 }

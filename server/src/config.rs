@@ -33,6 +33,12 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// The abuse limits of the contract.
     pub limits: Limits,
+    /// `KEY_PUBLISH_LEAD`: how long a new asymmetric signing key is in JWKS
+    /// before it signs.
+    pub key_publish_lead: Duration,
+    /// `KEY_ROTATION_INTERVAL`: rotate signing keys automatically this often
+    /// (off when unset).
+    pub key_rotation_interval: Option<Duration>,
     /// `PASSWORD_HASH_QUEUE`: how many password hashes may wait for a hashing
     /// thread; beyond that, requests that need one get `503`.
     pub password_hash_queue: usize,
@@ -233,6 +239,17 @@ impl Config {
                 signups_per_ip: env.rate_limit("SIGNUPS_PER_IP", "30/5m")?,
                 posts_per_user: env.rate_limit("POSTS_PER_USER", "30/10m")?,
             },
+            key_publish_lead: env.parse(
+                "KEY_PUBLISH_LEAD",
+                Duration::from_secs(300),
+                |s| humantime::parse_duration(s).ok(),
+                "a duration such as 5m (0s to sign at once)",
+            )?,
+            key_rotation_interval: match env.get("KEY_ROTATION_INTERVAL") {
+                None => None,
+                Some(raw) if raw.trim().eq_ignore_ascii_case("off") => None,
+                Some(_) => Some(env.duration("KEY_ROTATION_INTERVAL", "30d")?),
+            },
             password_hash_queue: env.parse(
                 "PASSWORD_HASH_QUEUE",
                 32,
@@ -396,6 +413,8 @@ mod tests {
             }
         );
         assert_eq!(c.password_hash_queue, 32);
+        assert_eq!(c.key_publish_lead, Duration::from_secs(300));
+        assert_eq!(c.key_rotation_interval, None);
         assert_eq!(c.site_addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(c.site.output_name, "classboard");
         assert_eq!(c.site.site_root, "target/site");

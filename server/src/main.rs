@@ -22,12 +22,31 @@ enum Command {
         /// student, teacher or admin.
         role: String,
     },
+    /// The keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every key, newest first: id, algorithm, state and times.
+    List,
+    /// Publish a new key (JWT_ALG); it signs after KEY_PUBLISH_LEAD (at once for HS256).
+    Rotate,
+    /// Stop signing and verifying with a key at once: its tokens are refused.
+    Revoke {
+        /// The key's id (kid).
+        kid: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init(match cli.command {
+        None | Some(Command::Serve) => telemetry::LogTo::Stdout,
+        Some(_) => telemetry::LogTo::Stderr,
+    });
 
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -52,6 +71,20 @@ async fn main() -> ExitCode {
                         "{} <{}> is now {}",
                         account.username, account.email, account.role
                     );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Keys(command) => {
+            let said = match command {
+                KeysCommand::List => server::admin::keys_list(&config).await.map(|l| l.join("\n")),
+                KeysCommand::Rotate => server::admin::keys_rotate(&config).await,
+                KeysCommand::Revoke { kid } => server::admin::keys_revoke(&config, &kid).await,
+            };
+            match said {
+                Ok(said) => {
+                    println!("{said}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),

@@ -20,6 +20,7 @@ use crate::{
     auth::{
         blocklist,
         jwt::{self, Keys},
+        keys::{FirstKey, KeyPolicy, KeyRing, RingError},
         limits::{Key, Limiter},
         password::{HashError, Hasher},
         revocation::Revocations,
@@ -40,6 +41,8 @@ pub enum StartupError {
     Secret(#[from] secret::SecretError),
     #[error("JWT_ALG={alg}: {source}")]
     Key { alg: JwtAlg, source: jwt::KeyError },
+    #[error("signing keys: {0}")]
+    Ring(#[from] RingError),
     #[error("password hashing: {0}")]
     Hasher(#[from] HashError),
     #[error("cannot load revoked sessions: {0}")]
@@ -112,11 +115,10 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         crate::files::data_dir(&config.data_dir)?;
         let db = store::Db::connect(config.database_url.as_str()).await?;
-        let secret = match &config.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => secret::load_or_create(&config.data_dir)?,
-        };
-        let keys = load_keys(&config, &secret)?;
+        let secret = server_secret(&config)?;
+        let ring = open_key_ring(&config, db.clone(), &secret).await?;
+        let keys = ring.keys();
+        Arc::new(ring).spawn();
         let hasher = Hasher::for_this_machine(config.password_hash_queue)?;
         blocklist::preload();
         let sessions = Sessions::new(
@@ -154,7 +156,7 @@ impl Application {
             db,
             leptos_options,
             config: Arc::new(config),
-            keys: Arc::new(keys),
+            keys,
             hasher,
             sessions,
             revocations,
@@ -333,36 +335,65 @@ fn leptos_options(site: &SiteConfig, addr: SocketAddr) -> LeptosOptions {
         .build()
 }
 
-/// The signing keys for the configured algorithm. EdDSA keys are generated
-/// into the data folder on first start; RS256 needs `JWT_PRIVATE_KEY_FILE`.
-fn load_keys(config: &Config, secret: &SecretString) -> Result<Keys, StartupError> {
-    let ttl = config.access_token_ttl;
+/// The server secret: `JWT_SECRET`, or the one generated into the data folder.
+pub fn server_secret(config: &Config) -> Result<SecretString, StartupError> {
+    Ok(match &config.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => secret::load_or_create(&config.data_dir)?,
+    })
+}
+
+/// The ring of signing keys on `db`, as configured.
+pub async fn open_key_ring(
+    config: &Config,
+    db: store::Db,
+    secret: &SecretString,
+) -> Result<KeyRing, StartupError> {
+    Ok(KeyRing::open(
+        db,
+        secret.expose_secret().as_bytes(),
+        KeyPolicy {
+            alg: config.jwt_alg,
+            lead: config.key_publish_lead,
+            rotation: config.key_rotation_interval,
+            access_ttl: config.access_token_ttl,
+        },
+        first_key(config, secret)?,
+    )
+    .await?)
+}
+
+/// The key the ring of signing keys begins with when it is empty: the one
+/// this server signed with before the ring existed (the secret for HS256,
+/// the kept Ed25519 key, `JWT_PRIVATE_KEY_FILE`), so tokens it signed keep
+/// verifying; or a new one.
+fn first_key(config: &Config, secret: &SecretString) -> Result<FirstKey, StartupError> {
     let key_error = |source| StartupError::Key {
         alg: config.jwt_alg,
         source,
     };
-    match config.jwt_alg {
-        JwtAlg::HS256 => Ok(Keys::hs256(secret.expose_secret().as_bytes(), ttl)),
+    Ok(match config.jwt_alg {
+        JwtAlg::HS256 => FirstKey::Secret(secret.expose_secret().as_bytes().to_vec()),
         JwtAlg::EdDSA => {
-            let path = config.data_dir.join("jwt_ed25519.pem");
-            let pem = jwt::load_or_create_ed25519(&path).map_err(key_error)?;
-            Keys::eddsa(&pem, &path.display().to_string(), ttl).map_err(key_error)
+            let kept = config.data_dir.join("jwt_ed25519.pem");
+            match jwt::kept_ed25519(&kept).map_err(key_error)? {
+                Some(pem) => FirstKey::Pem(JwtAlg::EdDSA, pem),
+                None => FirstKey::New(JwtAlg::EdDSA),
+            }
         }
-        JwtAlg::RS256 => {
-            let path = config.jwt_private_key_file.as_ref().ok_or_else(|| {
-                key_error(jwt::KeyError::Missing(
-                    "set JWT_PRIVATE_KEY_FILE to a PEM RSA private key",
-                ))
-            })?;
-            let pem = std::fs::read(path).map_err(|source| {
-                key_error(jwt::KeyError::Io {
-                    path: path.display().to_string(),
-                    source,
-                })
-            })?;
-            Keys::rs256(&pem, &path.display().to_string(), ttl).map_err(key_error)
-        }
-    }
+        JwtAlg::RS256 => match &config.jwt_private_key_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|source| {
+                    key_error(jwt::KeyError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    })
+                })?;
+                FirstKey::Pem(JwtAlg::RS256, pem)
+            }
+            None => FirstKey::New(JwtAlg::RS256),
+        },
+    })
 }
 
 /// Once a minute, deletes rate-limit counters of windows that have ended, and

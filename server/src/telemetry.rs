@@ -10,15 +10,31 @@ use tower_http::{
 use tracing::{Level, Span};
 use tracing_subscriber::{EnvFilter, fmt};
 
+/// Where log lines go: the server logs to standard output; a command run
+/// from the shell logs to standard error, so that what it prints on
+/// standard output is only its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTo {
+    Stdout,
+    Stderr,
+}
+
 /// Installs the global subscriber; `RUST_LOG` overrides the default level.
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .init();
+pub fn init(to: LogTo) {
+    // PostgreSQL's NOTICEs ("relation … already exists, skipping" from every
+    // start's migration check) are not news.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
+    let builder = fmt().with_env_filter(filter).with_target(false);
+    match to {
+        LogTo::Stdout => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        LogTo::Stderr => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init(),
+    }
 }
 
 type MakeSpan = fn(&Request<axum::body::Body>) -> Span;

@@ -92,13 +92,13 @@ pub async fn signup(
         .start(&account.id, agent.as_deref())
         .await?
         .ok_or_else(|| AppError::Internal("the account vanished while signing up".into()))?;
-    Ok(token_response(
+    token_response(
         &state,
         &headers,
         StatusCode::CREATED,
         remembered(&state, &account, role),
         issued,
-    ))
+    )
 }
 
 /// `POST /api/auth/login`
@@ -172,13 +172,13 @@ pub async fn login(
         // Deleted between the password check and now.
         return Err(AppError::InvalidCredentials);
     };
-    Ok(token_response(
+    token_response(
         &state,
         &headers,
         StatusCode::OK,
         remembered(&state, &account, role),
         issued,
-    ))
+    )
 }
 
 /// Replaces a hash made with weaker parameters, or from a password before
@@ -250,13 +250,13 @@ pub async fn refresh(
         ));
     };
     let user = profile.to_api(&issued.user_id, role);
-    Ok(token_response(
+    token_response(
         &state,
         &headers,
         StatusCode::OK,
         user,
         issued,
-    ))
+    )
 }
 
 /// `POST /api/auth/logout`: ends the session of the presented refresh token.
@@ -351,11 +351,13 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<Us
     }))
 }
 
-/// `GET /.well-known/jwks.json`: the public keys (none with HS256).
+/// `GET /.well-known/jwks.json`: the public keys of the ring (published,
+/// active and retired; none with HS256). Cached for a minute: far less than
+/// the publish lead, so verifiers have a new key before it signs.
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.keys.jwks().clone()),
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        Json(state.keys.jwks()),
     )
 }
 
@@ -400,10 +402,11 @@ fn token_response(
     status: StatusCode,
     user: User,
     issued: Issued,
-) -> Response {
+) -> Result<Response> {
     let access_token = state
         .keys
-        .issue(&user.id, &user.username, user.role, &issued.session_id);
+        .issue(&user.id, &user.username, user.role, &issued.session_id)
+        .map_err(|_| AppError::NotReady("no signing key is active"))?;
     let max_age = state.sessions.policy().idle;
     let cookie = refresh_cookie(state, headers, issued.refresh_token.clone(), max_age);
     // A page of this site gets the refresh token only as the HttpOnly
@@ -420,7 +423,7 @@ fn token_response(
     let mut response = (status, Json(body)).into_response();
     no_store(response.headers_mut());
     set_cookie(&mut response, &cookie);
-    response
+    Ok(response)
 }
 
 fn refresh_cookie(

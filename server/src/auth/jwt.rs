@@ -1,9 +1,13 @@
-//! Access tokens: RFC 9068-shaped JWTs (`typ: at+jwt`) signed with one
-//! configured algorithm and key. Verification needs no database: signature,
-//! algorithm, key id, type, issuer, audience and lifetime are all checked here.
+//! Access tokens: RFC 9068-shaped JWTs (`typ: at+jwt`) signed by the active
+//! key of a ring and verified by whichever key of the ring their `kid` names
+//! (see `auth::keys` for the ring's life). Verification needs no database:
+//! signature, algorithm, key id, type, issuer, audience and lifetime are all
+//! checked here against the ring in memory.
 
 use std::{
+    collections::HashMap,
     path::Path,
+    sync::{Arc, RwLock},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -81,22 +85,23 @@ pub enum KeyError {
     File(#[from] crate::files::FileError),
 }
 
-/// The signing key, its verification twin and everything derived from them.
-pub struct Keys {
+/// One key of the ring, loaded: what verifies with it, what signs with it,
+/// and the public half a verifier may fetch (asymmetric keys only).
+#[derive(Clone)]
+pub struct Key {
     alg: Algorithm,
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    jwks: JwkSet,
-    ttl: Duration,
+    jwk: Option<Jwk>,
 }
 
-impl Keys {
+impl Key {
     /// HS256 with a shared secret. The key id is derived from the secret by
     /// a one-way hash, so it names the key without revealing it, and no
     /// public key is published.
-    pub fn hs256(secret: &[u8], ttl: Duration) -> Self {
+    pub fn hs256(secret: &[u8]) -> Self {
         let digest = Sha256::new_with_prefix(b"classboard kid\0")
             .chain_update(secret)
             .finalize();
@@ -106,27 +111,26 @@ impl Keys {
             kid,
             EncodingKey::from_secret(secret),
             DecodingKey::from_secret(secret),
-            JwkSet { keys: vec![] },
-            ttl,
+            None,
         )
     }
 
     /// EdDSA (Ed25519) from a PKCS#8 PEM private key.
-    pub fn eddsa(pem: &[u8], source: &str, ttl: Duration) -> Result<Self, KeyError> {
+    pub fn eddsa(pem: &[u8], source: &str) -> Result<Self, KeyError> {
         let invalid = |e| KeyError::Invalid(source.to_owned(), e);
         let encoding = EncodingKey::from_ed_pem(pem).map_err(invalid)?;
         let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(invalid)?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
-        Self::asymmetric(Algorithm::EdDSA, encoding, decoding, jwk, ttl).map_err(invalid)
+        Self::asymmetric(Algorithm::EdDSA, encoding, decoding, jwk).map_err(invalid)
     }
 
     /// RS256 from a PEM private key (PKCS#1 or PKCS#8).
-    pub fn rs256(pem: &[u8], source: &str, ttl: Duration) -> Result<Self, KeyError> {
+    pub fn rs256(pem: &[u8], source: &str) -> Result<Self, KeyError> {
         let invalid = |e| KeyError::Invalid(source.to_owned(), e);
         let encoding = EncodingKey::from_rsa_pem(pem).map_err(invalid)?;
         let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(invalid)?;
         let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
-        Self::asymmetric(Algorithm::RS256, encoding, decoding, jwk, ttl).map_err(invalid)
+        Self::asymmetric(Algorithm::RS256, encoding, decoding, jwk).map_err(invalid)
     }
 
     fn asymmetric(
@@ -134,7 +138,6 @@ impl Keys {
         encoding: EncodingKey,
         decoding: DecodingKey,
         mut jwk: Jwk,
-        ttl: Duration,
     ) -> Result<Self, jsonwebtoken::errors::Error> {
         // RFC 7638 thumbprint: a stable id that any verifier can recompute.
         let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
@@ -144,14 +147,7 @@ impl Keys {
             Algorithm::EdDSA => KeyAlgorithm::EdDSA,
             _ => KeyAlgorithm::RS256,
         });
-        Ok(Self::build(
-            alg,
-            kid,
-            encoding,
-            decoding,
-            JwkSet { keys: vec![jwk] },
-            ttl,
-        ))
+        Ok(Self::build(alg, kid, encoding, decoding, Some(jwk)))
     }
 
     fn build(
@@ -159,8 +155,7 @@ impl Keys {
         kid: String,
         encoding: EncodingKey,
         decoding: DecodingKey,
-        jwks: JwkSet,
-        ttl: Duration,
+        jwk: Option<Jwk>,
     ) -> Self {
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
@@ -174,22 +169,126 @@ impl Keys {
             encoding,
             decoding,
             validation,
-            jwks,
+            jwk,
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public half as a JWK (`None` for HS256, which publishes nothing).
+    pub fn public_jwk(&self) -> Option<&Jwk> {
+        self.jwk.as_ref()
+    }
+}
+
+/// Where a key of the ring is in its life. Every one of them verifies; only
+/// the active one signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// In JWKS ahead of signing, so verifiers have it before its tokens.
+    Published,
+    Active,
+    /// Verifies the tokens it signed until they expire.
+    Retired,
+}
+
+/// The keys this process signs and verifies with: the ring as the database
+/// last said, swapped whole when it changes.
+pub struct Keys {
+    ring: RwLock<Arc<Ring>>,
+    ttl: Duration,
+}
+
+#[derive(Default)]
+struct Ring {
+    /// The kid of the key that signs, if any.
+    active: Option<String>,
+    keys: HashMap<String, Key>,
+    jwks: JwkSet,
+}
+
+/// No key is active (only between an operator revoking the active key and
+/// the ring's next change): no token can be signed.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("no signing key is active")]
+pub struct NoSigningKey;
+
+impl Keys {
+    /// An empty ring: verifies nothing, signs nothing, until [`Keys::replace`].
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ring: RwLock::new(Arc::new(Ring {
+                jwks: JwkSet { keys: vec![] },
+                ..Ring::default()
+            })),
             ttl,
         }
     }
 
-    /// The public keys, for `/.well-known/jwks.json` (empty for HS256).
-    pub fn jwks(&self) -> &JwkSet {
-        &self.jwks
+    /// A ring of one key, active.
+    pub fn single(key: Key, ttl: Duration) -> Self {
+        let keys = Self::new(ttl);
+        keys.replace(vec![(key, KeyState::Active)]);
+        keys
+    }
+
+    /// HS256 with one shared secret (a ring of that one key).
+    pub fn hs256(secret: &[u8], ttl: Duration) -> Self {
+        Self::single(Key::hs256(secret), ttl)
+    }
+
+    /// Replaces the ring. The first active key signs.
+    pub fn replace(&self, keys: Vec<(Key, KeyState)>) {
+        let active = keys
+            .iter()
+            .find(|(_, state)| *state == KeyState::Active)
+            .map(|(key, _)| key.kid.clone());
+        let jwks = JwkSet {
+            keys: keys.iter().filter_map(|(key, _)| key.jwk.clone()).collect(),
+        };
+        let ring = Ring {
+            active,
+            keys: keys.into_iter().map(|(key, _)| (key.kid.clone(), key)).collect(),
+            jwks,
+        };
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+    }
+
+    fn ring(&self) -> Arc<Ring> {
+        self.ring.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The public keys, for `/.well-known/jwks.json`: every published,
+    /// active and retired asymmetric key (none with HS256).
+    pub fn jwks(&self) -> JwkSet {
+        self.ring().jwks.clone()
+    }
+
+    /// The kid that signs now.
+    pub fn active_kid(&self) -> Option<String> {
+        self.ring().active.clone()
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
-    /// Signs an access token for `user_id` in session `sid`.
-    pub fn issue(&self, user_id: &str, username: &str, role: Role, sid: &str) -> String {
+    /// Signs an access token for `user_id` in session `sid` with the active key.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        sid: &str,
+    ) -> Result<String, NoSigningKey> {
+        let ring = self.ring();
+        let key = ring
+            .active
+            .as_ref()
+            .and_then(|kid| ring.keys.get(kid))
+            .ok_or(NoSigningKey)?;
         let iat = unix_now();
         let claims = Claims {
             iss: ISSUER.into(),
@@ -203,21 +302,24 @@ impl Keys {
             role,
             username: username.into(),
         };
-        let mut header = Header::new(self.alg);
+        let mut header = Header::new(key.alg);
         header.typ = Some(TOKEN_TYPE.into());
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .expect("a loaded key signs any claims")
+        header.kid = Some(key.kid.clone());
+        Ok(jsonwebtoken::encode(&header, &claims, &key.encoding)
+            .expect("a loaded key signs any claims"))
     }
 
     /// Verifies everything about `token` that needs no database.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != self.alg {
-            return Err(TokenError::BadSignature);
-        }
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
+        let ring = self.ring();
+        let Some(key) = header.kid.as_deref().and_then(|kid| ring.keys.get(kid)) else {
             return Err(TokenError::UnknownKey);
+        };
+        // The key decides the algorithm, never the token: `none`, or an
+        // HMAC signed with a public key, end here.
+        if header.alg != key.alg {
+            return Err(TokenError::BadSignature);
         }
         if header
             .typ
@@ -228,7 +330,7 @@ impl Keys {
         {
             return Err(TokenError::WrongType);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 ErrorKind::ImmatureSignature => TokenError::NotYetValid,
@@ -244,34 +346,26 @@ impl Keys {
     }
 }
 
-/// Loads the Ed25519 key kept at `path`, generating it (mode 0600) first if
-/// there is none. A kept key that other users can read is refused.
-pub fn load_or_create_ed25519(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(parent) = path.parent() {
-        crate::files::private_dir(parent)?;
-    }
+/// A new Ed25519 private key, PKCS#8 PEM, from 256 random bits.
+pub fn new_ed25519_pem() -> Vec<u8> {
     let mut der = ED25519_PKCS8_PREFIX.to_vec();
     let mut seed = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
     der.extend_from_slice(&seed);
-    let pem = format!(
+    format!(
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         base64::engine::general_purpose::STANDARD.encode(&der)
-    );
-    match crate::files::create_private(path, pem.as_bytes()) {
-        Ok(()) => {
-            tracing::info!(path = %path.display(), "generated a new Ed25519 signing key");
-            Ok(pem.into_bytes())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(crate::files::read_private(path)?)
-        }
-        Err(e) => Err(io(e)),
+    )
+    .into_bytes()
+}
+
+/// The Ed25519 key an earlier version kept in the data folder, if there is
+/// one (refused if other users can read it).
+pub fn kept_ed25519(path: &Path) -> Result<Option<Vec<u8>>, KeyError> {
+    if !path.exists() {
+        return Ok(None);
     }
+    Ok(Some(crate::files::read_private(path)?))
 }
 
 /// DER of PKCS#8 v1 `PrivateKeyInfo` for Ed25519 up to the 32-byte seed (RFC 8410 §7).
@@ -311,7 +405,7 @@ mod tests {
     #[test]
     fn issued_tokens_have_the_rfc_9068_shape_and_verify() {
         let keys = hs();
-        let token = keys.issue("user-1", "ada", Role::Teacher, "sess-1");
+        let token = keys.issue("user-1", "ada", Role::Teacher, "sess-1").unwrap();
         let p = parts(&token);
         let header = json_part(&p[0]);
         assert_eq!(header["alg"], "HS256");
@@ -333,7 +427,7 @@ mod tests {
     #[test]
     fn alg_none_is_refused() {
         let keys = hs();
-        let p = parts(&keys.issue("u", "ada", Role::Admin, "s"));
+        let p = parts(&keys.issue("u", "ada", Role::Admin, "s").unwrap());
         let mut header = json_part(&p[0]);
         header["alg"] = "none".into();
         for token in [
@@ -347,7 +441,7 @@ mod tests {
     #[test]
     fn a_tampered_payload_or_header_is_refused() {
         let keys = hs();
-        let p = parts(&keys.issue("u", "ada", Role::Student, "s"));
+        let p = parts(&keys.issue("u", "ada", Role::Student, "s").unwrap());
         let mut claims = json_part(&p[1]);
         claims["role"] = "admin".into();
         let forged = format!("{}.{}.{}", p[0], b64(&claims), p[2]);
@@ -369,7 +463,7 @@ mod tests {
             b"another-secret-another-secret-another",
             Duration::from_secs(900),
         );
-        let token = other.issue("u", "ada", Role::Student, "s");
+        let token = other.issue("u", "ada", Role::Student, "s").unwrap();
         assert_eq!(hs().verify(&token), Err(TokenError::UnknownKey));
     }
 
@@ -391,7 +485,7 @@ mod tests {
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.into());
-        header.kid = Some(keys.kid.clone());
+        header.kid = keys.active_kid();
         let token =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap();
         assert_eq!(keys.verify(&token), Err(TokenError::Expired));
@@ -438,10 +532,9 @@ mod tests {
 
     #[test]
     fn eddsa_keys_publish_only_the_public_key_and_refuse_hmac_confusion() {
-        let dir = tempfile::tempdir().unwrap();
-        let pem = load_or_create_ed25519(&dir.path().join("k.pem")).unwrap();
-        let keys = Keys::eddsa(&pem, "k.pem", Duration::from_secs(900)).unwrap();
-        let token = keys.issue("u", "ada", Role::Student, "s");
+        let pem = new_ed25519_pem();
+        let keys = Keys::single(Key::eddsa(&pem, "k.pem").unwrap(), Duration::from_secs(900));
+        let token = keys.issue("u", "ada", Role::Student, "s").unwrap();
         assert!(keys.verify(&token).is_ok());
 
         let jwks = serde_json::to_value(keys.jwks()).unwrap();
@@ -467,10 +560,5 @@ mod tests {
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&public)).unwrap();
         assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
 
-        // The same key file is reused on the next start.
-        assert_eq!(
-            load_or_create_ed25519(&dir.path().join("k.pem")).unwrap(),
-            pem
-        );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod blocklist;
 pub mod jwt;
+pub mod keys;
 pub mod limits;
 pub mod normalize;
 pub mod password;

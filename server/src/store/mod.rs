@@ -36,6 +36,7 @@ use crate::files::{self, FileError};
 
 pub mod counters;
 pub mod grades;
+pub mod keys;
 pub mod posts;
 pub mod revocations;
 pub mod rotations;

@@ -58,6 +58,11 @@ impl TestApp {
         Self::spawn_in(self.data_dir.clone(), &overrides).await
     }
 
+    /// A server in a data folder the caller made (and keeps).
+    pub async fn spawn_in_dir(data_dir: PathBuf, overrides: &[(&str, &str)]) -> Self {
+        Self::spawn_in(data_dir, overrides).await
+    }
+
     async fn spawn_in(data_dir: PathBuf, overrides: &[(&str, &str)]) -> Self {
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), database_url(&data_dir).await),

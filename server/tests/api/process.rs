@@ -234,3 +234,41 @@ fn revocation_through_one_server_process_reaches_another_within_a_second() {
     first.stop();
     second.stop();
 }
+
+#[test]
+fn signing_keys_are_listed_rotated_and_revoked_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("JWT_ALG", "EdDSA")]);
+    let keys = |args: &[&str]| {
+        let output = command()
+            .current_dir(dir.path())
+            .env("DATABASE_URL", crate::binary::database_url(dir.path()))
+            .env("JWT_ALG", "EdDSA")
+            .arg("keys")
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), stdout, stderr)
+    };
+    let (ok, listed, _) = keys(&["list"]);
+    assert!(ok);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("EdDSA") && listed.contains("active"), "{listed}");
+    let first = listed.split_whitespace().next().unwrap().to_owned();
+
+    let (ok, said, _) = keys(&["rotate"]);
+    assert!(ok);
+    assert!(said.contains("it signs in 5m"), "{said}");
+    let (_, listed, _) = keys(&["list"]);
+    assert!(listed.contains("published"), "{listed}");
+
+    let (ok, said, _) = keys(&["revoke", &first]);
+    assert!(ok, "{said}");
+    assert!(said.contains("signs from now on"), "{said}");
+    let (ok, _, stderr) = keys(&["revoke", "nonexistent"]);
+    assert!(!ok);
+    assert!(stderr.starts_with("error: signing keys: no signing key has the id") || stderr.contains("no signing key has the id"), "{stderr}");
+    server.stop();
+}

@@ -201,15 +201,13 @@ async fn eddsa_tokens_verify_against_the_published_public_key_only() {
         (Some("OKP"), Some("Ed25519"))
     );
     assert!(key.get("d").is_none());
-    let key_file = app.data_dir.join("jwt_ed25519.pem");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
+    // The private half is in the ring, encrypted: no PEM, no file.
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT private_key FROM signing_keys")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains("PRIVATE KEY"));
+    assert!(!app.data_dir.join("jwt_ed25519.pem").exists());
 
     // HMAC-signed with the public key as the secret: refused.
     let public = URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap();

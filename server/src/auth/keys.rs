@@ -1,0 +1,432 @@
+//! The ring of signing keys, shared by every instance through the database.
+//!
+//! A key is *published* (in JWKS, so verifiers fetch it before it signs
+//! anything), then *active* (it signs), then *retired* (it only verifies the
+//! tokens it signed, until they have expired), then deleted. A *revoked* key
+//! neither signs nor verifies, at once. Rotation never logs anyone out: the
+//! key that signed a token keeps verifying it until it expires.
+//!
+//! The private halves are stored encrypted with ChaCha20-Poly1305, under a
+//! key derived from the server secret (which every instance is given), with
+//! the kid as associated data: a row cannot be moved to another kid.
+//!
+//! Each instance re-reads the ring every [`RELOAD_INTERVAL`] and, in the same
+//! step, moves it along: it activates published keys that are due, deletes
+//! keys whose tokens have all expired, and rotates when the active key is
+//! older than `KEY_ROTATION_INTERVAL`. Each of those changes is one
+//! transaction that takes the ring's lock, so instances doing it at once
+//! take turns and do it once.
+
+use std::{sync::Arc, time::Duration};
+
+use chacha20poly1305::{
+    ChaCha20Poly1305, KeyInit, Nonce,
+    aead::{Aead, Payload},
+};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::{
+    auth::jwt::{Key, KeyError, KeyState, Keys, LEEWAY_SECS, new_ed25519_pem},
+    auth::revocation::CLOCK_SKEW_MARGIN,
+    config::JwtAlg,
+    store::{
+        Db, ms, now_ms,
+        keys::{self as stored, KeyRow},
+    },
+};
+
+/// How often each instance re-reads the ring: every instance sees a change
+/// within this (the contract allows five seconds).
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How keys are made and moved along.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    /// The algorithm of new keys (`JWT_ALG`).
+    pub alg: JwtAlg,
+    /// How long a new asymmetric key is published before it signs
+    /// (`KEY_PUBLISH_LEAD`). HS256 keys are never published, so they sign
+    /// at once.
+    pub lead: Duration,
+    /// Rotate when the active key is this old (`KEY_ROTATION_INTERVAL`).
+    pub rotation: Option<Duration>,
+    /// The access-token lifetime: how long a retired key must verify.
+    pub access_ttl: Duration,
+}
+
+impl KeyPolicy {
+    fn lead_for(&self, alg: JwtAlg) -> Duration {
+        match alg {
+            JwtAlg::HS256 => Duration::ZERO,
+            JwtAlg::EdDSA | JwtAlg::RS256 => self.lead,
+        }
+    }
+
+    /// How long after it stops signing a key's tokens may still be valid.
+    fn verifies_for(&self) -> Duration {
+        self.access_ttl + Duration::from_secs(LEEWAY_SECS) + CLOCK_SKEW_MARGIN
+    }
+}
+
+/// Why the ring could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot decrypt signing key {0}: is the server secret (JWT_SECRET) the same on every instance?")]
+    Decrypt(String),
+    #[error("signing key {0} is stored as {1:?}, which this server does not know")]
+    UnknownAlgorithm(String, String),
+    #[error("no signing key has the id {0:?}")]
+    NoSuchKey(String),
+    #[error("cannot generate a key: {0}")]
+    Generate(String),
+}
+
+/// The ring: this instance's view ([`Keys`]) and the means to change it.
+pub struct KeyRing {
+    db: Db,
+    sealer: Sealer,
+    policy: KeyPolicy,
+    keys: Arc<Keys>,
+    /// The rows last loaded, by kid and state, to tell a change.
+    loaded: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// What revoking a key did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// The key was revoked; it did not sign.
+    Key,
+    /// The key was the active one; this new key signs from now on.
+    Replaced(String),
+    /// It was revoked already.
+    Already,
+}
+
+impl KeyRing {
+    /// Opens the ring, seeding an empty one with `first` (the key an earlier
+    /// version signed with, so its tokens keep verifying), and loads it.
+    pub async fn open(
+        db: Db,
+        secret: &[u8],
+        policy: KeyPolicy,
+        first: FirstKey,
+    ) -> Result<Self, RingError> {
+        let ring = Self {
+            sealer: Sealer::derive(secret),
+            keys: Arc::new(Keys::new(policy.access_ttl)),
+            db,
+            policy,
+            loaded: std::sync::Mutex::default(),
+        };
+        if stored::all(&ring.db).await?.is_empty() {
+            let (key, alg, private) = first.into_key()?;
+            let now = now_ms();
+            let row = ring.row(&key, alg, &private, "active", now, now);
+            if stored::seed(&ring.db, &row).await? {
+                tracing::info!(kid = key.kid(), alg = %alg, "signing keys: the ring begins with the current key");
+            }
+        }
+        ring.reload().await?;
+        Ok(ring)
+    }
+
+    /// The keys this instance signs and verifies with.
+    pub fn keys(&self) -> Arc<Keys> {
+        self.keys.clone()
+    }
+
+    /// Every key, newest first, as stored (for `keys list`).
+    pub async fn list(&self) -> Result<Vec<KeyRow>, RingError> {
+        Ok(stored::all(&self.db).await?)
+    }
+
+    /// Re-reads the ring and, if it changed, swaps it in. Returns whether it changed.
+    pub async fn reload(&self) -> Result<bool, RingError> {
+        let rows = stored::all(&self.db).await?;
+        let now: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| (row.kid.clone(), row.state.clone()))
+            .collect();
+        if *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) == now {
+            return Ok(false);
+        }
+        let mut keys = Vec::new();
+        for row in &rows {
+            let state = match row.state.as_str() {
+                "published" => KeyState::Published,
+                "active" => KeyState::Active,
+                "retired" => KeyState::Retired,
+                _ => continue,
+            };
+            match self.load(row) {
+                Ok(key) => keys.push((key, state)),
+                // One unreadable key must not take the others down with it.
+                Err(e) => tracing::error!(error = %e, "signing keys: a key cannot be loaded"),
+            }
+        }
+        self.keys.replace(keys);
+        *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = now;
+        Ok(true)
+    }
+
+    /// Moves the ring along (see the module's comment), then re-reads it.
+    pub async fn maintain(&self) -> Result<(), RingError> {
+        let now = now_ms();
+        let ended_before = now - ms(self.policy.verifies_for());
+        stored::maintain(&self.db, now, ended_before).await?;
+        if let Some(every) = self.policy.rotation {
+            let rows = stored::all(&self.db).await?;
+            let active_since = rows
+                .iter()
+                .find(|row| row.state == "active")
+                .map(|row| row.activates_at);
+            let pending = rows.iter().any(|row| row.state == "published");
+            if !pending && active_since.is_none_or(|since| now - since >= ms(every)) {
+                let kid = self.publish(now, true).await?;
+                if let Some(kid) = kid {
+                    tracing::info!(%kid, "signing keys: rotated on schedule");
+                }
+            }
+        }
+        self.reload().await?;
+        Ok(())
+    }
+
+    /// Publishes a new key of the configured algorithm, to sign after the
+    /// publish lead (at once for HS256). Returns its kid.
+    pub async fn rotate(&self) -> Result<String, RingError> {
+        let kid = self.publish(now_ms(), false).await?;
+        self.reload().await?;
+        kid.ok_or_else(|| RingError::Generate("a rotation was refused".into()))
+    }
+
+    /// Revokes `kid` at once. When it was the active key, a new key signs
+    /// from now on, so the instances keep issuing tokens.
+    pub async fn revoke(&self, kid: &str) -> Result<Revoked, RingError> {
+        let now = now_ms();
+        let outcome = match stored::revoke(&self.db, kid, now).await?.as_deref() {
+            None => return Err(RingError::NoSuchKey(kid.to_owned())),
+            Some("revoked") => Revoked::Already,
+            Some("active") => {
+                let (key, alg, private) = self.generate()?;
+                let row = self.row(&key, alg, &private, "published", now, now);
+                stored::publish(&self.db, &row, now, false).await?;
+                Revoked::Replaced(key.kid().to_owned())
+            }
+            Some(_) => Revoked::Key,
+        };
+        self.reload().await?;
+        Ok(outcome)
+    }
+
+    /// Re-reads and moves the ring along every [`RELOAD_INTERVAL`] until the
+    /// process ends.
+    pub fn spawn(self: Arc<Self>) {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RELOAD_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = self.maintain().await {
+                    tracing::error!(error = %e, "signing keys: cannot maintain the ring");
+                }
+            }
+        });
+    }
+
+    /// Generates and publishes a key to sign at `now` + the lead. With
+    /// `unless_pending`, an instance that finds a key already waiting adds none.
+    async fn publish(&self, now: i64, unless_pending: bool) -> Result<Option<String>, RingError> {
+        let (key, alg, private) = self.generate()?;
+        let activates_at = now + ms(self.policy.lead_for(alg));
+        let row = self.row(&key, alg, &private, "published", now, activates_at);
+        let added = stored::publish(&self.db, &row, now, unless_pending).await?;
+        Ok(added.then(|| key.kid().to_owned()))
+    }
+
+    /// A new key of the configured algorithm, and its private half.
+    fn generate(&self) -> Result<(Key, JwtAlg, Vec<u8>), RingError> {
+        let alg = self.policy.alg;
+        let private = match alg {
+            JwtAlg::HS256 => {
+                let mut secret = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+                secret
+            }
+            JwtAlg::EdDSA => new_ed25519_pem(),
+            JwtAlg::RS256 => new_rsa_pem()?,
+        };
+        Ok((decode(alg, &private, "a new key")?, alg, private))
+    }
+
+    /// The row that stores `key`.
+    fn row(
+        &self,
+        key: &Key,
+        alg: JwtAlg,
+        private: &[u8],
+        state: &str,
+        now: i64,
+        activates_at: i64,
+    ) -> KeyRow {
+        KeyRow {
+            kid: key.kid().to_owned(),
+            alg: alg.to_string(),
+            state: state.to_owned(),
+            created_at: now,
+            activates_at,
+            ended_at: None,
+            private_key: self.sealer.seal(key.kid(), private),
+            public_jwk: key
+                .public_jwk()
+                .and_then(|jwk| serde_json::to_string(jwk).ok()),
+        }
+    }
+
+    /// The key a row stores, decrypted.
+    fn load(&self, row: &KeyRow) -> Result<Key, RingError> {
+        let alg = parse_alg(&row.alg)
+            .ok_or_else(|| RingError::UnknownAlgorithm(row.kid.clone(), row.alg.clone()))?;
+        let private = self
+            .sealer
+            .open(&row.kid, &row.private_key)
+            .ok_or_else(|| RingError::Decrypt(row.kid.clone()))?;
+        let key = decode(alg, &private, &row.kid)?;
+        if key.kid() != row.kid {
+            // The sealed key was made for another kid: refuse to use it.
+            return Err(RingError::Decrypt(row.kid.clone()));
+        }
+        Ok(key)
+    }
+}
+
+/// The key the ring begins with when it is empty: the one this server
+/// signed with before the ring existed, or a new one.
+pub enum FirstKey {
+    /// HS256 with the server secret itself (as earlier versions signed).
+    Secret(Vec<u8>),
+    /// A PEM private key (an earlier version's `jwt_ed25519.pem`, or
+    /// `JWT_PRIVATE_KEY_FILE`).
+    Pem(JwtAlg, Vec<u8>),
+    /// Nothing to carry over: a new key of this algorithm.
+    New(JwtAlg),
+}
+
+impl FirstKey {
+    fn into_key(self) -> Result<(Key, JwtAlg, Vec<u8>), RingError> {
+        let (alg, private) = match self {
+            Self::Secret(secret) => (JwtAlg::HS256, secret),
+            Self::Pem(alg, pem) => (alg, pem),
+            Self::New(JwtAlg::HS256) => {
+                let mut secret = vec![0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+                (JwtAlg::HS256, secret)
+            }
+            Self::New(JwtAlg::EdDSA) => (JwtAlg::EdDSA, new_ed25519_pem()),
+            Self::New(JwtAlg::RS256) => (JwtAlg::RS256, new_rsa_pem()?),
+        };
+        Ok((decode(alg, &private, "the first key")?, alg, private))
+    }
+}
+
+/// A key from its private half.
+fn decode(alg: JwtAlg, private: &[u8], source: &str) -> Result<Key, KeyError> {
+    Ok(match alg {
+        JwtAlg::HS256 => Key::hs256(private),
+        JwtAlg::EdDSA => Key::eddsa(private, source)?,
+        JwtAlg::RS256 => Key::rs256(private, source)?,
+    })
+}
+
+fn parse_alg(alg: &str) -> Option<JwtAlg> {
+    match alg {
+        "HS256" => Some(JwtAlg::HS256),
+        "EdDSA" => Some(JwtAlg::EdDSA),
+        "RS256" => Some(JwtAlg::RS256),
+        _ => None,
+    }
+}
+
+/// A new 2048-bit RSA private key, PKCS#8 PEM.
+fn new_rsa_pem() -> Result<Vec<u8>, RingError> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
+        .map_err(|e| RingError::Generate(e.to_string()))?;
+    let pem = key
+        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+        .map_err(|e| RingError::Generate(e.to_string()))?;
+    Ok(pem.as_bytes().to_vec())
+}
+
+/// Encrypts and decrypts private halves (ChaCha20-Poly1305, a random nonce
+/// per key, the kid as associated data).
+struct Sealer {
+    cipher: ChaCha20Poly1305,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl Sealer {
+    fn derive(secret: &[u8]) -> Self {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"classboard signing-key encryption key");
+        Self {
+            cipher: ChaCha20Poly1305::new(&mac.finalize().into_bytes()),
+        }
+    }
+
+    /// `nonce || ciphertext` of `plain`, bound to `kid`.
+    fn seal(&self, kid: &str, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 12];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plain,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .expect("ChaCha20-Poly1305 encrypts any message this size");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    /// The plain text of `sealed`, if it was sealed for `kid` under this key.
+    fn open(&self, kid: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        let (nonce, ciphertext) = sealed.split_at_checked(12)?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        self.cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_key_opens_only_for_its_kid_and_its_secret() {
+        let sealer = Sealer::derive(b"a server secret of thirty-two bytes!");
+        let sealed = sealer.seal("kid-1", b"private half");
+        assert_eq!(sealer.open("kid-1", &sealed).as_deref(), Some(&b"private half"[..]));
+        assert_eq!(sealer.open("kid-2", &sealed), None, "moved to another kid");
+        let other = Sealer::derive(b"another server secret, also long enough");
+        assert_eq!(other.open("kid-1", &sealed), None, "another secret");
+        assert!(!sealed.windows(12).any(|w| w == b"private half"), "not in clear");
+        assert_ne!(sealed, sealer.seal("kid-1", b"private half"), "a fresh nonce each time");
+    }
+}

@@ -1,0 +1,204 @@
+//! The ring of signing keys as stored. What a key *is* (generating one,
+//! encrypting its private half, signing with it) is `auth::keys`; this
+//! module keeps the rows and moves keys through their states, each change
+//! of the ring in one transaction that no other instance can interleave.
+
+use sqlx::FromRow;
+
+use super::{Db, in_tx, on};
+
+/// A key of the ring.
+#[derive(Debug, Clone, FromRow)]
+pub struct KeyRow {
+    pub kid: String,
+    /// `HS256`, `EdDSA` or `RS256`.
+    pub alg: String,
+    /// `published`, `active`, `retired` or `revoked`.
+    pub state: String,
+    pub created_at: i64,
+    /// When a published key starts signing.
+    pub activates_at: i64,
+    /// When it was retired or revoked.
+    pub ended_at: Option<i64>,
+    /// The private half, encrypted (see `auth::keys`).
+    pub private_key: Vec<u8>,
+    /// The public half as a JWK, for asymmetric keys.
+    pub public_jwk: Option<String>,
+}
+
+const COLUMNS: &str =
+    "kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk";
+
+/// Every key, newest first (revoked ones included, for `keys list`).
+pub async fn all(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid"
+    )))
+    .fetch_all(pool)
+    .await)
+}
+
+/// Takes the ring's lock for the rest of the transaction: SQLite's write
+/// lock is already held (`BEGIN IMMEDIATE`); PostgreSQL takes an advisory
+/// lock, so that two instances changing the ring at once take turns.
+macro_rules! lock_ring {
+    ($tx:ident, $pg:ident) => {
+        if $pg {
+            sqlx::query("SELECT pg_advisory_xact_lock(7251839024)")
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+/// The first key of an empty ring (the key an earlier version signed with),
+/// active at once; does nothing when the ring has any key. Returns whether
+/// it was stored.
+pub async fn seed(db: &Db, key: &KeyRow) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        lock_ring!(tx, pg);
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+            .fetch_one(&mut *tx)
+            .await?;
+        if keys > 0 {
+            return Ok(false);
+        }
+        tx.insert_key(key).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Adds `key` as published, to start signing at its `activates_at`; when
+/// that is now or past, it is made the active key at once (the one active
+/// before is retired). With `unless_pending`, nothing is added when a
+/// published key is already waiting (an automatic rotation that another
+/// instance made first). Returns whether the key was added.
+pub async fn publish(
+    db: &Db,
+    key: &KeyRow,
+    now: i64,
+    unless_pending: bool,
+) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        lock_ring!(tx, pg);
+        if unless_pending {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = 'published'")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if pending > 0 {
+                return Ok(false);
+            }
+        }
+        tx.insert_key(key).await?;
+        tx.promote_due(now).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Makes due published keys active (retiring the active one), and deletes
+/// keys whose every token has expired: retired or revoked before
+/// `ended_before`. Returns whether the ring changed.
+pub async fn maintain(db: &Db, now: i64, ended_before: i64) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        lock_ring!(tx, pg);
+        let promoted = tx.promote_due(now).await?;
+        let deleted = sqlx::query(
+            "DELETE FROM signing_keys WHERE state IN ('retired', 'revoked') AND ended_at < $1",
+        )
+        .bind(ended_before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(promoted || deleted > 0)
+    })
+}
+
+/// Revokes the key `kid` at once: it neither signs nor verifies any more.
+/// Returns its state before, if there is such a key.
+pub async fn revoke(db: &Db, kid: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        lock_ring!(tx, pg);
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT state FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'revoked', ended_at = $1
+             WHERE kid = $2 AND state <> 'revoked'",
+        )
+        .bind(now)
+        .bind(kid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(before)
+    })
+}
+
+/// Statements of the ring run inside a transaction of either database:
+/// one body, instantiated per connection type.
+trait RingTx {
+    /// Stores a key row as it is.
+    async fn insert_key(&mut self, key: &KeyRow) -> Result<(), sqlx::Error>;
+
+    /// Makes the published key that is due (the earliest) the active one,
+    /// retiring the key active until now. Returns whether one was made active.
+    async fn promote_due(&mut self, now: i64) -> Result<bool, sqlx::Error>;
+}
+
+macro_rules! ring_statements {
+    ($conn:ty) => {
+        impl RingTx for $conn {
+            async fn insert_key(&mut self, key: &KeyRow) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO signing_keys
+                         (kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.state)
+                .bind(key.created_at)
+                .bind(key.activates_at)
+                .bind(key.ended_at)
+                .bind(&key.private_key)
+                .bind(&key.public_jwk)
+                .execute(&mut *self)
+                .await
+                .map(drop)
+            }
+
+            async fn promote_due(&mut self, now: i64) -> Result<bool, sqlx::Error> {
+                let due: Option<String> = sqlx::query_scalar(
+                    "SELECT kid FROM signing_keys WHERE state = 'published' AND activates_at <= $1
+                     ORDER BY activates_at, kid LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&mut *self)
+                .await?;
+                let Some(due) = due else {
+                    return Ok(false);
+                };
+                sqlx::query(
+                    "UPDATE signing_keys SET state = 'retired', ended_at = $1 WHERE state = 'active'",
+                )
+                .bind(now)
+                .execute(&mut *self)
+                .await?;
+                sqlx::query("UPDATE signing_keys SET state = 'active' WHERE kid = $1")
+                    .bind(&due)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(true)
+            }
+        }
+    };
+}
+
+ring_statements!(sqlx::SqliteConnection);
+ring_statements!(sqlx::PgConnection);
