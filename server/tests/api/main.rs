@@ -21,3 +21,4 @@ mod roles;
 mod signup;
 mod sqlite_only;
 mod tokens;
+mod verifier;
