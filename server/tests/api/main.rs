@@ -10,6 +10,7 @@ mod crash;
 mod grades;
 mod health;
 mod hygiene;
+mod instances;
 mod keys;
 mod limits;
 mod login;
