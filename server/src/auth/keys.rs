@@ -131,7 +131,9 @@ impl KeyRing {
                 tracing::info!(kid = key.kid(), alg = %alg, "signing keys: the ring begins with the current key");
             }
         }
-        ring.reload().await?;
+        // At start, a key that cannot be opened stops the instance: with
+        // another server secret it would open none and sign nothing.
+        ring.load_ring(true).await?;
         Ok(ring)
     }
 
@@ -147,6 +149,12 @@ impl KeyRing {
 
     /// Re-reads the ring and, if it changed, swaps it in. Returns whether it changed.
     pub async fn reload(&self) -> Result<bool, RingError> {
+        self.load_ring(false).await
+    }
+
+    /// [`Self::reload`]; with `strict`, a key that cannot be loaded is an
+    /// error rather than a line in the log.
+    async fn load_ring(&self, strict: bool) -> Result<bool, RingError> {
         let rows = stored::all(&self.db).await?;
         let now: Vec<(String, String)> = rows
             .iter()
@@ -165,6 +173,7 @@ impl KeyRing {
             };
             match self.load(row) {
                 Ok(key) => keys.push((key, state)),
+                Err(e) if strict => return Err(e),
                 // One unreadable key must not take the others down with it.
                 Err(e) => tracing::error!(error = %e, "signing keys: a key cannot be loaded"),
             }

@@ -272,3 +272,40 @@ fn signing_keys_are_listed_rotated_and_revoked_from_the_shell() {
     assert!(stderr.starts_with("error: signing keys: no signing key has the id") || stderr.contains("no signing key has the id"), "{stderr}");
     server.stop();
 }
+
+/// An instance given another server secret than the one the ring was sealed
+/// with cannot open the signing keys: it says so and stops, rather than
+/// starting with no key to sign with.
+#[test]
+fn another_server_secret_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = "first-secret-first-secret-first-secret-1234";
+    Server::start(dir.path(), &[("JWT_SECRET", first)]).stop();
+    let mut child = command()
+        .current_dir(dir.path())
+        .env("DATABASE_URL", crate::binary::database_url(dir.path()))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("JWT_SECRET", "other-secret-other-secret-other-secret-567")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that starts anyway would serve forever: give it 30 s.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("the server started with a secret that cannot open its keys");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("cannot decrypt signing key"), "{stderr}");
+    assert!(stderr.contains("JWT_SECRET"), "{stderr}");
+    assert!(!stderr.contains("secret-1234") && !stderr.contains("secret-567"), "{stderr}");
+}
