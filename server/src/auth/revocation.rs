@@ -168,12 +168,12 @@ impl Revocations {
         {
             let mut set = self.revoked.write().unwrap_or_else(|e| e.into_inner());
             set.retain(|_, forget_at| *forget_at > now);
-            for (id, _) in &rows {
-                set.insert(id.clone(), now + self.keep_for);
+            for row in &rows {
+                set.insert(row.id.clone(), now + self.keep_for);
             }
         }
         let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(newest) = rows.iter().map(|(_, seq)| *seq).max() {
+        if let Some(newest) = rows.iter().map(|row| row.revoked_seq).max() {
             sync.seen = sync.seen.max(newest);
         }
         drop(sync);

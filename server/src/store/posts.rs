@@ -91,7 +91,7 @@ pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::E
                 .try_collect()
                 .await?;
             // The count's row, then the post's when it was inserted.
-            rows.get(1).map(|inserted| inserted.try_get(0)).transpose()
+            rows.get(1).map(|inserted| inserted.try_get("id")).transpose()
         }
         Db::Postgres(db) => {
             sqlx::query_scalar(

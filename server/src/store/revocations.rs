@@ -24,9 +24,18 @@ pub async fn all_revoked(db: &Db) -> Result<Vec<String>, sqlx::Error> {
     .await)
 }
 
+/// A session's revocation, as a poll reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RevokedRow {
+    /// The session.
+    pub id: String,
+    /// The number its revocation took from the clock.
+    pub revoked_seq: i64,
+}
+
 /// Sessions revoked with a number above `seen`, in number order, at most
-/// [`POLL_BATCH`]: `(session id, number)`.
-pub async fn revoked_after(db: &Db, seen: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+/// [`POLL_BATCH`].
+pub async fn revoked_after(db: &Db, seen: i64) -> Result<Vec<RevokedRow>, sqlx::Error> {
     super::on!(db, poll, |pool| sqlx::query_as(
         "SELECT id, revoked_seq FROM sessions WHERE revoked_seq > $1
          ORDER BY revoked_seq LIMIT $2"
