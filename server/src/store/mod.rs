@@ -250,8 +250,11 @@ async fn connect_sqlite(url: &str) -> Result<Db, DbError> {
 
 async fn connect_postgres(url: &str) -> Result<Db, DbError> {
     let options = PgConnectOptions::from_str(url).map_err(DbError::Url)?;
+    // sqlx already pings a connection when it comes back to the pool; a
+    // second ping before each loan would be one more round trip per query.
     let pool = PgPoolOptions::new()
         .max_connections(CONNECTIONS)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options.clone())
         .await
@@ -260,6 +263,7 @@ async fn connect_postgres(url: &str) -> Result<Db, DbError> {
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
     let poll = PgPoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
