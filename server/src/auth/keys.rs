@@ -19,15 +19,9 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chacha20poly1305::{
-    ChaCha20Poly1305, KeyInit, Nonce,
-    aead::{Aead, Payload},
-};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use crate::{
     auth::jwt::{Key, KeyError, KeyState, Keys, LEEWAY_SECS, new_ed25519_pem},
+    auth::sealing::Sealer,
     auth::revocation::CLOCK_SKEW_MARGIN,
     config::JwtAlg,
     store::{
@@ -35,6 +29,10 @@ use crate::{
         keys::{self as stored, KeyRow},
     },
 };
+
+/// What the private halves' encryption key is derived for (unchanged since
+/// the ring began: keys sealed under it must keep opening).
+const SEALING_LABEL: &[u8] = b"classboard signing-key encryption key";
 
 /// How often each instance re-reads the ring: every instance sees a change
 /// within this (the contract allows five seconds).
@@ -117,7 +115,7 @@ impl KeyRing {
         first: FirstKey,
     ) -> Result<Self, RingError> {
         let ring = Self {
-            sealer: Sealer::derive(secret),
+            sealer: Sealer::derive(secret, SEALING_LABEL),
             keys: Arc::new(Keys::new(policy.access_ttl)),
             db,
             policy,
@@ -290,7 +288,7 @@ impl KeyRing {
             created_at: now,
             activates_at,
             ended_at: None,
-            private_key: self.sealer.seal(key.kid(), private),
+            private_key: self.sealer.seal(key.kid().as_bytes(), private),
             public_jwk: key
                 .public_jwk()
                 .and_then(|jwk| serde_json::to_string(jwk).ok()),
@@ -303,7 +301,7 @@ impl KeyRing {
             .ok_or_else(|| RingError::UnknownAlgorithm(row.kid.clone(), row.alg.clone()))?;
         let private = self
             .sealer
-            .open(&row.kid, &row.private_key)
+            .open(row.kid.as_bytes(), &row.private_key)
             .ok_or_else(|| RingError::Decrypt(row.kid.clone()))?;
         let key = decode(alg, &private, &row.kid)?;
         if key.kid() != row.kid {
@@ -370,72 +368,4 @@ fn new_rsa_pem() -> Result<Vec<u8>, RingError> {
         .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
         .map_err(|e| RingError::Generate(e.to_string()))?;
     Ok(pem.as_bytes().to_vec())
-}
-
-/// Encrypts and decrypts private halves (ChaCha20-Poly1305, a random nonce
-/// per key, the kid as associated data).
-struct Sealer {
-    cipher: ChaCha20Poly1305,
-}
-
-type HmacSha256 = Hmac<Sha256>;
-
-impl Sealer {
-    fn derive(secret: &[u8]) -> Self {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"classboard signing-key encryption key");
-        Self {
-            cipher: ChaCha20Poly1305::new(&mac.finalize().into_bytes()),
-        }
-    }
-
-    /// `nonce || ciphertext` of `plain`, bound to `kid`.
-    fn seal(&self, kid: &str, plain: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; 12];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plain,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .expect("ChaCha20-Poly1305 encrypts any message this size");
-        [nonce.as_slice(), &sealed].concat()
-    }
-
-    /// The plain text of `sealed`, if it was sealed for `kid` under this key.
-    fn open(&self, kid: &str, sealed: &[u8]) -> Option<Vec<u8>> {
-        let (nonce, ciphertext) = sealed.split_at_checked(12)?;
-        let nonce: [u8; 12] = nonce.try_into().ok()?;
-        self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .ok()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sealed_key_opens_only_for_its_kid_and_its_secret() {
-        let sealer = Sealer::derive(b"a server secret of thirty-two bytes!");
-        let sealed = sealer.seal("kid-1", b"private half");
-        assert_eq!(sealer.open("kid-1", &sealed).as_deref(), Some(&b"private half"[..]));
-        assert_eq!(sealer.open("kid-2", &sealed), None, "moved to another kid");
-        let other = Sealer::derive(b"another server secret, also long enough");
-        assert_eq!(other.open("kid-1", &sealed), None, "another secret");
-        assert!(!sealed.windows(12).any(|w| w == b"private half"), "not in clear");
-        assert_ne!(sealed, sealer.seal("kid-1", b"private half"), "a fresh nonce each time");
-    }
 }

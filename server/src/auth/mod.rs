@@ -9,4 +9,5 @@ pub mod normalize;
 pub mod password;
 pub mod refresh_token;
 pub mod revocation;
+pub mod sealing;
 pub mod sessions;
