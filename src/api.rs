@@ -43,6 +43,9 @@ pub struct User {
     pub role: Role,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// Whether signing in takes a second factor.
+    #[serde(default)]
+    pub mfa: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,4 +169,87 @@ pub struct GradeList {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoleChange {
     pub role: String,
+}
+
+/// The body of the `403 mfa_required` that answers a right password when the
+/// account has a second factor: no token yet, a challenge to finish with
+/// `POST /api/auth/mfa`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaRequired {
+    pub error: crate::ErrorCode,
+    pub error_description: String,
+    pub mfa_token: String,
+    /// The methods the account has: `totp`, `recovery_code`.
+    pub methods: Vec<MfaMethod>,
+    /// Seconds the `mfa_token` lives.
+    pub expires_in: u64,
+}
+
+/// A second factor a login can finish with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethod {
+    Totp,
+    RecoveryCode,
+}
+
+/// `POST /api/auth/mfa`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaLogin {
+    pub mfa_token: String,
+    pub method: MfaMethod,
+    pub code: String,
+}
+
+/// `GET /api/account/mfa`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaStatus {
+    pub totp: TotpStatus,
+    /// Passkeys are not offered yet: always empty.
+    pub passkeys: Vec<Passkey>,
+    pub recovery_codes_left: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpStatus {
+    pub enabled: bool,
+    /// When it was turned on (RFC 3339), or `null`.
+    pub created_at: Option<String>,
+}
+
+/// `POST /api/account/mfa/totp`: a new secret, pending until confirmed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpEnrolment {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The `otpauth_uri` as a QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// Proof of presence for a sensitive action: the current password, and a
+/// code (TOTP or recovery) when the account has a second factor. Confirming
+/// TOTP sends the new secret's first code as `code`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Reauth {
+    /// Missing is the same as empty: `422 required`.
+    #[serde(default)]
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Passkey {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
 }

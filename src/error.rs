@@ -13,6 +13,8 @@ pub enum ErrorCode {
     InvalidToken,
     InvalidGrant,
     Forbidden,
+    /// The password was right; the account's second factor is next.
+    MfaRequired,
     NotFound,
     Conflict,
     PayloadTooLarge,
@@ -29,7 +31,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest | Self::InvalidGrant => 400,
             Self::InvalidCredentials | Self::InvalidToken => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::MfaRequired => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
@@ -50,6 +52,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InvalidGrant => "invalid_grant",
             Self::Forbidden => "forbidden",
+            Self::MfaRequired => "mfa_required",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
@@ -124,6 +127,7 @@ mod tests {
             ErrorCode::InvalidToken,
             ErrorCode::InvalidGrant,
             ErrorCode::Forbidden,
+            ErrorCode::MfaRequired,
             ErrorCode::NotFound,
             ErrorCode::Conflict,
             ErrorCode::PayloadTooLarge,

@@ -114,9 +114,21 @@ pub struct Limits {
     pub auth_requests_per_ip: RateLimit,
     pub signups_per_ip: RateLimit,
     pub posts_per_user: RateLimit,
+    /// Wrong second-factor codes of one account, from anywhere; a right
+    /// password does not give them back.
+    pub second_factor_failures_per_account: RateLimit,
 }
 
 impl Limits {
+    /// The budgets every sign-in attempt counts against.
+    pub fn failures(&self) -> crate::auth::limits::FailureLimits {
+        crate::auth::limits::FailureLimits {
+            per_account_ip: self.login_failures_per_account_ip,
+            per_account: self.login_failures_per_account,
+            codes_per_account: self.second_factor_failures_per_account,
+        }
+    }
+
     /// The longest window of any limit: how long a counter must be kept.
     pub fn longest_window(&self) -> Duration {
         [
@@ -125,6 +137,7 @@ impl Limits {
             self.auth_requests_per_ip,
             self.signups_per_ip,
             self.posts_per_user,
+            self.second_factor_failures_per_account,
         ]
         .iter()
         .map(|r| r.window)
@@ -238,6 +251,8 @@ impl Config {
                 auth_requests_per_ip: env.rate_limit("AUTH_REQUESTS_PER_IP", "150/5m")?,
                 signups_per_ip: env.rate_limit("SIGNUPS_PER_IP", "30/5m")?,
                 posts_per_user: env.rate_limit("POSTS_PER_USER", "30/10m")?,
+                second_factor_failures_per_account: env
+                    .rate_limit("SECOND_FACTOR_FAILURES_PER_ACCOUNT", "10/1h")?,
             },
             key_publish_lead: env.parse(
                 "KEY_PUBLISH_LEAD",

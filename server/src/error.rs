@@ -23,6 +23,10 @@ pub enum AppError {
     Validation(Vec<FieldIssue>),
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A wrong password or code where the caller is already known
+    /// (re-authentication, a login's second step); the sentence says which.
+    #[error("wrong proof: {0}")]
+    WrongProof(&'static str),
     /// No bearer credentials at all: the bare challenge.
     #[error("missing bearer token")]
     MissingToken,
@@ -31,6 +35,9 @@ pub enum AppError {
     /// A refresh token that is unknown, expired, spent or revoked.
     #[error("invalid grant")]
     InvalidGrant,
+    /// An `mfa_token` that is unknown, expired, used or ended.
+    #[error("invalid grant: mfa_token")]
+    InvalidMfaToken,
     /// A refresh token whose session reuse detection ended.
     #[error("invalid grant: session ended by reuse detection")]
     EndedForSafety,
@@ -104,6 +111,7 @@ impl AppError {
                 C::InvalidCredentials,
                 "The username, email or password is not correct.",
             ),
+            Self::WrongProof(why) => ErrorBody::new(C::InvalidCredentials, *why),
             Self::MissingToken => {
                 ErrorBody::new(C::InvalidToken, "This request needs a bearer access token.")
             }
@@ -111,6 +119,10 @@ impl AppError {
             Self::InvalidGrant => ErrorBody::new(
                 C::InvalidGrant,
                 "The refresh token is not valid: it is unknown, expired, already used or revoked.",
+            ),
+            Self::InvalidMfaToken => ErrorBody::new(
+                C::InvalidGrant,
+                "This sign-in step has expired or was already used. Please log in again.",
             ),
             Self::EndedForSafety => {
                 ErrorBody::new(C::InvalidGrant, classboard::api::ENDED_FOR_SAFETY)
@@ -279,5 +291,14 @@ mod tests {
         .into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+    }
+}
+
+impl From<crate::auth::mfa::MfaError> for AppError {
+    fn from(e: crate::auth::mfa::MfaError) -> Self {
+        match e {
+            crate::auth::mfa::MfaError::Database(e) => Self::Database(e),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }

@@ -21,6 +21,7 @@ use crate::{
         blocklist,
         jwt::{self, Keys},
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
+        mfa::SecondFactors,
         limits::{Key, Limiter},
         password::{HashError, Hasher},
         revocation::Revocations,
@@ -81,6 +82,7 @@ pub struct Shared {
     pub revocations: Revocations,
     pub limiter: Limiter,
     pub profiles: users::Profiles,
+    pub second_factors: SecondFactors,
 }
 
 impl AppState {
@@ -140,6 +142,7 @@ impl Application {
             .await
             .map_err(StartupError::Revocations)?;
         let limiter = Limiter::new(db.clone(), secret.expose_secret().as_bytes());
+        let second_factors = SecondFactors::new(db.clone(), secret.expose_secret().as_bytes());
         spawn_pruning(limiter.clone(), db.clone(), &config);
         let listener = TcpListener::bind(config.site_addr)
             .await
@@ -162,6 +165,7 @@ impl Application {
             revocations,
             limiter,
             profiles: users::Profiles::default(),
+            second_factors,
         }));
         Ok(Self {
             listener,
@@ -418,6 +422,9 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "pruned ended sessions"),
                 Err(e) => tracing::error!(error = %e, "cannot prune ended sessions"),
+            }
+            if let Err(e) = store::mfa::prune(&db, store::now_ms()).await {
+                tracing::error!(error = %e, "cannot prune expired second-factor challenges");
             }
         }
     });

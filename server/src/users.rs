@@ -3,6 +3,7 @@
 use std::{
     collections::HashMap,
     sync::{Arc, RwLock},
+    time::{Duration, Instant},
 };
 
 use crate::store::{
@@ -12,21 +13,29 @@ use crate::store::{
 
 /// Most profiles remembered by one process (about 150 bytes each).
 const PROFILES_KEPT: usize = 10_000;
+/// How long a remembered profile is used before it is read again: a change
+/// made through another instance (a second factor turned on) shows within
+/// this; one made through this instance shows at once.
+pub const PROFILE_FRESH_FOR: Duration = Duration::from_secs(2);
 
-/// Profiles by user id, remembered by this process so that `GET /api/me` and
-/// a refresh need no read for them: a read costs a round trip to a database
-/// thread, several times the rest of such a request. Roles are not kept here,
-/// because a role changes: it comes from the database (login, refresh) or from
-/// the verified access token (`me`), whose session a role change revokes.
+/// Profiles by user id, remembered by this process for a moment, so that a
+/// busy client's `GET /api/me` and refreshes need no read for them: a read
+/// costs a round trip to a database thread, several times the rest of such a
+/// request. Roles are not kept here: they come from the database (login,
+/// refresh) or from the verified access token (`me`), whose session a role
+/// change revokes.
 #[derive(Clone, Default)]
 pub struct Profiles {
-    kept: Arc<RwLock<HashMap<String, Profile>>>,
+    kept: Arc<RwLock<HashMap<String, (Profile, Instant)>>>,
 }
 
 impl Profiles {
-    /// The profile of `id`, from memory or else from the database.
+    /// The profile of `id`, from memory if read recently, else from the
+    /// database.
     pub async fn get(&self, db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
-        if let Some(profile) = self.kept.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+        if let Some((profile, read_at)) = self.kept.read().unwrap_or_else(|e| e.into_inner()).get(id)
+            && read_at.elapsed() < PROFILE_FRESH_FOR
+        {
             return Ok(Some(profile.clone()));
         }
         let profile = users::profile(db, id).await?;
@@ -45,7 +54,12 @@ impl Profiles {
                 kept.remove(&evicted);
             }
         }
-        kept.insert(id.to_owned(), profile);
+        kept.insert(id.to_owned(), (profile, Instant::now()));
+    }
+
+    /// Forgets `id`'s profile: it changed.
+    pub fn forget(&self, id: &str) {
+        self.kept.write().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
 }
 
@@ -58,6 +72,7 @@ mod tests {
             username: format!("user{n}"),
             email: format!("user{n}@example.com"),
             created_at: 0,
+            mfa: false,
         }
     }
 
@@ -70,6 +85,6 @@ mod tests {
         let kept = profiles.kept.read().unwrap();
         assert_eq!(kept.len(), PROFILES_KEPT);
         let newest = (PROFILES_KEPT + 49).to_string();
-        assert_eq!(kept[&newest].username, format!("user{newest}"));
+        assert_eq!(kept[&newest].0.username, format!("user{newest}"));
     }
 }

@@ -9,9 +9,10 @@ use axum::{
 };
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use classboard::{
+    ErrorCode,
     api::{
-        LoginRequest, RefreshRequest, Role, Session, SessionList, SignupRequest, TokenResponse,
-        User, UserResponse,
+        LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session,
+        SessionList, SignupRequest, TokenResponse, User, UserResponse,
     },
     validate::{Email, Issue, Password, Username},
 };
@@ -21,9 +22,10 @@ use crate::{
     auth::{
         blocklist,
         limits::{ClientNet, Key, Subject},
+        mfa,
         normalize::{self, LoginName, PasswordForms},
         password::Verdict,
-        sessions::{Issued, Reason, Refresh, SessionCursor},
+        sessions::{Issued, Reason, Refresh, SessionCursor, SignIn},
     },
     extract::{
         AppJson, AuthUser, ClientIp, OptionalJson, PageQuery, UserAgent, from_own_page, is_https,
@@ -87,18 +89,9 @@ pub async fn signup(
             None => e.into(),
         })?;
     tracing::info!(user = %account.id, "account created");
-    let (issued, role) = state
-        .sessions
-        .start(&account.id, agent.as_deref())
-        .await?
-        .ok_or_else(|| AppError::Internal("the account vanished while signing up".into()))?;
-    token_response(
-        &state,
-        &headers,
-        StatusCode::CREATED,
-        remembered(&state, &account, role),
-        issued,
-    )
+    let sign_in = SignIn::password(now_ms());
+    let gone = AppError::Internal("the account vanished while signing up".into());
+    start_session(&state, &headers, StatusCode::CREATED, &account, agent.as_deref(), sign_in, gone).await
 }
 
 /// `POST /api/auth/login`
@@ -128,21 +121,13 @@ pub async fn login(
     let subject = account
         .as_ref()
         .map_or(Subject::Name(name.as_str()), |a| Subject::Account(&a.id));
-    let from_here = Key::login_failures_from(subject, net);
-    let anywhere = Key::login_failures(subject);
-    let taken = state
-        .limiter
-        .take(&[
-            (&from_here, limits.login_failures_per_account_ip),
-            (&anywhere, limits.login_failures_per_account),
-        ])
-        .await??;
+    let attempt = state.limiter.attempt(subject, net, limits.failures()).await??;
     // The attempt is counted; a full hashing queue gives it back, so that
     // load can never cost an account its attempts.
     let reserved = match state.hasher.reserve() {
         Ok(reserved) => reserved,
         Err(busy) => {
-            state.limiter.give_back(&taken).await?;
+            state.limiter.abandoned(attempt).await?;
             return Err(busy.into());
         }
     };
@@ -161,24 +146,121 @@ pub async fn login(
         (Verdict::Match | Verdict::MatchNeedsRehash, Some(account)) => account,
         _ => return Err(AppError::InvalidCredentials),
     };
-    state.limiter.clear(&[&from_here, &anywhere]).await?;
     if verdict == Verdict::MatchNeedsRehash {
         rehash(&state, &account, &password.normalised).await?;
     } else if !account.password_nfc {
         // The normalised form matched: that is what the hash was made from.
         users::mark_password_nfc(&state.db, &account.id).await?;
     }
-    let Some((issued, role)) = state.sessions.start(&account.id, agent.as_deref()).await? else {
-        // Deleted between the password check and now.
-        return Err(AppError::InvalidCredentials);
+    if account.mfa {
+        // The attempt keeps counting until the second factor is right: a
+        // known password must not buy fresh guesses at the code.
+        return mfa_required(&state, &account.id, agent.as_deref()).await;
+    }
+    state.limiter.succeeded(attempt).await?;
+    let sign_in = SignIn::password(now_ms());
+    // Deleted between the password check and now: as if it never existed.
+    let gone = AppError::InvalidCredentials;
+    start_session(&state, &headers, StatusCode::OK, &account, agent.as_deref(), sign_in, gone).await
+}
+
+/// Starts a session for `account`, signed in as `sign_in`, and answers its
+/// tokens; `gone` answers an account deleted meanwhile.
+async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    account: &Account,
+    agent: Option<&str>,
+    sign_in: SignIn,
+    gone: AppError,
+) -> Result<Response> {
+    let Some((issued, role)) = state.sessions.start(&account.id, agent, sign_in).await? else {
+        return Err(gone);
     };
-    token_response(
-        &state,
-        &headers,
-        StatusCode::OK,
-        remembered(&state, &account, role),
-        issued,
-    )
+    token_response(state, headers, status, remembered(state, account, role), issued)
+}
+
+/// The `403 mfa_required` answer: no token yet, a challenge for the second
+/// step, and the methods the account can finish it with.
+async fn mfa_required(state: &AppState, user_id: &str, agent: Option<&str>) -> Result<Response> {
+    let factors = state.second_factors.factors(user_id).await?;
+    let mfa_token = state.second_factors.challenge(user_id, agent).await?;
+    let mut methods = Vec::new();
+    if factors.totp_since.is_some() {
+        methods.push(MfaMethod::Totp);
+    }
+    if factors.recovery_codes_left > 0 {
+        methods.push(MfaMethod::RecoveryCode);
+    }
+    let body = MfaRequired {
+        error: ErrorCode::MfaRequired,
+        error_description: "The password is right; this account also needs its second factor."
+            .into(),
+        mfa_token,
+        methods,
+        expires_in: mfa::CHALLENGE_TTL.as_secs(),
+    };
+    let mut response = (StatusCode::FORBIDDEN, Json(body)).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// `POST /api/auth/mfa`: the second step of a login. The code counts
+/// against the account's failure budgets like a password; the fifth wrong
+/// code ends the `mfa_token`.
+pub async fn mfa(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    AppJson(req): AppJson<MfaLogin>,
+) -> Result<Response> {
+    if req.code.trim().is_empty() {
+        return Err(AppError::invalid_field("code", Issue::Required));
+    }
+    let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
+        return Err(AppError::InvalidMfaToken);
+    };
+    let net = ClientNet::of(ip);
+    let limits = state.config.limits;
+    state
+        .limit(&Key::auth_requests(net), limits.auth_requests_per_ip)
+        .await?;
+    let attempt = state
+        .limiter
+        .attempt_code(&challenge.user_id, net, limits.failures())
+        .await??;
+    let method = match req.method {
+        MfaMethod::Totp => mfa::Method::Totp,
+        MfaMethod::RecoveryCode => mfa::Method::RecoveryCode,
+    };
+    let challenge = match state
+        .second_factors
+        .redeem(&req.mfa_token, &challenge.user_id, method, &req.code)
+        .await?
+    {
+        mfa::Outcome::Done(challenge) => challenge,
+        mfa::Outcome::Wrong { ended: false } => {
+            return Err(AppError::WrongProof("The code is not correct."));
+        }
+        mfa::Outcome::Wrong { ended: true } => {
+            return Err(AppError::WrongProof(
+                "The code is not correct. That was the last try: log in again.",
+            ));
+        }
+        mfa::Outcome::Gone => return Err(AppError::InvalidMfaToken),
+    };
+    state.limiter.succeeded(attempt).await?;
+    let sign_in = match method {
+        mfa::Method::Totp => SignIn::password_and_totp(challenge.created_at),
+        mfa::Method::RecoveryCode => SignIn::password_and_recovery_code(challenge.created_at),
+    };
+    let Some(account) = users::by_id(&state.db, &challenge.user_id).await? else {
+        return Err(AppError::InvalidMfaToken);
+    };
+    let agent = challenge.user_agent.as_deref();
+    let gone = AppError::InvalidMfaToken;
+    start_session(&state, &headers, StatusCode::OK, &account, agent, sign_in, gone).await
 }
 
 /// Replaces a hash made with weaker parameters, or from a password before
@@ -405,7 +487,14 @@ fn token_response(
 ) -> Result<Response> {
     let access_token = state
         .keys
-        .issue(&user.id, &user.username, user.role, &issued.session_id)
+        .issue_signed_in(
+            &user.id,
+            &user.username,
+            user.role,
+            &issued.session_id,
+            &issued.sign_in.amr,
+            u64::try_from(issued.sign_in.at / 1000).unwrap_or(0),
+        )
         .map_err(|_| AppError::NotReady("no signing key is active"))?;
     let max_age = state.sessions.policy().idle;
     let cookie = refresh_cookie(state, headers, issued.refresh_token.clone(), max_age);

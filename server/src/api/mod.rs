@@ -8,6 +8,7 @@ use axum::{
 
 use crate::{AppError, startup::AppState};
 
+pub mod account;
 pub mod auth;
 pub mod grades;
 pub mod posts;
@@ -23,11 +24,16 @@ pub fn router() -> Router<AppState> {
         .route("/auth/signup", post(auth::signup))
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/mfa", post(auth::mfa))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/auth/sessions", get(auth::sessions))
         .route("/auth/sessions/{id}", delete(auth::revoke_session))
         .route("/me", get(auth::me))
+        .route("/account/mfa", get(account::mfa_status))
+        .route("/account/mfa/totp", post(account::totp_begin).delete(account::totp_remove))
+        .route("/account/mfa/totp/confirm", post(account::totp_confirm))
+        .route("/account/mfa/recovery-codes", post(account::recovery_codes))
         .route("/posts", post(posts::create).get(posts::list))
         .route("/posts/{id}", get(posts::get).delete(posts::delete))
         .route("/grades", post(grades::create).get(grades::list))

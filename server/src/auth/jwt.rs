@@ -46,6 +46,14 @@ pub struct Claims {
     pub sid: String,
     pub role: Role,
     pub username: String,
+    /// How the session's holder signed in (RFC 8176 values). Absent from
+    /// tokens of earlier versions, which were all password sign-ins.
+    #[serde(default)]
+    pub amr: Vec<String>,
+    /// When the session's sign-in happened (seconds); 0 in tokens of
+    /// earlier versions.
+    #[serde(default)]
+    pub auth_time: u64,
 }
 
 /// Why a presented access token was refused. The `Display` text is safe to
@@ -275,13 +283,28 @@ impl Keys {
         self.ttl
     }
 
-    /// Signs an access token for `user_id` in session `sid` with the active key.
+    /// Signs an access token for `user_id` in session `sid`, signed in by
+    /// password just now, with the active key.
     pub fn issue(
         &self,
         user_id: &str,
         username: &str,
         role: Role,
         sid: &str,
+    ) -> Result<String, NoSigningKey> {
+        self.issue_signed_in(user_id, username, role, sid, &["pwd".to_owned()], unix_now())
+    }
+
+    /// Signs an access token for `user_id` in session `sid`, whose holder
+    /// signed in with `amr` at `auth_time` (seconds), with the active key.
+    pub fn issue_signed_in(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        sid: &str,
+        amr: &[String],
+        auth_time: u64,
     ) -> Result<String, NoSigningKey> {
         let ring = self.ring();
         let key = ring
@@ -301,6 +324,8 @@ impl Keys {
             sid: sid.into(),
             role,
             username: username.into(),
+            amr: amr.to_vec(),
+            auth_time,
         };
         let mut header = Header::new(key.alg);
         header.typ = Some(TOKEN_TYPE.into());
@@ -482,6 +507,8 @@ mod tests {
             sid: "s".into(),
             role: Role::Student,
             username: "ada".into(),
+            amr: vec!["pwd".into()],
+            auth_time: now - 100,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.into());

@@ -134,10 +134,36 @@ impl Key {
         }
     }
 
+    /// Wrong second-factor codes of one account, from anywhere.
+    pub fn code_failures(subject: Subject<'_>) -> Self {
+        match subject {
+            Subject::Account(id) => Self::new("fail_code", &["account", id]),
+            Subject::Name(name) => Self::new("fail_code", &["name", name]),
+        }
+    }
+
     /// Posts published by one user.
     pub fn posts(user_id: &str) -> Self {
         Self::new("posts", &[user_id])
     }
+}
+
+/// The two failure budgets of sign-in attempts (`LOGIN_FAILURES_PER_ACCOUNT_IP`,
+/// `LOGIN_FAILURES_PER_ACCOUNT`).
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimits {
+    pub per_account_ip: RateLimit,
+    pub per_account: RateLimit,
+    /// Second-factor codes only (`SECOND_FACTOR_FAILURES_PER_ACCOUNT`).
+    pub codes_per_account: RateLimit,
+}
+
+/// A sign-in attempt counted by [`Limiter::attempt`]: a failure unless
+/// [`Limiter::succeeded`] says otherwise.
+#[derive(Debug)]
+pub struct Attempt {
+    keys: Vec<Key>,
+    taken: Taken,
 }
 
 /// Budgets counted by [`Limiter::take`]: their stored keys and the windows
@@ -266,6 +292,65 @@ impl Limiter {
     pub async fn clear(&self, keys: &[&Key]) -> Result<(), sqlx::Error> {
         let stored: Vec<String> = keys.iter().map(|key| self.stored(key)).collect();
         counters::clear(&self.db, &stored).await
+    }
+
+    /// Counts a sign-in attempt (a password, a re-authentication) against
+    /// `subject`'s two failure budgets before it is checked; refused when
+    /// either is full.
+    pub async fn attempt(
+        &self,
+        subject: Subject<'_>,
+        net: ClientNet,
+        limits: FailureLimits,
+    ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
+        self.attempt_with(subject, net, limits, false).await
+    }
+
+    /// [`Self::attempt`] for an attempt that presents a second-factor code:
+    /// it also counts against the account's smaller budget of code
+    /// failures, which only a right code gives back. Someone who knows the
+    /// password can thus guess codes no faster than that budget, from
+    /// however many networks.
+    pub async fn attempt_code(
+        &self,
+        user_id: &str,
+        net: ClientNet,
+        limits: FailureLimits,
+    ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
+        self.attempt_with(Subject::Account(user_id), net, limits, true).await
+    }
+
+    async fn attempt_with(
+        &self,
+        subject: Subject<'_>,
+        net: ClientNet,
+        limits: FailureLimits,
+        code: bool,
+    ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
+        let mut budgets = vec![
+            (Key::login_failures_from(subject, net), limits.per_account_ip),
+            (Key::login_failures(subject), limits.per_account),
+        ];
+        if code {
+            budgets.push((Key::code_failures(subject), limits.codes_per_account));
+        }
+        let refs: Vec<(&Key, RateLimit)> = budgets.iter().map(|(k, l)| (k, *l)).collect();
+        let taken = self.take(&refs).await?;
+        Ok(taken.map(|taken| Attempt {
+            keys: budgets.into_iter().map(|(key, _)| key).collect(),
+            taken,
+        }))
+    }
+
+    /// The attempt proved who it claimed: its budgets are given back whole.
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), sqlx::Error> {
+        let keys: Vec<&Key> = attempt.keys.iter().collect();
+        self.clear(&keys).await
+    }
+
+    /// The attempt was never checked (load): it stops counting.
+    pub async fn abandoned(&self, attempt: Attempt) -> Result<(), sqlx::Error> {
+        self.give_back(&attempt.taken).await
     }
 
     /// Deletes counters of windows that have ended (run periodically).

@@ -41,6 +41,55 @@ pub struct Issued {
     pub session_id: String,
     pub user_id: String,
     pub refresh_token: String,
+    /// How the session signed in; every access token of it says so.
+    pub sign_in: SignIn,
+}
+
+/// How and when a session's holder signed in: RFC 8176 `amr` values and the
+/// `auth_time`, fixed at login and kept by every refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    pub amr: Vec<String>,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+}
+
+impl SignIn {
+    /// A password alone, at `at`.
+    pub fn password(at: i64) -> Self {
+        Self::of(&["pwd"], at)
+    }
+
+    /// A password and a TOTP code.
+    pub fn password_and_totp(at: i64) -> Self {
+        Self::of(&["pwd", "otp", "mfa"], at)
+    }
+
+    /// A password and a recovery code: two factors, no one-time-password
+    /// device (RFC 8176 has no value of its own for a recovery code).
+    pub fn password_and_recovery_code(at: i64) -> Self {
+        Self::of(&["pwd", "mfa"], at)
+    }
+
+    fn of(amr: &[&str], at: i64) -> Self {
+        Self {
+            amr: amr.iter().map(|&m| m.to_owned()).collect(),
+            at,
+        }
+    }
+
+    /// As the sessions table stores it.
+    fn stored(&self) -> String {
+        self.amr.join(" ")
+    }
+
+    /// From the sessions table.
+    fn from_stored(amr: &str, at: i64) -> Self {
+        Self {
+            amr: amr.split_whitespace().map(str::to_owned).collect(),
+            at,
+        }
+    }
 }
 
 /// What presenting a refresh token led to.
@@ -185,6 +234,7 @@ impl Sessions {
         &self,
         user_id: &str,
         user_agent: Option<&str>,
+        sign_in: SignIn,
     ) -> Result<Option<(Issued, Role)>, sqlx::Error> {
         let session_id = uuid::Uuid::new_v4().to_string();
         let token = self.tokens.mint();
@@ -201,6 +251,8 @@ impl Sessions {
                 now,
                 ends_at,
                 token_expires_at: (now + ms(self.policy.idle)).min(ends_at),
+                amr: &sign_in.stored(),
+                auth_time: sign_in.at,
             },
         )
         .await?;
@@ -210,6 +262,7 @@ impl Sessions {
                     session_id,
                     user_id: user_id.to_owned(),
                     refresh_token: token,
+                    sign_in,
                 },
                 stored_role(&role),
             )
@@ -263,6 +316,7 @@ impl Sessions {
         if let Some(rotated) = spent.rotated {
             return Ok(Refresh::Rotated(
                 Issued {
+                    sign_in: SignIn::from_stored(&rotated.amr, rotated.auth_time),
                     session_id: rotated.session_id,
                     user_id: rotated.user_id,
                     refresh_token: successor,
@@ -301,6 +355,7 @@ impl Sessions {
             Verdict::Limited => Refresh::Limited(Exceeded { retry_after_secs }),
             Verdict::Replay => Refresh::Replayed(
                 Issued {
+                    sign_in: SignIn::from_stored(&state.amr, state.auth_time),
                     session_id: state.session_id,
                     user_id: state.user_id,
                     refresh_token: successor,
@@ -353,6 +408,16 @@ impl Sessions {
         stored::revoke(&self.db, Filter::User(user_id), reason).await
     }
 
+    /// Ends every session of `user_id` but `keep`.
+    pub async fn revoke_others(
+        &self,
+        user_id: &str,
+        keep: &str,
+        reason: Reason,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        stored::revoke(&self.db, Filter::UserExcept { user_id, keep }, reason).await
+    }
+
     /// A page of `user_id`'s live sessions, most recently used first, and
     /// where the next page starts if there is one.
     pub async fn list(
@@ -394,6 +459,8 @@ mod tests {
             session_id: "s".into(),
             user_id: "u".into(),
             role: "student".into(),
+            amr: "pwd".into(),
+            auth_time: NOW,
             spent_at: None,
             expires_at: NOW + 1000,
             successor: None,

@@ -37,6 +37,7 @@ use crate::files::{self, FileError};
 pub mod counters;
 pub mod grades;
 pub mod keys;
+pub mod mfa;
 pub mod posts;
 pub mod revocations;
 pub mod rotations;

@@ -67,7 +67,10 @@ const STATEMENTS: &str = concat!(
      RETURNING session_id,
                (SELECT user_id FROM sessions WHERE id = session_id) AS user_id,
                (SELECT u.role FROM sessions s JOIN users u ON u.id = s.user_id
-                WHERE s.id = session_id) AS role;
+                WHERE s.id = session_id) AS role,
+               (SELECT amr FROM sessions WHERE id = session_id) AS amr,
+               (SELECT COALESCE(auth_time, created_at) FROM sessions WHERE id = session_id)
+                   AS auth_time;
     "
 );
 

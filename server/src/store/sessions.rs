@@ -15,6 +15,8 @@ pub enum Reason {
     Revoked,
     Reuse,
     RoleChange,
+    /// Two-step sign-in was turned on: sessions signed in without it end.
+    SecondFactorOn,
 }
 
 impl Reason {
@@ -25,6 +27,7 @@ impl Reason {
             Self::Revoked => "revoked",
             Self::Reuse => "reuse",
             Self::RoleChange => "role_change",
+            Self::SecondFactorOn => "second_factor_on",
         }
     }
 }
@@ -41,6 +44,10 @@ pub struct NewSession<'a> {
     pub ends_at: i64,
     /// The first token's idle end (ms).
     pub token_expires_at: i64,
+    /// How the holder signed in (RFC 8176 values, space separated), and when
+    /// (ms): every access token of the session says so.
+    pub amr: &'a str,
+    pub auth_time: i64,
 }
 
 /// Everything known about a presented token, read to decide what its
@@ -50,6 +57,9 @@ pub struct TokenState {
     pub session_id: String,
     pub user_id: String,
     pub role: String,
+    /// How the session signed in (see [`Rotated::amr`]).
+    pub amr: String,
+    pub auth_time: i64,
     pub spent_at: Option<i64>,
     pub expires_at: i64,
     pub successor: Option<Vec<u8>>,
@@ -83,6 +93,10 @@ pub struct Rotated {
     pub session_id: String,
     pub user_id: String,
     pub role: String,
+    /// How the session signed in: RFC 8176 `amr` values, space separated.
+    pub amr: String,
+    /// When it signed in (ms).
+    pub auth_time: i64,
 }
 
 /// Which live sessions a revocation ends.
@@ -94,6 +108,8 @@ pub enum Filter<'a> {
     Owned { user_id: &'a str, session_id: &'a str },
     /// Every session of a user.
     User(&'a str),
+    /// Every session of a user but one (the caller's).
+    UserExcept { user_id: &'a str, keep: &'a str },
 }
 
 /// The condition under which a session counts as live to its owner: not
@@ -127,14 +143,17 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
             return Ok(None);
         };
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent)
-             VALUES ($1, $2, $3, $3, $4, $5)",
+            "INSERT INTO sessions
+                 (id, user_id, created_at, last_used_at, expires_at, user_agent, amr, auth_time)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
         )
         .bind(new.id)
         .bind(new.user_id)
         .bind(new.now)
         .bind(new.ends_at)
         .bind(new.user_agent)
+        .bind(new.amr)
+        .bind(new.auth_time)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -178,7 +197,8 @@ pub async fn rotate(db: &Db, rotation: rotations::Rotation) -> Result<Spent, sql
                      WHERE t.hash = $7 AND t.spent_at IS NULL AND t.expires_at > $4
                        AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $4
                        AND (SELECT count FROM counted) <= $3
-                     RETURNING t.session_id, s.user_id, t.successor, t.successor_expires_at
+                     RETURNING t.session_id, s.user_id, t.successor, t.successor_expires_at,
+                               s.amr, COALESCE(s.auth_time, s.created_at) AS auth_time
                  ),
                  stored AS (
                      INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
@@ -189,7 +209,7 @@ pub async fn rotate(db: &Db, rotation: rotations::Rotation) -> Result<Spent, sql
                      WHERE id IN (SELECT session_id FROM spent)
                  )
                  SELECT (SELECT count FROM counted) AS count,
-                        spent.session_id, spent.user_id, u.role
+                        spent.session_id, spent.user_id, u.role, spent.amr, spent.auth_time
                  FROM (SELECT 1) AS one
                  LEFT JOIN spent ON TRUE
                  LEFT JOIN users u ON u.id = spent.user_id",
@@ -215,16 +235,22 @@ struct RotationRow {
     session_id: Option<String>,
     user_id: Option<String>,
     role: Option<String>,
+    amr: Option<String>,
+    auth_time: Option<i64>,
 }
 
 impl From<RotationRow> for Spent {
     fn from(row: RotationRow) -> Self {
-        let rotated = match (row.session_id, row.user_id, row.role) {
-            (Some(session_id), Some(user_id), Some(role)) => Some(Rotated {
-                session_id,
-                user_id,
-                role,
-            }),
+        let rotated = match (row.session_id, row.user_id, row.role, row.amr, row.auth_time) {
+            (Some(session_id), Some(user_id), Some(role), Some(amr), Some(auth_time)) => {
+                Some(Rotated {
+                    session_id,
+                    user_id,
+                    role,
+                    amr,
+                    auth_time,
+                })
+            }
             _ => None,
         };
         Self {
@@ -238,7 +264,9 @@ impl From<RotationRow> for Spent {
 macro_rules! token_state {
     ($lock:literal) => {
         concat!(
-            "SELECT t.session_id, s.user_id, u.role, t.spent_at, t.expires_at, t.successor,
+            "SELECT t.session_id, s.user_id, u.role, s.amr,
+                    COALESCE(s.auth_time, s.created_at) AS auth_time,
+                    t.spent_at, t.expires_at, t.successor,
                     n.spent_at IS NULL AND n.expires_at > $2 AS successor_live,
                     s.expires_at AS session_end, s.revoked_at, s.revoked_reason
              FROM refresh_tokens t
@@ -417,6 +445,8 @@ pub async fn prune_ended(db: &Db, ended_before: i64) -> Result<u64, sqlx::Error>
 mod revoking {
     pub const ONE: &str = "SELECT id FROM sessions WHERE id = $1 AND revoked_at IS NULL";
     pub const USER: &str = "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL";
+    pub const USER_EXCEPT: &str =
+        "SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
     /// `$1` now, `$2` the session, `$3` its owner.
     pub const OWNED: &str = concat!(
         "SELECT id FROM sessions WHERE id = $2 AND user_id = $3 AND ",
@@ -430,6 +460,9 @@ mod revoking {
     pub const STAMP_USER: &str =
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
          WHERE user_id = $4 AND revoked_at IS NULL RETURNING id";
+    pub const STAMP_USER_EXCEPT: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE user_id = $4 AND id <> $5 AND revoked_at IS NULL RETURNING id";
     pub const SPEND: &str = "UPDATE refresh_tokens SET spent_at = $1
          WHERE spent_at IS NULL
            AND session_id IN (SELECT id FROM sessions WHERE revoked_seq = $2)";
@@ -491,6 +524,13 @@ macro_rules! in_tx_statements {
                             .fetch_all(&mut *self)
                             .await?
                     }
+                    Filter::UserExcept { user_id, keep } => {
+                        sqlx::query_scalar(revoking::USER_EXCEPT)
+                            .bind(user_id)
+                            .bind(keep)
+                            .fetch_all(&mut *self)
+                            .await?
+                    }
                 };
                 if found.is_empty() {
                     return Ok(found);
@@ -499,20 +539,25 @@ macro_rules! in_tx_statements {
                     .fetch_one(&mut *self)
                     .await?;
                 let now = super::now_ms();
-                let (stamp, subject) = match filter {
+                let (stamp, subject, keep) = match filter {
                     Filter::One(id)
                     | Filter::Owned {
                         session_id: id, ..
-                    } => (revoking::STAMP_ONE, id),
-                    Filter::User(user_id) => (revoking::STAMP_USER, user_id),
+                    } => (revoking::STAMP_ONE, id, None),
+                    Filter::User(user_id) => (revoking::STAMP_USER, user_id, None),
+                    Filter::UserExcept { user_id, keep } => {
+                        (revoking::STAMP_USER_EXCEPT, user_id, Some(keep))
+                    }
                 };
-                let ended: Vec<String> = sqlx::query_scalar(stamp)
+                let mut stamping = sqlx::query_scalar(stamp)
                     .bind(now)
                     .bind(reason.as_str())
                     .bind(seq)
-                    .bind(subject)
-                    .fetch_all(&mut *self)
-                    .await?;
+                    .bind(subject);
+                if let Some(keep) = keep {
+                    stamping = stamping.bind(keep);
+                }
+                let ended: Vec<String> = stamping.fetch_all(&mut *self).await?;
                 sqlx::query(revoking::SPEND)
                     .bind(now)
                     .bind(seq)
@@ -550,6 +595,8 @@ mod tests {
             revoking::NEXT_NUMBER,
             revoking::STAMP_ONE,
             revoking::STAMP_USER,
+            revoking::USER_EXCEPT,
+            revoking::STAMP_USER_EXCEPT,
             revoking::SPEND,
         ] {
             let plan = crate::store::query_plan(&db.write, statement).await;

@@ -19,6 +19,8 @@ pub struct Account {
     pub password_nfc: bool,
     pub role: String,
     pub created_at: i64,
+    /// Whether signing in takes a second factor.
+    pub mfa: bool,
 }
 
 impl Account {
@@ -36,6 +38,7 @@ impl Account {
             username: self.username.clone(),
             email: self.email.clone(),
             created_at: self.created_at,
+            mfa: self.mfa,
         }
     }
 }
@@ -45,14 +48,15 @@ pub fn stored_role(stored: &str) -> Role {
     Role::parse(stored).unwrap_or(Role::Student)
 }
 
-/// What never changes about an account: no endpoint or command changes a
-/// username, an email or a creation time. (Whoever adds one must make it
-/// forget the account in [`Profiles`].)
+/// What `GET /api/me` shows of an account besides its role. Processes keep
+/// it for a moment (see `users::Profiles`).
 #[derive(Debug, Clone, FromRow)]
 pub struct Profile {
     pub username: String,
     pub email: String,
     pub created_at: i64,
+    /// Whether signing in takes a second factor.
+    pub mfa: bool,
 }
 
 impl Profile {
@@ -64,6 +68,7 @@ impl Profile {
             email: self.email.clone(),
             role,
             created_at: rfc3339(self.created_at),
+            mfa: self.mfa,
         }
     }
 }
@@ -77,12 +82,22 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// Whether the account in the row has a second factor, as a column.
+macro_rules! mfa_column {
+    () => {
+        "EXISTS (SELECT 1 FROM totp_secrets t
+                 WHERE t.user_id = id AND t.confirmed_at IS NOT NULL) AS mfa"
+    };
+}
+
 /// `$head`, the columns of [`Account`], then `$tail`.
 macro_rules! with_columns {
     ($head:literal, $tail:literal) => {
         concat!(
             $head,
-            " id, username, email, password_hash, password_nfc, role, created_at ",
+            " id, username, email, password_hash, password_nfc, role, created_at, ",
+            mfa_column!(),
+            " ",
             $tail
         )
     };
@@ -123,6 +138,14 @@ pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
     }
 }
 
+/// The account `id`, if it exists.
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(with_columns!("SELECT", "FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
+}
+
 /// Finds an account by username (any case) or, when `login` has an `@`, by
 /// email. `login` is compared as given: pass a `LoginName`'s form (lower
 /// case).
@@ -160,10 +183,10 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Err
     }
 }
 
-/// The unchanging part of the account `id`, if it exists.
+/// What `GET /api/me` shows of the account `id`, if it exists.
 pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
-        "SELECT username, email, created_at FROM users WHERE id = $1"
+        concat!("SELECT username, email, created_at, ", mfa_column!(), " FROM users WHERE id = $1")
     )
     .bind(id)
     .fetch_optional(pool)

@@ -14,6 +14,7 @@ mod instances;
 mod keys;
 mod limits;
 mod login;
+mod mfa;
 mod pages;
 mod posts;
 mod process;

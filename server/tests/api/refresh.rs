@@ -344,7 +344,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
     };
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let (issued, _) = sessions.start(&ada.id, None).await.unwrap().unwrap();
+    let (issued, _) = sessions.start(&ada.id, None, server::auth::sessions::SignIn::password(0)).await.unwrap().unwrap();
     let key = app.state.limiter.stored(&crate::helpers::client_key(1));
     let rotated = sessions.refresh(&issued.refresh_token, &key, limit);
     let Refresh::Rotated(next, _) = rotated.await.unwrap() else {

@@ -22,7 +22,7 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
     let ada = app.signup("ada").await;
     let mut issued = Vec::new();
     for _ in 0..count {
-        let (first, _) = app.state.sessions.start(&ada.id, None).await.unwrap().unwrap();
+        let (first, _) = app.state.sessions.start(&ada.id, None, server::auth::sessions::SignIn::password(0)).await.unwrap().unwrap();
         issued.push(first);
     }
     issued

@@ -1,0 +1,222 @@
+//! `/api/account/*`: the caller's own second factors, and the proof of
+//! presence (re-authentication) that changing them takes.
+
+use std::net::IpAddr;
+
+use axum::{Json, extract::State, http::StatusCode};
+use classboard::{
+    api::{MfaStatus, Reauth, RecoveryCodes, TotpEnrolment, TotpStatus},
+    validate::Issue,
+};
+use qrcode::{QrCode, render::svg};
+
+use crate::{
+    AppError, Result,
+    auth::{
+        jwt::TokenError,
+        limits::{Attempt, ClientNet, Subject},
+        mfa::Confirmed,
+        normalize::PasswordForms,
+        password::Verdict,
+        sessions::Reason,
+    },
+    extract::{AppJson, AuthUser, ClientIp},
+    startup::AppState,
+    store::{
+        rfc3339,
+        users::{self, Account},
+    },
+};
+
+/// `GET /api/account/mfa`
+pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result<Json<MfaStatus>> {
+    let factors = state.second_factors.factors(&user.id).await?;
+    Ok(Json(MfaStatus {
+        totp: TotpStatus {
+            enabled: factors.totp_since.is_some(),
+            created_at: factors.totp_since.map(rfc3339),
+        },
+        passkeys: Vec::new(),
+        recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(0),
+    }))
+}
+
+/// `POST /api/account/mfa/totp`: a new secret, pending until a code from it
+/// confirms it (within ten minutes). Starting again replaces a pending one.
+pub async fn totp_begin(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<(StatusCode, Json<TotpEnrolment>)> {
+    let Some(enrolment) = state.second_factors.begin(&user.id, &user.username).await? else {
+        return Err(AppError::Conflict("Two-step sign-in is already on."));
+    };
+    let qr_svg = qr_svg(&enrolment.otpauth_uri)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TotpEnrolment {
+            secret: enrolment.secret,
+            otpauth_uri: enrolment.otpauth_uri,
+            qr_svg,
+        }),
+    ))
+}
+
+/// `POST /api/account/mfa/totp/confirm {code, password}`: the password
+/// proves presence, the code proves the authenticator holds the secret.
+/// Both count against the account's failure budgets.
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    AppJson(req): AppJson<Reauth>,
+) -> Result<Json<RecoveryCodes>> {
+    let code = req.code.as_deref().map(str::trim).unwrap_or_default();
+    require(&req.password, Some(code))?;
+    let (account, attempt) = check_password(&state, ip, &user, &req.password, true).await?;
+    let codes = match state.second_factors.confirm(&account.id, code).await? {
+        Confirmed::On(codes) => codes,
+        Confirmed::WrongCode => {
+            return Err(AppError::WrongProof(
+                "The code is not correct. Check the time on your device and try the newest code.",
+            ));
+        }
+        Confirmed::NothingPending => {
+            state.limiter.abandoned(attempt).await?;
+            return Err(AppError::Conflict(
+                "No two-step set-up is waiting (they last ten minutes). Start again.",
+            ));
+        }
+    };
+    state.limiter.succeeded(attempt).await?;
+    state.profiles.forget(&account.id);
+    // Sessions that signed in without the second factor (someone who had
+    // the password, perhaps) end; this one, which just proved both, stays.
+    let ended = state
+        .sessions
+        .revoke_others(&account.id, &user.session_id, Reason::SecondFactorOn)
+        .await?;
+    state.revocations.insert(&ended);
+    tracing::info!(user = %account.id, sessions_ended = ended.len(), "two-step sign-in turned on");
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// `DELETE /api/account/mfa/totp {password, code}`: TOTP off, and the
+/// recovery codes with it.
+pub async fn totp_remove(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    AppJson(req): AppJson<Reauth>,
+) -> Result<StatusCode> {
+    let account = reauthenticate(&state, ip, &user, &req).await?;
+    if !state.second_factors.turn_off(&account.id).await? {
+        return Err(AppError::NotFound);
+    }
+    state.profiles.forget(&account.id);
+    tracing::info!(user = %account.id, "two-step sign-in turned off");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/account/mfa/recovery-codes {password, code}`: ten new codes;
+/// the old ones stop working.
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    AppJson(req): AppJson<Reauth>,
+) -> Result<Json<RecoveryCodes>> {
+    let account = reauthenticate(&state, ip, &user, &req).await?;
+    let Some(codes) = state.second_factors.new_recovery_codes(&account.id).await? else {
+        return Err(AppError::Conflict("Turn on two-step sign-in first."));
+    };
+    tracing::info!(user = %account.id, "recovery codes replaced");
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Proof of presence for a sensitive action: the current password and, when
+/// the account has a second factor, a current code of it (TOTP, or an unused
+/// recovery code, which it spends). Counted against the account's failure
+/// budgets like a login; wrong is `401 invalid_credentials`.
+pub async fn reauthenticate(state: &AppState, ip: IpAddr, user: &AuthUser, proof: &Reauth) -> Result<Account> {
+    let factors = state.second_factors.factors(&user.id).await?;
+    let code = proof.code.as_deref().map(str::trim);
+    require(&proof.password, factors.any().then_some(code.unwrap_or_default()))?;
+    let (account, attempt) = check_password(state, ip, user, &proof.password, factors.any()).await?;
+    if factors.any() && !state.second_factors.check(&account.id, code.unwrap_or_default()).await? {
+        return Err(AppError::WrongProof("The password or code is not correct."));
+    }
+    state.limiter.succeeded(attempt).await?;
+    Ok(account)
+}
+
+/// `422` for every missing part of a proof: the password, and the code when
+/// one is needed (`Some`).
+fn require(password: &str, code: Option<&str>) -> Result<()> {
+    let missing = |value: &str| value.is_empty().then_some(Issue::Required);
+    let details = [
+        ("password", missing(password)),
+        ("code", code.and_then(missing)),
+    ];
+    if details.iter().any(|(_, issue)| issue.is_some()) {
+        return Err(AppError::validation(details));
+    }
+    Ok(())
+}
+
+/// Counts the attempt (against the code budget too when it presents a
+/// second-factor code), then checks the caller's current password. A wrong
+/// one is `401` and stays counted; the caller ends the attempt.
+async fn check_password(
+    state: &AppState,
+    ip: IpAddr,
+    user: &AuthUser,
+    password: &str,
+    with_code: bool,
+) -> Result<(Account, Attempt)> {
+    let Some(account) = users::by_id(&state.db, &user.id).await? else {
+        // Deleted since the token was issued.
+        return Err(AppError::InvalidToken(TokenError::Revoked));
+    };
+    let (net, limits) = (ClientNet::of(ip), state.config.limits.failures());
+    let attempt = if with_code {
+        state.limiter.attempt_code(&account.id, net, limits).await??
+    } else {
+        state
+            .limiter
+            .attempt(Subject::Account(&account.id), net, limits)
+            .await??
+    };
+    let reserved = match state.hasher.reserve() {
+        Ok(reserved) => reserved,
+        Err(busy) => {
+            state.limiter.abandoned(attempt).await?;
+            return Err(busy.into());
+        }
+    };
+    let forms = PasswordForms::of(password);
+    let candidates = if account.password_nfc {
+        vec![forms.normalised.as_str()]
+    } else {
+        forms.candidates()
+    };
+    match reserved.verify(&candidates, Some(&account.password_hash)).await? {
+        Verdict::Match | Verdict::MatchNeedsRehash => Ok((account, attempt)),
+        _ => Err(AppError::WrongProof("The password or code is not correct.")),
+    }
+}
+
+/// The QR code of `uri` as an SVG document, drawn on the server: the
+/// browser only shows it.
+fn qr_svg(uri: &str) -> Result<String> {
+    let code = QrCode::new(uri.as_bytes())
+        .map_err(|e| AppError::Internal(format!("cannot draw the QR code: {e}")))?;
+    Ok(code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build())
+}

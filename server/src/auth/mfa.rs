@@ -1,0 +1,389 @@
+//! Second factors: TOTP (RFC 6238, through `totp-rs`) whose time steps are
+//! never accepted twice for an account, recovery codes stored only as keyed
+//! hashes, and the challenges (`mfa_token`s) of logins that wait for a
+//! second factor.
+//!
+//! The TOTP secret is sealed at rest with a key derived from the server
+//! secret, bound to its account; recovery codes and `mfa_token`s are stored
+//! as HMAC-SHA256 under keys derived from it, so a copy of the database
+//! yields neither a code generator nor a usable code.
+
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use rand::{Rng, RngCore};
+use sha2::Sha256;
+use totp_rs::{Algorithm, Secret, TOTP};
+
+pub use crate::store::mfa::Factors;
+use crate::{
+    auth::sealing::Sealer,
+    store::{
+        Db,
+        mfa::{self as stored, ChallengeRow, Presented, Redeemed},
+        now_ms,
+    },
+};
+
+/// The issuer authenticator apps show beside the account.
+pub const ISSUER: &str = "classboard";
+/// How long a login waits for its second factor.
+pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
+/// Recovery codes in a set.
+pub const RECOVERY_CODES: usize = 10;
+/// Bytes of a TOTP secret: 160 bits, as RFC 4226 recommends.
+const SECRET_BYTES: usize = 20;
+/// Seconds of a TOTP time step.
+const STEP_SECS: u64 = 30;
+/// Digits of a TOTP code.
+const DIGITS: usize = 6;
+/// Characters of a recovery code: 12 of Crockford's base32, 60 bits.
+const RECOVERY_CODE_CHARS: usize = 12;
+/// Crockford's base32 alphabet: no I, L, O or U to misread.
+const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A new TOTP secret, as shown to its owner once.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The secret in base32, for people who type it.
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// What confirming a pending secret did.
+#[derive(Debug)]
+pub enum Confirmed {
+    /// TOTP is on; here are the recovery codes, shown once.
+    On(Vec<String>),
+    /// The code does not match the pending secret.
+    WrongCode,
+    /// No secret is pending (none started, replaced, confirmed, or older
+    /// than ten minutes).
+    NothingPending,
+}
+
+/// The second factor a login's second step presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Totp,
+    RecoveryCode,
+}
+
+/// What the second step of a login did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Signed in: the account, the login's user agent and when the password
+    /// was checked.
+    Done(ChallengeRow),
+    /// A wrong code; `ended` when it was the challenge's last allowed one.
+    Wrong { ended: bool },
+    /// Unknown, expired, used or ended `mfa_token`.
+    Gone,
+}
+
+/// An error of the second-factor store.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("a stored TOTP secret cannot be opened (was the server secret changed?)")]
+    Unsealable,
+}
+
+/// Second factors of every account.
+#[derive(Clone)]
+pub struct SecondFactors {
+    db: Db,
+    sealer: Sealer,
+    /// Keys the hashes of recovery codes and of `mfa_token`s.
+    hash_key: [u8; 32],
+}
+
+impl SecondFactors {
+    pub fn new(db: Db, server_secret: &[u8]) -> Self {
+        Self {
+            db,
+            sealer: Sealer::derive(server_secret, b"classboard totp secret encryption key"),
+            hash_key: derive_key(server_secret, b"classboard second-factor hash key"),
+        }
+    }
+
+    /// What `user_id` has as second factors.
+    pub async fn factors(&self, user_id: &str) -> Result<Factors, MfaError> {
+        Ok(stored::factors(&self.db, user_id).await?)
+    }
+
+    /// Makes a new pending secret for `user_id`, replacing a pending one.
+    /// `None` when TOTP is already on.
+    pub async fn begin(&self, user_id: &str, username: &str) -> Result<Option<Enrolment>, MfaError> {
+        let mut secret = vec![0u8; SECRET_BYTES];
+        rand::rng().fill_bytes(&mut secret);
+        let sealed = self.sealer.seal(&aad(user_id), &secret);
+        if !stored::begin_totp(&self.db, user_id, &sealed, now_ms()).await? {
+            return Ok(None);
+        }
+        let encoded = match Secret::Raw(secret).to_encoded() {
+            Secret::Encoded(encoded) => encoded,
+            Secret::Raw(_) => unreachable!("to_encoded encodes"),
+        };
+        Ok(Some(Enrolment {
+            otpauth_uri: otpauth_uri(&encoded, username),
+            secret: encoded,
+        }))
+    }
+
+    /// Turns TOTP on if `code` matches the pending secret. The confirming
+    /// code's time step counts as used.
+    pub async fn confirm(&self, user_id: &str, code: &str) -> Result<Confirmed, MfaError> {
+        let Some(row) = stored::totp(&self.db, user_id).await? else {
+            return Ok(Confirmed::NothingPending);
+        };
+        let now = now_ms();
+        if row.confirmed_at.is_some() || row.created_at <= now - stored::PENDING_FOR_MS {
+            return Ok(Confirmed::NothingPending);
+        }
+        let secret = self.open(user_id, &row.secret)?;
+        let Some(step) = matching_step(&secret, code, now) else {
+            return Ok(Confirmed::WrongCode);
+        };
+        let (codes, hashes) = self.recovery_codes();
+        if !stored::confirm_totp(&self.db, user_id, row.created_at, step, &hashes, now).await? {
+            return Ok(Confirmed::NothingPending);
+        }
+        Ok(Confirmed::On(codes))
+    }
+
+    /// Turns TOTP off and removes the recovery codes; `false` if it was off.
+    pub async fn turn_off(&self, user_id: &str) -> Result<bool, MfaError> {
+        Ok(stored::remove_totp(&self.db, user_id).await?)
+    }
+
+    /// A new set of recovery codes, replacing the old; `None` without TOTP.
+    pub async fn new_recovery_codes(&self, user_id: &str) -> Result<Option<Vec<String>>, MfaError> {
+        let (codes, hashes) = self.recovery_codes();
+        let replaced = stored::replace_recovery_codes(&self.db, user_id, &hashes, now_ms()).await?;
+        Ok(replaced.then_some(codes))
+    }
+
+    /// Checks and uses `code` (a TOTP code or a recovery code) for
+    /// `user_id` outside a login: re-authentication. A code is used once.
+    pub async fn check(&self, user_id: &str, code: &str) -> Result<bool, MfaError> {
+        let now = now_ms();
+        let hash;
+        let presented = if looks_like_totp(code) {
+            self.totp_step(user_id, code, now).await?
+        } else {
+            match self.recovery_hash(code) {
+                Some(h) => {
+                    hash = h;
+                    Presented::RecoveryCode(&hash)
+                }
+                None => Presented::Wrong,
+            }
+        };
+        Ok(stored::use_factor(&self.db, user_id, presented, now).await?)
+    }
+
+    /// Starts the second step of a login: a new `mfa_token`, single use.
+    pub async fn challenge(&self, user_id: &str, user_agent: Option<&str>) -> Result<String, MfaError> {
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        let ttl = i64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(i64::MAX);
+        stored::create_challenge(&self.db, &self.keyed(token.as_bytes()), user_id, user_agent, now_ms(), ttl)
+            .await?;
+        Ok(token)
+    }
+
+    /// The account a live `mfa_token` belongs to, by a read.
+    pub async fn challenged(&self, token: &str) -> Result<Option<ChallengeRow>, MfaError> {
+        Ok(stored::challenge(&self.db, &self.keyed(token.as_bytes()), now_ms()).await?)
+    }
+
+    /// The second step of a login: redeems `token` with `code`.
+    pub async fn redeem(
+        &self,
+        token: &str,
+        user_id: &str,
+        method: Method,
+        code: &str,
+    ) -> Result<Outcome, MfaError> {
+        let now = now_ms();
+        let hash;
+        let presented = match method {
+            Method::Totp => self.totp_step(user_id, code, now).await?,
+            Method::RecoveryCode => match self.recovery_hash(code) {
+                Some(h) => {
+                    hash = h;
+                    Presented::RecoveryCode(&hash)
+                }
+                None => Presented::Wrong,
+            },
+        };
+        Ok(
+            match stored::redeem(&self.db, &self.keyed(token.as_bytes()), presented, now).await? {
+                Redeemed::Done(challenge) => Outcome::Done(challenge),
+                Redeemed::Wrong { ended } => Outcome::Wrong { ended },
+                Redeemed::Gone => Outcome::Gone,
+            },
+        )
+    }
+
+    /// The time step `code` matches on the account's confirmed secret.
+    async fn totp_step(&self, user_id: &str, code: &str, now: i64) -> Result<Presented<'static>, MfaError> {
+        let Some(row) = stored::totp(&self.db, user_id).await? else {
+            return Ok(Presented::Wrong);
+        };
+        if row.confirmed_at.is_none() {
+            return Ok(Presented::Wrong);
+        }
+        let secret = self.open(user_id, &row.secret)?;
+        Ok(matching_step(&secret, code, now).map_or(Presented::Wrong, Presented::TotpStep))
+    }
+
+    fn open(&self, user_id: &str, sealed: &[u8]) -> Result<Vec<u8>, MfaError> {
+        self.sealer.open(&aad(user_id), sealed).ok_or(MfaError::Unsealable)
+    }
+
+    /// Ten new recovery codes, and their hashes.
+    fn recovery_codes(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+        let mut rng = rand::rng();
+        let codes: Vec<String> = (0..RECOVERY_CODES)
+            .map(|_| {
+                let chars: String = (0..RECOVERY_CODE_CHARS)
+                    .map(|_| char::from(CROCKFORD[rng.random_range(0..CROCKFORD.len())]))
+                    .collect();
+                format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..])
+            })
+            .collect();
+        let hashes = codes
+            .iter()
+            .map(|code| self.recovery_hash(code).expect("a code this server made reads back"))
+            .collect();
+        (codes, hashes)
+    }
+
+    /// The stored hash of a recovery code as typed: any case, with or
+    /// without spaces and dashes. `None` when it cannot be one.
+    fn recovery_hash(&self, typed: &str) -> Option<Vec<u8>> {
+        normalise_recovery_code(typed).map(|code| self.keyed(code.as_bytes()))
+    }
+
+    /// HMAC-SHA256 of `data` under the hash key.
+    fn keyed(&self, data: &[u8]) -> Vec<u8> {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.hash_key).expect("HMAC takes any key");
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+/// A recovery code as stored: lower case, no spaces or dashes, the letters
+/// Crockford's base32 reads as digits (`o`, `i`, `l`) read so.
+fn normalise_recovery_code(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| match c.to_ascii_lowercase() {
+            'o' => '0',
+            'i' | 'l' => '1',
+            c => c,
+        })
+        .collect();
+    (code.len() == RECOVERY_CODE_CHARS && code.bytes().all(|b| CROCKFORD.contains(&b))).then_some(code)
+}
+
+/// Whether `code` is shaped like a TOTP code (six digits, spaces allowed).
+pub fn looks_like_totp(code: &str) -> bool {
+    let digits: Vec<char> = code.chars().filter(|c| !c.is_whitespace()).collect();
+    digits.len() == DIGITS && digits.iter().all(char::is_ascii_digit)
+}
+
+/// The time step, among the current one and one either side, whose code
+/// `code` is; compared in constant time by `totp-rs`.
+fn matching_step(secret: &[u8], code: &str, now_ms: i64) -> Option<i64> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if !looks_like_totp(&code) {
+        return None;
+    }
+    // Skew 0: each candidate step is checked on its own, to know which one
+    // matched (the one then marked used).
+    let totp = TOTP::new_unchecked(Algorithm::SHA1, DIGITS, 0, STEP_SECS, secret.to_vec());
+    let now = u64::try_from(now_ms / 1000).ok()?;
+    let current = now / STEP_SECS;
+    [current + 1, current, current.saturating_sub(1)]
+        .into_iter()
+        .find(|step| totp.check(&code, step * STEP_SECS))
+        .and_then(|step| i64::try_from(step).ok())
+}
+
+/// The `otpauth://` URI of a secret, with every parameter spelled out
+/// (authenticator apps differ in what they assume when one is missing).
+fn otpauth_uri(encoded_secret: &str, username: &str) -> String {
+    let mut uri = url::Url::parse("otpauth://totp/").expect("a valid base");
+    uri.set_path(&format!("{ISSUER}:{username}"));
+    uri.query_pairs_mut()
+        .append_pair("secret", encoded_secret)
+        .append_pair("issuer", ISSUER)
+        .append_pair("algorithm", "SHA1")
+        .append_pair("digits", "6")
+        .append_pair("period", "30");
+    uri.to_string()
+}
+
+/// What a sealed TOTP secret is bound to: its account.
+fn aad(user_id: &str) -> Vec<u8> {
+    [b"totp:".as_slice(), user_id.as_bytes()].concat()
+}
+
+fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes any key");
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6238, appendix B: the SHA-1 secret "12345678901234567890" at
+    /// 59 s gives 94287082 (8 digits); its last six are the 6-digit code.
+    #[test]
+    fn codes_match_the_rfc_test_vector_and_one_step_either_side() {
+        let secret = b"12345678901234567890";
+        assert_eq!(matching_step(secret, "287082", 59_000), Some(1));
+        // 59 s is step 1: step 0's code and step 2's are accepted too, a
+        // code three steps away is not.
+        let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 0, 30, secret.to_vec());
+        assert_eq!(matching_step(secret, &totp.generate(0), 59_000), Some(0));
+        assert_eq!(matching_step(secret, &totp.generate(60), 59_000), Some(2));
+        assert_eq!(matching_step(secret, &totp.generate(120), 59_000), None);
+        assert_eq!(matching_step(secret, "287 082", 59_000), Some(1));
+        assert_eq!(matching_step(secret, "28708", 59_000), None);
+        assert_eq!(matching_step(secret, "2870820", 59_000), None);
+        assert_eq!(matching_step(secret, "２８７０８２", 59_000), None);
+    }
+
+    #[test]
+    fn recovery_codes_are_read_in_any_case_with_or_without_separators() {
+        let stored = normalise_recovery_code("k7m2-9qpx-3h4d").unwrap();
+        for typed in ["K7M2-9QPX-3H4D", "k7m2 9qpx 3h4d", "k7m29qpx3h4d", " k7m2-9qpx-3h4d\n"] {
+            assert_eq!(normalise_recovery_code(typed).as_deref(), Some(stored.as_str()));
+        }
+        // Letters Crockford's base32 reads as digits.
+        assert_eq!(normalise_recovery_code("oooo-iiii-llll").as_deref(), Some("000011111111"));
+        for wrong in ["", "k7m2-9qpx", "k7m2-9qpx-3h4d-0", "k7m2-9qpx-3h4u", "k7m2-9qpx-3h4é"] {
+            assert_eq!(normalise_recovery_code(wrong), None, "{wrong}");
+        }
+    }
+
+    #[test]
+    fn the_otpauth_uri_spells_out_every_parameter() {
+        assert_eq!(
+            otpauth_uri("JBSWY3DPEHPK3PXP", "ada"),
+            "otpauth://totp/classboard:ada?secret=JBSWY3DPEHPK3PXP&issuer=classboard&algorithm=SHA1&digits=6&period=30"
+        );
+    }
+}

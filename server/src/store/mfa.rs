@@ -1,0 +1,387 @@
+//! Second factors: each account's TOTP secret (sealed), its recovery codes
+//! (hashed), and the challenges of logins waiting for a second factor
+//! (hashed `mfa_token`s).
+//!
+//! Every rule that must hold across instances is one conditional statement
+//! (or one transaction of them): a time step is used once (`last_step <
+//! step`), a recovery code once (`used_at IS NULL`), a challenge once (it is
+//! deleted by the request that redeems it).
+
+use sqlx::FromRow;
+
+use super::{Db, in_tx, on};
+
+/// How long an unconfirmed secret waits for its first code.
+pub const PENDING_FOR_MS: i64 = 10 * 60 * 1000;
+/// Wrong codes a challenge survives; the next one ends it.
+pub const CHALLENGE_FAILURES: i64 = 5;
+
+/// An account's TOTP secret, as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct TotpRow {
+    /// The secret, sealed (see `auth::sealing`).
+    pub secret: Vec<u8>,
+    pub created_at: i64,
+    /// `None` while the secret waits for its first code.
+    pub confirmed_at: Option<i64>,
+}
+
+/// What an account has as second factors.
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct Factors {
+    /// When TOTP was turned on, if it is.
+    pub totp_since: Option<i64>,
+    pub recovery_codes_left: i64,
+}
+
+impl Factors {
+    /// Whether a sign-in needs a second factor.
+    pub fn any(&self) -> bool {
+        self.totp_since.is_some()
+    }
+}
+
+/// A login waiting for its second factor.
+#[derive(Debug, Clone, FromRow)]
+pub struct ChallengeRow {
+    pub user_id: String,
+    pub user_agent: Option<String>,
+    /// When the password was checked (ms): the session's `auth_time`.
+    pub created_at: i64,
+}
+
+/// The second factor a redemption presents, already checked against what
+/// could be checked without the database.
+#[derive(Debug, Clone, Copy)]
+pub enum Presented<'a> {
+    /// A TOTP code that matches this time step of the account's secret.
+    TotpStep(i64),
+    /// A recovery code, hashed.
+    RecoveryCode(&'a [u8]),
+    /// A code that matches nothing.
+    Wrong,
+}
+
+/// What redeeming a challenge did.
+#[derive(Debug)]
+pub enum Redeemed {
+    /// The factor was right: the challenge is spent, and so is the factor.
+    Done(ChallengeRow),
+    /// The factor was wrong (or its step or code was used already); the
+    /// challenge lives on, unless this was its last allowed failure.
+    Wrong { ended: bool },
+    /// No such live challenge (unknown, expired, redeemed, or ended).
+    Gone,
+}
+
+/// The account's factors, by one read.
+pub async fn factors(db: &Db, user_id: &str) -> Result<Factors, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT (SELECT confirmed_at FROM totp_secrets
+                 WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp_since,
+                (SELECT COUNT(*) FROM recovery_codes
+                 WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left"
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await)
+}
+
+/// The account's TOTP secret, confirmed or pending.
+pub async fn totp(db: &Db, user_id: &str) -> Result<Option<TotpRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT secret, created_at, confirmed_at FROM totp_secrets WHERE user_id = $1"
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Stores a new pending secret, replacing a pending one; `false` (and
+/// nothing stored) when TOTP is already on.
+pub async fn begin_totp(db: &Db, user_id: &str, sealed: &[u8], now: i64) -> Result<bool, sqlx::Error> {
+    let stored = on!(db, write, |pool| sqlx::query(
+        "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO UPDATE
+         SET secret = excluded.secret, created_at = excluded.created_at, last_step = NULL
+         WHERE totp_secrets.confirmed_at IS NULL"
+    )
+    .bind(user_id)
+    .bind(sealed)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(stored == 1)
+}
+
+/// The statements of [`replace_recovery_codes`], inside a transaction.
+macro_rules! replace_codes {
+    ($tx:ident, $user_id:expr, $codes:expr, $now:expr) => {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind($user_id)
+            .execute(&mut *$tx)
+            .await?;
+        for code in $codes {
+            sqlx::query(
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+            )
+            .bind($user_id)
+            .bind(code.as_slice())
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
+/// Turns TOTP on with the pending secret made at `created_at` (the one the
+/// code was checked against), marks the confirming code's `step` used, and
+/// replaces the recovery codes with `codes` (hashed), in one transaction.
+/// `false` when that secret is no longer pending (confirmed meanwhile,
+/// replaced, or past its ten minutes).
+pub async fn confirm_totp(
+    db: &Db,
+    user_id: &str,
+    created_at: i64,
+    step: i64,
+    codes: &[Vec<u8>],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let confirmed = sqlx::query(
+            "UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
+             WHERE user_id = $3 AND created_at = $4 AND confirmed_at IS NULL AND created_at > $5",
+        )
+        .bind(now)
+        .bind(step)
+        .bind(user_id)
+        .bind(created_at)
+        .bind(now - PENDING_FOR_MS)
+        .execute(&mut *tx)
+        .await?;
+        if confirmed.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        replace_codes!(tx, user_id, codes, now);
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Replaces the account's recovery codes with `codes` (hashed), if TOTP is
+/// on; `false` otherwise.
+pub async fn replace_recovery_codes(
+    db: &Db,
+    user_id: &str,
+    codes: &[Vec<u8>],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        // Locked on PostgreSQL, so that two replacements (or a replacement
+        // and turning TOTP off) take turns rather than leave two sets.
+        let on: Option<i64> = sqlx::query_scalar(if pg {
+            "SELECT confirmed_at FROM totp_secrets
+             WHERE user_id = $1 AND confirmed_at IS NOT NULL FOR UPDATE"
+        } else {
+            "SELECT confirmed_at FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL"
+        })
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if on.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        replace_codes!(tx, user_id, codes, now);
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+
+/// Turns TOTP off and removes the recovery codes; `false` if it was not on.
+pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let removed = sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if removed.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Uses a factor outside a login (re-authentication): marks the TOTP
+/// `step` used, or spends the recovery code. `false` when it was used
+/// already, or is not the account's.
+pub async fn use_factor(db: &Db, user_id: &str, presented: Presented<'_>, now: i64) -> Result<bool, sqlx::Error> {
+    match presented {
+        Presented::Wrong => Ok(false),
+        Presented::TotpStep(step) => {
+            let used = on!(db, write, |pool| sqlx::query(USE_STEP)
+                .bind(step)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            Ok(used == 1)
+        }
+        Presented::RecoveryCode(hash) => {
+            let used = on!(db, write, |pool| sqlx::query(USE_CODE)
+                .bind(now)
+                .bind(user_id)
+                .bind(hash)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            Ok(used == 1)
+        }
+    }
+}
+
+/// Marks time step `$1` used for account `$2`, unless it or a later one was.
+const USE_STEP: &str = "UPDATE totp_secrets SET last_step = $1
+     WHERE user_id = $2 AND confirmed_at IS NOT NULL
+       AND (last_step IS NULL OR last_step < $1)";
+/// Spends recovery code `$3` of account `$2` at `$1`, unless spent.
+const USE_CODE: &str = "UPDATE recovery_codes SET used_at = $1
+     WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL";
+
+/// Stores a challenge for `user_id`, to be redeemed within `ttl_ms`.
+pub async fn create_challenge(
+    db: &Db,
+    token_hash: &[u8],
+    user_id: &str,
+    user_agent: Option<&str>,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "INSERT INTO mfa_challenges (token_hash, user_id, user_agent, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(user_agent)
+    .bind(now)
+    .bind(now + ttl_ms)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(())
+}
+
+/// The account a live challenge belongs to, by a read.
+pub async fn challenge(db: &Db, token_hash: &[u8], now: i64) -> Result<Option<ChallengeRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT user_id, user_agent, created_at FROM mfa_challenges
+         WHERE token_hash = $1 AND expires_at > $2"
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Redeems a challenge with a second factor, in one transaction that
+/// first counts the attempt on the challenge's row (which locks it: on
+/// SQLite the write lock, on PostgreSQL the row), then uses the factor, then
+/// deletes the challenge if the factor was right or this was its fifth
+/// failure. However many redemptions of one challenge arrive at once, they
+/// take turns: at most one is `Done`, and at most five are checked at all.
+pub async fn redeem(
+    db: &Db,
+    token_hash: &[u8],
+    presented: Presented<'_>,
+    now: i64,
+) -> Result<Redeemed, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let counted: Option<CountedChallenge> = sqlx::query_as(
+            "UPDATE mfa_challenges SET failures = failures + 1
+             WHERE token_hash = $1 AND expires_at > $2 AND failures < $3
+             RETURNING user_id, user_agent, created_at, failures",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(CHALLENGE_FAILURES)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(counted) = counted else {
+            tx.rollback().await?;
+            return Ok(Redeemed::Gone);
+        };
+        let used = match presented {
+            Presented::Wrong => 0,
+            Presented::TotpStep(step) => sqlx::query(USE_STEP)
+                .bind(step)
+                .bind(&counted.user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+            Presented::RecoveryCode(hash) => sqlx::query(USE_CODE)
+                .bind(now)
+                .bind(&counted.user_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+        };
+        let right = used == 1;
+        let ended = !right && counted.failures >= CHALLENGE_FAILURES;
+        if right || ended {
+            sqlx::query("DELETE FROM mfa_challenges WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(if right {
+            Redeemed::Done(ChallengeRow {
+                user_id: counted.user_id,
+                user_agent: counted.user_agent,
+                created_at: counted.created_at,
+            })
+        } else {
+            Redeemed::Wrong { ended }
+        })
+    })
+}
+
+/// A challenge as counting an attempt on it returns it.
+#[derive(FromRow)]
+struct CountedChallenge {
+    user_id: String,
+    user_agent: Option<String>,
+    created_at: i64,
+    /// Attempts so far, this one included (a right one is deleted anyway).
+    failures: i64,
+}
+
+/// Deletes challenges past their expiry, and pending secrets past theirs.
+pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let challenges = on!(db, write, |pool| sqlx::query(
+        "DELETE FROM mfa_challenges WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    let pending = on!(db, write, |pool| sqlx::query(
+        "DELETE FROM totp_secrets WHERE confirmed_at IS NULL AND created_at <= $1"
+    )
+    .bind(now - PENDING_FOR_MS)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))?;
+    Ok(challenges + pending)
+}
