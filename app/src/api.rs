@@ -13,8 +13,9 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use classboard::{
     ErrorBody, ErrorCode,
     api::{
-        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, NewGrade, NewPost, Post,
-        PostPage, PostResponse, SessionList, SignupRequest, TokenResponse, User, UserResponse,
+        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MfaLogin, MfaRequired,
+        MfaStatus, NewGrade, NewPost, Post, PostPage, PostResponse, Reauth, RecoveryCodes,
+        SessionList, SignupRequest, TokenResponse, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -113,11 +114,63 @@ pub async fn signup(req: &SignupRequest) -> Result<User> {
     Ok(tokens.user)
 }
 
-pub async fn login(req: &LoginRequest) -> Result<User> {
+/// What a right password led to.
+#[derive(Debug, Clone)]
+pub enum LoggedIn {
+    /// Signed in.
+    Done(User),
+    /// The account has a second factor: finish with [`login_second_step`].
+    SecondStep(MfaRequired),
+}
+
+pub async fn login(req: &LoginRequest) -> Result<LoggedIn> {
+    let response = send(Method::POST, "/api/auth/login", Some(req), None).await?;
+    if response.status() == 403 {
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        if let Ok(required) = serde_json::from_str::<MfaRequired>(&text) {
+            return Ok(LoggedIn::SecondStep(required));
+        }
+        return Err(ApiError::Status(403, serde_json::from_str(&text).unwrap_or_else(|_| {
+            ErrorBody::new(ErrorCode::Forbidden, "The server refused to sign you in.")
+        })));
+    }
+    let tokens: TokenResponse = json(check(response).await?).await?;
+    store::save(&tokens.access_token, &tokens.user);
+    Ok(LoggedIn::Done(tokens.user))
+}
+
+/// The second step of a login: a TOTP or recovery code for the challenge.
+pub async fn login_second_step(req: &MfaLogin) -> Result<User> {
     let tokens: TokenResponse =
-        json(call(Method::POST, "/api/auth/login", Some(req), false).await?).await?;
+        json(call(Method::POST, "/api/auth/mfa", Some(req), false).await?).await?;
     store::save(&tokens.access_token, &tokens.user);
     Ok(tokens.user)
+}
+
+pub async fn mfa_status() -> Result<MfaStatus> {
+    json(call::<()>(Method::GET, "/api/account/mfa", None, true).await?).await
+}
+
+/// A new TOTP secret, pending until [`totp_confirm`].
+pub async fn totp_begin() -> Result<TotpEnrolment> {
+    json(call::<()>(Method::POST, "/api/account/mfa/totp", None, true).await?).await
+}
+
+pub async fn totp_confirm(proof: &Reauth) -> Result<RecoveryCodes> {
+    json(call(Method::POST, "/api/account/mfa/totp/confirm", Some(proof), true).await?).await
+}
+
+pub async fn totp_remove(proof: &Reauth) -> Result<()> {
+    call(Method::DELETE, "/api/account/mfa/totp", Some(proof), true)
+        .await
+        .map(drop)
+}
+
+pub async fn new_recovery_codes(proof: &Reauth) -> Result<RecoveryCodes> {
+    json(call(Method::POST, "/api/account/mfa/recovery-codes", Some(proof), true).await?).await
 }
 
 /// Ends this session; the token is forgotten even if the server is unreachable.

@@ -13,6 +13,9 @@ pub fn Field(
     label: &'static str,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] autocomplete: &'static str,
+    /// The keyboard a phone shows (`numeric` for codes).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
     value: RwSignal<String>,
     error: RwSignal<Option<String>>,
     /// Shown under the field when there is no error.
@@ -29,6 +32,7 @@ pub fn Field(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                inputmode=inputmode
                 prop:value=move || value.get()
                 on:input=move |ev| {
                     value.set(event_target_value(&ev));

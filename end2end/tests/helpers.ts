@@ -2,6 +2,7 @@ import { APIRequestContext, Page, test as base, expect } from "@playwright/test"
 
 export { expect };
 import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { dataDirs, server } from "../playwright.config";
 
 export const PASSWORD = "correct horse battery staple";
@@ -87,3 +88,29 @@ export const test = base.extend<{ consoleErrors: string[] }>({
     { auto: true },
   ],
 });
+
+/**
+ * The TOTP code (RFC 6238: SHA-1, 6 digits, 30 s) of a base32 `secret` for
+ * the time step `steps` away from now. Written here, independently of the
+ * server's library, so the two check each other.
+ */
+export function totp(secret: string, steps = 0): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + steps));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, "0");
+}
+
+/** Waits, if needed, until the current time step has at least 8 s left. */
+export async function earlyInAStep() {
+  const into = (Date.now() / 1000) % 30;
+  if (into > 22) await new Promise((r) => setTimeout(r, (30 - into) * 1000 + 50));
+}

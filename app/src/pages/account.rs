@@ -19,7 +19,7 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn Account() -> impl IntoView {
     view! {
         <RequireLogin>
@@ -110,6 +110,7 @@ fn AccountDetails() -> impl IntoView {
                 <dt>"Role"</dt><dd>{u.role.as_str()}</dd>
             </dl>
         })}
+        <TwoStepOnDemand/>
         <h2>"Where you are logged in"</h2>
         <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
             {move || error.get().unwrap_or_default()}
@@ -147,4 +148,49 @@ fn AccountDetails() -> impl IntoView {
             </button>
         </div>
     }
+}
+
+/// The two-step section. Its code, the heaviest part of this page and not
+/// needed on most visits, arrives when the person opens it: the page's
+/// first visit stays within its download budget (docs/FRONTEND.md).
+#[component]
+fn TwoStepOnDemand() -> impl IntoView {
+    let session = use_session();
+    let opened = RwSignal::new(false);
+    let section = LocalResource::new(move || async move {
+        if opened.get() {
+            Some(two_step_section().await)
+        } else {
+            None
+        }
+    });
+    let on = move || session.user().is_some_and(|u| u.mfa);
+    view! {
+        <Show
+            when=move || opened.get()
+            fallback=move || view! {
+                <section aria-labelledby="two-step-heading">
+                    <h2 id="two-step-heading">"Two-step sign-in"</h2>
+                    <p>{move || if on() {
+                        "Two-step sign-in is on: signing in takes your password and a code from your authenticator app."
+                    } else {
+                        "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
+                    }}</p>
+                    <button type="button" on:click=move |_| opened.set(true)>
+                        {move || if on() { "Manage two-step sign-in" } else { "Set up two-step sign-in" }}
+                    </button>
+                </section>
+            }
+        >
+            <Suspense fallback=|| view! { <p class="status" role="status">"Loading…"</p> }>
+                {move || section.get().flatten().map(|view| view.run())}
+            </Suspense>
+        </Show>
+    }
+}
+
+/// The two-step section's view, split into a chunk of its own.
+#[leptos::lazy]
+fn two_step_section() -> ViewFn {
+    ViewFn::from(|| view! { <crate::pages::two_step::TwoStepSignIn/> })
 }

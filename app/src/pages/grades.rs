@@ -24,7 +24,7 @@ pub fn GradesPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn Grades() -> impl IntoView {
     view! {
         <RequireLogin>

@@ -9,3 +9,4 @@ pub mod new_post;
 pub mod not_found;
 pub mod post;
 pub mod signup;
+pub mod two_step;

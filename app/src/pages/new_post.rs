@@ -19,7 +19,7 @@ pub fn NewPostPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn NewPost() -> impl IntoView {
     view! {
         <RequireLogin>

@@ -55,7 +55,7 @@ pub fn PostMeta(author: String, created_at: String) -> impl IntoView {
 
 /// Shown to the post's author and to admins, once the browser knows who
 /// is logged in.
-#[island]
+#[island(lazy)]
 fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
     let session = use_session();
     let busy = RwSignal::new(false);

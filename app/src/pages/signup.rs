@@ -25,7 +25,7 @@ pub fn SignupPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island(lazy)]
 fn SignupForm() -> impl IntoView {
     let hydrated = use_hydrated();
     let username = RwSignal::new(String::new());
