@@ -311,6 +311,11 @@ pub async fn revoke_if(
     decide: impl Fn(&TokenState) -> bool,
 ) -> Result<Decided, sqlx::Error> {
     in_tx!(db, |tx, pg| {
+        if pg {
+            // Locks in the order every revocation takes them (the clock,
+            // then tokens, then sessions), so two cannot deadlock.
+            sqlx::query(revoking::LOCK_CLOCK).execute(&mut *tx).await?;
+        }
         let state: Option<TokenState> = sqlx::query_as(if pg {
             token_state!(" FOR UPDATE OF t")
         } else {
@@ -463,9 +468,21 @@ mod revoking {
     pub const STAMP_USER_EXCEPT: &str =
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
          WHERE user_id = $4 AND id <> $5 AND revoked_at IS NULL RETURNING id";
-    pub const SPEND: &str = "UPDATE refresh_tokens SET spent_at = $1
+    /// The tokens of the sessions a revocation ends are spent before the
+    /// sessions are stamped: a rotation locks a token, then its session,
+    /// and a revocation must take the two in that order too, or each could
+    /// wait for the other (PostgreSQL would abort one).
+    pub const SPEND_ONE: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL AND session_id = $2";
+    pub const SPEND_USER: &str = "UPDATE refresh_tokens SET spent_at = $1
          WHERE spent_at IS NULL
-           AND session_id IN (SELECT id FROM sessions WHERE revoked_seq = $2)";
+           AND session_id IN (SELECT id FROM sessions WHERE user_id = $2 AND revoked_at IS NULL)";
+    pub const SPEND_USER_EXCEPT: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL
+           AND session_id IN (SELECT id FROM sessions
+                              WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL)";
+    /// Takes the clock's lock without moving it (PostgreSQL).
+    pub const LOCK_CLOCK: &str = "SELECT seq FROM revocation_clock WHERE id = 1 FOR UPDATE";
     /// PostgreSQL tells every instance listening (see `revocations`).
     pub const NOTIFY: &str = "SELECT pg_notify('classboard_revocations', $1)";
 }
@@ -539,6 +556,21 @@ macro_rules! in_tx_statements {
                     .fetch_one(&mut *self)
                     .await?;
                 let now = super::now_ms();
+                let (spend, subject, keep) = match filter {
+                    Filter::One(id)
+                    | Filter::Owned {
+                        session_id: id, ..
+                    } => (revoking::SPEND_ONE, id, None),
+                    Filter::User(user_id) => (revoking::SPEND_USER, user_id, None),
+                    Filter::UserExcept { user_id, keep } => {
+                        (revoking::SPEND_USER_EXCEPT, user_id, Some(keep))
+                    }
+                };
+                let mut spending = sqlx::query(spend).bind(now).bind(subject);
+                if let Some(keep) = keep {
+                    spending = spending.bind(keep);
+                }
+                spending.execute(&mut *self).await?;
                 let (stamp, subject, keep) = match filter {
                     Filter::One(id)
                     | Filter::Owned {
@@ -558,11 +590,6 @@ macro_rules! in_tx_statements {
                     stamping = stamping.bind(keep);
                 }
                 let ended: Vec<String> = stamping.fetch_all(&mut *self).await?;
-                sqlx::query(revoking::SPEND)
-                    .bind(now)
-                    .bind(seq)
-                    .execute(&mut *self)
-                    .await?;
                 if $postgres {
                     sqlx::query(revoking::NOTIFY)
                         .bind(seq.to_string())
@@ -597,7 +624,9 @@ mod tests {
             revoking::STAMP_USER,
             revoking::USER_EXCEPT,
             revoking::STAMP_USER_EXCEPT,
-            revoking::SPEND,
+            revoking::SPEND_ONE,
+            revoking::SPEND_USER,
+            revoking::SPEND_USER_EXCEPT,
         ] {
             let plan = crate::store::query_plan(&db.write, statement).await;
             for step in &plan {
