@@ -57,8 +57,12 @@ pub struct Revocations {
 
 #[derive(Debug)]
 struct SyncState {
-    /// The highest revocation number loaded.
-    seen: i64,
+    /// How far the polls have read: every revocation numbered below
+    /// `seen.0` and, of those numbered `seen.0`, every session up to
+    /// `seen.1` (all of them when `None`). One revocation can end more
+    /// sessions than a poll reads at once (logout-all of a busy account):
+    /// the rest are read by the next poll, never skipped.
+    seen: (i64, Option<String>),
     /// Whether the staleness has been logged (once per outage).
     reported: bool,
 }
@@ -69,7 +73,7 @@ impl Revocations {
             revoked: Arc::default(),
             keep_for: access_ttl + Duration::from_secs(super::jwt::LEEWAY_SECS) + CLOCK_SKEW_MARGIN,
             sync: Arc::new(Mutex::new(SyncState {
-                seen: 0,
+                seen: (0, None),
                 reported: false,
             })),
             synced_ms: Arc::default(),
@@ -154,7 +158,7 @@ impl Revocations {
         let seq = stored::clock(db).await?;
         let ids = stored::all_revoked(db).await?;
         self.insert(&ids);
-        self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen = seq;
+        self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen = (seq, None);
         self.mark_synced();
         Ok(())
     }
@@ -162,8 +166,8 @@ impl Revocations {
     /// Loads the revocations numbered above the last one seen, and forgets
     /// entries whose tokens have all expired. Returns how many were loaded.
     pub async fn poll(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let seen = self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen;
-        let rows = stored::revoked_after(db, seen).await?;
+        let (seq, after) = self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen.clone();
+        let rows = stored::revoked_after(db, seq, after.as_deref()).await?;
         let now = Instant::now();
         {
             let mut set = self.revoked.write().unwrap_or_else(|e| e.into_inner());
@@ -172,13 +176,20 @@ impl Revocations {
                 set.insert(row.id.clone(), now + self.keep_for);
             }
         }
+        let full = rows.len() >= usize::try_from(stored::POLL_BATCH).unwrap_or(usize::MAX);
         let mut sync = self.sync.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(newest) = rows.iter().map(|row| row.revoked_seq).max() {
-            sync.seen = sync.seen.max(newest);
+        // Rows come in (number, id) order, and only this task writes `seen`.
+        if let Some(last) = rows.last() {
+            sync.seen = if full {
+                // More of this number may follow: resume after this session.
+                (last.revoked_seq, Some(last.id.clone()))
+            } else {
+                (last.revoked_seq, None)
+            };
         }
         drop(sync);
         // A full batch may leave more behind: not in sync until read.
-        if rows.len() < usize::try_from(stored::POLL_BATCH).unwrap_or(usize::MAX) {
+        if !full {
             self.mark_synced();
         }
         Ok(rows.len())

@@ -33,14 +33,21 @@ pub struct RevokedRow {
     pub revoked_seq: i64,
 }
 
-/// Sessions revoked with a number above `seen`, in number order, at most
-/// [`POLL_BATCH`].
-pub async fn revoked_after(db: &Db, seen: i64) -> Result<Vec<RevokedRow>, sqlx::Error> {
+/// Sessions revoked after the point `(seq, after)`: numbered above `seq`,
+/// or numbered `seq` with an id above `after` (`None`: all of `seq` was
+/// read). In (number, id) order, at most [`POLL_BATCH`].
+pub async fn revoked_after(
+    db: &Db,
+    seq: i64,
+    after: Option<&str>,
+) -> Result<Vec<RevokedRow>, sqlx::Error> {
     super::on!(db, poll, |pool| sqlx::query_as(
-        "SELECT id, revoked_seq FROM sessions WHERE revoked_seq > $1
-         ORDER BY revoked_seq LIMIT $2"
+        "SELECT id, revoked_seq FROM sessions
+         WHERE revoked_seq > $1 OR ($2 IS NOT NULL AND revoked_seq = $1 AND id > $2)
+         ORDER BY revoked_seq, id LIMIT $3"
     )
-    .bind(seen)
+    .bind(seq)
+    .bind(after)
     .bind(POLL_BATCH)
     .fetch_all(pool)
     .await)

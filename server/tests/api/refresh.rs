@@ -661,3 +661,37 @@ async fn the_sessions_list_is_paginated_most_recently_used_first() {
         assert_eq!(page(bad.into()).await.0, 400, "{bad}");
     }
 }
+
+/// One revocation can end more sessions than a poll reads at once (a busy
+/// account logging out everywhere). The other instance reads them all over
+/// its next polls, in (number, id) order: none is skipped, the last one
+/// included.
+#[tokio::test]
+async fn a_revocation_of_more_sessions_than_a_poll_reads_reaches_another_instance_whole() {
+    let first =
+        TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
+    let second = first.sibling().await;
+    let ada = first.signup("ada").await;
+    // More sessions than one poll reads, whose ids sort before every real
+    // one (a UUID's digits come after "0000000-"), so that the real session
+    // is the very last the polls reach.
+    let extra = server::store::revocations::POLL_BATCH + 50;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {extra})
+         INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at)
+         SELECT '0000000-' || (100000 + i), '{id}', 0, 0, 9000000000000 FROM n",
+        id = ada.id
+    )))
+    .execute(&first.db().await)
+    .await
+    .unwrap();
+    assert_eq!(second.me(&ada.access).await.status(), 200);
+
+    let response = first.bearer(Method::POST, "/api/auth/logout-all", &ada.access).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let revoked_at = std::time::Instant::now();
+    while second.me(&ada.access).await.status() != 401 {
+        assert!(revoked_at.elapsed() < Duration::from_secs(3), "not refused within three seconds");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
