@@ -76,6 +76,10 @@ impl FromRequestParts<AppState> for AuthUser {
         if !state.revocations.is_fresh() {
             return Err(AppError::NotReady("the revocation set is stale"));
         }
+        // Nor can it while its keys may miss a revocation of one of them.
+        if !state.keys.is_fresh() {
+            return Err(AppError::NotReady("the signing keys are stale"));
+        }
         if state.revocations.is_revoked(&claims.sid) {
             return Err(AppError::InvalidToken(TokenError::Revoked));
         }

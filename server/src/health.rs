@@ -22,5 +22,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
     if !state.revocations.is_fresh() {
         return Err(AppError::NotReady("the revocation set is stale"));
     }
+    if !state.keys.is_fresh() {
+        return Err(AppError::NotReady("the signing keys are stale"));
+    }
     Ok(Json(json!({"status": "ready"})))
 }

@@ -207,7 +207,16 @@ pub enum KeyState {
 pub struct Keys {
     ring: RwLock<Arc<Ring>>,
     ttl: Duration,
+    /// When the ring was last read from the database (ms after `started`),
+    /// if a `KeyRing` keeps it current; see [`Keys::is_fresh`].
+    current_at: std::sync::atomic::AtomicU64,
+    watched: std::sync::atomic::AtomicBool,
+    started: std::time::Instant,
 }
+
+/// How long a watched ring may go unread before this process stops
+/// trusting it: past this, a key revoked meanwhile might still verify here.
+pub const RING_STALE_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Ring {
@@ -232,7 +241,31 @@ impl Keys {
                 ..Ring::default()
             })),
             ttl,
+            current_at: std::sync::atomic::AtomicU64::new(0),
+            watched: std::sync::atomic::AtomicBool::new(false),
+            started: std::time::Instant::now(),
         }
+    }
+
+    /// The ring was just read from the database, whether or not it changed.
+    pub fn mark_current(&self) {
+        use std::sync::atomic::Ordering;
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.current_at.store(ms, Ordering::Relaxed);
+        self.watched.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the keys can be trusted to match the database: always for a
+    /// ring nobody keeps current (tests, the verifier's own), else when it
+    /// was read within [`RING_STALE_AFTER`].
+    pub fn is_fresh(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.watched.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let at = self.current_at.load(Ordering::Relaxed);
+        now.saturating_sub(at) <= u64::try_from(RING_STALE_AFTER.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// A ring of one key, active.

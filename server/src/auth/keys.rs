@@ -154,6 +154,7 @@ impl KeyRing {
     /// error rather than a line in the log.
     async fn load_ring(&self, strict: bool) -> Result<bool, RingError> {
         let rows = stored::all(&self.db).await?;
+        self.keys.mark_current();
         let now: Vec<(String, String)> = rows
             .iter()
             .map(|row| (row.kid.clone(), row.state.clone()))
@@ -182,7 +183,16 @@ impl KeyRing {
     }
 
     /// Moves the ring along (see the module's comment), then re-reads it.
+    /// The re-read happens even when moving along failed: a write that
+    /// cannot be made (a full pool, another process holding SQLite's lock)
+    /// must not keep this instance from seeing a key revoked elsewhere.
     pub async fn maintain(&self) -> Result<(), RingError> {
+        let moved = self.move_along().await;
+        self.reload().await?;
+        moved
+    }
+
+    async fn move_along(&self) -> Result<(), RingError> {
         let now = now_ms();
         let ended_before = now - ms(self.policy.verifies_for());
         stored::maintain(&self.db, now, ended_before).await?;
@@ -194,20 +204,19 @@ impl KeyRing {
                 .map(|row| row.activates_at);
             let pending = rows.iter().any(|row| row.state == "published");
             if !pending && active_since.is_none_or(|since| now - since >= ms(every)) {
-                let kid = self.publish(now, true).await?;
+                let kid = self.publish(now, Some(ms(every))).await?;
                 if let Some(kid) = kid {
                     tracing::info!(%kid, "signing keys: rotated on schedule");
                 }
             }
         }
-        self.reload().await?;
         Ok(())
     }
 
     /// Publishes a new key of the configured algorithm, to sign after the
     /// publish lead (at once for HS256). Returns its kid.
     pub async fn rotate(&self) -> Result<String, RingError> {
-        let kid = self.publish(now_ms(), false).await?;
+        let kid = self.publish(now_ms(), None).await?;
         self.reload().await?;
         kid.ok_or_else(|| RingError::Generate("a rotation was refused".into()))
     }
@@ -215,16 +224,15 @@ impl KeyRing {
     /// Revokes `kid` at once. When it was the active key, a new key signs
     /// from now on, so the instances keep issuing tokens.
     pub async fn revoke(&self, kid: &str) -> Result<Revoked, RingError> {
+        // The replacement is made first, so that revoking the active key and
+        // activating the next are one transaction: no moment without a key.
+        let (key, alg, private) = self.generate()?;
         let now = now_ms();
-        let outcome = match stored::revoke(&self.db, kid, now).await?.as_deref() {
+        let replacement = self.row(&key, alg, &private, "published", now, now);
+        let outcome = match stored::revoke(&self.db, kid, now, &replacement).await?.as_deref() {
             None => return Err(RingError::NoSuchKey(kid.to_owned())),
             Some("revoked") => Revoked::Already,
-            Some("active") => {
-                let (key, alg, private) = self.generate()?;
-                let row = self.row(&key, alg, &private, "published", now, now);
-                stored::publish(&self.db, &row, now, false).await?;
-                Revoked::Replaced(key.kid().to_owned())
-            }
+            Some("active") => Revoked::Replaced(key.kid().to_owned()),
             Some(_) => Revoked::Key,
         };
         self.reload().await?;
@@ -246,13 +254,18 @@ impl KeyRing {
         });
     }
 
-    /// Generates and publishes a key to sign at `now` + the lead. With
-    /// `unless_pending`, an instance that finds a key already waiting adds none.
-    async fn publish(&self, now: i64, unless_pending: bool) -> Result<Option<String>, RingError> {
+    /// Generates and publishes a key to sign at `now` + the lead. A
+    /// scheduled rotation (`every`: its interval, ms) adds none when it finds
+    /// a key already waiting, or an active key younger than the interval,
+    /// under the ring's lock: another instance rotated first.
+    async fn publish(&self, now: i64, every: Option<i64>) -> Result<Option<String>, RingError> {
         let (key, alg, private) = self.generate()?;
         let activates_at = now + ms(self.policy.lead_for(alg));
         let row = self.row(&key, alg, &private, "published", now, activates_at);
-        let added = stored::publish(&self.db, &row, now, unless_pending).await?;
+        let added = match every {
+            Some(every) => stored::publish_scheduled(&self.db, &row, now, every).await?,
+            None => stored::publish(&self.db, &row, now, false).await?,
+        };
         Ok(added.then(|| key.kid().to_owned()))
     }
 

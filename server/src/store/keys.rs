@@ -69,6 +69,16 @@ pub async fn seed(db: &Db, key: &KeyRow) -> Result<bool, sqlx::Error> {
     })
 }
 
+/// When the active key became active (ms), read under the ring's lock by
+/// the transaction of a scheduled rotation.
+macro_rules! active_since {
+    ($tx:ident) => {
+        sqlx::query_scalar::<_, i64>("SELECT activates_at FROM signing_keys WHERE state = 'active'")
+            .fetch_optional(&mut *$tx)
+            .await?
+    };
+}
+
 /// Adds `key` as published, to start signing at its `activates_at`; when
 /// that is now or past, it is made the active key at once (the one active
 /// before is retired). With `unless_pending`, nothing is added when a
@@ -79,6 +89,23 @@ pub async fn publish(
     key: &KeyRow,
     now: i64,
     unless_pending: bool,
+) -> Result<bool, sqlx::Error> {
+    publish_unless(db, key, now, unless_pending, None).await
+}
+
+/// [`publish`] for a scheduled rotation: nothing is added either when the
+/// active key, read again under the ring's lock, is younger than `every_ms`
+/// (another instance rotated first).
+pub async fn publish_scheduled(db: &Db, key: &KeyRow, now: i64, every_ms: i64) -> Result<bool, sqlx::Error> {
+    publish_unless(db, key, now, true, Some(every_ms)).await
+}
+
+async fn publish_unless(
+    db: &Db,
+    key: &KeyRow,
+    now: i64,
+    unless_pending: bool,
+    unless_younger_than: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_ring!(tx, pg);
@@ -91,6 +118,11 @@ pub async fn publish(
                 return Ok(false);
             }
         }
+        if let Some(every) = unless_younger_than
+            && active_since!(tx).is_some_and(|since| now - since < every)
+        {
+            return Ok(false);
+        }
         tx.insert_key(key).await?;
         tx.promote_due(now).await?;
         tx.commit().await?;
@@ -99,14 +131,16 @@ pub async fn publish(
 }
 
 /// Makes due published keys active (retiring the active one), and deletes
-/// keys whose every token has expired: retired or revoked before
-/// `ended_before`. Returns whether the ring changed.
+/// retired keys whose every token has expired (retired before
+/// `ended_before`). Revoked keys stay. Returns whether the ring changed.
 pub async fn maintain(db: &Db, now: i64, ended_before: i64) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_ring!(tx, pg);
         let promoted = tx.promote_due(now).await?;
+        // Revoked keys are kept: a ring that lost all its rows would be
+        // seeded again with the first key, which may be the one revoked.
         let deleted = sqlx::query(
-            "DELETE FROM signing_keys WHERE state IN ('retired', 'revoked') AND ended_at < $1",
+            "DELETE FROM signing_keys WHERE state = 'retired' AND ended_at < $1",
         )
         .bind(ended_before)
         .execute(&mut *tx)
@@ -118,8 +152,15 @@ pub async fn maintain(db: &Db, now: i64, ended_before: i64) -> Result<bool, sqlx
 }
 
 /// Revokes the key `kid` at once: it neither signs nor verifies any more.
-/// Returns its state before, if there is such a key.
-pub async fn revoke(db: &Db, kid: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
+/// When it was the active key, `replacement` becomes active in the same
+/// transaction, so there is never a moment without a signing key. Returns
+/// its state before, if there is such a key.
+pub async fn revoke(
+    db: &Db,
+    kid: &str,
+    now: i64,
+    replacement: &KeyRow,
+) -> Result<Option<String>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_ring!(tx, pg);
         let before: Option<String> =
@@ -135,10 +176,15 @@ pub async fn revoke(db: &Db, kid: &str, now: i64) -> Result<Option<String>, sqlx
         .bind(kid)
         .execute(&mut *tx)
         .await?;
+        if before.as_deref() == Some("active") {
+            tx.insert_key(replacement).await?;
+            tx.promote_due(now).await?;
+        }
         tx.commit().await?;
         Ok(before)
     })
 }
+
 
 /// Statements of the ring run inside a transaction of either database:
 /// one body, instantiated per connection type.

@@ -126,3 +126,38 @@ async fn readyz_fails_while_revoked_sessions_cannot_be_polled() {
     }
     assert_eq!(app.me(&ada.access).await.status(), 200);
 }
+
+/// An instance that cannot read the signing-key ring might miss a key
+/// revoked elsewhere: after five seconds it stops trusting its keys, as it
+/// does its revoked sessions, and comes back when the ring reads again.
+#[tokio::test]
+async fn readyz_and_bearer_requests_fail_while_the_key_ring_cannot_be_read() {
+    use std::time::{Duration, Instant};
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let db = app.db().await;
+    let ready = || async { app.get("/readyz").await.status().as_u16() };
+    assert_eq!(ready().await, 200);
+    sqlx::query("ALTER TABLE signing_keys RENAME COLUMN public_jwk TO hidden_jwk")
+        .execute(&db)
+        .await
+        .unwrap();
+    let broken = Instant::now();
+    while ready().await != 503 {
+        assert!(broken.elapsed() < Duration::from_secs(15), "still ready after 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    use server::auth::{jwt::RING_STALE_AFTER, keys::RELOAD_INTERVAL};
+    assert!(broken.elapsed() >= RING_STALE_AFTER - RELOAD_INTERVAL, "{:?}", broken.elapsed());
+    assert_eq!(app.me(&ada.access).await.status(), 503);
+    sqlx::query("ALTER TABLE signing_keys RENAME COLUMN hidden_jwk TO public_jwk")
+        .execute(&db)
+        .await
+        .unwrap();
+    let repaired = Instant::now();
+    while ready().await != 200 {
+        assert!(repaired.elapsed() < Duration::from_secs(5), "not ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.me(&ada.access).await.status(), 200);
+}
