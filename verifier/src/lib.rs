@@ -10,10 +10,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - Keys are fetched once, then again only when a token names a key id
-//!   the verifier does not know (the server rotated its keys), and then at
-//!   most once per [`REFETCH_AT_MOST_EVERY`]: a flood of tokens with made-up
-//!   key ids costs the server one JWKS request per 30 s, not one per token.
+//! - Keys are fetched at start, again when a token names a key id the
+//!   verifier does not know (the server rotated its keys), at most once per
+//!   [`REFETCH_AT_MOST_EVERY`] (a flood of tokens with made-up key ids costs
+//!   the server one JWKS request per 30 s, not one per token), and again
+//!   once the set is older than [`KEYS_FRESH_FOR`], the server's
+//!   `max-age`: a key the server revoked stops verifying here within a
+//!   minute. If that fetch fails, the known keys are used for
+//!   [`STALE_KEYS_GRACE`] more, then tokens are refused until a fetch works.
 //! - The algorithm comes from the key, never from the token: `none`, and
 //!   an HMAC "signed" with a public key, are refused.
 //! - Checked: signature, `typ: at+jwt`, `iss`, `aud`, `exp` and `nbf` (with
@@ -38,6 +42,12 @@ pub const ISSUER: &str = "classboard";
 pub const AUDIENCE: &str = "classboard-api";
 /// The shortest time between two fetches made for an unknown key id.
 pub const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(30);
+/// How long a fetched key set is used before it is fetched again: the
+/// `Cache-Control: max-age` the server sends with it.
+pub const KEYS_FRESH_FOR: Duration = Duration::from_secs(60);
+/// How long past [`KEYS_FRESH_FOR`] the known keys are still used while the
+/// server's JWKS cannot be fetched.
+pub const STALE_KEYS_GRACE: Duration = Duration::from_secs(300);
 
 /// What a verified access token says.
 #[derive(Debug, Clone, Deserialize)]
@@ -70,6 +80,8 @@ struct Known {
     keys: HashMap<String, (Algorithm, DecodingKey)>,
     /// When a fetch for an unknown key id last happened.
     refetched_at: Option<Instant>,
+    /// When the keys were last fetched successfully.
+    fetched_at: Instant,
     fetches: u64,
 }
 
@@ -91,6 +103,7 @@ impl Verifier {
             known: Mutex::new(Known {
                 keys: HashMap::new(),
                 refetched_at: None,
+                fetched_at: Instant::now(),
                 fetches: 0,
             }),
         };
@@ -107,15 +120,31 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
-        if !self.lock().keys.contains_key(&kid) {
-            let may_refetch = self
-                .lock()
-                .refetched_at
-                .is_none_or(|at| at.elapsed() >= REFETCH_AT_MOST_EVERY);
-            if !may_refetch {
-                return Err(VerifyError::UnknownKey);
+        let age = self.lock().fetched_at.elapsed();
+        if age >= KEYS_FRESH_FOR {
+            // A key revoked since the last fetch must stop verifying.
+            if let Err(e) = self.fetch().await
+                && age >= KEYS_FRESH_FOR + STALE_KEYS_GRACE
+            {
+                return Err(e);
             }
-            self.lock().refetched_at = Some(Instant::now());
+        }
+        // Checked and recorded under one lock: of many tokens with unknown
+        // key ids at once, one fetches.
+        let refetch = {
+            let mut known = self.lock();
+            let unknown = !known.keys.contains_key(&kid);
+            let may = known.refetched_at.is_none_or(|at| at.elapsed() >= REFETCH_AT_MOST_EVERY);
+            if unknown && may {
+                known.refetched_at = Some(Instant::now());
+            }
+            match (unknown, may) {
+                (false, _) => false,
+                (true, true) => true,
+                (true, false) => return Err(VerifyError::UnknownKey),
+            }
+        };
+        if refetch {
             self.fetch().await?;
         }
         let (alg, key) = self
@@ -172,6 +201,7 @@ impl Verifier {
             .collect();
         let mut known = self.lock();
         known.keys = keys;
+        known.fetched_at = Instant::now();
         known.fetches += 1;
         Ok(())
     }
