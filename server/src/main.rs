@@ -58,8 +58,9 @@ async fn main() -> ExitCode {
                 Ok(app) => app,
                 Err(e) => return fail(&e),
             };
+            let shutdown = shutdown_signal();
             tracing::info!("listening on http://{}", app.local_addr());
-            if let Err(e) = app.run_until_stopped(shutdown_signal()).await {
+            if let Err(e) = app.run_until_stopped(shutdown).await {
                 return fail(&e);
             }
             ExitCode::SUCCESS
