@@ -156,19 +156,18 @@ fn AccountDetails() -> impl IntoView {
 #[component]
 fn TwoStepOnDemand() -> impl IntoView {
     let session = use_session();
-    let opened = RwSignal::new(false);
-    let section = LocalResource::new(move || async move {
-        if opened.get() {
-            Some(two_step_section().await)
-        } else {
-            None
-        }
-    });
+    // The section's view once its code has arrived.
+    let section = RwSignal::new(None::<ViewFn>);
+    let loading = RwSignal::new(false);
+    let open = move |_| {
+        loading.set(true);
+        spawn_local(async move { section.set(Some(two_step_section().await)) });
+    };
     let on = move || session.user().is_some_and(|u| u.mfa);
     view! {
-        <Show
-            when=move || opened.get()
-            fallback=move || view! {
+        {move || match section.get() {
+            Some(view) => view.run(),
+            None => view! {
                 <section aria-labelledby="two-step-heading">
                     <h2 id="two-step-heading">"Two-step sign-in"</h2>
                     <p>{move || if on() {
@@ -176,16 +175,12 @@ fn TwoStepOnDemand() -> impl IntoView {
                     } else {
                         "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
                     }}</p>
-                    <button type="button" on:click=move |_| opened.set(true)>
+                    <button type="button" on:click=open disabled=move || loading.get()>
                         {move || if on() { "Manage two-step sign-in" } else { "Set up two-step sign-in" }}
                     </button>
                 </section>
-            }
-        >
-            <Suspense fallback=|| view! { <p class="status" role="status">"Loading…"</p> }>
-                {move || section.get().flatten().map(|view| view.run())}
-            </Suspense>
-        </Show>
+            }.into_any(),
+        }}
     }
 }
 
