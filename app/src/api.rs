@@ -13,9 +13,9 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use classboard::{
     ErrorBody, ErrorCode,
     api::{
-        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MfaLogin, MfaRequired,
-        MfaStatus, NewGrade, NewPost, Post, PostPage, PostResponse, Reauth, RecoveryCodes,
-        SessionList, SignupRequest, TokenResponse, TotpEnrolment, User, UserResponse,
+        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MfaLogin, MfaRequired, MfaStatus,
+        NewGrade, NewPost, Post, PostPage, PostResponse, Reauth, RecoveryCodes, SessionList,
+        SignupRequest, TokenResponse, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -133,9 +133,12 @@ pub async fn login(req: &LoginRequest) -> Result<LoggedIn> {
         if let Ok(required) = serde_json::from_str::<MfaRequired>(&text) {
             return Ok(LoggedIn::SecondStep(required));
         }
-        return Err(ApiError::Status(403, serde_json::from_str(&text).unwrap_or_else(|_| {
-            ErrorBody::new(ErrorCode::Forbidden, "The server refused to sign you in.")
-        })));
+        return Err(ApiError::Status(
+            403,
+            serde_json::from_str(&text).unwrap_or_else(|_| {
+                ErrorBody::new(ErrorCode::Forbidden, "The server refused to sign you in.")
+            }),
+        ));
     }
     let tokens: TokenResponse = json(check(response).await?).await?;
     store::save(&tokens.access_token, &tokens.user);
@@ -160,7 +163,16 @@ pub async fn totp_begin() -> Result<TotpEnrolment> {
 }
 
 pub async fn totp_confirm(proof: &Reauth) -> Result<RecoveryCodes> {
-    json(call(Method::POST, "/api/account/mfa/totp/confirm", Some(proof), true).await?).await
+    json(
+        call(
+            Method::POST,
+            "/api/account/mfa/totp/confirm",
+            Some(proof),
+            true,
+        )
+        .await?,
+    )
+    .await
 }
 
 pub async fn totp_remove(proof: &Reauth) -> Result<()> {
@@ -170,7 +182,16 @@ pub async fn totp_remove(proof: &Reauth) -> Result<()> {
 }
 
 pub async fn new_recovery_codes(proof: &Reauth) -> Result<RecoveryCodes> {
-    json(call(Method::POST, "/api/account/mfa/recovery-codes", Some(proof), true).await?).await
+    json(
+        call(
+            Method::POST,
+            "/api/account/mfa/recovery-codes",
+            Some(proof),
+            true,
+        )
+        .await?,
+    )
+    .await
 }
 
 /// Ends this session; the token is forgotten even if the server is unreachable.
@@ -202,7 +223,16 @@ pub async fn me() -> Result<User> {
 
 /// A page of the sessions list; `before` is the previous page's `next`.
 pub async fn sessions(before: Option<&str>) -> Result<SessionList> {
-    json(call::<()>(Method::GET, &paged("/api/auth/sessions", before), None, true).await?).await
+    json(
+        call::<()>(
+            Method::GET,
+            &paged("/api/auth/sessions", before),
+            None,
+            true,
+        )
+        .await?,
+    )
+    .await
 }
 
 pub async fn revoke_session(id: &str) -> Result<()> {

@@ -186,8 +186,14 @@ fn same_origin_path(next: &str) -> Option<String> {
     let origin = web_sys::window()?.location().origin().ok()?;
     let resolved = web_sys::Url::new_with_base(next, &origin).ok()?;
     // A path that begins with `//` is another site's address once followed.
-    (resolved.origin() == origin && !resolved.pathname().starts_with("//"))
-        .then(|| format!("{}{}{}", resolved.pathname(), resolved.search(), resolved.hash()))
+    (resolved.origin() == origin && !resolved.pathname().starts_with("//")).then(|| {
+        format!(
+            "{}{}{}",
+            resolved.pathname(),
+            resolved.search(),
+            resolved.hash()
+        )
+    })
 }
 
 /// Loads `path` (a same-site path) in this tab. Pages are separate documents,

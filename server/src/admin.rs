@@ -5,7 +5,7 @@ use classboard::api::Role;
 use crate::{
     Config,
     auth::{
-        keys::{KeyRing, RingError, Revoked},
+        keys::{KeyRing, Revoked, RingError},
         normalize::LoginName,
     },
     store::{
@@ -100,7 +100,10 @@ pub async fn keys_rotate(config: &Config) -> Result<String, AdminError> {
             humantime::format_duration(config.key_publish_lead)
         ),
     };
-    Ok(format!("published {kid} ({}); it signs {lead}", config.jwt_alg))
+    Ok(format!(
+        "published {kid} ({}); it signs {lead}",
+        config.jwt_alg
+    ))
 }
 
 /// `server keys revoke KID`: the key stops signing and verifying at once.

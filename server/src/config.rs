@@ -515,10 +515,17 @@ mod tests {
 
     #[test]
     fn a_database_password_never_appears_in_debug_output() {
-        let c = config(&[("DATABASE_URL", "postgres://app:hunter2hunter2@db.internal:5432/board")]).unwrap();
+        let c = config(&[(
+            "DATABASE_URL",
+            "postgres://app:hunter2hunter2@db.internal:5432/board",
+        )])
+        .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("postgres://app:…@db.internal:5432/board"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:…@db.internal:5432/board"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -145,10 +145,9 @@ impl AppError {
                 C::InvalidRequest,
                 "The request body was not received in time.",
             ),
-            Self::Busy => ErrorBody::new(
-                C::Unavailable,
-                "The server is busy. Try again in a moment.",
-            ),
+            Self::Busy => {
+                ErrorBody::new(C::Unavailable, "The server is busy. Try again in a moment.")
+            }
             Self::NotReady(_) => {
                 ErrorBody::new(C::Unavailable, "The service is temporarily unavailable.")
             }

@@ -96,7 +96,8 @@ impl FromRequestParts<AppState> for AuthUser {
 /// scheme in any case. Another scheme carries no bearer credentials, and is
 /// answered as if no header had been sent.
 pub fn bearer_token(value: &[u8]) -> Result<&str, AppError> {
-    let value = std::str::from_utf8(value).map_err(|_| AppError::InvalidToken(TokenError::Malformed))?;
+    let value =
+        std::str::from_utf8(value).map_err(|_| AppError::InvalidToken(TokenError::Malformed))?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AppError::MissingToken);
@@ -212,11 +213,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(query) =
-            axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(
-                &parts.uri,
-            )
-            .map_err(|_| AppError::InvalidRequest("The query string is malformed.".into()))?;
+        let axum::extract::Query(query) = axum::extract::Query::<
+            std::collections::HashMap<String, String>,
+        >::try_from_uri(&parts.uri)
+        .map_err(|_| AppError::InvalidRequest("The query string is malformed.".into()))?;
         let limit = match query.get("limit") {
             None => Self::DEFAULT_LIMIT,
             Some(raw) => raw

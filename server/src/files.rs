@@ -75,7 +75,11 @@ pub fn refuse_if_exposed(path: &Path) -> Result<(), FileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(path).map_err(io_error(path))?.permissions().mode() & 0o7777;
+        let mode = fs::metadata(path)
+            .map_err(io_error(path))?
+            .permissions()
+            .mode()
+            & 0o7777;
         if mode & 0o077 != 0 {
             return Err(FileError::Exposed {
                 path: path.to_owned(),
@@ -115,7 +119,11 @@ fn narrow(path: &Path, mode: u32) -> Result<(), FileError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let current = fs::metadata(path).map_err(io_error(path))?.permissions().mode() & 0o7777;
+        let current = fs::metadata(path)
+            .map_err(io_error(path))?
+            .permissions()
+            .mode()
+            & 0o7777;
         if current & !mode != 0 {
             fs::set_permissions(path, fs::Permissions::from_mode(current & mode))
                 .map_err(io_error(path))?;
@@ -145,7 +153,11 @@ mod tests {
 
         fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).unwrap();
         private_dir(&data).unwrap();
-        assert_eq!(mode(&data), 0o755, "a folder that exists is not ours to narrow");
+        assert_eq!(
+            mode(&data),
+            0o755,
+            "a folder that exists is not ours to narrow"
+        );
         data_dir(&data).unwrap();
         assert_eq!(mode(&data), 0o700, "the data folder is");
 
@@ -166,7 +178,10 @@ mod tests {
         for wide in [0o640, 0o604, 0o644] {
             fs::set_permissions(&path, fs::Permissions::from_mode(wide)).unwrap();
             let error = read_private(&path).unwrap_err().to_string();
-            assert!(error.contains("jwt_secret is readable by other users"), "{error}");
+            assert!(
+                error.contains("jwt_secret is readable by other users"),
+                "{error}"
+            );
             assert!(error.contains(&format!("{wide:04o}")), "{error}");
         }
     }

@@ -14,11 +14,7 @@ pub async fn healthz() -> Json<Value> {
 /// and its set of revoked sessions is current (a process whose polls keep
 /// failing would accept revoked tokens, so it asks to be taken out).
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
-    state
-        .db
-        .ping()
-        .await
-        .map_err(AppError::Unavailable)?;
+    state.db.ping().await.map_err(AppError::Unavailable)?;
     if !state.revocations.is_fresh() {
         return Err(AppError::NotReady("the revocation set is stale"));
     }

@@ -79,7 +79,9 @@ async fn main() -> ExitCode {
         }
         Command::Keys(command) => {
             let said = match command {
-                KeysCommand::List => server::admin::keys_list(&config).await.map(|l| l.join("\n")),
+                KeysCommand::List => server::admin::keys_list(&config)
+                    .await
+                    .map(|l| l.join("\n")),
                 KeysCommand::Rotate => server::admin::keys_rotate(&config).await,
                 KeysCommand::Revoke { kid } => server::admin::keys_revoke(&config, &kid).await,
             };

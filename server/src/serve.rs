@@ -99,16 +99,18 @@ pub async fn read_body_in_time(limit: usize, request: Request, next: Next) -> Re
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) if is_too_large(&e) => return AppError::PayloadTooLarge.into_response(),
-        Ok(Err(_)) => {
-            return AppError::InvalidRequest("The request body could not be read.".into())
-                .into_response();
-        }
-        Err(_) => return AppError::RequestTimeout.into_response(),
-    };
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    let bytes =
+        match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) if is_too_large(&e) => return AppError::PayloadTooLarge.into_response(),
+            Ok(Err(_)) => {
+                return AppError::InvalidRequest("The request body could not be read.".into())
+                    .into_response();
+            }
+            Err(_) => return AppError::RequestTimeout.into_response(),
+        };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Whether the request says a body follows (a length above zero, or chunks).

@@ -21,8 +21,8 @@ use crate::{
         blocklist,
         jwt::{self, Keys},
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
-        mfa::SecondFactors,
         limits::{Key, Limiter},
+        mfa::SecondFactors,
         password::{HashError, Hasher},
         revocation::Revocations,
         sessions::{self, Policy, Sessions},
@@ -199,8 +199,7 @@ impl Application {
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let routes = route_list();
-    let board: app::board::SharedBoard =
-        Arc::new(crate::api::posts::DbBoard(state.db.clone()));
+    let board: app::board::SharedBoard = Arc::new(crate::api::posts::DbBoard(state.db.clone()));
 
     Router::new()
         .route("/healthz", get(health::healthz))

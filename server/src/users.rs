@@ -33,7 +33,8 @@ impl Profiles {
     /// The profile of `id`, from memory if read recently, else from the
     /// database.
     pub async fn get(&self, db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
-        if let Some((profile, read_at)) = self.kept.read().unwrap_or_else(|e| e.into_inner()).get(id)
+        if let Some((profile, read_at)) =
+            self.kept.read().unwrap_or_else(|e| e.into_inner()).get(id)
             && read_at.elapsed() < PROFILE_FRESH_FOR
         {
             return Ok(Some(profile.clone()));
@@ -59,7 +60,10 @@ impl Profiles {
 
     /// Forgets `id`'s profile: it changed.
     pub fn forget(&self, id: &str) {
-        self.kept.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.kept
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 }
 

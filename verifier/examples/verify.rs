@@ -14,7 +14,10 @@ async fn main() -> std::process::ExitCode {
     };
     match verified {
         Ok(claims) => {
-            println!("valid: {} ({}), session {}, expires at {}", claims.username, claims.role, claims.sid, claims.exp);
+            println!(
+                "valid: {} ({}), session {}, expires at {}",
+                claims.username, claims.role, claims.sid, claims.exp
+            );
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {

@@ -134,7 +134,9 @@ impl Verifier {
         let refetch = {
             let mut known = self.lock();
             let unknown = !known.keys.contains_key(&kid);
-            let may = known.refetched_at.is_none_or(|at| at.elapsed() >= REFETCH_AT_MOST_EVERY);
+            let may = known
+                .refetched_at
+                .is_none_or(|at| at.elapsed() >= REFETCH_AT_MOST_EVERY);
             if unknown && may {
                 known.refetched_at = Some(Instant::now());
             }

@@ -144,7 +144,10 @@ fn SecondStep(
     // The server ends the challenge at the fifth wrong code.
     let wrong = RwSignal::new(0u8);
     let can_recover = move || {
-        challenge.with(|c| c.as_ref().is_some_and(|c| c.methods.contains(&MfaMethod::RecoveryCode)))
+        challenge.with(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.methods.contains(&MfaMethod::RecoveryCode))
+        })
     };
     let switch = move |to: MfaMethod| {
         method.set(to);
@@ -180,7 +183,9 @@ fn SecondStep(
                     code.set(String::new());
                     wrong.update(|n| *n += 1);
                     if wrong.get_untracked() >= 5 {
-                        back(Some("Too many wrong codes. Enter your password again.".into()));
+                        back(Some(
+                            "Too many wrong codes. Enter your password again.".into(),
+                        ));
                     } else {
                         code_error.set(Some(
                             "That code is not right. Try the newest code from your app.".into(),
@@ -188,7 +193,9 @@ fn SecondStep(
                     }
                 }
                 Err(e) if e.code() == Some(ErrorCode::InvalidGrant) => {
-                    back(Some("That sign-in step has expired. Enter your password again.".into()));
+                    back(Some(
+                        "That sign-in step has expired. Enter your password again.".into(),
+                    ));
                 }
                 Err(e) => code_error.set(Some(e.message())),
             }

@@ -141,12 +141,26 @@ pub async fn recovery_codes(
 /// the account has a second factor, a current code of it (TOTP, or an unused
 /// recovery code, which it spends). Counted against the account's failure
 /// budgets like a login; wrong is `401 invalid_credentials`.
-pub async fn reauthenticate(state: &AppState, ip: IpAddr, user: &AuthUser, proof: &Reauth) -> Result<Account> {
+pub async fn reauthenticate(
+    state: &AppState,
+    ip: IpAddr,
+    user: &AuthUser,
+    proof: &Reauth,
+) -> Result<Account> {
     let factors = state.second_factors.factors(&user.id).await?;
     let code = proof.code.as_deref().map(str::trim);
-    require(&proof.password, factors.any().then_some(code.unwrap_or_default()))?;
-    let (account, attempt) = check_password(state, ip, user, &proof.password, factors.any()).await?;
-    if factors.any() && !state.second_factors.check(&account.id, code.unwrap_or_default()).await? {
+    require(
+        &proof.password,
+        factors.any().then_some(code.unwrap_or_default()),
+    )?;
+    let (account, attempt) =
+        check_password(state, ip, user, &proof.password, factors.any()).await?;
+    if factors.any()
+        && !state
+            .second_factors
+            .check(&account.id, code.unwrap_or_default())
+            .await?
+    {
         return Err(AppError::WrongProof("The password or code is not correct."));
     }
     state.limiter.succeeded(attempt).await?;
@@ -183,7 +197,10 @@ async fn check_password(
     };
     let (net, limits) = (ClientNet::of(ip), state.config.limits.failures());
     let attempt = if with_code {
-        state.limiter.attempt_code(&account.id, net, limits).await??
+        state
+            .limiter
+            .attempt_code(&account.id, net, limits)
+            .await??
     } else {
         state
             .limiter
@@ -203,7 +220,10 @@ async fn check_password(
     } else {
         forms.candidates()
     };
-    match reserved.verify(&candidates, Some(&account.password_hash)).await? {
+    match reserved
+        .verify(&candidates, Some(&account.password_hash))
+        .await?
+    {
         Verdict::Match | Verdict::MatchNeedsRehash => Ok((account, attempt)),
         _ => Err(AppError::WrongProof("The password or code is not correct.")),
     }

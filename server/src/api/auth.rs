@@ -11,8 +11,8 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use classboard::{
     ErrorCode,
     api::{
-        LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session,
-        SessionList, SignupRequest, TokenResponse, User, UserResponse,
+        LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session, SessionList,
+        SignupRequest, TokenResponse, User, UserResponse,
     },
     validate::{Email, Issue, Password, Username},
 };
@@ -81,17 +81,33 @@ pub async fn signup(
 
     let hash = state.hasher.reserve()?.hash(password.expose()).await?;
     let id = uuid::Uuid::new_v4().to_string();
-    let account = users::insert(&state.db, &id, username.as_str(), email.as_str(), &hash, now_ms())
-        .await
-        .map_err(|e| match users::taken_field(&e) {
-            Some("email") => AppError::Conflict("An account with this email already exists."),
-            Some(_) => AppError::Conflict("This username is taken."),
-            None => e.into(),
-        })?;
+    let account = users::insert(
+        &state.db,
+        &id,
+        username.as_str(),
+        email.as_str(),
+        &hash,
+        now_ms(),
+    )
+    .await
+    .map_err(|e| match users::taken_field(&e) {
+        Some("email") => AppError::Conflict("An account with this email already exists."),
+        Some(_) => AppError::Conflict("This username is taken."),
+        None => e.into(),
+    })?;
     tracing::info!(user = %account.id, "account created");
     let sign_in = SignIn::password(now_ms());
     let gone = AppError::Internal("the account vanished while signing up".into());
-    start_session(&state, &headers, StatusCode::CREATED, &account, agent.as_deref(), sign_in, gone).await
+    start_session(
+        &state,
+        &headers,
+        StatusCode::CREATED,
+        &account,
+        agent.as_deref(),
+        sign_in,
+        gone,
+    )
+    .await
 }
 
 /// `POST /api/auth/login`
@@ -107,7 +123,8 @@ pub async fn login(
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
     // An unusable name is refused before anything is counted or looked up.
-    let name = LoginName::parse(&req.login).map_err(|issue| AppError::invalid_field("login", issue))?;
+    let name =
+        LoginName::parse(&req.login).map_err(|issue| AppError::invalid_field("login", issue))?;
     let net = ClientNet::of(ip);
     let limits = state.config.limits;
     state
@@ -121,7 +138,10 @@ pub async fn login(
     let subject = account
         .as_ref()
         .map_or(Subject::Name(name.as_str()), |a| Subject::Account(&a.id));
-    let attempt = state.limiter.attempt(subject, net, limits.failures()).await??;
+    let attempt = state
+        .limiter
+        .attempt(subject, net, limits.failures())
+        .await??;
     // The attempt is counted; a full hashing queue gives it back, so that
     // load can never cost an account its attempts.
     let reserved = match state.hasher.reserve() {
@@ -140,7 +160,10 @@ pub async fn login(
         _ => vec![password.normalised.as_str()],
     };
     let verdict = reserved
-        .verify(&candidates, account.as_ref().map(|a| a.password_hash.as_str()))
+        .verify(
+            &candidates,
+            account.as_ref().map(|a| a.password_hash.as_str()),
+        )
         .await?;
     let account = match (verdict, account) {
         (Verdict::Match | Verdict::MatchNeedsRehash, Some(account)) => account,
@@ -161,7 +184,16 @@ pub async fn login(
     let sign_in = SignIn::password(now_ms());
     // Deleted between the password check and now: as if it never existed.
     let gone = AppError::InvalidCredentials;
-    start_session(&state, &headers, StatusCode::OK, &account, agent.as_deref(), sign_in, gone).await
+    start_session(
+        &state,
+        &headers,
+        StatusCode::OK,
+        &account,
+        agent.as_deref(),
+        sign_in,
+        gone,
+    )
+    .await
 }
 
 /// Starts a session for `account`, signed in as `sign_in`, and answers its
@@ -178,7 +210,13 @@ async fn start_session(
     let Some((issued, role)) = state.sessions.start(&account.id, agent, sign_in).await? else {
         return Err(gone);
     };
-    token_response(state, headers, status, remembered(state, account, role), issued)
+    token_response(
+        state,
+        headers,
+        status,
+        remembered(state, account, role),
+        issued,
+    )
 }
 
 /// The `403 mfa_required` answer: no token yet, a challenge for the second
@@ -260,7 +298,16 @@ pub async fn mfa(
     };
     let agent = challenge.user_agent.as_deref();
     let gone = AppError::InvalidMfaToken;
-    start_session(&state, &headers, StatusCode::OK, &account, agent, sign_in, gone).await
+    start_session(
+        &state,
+        &headers,
+        StatusCode::OK,
+        &account,
+        agent,
+        sign_in,
+        gone,
+    )
+    .await
 }
 
 /// Replaces a hash made with weaker parameters, or from a password before
@@ -332,13 +379,7 @@ pub async fn refresh(
         ));
     };
     let user = profile.to_api(&issued.user_id, role);
-    token_response(
-        &state,
-        &headers,
-        StatusCode::OK,
-        user,
-        issued,
-    )
+    token_response(&state, &headers, StatusCode::OK, user, issued)
 }
 
 /// `POST /api/auth/logout`: ends the session of the presented refresh token.
@@ -420,14 +461,13 @@ pub async fn revoke_session(
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserResponse>> {
     // The role is the token's: a role change revokes the sessions of tokens
     // that carry the old one.
-    let profile =
-        state
-            .profiles
-            .get(&state.db, &user.id)
-            .await?
-            .ok_or(AppError::InvalidToken(
-                crate::auth::jwt::TokenError::Revoked,
-            ))?;
+    let profile = state
+        .profiles
+        .get(&state.db, &user.id)
+        .await?
+        .ok_or(AppError::InvalidToken(
+            crate::auth::jwt::TokenError::Revoked,
+        ))?;
     Ok(Json(UserResponse {
         user: profile.to_api(&user.id, user.role),
     }))

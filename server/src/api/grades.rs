@@ -60,7 +60,9 @@ pub async fn list(
     let limit = usize::try_from(page.limit).unwrap_or(0);
     let more = rows.len() > limit;
     rows.truncate(limit);
-    let next = more.then(|| rows.last().map(|r| r.id.to_string())).flatten();
+    let next = more
+        .then(|| rows.last().map(|r| r.id.to_string()))
+        .flatten();
     Ok(Json(GradeList {
         grades: rows.into_iter().map(Grade::from).collect(),
         next,

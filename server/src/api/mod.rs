@@ -31,7 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/auth/sessions/{id}", delete(auth::revoke_session))
         .route("/me", get(auth::me))
         .route("/account/mfa", get(account::mfa_status))
-        .route("/account/mfa/totp", post(account::totp_begin).delete(account::totp_remove))
+        .route(
+            "/account/mfa/totp",
+            post(account::totp_begin).delete(account::totp_remove),
+        )
         .route("/account/mfa/totp/confirm", post(account::totp_confirm))
         .route("/account/mfa/recovery-codes", post(account::recovery_codes))
         .route("/posts", post(posts::create).get(posts::list))

@@ -1,5 +1,12 @@
 //! `/api/posts`: everyone reads, members publish, authors and admins delete.
 
+use crate::{
+    AppError, Result,
+    auth::limits::{self, Key},
+    extract::{AppJson, AuthUser, PageQuery},
+    startup::AppState,
+    store::{Db, now_ms, posts},
+};
 use axum::{
     Json,
     extract::{Path, State},
@@ -8,13 +15,6 @@ use axum::{
 use classboard::{
     api::{NewPost, Post, PostPage, PostResponse, Role},
     validate,
-};
-use crate::{
-    AppError, Result,
-    auth::limits::{self, Key},
-    extract::{AppJson, AuthUser, PageQuery},
-    startup::AppState,
-    store::{Db, now_ms, posts},
 };
 
 /// `POST /api/posts`: at most `POSTS_PER_USER` per user and window.
@@ -142,10 +142,12 @@ impl app::board::Board for DbBoard {
                     .parse()
                     .map_err(|_| "That page of the feed does not exist.".to_owned())?,
             };
-            page(&db, PageQuery::DEFAULT_LIMIT, before).await.map_err(|e| {
-                tracing::error!(error = %e, "cannot render the feed");
-                "The feed could not be loaded. Please try again.".to_owned()
-            })
+            page(&db, PageQuery::DEFAULT_LIMIT, before)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot render the feed");
+                    "The feed could not be loaded. Please try again.".to_owned()
+                })
         })
     }
 

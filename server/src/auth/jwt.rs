@@ -291,7 +291,10 @@ impl Keys {
         };
         let ring = Ring {
             active,
-            keys: keys.into_iter().map(|(key, _)| (key.kid.clone(), key)).collect(),
+            keys: keys
+                .into_iter()
+                .map(|(key, _)| (key.kid.clone(), key))
+                .collect(),
             jwks,
         };
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
@@ -325,7 +328,14 @@ impl Keys {
         role: Role,
         sid: &str,
     ) -> Result<String, NoSigningKey> {
-        self.issue_signed_in(user_id, username, role, sid, &["pwd".to_owned()], unix_now())
+        self.issue_signed_in(
+            user_id,
+            username,
+            role,
+            sid,
+            &["pwd".to_owned()],
+            unix_now(),
+        )
     }
 
     /// Signs an access token for `user_id` in session `sid`, whose holder
@@ -388,17 +398,19 @@ impl Keys {
         {
             return Err(TokenError::WrongType);
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
-                    TokenError::WrongIssuerOrAudience
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                    ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                        TokenError::WrongIssuerOrAudience
+                    }
+                    ErrorKind::InvalidSignature
+                    | ErrorKind::InvalidAlgorithm
+                    | ErrorKind::InvalidAlgorithmName => TokenError::BadSignature,
+                    _ => TokenError::Malformed,
                 }
-                ErrorKind::InvalidSignature
-                | ErrorKind::InvalidAlgorithm
-                | ErrorKind::InvalidAlgorithmName => TokenError::BadSignature,
-                _ => TokenError::Malformed,
             })?;
         Ok(data.claims)
     }
@@ -463,7 +475,9 @@ mod tests {
     #[test]
     fn issued_tokens_have_the_rfc_9068_shape_and_verify() {
         let keys = hs();
-        let token = keys.issue("user-1", "ada", Role::Teacher, "sess-1").unwrap();
+        let token = keys
+            .issue("user-1", "ada", Role::Teacher, "sess-1")
+            .unwrap();
         let p = parts(&token);
         let header = json_part(&p[0]);
         assert_eq!(header["alg"], "HS256");
@@ -619,6 +633,5 @@ mod tests {
         let forged =
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&public)).unwrap();
         assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
-
     }
 }

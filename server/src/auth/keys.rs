@@ -21,12 +21,13 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     auth::jwt::{Key, KeyError, KeyState, Keys, LEEWAY_SECS, new_ed25519_pem},
-    auth::sealing::Sealer,
     auth::revocation::CLOCK_SKEW_MARGIN,
+    auth::sealing::Sealer,
     config::JwtAlg,
     store::{
-        Db, ms, now_ms,
+        Db,
         keys::{self as stored, KeyRow},
+        ms, now_ms,
     },
 };
 
@@ -74,7 +75,9 @@ pub enum RingError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("cannot decrypt signing key {0}: is the server secret (JWT_SECRET) the same on every instance?")]
+    #[error(
+        "cannot decrypt signing key {0}: is the server secret (JWT_SECRET) the same on every instance?"
+    )]
     Decrypt(String),
     #[error("signing key {0} is stored as {1:?}, which this server does not know")]
     UnknownAlgorithm(String, String),
@@ -229,7 +232,10 @@ impl KeyRing {
         let (key, alg, private) = self.generate()?;
         let now = now_ms();
         let replacement = self.row(&key, alg, &private, "published", now, now);
-        let outcome = match stored::revoke(&self.db, kid, now, &replacement).await?.as_deref() {
+        let outcome = match stored::revoke(&self.db, kid, now, &replacement)
+            .await?
+            .as_deref()
+        {
             None => return Err(RingError::NoSuchKey(kid.to_owned())),
             Some("revoked") => Revoked::Already,
             Some("active") => Revoked::Replaced(key.kid().to_owned()),

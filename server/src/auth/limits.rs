@@ -25,8 +25,9 @@ type HmacSha256 = Hmac<Sha256>;
 use crate::{
     config::RateLimit,
     store::{
-        Db, now_ms,
+        Db,
         counters::{self, Budget},
+        now_ms,
     },
 };
 
@@ -207,7 +208,8 @@ impl Limiter {
     pub fn known_refused(&self, stored: &str, limit: RateLimit) -> Option<Exceeded> {
         let (start, retry_after_secs) = window(limit.window);
         let refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
-        (refused.get(stored).map(|(at, _)| *at) == Some(start)).then_some(Exceeded { retry_after_secs })
+        (refused.get(stored).map(|(at, _)| *at) == Some(start))
+            .then_some(Exceeded { retry_after_secs })
     }
 
     /// Remembers that `stored` is over `limit` until its window ends.
@@ -317,7 +319,8 @@ impl Limiter {
         net: ClientNet,
         limits: FailureLimits,
     ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
-        self.attempt_with(Subject::Account(user_id), net, limits, true).await
+        self.attempt_with(Subject::Account(user_id), net, limits, true)
+            .await
     }
 
     async fn attempt_with(
@@ -328,7 +331,10 @@ impl Limiter {
         code: bool,
     ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
         let mut budgets = vec![
-            (Key::login_failures_from(subject, net), limits.per_account_ip),
+            (
+                Key::login_failures_from(subject, net),
+                limits.per_account_ip,
+            ),
             (Key::login_failures(subject), limits.per_account),
         ];
         if code {
@@ -442,9 +448,6 @@ mod tests {
             Key::login_failures(Subject::Name("ada")),
             Key::login_failures(Subject::Account("ada"))
         );
-        assert_ne!(
-            Key::new("k", &["ab", "c"]),
-            Key::new("k", &["a", "bc"])
-        );
+        assert_ne!(Key::new("k", &["ab", "c"]), Key::new("k", &["a", "bc"]));
     }
 }

@@ -118,7 +118,11 @@ impl SecondFactors {
 
     /// Makes a new pending secret for `user_id`, replacing a pending one.
     /// `None` when TOTP is already on.
-    pub async fn begin(&self, user_id: &str, username: &str) -> Result<Option<Enrolment>, MfaError> {
+    pub async fn begin(
+        &self,
+        user_id: &str,
+        username: &str,
+    ) -> Result<Option<Enrolment>, MfaError> {
         let mut secret = vec![0u8; SECRET_BYTES];
         rand::rng().fill_bytes(&mut secret);
         let sealed = self.sealer.seal(&aad(user_id), &secret);
@@ -188,13 +192,24 @@ impl SecondFactors {
     }
 
     /// Starts the second step of a login: a new `mfa_token`, single use.
-    pub async fn challenge(&self, user_id: &str, user_agent: Option<&str>) -> Result<String, MfaError> {
+    pub async fn challenge(
+        &self,
+        user_id: &str,
+        user_agent: Option<&str>,
+    ) -> Result<String, MfaError> {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
         let ttl = i64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(i64::MAX);
-        stored::create_challenge(&self.db, &self.keyed(token.as_bytes()), user_id, user_agent, now_ms(), ttl)
-            .await?;
+        stored::create_challenge(
+            &self.db,
+            &self.keyed(token.as_bytes()),
+            user_id,
+            user_agent,
+            now_ms(),
+            ttl,
+        )
+        .await?;
         Ok(token)
     }
 
@@ -233,7 +248,12 @@ impl SecondFactors {
     }
 
     /// The time step `code` matches on the account's confirmed secret.
-    async fn totp_step(&self, user_id: &str, code: &str, now: i64) -> Result<Presented<'static>, MfaError> {
+    async fn totp_step(
+        &self,
+        user_id: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<Presented<'static>, MfaError> {
         let Some(row) = stored::totp(&self.db, user_id).await? else {
             return Ok(Presented::Wrong);
         };
@@ -245,7 +265,9 @@ impl SecondFactors {
     }
 
     fn open(&self, user_id: &str, sealed: &[u8]) -> Result<Vec<u8>, MfaError> {
-        self.sealer.open(&aad(user_id), sealed).ok_or(MfaError::Unsealable)
+        self.sealer
+            .open(&aad(user_id), sealed)
+            .ok_or(MfaError::Unsealable)
     }
 
     /// Ten new recovery codes, and their hashes.
@@ -261,7 +283,10 @@ impl SecondFactors {
             .collect();
         let hashes = codes
             .iter()
-            .map(|code| self.recovery_hash(code).expect("a code this server made reads back"))
+            .map(|code| {
+                self.recovery_hash(code)
+                    .expect("a code this server made reads back")
+            })
             .collect();
         (codes, hashes)
     }
@@ -274,7 +299,8 @@ impl SecondFactors {
 
     /// HMAC-SHA256 of `data` under the hash key.
     fn keyed(&self, data: &[u8]) -> Vec<u8> {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.hash_key).expect("HMAC takes any key");
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.hash_key).expect("HMAC takes any key");
         mac.update(data);
         mac.finalize().into_bytes().to_vec()
     }
@@ -292,7 +318,8 @@ fn normalise_recovery_code(typed: &str) -> Option<String> {
             c => c,
         })
         .collect();
-    (code.len() == RECOVERY_CODE_CHARS && code.bytes().all(|b| CROCKFORD.contains(&b))).then_some(code)
+    (code.len() == RECOVERY_CODE_CHARS && code.bytes().all(|b| CROCKFORD.contains(&b)))
+        .then_some(code)
 }
 
 /// Whether `code` is shaped like a TOTP code (six digits, spaces allowed).
@@ -369,12 +396,29 @@ mod tests {
     #[test]
     fn recovery_codes_are_read_in_any_case_with_or_without_separators() {
         let stored = normalise_recovery_code("k7m2-9qpx-3h4d").unwrap();
-        for typed in ["K7M2-9QPX-3H4D", "k7m2 9qpx 3h4d", "k7m29qpx3h4d", " k7m2-9qpx-3h4d\n"] {
-            assert_eq!(normalise_recovery_code(typed).as_deref(), Some(stored.as_str()));
+        for typed in [
+            "K7M2-9QPX-3H4D",
+            "k7m2 9qpx 3h4d",
+            "k7m29qpx3h4d",
+            " k7m2-9qpx-3h4d\n",
+        ] {
+            assert_eq!(
+                normalise_recovery_code(typed).as_deref(),
+                Some(stored.as_str())
+            );
         }
         // Letters Crockford's base32 reads as digits.
-        assert_eq!(normalise_recovery_code("oooo-iiii-llll").as_deref(), Some("000011111111"));
-        for wrong in ["", "k7m2-9qpx", "k7m2-9qpx-3h4d-0", "k7m2-9qpx-3h4u", "k7m2-9qpx-3h4é"] {
+        assert_eq!(
+            normalise_recovery_code("oooo-iiii-llll").as_deref(),
+            Some("000011111111")
+        );
+        for wrong in [
+            "",
+            "k7m2-9qpx",
+            "k7m2-9qpx-3h4d-0",
+            "k7m2-9qpx-3h4u",
+            "k7m2-9qpx-3h4é",
+        ] {
             assert_eq!(normalise_recovery_code(wrong), None, "{wrong}");
         }
     }

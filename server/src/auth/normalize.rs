@@ -81,17 +81,18 @@ impl LoginName {
 /// an accent that NFKC composes (`Y` + ring has no composed capital, but
 /// `y` + ring is `ẙ`).
 fn fold(text: &str) -> String {
-    text.nfkc().collect::<String>().to_lowercase().nfkc().collect()
+    text.nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfkc()
+        .collect()
 }
 
 /// Parses an email address for storage: folded (see [`fold`]), the shared
 /// syntax rules, and one script per part.
 pub fn email(raw: &str) -> Result<Email, Issue> {
     let email = Email::parse(&fold(raw))?;
-    let (local, domain) = email
-        .as_str()
-        .rsplit_once('@')
-        .ok_or(Issue::Invalid)?;
+    let (local, domain) = email.as_str().rsplit_once('@').ok_or(Issue::Invalid)?;
     if !local.is_single_script() || !domain.split('.').all(MixedScript::is_single_script) {
         return Err(Issue::Invalid);
     }
@@ -108,7 +109,11 @@ mod tests {
         let decomposed = PasswordForms::of("cafe\u{301} cre\u{300}me bru\u{302}le\u{301}e");
         assert_eq!(composed.normalised, decomposed.normalised);
         assert_eq!(composed.candidates().len(), 1, "already normal: one form");
-        assert_eq!(decomposed.candidates().len(), 2, "raw form kept for old hashes");
+        assert_eq!(
+            decomposed.candidates().len(),
+            2,
+            "raw form kept for old hashes"
+        );
     }
 
     #[test]
@@ -120,7 +125,10 @@ mod tests {
             LoginName::parse("Ada@Example.COM").unwrap().as_str(),
             "ada@example.com"
         );
-        assert_eq!(LoginName::parse(&"x".repeat(254)).unwrap().as_str().len(), 254);
+        assert_eq!(
+            LoginName::parse(&"x".repeat(254)).unwrap().as_str().len(),
+            254
+        );
         assert_eq!(LoginName::parse(&"x".repeat(255)), Err(Issue::TooLong));
         assert_eq!(LoginName::parse("   "), Err(Issue::Required));
     }
@@ -160,7 +168,9 @@ mod tests {
     #[test]
     fn emails_that_look_alike_are_one_address_or_refused() {
         assert_eq!(
-            email("\u{ff21}\u{ff24}\u{ff21}@example.com").unwrap().as_str(),
+            email("\u{ff21}\u{ff24}\u{ff21}@example.com")
+                .unwrap()
+                .as_str(),
             "ada@example.com"
         );
         // A Cyrillic "а" among Latin letters, in the local part or the domain.

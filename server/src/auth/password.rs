@@ -68,7 +68,11 @@ pub struct Hasher {
 impl Hasher {
     /// A hasher with `(m_cost KiB, t_cost, p_cost)`, `threads` concurrent
     /// hashes, and room for `waiting` more waiting for a thread.
-    pub fn new((m, t, p): (u32, u32, u32), threads: usize, waiting: usize) -> Result<Self, HashError> {
+    pub fn new(
+        (m, t, p): (u32, u32, u32),
+        threads: usize,
+        waiting: usize,
+    ) -> Result<Self, HashError> {
         let params = Params::new(m, t, p, None).map_err(|e| HashError::Hash(e.to_string()))?;
         let mut random = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut random);
@@ -199,7 +203,11 @@ impl Reserved {
     /// `None`; always a mismatch). A match by any candidate but the first
     /// asks for a re-hash (of the first). Every candidate is tried when none
     /// matches, so the time spent does not tell whether the account exists.
-    pub async fn verify(self, candidates: &[&str], phc: Option<&str>) -> Result<Verdict, HashError> {
+    pub async fn verify(
+        self,
+        candidates: &[&str],
+        phc: Option<&str>,
+    ) -> Result<Verdict, HashError> {
         let known = phc.is_some();
         let phc = phc.map_or_else(|| self.hasher.dummy.to_string(), str::to_owned);
         let current = self.hasher.params.clone();
@@ -443,9 +451,8 @@ mod tests {
         let (release, held) = std::sync::mpsc::channel::<()>();
         let blocker = h.reserve().unwrap().permit;
         let busy = h.clone();
-        let blocking = tokio::spawn(async move {
-            busy.run(blocker, move |_| held.recv().ok()).await
-        });
+        let blocking =
+            tokio::spawn(async move { busy.run(blocker, move |_| held.recv().ok()).await });
         let waiting = h.reserve().unwrap();
         let cancelled = tokio::spawn(waiting.hash("never computed"));
         tokio::task::yield_now().await;
@@ -460,7 +467,10 @@ mod tests {
         let phc = h.hash("now there is room").await.unwrap();
         assert_eq!(h.runs(), before + 1, "only the last hash was computed");
         assert_eq!(h.in_use(), 0);
-        assert_eq!(h.verify("now there is room", Some(&phc)).await.unwrap(), Verdict::Match);
+        assert_eq!(
+            h.verify("now there is room", Some(&phc)).await.unwrap(),
+            Verdict::Match
+        );
     }
 
     #[tokio::test]
@@ -469,7 +479,13 @@ mod tests {
         let held: Vec<Reserved> = (0..3).map(|_| h.reserve().unwrap()).collect();
         assert_eq!(h.in_use(), 3);
         assert!(matches!(h.reserve(), Err(HashError::Busy)));
-        let phc = held.into_iter().next().unwrap().hash("one of three").await.unwrap();
+        let phc = held
+            .into_iter()
+            .next()
+            .unwrap()
+            .hash("one of three")
+            .await
+            .unwrap();
         // The other two reservations were dropped unused: every slot is free.
         assert_eq!(h.in_use(), 0);
         assert_eq!(
@@ -481,23 +497,42 @@ mod tests {
     #[tokio::test]
     async fn a_later_candidate_matches_and_asks_for_a_rehash() {
         let h = fast();
-        let old = h.hash("caf\u{65}\u{301} au lait, s'il vous plait").await.unwrap();
+        let old = h
+            .hash("caf\u{65}\u{301} au lait, s'il vous plait")
+            .await
+            .unwrap();
         let composed = "caf\u{e9} au lait, s'il vous plait";
         let decomposed = "caf\u{65}\u{301} au lait, s'il vous plait";
         assert_eq!(
-            h.reserve().unwrap().verify(&[composed, decomposed], Some(&old)).await.unwrap(),
+            h.reserve()
+                .unwrap()
+                .verify(&[composed, decomposed], Some(&old))
+                .await
+                .unwrap(),
             Verdict::MatchNeedsRehash
         );
         assert_eq!(
-            h.reserve().unwrap().verify(&[decomposed], Some(&old)).await.unwrap(),
+            h.reserve()
+                .unwrap()
+                .verify(&[decomposed], Some(&old))
+                .await
+                .unwrap(),
             Verdict::Match
         );
         let before = h.runs();
         assert_eq!(
-            h.reserve().unwrap().verify(&["wrong one", "wrong two"], None).await.unwrap(),
+            h.reserve()
+                .unwrap()
+                .verify(&["wrong one", "wrong two"], None)
+                .await
+                .unwrap(),
             Verdict::Mismatch
         );
-        assert_eq!(h.runs(), before + 2, "every candidate is tried, also for nobody");
+        assert_eq!(
+            h.runs(),
+            before + 2,
+            "every candidate is tried, also for nobody"
+        );
     }
 
     #[tokio::test]

@@ -71,7 +71,8 @@ impl TokenKeys {
     /// The token that replaces `presented` when it is rotated: always the
     /// same for the same token.
     pub fn successor(&self, presented: &str) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.successor).expect("HMAC takes any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(&self.successor).expect("HMAC takes any key length");
         mac.update(presented.as_bytes());
         self.seal(mac.finalize().into_bytes().into())
     }
@@ -84,7 +85,8 @@ impl TokenKeys {
         match (presented.len(), bytes.len()) {
             (TOKEN_LEN, 48) => {
                 let (body, tag) = bytes.split_at(BODY);
-                let mut mac = HmacSha256::new_from_slice(&self.tag).expect("HMAC takes any key length");
+                let mut mac =
+                    HmacSha256::new_from_slice(&self.tag).expect("HMAC takes any key length");
                 mac.update(body);
                 if mac.verify_truncated_left(tag).is_ok() {
                     Presented::Minted
@@ -131,7 +133,11 @@ mod tests {
         assert_eq!(keys.check(&token), Presented::Minted);
         let next = keys.successor(&token);
         assert_eq!(keys.check(&next), Presented::Minted);
-        assert_eq!(next, keys.successor(&token), "the same successor every time");
+        assert_eq!(
+            next,
+            keys.successor(&token),
+            "the same successor every time"
+        );
         assert_ne!(next, token);
         assert_ne!(keys.mint(), token);
     }
@@ -143,7 +149,10 @@ mod tests {
         assert_eq!(other.check(&token), Presented::Junk);
         let mut flipped = token.clone().into_bytes();
         flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
-        assert_eq!(keys().check(&String::from_utf8(flipped).unwrap()), Presented::Junk);
+        assert_eq!(
+            keys().check(&String::from_utf8(flipped).unwrap()),
+            Presented::Junk
+        );
         assert_eq!(keys().check(""), Presented::Junk);
         assert_eq!(keys().check(&token[..63]), Presented::Junk);
         assert_eq!(keys().check(&format!("{token}=")), Presented::Junk);

@@ -166,7 +166,12 @@ impl Revocations {
     /// Loads the revocations numbered above the last one seen, and forgets
     /// entries whose tokens have all expired. Returns how many were loaded.
     pub async fn poll(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let (seq, after) = self.sync.lock().unwrap_or_else(|e| e.into_inner()).seen.clone();
+        let (seq, after) = self
+            .sync
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen
+            .clone();
         let rows = stored::revoked_after(db, seq, after.as_deref()).await?;
         let now = Instant::now();
         {

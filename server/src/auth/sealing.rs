@@ -47,7 +47,13 @@ impl Sealer {
         let (nonce, ciphertext) = sealed.split_at_checked(12)?;
         let nonce: [u8; 12] = nonce.try_into().ok()?;
         self.cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .ok()
     }
 }
@@ -62,13 +68,27 @@ mod tests {
     fn a_sealed_value_opens_only_for_its_owner_purpose_and_secret() {
         let sealer = Sealer::derive(b"a server secret of thirty-two bytes!", LABEL);
         let sealed = sealer.seal(b"kid-1", b"private half");
-        assert_eq!(sealer.open(b"kid-1", &sealed).as_deref(), Some(&b"private half"[..]));
-        assert_eq!(sealer.open(b"kid-2", &sealed), None, "moved to another owner");
+        assert_eq!(
+            sealer.open(b"kid-1", &sealed).as_deref(),
+            Some(&b"private half"[..])
+        );
+        assert_eq!(
+            sealer.open(b"kid-2", &sealed),
+            None,
+            "moved to another owner"
+        );
         let other = Sealer::derive(b"another server secret, also long enough", LABEL);
         assert_eq!(other.open(b"kid-1", &sealed), None, "another secret");
         let purpose = Sealer::derive(b"a server secret of thirty-two bytes!", b"another purpose");
         assert_eq!(purpose.open(b"kid-1", &sealed), None, "another purpose");
-        assert!(!sealed.windows(12).any(|w| w == b"private half"), "not in clear");
-        assert_ne!(sealed, sealer.seal(b"kid-1", b"private half"), "a fresh nonce each time");
+        assert!(
+            !sealed.windows(12).any(|w| w == b"private half"),
+            "not in clear"
+        );
+        assert_ne!(
+            sealed,
+            sealer.seal(b"kid-1", b"private half"),
+            "a fresh nonce each time"
+        );
     }
 }

@@ -334,10 +334,11 @@ impl Sessions {
         let grace = self.policy.grace;
         let verdict = match classify(&state, now, grace, &successor_hash) {
             Verdict::Reuse => {
-                let decided = stored::revoke_if(&self.db, &presented_hash, now, Reason::Reuse, |state| {
-                    classify(state, now, grace, &successor_hash) == Verdict::Reuse
-                })
-                .await?;
+                let decided =
+                    stored::revoke_if(&self.db, &presented_hash, now, Reason::Reuse, |state| {
+                        classify(state, now, grace, &successor_hash) == Verdict::Reuse
+                    })
+                    .await?;
                 match decided {
                     Decided::Gone => return Ok(Refresh::Invalid),
                     Decided::Revoked(state) => {
@@ -368,7 +369,10 @@ impl Sessions {
     /// The session a (live or spent) refresh token belongs to, if that
     /// session has not ended yet; found by a read, without any lock. A token
     /// this server cannot have minted belongs to none.
-    pub async fn unrevoked_session_of(&self, presented: &str) -> Result<Option<String>, sqlx::Error> {
+    pub async fn unrevoked_session_of(
+        &self,
+        presented: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
         if !self.may_exist(presented) {
             return Ok(None);
         }
@@ -492,12 +496,24 @@ mod tests {
 
     #[test]
     fn the_last_rotated_token_within_grace_is_a_replay_and_otherwise_reuse() {
-        assert_eq!(classify(&rotated(1_000, true), NOW, GRACE, b"next"), Verdict::Replay);
-        assert_eq!(classify(&rotated(10_001, true), NOW, GRACE, b"next"), Verdict::Reuse);
+        assert_eq!(
+            classify(&rotated(1_000, true), NOW, GRACE, b"next"),
+            Verdict::Replay
+        );
+        assert_eq!(
+            classify(&rotated(10_001, true), NOW, GRACE, b"next"),
+            Verdict::Reuse
+        );
         // Its successor was rotated too: this token is no longer the last.
-        assert_eq!(classify(&rotated(1_000, false), NOW, GRACE, b"next"), Verdict::Reuse);
+        assert_eq!(
+            classify(&rotated(1_000, false), NOW, GRACE, b"next"),
+            Verdict::Reuse
+        );
         // Recorded with another successor (another secret): not a replay.
-        assert_eq!(classify(&rotated(1_000, true), NOW, GRACE, b"other"), Verdict::Reuse);
+        assert_eq!(
+            classify(&rotated(1_000, true), NOW, GRACE, b"other"),
+            Verdict::Reuse
+        );
     }
 
     #[test]
@@ -507,7 +523,10 @@ mod tests {
             revoked_reason: Some("reuse".into()),
             ..rotated(60_000, false)
         };
-        assert_eq!(classify(&reused, NOW, GRACE, b"next"), Verdict::EndedByReuse);
+        assert_eq!(
+            classify(&reused, NOW, GRACE, b"next"),
+            Verdict::EndedByReuse
+        );
         let logged_out = TokenState {
             revoked_reason: Some("logout".into()),
             ..reused

@@ -114,9 +114,11 @@ pub async fn clear(db: &Db, keys: &[String]) -> Result<(), sqlx::Error> {
 /// Deletes counters of windows that ended more than `longest_window` ago.
 pub async fn prune(db: &Db, longest_window: Duration) -> Result<u64, sqlx::Error> {
     let cutoff = now_ms() - super::ms(longest_window);
-    on!(db, write, |pool| sqlx::query("DELETE FROM rate_counters WHERE window_start < $1")
-        .bind(cutoff)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM rate_counters WHERE window_start < $1"
+    )
+    .bind(cutoff)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))
 }

@@ -64,10 +64,12 @@ pub async fn student_by_username(db: &Db, username: &str) -> Result<Option<Strin
             .await
         }
         Db::Postgres(db) => {
-            sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = $1 AND role = 'student'")
-                .bind(username)
-                .fetch_optional(&db.read)
-                .await
+            sqlx::query_scalar(
+                "SELECT id FROM users WHERE lower(username) = $1 AND role = 'student'",
+            )
+            .bind(username)
+            .fetch_optional(&db.read)
+            .await
         }
     }
 }
@@ -94,10 +96,12 @@ pub async fn insert(
     .await)?;
     // A reader sees the committed row; on SQLite the one writing connection
     // stays free.
-    on!(db, read, |pool| sqlx::query_as(select_grades!("WHERE g.id = $1"))
-        .bind(id)
-        .fetch_one(pool)
-        .await)
+    on!(db, read, |pool| sqlx::query_as(select_grades!(
+        "WHERE g.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(pool)
+    .await)
 }
 
 /// A page of the grades `role` may see as `user_id`, newest first: a
@@ -112,16 +116,14 @@ pub async fn list(
 ) -> Result<Vec<GradeRow>, sqlx::Error> {
     // One statement per role, each walking its own index backwards.
     let statement = match role {
-        Role::Student => select_grades!(
-            "WHERE g.student_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3"
-        ),
-        Role::Teacher => select_grades!(
-            "WHERE g.teacher_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3"
-        ),
+        Role::Student => {
+            select_grades!("WHERE g.student_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3")
+        }
+        Role::Teacher => {
+            select_grades!("WHERE g.teacher_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3")
+        }
         // The admin's binds nobody.
-        Role::Admin => select_grades!(
-            "WHERE $1 = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3"
-        ),
+        Role::Admin => select_grades!("WHERE $1 = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3"),
     };
     on!(db, read, |pool| sqlx::query_as(statement)
         .bind(user_id)

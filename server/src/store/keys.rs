@@ -31,9 +31,9 @@ const COLUMNS: &str =
 
 /// Every key, newest first (revoked ones included, for `keys list`).
 pub async fn all(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid"
-    )))
+    on!(db, read, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
+        format!("SELECT {COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid")
+    ))
     .fetch_all(pool)
     .await)
 }
@@ -96,7 +96,12 @@ pub async fn publish(
 /// [`publish`] for a scheduled rotation: nothing is added either when the
 /// active key, read again under the ring's lock, is younger than `every_ms`
 /// (another instance rotated first).
-pub async fn publish_scheduled(db: &Db, key: &KeyRow, now: i64, every_ms: i64) -> Result<bool, sqlx::Error> {
+pub async fn publish_scheduled(
+    db: &Db,
+    key: &KeyRow,
+    now: i64,
+    every_ms: i64,
+) -> Result<bool, sqlx::Error> {
     publish_unless(db, key, now, true, Some(every_ms)).await
 }
 
@@ -139,13 +144,12 @@ pub async fn maintain(db: &Db, now: i64, ended_before: i64) -> Result<bool, sqlx
         let promoted = tx.promote_due(now).await?;
         // Revoked keys are kept: a ring that lost all its rows would be
         // seeded again with the first key, which may be the one revoked.
-        let deleted = sqlx::query(
-            "DELETE FROM signing_keys WHERE state = 'retired' AND ended_at < $1",
-        )
-        .bind(ended_before)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let deleted =
+            sqlx::query("DELETE FROM signing_keys WHERE state = 'retired' AND ended_at < $1")
+                .bind(ended_before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         tx.commit().await?;
         Ok(promoted || deleted > 0)
     })
@@ -184,7 +188,6 @@ pub async fn revoke(
         Ok(before)
     })
 }
-
 
 /// Statements of the ring run inside a transaction of either database:
 /// one body, instantiated per connection type.

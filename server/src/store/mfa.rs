@@ -99,7 +99,12 @@ pub async fn totp(db: &Db, user_id: &str) -> Result<Option<TotpRow>, sqlx::Error
 
 /// Stores a new pending secret, replacing a pending one; `false` (and
 /// nothing stored) when TOTP is already on.
-pub async fn begin_totp(db: &Db, user_id: &str, sealed: &[u8], now: i64) -> Result<bool, sqlx::Error> {
+pub async fn begin_totp(
+    db: &Db,
+    user_id: &str,
+    sealed: &[u8],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let stored = on!(db, write, |pool| sqlx::query(
         "INSERT INTO totp_secrets (user_id, secret, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE
@@ -200,14 +205,14 @@ pub async fn replace_recovery_codes(
     })
 }
 
-
 /// Turns TOTP off and removes the recovery codes; `false` if it was not on.
 pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
-        let removed = sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let removed =
+            sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
         if removed.rows_affected() == 0 {
             tx.rollback().await?;
             return Ok(false);
@@ -224,7 +229,12 @@ pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
 /// Uses a factor outside a login (re-authentication): marks the TOTP
 /// `step` used, or spends the recovery code. `false` when it was used
 /// already, or is not the account's.
-pub async fn use_factor(db: &Db, user_id: &str, presented: Presented<'_>, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn use_factor(
+    db: &Db,
+    user_id: &str,
+    presented: Presented<'_>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     match presented {
         Presented::Wrong => Ok(false),
         Presented::TotpStep(step) => {
@@ -282,7 +292,11 @@ pub async fn create_challenge(
 }
 
 /// The account a live challenge belongs to, by a read.
-pub async fn challenge(db: &Db, token_hash: &[u8], now: i64) -> Result<Option<ChallengeRow>, sqlx::Error> {
+pub async fn challenge(
+    db: &Db,
+    token_hash: &[u8],
+    now: i64,
+) -> Result<Option<ChallengeRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
         "SELECT user_id, user_agent, created_at FROM mfa_challenges
          WHERE token_hash = $1 AND expires_at > $2"

@@ -306,10 +306,10 @@ pub(crate) fn violated_unique(e: &sqlx::Error) -> Option<String> {
     let db = e.as_database_error().filter(|d| d.is_unique_violation())?;
     Some(match db.constraint() {
         Some(name) => name.to_owned(),
-        None => db
-            .message()
-            .rsplit_once(": ")
-            .map_or_else(|| db.message().to_owned(), |(_, columns)| columns.to_owned()),
+        None => db.message().rsplit_once(": ").map_or_else(
+            || db.message().to_owned(),
+            |(_, columns)| columns.to_owned(),
+        ),
     })
 }
 
@@ -318,13 +318,15 @@ pub(crate) fn violated_unique(e: &sqlx::Error) -> Option<String> {
 #[cfg(test)]
 pub(crate) async fn query_plan(pool: &SqlitePool, statement: &str) -> Vec<String> {
     use sqlx::Row;
-    sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}")))
-        .fetch_all(pool)
-        .await
-        .expect("a statement SQLite can plan")
-        .iter()
-        .map(|row| row.get("detail"))
-        .collect()
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN QUERY PLAN {statement}"
+    )))
+    .fetch_all(pool)
+    .await
+    .expect("a statement SQLite can plan")
+    .iter()
+    .map(|row| row.get("detail"))
+    .collect()
 }
 
 /// A SQLite database in a temporary folder, for unit tests of statements.

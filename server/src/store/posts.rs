@@ -91,7 +91,9 @@ pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::E
                 .try_collect()
                 .await?;
             // The count's row, then the post's when it was inserted.
-            rows.get(1).map(|inserted| inserted.try_get("id")).transpose()
+            rows.get(1)
+                .map(|inserted| inserted.try_get("id"))
+                .transpose()
         }
         Db::Postgres(db) => {
             sqlx::query_scalar(
@@ -135,10 +137,12 @@ pub async fn page(db: &Db, limit: i64, before: i64) -> Result<(Vec<PostRow>, boo
 
 /// The post with `id`, if any.
 pub async fn find(db: &Db, id: i64) -> Result<Option<PostRow>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(select_posts!("WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+    on!(db, read, |pool| sqlx::query_as(select_posts!(
+        "WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
 }
 
 /// The author of the post with `id`, if there is such a post.
@@ -152,9 +156,11 @@ pub async fn author_of(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> 
 }
 
 pub async fn delete(db: &Db, id: i64) -> Result<(), sqlx::Error> {
-    on!(db, write, |pool| sqlx::query("DELETE FROM posts WHERE id = $1")
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop))
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM posts WHERE id = $1"
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop))
 }

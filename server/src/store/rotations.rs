@@ -195,7 +195,10 @@ async fn run_batch(write: &SqlitePool, batch: &mut Vec<Job>) {
 /// A rotation's answer from its rows: the count's, then the spent token's.
 fn spent(rows: Vec<SqliteRow>) -> Result<Spent, sqlx::Error> {
     let mut rows = rows.into_iter();
-    let count = rows.next().ok_or(sqlx::Error::RowNotFound)?.try_get("count")?;
+    let count = rows
+        .next()
+        .ok_or(sqlx::Error::RowNotFound)?
+        .try_get("count")?;
     let rotated: Option<Rotated> = rows.next().as_ref().map(FromRow::from_row).transpose()?;
     Ok(Spent { count, rotated })
 }

@@ -105,11 +105,17 @@ pub enum Filter<'a> {
     One(&'a str),
     /// One session, only if `user_id` owns it and it is live as the sessions
     /// list counts live (see [`LIVE`]).
-    Owned { user_id: &'a str, session_id: &'a str },
+    Owned {
+        user_id: &'a str,
+        session_id: &'a str,
+    },
     /// Every session of a user.
     User(&'a str),
     /// Every session of a user but one (the caller's).
-    UserExcept { user_id: &'a str, keep: &'a str },
+    UserExcept {
+        user_id: &'a str,
+        keep: &'a str,
+    },
 }
 
 /// The condition under which a session counts as live to its owner: not
@@ -241,7 +247,13 @@ struct RotationRow {
 
 impl From<RotationRow> for Spent {
     fn from(row: RotationRow) -> Self {
-        let rotated = match (row.session_id, row.user_id, row.role, row.amr, row.auth_time) {
+        let rotated = match (
+            row.session_id,
+            row.user_id,
+            row.role,
+            row.amr,
+            row.auth_time,
+        ) {
             (Some(session_id), Some(user_id), Some(role), Some(amr), Some(auth_time)) => {
                 Some(Rotated {
                     session_id,
@@ -280,7 +292,11 @@ macro_rules! token_state {
 }
 
 /// What the token with hash `hash` is at `now`, read without any lock.
-pub async fn token_state(db: &Db, hash: &[u8], now: i64) -> Result<Option<TokenState>, sqlx::Error> {
+pub async fn token_state(
+    db: &Db,
+    hash: &[u8],
+    now: i64,
+) -> Result<Option<TokenState>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(token_state!(""))
         .bind(hash)
         .bind(now)
@@ -382,7 +398,11 @@ pub async fn is_live_and_owned(
 
 /// Ends the live sessions `filter` selects, in a transaction of its own;
 /// returns their ids.
-pub async fn revoke(db: &Db, filter: Filter<'_>, reason: Reason) -> Result<Vec<String>, sqlx::Error> {
+pub async fn revoke(
+    db: &Db,
+    filter: Filter<'_>,
+    reason: Reason,
+) -> Result<Vec<String>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let ended = tx.revoke_sessions(filter, reason).await?;
         tx.commit().await?;
@@ -557,10 +577,9 @@ macro_rules! in_tx_statements {
                     .await?;
                 let now = super::now_ms();
                 let (spend, subject, keep) = match filter {
-                    Filter::One(id)
-                    | Filter::Owned {
-                        session_id: id, ..
-                    } => (revoking::SPEND_ONE, id, None),
+                    Filter::One(id) | Filter::Owned { session_id: id, .. } => {
+                        (revoking::SPEND_ONE, id, None)
+                    }
                     Filter::User(user_id) => (revoking::SPEND_USER, user_id, None),
                     Filter::UserExcept { user_id, keep } => {
                         (revoking::SPEND_USER_EXCEPT, user_id, Some(keep))
@@ -572,10 +591,9 @@ macro_rules! in_tx_statements {
                 }
                 spending.execute(&mut *self).await?;
                 let (stamp, subject, keep) = match filter {
-                    Filter::One(id)
-                    | Filter::Owned {
-                        session_id: id, ..
-                    } => (revoking::STAMP_ONE, id, None),
+                    Filter::One(id) | Filter::Owned { session_id: id, .. } => {
+                        (revoking::STAMP_ONE, id, None)
+                    }
                     Filter::User(user_id) => (revoking::STAMP_USER, user_id, None),
                     Filter::UserExcept { user_id, keep } => {
                         (revoking::STAMP_USER_EXCEPT, user_id, Some(keep))

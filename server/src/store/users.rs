@@ -140,10 +140,13 @@ pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
 
 /// The account `id`, if it exists.
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(with_columns!("SELECT", "FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await)
+    on!(db, read, |pool| sqlx::query_as(with_columns!(
+        "SELECT",
+        "FROM users WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
 }
 
 /// Finds an account by username (any case) or, when `login` has an `@`, by
@@ -185,9 +188,11 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Err
 
 /// What `GET /api/me` shows of the account `id`, if it exists.
 pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(
-        concat!("SELECT username, email, created_at, ", mfa_column!(), " FROM users WHERE id = $1")
-    )
+    on!(db, read, |pool| sqlx::query_as(concat!(
+        "SELECT username, email, created_at, ",
+        mfa_column!(),
+        " FROM users WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await)
@@ -240,7 +245,9 @@ pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, s
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-        let ended = tx.revoke_sessions(Filter::User(id), Reason::RoleChange).await?;
+        let ended = tx
+            .revoke_sessions(Filter::User(id), Reason::RoleChange)
+            .await?;
         tx.commit().await?;
         Ok(RoleChanged::Changed(account, ended))
     })

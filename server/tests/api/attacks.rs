@@ -16,7 +16,12 @@ use crate::{
 const WRONG: &str = "a wrong password, a wrong password";
 
 /// Logs in as `login` with `password`; returns the status and the body.
-async fn login(client: &reqwest::Client, server: &Server, login: &str, password: &str) -> (u16, Value) {
+async fn login(
+    client: &reqwest::Client,
+    server: &Server,
+    login: &str,
+    password: &str,
+) -> (u16, Value) {
     let response = client
         .post(server.url("/api/auth/login"))
         .json(&json!({"login": login, "password": password}))
@@ -68,8 +73,16 @@ fn every_spelling_of_an_account_s_name_shares_one_failure_budget_even_at_once() 
     runtime().block_on(async {
         let client = client();
         signup(&client, &server, "ada").await;
-        let spellings = ["ada", "ADA", "Ada", "ada@example.com", "ADA@Example.COM", " ada "];
-        let guesses = (0..120).map(|i| login(&client, &server, spellings[i % spellings.len()], WRONG));
+        let spellings = [
+            "ada",
+            "ADA",
+            "Ada",
+            "ada@example.com",
+            "ADA@Example.COM",
+            " ada ",
+        ];
+        let guesses =
+            (0..120).map(|i| login(&client, &server, spellings[i % spellings.len()], WRONG));
         let outcomes = tally(join_all(guesses).await.into_iter().map(|(s, _)| s));
         assert_eq!(outcomes, [(401, 5), (429, 115)].into(), "{outcomes:?}");
     });
@@ -114,11 +127,17 @@ fn login_names_over_254_characters_are_refused_and_count_nothing() {
             let guesses = (0..20).map(|_| login(&client, &server, &name, WRONG));
             for (status, body) in join_all(guesses).await {
                 assert_eq!(status, 422);
-                assert_eq!(body["details"], json!([{"field": "login", "issue": "too_long"}]));
+                assert_eq!(
+                    body["details"],
+                    json!([{"field": "login", "issue": "too_long"}])
+                );
             }
         }
         // 254 characters is still a login name (of nobody).
-        assert_eq!(login(&client, &server, &"y".repeat(254), WRONG).await.0, 401);
+        assert_eq!(
+            login(&client, &server, &"y".repeat(254), WRONG).await.0,
+            401
+        );
     });
     server.stop();
     let counters: i64 = runtime().block_on(async {
@@ -174,7 +193,10 @@ fn no_token_minted_from_a_role_outlives_a_demotion_that_races_its_login() {
                 assert_eq!(status, 200);
                 let access = body["access_token"].as_str().unwrap();
                 let claimed = role_claim(access);
-                assert_eq!(claimed, body["user"]["role"], "the body says what the token says");
+                assert_eq!(
+                    claimed, body["user"]["role"],
+                    "the body says what the token says"
+                );
                 if claimed == "admin" {
                     // Revoked by the demotion: refused on this instance at once.
                     assert_eq!(
@@ -227,7 +249,11 @@ fn the_last_admin_cannot_be_demoted_even_by_two_admins_demoting_each_other_at_on
         // The only admin demotes themselves.
         let (status, body) = demote(root_id.clone(), root_access.clone()).await;
         assert_eq!((status, body["error"].as_str()), (409, Some("conflict")));
-        assert_eq!(me_status(&client, &server, &root_access).await, 200, "nothing changed");
+        assert_eq!(
+            me_status(&client, &server, &root_access).await,
+            200,
+            "nothing changed"
+        );
     });
     make_admin(dir.path(), "eve");
     let remaining = rt.block_on(async {
@@ -251,7 +277,11 @@ fn the_last_admin_cannot_be_demoted_even_by_two_admins_demoting_each_other_at_on
         // demotion committed before its token was checked, because that
         // demotion ended its sessions (401).
         let outcomes = tally([a, b]);
-        assert_eq!(outcomes.get(&200), Some(&1), "exactly one demotion: {outcomes:?}");
+        assert_eq!(
+            outcomes.get(&200),
+            Some(&1),
+            "exactly one demotion: {outcomes:?}"
+        );
         assert!(
             outcomes.keys().all(|s| [200, 401, 409].contains(s)),
             "{outcomes:?}"
@@ -307,12 +337,36 @@ fn a_revocation_from_an_instance_with_a_slow_clock_reaches_every_instance() {
                 .json(&json!({"refresh_token": refresh}))
                 .send()
         };
-        assert_eq!(logout(&on_time, token(&first, "refresh_token")).await.unwrap().status(), 204);
-        refused_within(&client, &watcher, &token(&first, "access_token"), Duration::from_secs(1)).await;
+        assert_eq!(
+            logout(&on_time, token(&first, "refresh_token"))
+                .await
+                .unwrap()
+                .status(),
+            204
+        );
+        refused_within(
+            &client,
+            &watcher,
+            &token(&first, "access_token"),
+            Duration::from_secs(1),
+        )
+        .await;
         // ...then the late instance revokes, stamping a time 3 s in the past:
         // it must reach the watcher all the same.
-        assert_eq!(logout(&late, token(&second, "refresh_token")).await.unwrap().status(), 204);
-        refused_within(&client, &watcher, &token(&second, "access_token"), Duration::from_secs(1)).await;
+        assert_eq!(
+            logout(&late, token(&second, "refresh_token"))
+                .await
+                .unwrap()
+                .status(),
+            204
+        );
+        refused_within(
+            &client,
+            &watcher,
+            &token(&second, "access_token"),
+            Duration::from_secs(1),
+        )
+        .await;
     });
     late.stop();
     on_time.stop();

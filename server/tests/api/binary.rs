@@ -216,7 +216,12 @@ pub async fn me_status(client: &reqwest::Client, server: &Server, access: &str) 
 
 /// Asks `server` with `access` until it answers `401`, and fails the test
 /// if that takes longer than `within` (measured, not slept).
-pub async fn refused_within(client: &reqwest::Client, server: &Server, access: &str, within: Duration) {
+pub async fn refused_within(
+    client: &reqwest::Client,
+    server: &Server,
+    access: &str,
+    within: Duration,
+) {
     let asked = std::time::Instant::now();
     while me_status(client, server, access).await != 401 {
         assert!(

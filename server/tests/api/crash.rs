@@ -120,7 +120,11 @@ fn a_server_killed_in_the_middle_of_writes_keeps_every_write_it_answered() {
     rt.block_on(async {
         let client = client();
         for id in &seen.posts {
-            let response = client.get(server.url(&format!("/api/posts/{id}"))).send().await.unwrap();
+            let response = client
+                .get(server.url(&format!("/api/posts/{id}")))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(response.status(), 200, "post {id} was answered 201");
         }
         let db = database(dir.path()).await;
@@ -134,11 +138,12 @@ fn a_server_killed_in_the_middle_of_writes_keeps_every_write_it_answered() {
             assert_eq!(integrity, "ok");
         }
         for username in &seen.usernames {
-            let found: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&db)
-                .await
-                .unwrap();
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&db)
+                    .await
+                    .unwrap();
             assert!(found.is_some(), "signup of {username} was answered 201");
         }
         for token in &seen.tokens {
@@ -162,7 +167,10 @@ fn a_server_killed_in_the_middle_of_writes_keeps_every_write_it_answered() {
         .fetch_all(&db)
         .await
         .unwrap();
-        assert!(forked.is_empty(), "families with two live tokens: {forked:?}");
+        assert!(
+            forked.is_empty(),
+            "families with two live tokens: {forked:?}"
+        );
         db.close().await;
     });
     server.stop();

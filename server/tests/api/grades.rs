@@ -122,15 +122,25 @@ async fn grades_are_listed_a_bounded_page_at_a_time_for_every_role() {
             let body = app.get_json(&path, token).await;
             let page = body["grades"].as_array().unwrap();
             assert!(page.len() <= 2);
-            courses.extend(page.iter().map(|g| g["course"].as_str().unwrap().to_owned()));
+            courses.extend(
+                page.iter()
+                    .map(|g| g["course"].as_str().unwrap().to_owned()),
+            );
             match body["next"].as_str() {
                 Some(next) => path = format!("/api/grades?limit=2&before={next}"),
                 None => break,
             }
         }
-        assert_eq!(courses, ["Course 4", "Course 3", "Course 2", "Course 1", "Course 0"]);
+        assert_eq!(
+            courses,
+            ["Course 4", "Course 3", "Course 2", "Course 1", "Course 0"]
+        );
     }
-    assert_eq!(grades(&app, &ada.access).await.len(), 5, "default page holds them");
+    assert_eq!(
+        grades(&app, &ada.access).await.len(),
+        5,
+        "default page holds them"
+    );
     for bad in ["?limit=0", "?limit=101", "?before=x"] {
         let response = app
             .bearer(Method::GET, &format!("/api/grades{bad}"), &ada.access)

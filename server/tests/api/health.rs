@@ -86,8 +86,14 @@ async fn a_secret_that_others_can_read_stops_start_up() {
         panic!("started with a secret others can read");
     };
     let error = error.to_string();
-    assert!(error.contains("jwt_secret is readable by other users (mode 0644)"), "{error}");
-    assert!(!error.contains(&"x".repeat(64)), "the secret is not printed");
+    assert!(
+        error.contains("jwt_secret is readable by other users (mode 0644)"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(&"x".repeat(64)),
+        "the secret is not printed"
+    );
 }
 
 /// A process whose polls of revoked sessions fail would accept revoked
@@ -106,12 +112,19 @@ async fn readyz_fails_while_revoked_sessions_cannot_be_polled() {
         .unwrap();
     let broken = Instant::now();
     while ready().await != 503 {
-        assert!(broken.elapsed() < Duration::from_secs(10), "still ready after 10 s");
+        assert!(
+            broken.elapsed() < Duration::from_secs(10),
+            "still ready after 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The last good poll was at most one interval before the break.
     use server::auth::revocation::{POLL_INTERVAL, STALE_AFTER};
-    assert!(broken.elapsed() >= STALE_AFTER - POLL_INTERVAL, "{:?}", broken.elapsed());
+    assert!(
+        broken.elapsed() >= STALE_AFTER - POLL_INTERVAL,
+        "{:?}",
+        broken.elapsed()
+    );
     // Meanwhile no bearer token is taken on trust: the process cannot know
     // whether its session was revoked.
     assert_eq!(app.me(&ada.access).await.status(), 503);
@@ -121,7 +134,10 @@ async fn readyz_fails_while_revoked_sessions_cannot_be_polled() {
         .unwrap();
     let repaired = Instant::now();
     while ready().await != 200 {
-        assert!(repaired.elapsed() < Duration::from_secs(5), "not ready again");
+        assert!(
+            repaired.elapsed() < Duration::from_secs(5),
+            "not ready again"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.me(&ada.access).await.status(), 200);
@@ -144,11 +160,18 @@ async fn readyz_and_bearer_requests_fail_while_the_key_ring_cannot_be_read() {
         .unwrap();
     let broken = Instant::now();
     while ready().await != 503 {
-        assert!(broken.elapsed() < Duration::from_secs(15), "still ready after 15 s");
+        assert!(
+            broken.elapsed() < Duration::from_secs(15),
+            "still ready after 15 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     use server::auth::{jwt::RING_STALE_AFTER, keys::RELOAD_INTERVAL};
-    assert!(broken.elapsed() >= RING_STALE_AFTER - RELOAD_INTERVAL, "{:?}", broken.elapsed());
+    assert!(
+        broken.elapsed() >= RING_STALE_AFTER - RELOAD_INTERVAL,
+        "{:?}",
+        broken.elapsed()
+    );
     assert_eq!(app.me(&ada.access).await.status(), 503);
     sqlx::query("ALTER TABLE signing_keys RENAME COLUMN hidden_jwk TO public_jwk")
         .execute(&db)
@@ -156,7 +179,10 @@ async fn readyz_and_bearer_requests_fail_while_the_key_ring_cannot_be_read() {
         .unwrap();
     let repaired = Instant::now();
     while ready().await != 200 {
-        assert!(repaired.elapsed() < Duration::from_secs(5), "not ready again");
+        assert!(
+            repaired.elapsed() < Duration::from_secs(5),
+            "not ready again"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.me(&ada.access).await.status(), 200);

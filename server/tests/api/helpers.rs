@@ -112,7 +112,9 @@ impl TestApp {
 
     /// A SQLite pool of the test's own to the server's database file.
     pub async fn sqlite_file(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&self.vars["DATABASE_URL"]).await.unwrap()
+        sqlx::SqlitePool::connect(&self.vars["DATABASE_URL"])
+            .await
+            .unwrap()
     }
 
     /// A connection pool of the test's own to the server's database, SQLite
@@ -278,7 +280,10 @@ pub fn client() -> reqwest::Client {
 /// first use and named after the folder, so that processes started in the
 /// same folder share it.
 pub async fn database_url(data_dir: &std::path::Path) -> String {
-    let Some(admin) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+    let Some(admin) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         return format!("sqlite://{}", data_dir.join("app.db").display());
     };
     use sha2::Digest;
@@ -300,7 +305,9 @@ pub async fn database_url(data_dir: &std::path::Path) -> String {
             .execute(&mut admin_conn)
             .await;
     }
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
     format!("{base}/{name}")
 }
 

@@ -135,7 +135,9 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let mut stream = raw(&app, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
     let limit = server::serve::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5);
     read_to_close(&mut stream, limit).await;
-    assert!(started.elapsed() >= server::serve::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1));
+    assert!(
+        started.elapsed() >= server::serve::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1)
+    );
 }
 
 #[tokio::test]

@@ -36,16 +36,24 @@ fn three_instances_on_one_postgres_database_act_as_one_server() {
         signup(&client, &a, "ada").await;
 
         // Login on A, refresh on B: the new pair works on C.
-        let login: Value = post(&a, "/api/auth/login", json!({"login": "ada", "password": PASSWORD}))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let login: Value = post(
+            &a,
+            "/api/auth/login",
+            json!({"login": "ada", "password": PASSWORD}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let first_refresh = login["refresh_token"].as_str().unwrap().to_owned();
-        let refreshed = post(&b, "/api/auth/refresh", json!({"refresh_token": first_refresh}))
-            .await
-            .unwrap();
+        let refreshed = post(
+            &b,
+            "/api/auth/refresh",
+            json!({"refresh_token": first_refresh}),
+        )
+        .await
+        .unwrap();
         assert_eq!(refreshed.status(), 200);
         let refreshed: Value = refreshed.json().await.unwrap();
         let access = refreshed["access_token"].as_str().unwrap().to_owned();
@@ -54,28 +62,44 @@ fn three_instances_on_one_postgres_database_act_as_one_server() {
         // The spent token presented on C after the grace window: reuse,
         // detected on C; the family ends on A and B as well.
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let reused = post(&c, "/api/auth/refresh", json!({"refresh_token": first_refresh}));
+        let reused = post(
+            &c,
+            "/api/auth/refresh",
+            json!({"refresh_token": first_refresh}),
+        );
         let reused = reused.await.unwrap();
         // Within the grace window the same successor comes back; a second
         // rotation makes the first token plainly stale.
         if reused.status() == 200 {
-            let again: Value = post(&a, "/api/auth/refresh", json!({"refresh_token": refreshed["refresh_token"]}))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let again: Value = post(
+                &a,
+                "/api/auth/refresh",
+                json!({"refresh_token": refreshed["refresh_token"]}),
+            )
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
             assert!(again["access_token"].is_string());
-            let stale = post(&c, "/api/auth/refresh", json!({"refresh_token": first_refresh}))
-                .await
-                .unwrap();
+            let stale = post(
+                &c,
+                "/api/auth/refresh",
+                json!({"refresh_token": first_refresh}),
+            )
+            .await
+            .unwrap();
             assert_eq!(stale.status(), 400, "reuse detected on C");
         } else {
             assert_eq!(reused.status(), 400, "reuse detected on C");
         }
         for server in [&a, &b] {
             let status = me_status(&client, server, &access).await;
-            assert_eq!(status, 401, "the family's access token on {}", server.address);
+            assert_eq!(
+                status, 401,
+                "the family's access token on {}",
+                server.address
+            );
         }
 
         // Logout-all through A: the access tokens of every session refused
@@ -83,12 +107,16 @@ fn three_instances_on_one_postgres_database_act_as_one_server() {
         let sessions: Vec<String> = {
             let mut tokens = Vec::new();
             for server in [&a, &b, &c] {
-                let login: Value = post(server, "/api/auth/login", json!({"login": "ada", "password": PASSWORD}))
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let login: Value = post(
+                    server,
+                    "/api/auth/login",
+                    json!({"login": "ada", "password": PASSWORD}),
+                )
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
                 tokens.push(login["access_token"].as_str().unwrap().to_owned());
             }
             tokens
@@ -118,12 +146,25 @@ fn three_instances_on_one_postgres_database_act_as_one_server() {
         // Failure limits are shared: three failures spread over the three.
         signup(&client, &b, "bob").await;
         for server in [&a, &b, &c] {
-            let wrong = post(server, "/api/auth/login", json!({"login": "bob", "password": "a wrong password, wrong"}));
+            let wrong = post(
+                server,
+                "/api/auth/login",
+                json!({"login": "bob", "password": "a wrong password, wrong"}),
+            );
             assert_eq!(wrong.await.unwrap().status(), 401);
         }
         for server in [&a, &b, &c] {
-            let limited = post(server, "/api/auth/login", json!({"login": "bob", "password": PASSWORD}));
-            assert_eq!(limited.await.unwrap().status(), 429, "on {}", server.address);
+            let limited = post(
+                server,
+                "/api/auth/login",
+                json!({"login": "bob", "password": PASSWORD}),
+            );
+            assert_eq!(
+                limited.await.unwrap().status(),
+                429,
+                "on {}",
+                server.address
+            );
         }
     });
 
@@ -132,7 +173,9 @@ fn three_instances_on_one_postgres_database_act_as_one_server() {
     let kid_of = |access: &str| {
         use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
         let header: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD.decode(access.split('.').next().unwrap()).unwrap(),
+            &URL_SAFE_NO_PAD
+                .decode(access.split('.').next().unwrap())
+                .unwrap(),
         )
         .unwrap();
         header["kid"].as_str().unwrap().to_owned()
@@ -144,7 +187,11 @@ fn three_instances_on_one_postgres_database_act_as_one_server() {
         .args(["keys", "rotate"])
         .output()
         .unwrap();
-    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
     let said = String::from_utf8_lossy(&rotated.stdout).into_owned();
     let new_kid = said.split_whitespace().nth(1).unwrap().to_owned();
     rt.block_on(async {

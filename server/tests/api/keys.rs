@@ -43,11 +43,20 @@ async fn rotating_never_logs_anyone_out_and_new_tokens_carry_the_new_key() {
         kid_of(&app.login("ada").await.access) != before
     })
     .await;
-    assert_eq!(app.me(&ada.access).await.status(), 200, "old key still verifies");
+    assert_eq!(
+        app.me(&ada.access).await.status(),
+        200,
+        "old key still verifies"
+    );
     let refreshed: Value = app.refresh(&ada.refresh).await.json().await.unwrap();
     assert_ne!(kid_of(refreshed["access_token"].as_str().unwrap()), before);
     // HS256 keys are never published.
-    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 0);
 }
 
@@ -69,15 +78,19 @@ async fn an_asymmetric_key_is_in_jwks_before_it_signs_and_after_it_retires() {
             .map(|k| k["kid"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    within("the new key is published", Duration::from_secs(5), || async {
-        kids().await.len() == 2
-    })
+    within(
+        "the new key is published",
+        Duration::from_secs(5),
+        || async { kids().await.len() == 2 },
+    )
     .await;
     // Published, not yet signing.
     assert_eq!(kid_of(&app.login("ada").await.access), first);
-    within("the new key signs after the lead", Duration::from_secs(10), || async {
-        kid_of(&app.login("ada").await.access) != first
-    })
+    within(
+        "the new key signs after the lead",
+        Duration::from_secs(10),
+        || async { kid_of(&app.login("ada").await.access) != first },
+    )
     .await;
     // The retired key stays in JWKS, and its tokens keep working.
     assert!(kids().await.contains(&first));
@@ -89,34 +102,56 @@ async fn revoking_a_key_ends_its_tokens_and_another_signs_at_once() {
     let app = TestApp::spawn_with(&[("JWT_ALG", "EdDSA")]).await;
     let ada = app.signup("ada").await;
     let kid = kid_of(&ada.access);
-    let said = server::admin::keys_revoke(&app.config(), &kid).await.unwrap();
+    let said = server::admin::keys_revoke(&app.config(), &kid)
+        .await
+        .unwrap();
     assert!(said.contains("signs from now on"), "{said}");
-    within("the revoked key's tokens are refused", Duration::from_secs(5), || async {
-        app.me(&ada.access).await.status() == 401
-    })
+    within(
+        "the revoked key's tokens are refused",
+        Duration::from_secs(5),
+        || async { app.me(&ada.access).await.status() == 401 },
+    )
     .await;
     let fresh = app.login("ada").await;
     assert_ne!(kid_of(&fresh.access), kid);
     assert_eq!(app.me(&fresh.access).await.status(), 200);
-    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
-    assert!(!jwks.to_string().contains(&kid), "a revoked key is not published");
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !jwks.to_string().contains(&kid),
+        "a revoked key is not published"
+    );
     // Revoking it again, or a key that does not exist, says so.
-    let again = server::admin::keys_revoke(&app.config(), &kid).await.unwrap();
+    let again = server::admin::keys_revoke(&app.config(), &kid)
+        .await
+        .unwrap();
     assert!(again.contains("revoked already"), "{again}");
-    let unknown = server::admin::keys_revoke(&app.config(), "no-such-kid").await.unwrap_err();
-    assert!(unknown.to_string().contains("no signing key has the id"), "{unknown}");
+    let unknown = server::admin::keys_revoke(&app.config(), "no-such-kid")
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("no signing key has the id"),
+        "{unknown}"
+    );
 }
 
 #[tokio::test]
 async fn every_instance_signs_with_a_rotated_key_within_five_seconds() {
-    let first = TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
+    let first =
+        TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
     let second = first.sibling().await;
     first.signup("ada").await;
     let before = kid_of(&second.login("ada").await.access);
     server::admin::keys_rotate(&first.config()).await.unwrap();
-    let took = within("the other instance signs with the new key", Duration::from_secs(5), || async {
-        kid_of(&second.login("ada").await.access) != before
-    })
+    let took = within(
+        "the other instance signs with the new key",
+        Duration::from_secs(5),
+        || async { kid_of(&second.login("ada").await.access) != before },
+    )
     .await;
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -143,7 +178,12 @@ async fn the_key_an_earlier_version_signed_with_becomes_the_first_key() {
     let ada = app.signup("ada").await;
     // A token exactly as the earlier version signed it.
     let earlier = server::auth::jwt::Keys::hs256(secret.as_bytes(), Duration::from_secs(900))
-        .issue(&ada.id, "ada", classboard::api::Role::Student, "an-earlier-session")
+        .issue(
+            &ada.id,
+            "ada",
+            classboard::api::Role::Student,
+            "an-earlier-session",
+        )
         .unwrap();
     assert_eq!(kid_of(&earlier), kid_of(&ada.access));
     assert_eq!(app.me(&earlier).await.status(), 200);

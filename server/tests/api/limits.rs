@@ -116,7 +116,12 @@ async fn a_refresh_over_the_limit_leaves_its_token_live_and_junk_counts_nothing(
     // Refused before any query, so not counted: no token, and tokens this
     // server cannot have minted.
     for _ in 0..5 {
-        assert_eq!(app.post_json("/api/auth/refresh", &json!({})).await.status(), 400);
+        assert_eq!(
+            app.post_json("/api/auth/refresh", &json!({}))
+                .await
+                .status(),
+            400
+        );
         assert_eq!(app.refresh("not a token at all").await.status(), 400);
         assert_eq!(app.refresh(&"A".repeat(64)).await.status(), 400);
     }
@@ -129,8 +134,17 @@ async fn a_refresh_over_the_limit_leaves_its_token_live_and_junk_counts_nothing(
     );
     let next: serde_json::Value = next.json().await.unwrap();
     let successor = next["refresh_token"].as_str().unwrap();
-    assert_eq!(app.refresh(successor).await.status(), 200, "counted: 2 of 2");
-    let next: serde_json::Value = app.login_response("ada", PASSWORD).await.json().await.unwrap();
+    assert_eq!(
+        app.refresh(successor).await.status(),
+        200,
+        "counted: 2 of 2"
+    );
+    let next: serde_json::Value = app
+        .login_response("ada", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(next["error"], "rate_limited", "login counts too: 3 of 2");
 }
 
@@ -189,15 +203,23 @@ async fn signup_from(app: &TestApp, forwarded_for: &str, username: &str) -> u16 
 
 #[tokio::test]
 async fn ipv6_clients_are_counted_per_64_network() {
-    let app = TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m"), ("TRUST_FORWARDED_FOR", "true")]).await;
+    let app =
+        TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m"), ("TRUST_FORWARDED_FOR", "true")]).await;
     assert_eq!(signup_from(&app, "2001:db8:0:7::1", "ada").await, 201);
-    assert_eq!(signup_from(&app, "2001:db8:0:7:ffff:ffff:ffff:2", "bob").await, 201);
+    assert_eq!(
+        signup_from(&app, "2001:db8:0:7:ffff:ffff:ffff:2", "bob").await,
+        201
+    );
     assert_eq!(
         signup_from(&app, "2001:db8:0:7::abcd", "cyd").await,
         429,
         "a third address of the same /64 shares its budget"
     );
-    assert_eq!(signup_from(&app, "2001:db8:0:8::1", "dee").await, 201, "another /64");
+    assert_eq!(
+        signup_from(&app, "2001:db8:0:8::1", "dee").await,
+        201,
+        "another /64"
+    );
     // IPv4 still counts per address.
     assert_eq!(signup_from(&app, "10.0.0.1", "eve").await, 201);
     assert_eq!(signup_from(&app, "10.0.0.2", "fay").await, 201);
@@ -205,7 +227,8 @@ async fn ipv6_clients_are_counted_per_64_network() {
 
 #[tokio::test]
 async fn a_forwarded_for_whose_last_entry_is_not_an_address_counts_the_tcp_peer() {
-    let app = TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m"), ("TRUST_FORWARDED_FOR", "true")]).await;
+    let app =
+        TestApp::spawn_with(&[("SIGNUPS_PER_IP", "2/5m"), ("TRUST_FORWARDED_FOR", "true")]).await;
     // The client writes the first entries; the proxy's own entry is junk.
     // Only the peer can be counted, never a client-written entry.
     let statuses = [
@@ -263,14 +286,19 @@ async fn a_full_hashing_queue_answers_503_at_once_and_costs_no_attempt() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert!(refused > 0, "no request was refused: the queue is unbounded");
-    assert!(answered >= app.state.hasher.threads(), "{answered} answered");
-    let attempts: i64 = sqlx::query_scalar(
-        "SELECT MAX(count) FROM rate_counters WHERE key LIKE 'fail_ip:%'",
-    )
-    .fetch_one(&app.db().await)
-    .await
-    .unwrap();
+    assert!(
+        refused > 0,
+        "no request was refused: the queue is unbounded"
+    );
+    assert!(
+        answered >= app.state.hasher.threads(),
+        "{answered} answered"
+    );
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT MAX(count) FROM rate_counters WHERE key LIKE 'fail_ip:%'")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
     assert_eq!(
         attempts,
         i64::try_from(answered).unwrap(),

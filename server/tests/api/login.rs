@@ -196,14 +196,19 @@ async fn a_wrong_password_costs_one_hash_unless_the_stored_hash_predates_normali
         .unwrap();
     let before = app.state.hasher.runs();
     assert_eq!(app.login_response("ada", decomposed).await.status(), 401);
-    assert_eq!(app.state.hasher.runs(), before + 2, "the typed form is tried too");
+    assert_eq!(
+        app.state.hasher.runs(),
+        before + 2,
+        "the typed form is tried too"
+    );
     // A successful login marks the hash as made from the normalised form.
     assert_eq!(app.login_response("ada", PASSWORD).await.status(), 200);
-    let marked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND password_nfc")
-        .bind(&ada.id)
-        .fetch_one(&app.db().await)
-        .await
-        .unwrap();
+    let marked: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND password_nfc")
+            .bind(&ada.id)
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
     assert_eq!(marked, 1);
 }
 
@@ -211,7 +216,10 @@ async fn a_wrong_password_costs_one_hash_unless_the_stored_hash_predates_normali
 async fn login_names_in_full_width_letters_name_the_same_account() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    for login in ["\u{ff41}\u{ff44}\u{ff41}", "\u{ff21}\u{ff24}\u{ff21}@example.com"] {
+    for login in [
+        "\u{ff41}\u{ff44}\u{ff41}",
+        "\u{ff21}\u{ff24}\u{ff21}@example.com",
+    ] {
         let response = app.login_response(login, PASSWORD).await;
         assert_eq!(response.status(), 200, "{login}");
         let body: Value = response.json().await.unwrap();
@@ -222,7 +230,11 @@ async fn login_names_in_full_width_letters_name_the_same_account() {
 #[tokio::test]
 async fn an_empty_or_overlong_login_name_is_refused_with_details() {
     let app = TestApp::spawn().await;
-    for (login, issue) in [("", "required"), ("   ", "required"), (&*"a".repeat(255), "too_long")] {
+    for (login, issue) in [
+        ("", "required"),
+        ("   ", "required"),
+        (&*"a".repeat(255), "too_long"),
+    ] {
         let response = app.login_response(login, PASSWORD).await;
         assert_eq!(response.status(), 422, "{login:?}");
         let body: Value = response.json().await.unwrap();

@@ -16,7 +16,10 @@ use crate::{
 
 /// Seconds since the epoch.
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// The code of `secret` (base32) for the time step `steps` away from now.
@@ -42,8 +45,18 @@ fn claims(access: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> reqwest::Response {
-    app.bearer(method, path, token).json(&body).send().await.unwrap()
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.bearer(method, path, token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Turns TOTP on for `user`, confirming with the code of the step before
@@ -51,7 +64,11 @@ async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Valu
 /// Returns the secret and the recovery codes.
 async fn enrol(app: &TestApp, user: &TestUser) -> (String, Vec<String>) {
     early_in_a_step().await;
-    let started = app.bearer(Method::POST, "/api/account/mfa/totp", &user.access).send().await.unwrap();
+    let started = app
+        .bearer(Method::POST, "/api/account/mfa/totp", &user.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(started.status(), 201);
     let started: Value = started.json().await.unwrap();
     let secret = started["secret"].as_str().unwrap().to_owned();
@@ -77,8 +94,16 @@ async fn enrol(app: &TestApp, user: &TestUser) -> (String, Vec<String>) {
 /// Logs in with the password; the `403 mfa_required` body.
 async fn password_step(app: &TestApp, login: &str) -> Value {
     let response = app.login_response(login, PASSWORD).await;
-    assert_eq!(response.status(), 403, "{}", response.text().await.unwrap_or_default());
-    assert!(response.headers().get("set-cookie").is_none(), "no cookie before the second factor");
+    assert_eq!(
+        response.status(),
+        403,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    assert!(
+        response.headers().get("set-cookie").is_none(),
+        "no cookie before the second factor"
+    );
     assert_eq!(header(&response, "cache-control"), "no-store");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "mfa_required");
@@ -86,7 +111,12 @@ async fn password_step(app: &TestApp, login: &str) -> Value {
     body
 }
 
-async fn second_step(app: &TestApp, mfa_token: &str, method: &str, code: &str) -> reqwest::Response {
+async fn second_step(
+    app: &TestApp,
+    mfa_token: &str,
+    method: &str,
+    code: &str,
+) -> reqwest::Response {
     app.post_json(
         "/api/auth/mfa",
         &json!({"mfa_token": mfa_token, "method": method, "code": code}),
@@ -99,21 +129,46 @@ async fn enrolment_gives_a_secret_a_uri_and_a_qr_code_then_ten_codes() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let status = app.get_json("/api/account/mfa", &ada.access).await;
-    assert_eq!(status, json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0}));
+    assert_eq!(
+        status,
+        json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0})
+    );
 
-    let first: Value = app.bearer(Method::POST, "/api/account/mfa/totp", &ada.access).send().await.unwrap().json().await.unwrap();
+    let first: Value = app
+        .bearer(Method::POST, "/api/account/mfa/totp", &ada.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let secret = first["secret"].as_str().unwrap();
-    assert!(Secret::Encoded(secret.into()).to_bytes().unwrap().len() >= 20, "≥ 160 bits");
+    assert!(
+        Secret::Encoded(secret.into()).to_bytes().unwrap().len() >= 20,
+        "≥ 160 bits"
+    );
     assert_eq!(
         first["otpauth_uri"],
-        format!("otpauth://totp/classboard:ada?secret={secret}&issuer=classboard&algorithm=SHA1&digits=6&period=30")
+        format!(
+            "otpauth://totp/classboard:ada?secret={secret}&issuer=classboard&algorithm=SHA1&digits=6&period=30"
+        )
     );
     let svg = first["qr_svg"].as_str().unwrap();
-    assert!(svg.contains("<svg") && svg.contains("</svg>"), "an SVG document");
+    assert!(
+        svg.contains("<svg") && svg.contains("</svg>"),
+        "an SVG document"
+    );
     // Pending: not on yet; starting again replaces the pending secret.
-    assert_eq!(app.get_json("/api/account/mfa", &ada.access).await["totp"]["enabled"], false);
+    assert_eq!(
+        app.get_json("/api/account/mfa", &ada.access).await["totp"]["enabled"],
+        false
+    );
     let (secret, codes) = enrol(&app, &ada).await;
-    assert_ne!(secret, first["secret"].as_str().unwrap(), "a new secret each time");
+    assert_ne!(
+        secret,
+        first["secret"].as_str().unwrap(),
+        "a new secret each time"
+    );
     assert_eq!(codes.len(), 10);
     let unique: std::collections::HashSet<_> = codes.iter().collect();
     assert_eq!(unique.len(), 10);
@@ -125,9 +180,16 @@ async fn enrolment_gives_a_secret_a_uri_and_a_qr_code_then_ten_codes() {
     assert_eq!(status["totp"]["enabled"], true);
     assert!(status["totp"]["created_at"].is_string());
     assert_eq!(status["recovery_codes_left"], 10);
-    assert_eq!(app.get_json("/api/me", &ada.access).await["user"]["mfa"], true);
+    assert_eq!(
+        app.get_json("/api/me", &ada.access).await["user"]["mfa"],
+        true
+    );
     // Already on: starting again is a conflict.
-    let again = app.bearer(Method::POST, "/api/account/mfa/totp", &ada.access).send().await.unwrap();
+    let again = app
+        .bearer(Method::POST, "/api/account/mfa/totp", &ada.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 409);
 }
 
@@ -136,24 +198,57 @@ async fn confirmation_needs_the_right_code_and_password() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     early_in_a_step().await;
-    let started: Value = app.bearer(Method::POST, "/api/account/mfa/totp", &ada.access).send().await.unwrap().json().await.unwrap();
+    let started: Value = app
+        .bearer(Method::POST, "/api/account/mfa/totp", &ada.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let secret = started["secret"].as_str().unwrap();
-    let confirm = |body: Value| send(&app, Method::POST, "/api/account/mfa/totp/confirm", &ada.access, body);
+    let confirm = |body: Value| {
+        send(
+            &app,
+            Method::POST,
+            "/api/account/mfa/totp/confirm",
+            &ada.access,
+            body,
+        )
+    };
 
     let missing = confirm(json!({"password": ""})).await;
     assert_eq!(missing.status(), 422);
     let body: Value = missing.json().await.unwrap();
-    assert_eq!(body["details"], json!([{"field": "password", "issue": "required"}, {"field": "code", "issue": "required"}]));
+    assert_eq!(
+        body["details"],
+        json!([{"field": "password", "issue": "required"}, {"field": "code", "issue": "required"}])
+    );
     let wrong_code = confirm(json!({"code": code(secret, 3), "password": PASSWORD})).await;
     assert_eq!(wrong_code.status(), 401);
     assert_eq!(error_code(wrong_code).await, "invalid_credentials");
-    let wrong_password = confirm(json!({"code": code(secret, 0), "password": "not the password at all"})).await;
+    let wrong_password =
+        confirm(json!({"code": code(secret, 0), "password": "not the password at all"})).await;
     assert_eq!(wrong_password.status(), 401);
-    assert_eq!(app.get_json("/api/account/mfa", &ada.access).await["totp"]["enabled"], false, "still pending");
+    assert_eq!(
+        app.get_json("/api/account/mfa", &ada.access).await["totp"]["enabled"],
+        false,
+        "still pending"
+    );
     // The pending secret survives the mistakes.
-    assert_eq!(confirm(json!({"code": code(secret, 0), "password": PASSWORD})).await.status(), 200);
+    assert_eq!(
+        confirm(json!({"code": code(secret, 0), "password": PASSWORD}))
+            .await
+            .status(),
+        200
+    );
     // Nothing pending any more.
-    assert_eq!(confirm(json!({"code": code(secret, 1), "password": PASSWORD})).await.status(), 409);
+    assert_eq!(
+        confirm(json!({"code": code(secret, 1), "password": PASSWORD}))
+            .await
+            .status(),
+        409
+    );
 }
 
 #[tokio::test]
@@ -166,7 +261,10 @@ async fn a_login_without_a_second_factor_is_password_only() {
     assert_eq!(claims["amr"], json!(["pwd"]));
     let auth_time = claims["auth_time"].as_u64().unwrap();
     assert!(auth_time >= before && auth_time <= now());
-    assert_eq!(app.get_json("/api/me", &ada.access).await["user"]["mfa"], false);
+    assert_eq!(
+        app.get_json("/api/me", &ada.access).await["user"]["mfa"],
+        false
+    );
 }
 
 #[tokio::test]
@@ -186,11 +284,19 @@ async fn a_login_with_totp_asks_for_the_code_and_says_so_in_its_tokens() {
     let first = claims(body["access_token"].as_str().unwrap());
     assert_eq!(first["amr"], json!(["pwd", "otp", "mfa"]));
     let auth_time = first["auth_time"].as_u64().unwrap();
-    assert!(auth_time >= before && auth_time <= now(), "when the password was checked");
+    assert!(
+        auth_time >= before && auth_time <= now(),
+        "when the password was checked"
+    );
     assert_eq!(body["user"]["mfa"], true);
 
     // A refresh keeps how and when the session signed in.
-    let refreshed: Value = app.refresh(body["refresh_token"].as_str().unwrap()).await.json().await.unwrap();
+    let refreshed: Value = app
+        .refresh(body["refresh_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     let again = claims(refreshed["access_token"].as_str().unwrap());
     assert_eq!(again["amr"], first["amr"]);
     assert_eq!(again["auth_time"], first["auth_time"]);
@@ -207,14 +313,31 @@ async fn a_code_is_never_accepted_twice_for_an_account() {
     let (secret, _) = enrol(&app, &ada).await;
     let current = code(&secret, 0);
     let first = password_step(&app, "ada").await;
-    assert_eq!(second_step(&app, first["mfa_token"].as_str().unwrap(), "totp", &current).await.status(), 200);
+    assert_eq!(
+        second_step(&app, first["mfa_token"].as_str().unwrap(), "totp", &current)
+            .await
+            .status(),
+        200
+    );
     let second = password_step(&app, "ada").await;
-    let replayed = second_step(&app, second["mfa_token"].as_str().unwrap(), "totp", &current).await;
+    let replayed = second_step(
+        &app,
+        second["mfa_token"].as_str().unwrap(),
+        "totp",
+        &current,
+    )
+    .await;
     assert_eq!(replayed.status(), 401);
     assert_eq!(error_code(replayed).await, "invalid_credentials");
     // Nor an earlier step's code, once a later one was used.
     let third = password_step(&app, "ada").await;
-    let older = second_step(&app, third["mfa_token"].as_str().unwrap(), "totp", &code(&secret, -1)).await;
+    let older = second_step(
+        &app,
+        third["mfa_token"].as_str().unwrap(),
+        "totp",
+        &code(&secret, -1),
+    )
+    .await;
     assert_eq!(older.status(), 401);
 }
 
@@ -252,12 +375,24 @@ async fn recovery_codes_work_once_in_any_case_with_or_without_separators() {
     let (_, codes) = enrol(&app, &ada).await;
     let typed = codes[0].to_uppercase().replace('-', " ");
     let required = password_step(&app, "ada").await;
-    let done = second_step(&app, required["mfa_token"].as_str().unwrap(), "recovery_code", &typed).await;
+    let done = second_step(
+        &app,
+        required["mfa_token"].as_str().unwrap(),
+        "recovery_code",
+        &typed,
+    )
+    .await;
     assert_eq!(done.status(), 200);
     let body: Value = done.json().await.unwrap();
-    assert_eq!(claims(body["access_token"].as_str().unwrap())["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "mfa"])
+    );
     let access = body["access_token"].as_str().unwrap();
-    assert_eq!(app.get_json("/api/account/mfa", access).await["recovery_codes_left"], 9);
+    assert_eq!(
+        app.get_json("/api/account/mfa", access).await["recovery_codes_left"],
+        9
+    );
 
     let required = password_step(&app, "ada").await;
     let token = required["mfa_token"].as_str().unwrap();
@@ -265,10 +400,21 @@ async fn recovery_codes_work_once_in_any_case_with_or_without_separators() {
     assert_eq!(spent.status(), 401, "a recovery code works once");
     // Without dashes, lower case: the next code.
     let plain = codes[1].replace('-', "");
-    assert_eq!(second_step(&app, token, "recovery_code", &plain).await.status(), 200);
+    assert_eq!(
+        second_step(&app, token, "recovery_code", &plain)
+            .await
+            .status(),
+        200
+    );
     // A TOTP code is no recovery code.
     let required = password_step(&app, "ada").await;
-    let wrong_kind = second_step(&app, required["mfa_token"].as_str().unwrap(), "recovery_code", "123456").await;
+    let wrong_kind = second_step(
+        &app,
+        required["mfa_token"].as_str().unwrap(),
+        "recovery_code",
+        "123456",
+    )
+    .await;
     assert_eq!(wrong_kind.status(), 401);
 }
 
@@ -280,7 +426,11 @@ async fn the_fifth_wrong_code_ends_the_challenge_and_an_expired_one_is_refused()
     let (secret, _) = enrol(&app, &ada).await;
     let required = password_step(&app, "ada").await;
     let token = required["mfa_token"].as_str().unwrap();
-    let wrong = if code(&secret, 0) == "000000" { "000001" } else { "000000" };
+    let wrong = if code(&secret, 0) == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
     for n in 1..=5 {
         let response = second_step(&app, token, "totp", wrong).await;
         assert_eq!(response.status(), 401, "wrong code {n}");
@@ -295,7 +445,13 @@ async fn the_fifth_wrong_code_ends_the_challenge_and_an_expired_one_is_refused()
         .execute(&app.db().await)
         .await
         .unwrap();
-    let expired = second_step(&app, required["mfa_token"].as_str().unwrap(), "totp", &code(&secret, 0)).await;
+    let expired = second_step(
+        &app,
+        required["mfa_token"].as_str().unwrap(),
+        "totp",
+        &code(&secret, 0),
+    )
+    .await;
     assert_eq!(expired.status(), 400);
     // And one nobody issued.
     let unknown = second_step(&app, "bm90IGEgdG9rZW4", "totp", &code(&secret, 0)).await;
@@ -309,14 +465,22 @@ async fn wrong_codes_count_against_the_accounts_failure_limits() {
     let app = TestApp::spawn_with(&[("LOGIN_FAILURES_PER_ACCOUNT_IP", "4/15m")]).await;
     let ada = app.signup("ada").await;
     let (secret, _) = enrol(&app, &ada).await;
-    let wrong = if code(&secret, 0) == "000000" { "000001" } else { "000000" };
+    let wrong = if code(&secret, 0) == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
     let required = password_step(&app, "ada").await; // 1
     let token = required["mfa_token"].as_str().unwrap();
     assert_eq!(second_step(&app, token, "totp", wrong).await.status(), 401); // 2
     assert_eq!(second_step(&app, token, "totp", wrong).await.status(), 401); // 3
     assert_eq!(second_step(&app, token, "totp", wrong).await.status(), 401); // 4
     let limited = second_step(&app, token, "totp", &code(&secret, 0)).await;
-    assert_eq!(limited.status(), 429, "even the right code, once the budget is spent");
+    assert_eq!(
+        limited.status(),
+        429,
+        "even the right code, once the budget is spent"
+    );
     assert!(!header(&limited, "retry-after").is_empty());
     assert_eq!(app.login_response("ada", PASSWORD).await.status(), 429);
 }
@@ -326,26 +490,73 @@ async fn sensitive_changes_need_the_password_and_a_current_code() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let (secret, codes) = enrol(&app, &ada).await;
-    let remove = |body: Value| send(&app, Method::DELETE, "/api/account/mfa/totp", &ada.access, body);
-    let renew = |body: Value| send(&app, Method::POST, "/api/account/mfa/recovery-codes", &ada.access, body);
+    let remove = |body: Value| {
+        send(
+            &app,
+            Method::DELETE,
+            "/api/account/mfa/totp",
+            &ada.access,
+            body,
+        )
+    };
+    let renew = |body: Value| {
+        send(
+            &app,
+            Method::POST,
+            "/api/account/mfa/recovery-codes",
+            &ada.access,
+            body,
+        )
+    };
 
     let no_code = remove(json!({"password": PASSWORD})).await;
     assert_eq!(no_code.status(), 422);
     let body: Value = no_code.json().await.unwrap();
-    assert_eq!(body["details"], json!([{"field": "code", "issue": "required"}]));
-    assert_eq!(remove(json!({"password": PASSWORD, "code": "000000"})).await.status(), 401);
-    assert_eq!(remove(json!({"password": "wrong wrong wrong wrong", "code": code(&secret, 0)})).await.status(), 401);
+    assert_eq!(
+        body["details"],
+        json!([{"field": "code", "issue": "required"}])
+    );
+    assert_eq!(
+        remove(json!({"password": PASSWORD, "code": "000000"}))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        remove(json!({"password": "wrong wrong wrong wrong", "code": code(&secret, 0)}))
+            .await
+            .status(),
+        401
+    );
     // New codes with a recovery code as the proof: the old set stops working.
     let renewed = renew(json!({"password": PASSWORD, "code": codes[0]})).await;
     assert_eq!(renewed.status(), 200);
     let fresh: Vec<String> = renewed.json::<Value>().await.unwrap()["recovery_codes"]
-        .as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(fresh.len(), 10);
-    assert_eq!(renew(json!({"password": PASSWORD, "code": codes[1]})).await.status(), 401, "old codes are gone");
+    assert_eq!(
+        renew(json!({"password": PASSWORD, "code": codes[1]}))
+            .await
+            .status(),
+        401,
+        "old codes are gone"
+    );
     // Off, with the current TOTP code.
-    assert_eq!(remove(json!({"password": PASSWORD, "code": code(&secret, 0)})).await.status(), 204);
+    assert_eq!(
+        remove(json!({"password": PASSWORD, "code": code(&secret, 0)}))
+            .await
+            .status(),
+        204
+    );
     let status = app.get_json("/api/account/mfa", &ada.access).await;
-    assert_eq!(status, json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0}));
+    assert_eq!(
+        status,
+        json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0})
+    );
     // Off: a password alone signs in again, and nothing is left to remove.
     app.login("ada").await;
     assert_eq!(remove(json!({"password": PASSWORD})).await.status(), 404);
@@ -361,15 +572,25 @@ async fn secrets_codes_and_challenges_are_not_stored_readable() {
     let token = required["mfa_token"].as_str().unwrap();
     let raw = Secret::Encoded(secret.clone()).to_bytes().unwrap();
     let db = app.db().await;
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret FROM totp_secrets").fetch_one(&db).await.unwrap();
-    let readable = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret FROM totp_secrets")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let readable =
+        |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
     assert!(!readable(&stored, &raw) && !readable(&stored, secret.as_bytes()));
-    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT code_hash FROM recovery_codes").fetch_all(&db).await.unwrap();
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT code_hash FROM recovery_codes")
+        .fetch_all(&db)
+        .await
+        .unwrap();
     assert_eq!(hashes.len(), 10);
     for (hash, code) in hashes.iter().zip(&codes) {
         assert!(!readable(hash, code.replace('-', "").as_bytes()));
     }
-    let challenge: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM mfa_challenges").fetch_one(&db).await.unwrap();
+    let challenge: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM mfa_challenges")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert!(!readable(&challenge, token.as_bytes()));
 }
 
@@ -393,7 +614,8 @@ async fn a_challenge_checks_at_most_five_codes_however_many_arrive_at_once() {
         .filter(|c| *c != right && *c != code(&secret, 1) && *c != code(&secret, -1))
         .take(50)
         .collect();
-    let answers = futures::future::join_all(wrong.iter().map(|c| second_step(&app, token, "totp", c))).await;
+    let answers =
+        futures::future::join_all(wrong.iter().map(|c| second_step(&app, token, "totp", c))).await;
     let outcomes = tally(answers.iter().map(|r| r.status().as_u16()));
     assert_eq!(outcomes.get(&401), Some(&5), "{outcomes:?}");
     assert_eq!(outcomes.get(&400), Some(&(wrong.len() - 5)), "{outcomes:?}");
@@ -411,14 +633,25 @@ async fn wrong_codes_have_a_budget_of_their_own_that_a_password_does_not_reset()
     .await;
     let ada = app.signup("ada").await;
     let (secret, _) = enrol(&app, &ada).await;
-    let wrong = if code(&secret, 0) == "000000" { "000001" } else { "000000" };
+    let wrong = if code(&secret, 0) == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
     for _ in 0..3 {
         let required = password_step(&app, "ada").await;
-        let response = second_step(&app, required["mfa_token"].as_str().unwrap(), "totp", wrong).await;
+        let response =
+            second_step(&app, required["mfa_token"].as_str().unwrap(), "totp", wrong).await;
         assert_eq!(response.status(), 401);
     }
     let required = password_step(&app, "ada").await;
-    let limited = second_step(&app, required["mfa_token"].as_str().unwrap(), "totp", &code(&secret, 0)).await;
+    let limited = second_step(
+        &app,
+        required["mfa_token"].as_str().unwrap(),
+        "totp",
+        &code(&secret, 0),
+    )
+    .await;
     assert_eq!(limited.status(), 429);
 }
 
@@ -445,7 +678,13 @@ async fn new_recovery_codes_asked_twice_at_once_leave_one_set() {
     let ada = app.signup("ada").await;
     let (_, codes) = enrol(&app, &ada).await;
     let renew = |code: &str| {
-        send(&app, Method::POST, "/api/account/mfa/recovery-codes", &ada.access, json!({"password": PASSWORD, "code": code}))
+        send(
+            &app,
+            Method::POST,
+            "/api/account/mfa/recovery-codes",
+            &ada.access,
+            json!({"password": PASSWORD, "code": code}),
+        )
     };
     let (a, b) = tokio::join!(renew(&codes[0]), renew(&codes[1]));
     // The second proof may be checked after the first replaced the code it

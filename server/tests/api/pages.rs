@@ -41,7 +41,10 @@ async fn pages_carry_security_headers() {
         "strict-origin-when-cross-origin"
     );
     assert!(
-        response.headers().get("strict-transport-security").is_none(),
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none(),
         "never over plain HTTP"
     );
 }
@@ -72,7 +75,12 @@ async fn every_answer_over_https_carries_strict_transport_security() {
         .send()
         .await
         .unwrap();
-    assert!(response.headers().get("strict-transport-security").is_none());
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
 }
 
 #[tokio::test]

@@ -255,7 +255,10 @@ fn signing_keys_are_listed_rotated_and_revoked_from_the_shell() {
     let (ok, listed, _) = keys(&["list"]);
     assert!(ok);
     assert_eq!(listed.lines().count(), 1, "{listed}");
-    assert!(listed.contains("EdDSA") && listed.contains("active"), "{listed}");
+    assert!(
+        listed.contains("EdDSA") && listed.contains("active"),
+        "{listed}"
+    );
     let first = listed.split_whitespace().next().unwrap().to_owned();
 
     let (ok, said, _) = keys(&["rotate"]);
@@ -269,7 +272,11 @@ fn signing_keys_are_listed_rotated_and_revoked_from_the_shell() {
     assert!(said.contains("signs from now on"), "{said}");
     let (ok, _, stderr) = keys(&["revoke", "nonexistent"]);
     assert!(!ok);
-    assert!(stderr.starts_with("error: signing keys: no signing key has the id") || stderr.contains("no signing key has the id"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: signing keys: no signing key has the id")
+            || stderr.contains("no signing key has the id"),
+        "{stderr}"
+    );
     server.stop();
 }
 
@@ -307,5 +314,8 @@ fn another_server_secret_stops_start_up_naming_the_key() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("cannot decrypt signing key"), "{stderr}");
     assert!(stderr.contains("JWT_SECRET"), "{stderr}");
-    assert!(!stderr.contains("secret-1234") && !stderr.contains("secret-567"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-1234") && !stderr.contains("secret-567"),
+        "{stderr}"
+    );
 }

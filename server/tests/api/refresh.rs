@@ -344,7 +344,11 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
     };
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
     let limit = app.state.config.limits.auth_requests_per_ip;
-    let (issued, _) = sessions.start(&ada.id, None, server::auth::sessions::SignIn::password(0)).await.unwrap().unwrap();
+    let (issued, _) = sessions
+        .start(&ada.id, None, server::auth::sessions::SignIn::password(0))
+        .await
+        .unwrap()
+        .unwrap();
     let key = app.state.limiter.stored(&crate::helpers::client_key(1));
     let rotated = sessions.refresh(&issued.refresh_token, &key, limit);
     let Refresh::Rotated(next, _) = rotated.await.unwrap() else {
@@ -360,7 +364,11 @@ async fn refresh_tokens_are_opaque_not_jwts() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     assert!(!ada.refresh.contains('.'), "no JWS segments");
-    assert_eq!(ada.refresh.len(), 64, "32 random bytes and a 16-byte tag, base64url");
+    assert_eq!(
+        ada.refresh.len(),
+        64,
+        "32 random bytes and a 16-byte tag, base64url"
+    );
     let stored: Vec<u8> = sqlx::query_scalar("SELECT hash FROM refresh_tokens LIMIT 1")
         .fetch_one(&app.db().await)
         .await
@@ -514,7 +522,8 @@ async fn untagged_token(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn untagged_refresh_tokens_are_refused_once_every_family_they_could_belong_to_has_ended() {
-    let first = TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
+    let first =
+        TestApp::spawn_with(&[("JWT_SECRET", "shared-secret-shared-secret-shared-secret")]).await;
     first.signup("ada").await;
     let legacy = untagged_token(&first).await;
     // Tagged tokens were first minted 31 days ago.
@@ -548,7 +557,11 @@ async fn a_session_that_has_ended_on_its_own_cannot_be_revoked_either() {
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     // Past its idle end: no longer listed, so no longer revocable: 404.
     let response = app
-        .bearer(Method::DELETE, &format!("/api/auth/sessions/{first}"), &laptop.access)
+        .bearer(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{first}"),
+            &laptop.access,
+        )
         .send()
         .await
         .unwrap();
@@ -564,7 +577,11 @@ async fn untagged_refresh_tokens_of_earlier_versions_still_rotate() {
     let response = app.refresh(&legacy).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 64, "its successor is tagged");
+    assert_eq!(
+        body["refresh_token"].as_str().unwrap().len(),
+        64,
+        "its successor is tagged"
+    );
     assert_eq!(body["user"]["id"], ada.id.as_str());
 }
 
@@ -587,7 +604,9 @@ async fn the_site_s_own_pages_get_the_refresh_token_only_as_the_cookie() {
     let own_page = || vec![("sec-fetch-site", "same-origin".to_owned())];
     let old_browser = || vec![("origin", format!("http://{host}"))];
     for (label, headers) in [("fetch metadata", own_page()), ("origin", old_browser())] {
-        let response = ask("/api/auth/login", headers.clone(), login.clone()).await.unwrap();
+        let response = ask("/api/auth/login", headers.clone(), login.clone())
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{label}");
         let cookie = header(&response, "set-cookie");
         assert!(cookie.starts_with("refresh_token="), "{label}: {cookie}");
@@ -599,7 +618,9 @@ async fn the_site_s_own_pages_get_the_refresh_token_only_as_the_cookie() {
         let token = cookie.split(';').next().unwrap().to_owned();
         let mut with_cookie = headers.clone();
         with_cookie.push(("cookie", token));
-        let response = ask("/api/auth/refresh", with_cookie, json!({})).await.unwrap();
+        let response = ask("/api/auth/refresh", with_cookie, json!({}))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{label}");
         let body: Value = response.json().await.unwrap();
         assert!(body.get("refresh_token").is_none(), "{label}: {body}");
@@ -616,7 +637,10 @@ async fn the_site_s_own_pages_get_the_refresh_token_only_as_the_cookie() {
     .await
     .unwrap();
     let body: Value = response.json().await.unwrap();
-    assert!(body["refresh_token"].is_string(), "CORS decides who reads it");
+    assert!(
+        body["refresh_token"].is_string(),
+        "CORS decides who reads it"
+    );
     let _ = ada;
 }
 
@@ -687,11 +711,18 @@ async fn a_revocation_of_more_sessions_than_a_poll_reads_reaches_another_instanc
     .unwrap();
     assert_eq!(second.me(&ada.access).await.status(), 200);
 
-    let response = first.bearer(Method::POST, "/api/auth/logout-all", &ada.access).send().await.unwrap();
+    let response = first
+        .bearer(Method::POST, "/api/auth/logout-all", &ada.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 204);
     let revoked_at = std::time::Instant::now();
     while second.me(&ada.access).await.status() != 401 {
-        assert!(revoked_at.elapsed() < Duration::from_secs(3), "not refused within three seconds");
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(3),
+            "not refused within three seconds"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

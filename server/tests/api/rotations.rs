@@ -22,7 +22,13 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
     let ada = app.signup("ada").await;
     let mut issued = Vec::new();
     for _ in 0..count {
-        let (first, _) = app.state.sessions.start(&ada.id, None, server::auth::sessions::SignIn::password(0)).await.unwrap().unwrap();
+        let (first, _) = app
+            .state
+            .sessions
+            .start(&ada.id, None, server::auth::sessions::SignIn::password(0))
+            .await
+            .unwrap()
+            .unwrap();
         issued.push(first);
     }
     issued
@@ -43,7 +49,10 @@ async fn refresh_queued(
     let mut running = JoinSet::new();
     for (i, family) in issued.iter().enumerate() {
         let sessions = app.state.sessions.clone();
-        let (token, key) = (family.refresh_token.clone(), app.state.limiter.stored(&key_of(i)));
+        let (token, key) = (
+            family.refresh_token.clone(),
+            app.state.limiter.stored(&key_of(i)),
+        );
         running.spawn(async move { (i, sessions.refresh(&token, &key, limit).await) });
     }
     // Time for every refresh to reach the queue (if one is late, it makes a
@@ -72,7 +81,10 @@ async fn rotations_queued_together_each_rotate_their_own_token() {
         assert_eq!(role, classboard::api::Role::Student);
         // The successor is stored and live: it rotates in turn.
         let again = app.state.limiter.stored(&client(1000));
-        let again = app.state.sessions.refresh(&next.refresh_token, &again, limit);
+        let again = app
+            .state
+            .sessions
+            .refresh(&next.refresh_token, &again, limit);
         assert!(matches!(again.await.unwrap(), Refresh::Rotated(..)));
     }
 }
@@ -108,7 +120,10 @@ async fn a_batch_counts_its_attempts_in_order_and_leaves_refused_tokens_live() {
     for (family, outcome) in issued.iter().zip(&outcomes) {
         if matches!(outcome, Ok(Refresh::Limited(_))) {
             let elsewhere = app.state.limiter.stored(&client(3000));
-            let later = app.state.sessions.refresh(&family.refresh_token, &elsewhere, wide);
+            let later = app
+                .state
+                .sessions
+                .refresh(&family.refresh_token, &elsewhere, wide);
             assert!(matches!(later.await.unwrap(), Refresh::Rotated(..)));
         }
     }

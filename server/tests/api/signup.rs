@@ -200,7 +200,10 @@ async fn password_rules_count_the_normalised_characters() {
         .await;
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["details"], json!([{"field": "password", "issue": "too_short"}]));
+    assert_eq!(
+        body["details"],
+        json!([{"field": "password", "issue": "too_short"}])
+    );
 }
 
 #[tokio::test]
@@ -225,6 +228,9 @@ async fn emails_that_look_alike_are_one_address_or_refused() {
             .await;
         assert_eq!(response.status(), 422, "{email}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["details"], json!([{"field": "email", "issue": "invalid"}]));
+        assert_eq!(
+            body["details"],
+            json!([{"field": "email", "issue": "invalid"}])
+        );
     }
 }

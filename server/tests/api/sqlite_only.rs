@@ -86,4 +86,3 @@ async fn database_runs_in_wal_mode() {
     // Bytes 18 and 19 of the SQLite header are 2 for WAL (1 for rollback journal).
     assert_eq!((header[18], header[19]), (2, 2));
 }
-

@@ -11,9 +11,14 @@ use crate::helpers::TestApp;
 async fn another_backend_verifies_tokens_from_jwks_alone_across_a_key_rotation() {
     let app = TestApp::spawn_with(&[("JWT_ALG", "EdDSA"), ("KEY_PUBLISH_LEAD", "0s")]).await;
     let ada = app.signup("ada").await;
-    let verifier = Verifier::new(&app.url("/.well-known/jwks.json")).await.unwrap();
+    let verifier = Verifier::new(&app.url("/.well-known/jwks.json"))
+        .await
+        .unwrap();
     let claims = verifier.verify(&ada.access).await.unwrap();
-    assert_eq!((claims.sub.as_str(), claims.role.as_str()), (ada.id.as_str(), "student"));
+    assert_eq!(
+        (claims.sub.as_str(), claims.role.as_str()),
+        (ada.id.as_str(), "student")
+    );
     assert_eq!(verifier.fetches(), 1);
 
     // The server rotates; once it signs with the new key, the verifier meets
@@ -22,7 +27,10 @@ async fn another_backend_verifies_tokens_from_jwks_alone_across_a_key_rotation()
     server::admin::keys_rotate(&app.config()).await.unwrap();
     let started = Instant::now();
     while app.state.keys.active_kid().unwrap() == old_kid {
-        assert!(started.elapsed() < Duration::from_secs(5), "the server did not rotate");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the server did not rotate"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let fresh = app.login("ada").await;
@@ -34,7 +42,10 @@ async fn another_backend_verifies_tokens_from_jwks_alone_across_a_key_rotation()
     // Made-up key ids within 30 s of that refetch cost no request.
     let forged = forge_with_kid(&fresh.access, "made-up-kid");
     for _ in 0..20 {
-        assert!(matches!(verifier.verify(&forged).await, Err(VerifyError::UnknownKey)));
+        assert!(matches!(
+            verifier.verify(&forged).await,
+            Err(VerifyError::UnknownKey)
+        ));
     }
     assert_eq!(verifier.fetches(), 2);
 
