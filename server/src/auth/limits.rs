@@ -367,9 +367,7 @@ impl Limiter {
 
 /// The key of the HMAC that names counters, derived from `secret`.
 fn counter_key(secret: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(b"classboard rate-counter key");
-    mac.finalize().into_bytes().into()
+    super::derive_key(secret, b"classboard rate-counter key")
 }
 
 /// `key`'s name in the database: its kind, then an HMAC of its digest.

@@ -11,9 +11,7 @@
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use hmac::{Hmac, Mac};
 use rand::{Rng, RngCore};
-use sha2::Sha256;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 pub use crate::store::mfa::Factors;
@@ -42,8 +40,6 @@ const DIGITS: usize = 6;
 const RECOVERY_CODE_CHARS: usize = 12;
 /// Crockford's base32 alphabet: no I, L, O or U to misread.
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// A new TOTP secret, as shown to its owner once.
 #[derive(Debug)]
@@ -107,7 +103,7 @@ impl SecondFactors {
         Self {
             db,
             sealer: Sealer::derive(server_secret, b"classboard totp secret encryption key"),
-            hash_key: derive_key(server_secret, b"classboard second-factor hash key"),
+            hash_key: super::derive_key(server_secret, b"classboard second-factor hash key"),
         }
     }
 
@@ -299,10 +295,7 @@ impl SecondFactors {
 
     /// HMAC-SHA256 of `data` under the hash key.
     fn keyed(&self, data: &[u8]) -> Vec<u8> {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.hash_key).expect("HMAC takes any key");
-        mac.update(data);
-        mac.finalize().into_bytes().to_vec()
+        super::hmac_sha256(&self.hash_key, data).to_vec()
     }
 }
 
@@ -363,12 +356,6 @@ fn otpauth_uri(encoded_secret: &str, username: &str) -> String {
 /// What a sealed TOTP secret is bound to: its account.
 fn aad(user_id: &str) -> Vec<u8> {
     [b"totp:".as_slice(), user_id.as_bytes()].concat()
-}
-
-fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes any key");
-    mac.update(label);
-    mac.finalize().into_bytes().into()
 }
 
 #[cfg(test)]

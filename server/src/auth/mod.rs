@@ -12,3 +12,20 @@ pub mod refresh_token;
 pub mod revocation;
 pub mod sealing;
 pub mod sessions;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// A key of its own for one use of the server secret, named by `label`:
+/// no two uses (refresh-token tags, counter names, sealing, second-factor
+/// hashes) ever share a key.
+pub fn derive_key(secret: &[u8], label: &[u8]) -> [u8; 32] {
+    hmac_sha256(secret, label)
+}

@@ -50,14 +50,9 @@ impl TokenKeys {
     /// Derives both keys from `secret`, each with its own label, so refresh
     /// tokens never share a key with access tokens.
     pub fn derive(secret: &[u8]) -> Self {
-        let derive = |label: &[u8]| -> [u8; 32] {
-            let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-            mac.update(label);
-            mac.finalize().into_bytes().into()
-        };
         Self {
-            tag: derive(b"classboard refresh-token tag key"),
-            successor: derive(b"classboard refresh-token successor key"),
+            tag: super::derive_key(secret, b"classboard refresh-token tag key"),
+            successor: super::derive_key(secret, b"classboard refresh-token successor key"),
         }
     }
 

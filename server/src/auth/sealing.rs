@@ -8,11 +8,6 @@ use chacha20poly1305::{
     ChaCha20Poly1305, KeyInit, Nonce,
     aead::{Aead, Payload},
 };
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
-
 /// Seals and opens values under one derived key.
 #[derive(Clone)]
 pub struct Sealer {
@@ -23,11 +18,8 @@ impl Sealer {
     /// The sealer for one purpose: `label` names it, so each purpose has a
     /// key of its own.
     pub fn derive(secret: &[u8], label: &[u8]) -> Self {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(label);
         Self {
-            cipher: ChaCha20Poly1305::new(&mac.finalize().into_bytes()),
+            cipher: ChaCha20Poly1305::new(&super::derive_key(secret, label).into()),
         }
     }
 
