@@ -172,19 +172,13 @@ impl SecondFactors {
     /// `user_id` outside a login: re-authentication. A code is used once.
     pub async fn check(&self, user_id: &str, code: &str) -> Result<bool, MfaError> {
         let now = now_ms();
-        let hash;
-        let presented = if looks_like_totp(code) {
-            self.totp_step(user_id, code, now).await?
+        let method = if looks_like_totp(code) {
+            Method::Totp
         } else {
-            match self.recovery_hash(code) {
-                Some(h) => {
-                    hash = h;
-                    Presented::RecoveryCode(&hash)
-                }
-                None => Presented::Wrong,
-            }
+            Method::RecoveryCode
         };
-        Ok(stored::use_factor(&self.db, user_id, presented, now).await?)
+        let presented = self.presented(user_id, method, code, now).await?;
+        Ok(stored::use_factor(&self.db, user_id, &presented, now).await?)
     }
 
     /// Starts the second step of a login: a new `mfa_token`, single use.
@@ -223,19 +217,9 @@ impl SecondFactors {
         code: &str,
     ) -> Result<Outcome, MfaError> {
         let now = now_ms();
-        let hash;
-        let presented = match method {
-            Method::Totp => self.totp_step(user_id, code, now).await?,
-            Method::RecoveryCode => match self.recovery_hash(code) {
-                Some(h) => {
-                    hash = h;
-                    Presented::RecoveryCode(&hash)
-                }
-                None => Presented::Wrong,
-            },
-        };
+        let presented = self.presented(user_id, method, code, now).await?;
         Ok(
-            match stored::redeem(&self.db, &self.keyed(token.as_bytes()), presented, now).await? {
+            match stored::redeem(&self.db, &self.keyed(token.as_bytes()), &presented, now).await? {
                 Redeemed::Done(challenge) => Outcome::Done(challenge),
                 Redeemed::Wrong { ended } => Outcome::Wrong { ended },
                 Redeemed::Gone => Outcome::Gone,
@@ -243,13 +227,26 @@ impl SecondFactors {
         )
     }
 
-    /// The time step `code` matches on the account's confirmed secret.
-    async fn totp_step(
+    /// What `code`, presented as `method`, is for `user_id`, as far as can
+    /// be told without using it: the time step it matches, or the recovery
+    /// code's hash.
+    async fn presented(
         &self,
         user_id: &str,
+        method: Method,
         code: &str,
         now: i64,
-    ) -> Result<Presented<'static>, MfaError> {
+    ) -> Result<Presented, MfaError> {
+        Ok(match method {
+            Method::Totp => self.totp_step(user_id, code, now).await?,
+            Method::RecoveryCode => self
+                .recovery_hash(code)
+                .map_or(Presented::Wrong, Presented::RecoveryCode),
+        })
+    }
+
+    /// The time step `code` matches on the account's confirmed secret.
+    async fn totp_step(&self, user_id: &str, code: &str, now: i64) -> Result<Presented, MfaError> {
         let Some(row) = stored::totp(&self.db, user_id).await? else {
             return Ok(Presented::Wrong);
         };

@@ -52,12 +52,12 @@ pub struct ChallengeRow {
 
 /// The second factor a redemption presents, already checked against what
 /// could be checked without the database.
-#[derive(Debug, Clone, Copy)]
-pub enum Presented<'a> {
+#[derive(Debug, Clone)]
+pub enum Presented {
     /// A TOTP code that matches this time step of the account's secret.
     TotpStep(i64),
     /// A recovery code, hashed.
-    RecoveryCode(&'a [u8]),
+    RecoveryCode(Vec<u8>),
     /// A code that matches nothing.
     Wrong,
 }
@@ -232,12 +232,12 @@ pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
 pub async fn use_factor(
     db: &Db,
     user_id: &str,
-    presented: Presented<'_>,
+    presented: &Presented,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     match presented {
         Presented::Wrong => Ok(false),
-        Presented::TotpStep(step) => {
+        &Presented::TotpStep(step) => {
             let used = on!(db, write, |pool| sqlx::query(USE_STEP)
                 .bind(step)
                 .bind(user_id)
@@ -316,7 +316,7 @@ pub async fn challenge(
 pub async fn redeem(
     db: &Db,
     token_hash: &[u8],
-    presented: Presented<'_>,
+    presented: &Presented,
     now: i64,
 ) -> Result<Redeemed, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
@@ -336,7 +336,7 @@ pub async fn redeem(
         };
         let used = match presented {
             Presented::Wrong => 0,
-            Presented::TotpStep(step) => sqlx::query(USE_STEP)
+            &Presented::TotpStep(step) => sqlx::query(USE_STEP)
                 .bind(step)
                 .bind(&counted.user_id)
                 .execute(&mut *tx)
