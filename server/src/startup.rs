@@ -21,9 +21,9 @@ use crate::{
         blocklist,
         jwt::{self, Keys},
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
-        limits::{Key, Limiter},
+        limits::{Attempt, Key, Limiter},
         mfa::SecondFactors,
-        password::{HashError, Hasher},
+        password::{HashError, Hasher, Reserved},
         revocation::Revocations,
         sessions::{self, Policy, Sessions},
     },
@@ -89,6 +89,19 @@ impl AppState {
     /// Counts one event under `key`; over `limit`, the request is refused.
     pub async fn limit(&self, key: &Key, limit: RateLimit) -> Result<(), AppError> {
         Ok(self.limiter.hit(key, limit).await??)
+    }
+
+    /// A hashing slot for a counted sign-in attempt. A full queue answers
+    /// `503` and gives the attempt back, so that load can never cost an
+    /// account its attempts.
+    pub async fn reserve_hash(&self, attempt: Attempt) -> Result<(Reserved, Attempt), AppError> {
+        match self.hasher.reserve() {
+            Ok(reserved) => Ok((reserved, attempt)),
+            Err(busy) => {
+                self.limiter.abandoned(attempt).await?;
+                Err(busy.into())
+            }
+        }
     }
 }
 

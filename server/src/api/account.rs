@@ -207,21 +207,13 @@ async fn check_password(
             .attempt(Subject::Account(&account.id), net, limits)
             .await??
     };
-    let reserved = match state.hasher.reserve() {
-        Ok(reserved) => reserved,
-        Err(busy) => {
-            state.limiter.abandoned(attempt).await?;
-            return Err(busy.into());
-        }
-    };
+    let (reserved, attempt) = state.reserve_hash(attempt).await?;
     let forms = PasswordForms::of(password);
-    let candidates = if account.password_nfc {
-        vec![forms.normalised.as_str()]
-    } else {
-        forms.candidates()
-    };
     match reserved
-        .verify(&candidates, Some(&account.password_hash))
+        .verify(
+            &forms.against(account.password_nfc),
+            Some(&account.password_hash),
+        )
         .await?
     {
         Verdict::Match | Verdict::MatchNeedsRehash => Ok((account, attempt)),

@@ -142,23 +142,11 @@ pub async fn login(
         .limiter
         .attempt(subject, net, limits.failures())
         .await??;
-    // The attempt is counted; a full hashing queue gives it back, so that
-    // load can never cost an account its attempts.
-    let reserved = match state.hasher.reserve() {
-        Ok(reserved) => reserved,
-        Err(busy) => {
-            state.limiter.abandoned(attempt).await?;
-            return Err(busy.into());
-        }
-    };
+    let (reserved, attempt) = state.reserve_hash(attempt).await?;
 
     let password = PasswordForms::of(&req.password);
-    // The password as typed is tried too only against a hash made before
-    // passwords were normalised: one hash per attempt for everyone else.
-    let candidates = match &account {
-        Some(account) if !account.password_nfc => password.candidates(),
-        _ => vec![password.normalised.as_str()],
-    };
+    // A name that matches no account is checked as a current hash would be.
+    let candidates = password.against(account.as_ref().is_none_or(|a| a.password_nfc));
     let verdict = reserved
         .verify(
             &candidates,

@@ -41,6 +41,17 @@ impl PasswordForms {
             .chain(self.raw.as_deref())
             .collect()
     }
+
+    /// The forms to try against a hash: the normalised one, and the password
+    /// as typed too only for a hash made before passwords were normalised
+    /// (`nfc_hash` false). Every other attempt costs one hash.
+    pub fn against(&self, nfc_hash: bool) -> Vec<&str> {
+        if nfc_hash {
+            vec![self.normalised.as_str()]
+        } else {
+            self.candidates()
+        }
+    }
 }
 
 /// A login name (username or email) in the form accounts are looked up by.
