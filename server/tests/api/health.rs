@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use crate::helpers::{TestApp, on_postgres};
 
 #[tokio::test]
@@ -100,47 +102,15 @@ async fn a_secret_that_others_can_read_stops_start_up() {
 /// tokens; it must say so, and readiness must fail, until polls work again.
 #[tokio::test]
 async fn readyz_fails_while_revoked_sessions_cannot_be_polled() {
-    use std::time::{Duration, Instant};
-    let app = TestApp::spawn().await;
-    let ada = app.signup("ada").await;
-    let db = app.db().await;
-    let ready = || async { app.get("/readyz").await.status().as_u16() };
-    assert_eq!(ready().await, 200);
-    sqlx::query("ALTER TABLE sessions RENAME COLUMN revoked_seq TO hidden_seq")
-        .execute(&db)
-        .await
-        .unwrap();
-    let broken = Instant::now();
-    while ready().await != 503 {
-        assert!(
-            broken.elapsed() < Duration::from_secs(10),
-            "still ready after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The last good poll was at most one interval before the break.
     use server::auth::revocation::{POLL_INTERVAL, STALE_AFTER};
-    assert!(
-        broken.elapsed() >= STALE_AFTER - POLL_INTERVAL,
-        "{:?}",
-        broken.elapsed()
-    );
-    // Meanwhile no bearer token is taken on trust: the process cannot know
-    // whether its session was revoked.
-    assert_eq!(app.me(&ada.access).await.status(), 503);
-    sqlx::query("ALTER TABLE sessions RENAME COLUMN hidden_seq TO revoked_seq")
-        .execute(&db)
-        .await
-        .unwrap();
-    let repaired = Instant::now();
-    while ready().await != 200 {
-        assert!(
-            repaired.elapsed() < Duration::from_secs(5),
-            "not ready again"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(app.me(&ada.access).await.status(), 200);
+    // The last good poll was at most one interval before the break.
+    fails_closed_while_hidden(
+        "sessions",
+        "revoked_seq",
+        STALE_AFTER - POLL_INTERVAL,
+        Duration::from_secs(10),
+    )
+    .await;
 }
 
 /// An instance that cannot read the signing-key ring might miss a key
@@ -148,35 +118,47 @@ async fn readyz_fails_while_revoked_sessions_cannot_be_polled() {
 /// does its revoked sessions, and comes back when the ring reads again.
 #[tokio::test]
 async fn readyz_and_bearer_requests_fail_while_the_key_ring_cannot_be_read() {
-    use std::time::{Duration, Instant};
+    use server::auth::{jwt::RING_STALE_AFTER, keys::RELOAD_INTERVAL};
+    fails_closed_while_hidden(
+        "signing_keys",
+        "public_jwk",
+        RING_STALE_AFTER - RELOAD_INTERVAL,
+        Duration::from_secs(15),
+    )
+    .await;
+}
+
+/// Hides `column` of `table` from a running server (renames it), and
+/// checks that `GET /readyz` turns `503` no sooner than `not_before` and
+/// within `within`, that a bearer token is then not taken on trust (the
+/// process cannot know whether it was revoked), and that both recover
+/// within 5 s of the column coming back.
+async fn fails_closed_while_hidden(
+    table: &str,
+    column: &str,
+    not_before: Duration,
+    within: Duration,
+) {
+    use std::time::Instant;
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let db = app.db().await;
     let ready = || async { app.get("/readyz").await.status().as_u16() };
+    let rename = |from: &str, to: &str| {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} RENAME COLUMN {from} TO {to}"
+        )))
+    };
     assert_eq!(ready().await, 200);
-    sqlx::query("ALTER TABLE signing_keys RENAME COLUMN public_jwk TO hidden_jwk")
-        .execute(&db)
-        .await
-        .unwrap();
+    rename(column, "hidden").execute(&db).await.unwrap();
     let broken = Instant::now();
     while ready().await != 503 {
-        assert!(
-            broken.elapsed() < Duration::from_secs(15),
-            "still ready after 15 s"
-        );
+        assert!(broken.elapsed() < within, "still ready after {within:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    use server::auth::{jwt::RING_STALE_AFTER, keys::RELOAD_INTERVAL};
-    assert!(
-        broken.elapsed() >= RING_STALE_AFTER - RELOAD_INTERVAL,
-        "{:?}",
-        broken.elapsed()
-    );
+    assert!(broken.elapsed() >= not_before, "{:?}", broken.elapsed());
     assert_eq!(app.me(&ada.access).await.status(), 503);
-    sqlx::query("ALTER TABLE signing_keys RENAME COLUMN hidden_jwk TO public_jwk")
-        .execute(&db)
-        .await
-        .unwrap();
+    rename("hidden", column).execute(&db).await.unwrap();
     let repaired = Instant::now();
     while ready().await != 200 {
         assert!(
