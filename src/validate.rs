@@ -117,11 +117,14 @@ fn limits(field: &str) -> (usize, usize) {
     }
 }
 
+/// The field's name with a capital first letter. Field names are ASCII, and
+/// the ASCII form keeps Unicode's case tables out of the WebAssembly.
 fn label(field: &str) -> String {
-    let mut chars = field.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+    let mut label = field.to_owned();
+    if let Some(first) = label.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    label
 }
 
 fn check_len(s: &str, (min, max): (usize, usize)) -> Result<(), Issue> {
