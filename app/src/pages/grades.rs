@@ -63,6 +63,17 @@ fn GradeBoard() -> impl IntoView {
     Effect::new(move |_| load(false));
     let role = move || session.role().unwrap_or(Role::Student);
     let may_assign = move || role() >= Role::Teacher;
+    // What stands in place of the table while there is none.
+    let status = move || {
+        grades.with(|shown| match shown {
+            None => Some("Loading grades…"),
+            Some(list) if list.is_empty() && role() == Role::Student => {
+                Some("No grades yet. They will appear here when a teacher assigns them.")
+            }
+            Some(list) if list.is_empty() => Some("No grades yet."),
+            Some(_) => None,
+        })
+    };
 
     view! {
         <Show when=may_assign>
@@ -73,25 +84,15 @@ fn GradeBoard() -> impl IntoView {
             Role::Teacher => "Grades you assigned",
             Role::Admin => "All grades",
         }}</h2>
-        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
-            {move || error.get().unwrap_or_default()}
+        <FormError message=error/>
+        <p class="status" role="status" hidden=move || status().is_none()>
+            {move || status().unwrap_or_default()}
         </p>
-        {move || match grades.get() {
-            None => view! { <p class="status" role="status">"Loading grades…"</p> }.into_any(),
-            Some(list) if list.is_empty() => view! {
-                <p class="empty">{if role() == Role::Student {
-                    "No grades yet. They will appear here when a teacher assigns them."
-                } else {
-                    "No grades yet."
-                }}</p>
-            }.into_any(),
-            Some(list) => view! { <GradeTable grades=list/> }.into_any(),
-        }}
-        <Show when=move || next.with(Option::is_some)>
-            <button type="button" class="secondary" on:click=move |_| load(true) disabled=move || busy.get()>
-                {move || if busy.get() { "Loading…" } else { "Load older grades" }}
-            </button>
-        </Show>
+        {move || grades.get().filter(|list| !list.is_empty()).map(|list| view! { <GradeTable grades=list/> })}
+        <button type="button" class="secondary" on:click=move |_| load(true)
+            hidden=move || next.with(Option::is_none) disabled=move || busy.get()>
+            {move || if busy.get() { "Loading…" } else { "Load older grades" }}
+        </button>
     }
 }
 
