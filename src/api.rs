@@ -179,7 +179,7 @@ pub struct MfaRequired {
     pub error: crate::ErrorCode,
     pub error_description: String,
     pub mfa_token: String,
-    /// The methods the account has: `totp`, `recovery_code`.
+    /// The methods the account has: `totp`, `recovery_code`, `passkey`.
     pub methods: Vec<MfaMethod>,
     /// Seconds the `mfa_token` lives.
     pub expires_in: u64,
@@ -191,21 +191,80 @@ pub struct MfaRequired {
 pub enum MfaMethod {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
-/// `POST /api/auth/mfa`
+/// `POST /api/auth/mfa`: a `code` for `totp` and `recovery_code`; a
+/// `ceremony` (from `POST /api/auth/mfa/passkey/options`) and the browser's
+/// `credential` for `passkey`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MfaLogin {
     pub mfa_token: String,
     pub method: MfaMethod,
+    #[serde(default)]
     pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<serde_json::Value>,
+}
+
+/// A WebAuthn ceremony started: the browser answers `options`
+/// (`PublicKeyCredentialCreationOptionsJSON` or
+/// `PublicKeyCredentialRequestOptionsJSON`), and the answer goes back with
+/// `ceremony`, within five minutes, once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyCeremony {
+    pub ceremony: String,
+    pub options: serde_json::Value,
+}
+
+/// `POST /api/account/passkeys`: finishes a registration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewPasskey {
+    /// Missing is the same as empty: `422 required`.
+    #[serde(default)]
+    pub ceremony: String,
+    /// The browser's `RegistrationResponseJSON`; missing is `422 required`.
+    #[serde(default)]
+    pub credential: Option<serde_json::Value>,
+    /// How its owner will recognise it ("Laptop", "Phone").
+    #[serde(default)]
+    pub name: String,
+}
+
+/// `POST /api/auth/passkey`: a sign-in with a passkey and no password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeySignIn {
+    /// Missing is the same as empty: `422 required`.
+    #[serde(default)]
+    pub ceremony: String,
+    /// The browser's `AuthenticationResponseJSON`; missing is `422 required`.
+    #[serde(default)]
+    pub credential: Option<serde_json::Value>,
+}
+
+/// `POST /api/auth/mfa/passkey/options`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaPasskeyOptions {
+    pub mfa_token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyResponse {
+    pub passkey: Passkey,
+}
+
+/// `GET /api/account/passkeys`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyList {
+    pub passkeys: Vec<Passkey>,
 }
 
 /// `GET /api/account/mfa`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MfaStatus {
     pub totp: TotpStatus,
-    /// Passkeys are not offered yet: always empty.
     pub passkeys: Vec<Passkey>,
     pub recovery_codes_left: u32,
 }

@@ -44,6 +44,11 @@ pub struct Config {
     pub password_hash_queue: usize,
     /// `LEPTOS_SITE_ADDR`: the listen address.
     pub site_addr: SocketAddr,
+    /// `PUBLIC_URL`: the site's address as browsers see it; the passkeys'
+    /// relying party (its host is the relying party id, the whole origin is
+    /// what browsers sign). Unset: `http://localhost:<port listened on>`
+    /// (browsers refuse an IP address as a relying party id).
+    pub public_url: Option<url::Url>,
     /// The remaining `LEPTOS_*` settings, normally set only by cargo-leptos.
     pub site: SiteConfig,
 }
@@ -218,6 +223,12 @@ impl Config {
             hash_files: env.parse("LEPTOS_HASH_FILES", false, parse_bool, "true or false")?,
         };
 
+        let site_addr = env.parse(
+            "LEPTOS_SITE_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], 3000)),
+            |s| s.parse().ok(),
+            "an address such as 127.0.0.1:3000",
+        )?;
         Ok(Self {
             database_url: DatabaseUrl(database_url),
             data_dir,
@@ -271,12 +282,13 @@ impl Config {
                 |s| s.parse().ok(),
                 "a whole number (hashes that may wait)",
             )?,
-            site_addr: env.parse(
-                "LEPTOS_SITE_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 3000)),
-                |s| s.parse().ok(),
-                "an address such as 127.0.0.1:3000",
+            public_url: env.parse(
+                "PUBLIC_URL",
+                None,
+                |s| parse_public_url(s).map(Some),
+                "an http(s) address with a host name, such as https://board.example",
             )?,
+            site_addr,
             site,
         })
     }
@@ -325,6 +337,15 @@ impl Env<'_> {
             "a limit such as 5/15m (count/duration)",
         )
     }
+}
+
+/// `PUBLIC_URL`: http or https, a host name (not an IP address, which
+/// browsers refuse as a relying party), nothing after the origin.
+fn parse_public_url(raw: &str) -> Option<url::Url> {
+    let url = url::Url::parse(raw).ok()?;
+    let named = matches!(url.host(), Some(url::Host::Domain(_)));
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    (matches!(url.scheme(), "http" | "https") && named && bare).then_some(url)
 }
 
 /// Parses a positive duration written with a unit: `30s`, `15m`, `1h`, `7d`,
@@ -431,6 +452,7 @@ mod tests {
         assert_eq!(c.key_publish_lead, Duration::from_secs(300));
         assert_eq!(c.key_rotation_interval, None);
         assert_eq!(c.site_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(c.public_url, None);
         assert_eq!(c.site.output_name, "classboard");
         assert_eq!(c.site.site_root, "target/site");
         assert!(!c.site.dev);
@@ -544,9 +566,21 @@ mod tests {
             ("TRUST_FORWARDED_FOR", "maybe"),
             ("LEPTOS_ENV", "staging"),
             ("DATABASE_URL", "mysql://db/app"),
+            ("PUBLIC_URL", "http://127.0.0.1:3000"),
+            ("PUBLIC_URL", "ftp://board.example"),
+            ("PUBLIC_URL", "https://board.example/app"),
+            ("PUBLIC_URL", "board.example"),
         ] {
             assert_eq!(config(&[(var, value)]).unwrap_err().var, var);
         }
+    }
+
+    #[test]
+    fn public_url_is_an_origin_with_a_host_name() {
+        let c = config(&[("PUBLIC_URL", "https://board.example")]).unwrap();
+        assert_eq!(c.public_url.unwrap().host_str(), Some("board.example"));
+        let c = config(&[("PUBLIC_URL", "http://localhost:8123/")]).unwrap();
+        assert_eq!(c.public_url.unwrap().port(), Some(8123));
     }
 
     #[test]

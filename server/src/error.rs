@@ -38,6 +38,9 @@ pub enum AppError {
     /// An `mfa_token` that is unknown, expired, used or ended.
     #[error("invalid grant: mfa_token")]
     InvalidMfaToken,
+    /// An unknown, expired or used passkey ceremony.
+    #[error("invalid grant: passkey ceremony")]
+    CeremonyGone,
     /// A refresh token whose session reuse detection ended.
     #[error("invalid grant: session ended by reuse detection")]
     EndedForSafety,
@@ -123,6 +126,10 @@ impl AppError {
             Self::InvalidMfaToken => ErrorBody::new(
                 C::InvalidGrant,
                 "This sign-in step has expired or was already used. Please log in again.",
+            ),
+            Self::CeremonyGone => ErrorBody::new(
+                C::InvalidGrant,
+                "This passkey request has expired or was already used. Please start again.",
             ),
             Self::EndedForSafety => {
                 ErrorBody::new(C::InvalidGrant, classboard::api::ENDED_FOR_SAFETY)
@@ -297,6 +304,15 @@ impl From<crate::auth::mfa::MfaError> for AppError {
     fn from(e: crate::auth::mfa::MfaError) -> Self {
         match e {
             crate::auth::mfa::MfaError::Database(e) => Self::Database(e),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::passkeys::PasskeyError> for AppError {
+    fn from(e: crate::auth::passkeys::PasskeyError) -> Self {
+        match e {
+            crate::auth::passkeys::PasskeyError::Database(e) => Self::Database(e),
             other => Self::Internal(other.to_string()),
         }
     }

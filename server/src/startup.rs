@@ -23,6 +23,7 @@ use crate::{
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
         limits::{Attempt, Key, Limiter},
         mfa::SecondFactors,
+        passkeys::Passkeys,
         password::{HashError, Hasher, Reserved},
         revocation::Revocations,
         sessions::{self, Policy, Sessions},
@@ -50,6 +51,8 @@ pub enum StartupError {
     Revocations(sqlx::Error),
     #[error("cannot read the database's settings: {0}")]
     Settings(sqlx::Error),
+    #[error("PUBLIC_URL: cannot be a passkey relying party: {0}")]
+    RelyingParty(crate::auth::passkeys::PasskeyError),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -83,6 +86,7 @@ pub struct Shared {
     pub limiter: Limiter,
     pub profiles: users::Profiles,
     pub second_factors: SecondFactors,
+    pub passkeys: Passkeys,
 }
 
 impl AppState {
@@ -163,10 +167,13 @@ impl Application {
                 addr: config.site_addr,
                 source,
             })?;
-        let leptos_options = leptos_options(
-            &config.site,
-            listener.local_addr().unwrap_or(config.site_addr),
-        );
+        let bound = listener.local_addr().unwrap_or(config.site_addr);
+        let leptos_options = leptos_options(&config.site, bound);
+        let public_url = config.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://localhost:{}", bound.port())).expect("a valid URL")
+        });
+        let passkeys = Passkeys::new(db.clone(), &public_url, secret.expose_secret().as_bytes())
+            .map_err(StartupError::RelyingParty)?;
 
         let state = AppState(Arc::new(Shared {
             db,
@@ -179,6 +186,7 @@ impl Application {
             limiter,
             profiles: users::Profiles::default(),
             second_factors,
+            passkeys,
         }));
         Ok(Self {
             listener,
@@ -437,6 +445,9 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             }
             if let Err(e) = store::mfa::prune(&db, store::now_ms()).await {
                 tracing::error!(error = %e, "cannot prune expired second-factor challenges");
+            }
+            if let Err(e) = store::passkeys::prune(&db, store::now_ms()).await {
+                tracing::error!(error = %e, "cannot prune expired passkey ceremonies");
             }
         }
     });

@@ -176,6 +176,8 @@ fn SecondStep(
                 mfa_token,
                 method: method.get_untracked(),
                 code: typed,
+                ceremony: None,
+                credential: None,
             };
             match api::login_second_step(&request).await {
                 Ok(_) => return go_to(&safe_next(Some(next))),
@@ -218,7 +220,7 @@ fn SecondStep(
                         error=code_error
                     />
                 }.into_any(),
-                MfaMethod::RecoveryCode => view! {
+                MfaMethod::RecoveryCode | MfaMethod::Passkey => view! {
                     <p>"Enter one of the recovery codes you saved. Each works once."</p>
                     <Field name="code" label="Recovery code" autocomplete="off" value=code error=code_error/>
                 }.into_any(),
@@ -234,7 +236,7 @@ fn SecondStep(
                                 "Use a recovery code instead"
                             </button>
                         }.into_any(),
-                        MfaMethod::RecoveryCode => view! {
+                        MfaMethod::RecoveryCode | MfaMethod::Passkey => view! {
                             <button type="button" class="link" on:click=move |_| switch(MfaMethod::Totp)>
                                 "Use the authenticator app instead"
                             </button>

@@ -31,12 +31,13 @@ use crate::{
 /// `GET /api/account/mfa`
 pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result<Json<MfaStatus>> {
     let factors = state.second_factors.factors(&user.id).await?;
+    let passkeys = state.passkeys.list(&user.id).await?;
     Ok(Json(MfaStatus {
         totp: TotpStatus {
             enabled: factors.totp_since.is_some(),
             created_at: factors.totp_since.map(rfc3339),
         },
-        passkeys: Vec::new(),
+        passkeys: passkeys.into_iter().map(super::passkeys::view).collect(),
         recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(0),
     }))
 }
@@ -129,7 +130,9 @@ pub async fn recovery_codes(
 ) -> Result<Json<RecoveryCodes>> {
     let account = reauthenticate(&state, ip, &user, &req).await?;
     let Some(codes) = state.second_factors.new_recovery_codes(&account.id).await? else {
-        return Err(AppError::Conflict("Turn on two-step sign-in first."));
+        return Err(AppError::Conflict(
+            "Turn on two-step sign-in or add a passkey first.",
+        ));
     };
     tracing::info!(user = %account.id, "recovery codes replaced");
     Ok(Json(RecoveryCodes {
@@ -151,11 +154,11 @@ pub async fn reauthenticate(
     let code = proof.code.as_deref().map(str::trim);
     require(
         &proof.password,
-        factors.any().then_some(code.unwrap_or_default()),
+        factors.needs_code().then_some(code.unwrap_or_default()),
     )?;
     let (account, attempt) =
-        check_password(state, ip, user, &proof.password, factors.any()).await?;
-    if factors.any()
+        check_password(state, ip, user, &proof.password, factors.needs_code()).await?;
+    if factors.needs_code()
         && !state
             .second_factors
             .check(&account.id, code.unwrap_or_default())

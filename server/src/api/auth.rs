@@ -17,6 +17,7 @@ use classboard::{
     validate::{Email, Issue, Password, Username},
 };
 
+use super::passkeys;
 use crate::{
     AppError, Result,
     auth::{
@@ -24,6 +25,7 @@ use crate::{
         limits::{ClientNet, Key, Subject},
         mfa,
         normalize::{self, LoginName, PasswordForms},
+        passkeys::Verified,
         password::Verdict,
         sessions::{Issued, Reason, Refresh, SessionCursor, SignIn},
     },
@@ -186,7 +188,7 @@ pub async fn login(
 
 /// Starts a session for `account`, signed in as `sign_in`, and answers its
 /// tokens; `gone` answers an account deleted meanwhile.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
@@ -219,6 +221,9 @@ async fn mfa_required(state: &AppState, user_id: &str, agent: Option<&str>) -> R
     if factors.recovery_codes_left > 0 {
         methods.push(MfaMethod::RecoveryCode);
     }
+    if factors.passkeys > 0 {
+        methods.push(MfaMethod::Passkey);
+    }
     let body = MfaRequired {
         error: ErrorCode::MfaRequired,
         error_description: "The password is right; this account also needs its second factor."
@@ -232,18 +237,22 @@ async fn mfa_required(state: &AppState, user_id: &str, agent: Option<&str>) -> R
     Ok(response)
 }
 
-/// `POST /api/auth/mfa`: the second step of a login. The code counts
-/// against the account's failure budgets like a password; the fifth wrong
-/// code ends the `mfa_token`.
+/// `POST /api/auth/mfa`: the second step of a login. The code (or passkey
+/// assertion) counts against the account's failure budgets like a
+/// password; the fifth wrong one ends the `mfa_token`.
 pub async fn mfa(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
-    if req.code.trim().is_empty() {
-        return Err(AppError::invalid_field("code", Issue::Required));
-    }
+    let passkey = match req.method {
+        MfaMethod::Passkey => Some(passkeys::assertion(req.ceremony, req.credential)?),
+        MfaMethod::Totp | MfaMethod::RecoveryCode if req.code.trim().is_empty() => {
+            return Err(AppError::invalid_field("code", Issue::Required));
+        }
+        MfaMethod::Totp | MfaMethod::RecoveryCode => None,
+    };
     let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
         return Err(AppError::InvalidMfaToken);
     };
@@ -256,15 +265,46 @@ pub async fn mfa(
         .limiter
         .attempt_code(&challenge.user_id, net, limits.failures())
         .await??;
-    let method = match req.method {
-        MfaMethod::Totp => mfa::Method::Totp,
-        MfaMethod::RecoveryCode => mfa::Method::RecoveryCode,
+    let (outcome, sign_in): (_, fn(i64) -> SignIn) = match (req.method, passkey) {
+        (MfaMethod::Passkey, Some((ceremony, presented))) => {
+            let verified = state
+                .passkeys
+                .finish_second_factor(&challenge.user_id, &req.mfa_token, &ceremony, &presented)
+                .await?;
+            let key = match verified {
+                Verified::Yes { amr, .. } => Some(amr),
+                Verified::Gone => {
+                    state.limiter.abandoned(attempt).await?;
+                    return Err(AppError::CeremonyGone);
+                }
+                Verified::Refused | Verified::CounterWentBack => None,
+            };
+            let outcome = state
+                .second_factors
+                .redeem_passkey(&req.mfa_token, key.is_some())
+                .await?;
+            let sign_in: fn(i64) -> SignIn = match key {
+                Some("hwk") => |at| SignIn::password_and_passkey("hwk", at),
+                _ => |at| SignIn::password_and_passkey("swk", at),
+            };
+            (outcome, sign_in)
+        }
+        (method, _) => {
+            let (method, sign_in): (_, fn(i64) -> SignIn) = match method {
+                MfaMethod::Totp => (mfa::Method::Totp, SignIn::password_and_totp),
+                _ => (
+                    mfa::Method::RecoveryCode,
+                    SignIn::password_and_recovery_code,
+                ),
+            };
+            let outcome = state
+                .second_factors
+                .redeem(&req.mfa_token, &challenge.user_id, method, &req.code)
+                .await?;
+            (outcome, sign_in)
+        }
     };
-    let challenge = match state
-        .second_factors
-        .redeem(&req.mfa_token, &challenge.user_id, method, &req.code)
-        .await?
-    {
+    let challenge = match outcome {
         mfa::Outcome::Done(challenge) => challenge,
         mfa::Outcome::Wrong { ended: false } => {
             return Err(AppError::WrongProof("The code is not correct."));
@@ -277,10 +317,6 @@ pub async fn mfa(
         mfa::Outcome::Gone => return Err(AppError::InvalidMfaToken),
     };
     state.limiter.succeeded(attempt).await?;
-    let sign_in = match method {
-        mfa::Method::Totp => SignIn::password_and_totp(challenge.created_at),
-        mfa::Method::RecoveryCode => SignIn::password_and_recovery_code(challenge.created_at),
-    };
     let Some(account) = users::by_id(&state.db, &challenge.user_id).await? else {
         return Err(AppError::InvalidMfaToken);
     };
@@ -292,7 +328,7 @@ pub async fn mfa(
         StatusCode::OK,
         &account,
         agent,
-        sign_in,
+        sign_in(challenge.created_at),
         gone,
     )
     .await

@@ -11,6 +11,7 @@ use crate::{AppError, startup::AppState};
 pub mod account;
 pub mod auth;
 pub mod grades;
+pub mod passkeys;
 pub mod posts;
 pub mod users;
 
@@ -25,6 +26,12 @@ pub fn router() -> Router<AppState> {
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/mfa", post(auth::mfa))
+        .route(
+            "/auth/mfa/passkey/options",
+            post(passkeys::second_factor_options),
+        )
+        .route("/auth/passkey/options", post(passkeys::sign_in_options))
+        .route("/auth/passkey", post(passkeys::sign_in))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/auth/sessions", get(auth::sessions))
@@ -37,6 +44,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/account/mfa/totp/confirm", post(account::totp_confirm))
         .route("/account/mfa/recovery-codes", post(account::recovery_codes))
+        .route("/account/passkeys", get(passkeys::list).post(passkeys::add))
+        .route("/account/passkeys/register", post(passkeys::register))
+        .route("/account/passkeys/{id}", delete(passkeys::remove))
         .route("/posts", post(posts::create).get(posts::list))
         .route("/posts/{id}", get(posts::get).delete(posts::delete))
         .route("/grades", post(grades::create).get(grades::list))

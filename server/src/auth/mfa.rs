@@ -26,6 +26,8 @@ use crate::{
 
 /// The issuer authenticator apps show beside the account.
 pub const ISSUER: &str = "classboard";
+/// What the key of second-factor hashes is derived under.
+pub const HASH_KEY_LABEL: &[u8] = b"classboard second-factor hash key";
 /// How long a login waits for its second factor.
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 /// Recovery codes in a set.
@@ -103,7 +105,7 @@ impl SecondFactors {
         Self {
             db,
             sealer: Sealer::derive(server_secret, b"classboard totp secret encryption key"),
-            hash_key: super::derive_key(server_secret, b"classboard second-factor hash key"),
+            hash_key: super::derive_key(server_secret, HASH_KEY_LABEL),
         }
     }
 
@@ -218,13 +220,28 @@ impl SecondFactors {
     ) -> Result<Outcome, MfaError> {
         let now = now_ms();
         let presented = self.presented(user_id, method, code, now).await?;
-        Ok(
-            match stored::redeem(&self.db, &self.keyed(token.as_bytes()), &presented, now).await? {
-                Redeemed::Done(challenge) => Outcome::Done(challenge),
-                Redeemed::Wrong { ended } => Outcome::Wrong { ended },
-                Redeemed::Gone => Outcome::Gone,
-            },
+        let redeemed =
+            stored::redeem(&self.db, &self.keyed(token.as_bytes()), &presented, now).await?;
+        Ok(outcome(redeemed))
+    }
+
+    /// The second step of a login with a passkey, whose assertion was
+    /// checked (`verified`) or refused: redeems `token`, or counts a failure
+    /// on it.
+    pub async fn redeem_passkey(&self, token: &str, verified: bool) -> Result<Outcome, MfaError> {
+        let presented = if verified {
+            Presented::Passkey
+        } else {
+            Presented::Wrong
+        };
+        let redeemed = stored::redeem(
+            &self.db,
+            &self.keyed(token.as_bytes()),
+            &presented,
+            now_ms(),
         )
+        .await?;
+        Ok(outcome(redeemed))
     }
 
     /// What `code`, presented as `method`, is for `user_id`, as far as can
@@ -293,6 +310,14 @@ impl SecondFactors {
     /// HMAC-SHA256 of `data` under the hash key.
     fn keyed(&self, data: &[u8]) -> Vec<u8> {
         super::hmac_sha256(&self.hash_key, data).to_vec()
+    }
+}
+
+fn outcome(redeemed: Redeemed) -> Outcome {
+    match redeemed {
+        Redeemed::Done(challenge) => Outcome::Done(challenge),
+        Redeemed::Wrong { ended } => Outcome::Wrong { ended },
+        Redeemed::Gone => Outcome::Gone,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod limits;
 pub mod mfa;
 pub mod normalize;
+pub mod passkeys;
 pub mod password;
 pub mod refresh_token;
 pub mod revocation;

@@ -71,6 +71,17 @@ impl SignIn {
         Self::of(&["pwd", "mfa"], at)
     }
 
+    /// A passkey alone: the key (`hwk` or `swk`), and the person's
+    /// verification by the authenticator (`user`); two factors.
+    pub fn passkey(key: &str, at: i64) -> Self {
+        Self::of(&[key, "user", "mfa"], at)
+    }
+
+    /// A password, then a passkey as the second factor.
+    pub fn password_and_passkey(key: &str, at: i64) -> Self {
+        Self::of(&["pwd", key, "mfa"], at)
+    }
+
     fn of(amr: &[&str], at: i64) -> Self {
         Self {
             amr: amr.iter().map(|&m| m.to_owned()).collect(),

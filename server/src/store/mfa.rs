@@ -32,12 +32,20 @@ pub struct Factors {
     /// When TOTP was turned on, if it is.
     pub totp_since: Option<i64>,
     pub recovery_codes_left: i64,
+    pub passkeys: i64,
 }
 
 impl Factors {
-    /// Whether a sign-in needs a second factor.
+    /// Whether a password sign-in needs a second factor.
     pub fn any(&self) -> bool {
-        self.totp_since.is_some()
+        self.totp_since.is_some() || self.passkeys > 0
+    }
+
+    /// Whether proving presence takes a code: the account has TOTP, or
+    /// recovery codes left. An account whose only second factor is a passkey
+    /// and that has no codes proves presence with its password.
+    pub fn needs_code(&self) -> bool {
+        self.totp_since.is_some() || self.recovery_codes_left > 0
     }
 }
 
@@ -58,6 +66,8 @@ pub enum Presented {
     TotpStep(i64),
     /// A recovery code, hashed.
     RecoveryCode(Vec<u8>),
+    /// A passkey assertion, checked and recorded already.
+    Passkey,
     /// A code that matches nothing.
     Wrong,
 }
@@ -80,7 +90,8 @@ pub async fn factors(db: &Db, user_id: &str) -> Result<Factors, sqlx::Error> {
         "SELECT (SELECT confirmed_at FROM totp_secrets
                  WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp_since,
                 (SELECT COUNT(*) FROM recovery_codes
-                 WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left"
+                 WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left,
+                (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS passkeys"
     )
     .bind(user_id)
     .fetch_one(pool)
@@ -175,8 +186,8 @@ pub async fn confirm_totp(
     })
 }
 
-/// Replaces the account's recovery codes with `codes` (hashed), if TOTP is
-/// on; `false` otherwise.
+/// Replaces the account's recovery codes with `codes` (hashed), if it has a
+/// second factor (TOTP on, or a passkey); `false` otherwise.
 pub async fn replace_recovery_codes(
     db: &Db,
     user_id: &str,
@@ -195,7 +206,11 @@ pub async fn replace_recovery_codes(
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
-        if on.is_none() {
+        let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if on.is_none() && passkeys == 0 {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -205,7 +220,8 @@ pub async fn replace_recovery_codes(
     })
 }
 
-/// Turns TOTP off and removes the recovery codes; `false` if it was not on.
+/// Turns TOTP off and removes the recovery codes, unless a passkey remains
+/// as a second factor; `false` if it was not on.
 pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
         let removed =
@@ -217,10 +233,13 @@ pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM recovery_codes WHERE user_id = $1
+               AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -237,6 +256,7 @@ pub async fn use_factor(
 ) -> Result<bool, sqlx::Error> {
     match presented {
         Presented::Wrong => Ok(false),
+        Presented::Passkey => Ok(true),
         &Presented::TotpStep(step) => {
             let used = on!(db, write, |pool| sqlx::query(USE_STEP)
                 .bind(step)
@@ -336,6 +356,7 @@ pub async fn redeem(
         };
         let used = match presented {
             Presented::Wrong => 0,
+            Presented::Passkey => 1,
             &Presented::TotpStep(step) => sqlx::query(USE_STEP)
                 .bind(step)
                 .bind(&counted.user_id)

@@ -38,6 +38,7 @@ pub mod counters;
 pub mod grades;
 pub mod keys;
 pub mod mfa;
+pub mod passkeys;
 pub mod posts;
 pub mod revocations;
 pub mod rotations;

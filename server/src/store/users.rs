@@ -85,8 +85,9 @@ impl std::fmt::Debug for Account {
 /// Whether the account in the row has a second factor, as a column.
 macro_rules! mfa_column {
     () => {
-        "EXISTS (SELECT 1 FROM totp_secrets t
-                 WHERE t.user_id = id AND t.confirmed_at IS NOT NULL) AS mfa"
+        "(EXISTS (SELECT 1 FROM totp_secrets t
+                  WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+          OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa"
     };
 }
 

@@ -16,6 +16,7 @@ mod limits;
 mod login;
 mod mfa;
 mod pages;
+mod passkeys;
 mod posts;
 mod process;
 mod refresh;

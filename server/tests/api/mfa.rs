@@ -40,7 +40,7 @@ async fn early_in_a_step() {
 }
 
 /// The claims of an access token.
-fn claims(access: &str) -> Value {
+pub fn claims(access: &str) -> Value {
     let payload = access.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }

@@ -1,0 +1,273 @@
+//! Passkeys: `/api/account/passkeys*` (the caller's own, behind
+//! re-authentication) and `/api/auth/passkey*` (signing in with one, with no
+//! password or as the second step of a password login).
+
+use std::net::IpAddr;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use classboard::{
+    api::{
+        MfaPasskeyOptions, NewPasskey, Passkey, PasskeyCeremony, PasskeyList, PasskeyResponse,
+        PasskeySignIn, Reauth,
+    },
+    validate::Issue,
+};
+use serde_json::Value;
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+
+use super::{account::reauthenticate, auth::start_session};
+use crate::{
+    AppError, Result,
+    auth::{
+        limits::{ClientNet, Key},
+        passkeys::{self, PasskeyRow, Presented, Registered, Started, Verified},
+        sessions::{Reason, SignIn},
+    },
+    extract::{AppJson, AuthUser, ClientIp, UserAgent},
+    startup::AppState,
+    store::{now_ms, rfc3339, users},
+};
+
+/// `GET /api/account/passkeys`
+pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<PasskeyList>> {
+    let passkeys = state.passkeys.list(&user.id).await?;
+    Ok(Json(PasskeyList {
+        passkeys: passkeys.into_iter().map(view).collect(),
+    }))
+}
+
+/// `POST /api/account/passkeys/register {password, code?}`: starts adding a
+/// passkey, after proof of presence.
+pub async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    AppJson(req): AppJson<Reauth>,
+) -> Result<Json<PasskeyCeremony>> {
+    let account = reauthenticate(&state, ip, &user, &req).await?;
+    let started = state
+        .passkeys
+        .begin_registration(&account.id, &account.username)
+        .await?;
+    Ok(Json(ceremony(started)))
+}
+
+/// `POST /api/account/passkeys {ceremony, credential, name}`: finishes
+/// adding a passkey. When it is the account's first second factor, the
+/// account's other sessions (signed in without one) end, as when TOTP is
+/// turned on.
+pub async fn add(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppJson(req): AppJson<NewPasskey>,
+) -> Result<(StatusCode, Json<PasskeyResponse>)> {
+    let presented = req
+        .credential
+        .map(Presented::<RegisterPublicKeyCredential>::parse);
+    let (name, presented) = match (passkey_name(&req.name), req.ceremony.is_empty(), presented) {
+        (Ok(name), false, Some(Some(presented))) => (name, presented),
+        (name, no_ceremony, presented) => {
+            return Err(AppError::validation([
+                ("ceremony", no_ceremony.then_some(Issue::Required)),
+                (
+                    "credential",
+                    match presented {
+                        None => Some(Issue::Required),
+                        Some(None) => Some(Issue::Invalid),
+                        Some(Some(_)) => None,
+                    },
+                ),
+                ("name", name.err()),
+            ]));
+        }
+    };
+    let had_factor = state.second_factors.factors(&user.id).await?.any();
+    let added = match state
+        .passkeys
+        .finish_registration(&user.id, &req.ceremony, &presented, &name)
+        .await?
+    {
+        Registered::Added(added) => added,
+        Registered::Gone => return Err(AppError::CeremonyGone),
+        Registered::Refused => {
+            return Err(AppError::WrongProof(
+                "The authenticator's answer was not accepted. Please try again.",
+            ));
+        }
+        Registered::Duplicate => {
+            return Err(AppError::Conflict("This passkey is registered already."));
+        }
+    };
+    state.profiles.forget(&user.id);
+    if !had_factor {
+        let ended = state
+            .sessions
+            .revoke_others(&user.id, &user.session_id, Reason::SecondFactorOn)
+            .await?;
+        state.revocations.insert(&ended);
+    }
+    tracing::info!(user = %user.id, passkey = %added.id, "passkey added");
+    Ok((
+        StatusCode::CREATED,
+        Json(PasskeyResponse {
+            passkey: view(added),
+        }),
+    ))
+}
+
+/// `DELETE /api/account/passkeys/{id} {password, code?}`: another account's
+/// passkey is `404`, like one that does not exist.
+pub async fn remove(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Path(id): Path<String>,
+    AppJson(req): AppJson<Reauth>,
+) -> Result<StatusCode> {
+    let account = reauthenticate(&state, ip, &user, &req).await?;
+    if !state.passkeys.remove(&account.id, &id).await? {
+        return Err(AppError::NotFound);
+    }
+    state.profiles.forget(&account.id);
+    tracing::info!(user = %account.id, passkey = %id, "passkey removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/auth/passkey/options`: starts a sign-in with no name typed.
+pub async fn sign_in_options(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+) -> Result<Json<PasskeyCeremony>> {
+    limit(&state, ip).await?;
+    Ok(Json(ceremony(state.passkeys.begin_sign_in().await?)))
+}
+
+/// `POST /api/auth/passkey {ceremony, credential}`: signs in with a passkey
+/// alone. User verification makes it two factors: no second step follows.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    UserAgent(agent): UserAgent,
+    headers: HeaderMap,
+    AppJson(req): AppJson<PasskeySignIn>,
+) -> Result<Response> {
+    let (ceremony, presented) = assertion(Some(req.ceremony), req.credential)?;
+    limit(&state, ip).await?;
+    let (user_id, key) = match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
+        Verified::Yes { user_id, amr } => (user_id, amr),
+        Verified::Gone => return Err(AppError::CeremonyGone),
+        Verified::Refused | Verified::CounterWentBack => {
+            return Err(AppError::WrongProof("This passkey was not accepted."));
+        }
+    };
+    let Some(account) = users::by_id(&state.db, &user_id).await? else {
+        return Err(AppError::WrongProof("This passkey was not accepted."));
+    };
+    start_session(
+        &state,
+        &headers,
+        StatusCode::OK,
+        &account,
+        agent.as_deref(),
+        SignIn::passkey(key, now_ms()),
+        AppError::WrongProof("This passkey was not accepted."),
+    )
+    .await
+}
+
+/// `POST /api/auth/mfa/passkey/options {mfa_token}`: the passkey step of a
+/// password login, limited to that account's passkeys.
+pub async fn second_factor_options(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<MfaPasskeyOptions>,
+) -> Result<Json<PasskeyCeremony>> {
+    let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
+        return Err(AppError::InvalidMfaToken);
+    };
+    limit(&state, ip).await?;
+    let Some(started) = state
+        .passkeys
+        .begin_second_factor(&challenge.user_id, &req.mfa_token)
+        .await?
+    else {
+        return Err(AppError::InvalidRequest(
+            "This account has no passkey: use another method.".into(),
+        ));
+    };
+    Ok(Json(ceremony(started)))
+}
+
+/// The ceremony and credential of a passkey assertion, both required, the
+/// credential read as WebAuthn's JSON; `422` naming what is missing or not
+/// one.
+pub fn assertion(
+    ceremony: Option<String>,
+    credential: Option<Value>,
+) -> Result<(String, Presented<PublicKeyCredential>)> {
+    let ceremony = ceremony.filter(|c| !c.is_empty());
+    let presented = credential.map(|json| Presented::parse(json).ok_or(Issue::Invalid));
+    match (ceremony, presented) {
+        (Some(ceremony), Some(Ok(presented))) => Ok((ceremony, presented)),
+        (ceremony, presented) => Err(AppError::validation([
+            ("ceremony", ceremony.is_none().then_some(Issue::Required)),
+            (
+                "credential",
+                match presented {
+                    None => Some(Issue::Required),
+                    Some(Err(issue)) => Some(issue),
+                    Some(Ok(_)) => None,
+                },
+            ),
+        ])),
+    }
+}
+
+/// A passkey's name as its owner typed it: trimmed, 1 to 64 characters, no
+/// control characters.
+fn passkey_name(raw: &str) -> std::result::Result<String, Issue> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err(Issue::Required)
+    } else if name.chars().count() > passkeys::NAME_MAX {
+        Err(Issue::TooLong)
+    } else if name.chars().any(char::is_control) {
+        Err(Issue::InvalidCharacters)
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+/// Passkey ceremonies write a row each: they count against the IP's
+/// budget of sign-in requests.
+async fn limit(state: &AppState, ip: IpAddr) -> Result<()> {
+    let limits = state.config.limits;
+    state
+        .limit(
+            &Key::auth_requests(ClientNet::of(ip)),
+            limits.auth_requests_per_ip,
+        )
+        .await
+}
+
+fn ceremony(started: Started) -> PasskeyCeremony {
+    PasskeyCeremony {
+        ceremony: started.ceremony,
+        options: started.options,
+    }
+}
+
+/// A passkey as the API shows it.
+pub fn view(row: PasskeyRow) -> Passkey {
+    Passkey {
+        id: row.id,
+        name: row.name,
+        created_at: rfc3339(row.created_at),
+        last_used_at: row.last_used_at.map(rfc3339),
+    }
+}

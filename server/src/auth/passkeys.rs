@@ -1,0 +1,438 @@
+//! Passkeys: WebAuthn credentials, checked by `webauthn-rs`, that sign a
+//! person in with no password (a discoverable credential with user
+//! verification is two factors) or serve as the second factor after one.
+//!
+//! A ceremony (registration, sign-in, second factor) is started by one
+//! request and finished by another, on any instance: its state lives in the
+//! database under a keyed hash of an opaque `ceremony` token, for five
+//! minutes, and the request that finishes it deletes it first, so it is used
+//! once whatever the outcome.
+//!
+//! The signature counter is checked twice: by `webauthn-rs` against the
+//! stored credential, and by a compare-and-set on the stored counter, so two
+//! assertions checked at once cannot both count. A counter that goes
+//! backwards is refused and recorded on the passkey, as a possible copy.
+
+use std::{sync::Arc, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::RngCore;
+use serde_json::Value;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    WebauthnError,
+};
+
+pub use crate::store::passkeys::PasskeyRow;
+use crate::store::{
+    Db, now_ms,
+    passkeys::{self as stored, CredentialRow, NewPasskey, Purpose},
+};
+
+/// How long a ceremony waits to be finished.
+pub const CEREMONY_TTL: Duration = Duration::from_secs(300);
+/// Longest passkey name, in characters.
+pub const NAME_MAX: usize = 64;
+
+/// A ceremony started: the token that finishes it, and the options for the
+/// browser (`PublicKeyCredentialCreationOptionsJSON` or
+/// `PublicKeyCredentialRequestOptionsJSON`).
+#[derive(Debug)]
+pub struct Started {
+    pub ceremony: String,
+    pub options: Value,
+}
+
+/// A credential as the browser sent it (`PublicKeyCredential.toJSON()`),
+/// with the attachment it reported, which nothing signs.
+#[derive(Debug)]
+pub struct Presented<T> {
+    pub credential: T,
+    pub attachment: Option<String>,
+}
+
+impl<T: serde::de::DeserializeOwned> Presented<T> {
+    /// Reads a credential from its JSON; `None` when it is not one.
+    pub fn parse(json: Value) -> Option<Self> {
+        let attachment = json
+            .get("authenticatorAttachment")
+            .and_then(Value::as_str)
+            .filter(|a| matches!(*a, "platform" | "cross-platform"))
+            .map(str::to_owned);
+        let credential = serde_json::from_value(json).ok()?;
+        Some(Self {
+            credential,
+            attachment,
+        })
+    }
+}
+
+/// What finishing a registration did.
+#[derive(Debug)]
+pub enum Registered {
+    Added(PasskeyRow),
+    /// Unknown, expired or used ceremony, or another account's.
+    Gone,
+    /// The authenticator's answer does not verify.
+    Refused,
+    /// This credential is registered already.
+    Duplicate,
+}
+
+/// What finishing a sign-in or a second factor did.
+#[derive(Debug)]
+pub enum Verified {
+    /// The account, and the `amr` value of the authenticator: `hwk` for a
+    /// roaming one (a security key), `swk` otherwise.
+    Yes { user_id: String, amr: &'static str },
+    /// Unknown, expired or used ceremony, or one for another login.
+    Gone,
+    /// The assertion does not verify, or its credential is not the
+    /// account's (or anyone's).
+    Refused,
+    /// The counter went backwards: refused, and recorded.
+    CounterWentBack,
+}
+
+/// An error of the passkey store.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("a stored passkey or ceremony cannot be read: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("webauthn: {0}")]
+    Webauthn(WebauthnError),
+}
+
+/// Every account's passkeys, and the relying party that checks them.
+#[derive(Clone)]
+pub struct Passkeys {
+    db: Db,
+    webauthn: Arc<Webauthn>,
+    /// Keys the hashes of ceremony tokens and of `mfa_token`s (the same
+    /// key as the second-factor store's, so that a ceremony can name the
+    /// login it belongs to).
+    hash_key: [u8; 32],
+}
+
+impl Passkeys {
+    /// The relying party of `public_url`: its host is the relying party id,
+    /// its origin the only one accepted.
+    pub fn new(db: Db, public_url: &Url, server_secret: &[u8]) -> Result<Self, PasskeyError> {
+        let rp_id = public_url.host_str().unwrap_or("localhost");
+        let webauthn = WebauthnBuilder::new(rp_id, public_url)
+            .and_then(|b| b.rp_name(super::mfa::ISSUER).build())
+            .map_err(PasskeyError::Webauthn)?;
+        Ok(Self {
+            db,
+            webauthn: Arc::new(webauthn),
+            hash_key: super::derive_key(server_secret, super::mfa::HASH_KEY_LABEL),
+        })
+    }
+
+    /// The account's passkeys.
+    pub async fn list(&self, user_id: &str) -> Result<Vec<PasskeyRow>, PasskeyError> {
+        Ok(stored::list(&self.db, user_id).await?)
+    }
+
+    /// Removes one of the account's passkeys; `false` if it has none by
+    /// that id.
+    pub async fn remove(&self, user_id: &str, id: &str) -> Result<bool, PasskeyError> {
+        Ok(stored::remove(&self.db, user_id, id).await?)
+    }
+
+    /// Starts registering a passkey for the account: a discoverable
+    /// credential (so that it can sign in with no name typed), with user
+    /// verification required, attestation `none`, and the account's
+    /// existing credentials excluded.
+    pub async fn begin_registration(
+        &self,
+        user_id: &str,
+        username: &str,
+    ) -> Result<Started, PasskeyError> {
+        let handle = user_handle(user_id)?;
+        let existing = stored::credential_ids(&self.db, user_id)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let (challenge, state) = self
+            .webauthn
+            .start_passkey_registration(handle, username, username, Some(existing))
+            .map_err(PasskeyError::Webauthn)?;
+        let mut options = serde_json::to_value(challenge.public_key)?;
+        // webauthn-rs asks for a non-resident key; a passkey that signs in
+        // without a name must be resident. Finishing does not depend on it.
+        if let Some(selection) = options.get_mut("authenticatorSelection") {
+            selection["residentKey"] = "required".into();
+            selection["requireResidentKey"] = true.into();
+        }
+        let ceremony = self
+            .store_ceremony(Purpose::Register, Some(user_id), None, &state)
+            .await?;
+        Ok(Started { ceremony, options })
+    }
+
+    /// Finishes a registration the account started.
+    pub async fn finish_registration(
+        &self,
+        user_id: &str,
+        ceremony: &str,
+        presented: &Presented<RegisterPublicKeyCredential>,
+        name: &str,
+    ) -> Result<Registered, PasskeyError> {
+        let Some(row) = self
+            .take(ceremony, Purpose::Register, Some(user_id), None)
+            .await?
+        else {
+            return Ok(Registered::Gone);
+        };
+        let state: PasskeyRegistration = serde_json::from_str(&row.state)?;
+        let passkey = match self
+            .webauthn
+            .finish_passkey_registration(&presented.credential, &state)
+        {
+            Ok(passkey) => passkey,
+            Err(e) => {
+                tracing::info!(user = %user_id, error = %e, "passkey registration refused");
+                return Ok(Registered::Refused);
+            }
+        };
+        let id = Uuid::new_v4().to_string();
+        let now = now_ms();
+        let credential_id: &[u8] = passkey.cred_id().as_ref();
+        let new = NewPasskey {
+            id: &id,
+            user_id,
+            credential_id,
+            name,
+            credential: &serde_json::to_string(&passkey)?,
+            sign_count: 0,
+            attachment: presented.attachment.as_deref(),
+            now,
+        };
+        if !stored::insert(&self.db, &new).await? {
+            return Ok(Registered::Duplicate);
+        }
+        Ok(Registered::Added(PasskeyRow {
+            id,
+            name: name.to_owned(),
+            created_at: now,
+            last_used_at: None,
+        }))
+    }
+
+    /// Starts a sign-in with no name: the browser offers the person's
+    /// passkeys for this site (no `allowCredentials`).
+    pub async fn begin_sign_in(&self) -> Result<Started, PasskeyError> {
+        let (challenge, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(PasskeyError::Webauthn)?;
+        let options = serde_json::to_value(challenge.public_key)?;
+        let ceremony = self
+            .store_ceremony(Purpose::SignIn, None, None, &state)
+            .await?;
+        Ok(Started { ceremony, options })
+    }
+
+    /// Finishes a sign-in with no name: the credential names its account
+    /// (its user handle), and must be one of that account's passkeys.
+    pub async fn finish_sign_in(
+        &self,
+        ceremony: &str,
+        presented: &Presented<PublicKeyCredential>,
+    ) -> Result<Verified, PasskeyError> {
+        let Some(row) = self.take(ceremony, Purpose::SignIn, None, None).await? else {
+            return Ok(Verified::Gone);
+        };
+        let state: DiscoverableAuthentication = serde_json::from_str(&row.state)?;
+        let Ok((handle, credential_id)) = self
+            .webauthn
+            .identify_discoverable_authentication(&presented.credential)
+        else {
+            return Ok(Verified::Refused);
+        };
+        let user_id = handle.hyphenated().to_string();
+        let rows = stored::credentials(&self.db, &user_id).await?;
+        let Some(row) = rows.into_iter().find(|r| r.credential_id == credential_id) else {
+            return Ok(Verified::Refused);
+        };
+        let passkey = passkey_of(&row)?;
+        let result = self.webauthn.finish_discoverable_authentication_v2(
+            &presented.credential,
+            state,
+            &passkey,
+        );
+        self.record(row, passkey, result).await
+    }
+
+    /// Starts the passkey step of a password login waiting for its second
+    /// factor: the options name that account's passkeys only. `None` when
+    /// it has none.
+    pub async fn begin_second_factor(
+        &self,
+        user_id: &str,
+        mfa_token: &str,
+    ) -> Result<Option<Started>, PasskeyError> {
+        let passkeys = stored::credentials(&self.db, user_id)
+            .await?
+            .iter()
+            .map(passkey_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        if passkeys.is_empty() {
+            return Ok(None);
+        }
+        let (challenge, state) = self
+            .webauthn
+            .start_passkey_authentication(&passkeys)
+            .map_err(PasskeyError::Webauthn)?;
+        let options = serde_json::to_value(challenge.public_key)?;
+        let login = self.keyed(mfa_token.as_bytes());
+        let ceremony = self
+            .store_ceremony(Purpose::SecondFactor, Some(user_id), Some(&login), &state)
+            .await?;
+        Ok(Some(Started { ceremony, options }))
+    }
+
+    /// Finishes the passkey step of the login of `mfa_token`.
+    pub async fn finish_second_factor(
+        &self,
+        user_id: &str,
+        mfa_token: &str,
+        ceremony: &str,
+        presented: &Presented<PublicKeyCredential>,
+    ) -> Result<Verified, PasskeyError> {
+        let login = self.keyed(mfa_token.as_bytes());
+        let Some(ceremony) = self
+            .take(ceremony, Purpose::SecondFactor, Some(user_id), Some(&login))
+            .await?
+        else {
+            return Ok(Verified::Gone);
+        };
+        let state: PasskeyAuthentication = serde_json::from_str(&ceremony.state)?;
+        let presented_id = presented.credential.get_credential_id();
+        let rows = stored::credentials(&self.db, user_id).await?;
+        let Some(row) = rows.into_iter().find(|r| r.credential_id == presented_id) else {
+            return Ok(Verified::Refused);
+        };
+        let passkey = passkey_of(&row)?;
+        let result = self
+            .webauthn
+            .finish_passkey_authentication(&presented.credential, &state);
+        self.record(row, passkey, result).await
+    }
+
+    /// Records a checked assertion on the credential it was checked
+    /// against, if it verified and its counter moved on.
+    async fn record(
+        &self,
+        row: CredentialRow,
+        mut passkey: Passkey,
+        result: Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
+    ) -> Result<Verified, PasskeyError> {
+        let now = now_ms();
+        let result = match result {
+            Ok(result) => result,
+            Err(WebauthnError::CredentialPossibleCompromise) => {
+                return self.counter_went_back(&row, now).await;
+            }
+            Err(e) => {
+                tracing::info!(user = %row.user_id, passkey = %row.id, error = %e, "passkey assertion refused");
+                return Ok(Verified::Refused);
+            }
+        };
+        let counter = i64::from(result.counter());
+        // Counters that stay 0 are authenticators that keep none (synced
+        // passkeys); any other must go up.
+        if (counter > 0 || row.sign_count > 0) && counter <= row.sign_count {
+            return self.counter_went_back(&row, now).await;
+        }
+        passkey.update_credential(&result);
+        let updated = serde_json::to_string(&passkey)?;
+        if !stored::record_use(&self.db, &row.id, &updated, counter, row.sign_count, now).await? {
+            // Another assertion was recorded since this one was checked.
+            return self.counter_went_back(&row, now).await;
+        }
+        Ok(Verified::Yes {
+            amr: match row.attachment.as_deref() {
+                Some("cross-platform") => "hwk",
+                _ => "swk",
+            },
+            user_id: row.user_id,
+        })
+    }
+
+    async fn counter_went_back(
+        &self,
+        row: &CredentialRow,
+        now: i64,
+    ) -> Result<Verified, PasskeyError> {
+        tracing::warn!(
+            user = %row.user_id,
+            passkey = %row.id,
+            "passkey signature counter did not go up: refused, possibly a cloned authenticator"
+        );
+        stored::mark_regressed(&self.db, &row.id, now).await?;
+        Ok(Verified::CounterWentBack)
+    }
+
+    async fn store_ceremony(
+        &self,
+        purpose: Purpose,
+        user_id: Option<&str>,
+        login: Option<&[u8]>,
+        state: &impl serde::Serialize,
+    ) -> Result<String, PasskeyError> {
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        let ttl = i64::try_from(CEREMONY_TTL.as_millis()).unwrap_or(i64::MAX);
+        stored::create_ceremony(
+            &self.db,
+            &self.keyed(token.as_bytes()),
+            purpose,
+            user_id,
+            login,
+            &serde_json::to_string(state)?,
+            now_ms() + ttl,
+        )
+        .await?;
+        Ok(token)
+    }
+
+    async fn take(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        user_id: Option<&str>,
+        login: Option<&[u8]>,
+    ) -> Result<Option<stored::CeremonyRow>, PasskeyError> {
+        Ok(stored::take_ceremony(
+            &self.db,
+            &self.keyed(token.as_bytes()),
+            purpose,
+            user_id,
+            login,
+            now_ms(),
+        )
+        .await?)
+    }
+
+    /// HMAC-SHA256 of `data` under the hash key.
+    fn keyed(&self, data: &[u8]) -> Vec<u8> {
+        super::hmac_sha256(&self.hash_key, data).to_vec()
+    }
+}
+
+/// The WebAuthn user handle of an account: its id, a random UUID, which
+/// says nothing about the person.
+fn user_handle(user_id: &str) -> Result<Uuid, PasskeyError> {
+    Uuid::parse_str(user_id).map_err(|_| PasskeyError::Webauthn(WebauthnError::InvalidUserUniqueId))
+}
+
+fn passkey_of(row: &CredentialRow) -> Result<Passkey, serde_json::Error> {
+    serde_json::from_str(&row.credential)
+}
