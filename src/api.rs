@@ -1,6 +1,7 @@
 //! Request and response bodies of the HTTP API (see `docs/API.md`).
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// `error_description` of the `invalid_grant` that answers a refresh token of
 /// a session ended by reuse detection. The browser tells the person their
@@ -206,8 +207,12 @@ pub struct MfaLogin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential: Option<serde_json::Value>,
+    pub credential: Option<Box<RawValue>>,
 }
+
+// WebAuthn's options and credentials are passed through as raw JSON: the
+// server reads them, the browser hands them to `navigator.credentials`, and
+// neither side's WebAssembly carries a JSON tree type for them.
 
 /// A WebAuthn ceremony started: the browser answers `options`
 /// (`PublicKeyCredentialCreationOptionsJSON` or
@@ -216,7 +221,7 @@ pub struct MfaLogin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PasskeyCeremony {
     pub ceremony: String,
-    pub options: serde_json::Value,
+    pub options: Box<RawValue>,
 }
 
 /// `POST /api/account/passkeys`: finishes a registration.
@@ -227,7 +232,7 @@ pub struct NewPasskey {
     pub ceremony: String,
     /// The browser's `RegistrationResponseJSON`; missing is `422 required`.
     #[serde(default)]
-    pub credential: Option<serde_json::Value>,
+    pub credential: Option<Box<RawValue>>,
     /// How its owner will recognise it ("Laptop", "Phone").
     #[serde(default)]
     pub name: String,
@@ -241,7 +246,7 @@ pub struct PasskeySignIn {
     pub ceremony: String,
     /// The browser's `AuthenticationResponseJSON`; missing is `422 required`.
     #[serde(default)]
-    pub credential: Option<serde_json::Value>,
+    pub credential: Option<Box<RawValue>>,
 }
 
 /// `POST /api/auth/mfa/passkey/options`

@@ -13,9 +13,10 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use classboard::{
     ErrorBody, ErrorCode,
     api::{
-        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MfaLogin, MfaRequired, MfaStatus,
-        NewGrade, NewPost, Post, PostPage, PostResponse, Reauth, RecoveryCodes, SessionList,
-        SignupRequest, TokenResponse, TotpEnrolment, User, UserResponse,
+        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MfaLogin, MfaPasskeyOptions,
+        MfaRequired, MfaStatus, NewGrade, NewPasskey, NewPost, PasskeyCeremony, PasskeySignIn,
+        Post, PostPage, PostResponse, Reauth, RecoveryCodes, SessionList, SignupRequest,
+        TokenResponse, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -151,6 +152,61 @@ pub async fn login_second_step(req: &MfaLogin) -> Result<User> {
         json(call(Method::POST, "/api/auth/mfa", Some(req), false).await?).await?;
     store::save(&tokens.access_token, &tokens.user);
     Ok(tokens.user)
+}
+
+/// Starts a sign-in with a passkey and no password.
+pub async fn passkey_options() -> Result<PasskeyCeremony> {
+    json(call::<()>(Method::POST, "/api/auth/passkey/options", None, false).await?).await
+}
+
+/// Signs in with the browser's answer to [`passkey_options`].
+pub async fn passkey_sign_in(req: &PasskeySignIn) -> Result<User> {
+    let tokens: TokenResponse =
+        json(call(Method::POST, "/api/auth/passkey", Some(req), false).await?).await?;
+    store::save(&tokens.access_token, &tokens.user);
+    Ok(tokens.user)
+}
+
+/// Starts the passkey step of a login: options for that account's passkeys.
+pub async fn mfa_passkey_options(req: &MfaPasskeyOptions) -> Result<PasskeyCeremony> {
+    json(
+        call(
+            Method::POST,
+            "/api/auth/mfa/passkey/options",
+            Some(req),
+            false,
+        )
+        .await?,
+    )
+    .await
+}
+
+/// Starts adding a passkey (after proof of presence).
+pub async fn passkey_register(proof: &Reauth) -> Result<PasskeyCeremony> {
+    json(
+        call(
+            Method::POST,
+            "/api/account/passkeys/register",
+            Some(proof),
+            true,
+        )
+        .await?,
+    )
+    .await
+}
+
+/// Finishes adding a passkey.
+pub async fn passkey_add(new: &NewPasskey) -> Result<()> {
+    call(Method::POST, "/api/account/passkeys", Some(new), true)
+        .await
+        .map(drop)
+}
+
+pub async fn passkey_remove(id: &str, proof: &Reauth) -> Result<()> {
+    let path = format!("/api/account/passkeys/{id}");
+    call(Method::DELETE, &path, Some(proof), true)
+        .await
+        .map(drop)
 }
 
 pub async fn mfa_status() -> Result<MfaStatus> {

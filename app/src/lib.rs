@@ -17,6 +17,7 @@ mod layout;
 mod pages;
 pub mod session;
 mod store;
+mod webauthn;
 
 use layout::Layout;
 use pages::{

@@ -111,6 +111,7 @@ fn AccountDetails() -> impl IntoView {
             </dl>
         })}
         <TwoStepOnDemand/>
+        <PasskeysOnDemand/>
         <h2>"Where you are logged in"</h2>
         <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
             {move || error.get().unwrap_or_default()}
@@ -156,27 +157,68 @@ fn AccountDetails() -> impl IntoView {
 #[component]
 fn TwoStepOnDemand() -> impl IntoView {
     let session = use_session();
+    let on = move || session.user().is_some_and(|u| u.mfa);
+    view! {
+        <OnDemand
+            id="two-step-heading"
+            title="Two-step sign-in"
+            summary=Signal::derive(move || if on() {
+                "Two-step sign-in is on: signing in with a password also takes a code from your authenticator app or a passkey."
+            } else {
+                "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
+            })
+            button=Signal::derive(move || if on() { "Manage two-step sign-in" } else { "Set up two-step sign-in" })
+            load=|| section(Section::TwoStep)
+        />
+    }
+}
+
+/// The passkeys section, on demand like the two-step one.
+#[component]
+fn PasskeysOnDemand() -> impl IntoView {
+    view! {
+        <OnDemand
+            id="passkeys-heading"
+            title="Passkeys"
+            summary=Signal::stored("A passkey signs you in with this device's screen lock or a security key, with no password.")
+            button=Signal::stored("Manage passkeys")
+            load=|| section(Section::Passkeys)
+        />
+    }
+}
+
+/// A section whose code arrives when the person opens it: until then, its
+/// title, a summary and the button that opens it.
+#[component]
+fn OnDemand<Load, Loading>(
+    /// The heading's id, which labels the section.
+    id: &'static str,
+    title: &'static str,
+    summary: Signal<&'static str>,
+    button: Signal<&'static str>,
+    /// Fetches the section's code; gives its view.
+    load: Load,
+) -> impl IntoView
+where
+    Load: Fn() -> Loading + Copy + Send + Sync + 'static,
+    Loading: Future<Output = ViewFn> + 'static,
+{
     // The section's view once its code has arrived.
     let section = RwSignal::new(None::<ViewFn>);
     let loading = RwSignal::new(false);
     let open = move |_| {
         loading.set(true);
-        spawn_local(async move { section.set(Some(two_step_section().await)) });
+        spawn_local(async move { section.set(Some(load().await)) });
     };
-    let on = move || session.user().is_some_and(|u| u.mfa);
     view! {
         {move || match section.get() {
             Some(view) => view.run(),
             None => view! {
-                <section aria-labelledby="two-step-heading">
-                    <h2 id="two-step-heading">"Two-step sign-in"</h2>
-                    <p>{move || if on() {
-                        "Two-step sign-in is on: signing in takes your password and a code from your authenticator app."
-                    } else {
-                        "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
-                    }}</p>
+                <section aria-labelledby=id>
+                    <h2 id=id>{title}</h2>
+                    <p>{move || summary.get()}</p>
                     <button type="button" on:click=open disabled=move || loading.get()>
-                        {move || if on() { "Manage two-step sign-in" } else { "Set up two-step sign-in" }}
+                        {move || button.get()}
                     </button>
                 </section>
             }.into_any(),
@@ -184,8 +226,20 @@ fn TwoStepOnDemand() -> impl IntoView {
     }
 }
 
-/// The two-step section's view, split into a chunk of its own.
+/// A section that arrives on demand.
+#[derive(Clone, Copy)]
+enum Section {
+    TwoStep,
+    Passkeys,
+}
+
+/// The view of a section that arrives on demand, split into chunks of its
+/// own. One split point for both sections: each split point divides the
+/// code the page shares into more, smaller files, which compress worse.
 #[leptos::lazy]
-fn two_step_section() -> ViewFn {
-    ViewFn::from(|| view! { <crate::pages::two_step::TwoStepSignIn/> })
+fn section(which: Section) -> ViewFn {
+    match which {
+        Section::TwoStep => ViewFn::from(|| view! { <crate::pages::two_step::TwoStepSignIn/> }),
+        Section::Passkeys => ViewFn::from(|| view! { <crate::pages::passkeys::Passkeys/> }),
+    }
 }

@@ -1,12 +1,13 @@
 //! `/login`: by username or email, then, for an account with two-step
-//! sign-in, a code from the authenticator app or a recovery code. Afterwards
+//! sign-in, a code from the authenticator app, a recovery code or a passkey;
+//! or with a passkey alone, where the browser has passkeys. Afterwards
 //! the person returns to `?next=` (a same-site path), or to the feed. The
 //! second step lives only in the page's memory: a reload starts again at
 //! the password.
 
 use classboard::{
     ErrorCode,
-    api::{LoginRequest, MfaLogin, MfaMethod, MfaRequired},
+    api::{LoginRequest, MfaLogin, MfaMethod, MfaPasskeyOptions, MfaRequired, PasskeySignIn},
 };
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
@@ -16,7 +17,7 @@ use crate::{
     api,
     forms::{Field, FormError, use_hydrated},
     session::{go_to, safe_next, use_session},
-    store,
+    store, webauthn,
 };
 
 #[component]
@@ -43,6 +44,10 @@ fn LoginForm(next: String) -> impl IntoView {
     let busy = RwSignal::new(false);
     // Set once the password was right and a second factor is needed.
     let second_step = RwSignal::new(None::<MfaRequired>);
+    let back_to_password = move |why: Option<String>| {
+        second_step.set(None);
+        form_error.set(why);
+    };
 
     // Why the last session ended, told once.
     Effect::new(move |_| {
@@ -53,6 +58,7 @@ fn LoginForm(next: String) -> impl IntoView {
     });
 
     let second_next = next.clone();
+    let passkey_next = next.clone();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if busy.get_untracked() {
@@ -97,18 +103,29 @@ fn LoginForm(next: String) -> impl IntoView {
         });
     };
 
-    let back_to_password = move |why: Option<String>| {
-        second_step.set(None);
-        form_error.set(why);
+    // Known only in the browser, once hydrated: the server renders no
+    // passkey button.
+    let passkeys = RwSignal::new(false);
+    Effect::new(move |_| passkeys.set(webauthn::supported()));
+    let with_passkey = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        form_error.set(None);
+        let next = passkey_next.clone();
+        spawn_local(async move {
+            match passkey(PasskeyUse::SignIn).await {
+                Ok(_) => return go_to(&safe_next(Some(next))),
+                Err(why) => form_error.set(Some(why)),
+            }
+            busy.set(false);
+        });
     };
 
     view! {
         <Show when=move || second_step.with(Option::is_some)>
-            <SecondStep
-                challenge=second_step
-                next=second_next.clone()
-                back=back_to_password
-            />
+            <SecondStep challenge=second_step next=second_next.clone() back=back_to_password/>
         </Show>
         <form class="form" on:submit=submit novalidate hidden=move || second_step.with(Option::is_some)>
             <FormError message=form_error/>
@@ -124,11 +141,17 @@ fn LoginForm(next: String) -> impl IntoView {
             <button type="submit" disabled=move || busy.get() || !hydrated.get()>
                 {move || if busy.get() { "Logging in…" } else { "Log in" }}
             </button>
+            <p class="or" hidden=move || !passkeys.get()>
+                <button type="button" class="secondary" on:click=with_passkey disabled=move || busy.get()>
+                    "Sign in with a passkey"
+                </button>
+            </p>
         </form>
     }
 }
 
-/// The second step: a code for the challenge the password earned.
+/// The second step: a code, or a passkey, for the challenge the password
+/// earned.
 #[component]
 fn SecondStep(
     challenge: RwSignal<Option<MfaRequired>>,
@@ -140,19 +163,40 @@ fn SecondStep(
     let code = RwSignal::new(String::new());
     let code_error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let method = RwSignal::new(MfaMethod::Totp);
+    let offers =
+        move |m: MfaMethod| challenge.with(|c| c.as_ref().is_some_and(|c| c.methods.contains(&m)));
+    // The app's code first; a passkey where there is no app (and the
+    // browser can use one); a recovery code otherwise.
+    let first = if offers(MfaMethod::Totp) {
+        MfaMethod::Totp
+    } else if offers(MfaMethod::Passkey) && webauthn::supported() {
+        MfaMethod::Passkey
+    } else {
+        MfaMethod::RecoveryCode
+    };
+    let method = RwSignal::new(first);
     // The server ends the challenge at the fifth wrong code.
     let wrong = RwSignal::new(0u8);
-    let can_recover = move || {
-        challenge.with(|c| {
-            c.as_ref()
-                .is_some_and(|c| c.methods.contains(&MfaMethod::RecoveryCode))
-        })
-    };
     let switch = move |to: MfaMethod| {
         method.set(to);
         code.set(String::new());
         code_error.set(None);
+    };
+    let other_methods = move || {
+        let current = method.get();
+        [
+            (MfaMethod::Totp, "Use the authenticator app instead"),
+            (MfaMethod::Passkey, "Use a passkey instead"),
+            (MfaMethod::RecoveryCode, "Use a recovery code instead"),
+        ]
+        .into_iter()
+        .filter(move |(m, _)| {
+            *m != current && offers(*m) && (*m != MfaMethod::Passkey || webauthn::supported())
+        })
+        .map(move |(m, label)| view! {
+            <p><button type="button" class="link" on:click=move |_| switch(m)>{label}</button></p>
+        })
+        .collect_view()
     };
 
     let submit = move |ev: SubmitEvent| {
@@ -164,20 +208,33 @@ fn SecondStep(
         else {
             return;
         };
+        let method = method.get_untracked();
         let typed = code.get_untracked();
-        if typed.trim().is_empty() {
+        if method != MfaMethod::Passkey && typed.trim().is_empty() {
             code_error.set(Some("Enter the code.".into()));
             return;
         }
         busy.set(true);
+        code_error.set(None);
         let next = next.clone();
         spawn_local(async move {
-            let request = MfaLogin {
-                mfa_token,
-                method: method.get_untracked(),
-                code: typed,
-                ceremony: None,
-                credential: None,
+            let request = match method {
+                MfaMethod::Passkey => match passkey(PasskeyUse::SecondStep(mfa_token)).await {
+                    Ok(Some(request)) => request,
+                    Ok(None) => unreachable!("a second step gives a request"),
+                    Err(why) => {
+                        code_error.set(Some(why));
+                        busy.set(false);
+                        return;
+                    }
+                },
+                _ => MfaLogin {
+                    mfa_token,
+                    method,
+                    code: typed,
+                    ceremony: None,
+                    credential: None,
+                },
             };
             match api::login_second_step(&request).await {
                 Ok(_) => return go_to(&safe_next(Some(next))),
@@ -186,8 +243,10 @@ fn SecondStep(
                     wrong.update(|n| *n += 1);
                     if wrong.get_untracked() >= 5 {
                         back(Some(
-                            "Too many wrong codes. Enter your password again.".into(),
+                            "Too many wrong tries. Enter your password again.".into(),
                         ));
+                    } else if method == MfaMethod::Passkey {
+                        code_error.set(Some("That passkey was not accepted.".into()));
                     } else {
                         code_error.set(Some(
                             "That code is not right. Try the newest code from your app.".into(),
@@ -220,31 +279,74 @@ fn SecondStep(
                         error=code_error
                     />
                 }.into_any(),
-                MfaMethod::RecoveryCode | MfaMethod::Passkey => view! {
+                MfaMethod::RecoveryCode => view! {
                     <p>"Enter one of the recovery codes you saved. Each works once."</p>
                     <Field name="code" label="Recovery code" autocomplete="off" value=code error=code_error/>
                 }.into_any(),
+                MfaMethod::Passkey => view! {
+                    <p>"Confirm it is you with a passkey: this device's, or a security key."</p>
+                    <p class="field-error" role="alert">{move || code_error.get().unwrap_or_default()}</p>
+                }.into_any(),
             }}
             <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || if busy.get() { "Checking…" } else { "Continue" }}
+                {move || match (busy.get(), method.get()) {
+                    (true, _) => "Checking…",
+                    (false, MfaMethod::Passkey) => "Use a passkey",
+                    (false, _) => "Continue",
+                }}
             </button>
-            <Show when=can_recover>
-                <p>
-                    {move || match method.get() {
-                        MfaMethod::Totp => view! {
-                            <button type="button" class="link" on:click=move |_| switch(MfaMethod::RecoveryCode)>
-                                "Use a recovery code instead"
-                            </button>
-                        }.into_any(),
-                        MfaMethod::RecoveryCode | MfaMethod::Passkey => view! {
-                            <button type="button" class="link" on:click=move |_| switch(MfaMethod::Totp)>
-                                "Use the authenticator app instead"
-                            </button>
-                        }.into_any(),
-                    }}
-                </p>
-            </Show>
+            {other_methods}
             <p><button type="button" class="link" on:click=move |_| back(None)>"Start over"</button></p>
         </form>
     }
+}
+
+/// What a passkey is used for on this page.
+enum PasskeyUse {
+    /// Signing in with no password.
+    SignIn,
+    /// The second step of the login of this `mfa_token`.
+    SecondStep(String),
+}
+
+/// Uses a passkey: signs in (`None`), or gives the second step's request
+/// (`Some`); or what to tell the person. Its code arrives when the person
+/// asks for a passkey (one split point for both uses: each split point
+/// divides the code pages share into more, smaller files, which compress
+/// worse).
+#[leptos::lazy]
+async fn passkey(purpose: PasskeyUse) -> Result<Option<MfaLogin>, String> {
+    let started = match &purpose {
+        PasskeyUse::SignIn => api::passkey_options().await,
+        PasskeyUse::SecondStep(mfa_token) => {
+            let options = MfaPasskeyOptions {
+                mfa_token: mfa_token.clone(),
+            };
+            api::mfa_passkey_options(&options).await
+        }
+    }
+    .map_err(|e| e.message())?;
+    let credential = webauthn::get(&started.options)
+        .await
+        .map_err(|failure| failure.message(true))?;
+    let PasskeyUse::SecondStep(mfa_token) = purpose else {
+        let request = PasskeySignIn {
+            ceremony: started.ceremony,
+            credential: Some(credential),
+        };
+        return match api::passkey_sign_in(&request).await {
+            Ok(_) => Ok(None),
+            Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => Err(
+                "This passkey was not accepted. It may have been removed from your account.".into(),
+            ),
+            Err(e) => Err(e.message()),
+        };
+    };
+    Ok(Some(MfaLogin {
+        mfa_token,
+        method: MfaMethod::Passkey,
+        code: String::new(),
+        ceremony: Some(started.ceremony),
+        credential: Some(credential),
+    }))
 }

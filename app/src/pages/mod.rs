@@ -7,6 +7,7 @@ pub mod home;
 pub mod login;
 pub mod new_post;
 pub mod not_found;
+pub mod passkeys;
 pub mod post;
 pub mod signup;
 pub mod two_step;

@@ -247,7 +247,10 @@ pub async fn mfa(
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
     let passkey = match req.method {
-        MfaMethod::Passkey => Some(passkeys::assertion(req.ceremony, req.credential)?),
+        MfaMethod::Passkey => Some(passkeys::assertion(
+            req.ceremony.clone(),
+            req.credential.as_deref(),
+        )?),
         MfaMethod::Totp | MfaMethod::RecoveryCode if req.code.trim().is_empty() => {
             return Err(AppError::invalid_field("code", Issue::Required));
         }

@@ -17,7 +17,7 @@ use classboard::{
     },
     validate::Issue,
 };
-use serde_json::Value;
+use serde_json::value::RawValue;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::{account::reauthenticate, auth::start_session};
@@ -68,6 +68,7 @@ pub async fn add(
 ) -> Result<(StatusCode, Json<PasskeyResponse>)> {
     let presented = req
         .credential
+        .as_deref()
         .map(Presented::<RegisterPublicKeyCredential>::parse);
     let (name, presented) = match (passkey_name(&req.name), req.ceremony.is_empty(), presented) {
         (Ok(name), false, Some(Some(presented))) => (name, presented),
@@ -156,7 +157,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
-    let (ceremony, presented) = assertion(Some(req.ceremony), req.credential)?;
+    let (ceremony, presented) = assertion(Some(req.ceremony), req.credential.as_deref())?;
     limit(&state, ip).await?;
     let (user_id, key) = match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
         Verified::Yes { user_id, amr } => (user_id, amr),
@@ -208,7 +209,7 @@ pub async fn second_factor_options(
 /// one.
 pub fn assertion(
     ceremony: Option<String>,
-    credential: Option<Value>,
+    credential: Option<&RawValue>,
 ) -> Result<(String, Presented<PublicKeyCredential>)> {
     let ceremony = ceremony.filter(|c| !c.is_empty());
     let presented = credential.map(|json| Presented::parse(json).ok_or(Issue::Invalid));

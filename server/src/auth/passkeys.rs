@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::RngCore;
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
@@ -41,7 +41,7 @@ pub const NAME_MAX: usize = 64;
 #[derive(Debug)]
 pub struct Started {
     pub ceremony: String,
-    pub options: Value,
+    pub options: Box<RawValue>,
 }
 
 /// A credential as the browser sent it (`PublicKeyCredential.toJSON()`),
@@ -54,7 +54,8 @@ pub struct Presented<T> {
 
 impl<T: serde::de::DeserializeOwned> Presented<T> {
     /// Reads a credential from its JSON; `None` when it is not one.
-    pub fn parse(json: Value) -> Option<Self> {
+    pub fn parse(raw: &RawValue) -> Option<Self> {
+        let json: Value = serde_json::from_str(raw.get()).ok()?;
         let attachment = json
             .get("authenticatorAttachment")
             .and_then(Value::as_str)
@@ -172,6 +173,7 @@ impl Passkeys {
         let ceremony = self
             .store_ceremony(Purpose::Register, Some(user_id), None, &state)
             .await?;
+        let options = serde_json::value::to_raw_value(&options)?;
         Ok(Started { ceremony, options })
     }
 
@@ -231,7 +233,7 @@ impl Passkeys {
             .webauthn
             .start_discoverable_authentication()
             .map_err(PasskeyError::Webauthn)?;
-        let options = serde_json::to_value(challenge.public_key)?;
+        let options = serde_json::value::to_raw_value(&challenge.public_key)?;
         let ceremony = self
             .store_ceremony(Purpose::SignIn, None, None, &state)
             .await?;
@@ -289,7 +291,7 @@ impl Passkeys {
             .webauthn
             .start_passkey_authentication(&passkeys)
             .map_err(PasskeyError::Webauthn)?;
-        let options = serde_json::to_value(challenge.public_key)?;
+        let options = serde_json::value::to_raw_value(&challenge.public_key)?;
         let login = self.keyed(mfa_token.as_bytes());
         let ceremony = self
             .store_ceremony(Purpose::SecondFactor, Some(user_id), Some(&login), &state)
