@@ -9,7 +9,7 @@ extern crate app;
 pub fn hydrate() {
     // A panic's message in the browser's console (which adds where it was
     // called from). `console_error_panic_hook` did the same, plus a stack
-    // string, for 0.6 KB more on every page.
+    // string, for 0.4 KB more on every page.
     std::panic::set_hook(Box::new(|info| leptos::logging::error!("{info}")));
     leptos::mount::hydrate_islands();
 }
