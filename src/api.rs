@@ -301,6 +301,12 @@ pub struct Reauth {
     pub password: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// Instead of `code`: a passkey's answer to the options of
+    /// `POST /api/account/reauth/passkey/options`, with that `ceremony`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Box<RawValue>>,
 }
 
 /// Recovery codes, shown once.

@@ -195,6 +195,20 @@ pub async fn passkey_register(proof: &Reauth) -> Result<PasskeyCeremony> {
     .await
 }
 
+/// Options for proving presence with one of the account's passkeys.
+pub async fn reauth_passkey_options() -> Result<PasskeyCeremony> {
+    json(
+        call::<()>(
+            Method::POST,
+            "/api/account/reauth/passkey/options",
+            None,
+            true,
+        )
+        .await?,
+    )
+    .await
+}
+
 /// Finishes adding a passkey.
 pub async fn passkey_add(new: &NewPasskey) -> Result<()> {
     call(Method::POST, "/api/account/passkeys", Some(new), true)

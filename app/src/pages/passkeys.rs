@@ -54,15 +54,22 @@ pub fn Passkeys() -> impl IntoView {
         });
     };
     Effect::new(move |_| load());
+    // Presence is proved with a passkey where the account has one (and
+    // the browser can use it); else with a code where it has TOTP or
+    // recovery codes; else with the password alone.
+    let by_passkey =
+        move || supported && status.with(|s| s.as_ref().is_some_and(|s| !s.passkeys.is_empty()));
     let needs_code = move || {
-        status.with(|s| {
-            s.as_ref()
-                .is_some_and(|s| s.totp.enabled || s.recovery_codes_left > 0)
-        })
+        !by_passkey()
+            && status.with(|s| {
+                s.as_ref()
+                    .is_some_and(|s| s.totp.enabled || s.recovery_codes_left > 0)
+            })
     };
-    let proof = move || Reauth {
+    let proof = move || Proof {
         password: nfc(&password.get_untracked()),
         code: Some(code.get_untracked()).filter(|c| !c.trim().is_empty()),
+        by_passkey: by_passkey(),
     };
     // Runs `action` with the section busy; reloads the list when it is done.
     let run = move |action: Action| {
@@ -81,7 +88,7 @@ pub fn Passkeys() -> impl IntoView {
         spawn_local(async move {
             let result = match &action {
                 Action::Add => add(proof(), name.get_untracked()).await,
-                Action::Remove(id) => api::passkey_remove(id, &proof()).await.map_err(Failed::Api),
+                Action::Remove(id) => remove(id, proof()).await,
             };
             match result {
                 Ok(()) => {
@@ -125,7 +132,11 @@ pub fn Passkeys() -> impl IntoView {
                 }.into_any(),
             }}
             <form class="form" on:submit=submit novalidate>
-                <p>"To add or remove a passkey, confirm it is you."</p>
+                <p>{move || if by_passkey() {
+                    "To add or remove a passkey, confirm it is you: your password, then one of your passkeys."
+                } else {
+                    "To add or remove a passkey, confirm it is you."
+                }}</p>
                 <Field name="password" label="Current password" kind="password" autocomplete="current-password" value=password error=password_error/>
                 <Show when=needs_code>
                     <Field name="code" label="Code from your app, or a recovery code" autocomplete="one-time-code" value=code error=code_error/>
@@ -174,10 +185,44 @@ enum Failed {
     Browser(String),
 }
 
+/// What the person gave to prove it is them.
+struct Proof {
+    password: String,
+    code: Option<String>,
+    /// Confirm with one of the account's passkeys.
+    by_passkey: bool,
+}
+
+impl Proof {
+    /// The proof as the API takes it: with a passkey's answer when asked.
+    async fn reauth(self) -> Result<Reauth, Failed> {
+        let mut reauth = Reauth {
+            password: self.password,
+            code: self.code,
+            ..Reauth::default()
+        };
+        if self.by_passkey {
+            let started = api::reauth_passkey_options().await.map_err(Failed::Api)?;
+            let credential = webauthn::get(&started.options)
+                .await
+                .map_err(|failure| Failed::Browser(failure.message(true)))?;
+            reauth.ceremony = Some(started.ceremony);
+            reauth.credential = Some(credential);
+        }
+        Ok(reauth)
+    }
+}
+
+async fn remove(id: &str, proof: Proof) -> Result<(), Failed> {
+    let reauth = proof.reauth().await?;
+    api::passkey_remove(id, &reauth).await.map_err(Failed::Api)
+}
+
 /// Adds a passkey, step by step: proof of presence and options from the
 /// server, the credential from the browser, back to the server.
-async fn add(proof: Reauth, name: String) -> Result<(), Failed> {
-    let started = api::passkey_register(&proof).await.map_err(Failed::Api)?;
+async fn add(proof: Proof, name: String) -> Result<(), Failed> {
+    let reauth = proof.reauth().await?;
+    let started = api::passkey_register(&reauth).await.map_err(Failed::Api)?;
     let credential = webauthn::create(&started.options)
         .await
         .map_err(|failure| Failed::Browser(failure.message(false)))?;

@@ -68,6 +68,7 @@ pub fn TwoStepSignIn() -> impl IntoView {
     let proof = move || Reauth {
         password: nfc(&password.get_untracked()),
         code: Some(code.get_untracked()).filter(|c| !c.trim().is_empty()),
+        ..Reauth::default()
     };
     let reset_fields = move || {
         password.set(String::new());

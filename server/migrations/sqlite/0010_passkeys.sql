@@ -3,8 +3,9 @@
 
 -- One row per credential. `credential` is the relying party's record of it
 -- (webauthn-rs's `Passkey` as JSON: the public key, the signature counter,
--- the backup flags); nothing in it is secret. `sign_count` mirrors the
--- counter so that accepting an assertion is one conditional update.
+-- the backup flags); nothing in it is secret. `sign_count` is the counter
+-- of the last accepted assertion (0 before any), so that accepting one is a
+-- conditional update.
 -- `attachment` is what the browser said at registration ('platform' or
 -- 'cross-platform'), unsigned and used only to name the sign-in method.
 CREATE TABLE passkeys (
@@ -25,8 +26,8 @@ CREATE INDEX passkeys_user_id ON passkeys (user_id);
 
 -- A ceremony started and not yet finished: only a keyed hash of its token is
 -- stored, with webauthn-rs's state (the challenge, and for a sign-in the
--- credentials allowed). `purpose` is 'register', 'sign_in' or
--- 'second_factor'; a registration and a second factor belong to an account,
+-- credentials allowed). `purpose` is 'register', 'sign_in', 'second_factor'
+-- or 'reauth' (proof of presence); all but a sign-in belong to an account,
 -- and a second factor to the login's mfa_token too. Deleted by the request
 -- that finishes it, whatever the outcome.
 CREATE TABLE webauthn_ceremonies (

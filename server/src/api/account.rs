@@ -5,11 +5,12 @@ use std::net::IpAddr;
 
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
-    api::{MfaStatus, Reauth, RecoveryCodes, TotpEnrolment, TotpStatus},
+    api::{MfaStatus, PasskeyCeremony, Reauth, RecoveryCodes, TotpEnrolment, TotpStatus},
     validate::Issue,
 };
 use qrcode::{QrCode, render::svg};
 
+use super::passkeys;
 use crate::{
     AppError, Result,
     auth::{
@@ -17,6 +18,7 @@ use crate::{
         limits::{Attempt, ClientNet, Subject},
         mfa::Confirmed,
         normalize::PasswordForms,
+        passkeys::Verified,
         password::Verdict,
         sessions::Reason,
     },
@@ -37,7 +39,7 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
             enabled: factors.totp_since.is_some(),
             created_at: factors.totp_since.map(rfc3339),
         },
-        passkeys: passkeys.into_iter().map(super::passkeys::view).collect(),
+        passkeys: passkeys.into_iter().map(passkeys::view).collect(),
         recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(0),
     }))
 }
@@ -141,9 +143,10 @@ pub async fn recovery_codes(
 }
 
 /// Proof of presence for a sensitive action: the current password and, when
-/// the account has a second factor, a current code of it (TOTP, or an unused
-/// recovery code, which it spends). Counted against the account's failure
-/// budgets like a login; wrong is `401 invalid_credentials`.
+/// the account has a second factor, one of them: a current TOTP code, an
+/// unused recovery code (which it spends), or a passkey's answer (`ceremony`
+/// and `credential`). Counted against the account's failure budgets like a
+/// login; wrong is `401 invalid_credentials`.
 pub async fn reauthenticate(
     state: &AppState,
     ip: IpAddr,
@@ -151,14 +154,39 @@ pub async fn reauthenticate(
     proof: &Reauth,
 ) -> Result<Account> {
     let factors = state.second_factors.factors(&user.id).await?;
+    let by_passkey = proof.ceremony.is_some() || proof.credential.is_some();
     let code = proof.code.as_deref().map(str::trim);
+    if by_passkey {
+        let assertion = passkeys::assertion(proof.ceremony.clone(), proof.credential.as_deref());
+        require(&proof.password, None)?;
+        let (ceremony, presented) = assertion?;
+        let (account, attempt) = check_password(state, ip, user, &proof.password, true).await?;
+        match state
+            .passkeys
+            .finish_assertion(&account.id, None, &ceremony, &presented)
+            .await?
+        {
+            Verified::Yes { .. } => {}
+            Verified::Gone => {
+                state.limiter.abandoned(attempt).await?;
+                return Err(AppError::CeremonyGone);
+            }
+            Verified::Refused | Verified::CounterWentBack => {
+                return Err(AppError::WrongProof(
+                    "The password or passkey is not correct.",
+                ));
+            }
+        }
+        state.limiter.succeeded(attempt).await?;
+        return Ok(account);
+    }
     require(
         &proof.password,
-        factors.needs_code().then_some(code.unwrap_or_default()),
+        factors.any().then_some(code.unwrap_or_default()),
     )?;
     let (account, attempt) =
-        check_password(state, ip, user, &proof.password, factors.needs_code()).await?;
-    if factors.needs_code()
+        check_password(state, ip, user, &proof.password, factors.any()).await?;
+    if factors.any()
         && !state
             .second_factors
             .check(&account.id, code.unwrap_or_default())
@@ -168,6 +196,18 @@ pub async fn reauthenticate(
     }
     state.limiter.succeeded(attempt).await?;
     Ok(account)
+}
+
+/// `POST /api/account/reauth/passkey/options`: a passkey assertion to prove
+/// presence with, instead of a code, for the account's passkeys.
+pub async fn reauth_passkey_options(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<PasskeyCeremony>> {
+    let Some(started) = state.passkeys.begin_assertion(&user.id, None).await? else {
+        return Err(AppError::Conflict("This account has no passkey."));
+    };
+    Ok(Json(passkeys::ceremony(started)))
 }
 
 /// `422` for every missing part of a proof: the password, and the code when

@@ -272,7 +272,12 @@ pub async fn mfa(
         (MfaMethod::Passkey, Some((ceremony, presented))) => {
             let verified = state
                 .passkeys
-                .finish_second_factor(&challenge.user_id, &req.mfa_token, &ceremony, &presented)
+                .finish_assertion(
+                    &challenge.user_id,
+                    Some(&req.mfa_token),
+                    &ceremony,
+                    &presented,
+                )
                 .await?;
             let key = match verified {
                 Verified::Yes { amr, .. } => Some(amr),

@@ -46,6 +46,10 @@ pub fn router() -> Router<AppState> {
         .route("/account/mfa/recovery-codes", post(account::recovery_codes))
         .route("/account/passkeys", get(passkeys::list).post(passkeys::add))
         .route("/account/passkeys/register", post(passkeys::register))
+        .route(
+            "/account/reauth/passkey/options",
+            post(account::reauth_passkey_options),
+        )
         .route("/account/passkeys/{id}", delete(passkeys::remove))
         .route("/posts", post(posts::create).get(posts::list))
         .route("/posts/{id}", get(posts::get).delete(posts::delete))

@@ -50,10 +50,13 @@ pub async fn register(
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<PasskeyCeremony>> {
     let account = reauthenticate(&state, ip, &user, &req).await?;
-    let started = state
+    let Some(started) = state
         .passkeys
         .begin_registration(&account.id, &account.username)
-        .await?;
+        .await?
+    else {
+        return Err(too_many());
+    };
     Ok(Json(ceremony(started)))
 }
 
@@ -100,9 +103,14 @@ pub async fn add(
                 "The authenticator's answer was not accepted. Please try again.",
             ));
         }
+        // Told apart from a refusal, it would say whether a credential id
+        // exists on some account.
         Registered::Duplicate => {
-            return Err(AppError::Conflict("This passkey is registered already."));
+            return Err(AppError::WrongProof(
+                "The authenticator's answer was not accepted. Please try again.",
+            ));
         }
+        Registered::TooMany => return Err(too_many()),
     };
     state.profiles.forget(&user.id);
     if !had_factor {
@@ -194,7 +202,7 @@ pub async fn second_factor_options(
     limit(&state, ip).await?;
     let Some(started) = state
         .passkeys
-        .begin_second_factor(&challenge.user_id, &req.mfa_token)
+        .begin_assertion(&challenge.user_id, Some(&req.mfa_token))
         .await?
     else {
         return Err(AppError::InvalidRequest(
@@ -256,7 +264,7 @@ async fn limit(state: &AppState, ip: IpAddr) -> Result<()> {
         .await
 }
 
-fn ceremony(started: Started) -> PasskeyCeremony {
+pub fn ceremony(started: Started) -> PasskeyCeremony {
     PasskeyCeremony {
         ceremony: started.ceremony,
         options: started.options,
@@ -271,4 +279,8 @@ pub fn view(row: PasskeyRow) -> Passkey {
         created_at: rfc3339(row.created_at),
         last_used_at: row.last_used_at.map(rfc3339),
     }
+}
+
+fn too_many() -> AppError {
+    AppError::Conflict("An account has at most 20 passkeys: remove one first.")
 }

@@ -24,10 +24,10 @@ use webauthn_rs::prelude::{
     WebauthnError,
 };
 
-pub use crate::store::passkeys::PasskeyRow;
+pub use crate::store::passkeys::{MAX_PER_ACCOUNT, PasskeyRow};
 use crate::store::{
     Db, now_ms,
-    passkeys::{self as stored, CredentialRow, NewPasskey, Purpose},
+    passkeys::{self as stored, CredentialRow, Inserted, NewPasskey, Purpose},
 };
 
 /// How long a ceremony waits to be finished.
@@ -79,6 +79,8 @@ pub enum Registered {
     Refused,
     /// This credential is registered already.
     Duplicate,
+    /// The account has as many passkeys as it may.
+    TooMany,
 }
 
 /// What finishing a sign-in or a second factor did.
@@ -148,11 +150,16 @@ impl Passkeys {
     /// credential (so that it can sign in with no name typed), with user
     /// verification required, attestation `none`, and the account's
     /// existing credentials excluded.
+    /// `None` when the account has as many passkeys as it may: refused
+    /// before the authenticator makes one that could not be stored.
     pub async fn begin_registration(
         &self,
         user_id: &str,
         username: &str,
-    ) -> Result<Started, PasskeyError> {
+    ) -> Result<Option<Started>, PasskeyError> {
+        if stored::count(&self.db, user_id).await? >= MAX_PER_ACCOUNT {
+            return Ok(None);
+        }
         let handle = user_handle(user_id)?;
         let existing = stored::credential_ids(&self.db, user_id)
             .await?
@@ -174,7 +181,7 @@ impl Passkeys {
             .store_ceremony(Purpose::Register, Some(user_id), None, &state)
             .await?;
         let options = serde_json::value::to_raw_value(&options)?;
-        Ok(Started { ceremony, options })
+        Ok(Some(Started { ceremony, options }))
     }
 
     /// Finishes a registration the account started.
@@ -215,8 +222,10 @@ impl Passkeys {
             attachment: presented.attachment.as_deref(),
             now,
         };
-        if !stored::insert(&self.db, &new).await? {
-            return Ok(Registered::Duplicate);
+        match stored::insert(&self.db, &new).await? {
+            Inserted::Yes => {}
+            Inserted::Duplicate => return Ok(Registered::Duplicate),
+            Inserted::TooMany => return Ok(Registered::TooMany),
         }
         Ok(Registered::Added(PasskeyRow {
             id,
@@ -271,13 +280,14 @@ impl Passkeys {
         self.record(row, passkey, result).await
     }
 
-    /// Starts the passkey step of a password login waiting for its second
-    /// factor: the options name that account's passkeys only. `None` when
-    /// it has none.
-    pub async fn begin_second_factor(
+    /// Starts an assertion by one of the account's passkeys (the options
+    /// name them): the second step of the password login of `mfa_token`
+    /// (`Some`), or proof of presence for a sensitive action (`None`).
+    /// `None` when the account has no passkey.
+    pub async fn begin_assertion(
         &self,
         user_id: &str,
-        mfa_token: &str,
+        mfa_token: Option<&str>,
     ) -> Result<Option<Started>, PasskeyError> {
         let passkeys = stored::credentials(&self.db, user_id)
             .await?
@@ -292,24 +302,31 @@ impl Passkeys {
             .start_passkey_authentication(&passkeys)
             .map_err(PasskeyError::Webauthn)?;
         let options = serde_json::value::to_raw_value(&challenge.public_key)?;
-        let login = self.keyed(mfa_token.as_bytes());
+        let login = mfa_token.map(|token| self.keyed(token.as_bytes()));
         let ceremony = self
-            .store_ceremony(Purpose::SecondFactor, Some(user_id), Some(&login), &state)
+            .store_ceremony(
+                assertion_purpose(mfa_token),
+                Some(user_id),
+                login.as_deref(),
+                &state,
+            )
             .await?;
         Ok(Some(Started { ceremony, options }))
     }
 
-    /// Finishes the passkey step of the login of `mfa_token`.
-    pub async fn finish_second_factor(
+    /// Finishes an assertion [`Self::begin_assertion`] started, for the same
+    /// account and the same login (or none).
+    pub async fn finish_assertion(
         &self,
         user_id: &str,
-        mfa_token: &str,
+        mfa_token: Option<&str>,
         ceremony: &str,
         presented: &Presented<PublicKeyCredential>,
     ) -> Result<Verified, PasskeyError> {
-        let login = self.keyed(mfa_token.as_bytes());
+        let login = mfa_token.map(|token| self.keyed(token.as_bytes()));
+        let purpose = assertion_purpose(mfa_token);
         let Some(ceremony) = self
-            .take(ceremony, Purpose::SecondFactor, Some(user_id), Some(&login))
+            .take(ceremony, purpose, Some(user_id), login.as_deref())
             .await?
         else {
             return Ok(Verified::Gone);
@@ -354,9 +371,18 @@ impl Passkeys {
         }
         passkey.update_credential(&result);
         let updated = serde_json::to_string(&passkey)?;
-        if !stored::record_use(&self.db, &row.id, &updated, counter, row.sign_count, now).await? {
-            // Another assertion was recorded since this one was checked.
-            return self.counter_went_back(&row, now).await;
+        let mut checked = row.sign_count;
+        // Another assertion recorded since this one was read moves the
+        // stored counter on: this one still counts if its counter is
+        // higher, and is a step back otherwise.
+        while !stored::record_use(&self.db, &row.id, &updated, counter, checked, now).await? {
+            match stored::sign_count(&self.db, &row.id).await? {
+                Some(now_stored) if counter == 0 && now_stored == 0 => checked = 0,
+                Some(now_stored) if counter > now_stored => checked = now_stored,
+                Some(_) => return self.counter_went_back(&row, now).await,
+                // Removed meanwhile.
+                None => return Ok(Verified::Refused),
+            }
         }
         Ok(Verified::Yes {
             amr: match row.attachment.as_deref() {
@@ -433,6 +459,14 @@ impl Passkeys {
 /// says nothing about the person.
 fn user_handle(user_id: &str) -> Result<Uuid, PasskeyError> {
     Uuid::parse_str(user_id).map_err(|_| PasskeyError::Webauthn(WebauthnError::InvalidUserUniqueId))
+}
+
+/// The second step of a login, or proof of presence.
+fn assertion_purpose(mfa_token: Option<&str>) -> Purpose {
+    match mfa_token {
+        Some(_) => Purpose::SecondFactor,
+        None => Purpose::Reauth,
+    }
 }
 
 fn passkey_of(row: &CredentialRow) -> Result<Passkey, serde_json::Error> {

@@ -9,7 +9,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, in_tx, on};
+use super::{Db, in_tx, lock_account, on};
 
 /// How long an unconfirmed secret waits for its first code.
 pub const PENDING_FOR_MS: i64 = 10 * 60 * 1000;
@@ -39,13 +39,6 @@ impl Factors {
     /// Whether a password sign-in needs a second factor.
     pub fn any(&self) -> bool {
         self.totp_since.is_some() || self.passkeys > 0
-    }
-
-    /// Whether proving presence takes a code: the account has TOTP, or
-    /// recovery codes left. An account whose only second factor is a passkey
-    /// and that has no codes proves presence with its password.
-    pub fn needs_code(&self) -> bool {
-        self.totp_since.is_some() || self.recovery_codes_left > 0
     }
 }
 
@@ -164,7 +157,8 @@ pub async fn confirm_totp(
     codes: &[Vec<u8>],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, _pg| {
+    in_tx!(db, |tx, pg| {
+        lock_account!(tx, pg, user_id);
         let confirmed = sqlx::query(
             "UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
              WHERE user_id = $3 AND created_at = $4 AND confirmed_at IS NULL AND created_at > $5",
@@ -195,14 +189,12 @@ pub async fn replace_recovery_codes(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        // Locked on PostgreSQL, so that two replacements (or a replacement
-        // and turning TOTP off) take turns rather than leave two sets.
-        let on: Option<i64> = sqlx::query_scalar(if pg {
-            "SELECT confirmed_at FROM totp_secrets
-             WHERE user_id = $1 AND confirmed_at IS NOT NULL FOR UPDATE"
-        } else {
-            "SELECT confirmed_at FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL"
-        })
+        // Two replacements, or a replacement and the removal of the last
+        // second factor, take turns rather than leave two sets or orphans.
+        lock_account!(tx, pg, user_id);
+        let on: Option<i64> = sqlx::query_scalar(
+            "SELECT confirmed_at FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+        )
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -223,7 +215,8 @@ pub async fn replace_recovery_codes(
 /// Turns TOTP off and removes the recovery codes, unless a passkey remains
 /// as a second factor; `false` if it was not on.
 pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, _pg| {
+    in_tx!(db, |tx, pg| {
+        lock_account!(tx, pg, user_id);
         let removed =
             sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL")
                 .bind(user_id)

@@ -94,6 +94,22 @@ macro_rules! in_tx {
 }
 pub(crate) use in_tx;
 
+/// Inside [`in_tx!`]: on PostgreSQL, locks account `$user_id`'s row, so that
+/// changes to its second factors (TOTP, passkeys, recovery codes) take turns
+/// and each sees what the one before it left. SQLite's one writer does that
+/// already.
+macro_rules! lock_account {
+    ($tx:ident, $pg:ident, $user_id:expr) => {
+        if $pg {
+            sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+                .bind($user_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use lock_account;
+
 /// Why the database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

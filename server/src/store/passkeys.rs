@@ -9,7 +9,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, in_tx, on};
+use super::{Db, in_tx, lock_account, on};
 
 /// What a ceremony is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub enum Purpose {
     SignIn,
     /// The second step of a password login, for its `mfa_token`.
     SecondFactor,
+    /// Proof of presence for a sensitive action of the account.
+    Reauth,
 }
 
 impl Purpose {
@@ -28,6 +30,7 @@ impl Purpose {
             Self::Register => "register",
             Self::SignIn => "sign_in",
             Self::SecondFactor => "second_factor",
+            Self::Reauth => "reauth",
         }
     }
 }
@@ -106,27 +109,76 @@ pub async fn credential_ids(db: &Db, user_id: &str) -> Result<Vec<Vec<u8>>, sqlx
     .await)
 }
 
-/// Stores a passkey; `false` (and nothing stored) when its credential id is
-/// registered already, to this account or another.
-pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<bool, sqlx::Error> {
-    let stored = on!(db, write, |pool| sqlx::query(
-        "INSERT INTO passkeys
-             (id, user_id, credential_id, name, credential, sign_count, attachment, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (credential_id) DO NOTHING"
+/// Most passkeys an account may have: each one weighs on every sign-in's
+/// options and state.
+pub const MAX_PER_ACCOUNT: i64 = 20;
+
+/// What storing a passkey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    Yes,
+    /// Its credential id is registered already, to this account or another.
+    Duplicate,
+    /// The account has [`MAX_PER_ACCOUNT`] already.
+    TooMany,
+}
+
+/// How many passkeys the account has.
+pub async fn count(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM passkeys WHERE user_id = $1"
     )
-    .bind(new.id)
-    .bind(new.user_id)
-    .bind(new.credential_id)
-    .bind(new.name)
-    .bind(new.credential)
-    .bind(new.sign_count)
-    .bind(new.attachment)
-    .bind(new.now)
-    .execute(pool)
-    .await
-    .map(|done| done.rows_affected()))?;
-    Ok(stored == 1)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await)
+}
+
+/// Stores a passkey, unless its credential id is registered already or the
+/// account has as many as it may (counted under the account's lock).
+pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<Inserted, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        lock_account!(tx, pg, new.user_id);
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+            .bind(new.user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if count >= MAX_PER_ACCOUNT {
+            tx.rollback().await?;
+            return Ok(Inserted::TooMany);
+        }
+        let stored = sqlx::query(
+            "INSERT INTO passkeys
+                 (id, user_id, credential_id, name, credential, sign_count, attachment, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (credential_id) DO NOTHING",
+        )
+        .bind(new.id)
+        .bind(new.user_id)
+        .bind(new.credential_id)
+        .bind(new.name)
+        .bind(new.credential)
+        .bind(new.sign_count)
+        .bind(new.attachment)
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(if stored.rows_affected() == 1 {
+            Inserted::Yes
+        } else {
+            Inserted::Duplicate
+        })
+    })
+}
+
+/// The counter of the passkey's last accepted assertion.
+pub async fn sign_count(db: &Db, id: &str) -> Result<Option<i64>, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query_scalar(
+        "SELECT sign_count FROM passkeys WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
 }
 
 /// Records an accepted assertion: the updated credential, its counter, the
@@ -172,7 +224,8 @@ pub async fn mark_regressed(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Err
 /// Removes the account's passkey `id`; `false` when it has none by that id.
 /// Removing the last second factor removes the recovery codes with it.
 pub async fn remove(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, _pg| {
+    in_tx!(db, |tx, pg| {
+        lock_account!(tx, pg, user_id);
         let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)

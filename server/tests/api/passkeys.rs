@@ -165,23 +165,43 @@ async fn send(
         .unwrap()
 }
 
-/// Starts a registration for `user` (re-authenticated with the password).
-async fn begin_registration(app: &TestApp, user: &TestUser) -> Value {
+/// Starts a registration for `user`, re-authenticated with `proof`.
+async fn begin_registration(app: &TestApp, user: &TestUser, proof: Value) -> Value {
     let started = send(
         app,
         Method::POST,
         "/api/account/passkeys/register",
         &user.access,
-        json!({"password": PASSWORD}),
+        proof,
     )
     .await;
     assert_eq!(started.status(), 200);
     started.json().await.unwrap()
 }
 
-/// Registers `key` for `user`; the new passkey.
+/// Proof of presence for `user`: the password and `key`'s answer.
+async fn passkey_proof(app: &TestApp, user: &TestUser, key: &mut SoftKey) -> Value {
+    let started = app
+        .bearer(
+            Method::POST,
+            "/api/account/reauth/passkey/options",
+            &user.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 200);
+    let started: Value = started.json().await.unwrap();
+    json!({
+        "password": PASSWORD,
+        "ceremony": started["ceremony"],
+        "credential": key.assert(&started["options"]),
+    })
+}
+
+/// Registers `key` as `user`'s first passkey; the new passkey.
 async fn add_passkey(app: &TestApp, user: &TestUser, key: &mut SoftKey, name: &str) -> Value {
-    let started = begin_registration(app, user).await;
+    let started = begin_registration(app, user, json!({"password": PASSWORD})).await;
     let added = send(
         app,
         Method::POST,
@@ -237,7 +257,7 @@ async fn a_passkey_is_registered_then_signs_in_alone_as_two_factors() {
     .await;
     assert_eq!(missing.status(), 422);
 
-    let started = begin_registration(&app, &ada).await;
+    let started = begin_registration(&app, &ada, json!({"password": PASSWORD})).await;
     let options = &started["options"];
     assert_eq!(options["rp"]["id"], "localhost");
     assert_eq!(options["attestation"], "none");
@@ -316,8 +336,10 @@ async fn a_passkey_is_registered_then_signs_in_alone_as_two_factors() {
     let list = app.get_json("/api/account/passkeys", &ada.access).await;
     assert!(list["passkeys"][0]["last_used_at"].is_string());
 
-    // The same credential cannot be registered twice.
-    let started = begin_registration(&app, &ada).await;
+    // The same credential cannot be registered twice. (The account has a
+    // second factor now: presence takes it too.)
+    let proof = passkey_proof(&app, &ada, &mut key).await;
+    let started = begin_registration(&app, &ada, proof).await;
     let excluded = &started["options"]["excludeCredentials"];
     assert_eq!(excluded[0]["id"], b64(&key.credential_id));
     let again = send(
@@ -328,11 +350,7 @@ async fn a_passkey_is_registered_then_signs_in_alone_as_two_factors() {
         json!({"ceremony": started["ceremony"], "credential": key.register(&started["options"]), "name": "Again"}),
     )
     .await;
-    assert!(
-        matches!(again.status().as_u16(), 401 | 409),
-        "{}",
-        again.status()
-    );
+    assert_eq!(again.status(), 401, "not told apart from a refusal");
 }
 
 #[tokio::test]
@@ -439,7 +457,8 @@ async fn a_passkey_signs_in_as_its_own_account_only() {
     assert_eq!(error_code(refused).await, "invalid_credentials");
 
     // Bob's registration ceremony cannot be finished by Ada.
-    let bobs = begin_registration(&app, &bob).await;
+    let proof = passkey_proof(&app, &bob, &mut bob_key).await;
+    let bobs = begin_registration(&app, &bob, proof).await;
     let taken = send(
         &app,
         Method::POST,
@@ -455,12 +474,13 @@ async fn a_passkey_signs_in_as_its_own_account_only() {
         .as_str()
         .unwrap()
         .to_owned();
+    let proof = passkey_proof(&app, &ada, &mut ada_key).await;
     let removed = send(
         &app,
         Method::DELETE,
         &format!("/api/account/passkeys/{bobs_id}"),
         &ada.access,
-        json!({"password": PASSWORD}),
+        proof,
     )
     .await;
     assert_eq!(removed.status(), 404);
@@ -610,24 +630,48 @@ async fn a_passkey_is_the_second_step_of_a_password_login() {
 async fn removing_a_passkey_takes_presence_and_the_second_factor_with_it() {
     let app = spawn().await;
     let ada = app.signup("ada").await;
-    let added = add_passkey(&app, &ada, &mut SoftKey::new(), "Laptop").await;
+    let bob = app.signup("bob").await;
+    let mut key = SoftKey::new();
+    let added = add_passkey(&app, &ada, &mut key, "Laptop").await;
     let id = added["passkey"]["id"].as_str().unwrap();
     let path = format!("/api/account/passkeys/{id}");
-    let codes = send(
+    // A passkey is a second factor: the password alone proves nothing now.
+    let codes_path = "/api/account/mfa/recovery-codes";
+    let password_only = send(
         &app,
         Method::POST,
-        "/api/account/mfa/recovery-codes",
+        codes_path,
         &ada.access,
         json!({"password": PASSWORD}),
     )
     .await;
+    assert_eq!(password_only.status(), 422);
+    // A proof ceremony belongs to its account: Bob cannot answer Ada's.
+    let adas = passkey_proof(&app, &ada, &mut key).await;
+    let crossed = send(&app, Method::POST, codes_path, &bob.access, adas).await;
+    assert_eq!(crossed.status(), 400);
+    assert_eq!(error_code(crossed).await, "invalid_grant");
+    // A wrong password with a right passkey is refused.
+    let mut wrong_password = passkey_proof(&app, &ada, &mut key).await;
+    wrong_password["password"] = json!("wrong wrong wrong wrong");
     assert_eq!(
-        codes.status(),
-        200,
-        "a passkey is a second factor that recovery codes back up"
+        send(&app, Method::POST, codes_path, &ada.access, wrong_password)
+            .await
+            .status(),
+        401
     );
+    let proof = passkey_proof(&app, &ada, &mut key).await;
+    let codes = send(&app, Method::POST, codes_path, &ada.access, proof.clone()).await;
+    assert_eq!(codes.status(), 200, "recovery codes back a passkey up");
     let codes: Value = codes.json().await.unwrap();
-    // Now the account has codes: presence takes one.
+    // The proof was used once.
+    assert_eq!(
+        send(&app, Method::POST, codes_path, &ada.access, proof)
+            .await
+            .status(),
+        400
+    );
+    // A code works as proof too.
     let without_code = send(
         &app,
         Method::DELETE,
@@ -666,4 +710,38 @@ async fn removing_a_passkey_takes_presence_and_the_second_factor_with_it() {
         false
     );
     assert_eq!(app.login_response("ada", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_account_has_at_most_twenty_passkeys() {
+    let app = spawn().await;
+    let ada = app.signup("ada").await;
+    let mut first = SoftKey::new();
+    add_passkey(&app, &ada, &mut first, "Key 1").await;
+    for n in 2..=20 {
+        let proof = passkey_proof(&app, &ada, &mut first).await;
+        let started = begin_registration(&app, &ada, proof).await;
+        let added = send(
+            &app,
+            Method::POST,
+            "/api/account/passkeys",
+            &ada.access,
+            json!({"ceremony": started["ceremony"], "credential": SoftKey::new().register(&started["options"]), "name": format!("Key {n}")}),
+        )
+        .await;
+        assert_eq!(added.status(), 201, "key {n}");
+    }
+    // The 21st is refused before the authenticator makes it.
+    let proof = passkey_proof(&app, &ada, &mut first).await;
+    let refused = send(
+        &app,
+        Method::POST,
+        "/api/account/passkeys/register",
+        &ada.access,
+        proof,
+    )
+    .await;
+    assert_eq!(refused.status(), 409);
+    let list = app.get_json("/api/account/passkeys", &ada.access).await;
+    assert_eq!(list["passkeys"].as_array().unwrap().len(), 20);
 }
