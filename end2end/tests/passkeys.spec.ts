@@ -68,7 +68,7 @@ test("passkeys: add one, sign in with it alone and as the second step, remove it
   await page.getByRole("button", { name: "Use a passkey" }).click();
   await expect(page.getByRole("link", { name })).toBeVisible();
 
-  // Removed, with the password.
+  // Removed, with the password and (the account has a passkey) a passkey.
   await page.goto("/account");
   await section.getByRole("button", { name: "Manage passkeys" }).click();
   await expect(section.locator("ul.passkeys")).toContainText("last used");
