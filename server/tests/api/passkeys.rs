@@ -38,6 +38,9 @@ struct SoftKey {
     /// The account's user handle, learnt at registration.
     user_handle: Vec<u8>,
     counter: u32,
+    /// What the browser reports: `platform` (the device's own) or
+    /// `cross-platform` (a security key).
+    attachment: &'static str,
 }
 
 impl SoftKey {
@@ -51,6 +54,15 @@ impl SoftKey {
             credential_id,
             user_handle: Vec::new(),
             counter: 0,
+            attachment: "platform",
+        }
+    }
+
+    /// A security key.
+    fn roaming() -> Self {
+        Self {
+            attachment: "cross-platform",
+            ..Self::new()
         }
     }
 
@@ -104,7 +116,7 @@ impl SoftKey {
                 "attestationObject": b64(&attestation),
                 "transports": ["internal"],
             },
-            "authenticatorAttachment": "platform",
+            "authenticatorAttachment": self.attachment,
             "clientExtensionResults": {"credProps": {"rk": true}},
         })
     }
@@ -135,7 +147,7 @@ impl SoftKey {
                 "signature": b64(signature.to_der().as_bytes()),
                 "userHandle": b64(&self.user_handle),
             },
-            "authenticatorAttachment": "platform",
+            "authenticatorAttachment": self.attachment,
             "clientExtensionResults": {},
         })
     }
@@ -445,6 +457,7 @@ async fn a_passkey_signs_in_as_its_own_account_only() {
         credential_id: ada_key.credential_id.clone(),
         user_handle: bob_key.user_handle.clone(),
         counter: 10,
+        attachment: "platform",
     };
     let started = sign_in_options(&app).await;
     let refused = sign_in(
@@ -744,4 +757,20 @@ async fn an_account_has_at_most_twenty_passkeys() {
     assert_eq!(refused.status(), 409);
     let list = app.get_json("/api/account/passkeys", &ada.access).await;
     assert_eq!(list["passkeys"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn a_security_key_signs_in_as_hwk() {
+    let app = spawn().await;
+    let ada = app.signup("ada").await;
+    let mut key = SoftKey::roaming();
+    add_passkey(&app, &ada, &mut key, "Security key").await;
+    let started = sign_in_options(&app).await;
+    let signed_in = sign_in(&app, &started["ceremony"], key.assert(&started["options"])).await;
+    assert_eq!(signed_in.status(), 200);
+    let body: Value = signed_in.json().await.unwrap();
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["amr"],
+        json!(["hwk", "user", "mfa"])
+    );
 }
