@@ -192,13 +192,12 @@ impl Passkeys {
         presented: &Presented<RegisterPublicKeyCredential>,
         name: &str,
     ) -> Result<Registered, PasskeyError> {
-        let Some(row) = self
-            .take(ceremony, Purpose::Register, Some(user_id), None)
+        let Some(state) = self
+            .take::<PasskeyRegistration>(ceremony, Purpose::Register, Some(user_id), None)
             .await?
         else {
             return Ok(Registered::Gone);
         };
-        let state: PasskeyRegistration = serde_json::from_str(&row.state)?;
         let passkey = match self
             .webauthn
             .finish_passkey_registration(&presented.credential, &state)
@@ -256,10 +255,12 @@ impl Passkeys {
         ceremony: &str,
         presented: &Presented<PublicKeyCredential>,
     ) -> Result<Verified, PasskeyError> {
-        let Some(row) = self.take(ceremony, Purpose::SignIn, None, None).await? else {
+        let Some(state) = self
+            .take::<DiscoverableAuthentication>(ceremony, Purpose::SignIn, None, None)
+            .await?
+        else {
             return Ok(Verified::Gone);
         };
-        let state: DiscoverableAuthentication = serde_json::from_str(&row.state)?;
         let Ok((handle, credential_id)) = self
             .webauthn
             .identify_discoverable_authentication(&presented.credential)
@@ -267,8 +268,7 @@ impl Passkeys {
             return Ok(Verified::Refused);
         };
         let user_id = handle.hyphenated().to_string();
-        let rows = stored::credentials(&self.db, &user_id).await?;
-        let Some(row) = rows.into_iter().find(|r| r.credential_id == credential_id) else {
+        let Some(row) = stored::credential(&self.db, &user_id, credential_id).await? else {
             return Ok(Verified::Refused);
         };
         let passkey = passkey_of(&row)?;
@@ -325,16 +325,14 @@ impl Passkeys {
     ) -> Result<Verified, PasskeyError> {
         let login = mfa_token.map(|token| self.keyed(token.as_bytes()));
         let purpose = assertion_purpose(mfa_token);
-        let Some(ceremony) = self
-            .take(ceremony, purpose, Some(user_id), login.as_deref())
+        let Some(state) = self
+            .take::<PasskeyAuthentication>(ceremony, purpose, Some(user_id), login.as_deref())
             .await?
         else {
             return Ok(Verified::Gone);
         };
-        let state: PasskeyAuthentication = serde_json::from_str(&ceremony.state)?;
         let presented_id = presented.credential.get_credential_id();
-        let rows = stored::credentials(&self.db, user_id).await?;
-        let Some(row) = rows.into_iter().find(|r| r.credential_id == presented_id) else {
+        let Some(row) = stored::credential(&self.db, user_id, presented_id).await? else {
             return Ok(Verified::Refused);
         };
         let passkey = passkey_of(&row)?;
@@ -431,14 +429,16 @@ impl Passkeys {
         Ok(token)
     }
 
-    async fn take(
+    /// Takes a live ceremony (see `store::passkeys::take_ceremony`) and
+    /// reads its state.
+    async fn take<State: serde::de::DeserializeOwned>(
         &self,
         token: &str,
         purpose: Purpose,
         user_id: Option<&str>,
         login: Option<&[u8]>,
-    ) -> Result<Option<stored::CeremonyRow>, PasskeyError> {
-        Ok(stored::take_ceremony(
+    ) -> Result<Option<State>, PasskeyError> {
+        let state = stored::take_ceremony(
             &self.db,
             &self.keyed(token.as_bytes()),
             purpose,
@@ -446,7 +446,8 @@ impl Passkeys {
             login,
             now_ms(),
         )
-        .await?)
+        .await?;
+        Ok(state.map(|json| serde_json::from_str(&json)).transpose()?)
     }
 
     /// HMAC-SHA256 of `data` under the hash key.

@@ -198,7 +198,7 @@ pub async fn replace_recovery_codes(
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+        let passkeys: i64 = sqlx::query_scalar(super::passkeys::COUNT)
             .bind(user_id)
             .fetch_one(&mut *tx)
             .await?;

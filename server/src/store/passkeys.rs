@@ -69,14 +69,6 @@ pub struct NewPasskey<'a> {
     pub now: i64,
 }
 
-/// A ceremony taken to be finished.
-#[derive(Debug, Clone, FromRow)]
-pub struct CeremonyRow {
-    pub user_id: Option<String>,
-    /// webauthn-rs's state, as JSON.
-    pub state: String,
-}
-
 /// The account's passkeys, oldest first.
 pub async fn list(db: &Db, user_id: &str) -> Result<Vec<PasskeyRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
@@ -96,6 +88,23 @@ pub async fn credentials(db: &Db, user_id: &str) -> Result<Vec<CredentialRow>, s
     )
     .bind(user_id)
     .fetch_all(pool)
+    .await)
+}
+
+/// The account's passkey whose credential id is `credential_id`, if it has
+/// that one.
+pub async fn credential(
+    db: &Db,
+    user_id: &str,
+    credential_id: &[u8],
+) -> Result<Option<CredentialRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT id, user_id, credential_id, credential, sign_count, attachment FROM passkeys
+         WHERE user_id = $1 AND credential_id = $2"
+    )
+    .bind(user_id)
+    .bind(credential_id)
+    .fetch_optional(pool)
     .await)
 }
 
@@ -123,12 +132,13 @@ pub enum Inserted {
     TooMany,
 }
 
+/// Counts account `$1`'s passkeys.
+pub(super) const COUNT: &str = "SELECT COUNT(*) FROM passkeys WHERE user_id = $1";
+
 /// How many passkeys the account has.
 pub async fn count(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM passkeys WHERE user_id = $1"
-    )
-    .bind(user_id)
+    on!(db, read, |pool| sqlx::query_scalar(COUNT)
+        .bind(user_id)
     .fetch_one(pool)
     .await)
 }
@@ -138,7 +148,7 @@ pub async fn count(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
 pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<Inserted, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, new.user_id);
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+        let count: i64 = sqlx::query_scalar(COUNT)
             .bind(new.user_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -276,9 +286,10 @@ pub async fn create_ceremony(
     Ok(())
 }
 
-/// Takes (deletes and returns) a live ceremony for `purpose`, started by
-/// `user_id` and for `mfa_token_hash` where those are given. Of any number of
-/// requests presenting one ceremony, one takes it.
+/// Takes (deletes) a live ceremony for `purpose`, started by `user_id` and
+/// for `mfa_token_hash` where those are given, and returns its state
+/// (webauthn-rs's, as JSON). Of any number of requests presenting one
+/// ceremony, one takes it.
 pub async fn take_ceremony(
     db: &Db,
     token_hash: &[u8],
@@ -286,13 +297,13 @@ pub async fn take_ceremony(
     user_id: Option<&str>,
     mfa_token_hash: Option<&[u8]>,
     now: i64,
-) -> Result<Option<CeremonyRow>, sqlx::Error> {
-    on!(db, write, |pool| sqlx::query_as(
+) -> Result<Option<String>, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query_scalar(
         "DELETE FROM webauthn_ceremonies
          WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3
            AND ($4 IS NULL OR user_id = $4)
            AND ($5 IS NULL OR mfa_token_hash = $5)
-         RETURNING user_id, state"
+         RETURNING state"
     )
     .bind(token_hash)
     .bind(purpose.as_str())
