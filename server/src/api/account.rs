@@ -157,7 +157,7 @@ pub async fn reauthenticate(
     let by_passkey = proof.ceremony.is_some() || proof.credential.is_some();
     let code = proof.code.as_deref().map(str::trim);
     if by_passkey {
-        let assertion = passkeys::assertion(proof.ceremony.clone(), proof.credential.as_deref());
+        let assertion = passkeys::assertion(proof.ceremony.as_deref(), proof.credential.as_deref());
         require(&proof.password, None)?;
         let (ceremony, presented) = assertion?;
         let (account, attempt) = check_password(state, ip, user, &proof.password, true).await?;

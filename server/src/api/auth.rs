@@ -248,7 +248,7 @@ pub async fn mfa(
 ) -> Result<Response> {
     let passkey = match req.method {
         MfaMethod::Passkey => Some(passkeys::assertion(
-            req.ceremony.clone(),
+            req.ceremony.as_deref(),
             req.credential.as_deref(),
         )?),
         MfaMethod::Totp | MfaMethod::RecoveryCode if req.code.trim().is_empty() => {
@@ -268,7 +268,8 @@ pub async fn mfa(
         .limiter
         .attempt_code(&challenge.user_id, net, limits.failures())
         .await??;
-    let (outcome, sign_in): (_, fn(i64) -> SignIn) = match (req.method, passkey) {
+    // The passkey's key (`hwk` or `swk`) when one verified.
+    let (outcome, key) = match (req.method, passkey) {
         (MfaMethod::Passkey, Some((ceremony, presented))) => {
             let verified = state
                 .passkeys
@@ -291,25 +292,18 @@ pub async fn mfa(
                 .second_factors
                 .redeem_passkey(&req.mfa_token, key.is_some())
                 .await?;
-            let sign_in: fn(i64) -> SignIn = match key {
-                Some("hwk") => |at| SignIn::password_and_passkey("hwk", at),
-                _ => |at| SignIn::password_and_passkey("swk", at),
-            };
-            (outcome, sign_in)
+            (outcome, key)
         }
         (method, _) => {
-            let (method, sign_in): (_, fn(i64) -> SignIn) = match method {
-                MfaMethod::Totp => (mfa::Method::Totp, SignIn::password_and_totp),
-                _ => (
-                    mfa::Method::RecoveryCode,
-                    SignIn::password_and_recovery_code,
-                ),
+            let method = match method {
+                MfaMethod::Totp => mfa::Method::Totp,
+                _ => mfa::Method::RecoveryCode,
             };
             let outcome = state
                 .second_factors
                 .redeem(&req.mfa_token, &challenge.user_id, method, &req.code)
                 .await?;
-            (outcome, sign_in)
+            (outcome, None)
         }
     };
     let challenge = match outcome {
@@ -325,6 +319,13 @@ pub async fn mfa(
         mfa::Outcome::Gone => return Err(AppError::InvalidMfaToken),
     };
     state.limiter.succeeded(attempt).await?;
+    let at = challenge.created_at;
+    let sign_in = match req.method {
+        MfaMethod::Totp => SignIn::password_and_totp(at),
+        MfaMethod::RecoveryCode => SignIn::password_and_recovery_code(at),
+        // Done only when the passkey verified, which named its key.
+        MfaMethod::Passkey => SignIn::password_and_passkey(key.unwrap_or("swk"), at),
+    };
     let Some(account) = users::by_id(&state.db, &challenge.user_id).await? else {
         return Err(AppError::InvalidMfaToken);
     };
@@ -336,7 +337,7 @@ pub async fn mfa(
         StatusCode::OK,
         &account,
         agent,
-        sign_in(challenge.created_at),
+        sign_in,
         gone,
     )
     .await

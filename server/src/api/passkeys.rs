@@ -17,6 +17,7 @@ use classboard::{
     },
     validate::Issue,
 };
+use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
@@ -69,31 +70,19 @@ pub async fn add(
     user: AuthUser,
     AppJson(req): AppJson<NewPasskey>,
 ) -> Result<(StatusCode, Json<PasskeyResponse>)> {
-    let presented = req
-        .credential
-        .as_deref()
-        .map(Presented::<RegisterPublicKeyCredential>::parse);
-    let (name, presented) = match (passkey_name(&req.name), req.ceremony.is_empty(), presented) {
-        (Ok(name), false, Some(Some(presented))) => (name, presented),
-        (name, no_ceremony, presented) => {
-            return Err(AppError::validation([
-                ("ceremony", no_ceremony.then_some(Issue::Required)),
-                (
-                    "credential",
-                    match presented {
-                        None => Some(Issue::Required),
-                        Some(None) => Some(Issue::Invalid),
-                        Some(Some(_)) => None,
-                    },
-                ),
-                ("name", name.err()),
-            ]));
+    let registration =
+        answer::<RegisterPublicKeyCredential>(Some(&req.ceremony), req.credential.as_deref());
+    let ((ceremony, presented), name) = match (registration, passkey_name(&req.name)) {
+        (Ok(registration), Ok(name)) => (registration, name),
+        (registration, name) => {
+            let issues = registration.err().into_iter().flatten();
+            return Err(AppError::validation(issues.chain([("name", name.err())])));
         }
     };
     let had_factor = state.second_factors.factors(&user.id).await?.any();
     let added = match state
         .passkeys
-        .finish_registration(&user.id, &req.ceremony, &presented, &name)
+        .finish_registration(&user.id, &ceremony, &presented, &name)
         .await?
     {
         Registered::Added(added) => added,
@@ -165,7 +154,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
-    let (ceremony, presented) = assertion(Some(req.ceremony), req.credential.as_deref())?;
+    let (ceremony, presented) = assertion(Some(&req.ceremony), req.credential.as_deref())?;
     limit(&state, ip).await?;
     let (user_id, key) = match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
         Verified::Yes { user_id, amr } => (user_id, amr),
@@ -216,14 +205,23 @@ pub async fn second_factor_options(
 /// credential read as WebAuthn's JSON; `422` naming what is missing or not
 /// one.
 pub fn assertion(
-    ceremony: Option<String>,
+    ceremony: Option<&str>,
     credential: Option<&RawValue>,
 ) -> Result<(String, Presented<PublicKeyCredential>)> {
+    answer(ceremony, credential).map_err(AppError::validation)
+}
+
+/// A ceremony's answer in a request body: the ceremony and the browser's
+/// credential, both required. Otherwise, the issue of each, for a `422`.
+fn answer<T: DeserializeOwned>(
+    ceremony: Option<&str>,
+    credential: Option<&RawValue>,
+) -> std::result::Result<(String, Presented<T>), [(&'static str, Option<Issue>); 2]> {
     let ceremony = ceremony.filter(|c| !c.is_empty());
     let presented = credential.map(|json| Presented::parse(json).ok_or(Issue::Invalid));
     match (ceremony, presented) {
-        (Some(ceremony), Some(Ok(presented))) => Ok((ceremony, presented)),
-        (ceremony, presented) => Err(AppError::validation([
+        (Some(ceremony), Some(Ok(presented))) => Ok((ceremony.to_owned(), presented)),
+        (ceremony, presented) => Err([
             ("ceremony", ceremony.is_none().then_some(Issue::Required)),
             (
                 "credential",
@@ -233,7 +231,7 @@ pub fn assertion(
                     Some(Ok(_)) => None,
                 },
             ),
-        ])),
+        ]),
     }
 }
 

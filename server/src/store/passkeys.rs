@@ -139,8 +139,8 @@ pub(super) const COUNT: &str = "SELECT COUNT(*) FROM passkeys WHERE user_id = $1
 pub async fn count(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_scalar(COUNT)
         .bind(user_id)
-    .fetch_one(pool)
-    .await)
+        .fetch_one(pool)
+        .await)
 }
 
 /// Stores a passkey, unless its credential id is registered already or the
