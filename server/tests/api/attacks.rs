@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::{
     binary::{Server, database, me_status, refused_within, runtime, set_role, signup, tally},
-    helpers::{PASSWORD, client},
+    helpers::{PASSWORD, claims, client},
 };
 
 const WRONG: &str = "a wrong password, a wrong password";
@@ -34,9 +33,7 @@ async fn login(
 
 /// The `role` claim of an access token (read, not verified).
 fn role_claim(access: &str) -> String {
-    let payload = access.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    claims["role"].as_str().unwrap().to_owned()
+    claims(access)["role"].as_str().unwrap().to_owned()
 }
 
 /// Makes `who` an admin through the operator command.

@@ -1,5 +1,6 @@
 use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use server::{Application, Config, startup::AppState};
@@ -150,6 +151,21 @@ impl TestApp {
         self.client
             .request(method, self.url(path))
             .bearer_auth(token)
+    }
+
+    /// `method path` with a JSON `body`, as the holder of `token`.
+    pub async fn bearer_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> Response {
+        self.bearer(method, path, token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `GET path` as the holder of `token`, which must answer `200`; its body.
@@ -326,4 +342,10 @@ pub fn client_key(i: usize) -> server::auth::limits::Key {
     Key::auth_requests(ClientNet::of(
         format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap(),
     ))
+}
+
+/// The claims of an access token (read, not verified).
+pub fn claims(access: &str) -> Value {
+    let payload = access.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }

@@ -4,14 +4,13 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::Method;
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::{
     binary::tally,
-    helpers::{PASSWORD, TestApp, TestUser, error_code, header},
+    helpers::{PASSWORD, TestApp, TestUser, claims, error_code, header},
 };
 
 /// Seconds since the epoch.
@@ -39,26 +38,6 @@ async fn early_in_a_step() {
     }
 }
 
-/// The claims of an access token.
-pub fn claims(access: &str) -> Value {
-    let payload = access.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> reqwest::Response {
-    app.bearer(method, path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Turns TOTP on for `user`, confirming with the code of the step before
 /// the current one (so the current and next steps stay usable for logins).
 /// Returns the secret and the recovery codes.
@@ -72,14 +51,14 @@ async fn enrol(app: &TestApp, user: &TestUser) -> (String, Vec<String>) {
     assert_eq!(started.status(), 201);
     let started: Value = started.json().await.unwrap();
     let secret = started["secret"].as_str().unwrap().to_owned();
-    let confirmed = send(
-        app,
-        Method::POST,
-        "/api/account/mfa/totp/confirm",
-        &user.access,
-        json!({"code": code(&secret, -1), "password": PASSWORD}),
-    )
-    .await;
+    let confirmed = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/mfa/totp/confirm",
+            &user.access,
+            json!({"code": code(&secret, -1), "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(confirmed.status(), 200);
     let body: Value = confirmed.json().await.unwrap();
     let codes = body["recovery_codes"]
@@ -208,8 +187,7 @@ async fn confirmation_needs_the_right_code_and_password() {
         .unwrap();
     let secret = started["secret"].as_str().unwrap();
     let confirm = |body: Value| {
-        send(
-            &app,
+        app.bearer_json(
             Method::POST,
             "/api/account/mfa/totp/confirm",
             &ada.access,
@@ -490,18 +468,10 @@ async fn sensitive_changes_need_the_password_and_a_current_code() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let (secret, codes) = enrol(&app, &ada).await;
-    let remove = |body: Value| {
-        send(
-            &app,
-            Method::DELETE,
-            "/api/account/mfa/totp",
-            &ada.access,
-            body,
-        )
-    };
+    let remove =
+        |body: Value| app.bearer_json(Method::DELETE, "/api/account/mfa/totp", &ada.access, body);
     let renew = |body: Value| {
-        send(
-            &app,
+        app.bearer_json(
             Method::POST,
             "/api/account/mfa/recovery-codes",
             &ada.access,
@@ -678,8 +648,7 @@ async fn new_recovery_codes_asked_twice_at_once_leave_one_set() {
     let ada = app.signup("ada").await;
     let (_, codes) = enrol(&app, &ada).await;
     let renew = |code: &str| {
-        send(
-            &app,
+        app.bearer_json(
             Method::POST,
             "/api/account/mfa/recovery-codes",
             &ada.access,

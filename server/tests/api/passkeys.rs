@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     binary::tally,
-    helpers::{PASSWORD, TestApp, TestUser, error_code},
-    mfa::claims,
+    helpers::{PASSWORD, TestApp, TestUser, claims, error_code},
 };
 
 /// The origin the tests' server says it is (`PUBLIC_URL`), and that the
@@ -163,30 +162,16 @@ fn cbor(value: Cbor) -> Vec<u8> {
     out
 }
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> reqwest::Response {
-    app.bearer(method, path, token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Starts a registration for `user`, re-authenticated with `proof`.
 async fn begin_registration(app: &TestApp, user: &TestUser, proof: Value) -> Value {
-    let started = send(
-        app,
-        Method::POST,
-        "/api/account/passkeys/register",
-        &user.access,
-        proof,
-    )
-    .await;
+    let started = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys/register",
+            &user.access,
+            proof,
+        )
+        .await;
     assert_eq!(started.status(), 200);
     started.json().await.unwrap()
 }
@@ -214,18 +199,18 @@ async fn passkey_proof(app: &TestApp, user: &TestUser, key: &mut SoftKey) -> Val
 /// Registers `key` as `user`'s first passkey; the new passkey.
 async fn add_passkey(app: &TestApp, user: &TestUser, key: &mut SoftKey, name: &str) -> Value {
     let started = begin_registration(app, user, json!({"password": PASSWORD})).await;
-    let added = send(
-        app,
-        Method::POST,
-        "/api/account/passkeys",
-        &user.access,
-        json!({
-            "ceremony": started["ceremony"],
-            "credential": key.register(&started["options"]),
-            "name": name,
-        }),
-    )
-    .await;
+    let added = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys",
+            &user.access,
+            json!({
+                "ceremony": started["ceremony"],
+                "credential": key.register(&started["options"]),
+                "name": name,
+            }),
+        )
+        .await;
     assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
     added.json().await.unwrap()
 }
@@ -250,23 +235,23 @@ async fn a_passkey_is_registered_then_signs_in_alone_as_two_factors() {
     let ada = app.signup("ada").await;
 
     // Proof of presence first.
-    let wrong = send(
-        &app,
-        Method::POST,
-        "/api/account/passkeys/register",
-        &ada.access,
-        json!({"password": "not the password at all"}),
-    )
-    .await;
+    let wrong = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys/register",
+            &ada.access,
+            json!({"password": "not the password at all"}),
+        )
+        .await;
     assert_eq!(wrong.status(), 401);
-    let missing = send(
-        &app,
-        Method::POST,
-        "/api/account/passkeys/register",
-        &ada.access,
-        json!({}),
-    )
-    .await;
+    let missing = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys/register",
+            &ada.access,
+            json!({}),
+        )
+        .await;
     assert_eq!(missing.status(), 422);
 
     let started = begin_registration(&app, &ada, json!({"password": PASSWORD})).await;
@@ -285,23 +270,23 @@ async fn a_passkey_is_registered_then_signs_in_alone_as_two_factors() {
     // A name is required; a bad one loses nothing: the ceremony still works.
     let mut key = SoftKey::new();
     let credential = key.register(options);
-    let unnamed = send(
-        &app,
-        Method::POST,
-        "/api/account/passkeys",
-        &ada.access,
-        json!({"ceremony": started["ceremony"], "credential": credential, "name": " "}),
-    )
-    .await;
+    let unnamed = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys",
+            &ada.access,
+            json!({"ceremony": started["ceremony"], "credential": credential, "name": " "}),
+        )
+        .await;
     assert_eq!(unnamed.status(), 422);
-    let added = send(
-        &app,
-        Method::POST,
-        "/api/account/passkeys",
-        &ada.access,
-        json!({"ceremony": started["ceremony"], "credential": credential, "name": " Laptop "}),
-    )
-    .await;
+    let added = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys",
+            &ada.access,
+            json!({"ceremony": started["ceremony"], "credential": credential, "name": " Laptop "}),
+        )
+        .await;
     assert_eq!(added.status(), 201);
     let added: Value = added.json().await.unwrap();
     assert_eq!(added["passkey"]["name"], "Laptop");
@@ -354,9 +339,7 @@ async fn a_passkey_is_registered_then_signs_in_alone_as_two_factors() {
     let started = begin_registration(&app, &ada, proof).await;
     let excluded = &started["options"]["excludeCredentials"];
     assert_eq!(excluded[0]["id"], b64(&key.credential_id));
-    let again = send(
-        &app,
-        Method::POST,
+    let again = app.bearer_json(Method::POST,
         "/api/account/passkeys",
         &ada.access,
         json!({"ceremony": started["ceremony"], "credential": key.register(&started["options"]), "name": "Again"}),
@@ -472,9 +455,7 @@ async fn a_passkey_signs_in_as_its_own_account_only() {
     // Bob's registration ceremony cannot be finished by Ada.
     let proof = passkey_proof(&app, &bob, &mut bob_key).await;
     let bobs = begin_registration(&app, &bob, proof).await;
-    let taken = send(
-        &app,
-        Method::POST,
+    let taken = app.bearer_json(Method::POST,
         "/api/account/passkeys",
         &ada.access,
         json!({"ceremony": bobs["ceremony"], "credential": SoftKey::new().register(&bobs["options"]), "name": "Mine"}),
@@ -488,14 +469,14 @@ async fn a_passkey_signs_in_as_its_own_account_only() {
         .unwrap()
         .to_owned();
     let proof = passkey_proof(&app, &ada, &mut ada_key).await;
-    let removed = send(
-        &app,
-        Method::DELETE,
-        &format!("/api/account/passkeys/{bobs_id}"),
-        &ada.access,
-        proof,
-    )
-    .await;
+    let removed = app
+        .bearer_json(
+            Method::DELETE,
+            &format!("/api/account/passkeys/{bobs_id}"),
+            &ada.access,
+            proof,
+        )
+        .await;
     assert_eq!(removed.status(), 404);
     assert_eq!(
         app.get_json("/api/account/passkeys", &bob.access).await["passkeys"]
@@ -650,67 +631,71 @@ async fn removing_a_passkey_takes_presence_and_the_second_factor_with_it() {
     let path = format!("/api/account/passkeys/{id}");
     // A passkey is a second factor: the password alone proves nothing now.
     let codes_path = "/api/account/mfa/recovery-codes";
-    let password_only = send(
-        &app,
-        Method::POST,
-        codes_path,
-        &ada.access,
-        json!({"password": PASSWORD}),
-    )
-    .await;
+    let password_only = app
+        .bearer_json(
+            Method::POST,
+            codes_path,
+            &ada.access,
+            json!({"password": PASSWORD}),
+        )
+        .await;
     assert_eq!(password_only.status(), 422);
     // A proof ceremony belongs to its account: Bob cannot answer Ada's.
     let adas = passkey_proof(&app, &ada, &mut key).await;
-    let crossed = send(&app, Method::POST, codes_path, &bob.access, adas).await;
+    let crossed = app
+        .bearer_json(Method::POST, codes_path, &bob.access, adas)
+        .await;
     assert_eq!(crossed.status(), 400);
     assert_eq!(error_code(crossed).await, "invalid_grant");
     // A wrong password with a right passkey is refused.
     let mut wrong_password = passkey_proof(&app, &ada, &mut key).await;
     wrong_password["password"] = json!("wrong wrong wrong wrong");
     assert_eq!(
-        send(&app, Method::POST, codes_path, &ada.access, wrong_password)
+        app.bearer_json(Method::POST, codes_path, &ada.access, wrong_password)
             .await
             .status(),
         401
     );
     let proof = passkey_proof(&app, &ada, &mut key).await;
-    let codes = send(&app, Method::POST, codes_path, &ada.access, proof.clone()).await;
+    let codes = app
+        .bearer_json(Method::POST, codes_path, &ada.access, proof.clone())
+        .await;
     assert_eq!(codes.status(), 200, "recovery codes back a passkey up");
     let codes: Value = codes.json().await.unwrap();
     // The proof was used once.
     assert_eq!(
-        send(&app, Method::POST, codes_path, &ada.access, proof)
+        app.bearer_json(Method::POST, codes_path, &ada.access, proof)
             .await
             .status(),
         400
     );
     // A code works as proof too.
-    let without_code = send(
-        &app,
-        Method::DELETE,
-        &path,
-        &ada.access,
-        json!({"password": PASSWORD}),
-    )
-    .await;
+    let without_code = app
+        .bearer_json(
+            Method::DELETE,
+            &path,
+            &ada.access,
+            json!({"password": PASSWORD}),
+        )
+        .await;
     assert_eq!(without_code.status(), 422);
-    let wrong = send(
-        &app,
-        Method::DELETE,
-        &path,
-        &ada.access,
-        json!({"password": "wrong wrong wrong wrong", "code": codes["recovery_codes"][1]}),
-    )
-    .await;
+    let wrong = app
+        .bearer_json(
+            Method::DELETE,
+            &path,
+            &ada.access,
+            json!({"password": "wrong wrong wrong wrong", "code": codes["recovery_codes"][1]}),
+        )
+        .await;
     assert_eq!(wrong.status(), 401);
-    let removed = send(
-        &app,
-        Method::DELETE,
-        &path,
-        &ada.access,
-        json!({"password": PASSWORD, "code": codes["recovery_codes"][0]}),
-    )
-    .await;
+    let removed = app
+        .bearer_json(
+            Method::DELETE,
+            &path,
+            &ada.access,
+            json!({"password": PASSWORD, "code": codes["recovery_codes"][0]}),
+        )
+        .await;
     assert_eq!(removed.status(), 204);
     let status = app.get_json("/api/account/mfa", &ada.access).await;
     assert_eq!(status["passkeys"], json!([]));
@@ -734,9 +719,7 @@ async fn an_account_has_at_most_twenty_passkeys() {
     for n in 2..=20 {
         let proof = passkey_proof(&app, &ada, &mut first).await;
         let started = begin_registration(&app, &ada, proof).await;
-        let added = send(
-            &app,
-            Method::POST,
+        let added = app.bearer_json(Method::POST,
             "/api/account/passkeys",
             &ada.access,
             json!({"ceremony": started["ceremony"], "credential": SoftKey::new().register(&started["options"]), "name": format!("Key {n}")}),
@@ -746,14 +729,14 @@ async fn an_account_has_at_most_twenty_passkeys() {
     }
     // The 21st is refused before the authenticator makes it.
     let proof = passkey_proof(&app, &ada, &mut first).await;
-    let refused = send(
-        &app,
-        Method::POST,
-        "/api/account/passkeys/register",
-        &ada.access,
-        proof,
-    )
-    .await;
+    let refused = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys/register",
+            &ada.access,
+            proof,
+        )
+        .await;
     assert_eq!(refused.status(), 409);
     let list = app.get_json("/api/account/passkeys", &ada.access).await;
     assert_eq!(list["passkeys"].as_array().unwrap().len(), 20);
