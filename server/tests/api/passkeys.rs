@@ -199,20 +199,26 @@ async fn passkey_proof(app: &TestApp, user: &TestUser, key: &mut SoftKey) -> Val
 /// Registers `key` as `user`'s first passkey; the new passkey.
 async fn add_passkey(app: &TestApp, user: &TestUser, key: &mut SoftKey, name: &str) -> Value {
     let started = begin_registration(app, user, json!({"password": PASSWORD})).await;
-    let added = app
-        .bearer_json(
-            Method::POST,
-            "/api/account/passkeys",
-            &user.access,
-            json!({
-                "ceremony": started["ceremony"],
-                "credential": key.register(&started["options"]),
-                "name": name,
-            }),
-        )
-        .await;
+    let added = finish_registration(app, user, &started, key, name).await;
     assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
     added.json().await.unwrap()
+}
+
+/// Answers the registration `started` with `key`, naming it `name`.
+async fn finish_registration(
+    app: &TestApp,
+    user: &TestUser,
+    started: &Value,
+    key: &mut SoftKey,
+    name: &str,
+) -> reqwest::Response {
+    let body = json!({
+        "ceremony": started["ceremony"],
+        "credential": key.register(&started["options"]),
+        "name": name,
+    });
+    app.bearer_json(Method::POST, "/api/account/passkeys", &user.access, body)
+        .await
 }
 
 async fn sign_in_options(app: &TestApp) -> Value {
@@ -713,20 +719,38 @@ async fn removing_a_passkey_takes_presence_and_the_second_factor_with_it() {
 #[tokio::test]
 async fn an_account_has_at_most_twenty_passkeys() {
     let app = spawn().await;
+    let other = app.sibling().await;
     let ada = app.signup("ada").await;
     let mut first = SoftKey::new();
     add_passkey(&app, &ada, &mut first, "Key 1").await;
-    for n in 2..=20 {
+    for n in 2..=19 {
         let proof = passkey_proof(&app, &ada, &mut first).await;
         let started = begin_registration(&app, &ada, proof).await;
-        let added = app.bearer_json(Method::POST,
-            "/api/account/passkeys",
-            &ada.access,
-            json!({"ceremony": started["ceremony"], "credential": SoftKey::new().register(&started["options"]), "name": format!("Key {n}")}),
+        let added = finish_registration(
+            &app,
+            &ada,
+            &started,
+            &mut SoftKey::new(),
+            &format!("Key {n}"),
         )
         .await;
         assert_eq!(added.status(), 201, "key {n}");
     }
+    // Three registrations started while there is room for one, finished at
+    // once through two instances: one is stored.
+    let mut started = Vec::new();
+    for _ in 0..3 {
+        let proof = passkey_proof(&app, &ada, &mut first).await;
+        started.push(begin_registration(&app, &ada, proof).await);
+    }
+    let (mut k, mut l, mut m) = (SoftKey::new(), SoftKey::new(), SoftKey::new());
+    let (x, y, z) = tokio::join!(
+        finish_registration(&app, &ada, &started[0], &mut k, "Key 20"),
+        finish_registration(&other, &ada, &started[1], &mut l, "Key 20"),
+        finish_registration(&app, &ada, &started[2], &mut m, "Key 20"),
+    );
+    let outcomes = tally([x, y, z].map(|r| r.status().as_u16()));
+    assert_eq!(outcomes, [(201, 1), (409, 2)].into());
     // The 21st is refused before the authenticator makes it.
     let proof = passkey_proof(&app, &ada, &mut first).await;
     let refused = app
@@ -740,6 +764,36 @@ async fn an_account_has_at_most_twenty_passkeys() {
     assert_eq!(refused.status(), 409);
     let list = app.get_json("/api/account/passkeys", &ada.access).await;
     assert_eq!(list["passkeys"].as_array().unwrap().len(), 20);
+}
+
+/// Two assertions with the same counter, each for a ceremony of its own,
+/// presented at once through two instances: one counts.
+#[tokio::test]
+async fn one_counter_value_counts_once_whatever_arrives_at_once() {
+    let app = spawn().await;
+    let other = app.sibling().await;
+    let ada = app.signup("ada").await;
+    let mut key = SoftKey::new();
+    add_passkey(&app, &ada, &mut key, "Laptop").await;
+    for round in 1..=3 {
+        let (a, b) = (sign_in_options(&app).await, sign_in_options(&other).await);
+        let counter = key.counter + 1;
+        key.counter = counter;
+        let (x, y) = tokio::join!(
+            sign_in(
+                &app,
+                &a["ceremony"],
+                key.assert_with_counter(&a["options"], counter)
+            ),
+            sign_in(
+                &other,
+                &b["ceremony"],
+                key.assert_with_counter(&b["options"], counter)
+            ),
+        );
+        let outcomes = tally([x.status().as_u16(), y.status().as_u16()]);
+        assert_eq!(outcomes, [(200, 1), (401, 1)].into(), "round {round}");
+    }
 }
 
 #[tokio::test]
