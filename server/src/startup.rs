@@ -21,7 +21,7 @@ use crate::{
         blocklist,
         jwt::{self, Keys},
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
-        limits::{Attempt, Key, Limiter},
+        limits::{Attempt, ClientNet, Key, Limiter},
         mfa::SecondFactors,
         passkeys::Passkeys,
         password::{HashError, Hasher, Reserved},
@@ -93,6 +93,13 @@ impl AppState {
     /// Counts one event under `key`; over `limit`, the request is refused.
     pub async fn limit(&self, key: &Key, limit: RateLimit) -> Result<(), AppError> {
         Ok(self.limiter.hit(key, limit).await??)
+    }
+
+    /// Counts one sign-in request (login, second step, passkey ceremony)
+    /// from `net` against its budget, `AUTH_REQUESTS_PER_IP`.
+    pub async fn limit_auth_request(&self, net: ClientNet) -> Result<(), AppError> {
+        let limit = self.config.limits.auth_requests_per_ip;
+        self.limit(&Key::auth_requests(net), limit).await
     }
 
     /// A hashing slot for a counted sign-in attempt. A full queue answers

@@ -129,9 +129,7 @@ pub async fn login(
         LoginName::parse(&req.login).map_err(|issue| AppError::invalid_field("login", issue))?;
     let net = ClientNet::of(ip);
     let limits = state.config.limits;
-    state
-        .limit(&Key::auth_requests(net), limits.auth_requests_per_ip)
-        .await?;
+    state.limit_auth_request(net).await?;
 
     let account = users::by_login(&state.db, name.as_str()).await?;
     // Failures count against the account however its name was typed; for a
@@ -261,9 +259,7 @@ pub async fn mfa(
     };
     let net = ClientNet::of(ip);
     let limits = state.config.limits;
-    state
-        .limit(&Key::auth_requests(net), limits.auth_requests_per_ip)
-        .await?;
+    state.limit_auth_request(net).await?;
     let attempt = state
         .limiter
         .attempt_code(&challenge.user_id, net, limits.failures())

@@ -2,8 +2,6 @@
 //! re-authentication) and `/api/auth/passkey*` (signing in with one, with no
 //! password or as the second step of a password login).
 
-use std::net::IpAddr;
-
 use axum::{
     Json,
     extract::{Path, State},
@@ -25,7 +23,7 @@ use super::{account::reauthenticate, auth::start_session};
 use crate::{
     AppError, Result,
     auth::{
-        limits::{ClientNet, Key},
+        limits::ClientNet,
         passkeys::{self, PasskeyRow, Presented, Registered, Started, Verified},
         sessions::{Reason, SignIn},
     },
@@ -141,7 +139,8 @@ pub async fn sign_in_options(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
 ) -> Result<Json<PasskeyCeremony>> {
-    limit(&state, ip).await?;
+    // Each ceremony writes a row: it counts like a sign-in request.
+    state.limit_auth_request(ClientNet::of(ip)).await?;
     Ok(Json(ceremony(state.passkeys.begin_sign_in().await?)))
 }
 
@@ -155,7 +154,8 @@ pub async fn sign_in(
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
     let (ceremony, presented) = assertion(Some(&req.ceremony), req.credential.as_deref())?;
-    limit(&state, ip).await?;
+    // Each ceremony writes a row: it counts like a sign-in request.
+    state.limit_auth_request(ClientNet::of(ip)).await?;
     let (user_id, key) = match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
         Verified::Yes { user_id, amr } => (user_id, amr),
         Verified::Gone => return Err(AppError::CeremonyGone),
@@ -188,7 +188,8 @@ pub async fn second_factor_options(
     let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
         return Err(AppError::InvalidMfaToken);
     };
-    limit(&state, ip).await?;
+    // Each ceremony writes a row: it counts like a sign-in request.
+    state.limit_auth_request(ClientNet::of(ip)).await?;
     let Some(started) = state
         .passkeys
         .begin_assertion(&challenge.user_id, Some(&req.mfa_token))
@@ -248,18 +249,6 @@ fn passkey_name(raw: &str) -> std::result::Result<String, Issue> {
     } else {
         Ok(name.to_owned())
     }
-}
-
-/// Passkey ceremonies write a row each: they count against the IP's
-/// budget of sign-in requests.
-async fn limit(state: &AppState, ip: IpAddr) -> Result<()> {
-    let limits = state.config.limits;
-    state
-        .limit(
-            &Key::auth_requests(ClientNet::of(ip)),
-            limits.auth_requests_per_ip,
-        )
-        .await
 }
 
 pub fn ceremony(started: Started) -> PasskeyCeremony {
