@@ -88,6 +88,17 @@ pub fn FormError(message: RwSignal<Option<String>>) -> impl IntoView {
     }
 }
 
+/// Shows under each field what the server's `422` says of it, or nothing.
+pub fn show_issues(error: &crate::api::ApiError, fields: &[(&str, RwSignal<Option<String>>)]) {
+    for &(field, slot) in fields {
+        slot.set(
+            error
+                .issue_for(field)
+                .map(|issue| issue_message(field, &issue)),
+        );
+    }
+}
+
 /// The sentence for `issue` (a wire code) on `field`.
 pub fn issue_message(field: &str, issue: &str) -> String {
     Issue::from_code(issue).map_or_else(

@@ -11,7 +11,7 @@ use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, issue_message, use_hydrated},
+    forms::{Field, FormError, show_issues, use_hydrated},
     session::{RequireLogin, use_session},
 };
 
@@ -181,13 +181,14 @@ fn AssignForm(on_assigned: impl Fn(Grade) + Copy + Send + Sync + 'static) -> imp
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    for (field, slot) in [
-                        ("student", student_error),
-                        ("course", course_error),
-                        ("grade", grade_error),
-                    ] {
-                        slot.set(e.issue_for(field).map(|i| issue_message(field, &i)));
-                    }
+                    show_issues(
+                        &e,
+                        &[
+                            ("student", student_error),
+                            ("course", course_error),
+                            ("grade", grade_error),
+                        ],
+                    );
                 }
                 Err(e) => form_error.set(Some(e.message())),
             }

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, TextArea, issue_message, use_hydrated},
+    forms::{Field, FormError, TextArea, show_issues, use_hydrated},
     session::{RequireLogin, go_to, use_session},
 };
 
@@ -62,8 +62,7 @@ fn NewPostForm() -> impl IntoView {
                 Ok(post) => return go_to(&format!("/posts/{}", post.id)),
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    title_error.set(e.issue_for("title").map(|i| issue_message("title", &i)));
-                    body_error.set(e.issue_for("body").map(|i| issue_message("body", &i)));
+                    show_issues(&e, &[("title", title_error), ("body", body_error)]);
                 }
                 Err(e) => form_error.set(Some(e.message())),
             }

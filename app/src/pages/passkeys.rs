@@ -10,7 +10,7 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api,
-    forms::{Field, FormError, issue_message, nfc},
+    forms::{Field, FormError, nfc, show_issues},
     session::use_session,
     webauthn,
 };
@@ -33,13 +33,14 @@ pub fn Passkeys() -> impl IntoView {
     let fail = move |e: api::ApiError| match e {
         api::ApiError::SessionEnded(ended) => session.ended(ended),
         e => {
-            for (field, slot) in [
-                ("name", name_error),
-                ("password", password_error),
-                ("code", code_error),
-            ] {
-                slot.set(e.issue_for(field).map(|i| issue_message(field, &i)));
-            }
+            show_issues(
+                &e,
+                &[
+                    ("name", name_error),
+                    ("password", password_error),
+                    ("code", code_error),
+                ],
+            );
             if e.code() != Some(ErrorCode::ValidationFailed) {
                 error.set(Some(e.message()));
             }

@@ -11,7 +11,7 @@ use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, issue_message, nfc, use_hydrated},
+    forms::{Field, FormError, nfc, show_issues, use_hydrated},
     session::go_to,
 };
 
@@ -82,13 +82,14 @@ fn SignupForm() -> impl IntoView {
                 // Logged in: the feed reads the session from storage.
                 Ok(_) => return go_to("/"),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    for (field, slot) in [
-                        ("username", username_error),
-                        ("email", email_error),
-                        ("password", password_error),
-                    ] {
-                        slot.set(e.issue_for(field).map(|issue| issue_message(field, &issue)));
-                    }
+                    show_issues(
+                        &e,
+                        &[
+                            ("username", username_error),
+                            ("email", email_error),
+                            ("password", password_error),
+                        ],
+                    );
                 }
                 Err(e) if e.code() == Some(ErrorCode::Conflict) => {
                     let slot = if e.message().contains("email") {
