@@ -44,6 +44,13 @@ export async function hydrated(page: Page, button: string) {
   await expect(page.getByRole("button", { name: button, exact: true })).toBeEnabled();
 }
 
+/** Logs out from the account page, and waits for the login page it leads to. */
+export async function logOut(page: Page) {
+  await page.goto("/account");
+  await page.getByRole("button", { name: "Log out", exact: true }).click();
+  await expect(page).toHaveURL(/\/login/);
+}
+
 /** Logs in through the form. */
 export async function login(page: Page, loginName: string, password = PASSWORD, next?: string) {
   await page.goto(next ? `/login?next=${encodeURIComponent(next)}` : "/login");

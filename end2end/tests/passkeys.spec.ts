@@ -1,6 +1,6 @@
-import type { CDPSession, Page } from "@playwright/test";
+import type { CDPSession } from "@playwright/test";
 import { baseURL } from "../playwright.config";
-import { expect, login, signupViaForm, test, uniqueName, PASSWORD } from "./helpers";
+import { expect, login, logOut, signupViaForm, test, uniqueName, PASSWORD } from "./helpers";
 
 // A passkey's relying party is a host name, never an IP address: these pages
 // are opened at `localhost`, the server's default PUBLIC_URL host.
@@ -19,12 +19,6 @@ async function addAuthenticator(client: CDPSession): Promise<string> {
     },
   });
   return authenticatorId;
-}
-
-async function logOut(page: Page) {
-  await page.goto("/account");
-  await page.getByRole("button", { name: "Log out", exact: true }).click();
-  await expect(page).toHaveURL(/\/login/);
 }
 
 test("passkeys: add one, sign in with it alone and as the second step, remove it", async ({ page }) => {

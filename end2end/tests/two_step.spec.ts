@@ -1,4 +1,4 @@
-import { earlyInAStep, expect, hydrated, login, signupViaForm, test, totp, uniqueName, PASSWORD } from "./helpers";
+import { earlyInAStep, expect, hydrated, login, logOut, signupViaForm, test, totp, uniqueName, PASSWORD } from "./helpers";
 
 test("two-step sign-in: turn it on, sign in with a code or a recovery code, turn it off", async ({ page }) => {
   test.setTimeout(90_000);
@@ -30,7 +30,7 @@ test("two-step sign-in: turn it on, sign in with a code or a recovery code, turn
   await expect(section.getByText("Recovery codes left: 10.")).toBeVisible();
 
   // Sign in again: the password, then the code.
-  await page.getByRole("button", { name: "Log out", exact: true }).click();
+  await logOut(page);
   await login(page, name);
   const code = page.getByLabel("Code", { exact: true });
   await expect(code).toBeVisible();
@@ -45,7 +45,7 @@ test("two-step sign-in: turn it on, sign in with a code or a recovery code, turn
 
   // A reload in the second step starts again at the password, without an error.
   await page.getByRole("link", { name }).click();
-  await page.getByRole("button", { name: "Log out", exact: true }).click();
+  await logOut(page);
   await login(page, name);
   await expect(page.getByLabel("Code", { exact: true })).toBeVisible();
   await page.reload();
