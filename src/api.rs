@@ -47,6 +47,9 @@ pub struct User {
     /// Whether signing in takes a second factor.
     #[serde(default)]
     pub mfa: bool,
+    /// Whether the address was proven by a link mailed to it.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,12 +119,19 @@ pub struct Author {
     pub username: String,
 }
 
+/// How a post or a grade names its author or teacher: the username, or
+/// "deleted user" for an account that was deleted (`null` in the API).
+pub fn byline(author: Option<&Author>) -> String {
+    author.map_or_else(|| "deleted user".into(), |a| a.username.clone())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Post {
     pub id: String,
     pub title: String,
     pub body: String,
-    pub author: Author,
+    /// `null` when the author deleted their account.
+    pub author: Option<Author>,
     pub created_at: String,
 }
 
@@ -149,7 +159,8 @@ pub struct NewGrade {
 pub struct Grade {
     pub id: String,
     pub student: Author,
-    pub teacher: Author,
+    /// `null` when the teacher deleted their account.
+    pub teacher: Option<Author>,
     pub course: String,
     pub grade: String,
     pub created_at: String,
@@ -322,4 +333,37 @@ pub struct Passkey {
     pub name: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
+}
+
+/// `POST /api/auth/verify-email`: the token of a verification mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailedToken {
+    pub token: String,
+}
+
+/// `POST /api/auth/password-reset`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+/// `POST /api/auth/password-reset/confirm`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// `POST /api/account/password`: beside the proof of presence ([`Reauth`]'s
+/// fields, in the same object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewPassword {
+    pub new_password: String,
+}
+
+/// `POST /api/account/email`: beside the proof of presence ([`Reauth`]'s
+/// fields, in the same object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewEmail {
+    pub email: String,
 }

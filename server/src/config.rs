@@ -49,6 +49,13 @@ pub struct Config {
     /// what browsers sign). Unset: `http://localhost:<port listened on>`
     /// (browsers refuse an IP address as a relying party id).
     pub public_url: Option<url::Url>,
+    /// `SMTP_URL`: where mail goes (`smtp://host:port` plain, `?tls=required`
+    /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
+    /// URL). Unset: each message is written into `data_dir/outbox/`.
+    pub smtp_url: Option<SecretString>,
+    /// `MAIL_FROM`: the sender of every mail. Unset:
+    /// `classboard <no-reply@PUBLIC_URL's host>`.
+    pub mail_from: Option<String>,
     /// The remaining `LEPTOS_*` settings, normally set only by cargo-leptos.
     pub site: SiteConfig,
 }
@@ -122,6 +129,13 @@ pub struct Limits {
     /// Wrong second-factor codes of one account, from anywhere; a right
     /// password does not give them back.
     pub second_factor_failures_per_account: RateLimit,
+    /// Password-reset requests for one address (whether it has an account
+    /// or not).
+    pub password_resets_per_email: RateLimit,
+    /// Password-reset requests from one network.
+    pub password_resets_per_ip: RateLimit,
+    /// Verification mails one account asks for (resend, address change).
+    pub verification_mails_per_account: RateLimit,
 }
 
 impl Limits {
@@ -143,6 +157,9 @@ impl Limits {
             self.signups_per_ip,
             self.posts_per_user,
             self.second_factor_failures_per_account,
+            self.password_resets_per_email,
+            self.password_resets_per_ip,
+            self.verification_mails_per_account,
         ]
         .iter()
         .map(|r| r.window)
@@ -264,6 +281,10 @@ impl Config {
                 posts_per_user: env.rate_limit("POSTS_PER_USER", "30/10m")?,
                 second_factor_failures_per_account: env
                     .rate_limit("SECOND_FACTOR_FAILURES_PER_ACCOUNT", "10/1h")?,
+                password_resets_per_email: env.rate_limit("PASSWORD_RESETS_PER_EMAIL", "3/1h")?,
+                password_resets_per_ip: env.rate_limit("PASSWORD_RESETS_PER_IP", "20/1h")?,
+                verification_mails_per_account: env
+                    .rate_limit("VERIFICATION_MAILS_PER_ACCOUNT", "5/1h")?,
             },
             key_publish_lead: env.parse(
                 "KEY_PUBLISH_LEAD",
@@ -288,6 +309,8 @@ impl Config {
                 |s| parse_public_url(s).map(Some),
                 "an http(s) address with a host name, such as https://board.example",
             )?,
+            smtp_url: env.get("SMTP_URL").map(SecretString::from),
+            mail_from: env.get("MAIL_FROM"),
             site_addr,
             site,
         })
@@ -439,6 +462,13 @@ mod tests {
             RateLimit {
                 max: 30,
                 window: Duration::from_secs(300)
+            }
+        );
+        assert_eq!(
+            c.limits.password_resets_per_email,
+            RateLimit {
+                max: 3,
+                window: Duration::from_secs(3600)
             }
         );
         assert_eq!(

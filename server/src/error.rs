@@ -41,6 +41,10 @@ pub enum AppError {
     /// An unknown, expired or used passkey ceremony.
     #[error("invalid grant: passkey ceremony")]
     CeremonyGone,
+    /// A mailed link's token that is unknown, expired, used or replaced by
+    /// a newer one.
+    #[error("invalid grant: mailed token")]
+    MailedTokenGone,
     /// A refresh token whose session reuse detection ended.
     #[error("invalid grant: session ended by reuse detection")]
     EndedForSafety,
@@ -130,6 +134,10 @@ impl AppError {
             Self::CeremonyGone => ErrorBody::new(
                 C::InvalidGrant,
                 "This passkey request has expired or was already used. Please start again.",
+            ),
+            Self::MailedTokenGone => ErrorBody::new(
+                C::InvalidGrant,
+                "This link has expired, was already used, or a newer one was sent. Ask for a new one.",
             ),
             Self::EndedForSafety => {
                 ErrorBody::new(C::InvalidGrant, classboard::api::ENDED_FOR_SAFETY)

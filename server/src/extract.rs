@@ -7,8 +7,9 @@ use axum::{
     extract::{ConnectInfo, FromRequest, FromRequestParts, Request, rejection::JsonRejection},
     http::{StatusCode, header, request::Parts},
 };
-use classboard::api::Role;
+use classboard::api::{Reauth, Role};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::{AppError, auth::jwt::TokenError, startup::AppState};
 
@@ -32,6 +33,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
                 "The body is not valid JSON.".into(),
             )),
         }
+    }
+}
+
+/// A sensitive change and its proof of presence, side by side in one JSON
+/// object (`{"password", "code"?, …, "new_password"}`): the body is read
+/// once, then as [`Reauth`] and as `T`, by the rules of [`AppJson`].
+pub struct Proven<T> {
+    pub proof: Reauth,
+    pub change: T,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Proven<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let AppJson(body) = AppJson::<Box<RawValue>>::from_request(req, state).await?;
+        let shape = |e: serde_json::Error| {
+            AppError::InvalidRequest(format!(
+                "The JSON body does not match the expected shape: {e}"
+            ))
+        };
+        Ok(Self {
+            proof: serde_json::from_str(body.get()).map_err(shape)?,
+            change: serde_json::from_str(body.get()).map_err(shape)?,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod mail;
 pub mod secret;
 pub mod serve;
 pub mod startup;

@@ -22,6 +22,7 @@ use crate::{
         jwt::{self, Keys},
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
         limits::{Attempt, ClientNet, Key, Limiter},
+        mailed::MailedTokens,
         mfa::SecondFactors,
         passkeys::Passkeys,
         password::{HashError, Hasher, Reserved},
@@ -29,7 +30,9 @@ use crate::{
         sessions::{self, Policy, Sessions},
     },
     config::{JwtAlg, RateLimit, SiteConfig},
-    health, secret, store, telemetry, users,
+    health,
+    mail::{Mailer, Transport},
+    secret, store, telemetry, users,
 };
 
 /// Why the server could not start. Each message is one line naming the cause.
@@ -53,6 +56,8 @@ pub enum StartupError {
     Settings(sqlx::Error),
     #[error("PUBLIC_URL: cannot be a passkey relying party: {0}")]
     RelyingParty(crate::auth::passkeys::PasskeyError),
+    #[error("mail: {0}")]
+    Mail(crate::mail::MailError),
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -87,6 +92,8 @@ pub struct Shared {
     pub profiles: users::Profiles,
     pub second_factors: SecondFactors,
     pub passkeys: Passkeys,
+    pub mailer: Mailer,
+    pub mailed: MailedTokens,
 }
 
 impl AppState {
@@ -181,6 +188,15 @@ impl Application {
         });
         let passkeys = Passkeys::new(db.clone(), &public_url, secret.expose_secret().as_bytes())
             .map_err(StartupError::RelyingParty)?;
+        let mailer = Mailer::new(
+            db.clone(),
+            secret.expose_secret().as_bytes(),
+            &config,
+            &public_url,
+        )
+        .map_err(StartupError::Mail)?;
+        mailer.spawn_sender(Transport::from_config(&config).map_err(StartupError::Mail)?);
+        let mailed = MailedTokens::new(secret.expose_secret().as_bytes());
 
         let state = AppState(Arc::new(Shared {
             db,
@@ -194,6 +210,8 @@ impl Application {
             profiles: users::Profiles::default(),
             second_factors,
             passkeys,
+            mailer,
+            mailed,
         }));
         Ok(Self {
             listener,
@@ -455,6 +473,13 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             }
             if let Err(e) = store::passkeys::prune(&db, store::now_ms()).await {
                 tracing::error!(error = %e, "cannot prune expired passkey ceremonies");
+            }
+            if let Err(e) = store::email_tokens::prune(&db, store::now_ms()).await {
+                tracing::error!(error = %e, "cannot prune expired mailed tokens");
+            }
+            // A deleted account's row goes when its sessions would.
+            if let Err(e) = store::users::prune_deleted(&db, ended_before).await {
+                tracing::error!(error = %e, "cannot prune deleted accounts");
             }
         }
     });

@@ -77,6 +77,7 @@ mod tests {
             email: format!("user{n}@example.com"),
             created_at: 0,
             mfa: false,
+            email_verified: false,
         }
     }
 

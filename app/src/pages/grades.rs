@@ -3,7 +3,7 @@
 
 use classboard::{
     ErrorCode,
-    api::{Grade, NewGrade, Role},
+    api::{Grade, NewGrade, Role, byline},
     validate,
 };
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
@@ -110,7 +110,7 @@ fn GradeTable(grades: Vec<Grade>) -> impl IntoView {
                         <td>{g.student.username}</td>
                         <td>{g.course}</td>
                         <td>{g.grade}</td>
-                        <td>{g.teacher.username}</td>
+                        <td>{byline(g.teacher.as_ref())}</td>
                         <td><time datetime=g.created_at.clone()>{g.created_at.get(..10).unwrap_or_default().to_owned()}</time></td>
                     </tr>
                 }).collect_view()}

@@ -1,7 +1,7 @@
 //! `/`: the feed, newest first. The first page is rendered on the server, so
 //! it reads without JavaScript; "Load more" fetches older pages by cursor.
 
-use classboard::api::Post;
+use classboard::api::{Post, byline};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
@@ -82,7 +82,7 @@ fn PostList(#[prop(into)] posts: Signal<Vec<Post>>) -> impl IntoView {
                 <li>
                     <article class="post-summary">
                         <h3><a href=format!("/posts/{}", post.id)>{post.title.clone()}</a></h3>
-                        <PostMeta author=post.author.username.clone() created_at=post.created_at.clone()/>
+                        <PostMeta author=byline(post.author.as_ref()) created_at=post.created_at.clone()/>
                         <p>{excerpt(&post.body)}</p>
                     </article>
                 </li>

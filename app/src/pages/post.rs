@@ -1,6 +1,6 @@
 //! `/posts/{id}`: one post. Its author, or an admin, may delete it.
 
-use classboard::api::Role;
+use classboard::api::{Role, byline};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -25,9 +25,9 @@ pub fn PostPage() -> impl IntoView {
                     <Title text=post.title.clone()/>
                     <article class="post">
                         <h1>{post.title.clone()}</h1>
-                        <PostMeta author=post.author.username.clone() created_at=post.created_at.clone()/>
+                        <PostMeta author=byline(post.author.as_ref()) created_at=post.created_at.clone()/>
                         <div class="post-body">{post.body.clone()}</div>
-                        <DeleteButton post_id=post.id.clone() author_id=post.author.id.clone()/>
+                        <DeleteButton post_id=post.id.clone() author_id=post.author.as_ref().map(|a| a.id.clone()).unwrap_or_default()/>
                     </article>
                 }.into_any(),
                 Ok(None) => view! {

@@ -14,14 +14,13 @@ use classboard::{
         LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session, SessionList,
         SignupRequest, TokenResponse, User, UserResponse,
     },
-    validate::{Email, Issue, Password, Username},
+    validate::{Email, Issue, Username},
 };
 
 use super::passkeys;
 use crate::{
     AppError, Result,
     auth::{
-        blocklist,
         limits::{ClientNet, Key, Subject},
         mfa,
         normalize::{self, LoginName, PasswordForms},
@@ -62,14 +61,7 @@ pub async fn signup(
     let username = Username::parse(&req.username);
     let email = normalize::email(&req.email);
     let local_part = email.as_ref().map_or("", Email::local_part);
-    let password = PasswordForms::of(&req.password).normalised;
-    let password = Password::parse(&password, &req.username, local_part).and_then(|p| {
-        if blocklist::is_common(p.expose()) {
-            Err(Issue::Common)
-        } else {
-            Ok(p)
-        }
-    });
+    let password = normalize::new_password(&req.password, &req.username, local_part);
     let (username, email, password) = match (username, email, password) {
         (Ok(u), Ok(e), Ok(p)) => (u, e, p),
         (u, e, p) => {
@@ -98,6 +90,7 @@ pub async fn signup(
         None => e.into(),
     })?;
     tracing::info!(user = %account.id, "account created");
+    super::lifecycle::mail_signup_verification(&state, &account).await;
     let sign_in = SignIn::password(now_ms());
     let gone = AppError::Internal("the account vanished while signing up".into());
     start_session(

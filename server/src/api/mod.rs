@@ -11,6 +11,7 @@ use crate::{AppError, startup::AppState};
 pub mod account;
 pub mod auth;
 pub mod grades;
+pub mod lifecycle;
 pub mod passkeys;
 pub mod posts;
 pub mod users;
@@ -36,7 +37,23 @@ pub fn router() -> Router<AppState> {
         .route("/auth/logout-all", post(auth::logout_all))
         .route("/auth/sessions", get(auth::sessions))
         .route("/auth/sessions/{id}", delete(auth::revoke_session))
+        .route("/auth/verify-email", post(lifecycle::verify_email))
+        .route(
+            "/auth/password-reset",
+            post(lifecycle::request_password_reset),
+        )
+        .route(
+            "/auth/password-reset/confirm",
+            post(lifecycle::reset_password),
+        )
         .route("/me", get(auth::me))
+        .route("/account", delete(lifecycle::delete_account))
+        .route(
+            "/account/verify-email",
+            post(lifecycle::resend_verification),
+        )
+        .route("/account/password", post(lifecycle::change_password))
+        .route("/account/email", post(lifecycle::change_email))
         .route("/account/mfa", get(account::mfa_status))
         .route(
             "/account/mfa/totp",

@@ -63,8 +63,8 @@ pub async fn create(
         id,
         title,
         body,
-        author_id: user.id,
-        author_username: user.username,
+        author_id: Some(user.id),
+        author_username: Some(user.username),
         created_at,
     });
     Ok((StatusCode::CREATED, Json(PostResponse { post })))
@@ -117,7 +117,7 @@ pub async fn delete(
     let author = posts::author_of(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if author != user.id && user.role != Role::Admin {
+    if author.as_deref() != Some(user.id.as_str()) && user.role != Role::Admin {
         return Err(AppError::InsufficientScope(
             "Only the author or an admin may delete this post.",
         ));

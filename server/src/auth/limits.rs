@@ -143,6 +143,21 @@ impl Key {
         }
     }
 
+    /// Password-reset requests for one address (lower-cased).
+    pub fn password_resets(email: &str) -> Self {
+        Self::new("reset", &[email])
+    }
+
+    /// Password-reset requests from one network.
+    pub fn password_resets_from(net: ClientNet) -> Self {
+        Self::new("reset_ip", &[&net.to_string()])
+    }
+
+    /// Verification mails one account asked for.
+    pub fn verification_mails(user_id: &str) -> Self {
+        Self::new("verify_mail", &[user_id])
+    }
+
     /// Posts published by one user.
     pub fn posts(user_id: &str) -> Self {
         Self::new("posts", &[user_id])

@@ -5,6 +5,7 @@ pub mod blocklist;
 pub mod jwt;
 pub mod keys;
 pub mod limits;
+pub mod mailed;
 pub mod mfa;
 pub mod normalize;
 pub mod passkeys;

@@ -14,9 +14,21 @@
 //!   stored, and an address whose local part or any domain label mixes
 //!   scripts (UTS #39, e.g. a Cyrillic `а` among Latin letters) is refused.
 
-use classboard::validate::{Email, Issue};
+use classboard::validate::{Email, Issue, Password};
 use unicode_normalization::UnicodeNormalization;
 use unicode_security::MixedScript;
+
+/// A new password as the rules see it (NFC), checked against them: length,
+/// the account's username and email name, and the bundled list of common
+/// passwords.
+pub fn new_password(raw: &str, username: &str, email_local_part: &str) -> Result<Password, Issue> {
+    let normalised = PasswordForms::of(raw).normalised;
+    let password = Password::parse(&normalised, username, email_local_part)?;
+    if super::blocklist::is_common(password.expose()) {
+        return Err(Issue::Common);
+    }
+    Ok(password)
+}
 
 /// Longest login name looked up (the longest email address); longer is `422`.
 pub const MAX_LOGIN: usize = 254;

@@ -11,8 +11,9 @@ pub struct GradeRow {
     pub id: i64,
     pub student_id: String,
     pub student_username: String,
-    pub teacher_id: String,
-    pub teacher_username: String,
+    /// `None` when the teacher deleted their account.
+    pub teacher_id: Option<String>,
+    pub teacher_username: Option<String>,
     pub course: String,
     pub grade: String,
     pub created_at: i64,
@@ -26,10 +27,10 @@ impl From<GradeRow> for Grade {
                 id: r.student_id,
                 username: r.student_username,
             },
-            teacher: Author {
-                id: r.teacher_id,
-                username: r.teacher_username,
-            },
+            teacher: r
+                .teacher_id
+                .zip(r.teacher_username)
+                .map(|(id, username)| Author { id, username }),
             course: r.course,
             grade: r.grade,
             created_at: rfc3339(r.created_at),
@@ -43,7 +44,7 @@ macro_rules! select_grades {
         concat!(
             "SELECT g.id, g.student_id, s.username AS student_username, g.teacher_id,
                     t.username AS teacher_username, g.course, g.grade, g.created_at
-             FROM grades g JOIN users s ON s.id = g.student_id JOIN users t ON t.id = g.teacher_id ",
+             FROM grades g JOIN users s ON s.id = g.student_id LEFT JOIN users t ON t.id = g.teacher_id AND t.deleted_at IS NULL ",
             $tail
         )
     };

@@ -35,9 +35,11 @@ use sqlx::{
 use crate::files::{self, FileError};
 
 pub mod counters;
+pub mod email_tokens;
 pub mod grades;
 pub mod keys;
 pub mod mfa;
+pub mod outbox;
 pub mod passkeys;
 pub mod posts;
 pub mod revocations;

@@ -13,8 +13,9 @@ pub struct PostRow {
     pub id: i64,
     pub title: String,
     pub body: String,
-    pub author_id: String,
-    pub author_username: String,
+    /// `None` when the author deleted their account.
+    pub author_id: Option<String>,
+    pub author_username: Option<String>,
     pub created_at: i64,
 }
 
@@ -24,10 +25,10 @@ impl From<PostRow> for Post {
             id: r.id.to_string(),
             title: r.title,
             body: r.body,
-            author: Author {
-                id: r.author_id,
-                username: r.author_username,
-            },
+            author: r
+                .author_id
+                .zip(r.author_username)
+                .map(|(id, username)| Author { id, username }),
             created_at: rfc3339(r.created_at),
         }
     }
@@ -38,7 +39,7 @@ macro_rules! select_posts {
     ($tail:literal) => {
         concat!(
             "SELECT p.id, p.title, p.body, p.author_id, u.username AS author_username, p.created_at
-             FROM posts p JOIN users u ON u.id = p.author_id ",
+             FROM posts p LEFT JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL ",
             $tail
         )
     };
@@ -145,8 +146,9 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<PostRow>, sqlx::Error> {
     .await)
 }
 
-/// The author of the post with `id`, if there is such a post.
-pub async fn author_of(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+/// The author of the post with `id`: `None` when there is no such post,
+/// `Some(None)` when its author deleted their account.
+pub async fn author_of(db: &Db, id: i64) -> Result<Option<Option<String>>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_scalar(
         "SELECT author_id FROM posts WHERE id = $1"
     )

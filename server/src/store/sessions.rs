@@ -17,6 +17,11 @@ pub enum Reason {
     RoleChange,
     /// Two-step sign-in was turned on: sessions signed in without it end.
     SecondFactorOn,
+    /// The password was reset by a mailed link: every session ends.
+    PasswordReset,
+    /// The password was changed: every other session ends.
+    PasswordChange,
+    AccountDeleted,
 }
 
 impl Reason {
@@ -28,6 +33,9 @@ impl Reason {
             Self::Reuse => "reuse",
             Self::RoleChange => "role_change",
             Self::SecondFactorOn => "second_factor_on",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChange => "password_change",
+            Self::AccountDeleted => "account_deleted",
         }
     }
 }

@@ -4,7 +4,9 @@ use classboard::api::{Role, User};
 use sqlx::FromRow;
 
 use super::{
-    Db, in_tx, on, rfc3339,
+    Db, in_tx, on,
+    outbox::{QueueMail, Queued},
+    rfc3339,
     sessions::{Filter, InTx, Reason},
 };
 
@@ -21,6 +23,7 @@ pub struct Account {
     pub created_at: i64,
     /// Whether signing in takes a second factor.
     pub mfa: bool,
+    pub email_verified: bool,
 }
 
 impl Account {
@@ -39,6 +42,7 @@ impl Account {
             email: self.email.clone(),
             created_at: self.created_at,
             mfa: self.mfa,
+            email_verified: self.email_verified,
         }
     }
 }
@@ -57,6 +61,7 @@ pub struct Profile {
     pub created_at: i64,
     /// Whether signing in takes a second factor.
     pub mfa: bool,
+    pub email_verified: bool,
 }
 
 impl Profile {
@@ -69,6 +74,7 @@ impl Profile {
             role,
             created_at: rfc3339(self.created_at),
             mfa: self.mfa,
+            email_verified: self.email_verified,
         }
     }
 }
@@ -96,7 +102,7 @@ macro_rules! with_columns {
     ($head:literal, $tail:literal) => {
         concat!(
             $head,
-            " id, username, email, password_hash, password_nfc, role, created_at, ",
+            " id, username, email, password_hash, password_nfc, role, created_at, email_verified, ",
             mfa_column!(),
             " ",
             $tail
@@ -143,7 +149,7 @@ pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(with_columns!(
         "SELECT",
-        "FROM users WHERE id = $1"
+        "FROM users WHERE id = $1 AND deleted_at IS NULL"
     ))
     .bind(id)
     .fetch_optional(pool)
@@ -190,9 +196,9 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Err
 /// What `GET /api/me` shows of the account `id`, if it exists.
 pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(concat!(
-        "SELECT username, email, created_at, ",
+        "SELECT username, email, created_at, email_verified, ",
         mfa_column!(),
-        " FROM users WHERE id = $1"
+        " FROM users WHERE id = $1 AND deleted_at IS NULL"
     ))
     .bind(id)
     .fetch_optional(pool)
@@ -225,9 +231,9 @@ pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, s
         .fetch_all(&mut *tx)
         .await?;
         let current: Option<String> = sqlx::query_scalar(if pg {
-            "SELECT role FROM users WHERE id = $1 FOR UPDATE"
+            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
         } else {
-            "SELECT role FROM users WHERE id = $1"
+            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL"
         })
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -275,4 +281,132 @@ pub async fn set_password_hash(db: &Db, id: &str, hash: &str) -> Result<(), sqlx
     .execute(pool)
     .await
     .map(drop))
+}
+
+/// Sets a new password (its hash, of the NFC form) for `id`, ends every
+/// other session than `keep` (returned), ends the reset links that are out,
+/// and queues `notice`, in one transaction.
+pub async fn change_password(
+    db: &Db,
+    id: &str,
+    keep: &str,
+    password_hash: &str,
+    notice: &Queued<'_>,
+) -> Result<Vec<String>, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, password_nfc = TRUE
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = 'reset_password'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = tx
+            .revoke_sessions(
+                Filter::UserExcept { user_id: id, keep },
+                Reason::PasswordChange,
+            )
+            .await?;
+        tx.queue_mail(notice).await?;
+        tx.commit().await?;
+        Ok(ended)
+    })
+}
+
+/// What asking to delete an account led to.
+#[derive(Debug)]
+pub enum Deleted {
+    /// The account is gone; its sessions, listed, were ended.
+    Done(Vec<String>),
+    NoSuchUser,
+    /// The account is the last admin.
+    LastAdmin,
+}
+
+/// Deletes the account `id`, in one transaction: its sessions end, its
+/// second factors, mailed tokens and grades (as a student) go, its posts
+/// and the grades it gave stay without an author, and `notice` is queued.
+///
+/// The row itself stays, renamed and with no usable password or address,
+/// until [`prune_deleted`] removes it: the sessions' revocations live in
+/// their rows, which go with the account's, and other instances must read
+/// them until the last access token of the account has expired. Admins are
+/// locked as in [`change_role`], so the last admin cannot go.
+pub async fn delete(
+    db: &Db,
+    id: &str,
+    now: i64,
+    notice: &Queued<'_>,
+) -> Result<Deleted, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let admins: Vec<String> = sqlx::query_scalar(if pg {
+            "SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE"
+        } else {
+            "SELECT id FROM users WHERE role = 'admin'"
+        })
+        .fetch_all(&mut *tx)
+        .await?;
+        let role: Option<String> = sqlx::query_scalar(if pg {
+            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+        } else {
+            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL"
+        })
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(role) = role else {
+            return Ok(Deleted::NoSuchUser);
+        };
+        if stored_role(&role) == Role::Admin && admins.len() <= 1 {
+            return Ok(Deleted::LastAdmin);
+        }
+        let ended = tx
+            .revoke_sessions(Filter::User(id), Reason::AccountDeleted)
+            .await?;
+        for statement in [
+            "DELETE FROM grades WHERE student_id = $1",
+            "UPDATE grades SET teacher_id = NULL WHERE teacher_id = $1",
+            "UPDATE posts SET author_id = NULL WHERE author_id = $1",
+            "DELETE FROM totp_secrets WHERE user_id = $1",
+            "DELETE FROM recovery_codes WHERE user_id = $1",
+            "DELETE FROM mfa_challenges WHERE user_id = $1",
+            "DELETE FROM passkeys WHERE user_id = $1",
+            "DELETE FROM webauthn_ceremonies WHERE user_id = $1",
+            "DELETE FROM email_tokens WHERE user_id = $1",
+        ] {
+            sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+        }
+        // A name no signup can take (longer than a username may be) and an
+        // address that is none, so both are free again at once.
+        sqlx::query(
+            "UPDATE users SET username = 'deleted-' || id, email = 'deleted:' || id,
+                              password_hash = '', role = 'student', email_verified = FALSE,
+                              deleted_at = $2
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.queue_mail(notice).await?;
+        tx.commit().await?;
+        Ok(Deleted::Done(ended))
+    })
+}
+
+/// Removes the rows of accounts deleted before `before` (their sessions go
+/// with them).
+pub async fn prune_deleted(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM users WHERE deleted_at IS NOT NULL AND deleted_at <= $1"
+    )
+    .bind(before)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))
 }

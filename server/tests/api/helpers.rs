@@ -349,3 +349,102 @@ pub fn claims(access: &str) -> Value {
     let payload = access.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
+
+/// A mail the server sent, as a person's mail program shows it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    /// Reads an RFC 5322 message (MIME, quoted-printable and all).
+    pub fn parse(raw: &[u8]) -> Option<Self> {
+        let message = mail_parser::MessageParser::default().parse(raw)?;
+        let to = message.to()?.first()?.address()?.to_owned();
+        Some(Self {
+            to,
+            subject: message.subject()?.to_owned(),
+            text: message.body_text(0)?.into_owned(),
+            html: message.body_html(0)?.into_owned(),
+        })
+    }
+
+    /// The link of the mail's action (`…?token=…`).
+    pub fn link(&self) -> String {
+        self.text
+            .split_whitespace()
+            .find(|word| word.contains("?token="))
+            .unwrap_or_else(|| panic!("no link in {:?}", self.text))
+            .to_owned()
+    }
+
+    /// The token of the mail's link.
+    pub fn token(&self) -> String {
+        self.link()
+            .split_once("?token=")
+            .map(|(_, token)| token.to_owned())
+            .unwrap()
+    }
+
+    /// The link's path and query, to request from the test's server.
+    pub fn path(&self) -> String {
+        let link = self.link();
+        let after_scheme = link
+            .split_once("://")
+            .map_or(link.as_str(), |(_, rest)| rest);
+        after_scheme[after_scheme.find('/').unwrap()..].to_owned()
+    }
+}
+
+impl TestApp {
+    /// Every mail in the outbox folder (the default transport), oldest
+    /// first.
+    pub fn outbox(&self) -> Vec<Mail> {
+        read_mail_folder(&self.data_dir.join("outbox"))
+    }
+
+    /// The mails to `to`, once there are at least `count` (waiting for the
+    /// server's sender, at most ten seconds), oldest first.
+    pub async fn mails_to(&self, to: &str, count: usize) -> Vec<Mail> {
+        wait_for_mail(|| self.outbox(), to, count).await
+    }
+}
+
+/// The `.eml` (or maildir) files of `folder` that parse, oldest first.
+pub fn read_mail_folder(folder: &std::path::Path) -> Vec<Mail> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|(_, path)| Mail::parse(&std::fs::read(path).ok()?))
+        .collect()
+}
+
+/// Polls `read` until it holds `count` mails to `to`; fails after ten
+/// seconds with what did arrive.
+pub async fn wait_for_mail(read: impl Fn() -> Vec<Mail>, to: &str, count: usize) -> Vec<Mail> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mails: Vec<Mail> = read().into_iter().filter(|m| m.to == to).collect();
+        if mails.len() >= count {
+            return mails;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {count} mails to {to}, found {}: {:?}",
+            mails.len(),
+            mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -12,6 +12,7 @@ mod health;
 mod hygiene;
 mod instances;
 mod keys;
+mod lifecycle;
 mod limits;
 mod login;
 mod mfa;

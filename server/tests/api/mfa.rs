@@ -22,7 +22,7 @@ fn now() -> u64 {
 }
 
 /// The code of `secret` (base32) for the time step `steps` away from now.
-fn code(secret: &str, steps: i64) -> String {
+pub(crate) fn code(secret: &str, steps: i64) -> String {
     let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
     let at = now().checked_add_signed(steps * 30).unwrap();
     TOTP::new_unchecked(Algorithm::SHA1, 6, 0, 30, bytes).generate(at)
@@ -41,7 +41,7 @@ async fn early_in_a_step() {
 /// Turns TOTP on for `user`, confirming with the code of the step before
 /// the current one (so the current and next steps stay usable for logins).
 /// Returns the secret and the recovery codes.
-async fn enrol(app: &TestApp, user: &TestUser) -> (String, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, user: &TestUser) -> (String, Vec<String>) {
     early_in_a_step().await;
     let started = app
         .bearer(Method::POST, "/api/account/mfa/totp", &user.access)

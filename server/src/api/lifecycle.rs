@@ -1,0 +1,358 @@
+//! The account's life by mail: proving an address, resetting a forgotten
+//! password, changing the password or the address, and deleting the
+//! account.
+//!
+//! Links in mails carry a token that only a form's submission spends
+//! (`POST`): opening a link, as mail scanners do, spends nothing. A reset
+//! request answers the same, at once, whether or not the address has an
+//! account: the lookup and the mail happen after the answer.
+
+use axum::{Json, extract::State, http::StatusCode};
+use classboard::{
+    api::{MailedToken, NewEmail, NewPassword, PasswordReset, PasswordResetRequest},
+    validate::{Email, Issue},
+};
+
+use super::account::reauthenticate;
+use crate::{
+    AppError, Result,
+    auth::{
+        limits::{ClientNet, Key},
+        mailed::lifetime,
+        normalize,
+    },
+    extract::{AppJson, AuthUser, ClientIp, Proven},
+    mail::{Letter, Prepared},
+    startup::AppState,
+    store::{
+        email_tokens::{self, NewToken, Purpose, Reset, Verified},
+        ms, now_ms,
+        users::{self, Account, Deleted},
+    },
+};
+
+/// `POST /api/auth/verify-email {token}`: proves the address the token was
+/// mailed to; for a new address, it becomes the account's.
+pub async fn verify_email(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<MailedToken>,
+) -> Result<StatusCode> {
+    state.limit_auth_request(ClientNet::of(ip)).await?;
+    let hash = state.mailed.hash(&req.token);
+    match email_tokens::verify(&state.db, &hash, now_ms()).await? {
+        Verified::Done { user_id, changed } => {
+            state.profiles.forget(&user_id);
+            tracing::info!(user = %user_id, changed, "email address verified");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Verified::Gone => Err(AppError::MailedTokenGone),
+        Verified::Taken => Err(AppError::Conflict("Another account uses this address now.")),
+    }
+}
+
+/// `POST /api/account/verify-email`: mails a fresh verification link to the
+/// account's address (the newest link is the one that works).
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    let account = current(&state, &user).await?;
+    if account.email_verified {
+        return Err(AppError::Conflict("This address is verified already."));
+    }
+    let limit = state.config.limits.verification_mails_per_account;
+    state
+        .limit(&Key::verification_mails(&account.id), limit)
+        .await?;
+    mail_token(&state, &account, Purpose::VerifyEmail, &account.email, &[]).await?;
+    Ok(accepted())
+}
+
+/// `POST /api/auth/password-reset {email}`: always `202 {}` for a valid
+/// address, at once; the account is looked up, and the link mailed, after
+/// the answer. Limited per address and per network.
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<PasswordResetRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    let email = normalize::email(&req.email)
+        .map_err(|issue| AppError::validation([("email", Some(issue))]))?;
+    let limits = state.config.limits;
+    state
+        .limit(
+            &Key::password_resets_from(ClientNet::of(ip)),
+            limits.password_resets_per_ip,
+        )
+        .await?;
+    state
+        .limit(
+            &Key::password_resets(email.as_str()),
+            limits.password_resets_per_email,
+        )
+        .await?;
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = mail_reset_link(&state, &email).await {
+            tracing::error!(error = %e, "cannot send a password-reset mail");
+        }
+    });
+    Ok(accepted())
+}
+
+/// The reset link for the account with `email`, if there is one.
+async fn mail_reset_link(state: &AppState, email: &Email) -> Result<()> {
+    let Some(account) = users::by_login(&state.db, email.as_str()).await? else {
+        tracing::info!("password reset asked for an address with no account");
+        return Ok(());
+    };
+    mail_token(state, &account, Purpose::ResetPassword, &account.email, &[]).await?;
+    tracing::info!(user = %account.id, "password-reset link queued");
+    Ok(())
+}
+
+/// `POST /api/auth/password-reset/confirm {token, new_password}`: sets the
+/// new password and ends every session of the account. A new password that
+/// breaks a rule is `422` and spends nothing. Second factors stay.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<PasswordReset>,
+) -> Result<StatusCode> {
+    state.limit_auth_request(ClientNet::of(ip)).await?;
+    let hash = state.mailed.hash(&req.token);
+    let now = now_ms();
+    let token = email_tokens::peek(&state.db, &hash, Purpose::ResetPassword, now)
+        .await?
+        .ok_or(AppError::MailedTokenGone)?;
+    let account = users::by_id(&state.db, &token.user_id)
+        .await?
+        .ok_or(AppError::MailedTokenGone)?;
+    let password = new_password(&account, &req.new_password)?;
+    let password_hash = state.hasher.reserve()?.hash(password.expose()).await?;
+    let notice = prepare(
+        &state,
+        &account.email,
+        Letter::PasswordWasReset {
+            username: &account.username,
+        },
+    )?;
+    let reset = Reset {
+        token_hash: &hash,
+        user_id: &account.id,
+        password_hash: &password_hash,
+        now,
+        notice: &notice.queued(),
+    };
+    let ended = email_tokens::reset_password(&state.db, &reset)
+        .await?
+        .ok_or(AppError::MailedTokenGone)?;
+    state.revocations.insert(&ended);
+    state.profiles.forget(&account.id);
+    state.mailer.wake();
+    tracing::info!(user = %account.id, sessions_ended = ended.len(), "password reset");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/account/password {password, code?, new_password}`: every
+/// other session ends; this one stays.
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Proven { proof, change }: Proven<NewPassword>,
+) -> Result<StatusCode> {
+    // The new password is checked before the proof, so that a rule it
+    // breaks costs no recovery code.
+    let password = new_password(&current(&state, &user).await?, &change.new_password)?;
+    let account = reauthenticate(&state, ip, &user, &proof).await?;
+    let password_hash = state.hasher.reserve()?.hash(password.expose()).await?;
+    let notice = prepare(
+        &state,
+        &account.email,
+        Letter::PasswordChanged {
+            username: &account.username,
+        },
+    )?;
+    let ended = users::change_password(
+        &state.db,
+        &account.id,
+        &user.session_id,
+        &password_hash,
+        &notice.queued(),
+    )
+    .await?;
+    state.revocations.insert(&ended);
+    state.mailer.wake();
+    tracing::info!(user = %account.id, sessions_ended = ended.len(), "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/account/email {password, code?, email}`: mails a link to the
+/// new address (which becomes the account's when it is followed) and a
+/// notice to the current one.
+pub async fn change_email(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    Proven { proof, change }: Proven<NewEmail>,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    let email = normalize::email(&change.email)
+        .map_err(|issue| AppError::validation([("email", Some(issue))]))?;
+    let current_account = current(&state, &user).await?;
+    if email.as_str() == current_account.email {
+        return Err(AppError::Conflict("This is the account's address already."));
+    }
+    if users::by_login(&state.db, email.as_str()).await?.is_some() {
+        return Err(AppError::Conflict(
+            "An account with this email already exists.",
+        ));
+    }
+    let account = reauthenticate(&state, ip, &user, &proof).await?;
+    let limit = state.config.limits.verification_mails_per_account;
+    state
+        .limit(&Key::verification_mails(&account.id), limit)
+        .await?;
+    let notice = prepare(
+        &state,
+        &account.email,
+        Letter::EmailChangeRequested {
+            username: &account.username,
+            new_email: email.as_str(),
+        },
+    )?;
+    mail_token(
+        &state,
+        &account,
+        Purpose::ChangeEmail,
+        email.as_str(),
+        &[notice],
+    )
+    .await?;
+    tracing::info!(user = %account.id, "email change asked for");
+    Ok(accepted())
+}
+
+/// `DELETE /api/account {password, code?}`: the account, its sessions,
+/// factors and grades go; its posts stay, by a deleted user.
+pub async fn delete_account(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: AuthUser,
+    AppJson(proof): AppJson<classboard::api::Reauth>,
+) -> Result<StatusCode> {
+    let account = reauthenticate(&state, ip, &user, &proof).await?;
+    let notice = prepare(
+        &state,
+        &account.email,
+        Letter::AccountDeleted {
+            username: &account.username,
+        },
+    )?;
+    match users::delete(&state.db, &account.id, now_ms(), &notice.queued()).await? {
+        Deleted::Done(ended) => {
+            state.revocations.insert(&ended);
+            state.profiles.forget(&account.id);
+            state.mailer.wake();
+            tracing::info!(user = %account.id, sessions_ended = ended.len(), "account deleted");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Deleted::NoSuchUser => Err(AppError::InvalidToken(
+            crate::auth::jwt::TokenError::Revoked,
+        )),
+        Deleted::LastAdmin => Err(AppError::Conflict(
+            "You are the last admin: make someone else an admin first.",
+        )),
+    }
+}
+
+/// Mails a verification link for the address the account signed up with.
+/// A failure is logged, not returned: the account exists, and its owner can
+/// ask again.
+pub async fn mail_signup_verification(state: &AppState, account: &Account) {
+    if let Err(e) = mail_token(state, account, Purpose::VerifyEmail, &account.email, &[]).await {
+        tracing::error!(user = %account.id, error = %e, "cannot queue the verification mail");
+    }
+}
+
+/// Mints a token of `purpose` for `account`, ending its older ones, and
+/// queues the mail that carries it to `to`, with `more` letters, in one
+/// transaction.
+async fn mail_token(
+    state: &AppState,
+    account: &Account,
+    purpose: Purpose,
+    to: &str,
+    more: &[Prepared],
+) -> Result<()> {
+    let (token, hash) = state.mailed.mint();
+    let username = &account.username;
+    let letter = match purpose {
+        Purpose::VerifyEmail => Letter::VerifyEmail {
+            username,
+            token: &token,
+        },
+        Purpose::ChangeEmail => Letter::ConfirmNewEmail {
+            username,
+            token: &token,
+        },
+        Purpose::ResetPassword => Letter::ResetPassword {
+            username,
+            token: &token,
+        },
+    };
+    let carrier = prepare(state, to, letter)?;
+    let now = now_ms();
+    let mail: Vec<_> = std::iter::once(&carrier)
+        .chain(more)
+        .map(Prepared::queued)
+        .collect();
+    email_tokens::issue(
+        &state.db,
+        &NewToken {
+            hash: &hash,
+            user_id: &account.id,
+            purpose,
+            email: to,
+            now,
+            expires_at: now + ms(lifetime(purpose)),
+        },
+        &mail,
+    )
+    .await?;
+    state.mailer.wake();
+    Ok(())
+}
+
+fn prepare(state: &AppState, to: &str, letter: Letter<'_>) -> Result<Prepared> {
+    state
+        .mailer
+        .prepare(to, letter)
+        .map_err(|e| AppError::Internal(format!("cannot compose a mail: {e}")))
+}
+
+/// The caller's account; one deleted since the token was issued is `401`.
+async fn current(state: &AppState, user: &AuthUser) -> Result<Account> {
+    users::by_id(&state.db, &user.id)
+        .await?
+        .ok_or(AppError::InvalidToken(
+            crate::auth::jwt::TokenError::Revoked,
+        ))
+}
+
+/// A new password for `account`, checked against the rules; `422` on the
+/// field `new_password`.
+fn new_password(account: &Account, raw: &str) -> Result<classboard::validate::Password> {
+    let local_part = account
+        .email
+        .rsplit_once('@')
+        .map_or("", |(local, _)| local);
+    normalize::new_password(raw, &account.username, local_part)
+        .map_err(|issue: Issue| AppError::validation([("new_password", Some(issue))]))
+}
+
+/// `202 {}`.
+fn accepted() -> (StatusCode, Json<serde_json::Value>) {
+    (StatusCode::ACCEPTED, Json(serde_json::json!({})))
+}

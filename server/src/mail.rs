@@ -1,0 +1,444 @@
+//! Mail: the letters the server writes to people, the outbox they wait in,
+//! and the sender that delivers them through SMTP (`SMTP_URL`) or, by
+//! default, into `DATA_DIR/outbox/` as `.eml` files a developer can open.
+//!
+//! A request never waits for delivery. It composes its letter, seals it (it
+//! may hold a link with a token) and queues it in the outbox, in the
+//! transaction of the change it tells of where there is one; then it wakes
+//! the sender. Every instance runs a sender; a message is claimed by one at
+//! a time (`store::outbox`), deleted when delivered, and tried again with
+//! growing pauses when delivery fails, so a crash or an unreachable server
+//! loses no mail.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use lettre::{
+    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    address::Envelope,
+    message::{Mailbox, MultiPart},
+};
+use secrecy::ExposeSecret;
+use tokio::sync::Notify;
+
+use crate::{
+    auth::sealing::Sealer,
+    config::Config,
+    store::{
+        Db, now_ms,
+        outbox::{self, Queued},
+    },
+};
+
+/// How long a sender may take to deliver a claimed message before another
+/// may claim it again.
+const LEASE: Duration = Duration::from_secs(120);
+/// Attempts before a message is given up (the pauses between them add up to
+/// about two and a half hours).
+const MAX_ATTEMPTS: i32 = 12;
+/// The pause after the first failed attempt; each next one doubles, up to
+/// [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_secs(5);
+const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
+/// How often a sender looks for due messages when nobody wakes it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What a letter says.
+#[derive(Debug, Clone, Copy)]
+pub enum Letter<'a> {
+    /// Proves the address an account signed up with (or asks again).
+    VerifyEmail {
+        username: &'a str,
+        token: &'a str,
+    },
+    /// Proves a new address, which then replaces the old.
+    ConfirmNewEmail {
+        username: &'a str,
+        token: &'a str,
+    },
+    /// To the old address, when a change to `new_email` is asked for.
+    EmailChangeRequested {
+        username: &'a str,
+        new_email: &'a str,
+    },
+    ResetPassword {
+        username: &'a str,
+        token: &'a str,
+    },
+    PasswordWasReset {
+        username: &'a str,
+    },
+    PasswordChanged {
+        username: &'a str,
+    },
+    AccountDeleted {
+        username: &'a str,
+    },
+    /// An admin removed the account's second factors.
+    SecondFactorsRemoved {
+        username: &'a str,
+    },
+}
+
+/// An error of composing or delivering mail.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("MAIL_FROM is not a mailbox: {0}")]
+    From(lettre::address::AddressError),
+    #[error("SMTP_URL: {0}")]
+    SmtpUrl(lettre::transport::smtp::Error),
+    #[error("cannot create the mail folder {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot compose a message: {0}")]
+    Compose(#[from] lettre::error::Error),
+    #[error("a recipient is not an address: {0}")]
+    Recipient(#[from] lettre::address::AddressError),
+}
+
+/// A letter composed and sealed, ready for the outbox.
+#[derive(Debug)]
+pub struct Prepared {
+    id: String,
+    recipient: String,
+    sealed: Vec<u8>,
+    now: i64,
+}
+
+impl Prepared {
+    /// The outbox row to insert.
+    pub fn queued(&self) -> Queued<'_> {
+        Queued {
+            id: &self.id,
+            recipient: &self.recipient,
+            message: &self.sealed,
+            now: self.now,
+        }
+    }
+}
+
+/// Composes letters and wakes the sender. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    db: Db,
+    sealer: Sealer,
+    from: Mailbox,
+    /// Links point here, without a trailing slash.
+    site: String,
+    wake: Arc<Notify>,
+}
+
+impl Mailer {
+    /// `site` is the public address links point at.
+    pub fn new(
+        db: Db,
+        server_secret: &[u8],
+        config: &Config,
+        site: &url::Url,
+    ) -> Result<Self, MailError> {
+        let from = match &config.mail_from {
+            Some(from) => from.parse().map_err(MailError::From)?,
+            None => Mailbox::new(
+                Some("classboard".into()),
+                Address::new("no-reply", site.host_str().unwrap_or("localhost"))
+                    .map_err(MailError::From)?,
+            ),
+        };
+        Ok(Self {
+            db,
+            sealer: Sealer::derive(server_secret, b"classboard outbox encryption key"),
+            from,
+            site: site.as_str().trim_end_matches('/').to_owned(),
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Composes `letter` to `to` and seals it.
+    pub fn prepare(&self, to: &str, letter: Letter<'_>) -> Result<Prepared, MailError> {
+        let (subject, text, html) = self.compose(letter);
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to.parse()?))
+            .subject(subject)
+            .multipart(MultiPart::alternative_plain_html(text, html))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let sealed = self.sealer.seal(id.as_bytes(), &message.formatted());
+        Ok(Prepared {
+            id,
+            recipient: to.to_owned(),
+            sealed,
+            now: now_ms(),
+        })
+    }
+
+    /// Queues one prepared letter on its own (not in a change's
+    /// transaction) and wakes the sender.
+    pub async fn send(&self, prepared: &Prepared) -> Result<(), sqlx::Error> {
+        outbox::queue(&self.db, &prepared.queued()).await?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Tells this instance's sender that mail is waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The subject, the plain text and the HTML of `letter`.
+    fn compose(&self, letter: Letter<'_>) -> (String, String, String) {
+        let link = |path: &str, token: &str| format!("{}{path}?token={token}", self.site);
+        let (subject, greeting, body, action): (&str, &str, String, Option<(String, &str, &str)>) =
+            match letter {
+                Letter::VerifyEmail { username, token } => (
+                    "Confirm your email address",
+                    username,
+                    "Please confirm that this address is yours.".into(),
+                    Some((link("/verify-email", token), "Confirm my address", token)),
+                ),
+                Letter::ConfirmNewEmail { username, token } => (
+                    "Confirm your new email address",
+                    username,
+                    "You asked to use this address for your classboard account. It replaces \
+                     the old one once you confirm."
+                        .into(),
+                    Some((
+                        link("/verify-email", token),
+                        "Confirm my new address",
+                        token,
+                    )),
+                ),
+                Letter::EmailChangeRequested {
+                    username,
+                    new_email,
+                } => (
+                    "Your email address is about to change",
+                    username,
+                    format!(
+                        "Someone signed in to your account asked to change its address to \
+                         {new_email}. Nothing changes until that address is confirmed. If this \
+                         was not you, change your password now."
+                    ),
+                    None,
+                ),
+                Letter::ResetPassword { username, token } => (
+                    "Reset your password",
+                    username,
+                    "Someone asked to reset the password of your account. If it was you, \
+                     choose a new one with the link below; it works once, for 30 minutes. If \
+                     it was not you, ignore this mail: nothing changes."
+                        .into(),
+                    Some((
+                        link("/reset-password", token),
+                        "Choose a new password",
+                        token,
+                    )),
+                ),
+                Letter::PasswordWasReset { username } => (
+                    "Your password was reset",
+                    username,
+                    "Your password was reset with a link sent to this address, and every \
+                     device was signed out. If this was not you, reset it again at once and \
+                     check your second factors."
+                        .into(),
+                    None,
+                ),
+                Letter::PasswordChanged { username } => (
+                    "Your password was changed",
+                    username,
+                    "Your password was changed, and your other devices were signed out. If \
+                     this was not you, reset your password at once."
+                        .into(),
+                    None,
+                ),
+                Letter::AccountDeleted { username } => (
+                    "Your account was deleted",
+                    username,
+                    "Your classboard account was deleted, as asked. Your posts stay, shown as \
+                     by a deleted user."
+                        .into(),
+                    None,
+                ),
+                Letter::SecondFactorsRemoved { username } => (
+                    "Your second factors were removed",
+                    username,
+                    "An administrator removed the second factors of your account: signing in \
+                     now takes only your password. Add them again from your account page."
+                        .into(),
+                    None,
+                ),
+            };
+        let mut text = format!("Hello {greeting},\n\n{body}\n");
+        let mut html = format!(
+            "<p>Hello {},</p>\n<p>{}</p>\n",
+            escape(greeting),
+            escape(&body)
+        );
+        if let Some((url, label, code)) = action {
+            text.push_str(&format!(
+                "\n{label}: {url}\n\nOr paste this code on that page: {code}\n"
+            ));
+            html.push_str(&format!(
+                "<p><a href=\"{url}\">{label}</a></p>\n\
+                 <p>Or paste this code on that page: <code>{code}</code></p>\n",
+                url = escape(&url),
+                label = escape(label),
+                code = escape(code),
+            ));
+        }
+        text.push_str("\n-- \nclassboard\n");
+        html.push_str("<p>-- <br>classboard</p>\n");
+        (subject.to_owned(), text, html)
+    }
+}
+
+/// Text as HTML.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where mail goes.
+pub enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Each message becomes `<uuid>.eml` in the folder.
+    Folder(AsyncFileTransport<Tokio1Executor>, PathBuf),
+}
+
+impl Transport {
+    /// SMTP when `SMTP_URL` is set, otherwise `data_dir/outbox/`.
+    pub fn from_config(config: &Config) -> Result<Self, MailError> {
+        if let Some(url) = &config.smtp_url {
+            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                .map_err(MailError::SmtpUrl)?
+                .timeout(Some(Duration::from_secs(30)))
+                .build();
+            return Ok(Self::Smtp(transport));
+        }
+        let folder = config.data_dir.join("outbox");
+        std::fs::create_dir_all(&folder).map_err(|source| MailError::Folder {
+            path: folder.display().to_string(),
+            source,
+        })?;
+        Ok(Self::Folder(AsyncFileTransport::new(&folder), folder))
+    }
+
+    /// Delivers one message; on success, says where it went (for the log).
+    async fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<String, String> {
+        match self {
+            Self::Smtp(smtp) => smtp
+                .send_raw(envelope, message)
+                .await
+                .map(|answer| format!("SMTP {}", answer.code()))
+                .map_err(|e| e.to_string()),
+            Self::Folder(folder, path) => folder
+                .send_raw(envelope, message)
+                .await
+                .map(|id| path.join(format!("{id}.eml")).display().to_string())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl Mailer {
+    /// Starts this instance's sender: it delivers due messages until the
+    /// process ends.
+    pub fn spawn_sender(&self, transport: Transport) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            loop {
+                while mailer.deliver_one(&transport).await {}
+                tokio::select! {
+                    () = mailer.wake.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+        });
+    }
+
+    /// Claims and delivers the oldest due message; `false` when none was
+    /// due (or the outbox cannot be read).
+    async fn deliver_one(&self, transport: &Transport) -> bool {
+        let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let claimed = match outbox::claim(&self.db, now_ms(), lease).await {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return false;
+            }
+        };
+        let outcome = match self.sealer.open(claimed.id.as_bytes(), &claimed.message) {
+            None => Err("the message cannot be opened (was the server secret changed?)".into()),
+            Some(message) => match envelope(&self.from, &claimed.recipient) {
+                Ok(envelope) => transport.deliver(&envelope, &message).await,
+                Err(e) => Err(e),
+            },
+        };
+        let result = match outcome {
+            Ok(whereto) => {
+                tracing::info!(mail = %claimed.id, to = %whereto, "mail delivered");
+                outbox::delete(&self.db, &claimed.id).await
+            }
+            Err(error) if claimed.attempts >= MAX_ATTEMPTS => {
+                tracing::error!(mail = %claimed.id, attempts = claimed.attempts, %error,
+                    "mail not delivered; giving up");
+                outbox::delete(&self.db, &claimed.id).await
+            }
+            Err(error) => {
+                let pause = pause_after(claimed.attempts);
+                tracing::warn!(mail = %claimed.id, attempts = claimed.attempts, %error,
+                    retry_in_secs = pause.as_secs(), "mail not delivered; will try again");
+                let at = now_ms() + i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
+                outbox::retry_at(&self.db, &claimed.id, at, &error).await
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(mail = %claimed.id, error = %e, "cannot update the outbox");
+        }
+        true
+    }
+}
+
+/// The envelope of a message from `from` to `recipient`.
+fn envelope(from: &Mailbox, recipient: &str) -> Result<Envelope, String> {
+    let to: Address = recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+    Envelope::new(Some(from.email.clone()), vec![to]).map_err(|e| e.to_string())
+}
+
+/// The pause after `attempts` failed attempts.
+fn pause_after(attempts: i32) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    (FIRST_PAUSE * 2u32.pow(doublings)).min(LONGEST_PAUSE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_up_to_an_hour() {
+        assert_eq!(pause_after(1), Duration::from_secs(5));
+        assert_eq!(pause_after(2), Duration::from_secs(10));
+        assert_eq!(pause_after(5), Duration::from_secs(80));
+        assert_eq!(pause_after(11), LONGEST_PAUSE);
+        assert_eq!(pause_after(40), LONGEST_PAUSE);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&#39;");
+    }
+}

@@ -1,0 +1,248 @@
+//! Tokens sent by mail (address verification, address change, password
+//! reset), stored only as keyed hashes, and the changes that spend them.
+//!
+//! Issuing a token deletes the account's others of the same purpose (the
+//! newest wins) and queues its mail, in one transaction. Spending one is a
+//! `DELETE … RETURNING` that checks purpose and expiry, in the transaction
+//! of the change it allows: it is used once, on any instance.
+
+use sqlx::FromRow;
+
+use super::{
+    Db, in_tx, on,
+    outbox::{QueueMail, Queued},
+    sessions::{Filter, InTx, Reason},
+};
+
+/// What a token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Proves the account's current address.
+    VerifyEmail,
+    /// Proves a new address, which then replaces the current one.
+    ChangeEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ChangeEmail => "change_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// A token to store.
+#[derive(Debug)]
+pub struct NewToken<'a> {
+    pub hash: &'a [u8],
+    pub user_id: &'a str,
+    pub purpose: Purpose,
+    /// The address the mail goes to.
+    pub email: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// A live token, as a read finds it.
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenRow {
+    pub user_id: String,
+    pub purpose: String,
+    pub email: String,
+}
+
+/// Stores `token`, ending the account's older ones of its purpose, and
+/// queues `mail`, in one transaction.
+pub async fn issue(db: &Db, token: &NewToken<'_>, mail: &[Queued<'_>]) -> Result<(), sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
+            .bind(token.user_id)
+            .bind(token.purpose.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO email_tokens (hash, user_id, purpose, email, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token.hash)
+        .bind(token.user_id)
+        .bind(token.purpose.as_str())
+        .bind(token.email)
+        .bind(token.now)
+        .bind(token.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        for message in mail {
+            tx.queue_mail(message).await?;
+        }
+        tx.commit().await
+    })
+}
+
+/// The live token with `hash` and `purpose`, by a read that spends nothing.
+pub async fn peek(
+    db: &Db,
+    hash: &[u8],
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT user_id, purpose, email FROM email_tokens
+         WHERE hash = $1 AND purpose = $2 AND expires_at > $3"
+    )
+    .bind(hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// What spending a verification token did.
+#[derive(Debug)]
+pub enum Verified {
+    /// The account's address is proven; `changed` when it is a new one.
+    Done { user_id: String, changed: bool },
+    /// Unknown, expired or used; or the address it proves is no longer the
+    /// account's.
+    Gone,
+    /// The new address belongs to another account by now (nothing changed;
+    /// the token stays).
+    Taken,
+}
+
+/// Spends a verification token (of the current address, or of a new one,
+/// which then replaces it).
+pub async fn verify(db: &Db, hash: &[u8], now: i64) -> Result<Verified, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let token: Option<TokenRow> = sqlx::query_as(
+            "DELETE FROM email_tokens
+             WHERE hash = $1 AND purpose IN ('verify_email', 'change_email') AND expires_at > $2
+             RETURNING user_id, purpose, email",
+        )
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(token) = token else {
+            return Ok(Verified::Gone);
+        };
+        let changed = token.purpose == Purpose::ChangeEmail.as_str();
+        let updated = if changed {
+            let updated = sqlx::query(
+                "UPDATE users SET email = $2, email_verified = TRUE
+                 WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(&token.user_id)
+            .bind(&token.email)
+            .execute(&mut *tx)
+            .await;
+            match updated {
+                Err(e) if super::users::taken_field(&e) == Some("email") => {
+                    return Ok(Verified::Taken);
+                }
+                other => other?.rows_affected(),
+            }
+        } else {
+            sqlx::query(
+                "UPDATE users SET email_verified = TRUE
+                 WHERE id = $1 AND email = $2 AND deleted_at IS NULL",
+            )
+            .bind(&token.user_id)
+            .bind(&token.email)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
+        if updated == 0 {
+            tx.commit().await?;
+            return Ok(Verified::Gone);
+        }
+        if changed {
+            // Reset links and a verification of the old address went to an
+            // address that is no longer the account's.
+            sqlx::query(
+                "DELETE FROM email_tokens
+                 WHERE user_id = $1 AND purpose IN ('reset_password', 'verify_email')",
+            )
+            .bind(&token.user_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Verified::Done {
+            user_id: token.user_id,
+            changed,
+        })
+    })
+}
+
+/// A password reset to make.
+#[derive(Debug)]
+pub struct Reset<'a> {
+    pub token_hash: &'a [u8],
+    /// The account the token was read for: a token of another is refused.
+    pub user_id: &'a str,
+    pub password_hash: &'a str,
+    pub now: i64,
+    /// The notice to the account's address.
+    pub notice: &'a Queued<'a>,
+}
+
+/// Spends a reset token and sets the new password, ending every session of
+/// the account (returned) and queuing the notice, in one transaction. The
+/// link proved the mailbox: if it went to the current address, that address
+/// counts as verified. `None` when the token is no longer live.
+pub async fn reset_password(
+    db: &Db,
+    reset: &Reset<'_>,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let email: Option<String> = sqlx::query_scalar(
+            "DELETE FROM email_tokens
+             WHERE hash = $1 AND purpose = 'reset_password' AND user_id = $2 AND expires_at > $3
+             RETURNING email",
+        )
+        .bind(reset.token_hash)
+        .bind(reset.user_id)
+        .bind(reset.now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(email) = email else {
+            return Ok(None);
+        };
+        let updated = sqlx::query(
+            "UPDATE users SET password_hash = $2, password_nfc = TRUE,
+                              email_verified = (email_verified OR email = $3)
+             WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(reset.user_id)
+        .bind(reset.password_hash)
+        .bind(&email)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(None);
+        }
+        let ended = tx
+            .revoke_sessions(Filter::User(reset.user_id), Reason::PasswordReset)
+            .await?;
+        tx.queue_mail(reset.notice).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
+    })
+}
+
+/// Deletes tokens that have expired.
+pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM email_tokens WHERE expires_at <= $1"
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))
+}

@@ -1,0 +1,115 @@
+//! The outbox: mail waiting to be sent. Requests add to it, in the
+//! transaction of the change a mail tells of where there is one; the sender
+//! of any instance claims a due message, delivers it, and deletes it.
+//!
+//! A claim is one conditional update that moves the message's next attempt
+//! past the time a delivery may take: of two senders that pick the same
+//! message, only one sees it still due. A sender that dies mid-delivery
+//! leaves the message to be claimed again when that time has passed.
+
+use sqlx::{FromRow, PgConnection, SqliteConnection};
+
+use super::{Db, on};
+
+/// A message to queue: `message` is the whole RFC 5322 message, sealed.
+#[derive(Debug)]
+pub struct Queued<'a> {
+    pub id: &'a str,
+    pub recipient: &'a str,
+    pub message: &'a [u8],
+    pub now: i64,
+}
+
+/// A message claimed for delivery.
+#[derive(Debug, FromRow)]
+pub struct Claimed {
+    pub id: String,
+    pub recipient: String,
+    pub message: Vec<u8>,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+}
+
+/// Queues mail inside a transaction of either database.
+pub(crate) trait QueueMail {
+    async fn queue_mail(&mut self, mail: &Queued<'_>) -> Result<(), sqlx::Error>;
+}
+
+const INSERT: &str = "INSERT INTO outbox (id, recipient, message, created_at, next_attempt_at)
+                      VALUES ($1, $2, $3, $4, $4)";
+
+macro_rules! queue_mail_on {
+    ($conn:ty) => {
+        impl QueueMail for $conn {
+            async fn queue_mail(&mut self, mail: &Queued<'_>) -> Result<(), sqlx::Error> {
+                sqlx::query(INSERT)
+                    .bind(mail.id)
+                    .bind(mail.recipient)
+                    .bind(mail.message)
+                    .bind(mail.now)
+                    .execute(&mut *self)
+                    .await
+                    .map(drop)
+            }
+        }
+    };
+}
+
+queue_mail_on!(SqliteConnection);
+queue_mail_on!(PgConnection);
+
+/// Queues one message outside any transaction.
+pub async fn queue(db: &Db, mail: &Queued<'_>) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(INSERT)
+        .bind(mail.id)
+        .bind(mail.recipient)
+        .bind(mail.message)
+        .bind(mail.now)
+        .execute(pool)
+        .await
+        .map(drop))
+}
+
+/// Claims the oldest due message, if any, for `lease_ms`.
+pub async fn claim(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Claimed>, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query_as(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2
+         WHERE id = (SELECT id FROM outbox WHERE next_attempt_at <= $1
+                     ORDER BY next_attempt_at, created_at LIMIT 1)
+           AND next_attempt_at <= $1
+         RETURNING id, recipient, message, attempts"
+    )
+    .bind(now)
+    .bind(now + lease_ms)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Forgets a delivered message (or one given up on).
+pub async fn delete(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM outbox WHERE id = $1"
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// Puts a message whose delivery failed back, due at `next_attempt_at`.
+pub async fn retry_at(
+    db: &Db,
+    id: &str,
+    next_attempt_at: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(next_attempt_at)
+    .bind(error)
+    .execute(pool)
+    .await
+    .map(drop))
+}
