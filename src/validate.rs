@@ -108,7 +108,7 @@ fn limits(field: &str) -> (usize, usize) {
     match field {
         "username" => len::USERNAME,
         "email" => len::EMAIL,
-        "password" => len::PASSWORD,
+        "password" | "new_password" => len::PASSWORD,
         "title" => len::TITLE,
         "body" => len::BODY,
         "course" => len::COURSE,
@@ -117,10 +117,11 @@ fn limits(field: &str) -> (usize, usize) {
     }
 }
 
-/// The field's name with a capital first letter. Field names are ASCII, and
-/// the ASCII form keeps Unicode's case tables out of the WebAssembly.
+/// The field's name as words with a capital first letter (`new_password`:
+/// "New password"). Field names are ASCII, and the ASCII form keeps
+/// Unicode's case tables out of the WebAssembly.
 fn label(field: &str) -> String {
-    let mut label = field.to_owned();
+    let mut label = field.replace('_', " ");
     if let Some(first) = label.get_mut(..1) {
         first.make_ascii_uppercase();
     }

@@ -25,10 +25,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::PayloadTooLarge),
-            Err(JsonRejection::JsonDataError(e)) => Err(AppError::InvalidRequest(format!(
-                "The JSON body does not match the expected shape: {}",
-                e.body_text().rsplit(": ").next().unwrap_or("invalid data")
-            ))),
+            Err(JsonRejection::JsonDataError(e)) => Err(shape_error(
+                e.body_text()
+                    .split_once("target type: ")
+                    .map_or("invalid data", |(_, detail)| detail),
+            )),
             Err(_) => Err(AppError::InvalidRequest(
                 "The body is not valid JSON.".into(),
             )),
@@ -49,16 +50,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Proven<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let AppJson(body) = AppJson::<Box<RawValue>>::from_request(req, state).await?;
-        let shape = |e: serde_json::Error| {
-            AppError::InvalidRequest(format!(
-                "The JSON body does not match the expected shape: {e}"
-            ))
-        };
+        let shape = |e: serde_json::Error| shape_error(&e.to_string());
         Ok(Self {
             proof: serde_json::from_str(body.get()).map_err(shape)?,
             change: serde_json::from_str(body.get()).map_err(shape)?,
         })
     }
+}
+
+/// `400 invalid_request` for a body of the wrong shape, saying which field
+/// and what was expected, but never the value sent (it may be a password or
+/// a code): `code: invalid type: integer `123456`, expected a string at
+/// line 1 column 14` becomes `code, expected a string`.
+fn shape_error(detail: &str) -> AppError {
+    let detail = detail.split(" at line ").next().unwrap_or(detail);
+    let detail = match detail.split_once(", expected ") {
+        Some((head, expected)) => {
+            let what = head.split(':').next().unwrap_or(head);
+            let what = what.split(" `").next().unwrap_or(what);
+            format!("{what}, expected {expected}")
+        }
+        None => detail.to_owned(),
+    };
+    AppError::InvalidRequest(format!(
+        "The JSON body does not match the expected shape: {detail}"
+    ))
 }
 
 /// The holder of a valid, unrevoked bearer access token.
@@ -306,5 +322,34 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         AppJson::from_request(req, state)
             .await
             .map(|AppJson(v)| Self(Some(v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(detail: &str) -> String {
+        match shape_error(detail) {
+            AppError::InvalidRequest(text) => text,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shape_error_names_the_field_and_never_the_value() {
+        let text = described(
+            "code: invalid type: integer `123456`, expected a string at line 1 column 14",
+        );
+        assert!(text.ends_with("code, expected a string"), "{text}");
+        let text = described("invalid type: string \"hunter2hunter2\", expected a boolean");
+        assert!(!text.contains("hunter2"), "{text}");
+        let text = described("unknown variant `sekrit`, expected one of `totp`, `passkey`");
+        assert!(
+            !text.contains("sekrit") && text.contains("one of"),
+            "{text}"
+        );
+        let text = described("missing field `new_password` at line 1 column 2");
+        assert!(text.ends_with("missing field `new_password`"), "{text}");
     }
 }

@@ -30,8 +30,10 @@ use crate::{
 };
 
 /// How long a sender may take to deliver a claimed message before another
-/// may claim it again.
-const LEASE: Duration = Duration::from_secs(120);
+/// may claim it again: well beyond the worst SMTP exchange (each of its
+/// half-dozen commands may take the 30-second timeout), so that a slow
+/// delivery is not sent twice.
+const LEASE: Duration = Duration::from_secs(600);
 /// Attempts before a message is given up (the pauses between them add up to
 /// about two and a half hours).
 const MAX_ATTEMPTS: i32 = 12;
@@ -323,6 +325,11 @@ impl Transport {
                 .map_err(MailError::SmtpUrl)?
                 .timeout(Some(Duration::from_secs(30)))
                 .build();
+            if config.public_url.is_none() {
+                tracing::warn!(
+                    "SMTP_URL is set but PUBLIC_URL is not: links in mail point at http://localhost"
+                );
+            }
             return Ok(Self::Smtp(transport));
         }
         let folder = config.data_dir.join("outbox");
@@ -330,6 +337,8 @@ impl Transport {
             path: folder.display().to_string(),
             source,
         })?;
+        tracing::info!(folder = %folder.display(),
+            "no SMTP_URL: mail is written into this folder, one .eml file per message");
         Ok(Self::Folder(AsyncFileTransport::new(&folder), folder))
     }
 

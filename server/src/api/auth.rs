@@ -146,15 +146,17 @@ pub async fn login(
             account.as_ref().map(|a| a.password_hash.as_str()),
         )
         .await?;
-    let account = match (verdict, account) {
+    let mut account = match (verdict, account) {
         (Verdict::Match | Verdict::MatchNeedsRehash, Some(account)) => account,
         _ => return Err(AppError::InvalidCredentials),
     };
     if verdict == Verdict::MatchNeedsRehash {
-        rehash(&state, &account, &password.normalised).await?;
+        if let Some(upgraded) = rehash(&state, &account, &password.normalised).await? {
+            account.password_hash = upgraded;
+        }
     } else if !account.password_nfc {
         // The normalised form matched: that is what the hash was made from.
-        users::mark_password_nfc(&state.db, &account.id).await?;
+        users::mark_password_nfc(&state.db, &account.id, &account.password_hash).await?;
     }
     if account.mfa {
         // The attempt keeps counting until the second factor is right: a
@@ -188,7 +190,13 @@ pub(super) async fn start_session(
     sign_in: SignIn,
     gone: AppError,
 ) -> Result<Response> {
-    let Some((issued, role)) = state.sessions.start(&account.id, agent, sign_in).await? else {
+    // The account as read: a password reset, change or deletion that
+    // committed since refuses the session.
+    let started = state
+        .sessions
+        .start(&account.id, Some(&account.password_hash), agent, sign_in)
+        .await?;
+    let Some((issued, role)) = started else {
         return Err(gone);
     };
     token_response(
@@ -333,16 +341,22 @@ pub async fn mfa(
 }
 
 /// Replaces a hash made with weaker parameters, or from a password before
-/// normalisation, by one of `password` as it is compared today. Skipped when
-/// every hashing slot is busy: the next login tries again.
-async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<()> {
+/// normalisation, by one of `password` as it is compared today; the new
+/// hash, if it was stored. Skipped when every hashing slot is busy (the next
+/// login tries again), and when the password changed meanwhile (a reset or
+/// change that committed during the hashing wins).
+async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<Option<String>> {
     let Ok(reserved) = state.hasher.reserve() else {
-        return Ok(());
+        return Ok(None);
     };
     let upgraded = reserved.hash(password).await?;
-    users::set_password_hash(&state.db, &account.id, &upgraded).await?;
+    if !users::replace_password_hash(&state.db, &account.id, &account.password_hash, &upgraded)
+        .await?
+    {
+        return Ok(None);
+    }
     tracing::info!(user = %account.id, "password hash upgraded to current parameters");
-    Ok(())
+    Ok(Some(upgraded))
 }
 
 /// `POST /api/auth/refresh`

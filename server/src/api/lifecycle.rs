@@ -65,7 +65,20 @@ pub async fn resend_verification(
     state
         .limit(&Key::verification_mails(&account.id), limit)
         .await?;
-    mail_token(&state, &account, Purpose::VerifyEmail, &account.email, &[]).await?;
+    if !mail_token(
+        &state,
+        &account,
+        Purpose::VerifyEmail,
+        &account.email,
+        None,
+        &[],
+    )
+    .await?
+    {
+        return Err(AppError::InvalidToken(
+            crate::auth::jwt::TokenError::Revoked,
+        ));
+    }
     Ok(accepted())
 }
 
@@ -92,14 +105,29 @@ pub async fn request_password_reset(
             limits.password_resets_per_email,
         )
         .await?;
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = mail_reset_link(&state, &email).await {
-            tracing::error!(error = %e, "cannot send a password-reset mail");
+    // Bounded: an attacker with many networks cannot pile up lookups. When
+    // every slot is taken the request is answered alike, and dropped.
+    match RESET_LOOKUPS.clone().try_acquire_owned() {
+        Ok(slot) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = mail_reset_link(&state, &email).await {
+                    tracing::error!(error = %e, "cannot send a password-reset mail");
+                }
+                drop(slot);
+            });
         }
-    });
+        Err(_) => tracing::warn!("password-reset lookups at capacity; a request was dropped"),
+    }
     Ok(accepted())
 }
+
+/// Password-reset lookups running at once, at most.
+const RESET_LOOKUPS_AT_ONCE: usize = 64;
+static RESET_LOOKUPS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| {
+        std::sync::Arc::new(tokio::sync::Semaphore::new(RESET_LOOKUPS_AT_ONCE))
+    });
 
 /// The reset link for the account with `email`, if there is one.
 async fn mail_reset_link(state: &AppState, email: &Email) -> Result<()> {
@@ -107,8 +135,18 @@ async fn mail_reset_link(state: &AppState, email: &Email) -> Result<()> {
         tracing::info!("password reset asked for an address with no account");
         return Ok(());
     };
-    mail_token(state, &account, Purpose::ResetPassword, &account.email, &[]).await?;
-    tracing::info!(user = %account.id, "password-reset link queued");
+    if mail_token(
+        state,
+        &account,
+        Purpose::ResetPassword,
+        &account.email,
+        None,
+        &[],
+    )
+    .await?
+    {
+        tracing::info!(user = %account.id, "password-reset link queued");
+    }
     Ok(())
 }
 
@@ -179,10 +217,13 @@ pub async fn change_password(
         &state.db,
         &account.id,
         &user.session_id,
-        &password_hash,
+        (&account.password_hash, &password_hash),
         &notice.queued(),
     )
-    .await?;
+    .await?
+    .ok_or(AppError::WrongProof(
+        "The password changed meanwhile. Try again with the current one.",
+    ))?;
     state.revocations.insert(&ended);
     state.mailer.wake();
     tracing::info!(user = %account.id, sessions_ended = ended.len(), "password changed");
@@ -200,20 +241,21 @@ pub async fn change_email(
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let email = normalize::email(&change.email)
         .map_err(|issue| AppError::validation([("email", Some(issue))]))?;
-    let current_account = current(&state, &user).await?;
-    if email.as_str() == current_account.email {
+    let account = reauthenticate(&state, ip, &user, &proof).await?;
+    if email.as_str() == account.email {
         return Err(AppError::Conflict("This is the account's address already."));
     }
+    // Only after the proof and within the mail budget: whether an address
+    // has an account is not for anyone signed in to probe.
+    let limit = state.config.limits.verification_mails_per_account;
+    state
+        .limit(&Key::verification_mails(&account.id), limit)
+        .await?;
     if users::by_login(&state.db, email.as_str()).await?.is_some() {
         return Err(AppError::Conflict(
             "An account with this email already exists.",
         ));
     }
-    let account = reauthenticate(&state, ip, &user, &proof).await?;
-    let limit = state.config.limits.verification_mails_per_account;
-    state
-        .limit(&Key::verification_mails(&account.id), limit)
-        .await?;
     let notice = prepare(
         &state,
         &account.email,
@@ -222,14 +264,20 @@ pub async fn change_email(
             new_email: email.as_str(),
         },
     )?;
-    mail_token(
+    let issued = mail_token(
         &state,
         &account,
         Purpose::ChangeEmail,
         email.as_str(),
+        Some(&account.password_hash),
         &[notice],
     )
     .await?;
+    if !issued {
+        return Err(AppError::WrongProof(
+            "The password changed meanwhile. Try again with the current one.",
+        ));
+    }
     tracing::info!(user = %account.id, "email change asked for");
     Ok(accepted())
 }
@@ -271,21 +319,32 @@ pub async fn delete_account(
 /// A failure is logged, not returned: the account exists, and its owner can
 /// ask again.
 pub async fn mail_signup_verification(state: &AppState, account: &Account) {
-    if let Err(e) = mail_token(state, account, Purpose::VerifyEmail, &account.email, &[]).await {
+    if let Err(e) = mail_token(
+        state,
+        account,
+        Purpose::VerifyEmail,
+        &account.email,
+        None,
+        &[],
+    )
+    .await
+    {
         tracing::error!(user = %account.id, error = %e, "cannot queue the verification mail");
     }
 }
 
 /// Mints a token of `purpose` for `account`, ending its older ones, and
 /// queues the mail that carries it to `to`, with `more` letters, in one
-/// transaction.
+/// transaction; `false` (nothing done) when the account was deleted, or its
+/// password is no longer `checked_hash` (when given).
 async fn mail_token(
     state: &AppState,
     account: &Account,
     purpose: Purpose,
     to: &str,
+    checked_hash: Option<&str>,
     more: &[Prepared],
-) -> Result<()> {
+) -> Result<bool> {
     let (token, hash) = state.mailed.mint();
     let username = &account.username;
     let letter = match purpose {
@@ -308,7 +367,7 @@ async fn mail_token(
         .chain(more)
         .map(Prepared::queued)
         .collect();
-    email_tokens::issue(
+    let issued = email_tokens::issue(
         &state.db,
         &NewToken {
             hash: &hash,
@@ -318,11 +377,12 @@ async fn mail_token(
             now,
             expires_at: now + ms(lifetime(purpose)),
         },
+        checked_hash,
         &mail,
     )
     .await?;
     state.mailer.wake();
-    Ok(())
+    Ok(issued)
 }
 
 fn prepare(state: &AppState, to: &str, letter: Letter<'_>) -> Result<Prepared> {

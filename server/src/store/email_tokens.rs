@@ -55,9 +55,24 @@ pub struct TokenRow {
 }
 
 /// Stores `token`, ending the account's older ones of its purpose, and
-/// queues `mail`, in one transaction.
-pub async fn issue(db: &Db, token: &NewToken<'_>, mail: &[Queued<'_>]) -> Result<(), sqlx::Error> {
+/// queues `mail`, in one transaction that first locks the account: issues
+/// for one account take turns, so the newest always wins. Nothing is stored
+/// (`false`) when the account was deleted, or when `password_hash` is given
+/// and is no longer the account's (a reset or change committed since the
+/// request checked it).
+pub async fn issue(
+    db: &Db,
+    token: &NewToken<'_>,
+    password_hash: Option<&str>,
+    mail: &[Queued<'_>],
+) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
+        if !tx
+            .lock_live_account(pg, token.user_id, password_hash)
+            .await?
+        {
+            return Ok(false);
+        }
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
             .bind(token.user_id)
             .bind(token.purpose.as_str())
@@ -78,9 +93,49 @@ pub async fn issue(db: &Db, token: &NewToken<'_>, mail: &[Queued<'_>]) -> Result
         for message in mail {
             tx.queue_mail(message).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     })
 }
+
+/// Inside a transaction: locks the account's row on PostgreSQL (always
+/// before any token row, so that no two transactions wait on each other in
+/// opposite orders; SQLite's one writer needs no lock), and says whether the
+/// account is live and, when `password_hash` is given, still has it.
+pub(crate) trait LockLive {
+    async fn lock_live_account(
+        &mut self,
+        pg: bool,
+        user_id: &str,
+        password_hash: Option<&str>,
+    ) -> Result<bool, sqlx::Error>;
+}
+
+macro_rules! lock_live_on {
+    ($conn:ty) => {
+        impl LockLive for $conn {
+            async fn lock_live_account(
+                &mut self,
+                pg: bool,
+                user_id: &str,
+                password_hash: Option<&str>,
+            ) -> Result<bool, sqlx::Error> {
+                let current: Option<String> = sqlx::query_scalar(if pg {
+                    "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+                } else {
+                    "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL"
+                })
+                .bind(user_id)
+                .fetch_optional(&mut *self)
+                .await?;
+                Ok(current.is_some_and(|current| password_hash.is_none_or(|h| h == current)))
+            }
+        }
+    };
+}
+
+lock_live_on!(sqlx::SqliteConnection);
+lock_live_on!(sqlx::PgConnection);
 
 /// The live token with `hash` and `purpose`, by a read that spends nothing.
 pub async fn peek(
@@ -117,12 +172,26 @@ pub enum Verified {
 /// which then replaces it).
 pub async fn verify(db: &Db, hash: &[u8], now: i64) -> Result<Verified, sqlx::Error> {
     in_tx!(db, |tx, pg| {
+        // The account first, then its token (see `LockLive`).
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT user_id FROM email_tokens WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(owner) = owner else {
+            return Ok(Verified::Gone);
+        };
+        if !tx.lock_live_account(pg, &owner, None).await? {
+            return Ok(Verified::Gone);
+        }
         let token: Option<TokenRow> = sqlx::query_as(
             "DELETE FROM email_tokens
-             WHERE hash = $1 AND purpose IN ('verify_email', 'change_email') AND expires_at > $2
+             WHERE hash = $1 AND user_id = $2 AND expires_at > $3
+               AND purpose IN ('verify_email', 'change_email')
              RETURNING user_id, purpose, email",
         )
         .bind(hash)
+        .bind(&owner)
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -192,14 +261,19 @@ pub struct Reset<'a> {
 }
 
 /// Spends a reset token and sets the new password, ending every session of
-/// the account (returned) and queuing the notice, in one transaction. The
-/// link proved the mailbox: if it went to the current address, that address
-/// counts as verified. `None` when the token is no longer live.
+/// the account (returned), the logins waiting for a second factor and the
+/// links out to change the address or reset the password again, and
+/// queuing the notice, in one transaction. The link proved the mailbox: if
+/// it went to the current address, that address counts as verified. `None`
+/// when the token is no longer live.
 pub async fn reset_password(
     db: &Db,
     reset: &Reset<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
+        if !tx.lock_live_account(pg, reset.user_id, None).await? {
+            return Ok(None);
+        }
         let email: Option<String> = sqlx::query_scalar(
             "DELETE FROM email_tokens
              WHERE hash = $1 AND purpose = 'reset_password' AND user_id = $2 AND expires_at > $3
@@ -227,6 +301,7 @@ pub async fn reset_password(
         if updated == 0 {
             return Ok(None);
         }
+        end_credential_flows!(tx, reset.user_id).await?;
         let ended = tx
             .revoke_sessions(Filter::User(reset.user_id), Reason::PasswordReset)
             .await?;
@@ -235,6 +310,31 @@ pub async fn reset_password(
         Ok(Some(ended))
     })
 }
+
+/// What a new password ends besides sessions: logins waiting for their
+/// second factor (their password was checked against the old one) and the
+/// mailed links to change the address or reset the password, which someone
+/// who knew the old password may have asked for. A link to confirm the
+/// current address stays.
+pub(crate) const ENDED_BY_NEW_PASSWORD: [&str; 2] = [
+    "DELETE FROM email_tokens WHERE user_id = $1 AND purpose IN ('change_email', 'reset_password')",
+    "DELETE FROM mfa_challenges WHERE user_id = $1",
+];
+
+macro_rules! end_credential_flows {
+    ($tx:expr, $user_id:expr) => {
+        async {
+            for statement in $crate::store::email_tokens::ENDED_BY_NEW_PASSWORD {
+                sqlx::query(statement)
+                    .bind($user_id)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+}
+pub(crate) use end_credential_flows;
 
 /// Deletes tokens that have expired.
 pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {

@@ -58,7 +58,8 @@ pub async fn student_by_username(db: &Db, username: &str) -> Result<Option<Strin
     match db {
         Db::Sqlite(db) => {
             sqlx::query_scalar(
-                "SELECT id FROM users WHERE username = $1 COLLATE NOCASE AND role = 'student'",
+                "SELECT id FROM users
+                 WHERE username = $1 COLLATE NOCASE AND role = 'student' AND deleted_at IS NULL",
             )
             .bind(username)
             .fetch_optional(&db.read)
@@ -66,7 +67,8 @@ pub async fn student_by_username(db: &Db, username: &str) -> Result<Option<Strin
         }
         Db::Postgres(db) => {
             sqlx::query_scalar(
-                "SELECT id FROM users WHERE lower(username) = $1 AND role = 'student'",
+                "SELECT id FROM users
+                 WHERE lower(username) = $1 AND role = 'student' AND deleted_at IS NULL",
             )
             .bind(username)
             .fetch_optional(&db.read)

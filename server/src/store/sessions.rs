@@ -56,6 +56,10 @@ pub struct NewSession<'a> {
     /// (ms): every access token of the session says so.
     pub amr: &'a str,
     pub auth_time: i64,
+    /// The password hash the sign-in saw, when it read the account: a
+    /// session starts only if it is still the account's (no reset, change
+    /// or deletion committed in between).
+    pub password_hash: Option<&'a str>,
 }
 
 /// Everything known about a presented token, read to decide what its
@@ -141,15 +145,20 @@ macro_rules! live {
 /// role change either commits first (and this session carries the new
 /// role) or after (and revokes this session with the others), never in
 /// between. On PostgreSQL the user's row is share-locked for that, against
-/// the update of a role change. `None` when the account no longer exists.
+/// the update of a role change. `None` when the account no longer exists,
+/// was deleted, or its password changed since the sign-in read it.
 pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let role: Option<String> = sqlx::query_scalar(if pg {
-            "SELECT role FROM users WHERE id = $1 FOR SHARE"
+            "SELECT role FROM users
+             WHERE id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR password_hash = $2)
+             FOR SHARE"
         } else {
-            "SELECT role FROM users WHERE id = $1"
+            "SELECT role FROM users
+             WHERE id = $1 AND deleted_at IS NULL AND ($2 IS NULL OR password_hash = $2)"
         })
         .bind(new.user_id)
+        .bind(new.password_hash)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(role) = role else {

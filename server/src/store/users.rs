@@ -163,7 +163,7 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Err
     if login.contains('@') {
         return on!(db, read, |pool| sqlx::query_as(with_columns!(
             "SELECT",
-            "FROM users WHERE email = $1"
+            "FROM users WHERE email = $1 AND deleted_at IS NULL"
         ))
         .bind(login)
         .fetch_optional(pool)
@@ -175,7 +175,7 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Err
         Db::Sqlite(db) => {
             sqlx::query_as(with_columns!(
                 "SELECT",
-                "FROM users WHERE username = $1 COLLATE NOCASE"
+                "FROM users WHERE username = $1 COLLATE NOCASE AND deleted_at IS NULL"
             ))
             .bind(login)
             .fetch_optional(&db.read)
@@ -184,7 +184,7 @@ pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Err
         Db::Postgres(db) => {
             sqlx::query_as(with_columns!(
                 "SELECT",
-                "FROM users WHERE lower(username) = $1"
+                "FROM users WHERE lower(username) = $1 AND deleted_at IS NULL"
             ))
             .bind(login)
             .fetch_optional(&db.read)
@@ -260,52 +260,67 @@ pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, s
     })
 }
 
-/// Records that the stored hash is of the password's NFC form.
-pub async fn mark_password_nfc(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+/// Records that the stored hash, if it is still `hash`, is of the
+/// password's NFC form.
+pub async fn mark_password_nfc(db: &Db, id: &str, hash: &str) -> Result<(), sqlx::Error> {
     on!(db, write, |pool| sqlx::query(
-        "UPDATE users SET password_nfc = TRUE WHERE id = $1"
+        "UPDATE users SET password_nfc = TRUE
+         WHERE id = $1 AND password_hash = $2 AND deleted_at IS NULL"
     )
     .bind(id)
-    .execute(pool)
-    .await
-    .map(drop))
-}
-
-/// Stores a new hash, made from the password's NFC form.
-pub async fn set_password_hash(db: &Db, id: &str, hash: &str) -> Result<(), sqlx::Error> {
-    on!(db, write, |pool| sqlx::query(
-        "UPDATE users SET password_hash = $1, password_nfc = TRUE WHERE id = $2"
-    )
     .bind(hash)
-    .bind(id)
     .execute(pool)
     .await
     .map(drop))
 }
 
-/// Sets a new password (its hash, of the NFC form) for `id`, ends every
-/// other session than `keep` (returned), ends the reset links that are out,
-/// and queues `notice`, in one transaction.
+/// Replaces the hash `old` by `new` (of the password's NFC form), unless the
+/// password changed since `old` was read; whether it did.
+pub async fn replace_password_hash(
+    db: &Db,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "UPDATE users SET password_hash = $3, password_nfc = TRUE
+         WHERE id = $1 AND password_hash = $2 AND deleted_at IS NULL"
+    )
+    .bind(id)
+    .bind(old)
+    .bind(new)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() == 1))
+}
+
+/// Replaces the password hash `old` (the one the request checked) by `new`
+/// (of the NFC form) for `id`, ends every other session than `keep`
+/// (returned), what else a new password ends (see `email_tokens`), and
+/// queues `notice`, in one transaction. `None` when the password changed
+/// since `old` was read, or the account was deleted.
 pub async fn change_password(
     db: &Db,
     id: &str,
     keep: &str,
-    password_hash: &str,
+    (old, new): (&str, &str),
     notice: &Queued<'_>,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        sqlx::query(
-            "UPDATE users SET password_hash = $2, password_nfc = TRUE
-             WHERE id = $1 AND deleted_at IS NULL",
+        let updated = sqlx::query(
+            "UPDATE users SET password_hash = $3, password_nfc = TRUE
+             WHERE id = $1 AND password_hash = $2 AND deleted_at IS NULL",
         )
         .bind(id)
-        .bind(password_hash)
+        .bind(old)
+        .bind(new)
         .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = 'reset_password'")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(None);
+        }
+        super::email_tokens::end_credential_flows!(tx, id).await?;
         let ended = tx
             .revoke_sessions(
                 Filter::UserExcept { user_id: id, keep },
@@ -314,7 +329,7 @@ pub async fn change_password(
             .await?;
         tx.queue_mail(notice).await?;
         tx.commit().await?;
-        Ok(ended)
+        Ok(Some(ended))
     })
 }
 

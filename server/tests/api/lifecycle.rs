@@ -37,14 +37,15 @@ async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response 
     .await
 }
 
-/// The reset mail that `count` requests for `email` produced (the last).
+/// The last of the `count` reset mails to `email`, once they are there.
 async fn reset_mail(app: &TestApp, email: &str, count: usize) -> Mail {
-    let mails: Vec<Mail> = app
-        .mails_to(email, count + 1) // the signup's verification first
-        .await
-        .into_iter()
-        .filter(|m| m.subject == "Reset your password")
-        .collect();
+    let resets = || {
+        app.outbox()
+            .into_iter()
+            .filter(|m| m.subject == "Reset your password")
+            .collect()
+    };
+    let mails = crate::helpers::wait_for_mail(resets, email, count).await;
     assert_eq!(mails.len(), count, "reset mails to {email}");
     mails.last().unwrap().clone()
 }
@@ -731,5 +732,171 @@ impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn logins_racing_a_reset_leave_no_session_that_outlives_it() {
+    let app = TestApp::spawn().await;
+    let sibling = app.sibling().await;
+    app.signup("ada").await;
+    ask_reset(&app, "ada@example.com").await;
+    let token = reset_mail(&app, "ada@example.com", 1).await.token();
+    // Logins with the old password through both instances, and the reset,
+    // all at once.
+    let logins = (0..16).map(|i| {
+        let server = if i % 2 == 0 { &app } else { &sibling };
+        server.login_response("ada", PASSWORD)
+    });
+    let (reset_answer, answers) = tokio::join!(
+        reset(&app, &token, NEW_PASSWORD),
+        futures::future::join_all(logins)
+    );
+    assert_eq!(reset_answer.status(), 204);
+    let mut started = Vec::new();
+    for answer in answers {
+        match answer.status().as_u16() {
+            200 => started.push(crate::helpers::user_from(answer.json().await.unwrap())),
+            // After the reset: a wrong password, then over the failure limit.
+            401 | 429 => {}
+            other => panic!("login answered {other}"),
+        }
+    }
+    // Whatever started before the reset ended with it; nothing started after.
+    for user in &started {
+        assert_eq!(app.refresh(&user.refresh).await.status(), 400);
+    }
+    assert_eq!(app.login_response("ada", PASSWORD).await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_new_password_ends_a_pending_address_change() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let asked = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/email",
+            &ada.access,
+            json!({"password": PASSWORD, "email": "thief@example.com"}),
+        )
+        .await;
+    assert_eq!(asked.status(), 202);
+    let change_link = app.mails_to("thief@example.com", 1).await[0].token();
+    ask_reset(&app, "ada@example.com").await;
+    let reset_token = reset_mail(&app, "ada@example.com", 1).await.token();
+    assert_eq!(reset(&app, &reset_token, NEW_PASSWORD).await.status(), 204);
+    let response = verify(&app, &change_link).await;
+    assert_eq!(response.status(), 400);
+    let back = app.login_response("ada@example.com", NEW_PASSWORD).await;
+    let back = crate::helpers::user_from(back.json().await.unwrap());
+    assert_eq!(me(&app, &back).await["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn links_asked_for_at_once_leave_one_that_works() {
+    let app = TestApp::spawn_with(&[("VERIFICATION_MAILS_PER_ACCOUNT", "100/1h")]).await;
+    let sibling = app.sibling().await;
+    let ada = app.signup("ada").await;
+    let resends = (0..10).map(|i| {
+        let server = if i % 2 == 0 { &app } else { &sibling };
+        server
+            .bearer(Method::POST, "/api/account/verify-email", &ada.access)
+            .send()
+    });
+    for answer in futures::future::join_all(resends).await {
+        assert_eq!(answer.unwrap().status(), 202);
+    }
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM email_tokens WHERE purpose = 'verify_email'")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(
+        live, 1,
+        "the newest wins, however many were asked for at once"
+    );
+    let mails = app.mails_to("ada@example.com", 11).await;
+    let mut worked = 0;
+    for mail in &mails {
+        if verify(&app, &mail.token()).await.status() == 204 {
+            worked += 1;
+        }
+    }
+    assert_eq!(worked, 1);
+}
+
+#[tokio::test]
+async fn a_deleted_account_cannot_be_signed_in_to_or_graded() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let teacher = app.user_with_role("tess", "teacher").await;
+    let deleted = app
+        .bearer_json(
+            Method::DELETE,
+            "/api/account",
+            &ada.access,
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(deleted.status(), 204);
+    let renamed = format!("deleted-{}", ada.id);
+    for login in [renamed.as_str(), &format!("deleted:{}", ada.id)] {
+        assert_eq!(app.login_response(login, PASSWORD).await.status(), 401);
+    }
+    let graded = app
+        .bearer_json(
+            Method::POST,
+            "/api/grades",
+            &teacher.access,
+            json!({"student": renamed, "course": "Maths", "grade": "A"}),
+        )
+        .await;
+    assert_eq!(graded.status(), 422);
+    ask_reset(&app, "ada@example.com").await;
+    assert_eq!(
+        app.outbox()
+            .iter()
+            .filter(|m| m.to == "ada@example.com")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_address_change_tells_whether_an_address_is_taken_only_after_the_proof() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    app.signup("bob").await;
+    let wrong = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/email",
+            &ada.access,
+            json!({"password": "not the password at all", "email": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test]
+async fn a_body_of_the_wrong_shape_is_refused_without_echoing_its_values() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    for body in [
+        json!({"password": 987654321012345u64, "new_password": NEW_PASSWORD}),
+        json!({"password": PASSWORD, "code": 123456, "new_password": NEW_PASSWORD}),
+        json!({"password": PASSWORD, "new_password": 987654321012345u64}),
+    ] {
+        let response = app
+            .bearer_json(Method::POST, "/api/account/password", &ada.access, body)
+            .await;
+        assert_eq!(response.status(), 400);
+        let text = response.text().await.unwrap();
+        assert!(text.contains("invalid_request"), "{text}");
+        assert!(
+            !text.contains("987654321012345") && !text.contains("123456"),
+            "{text}"
+        );
     }
 }

@@ -345,7 +345,12 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
     let limit = app.state.config.limits.auth_requests_per_ip;
     let (issued, _) = sessions
-        .start(&ada.id, None, server::auth::sessions::SignIn::password(0))
+        .start(
+            &ada.id,
+            None,
+            None,
+            server::auth::sessions::SignIn::password(0),
+        )
         .await
         .unwrap()
         .unwrap();

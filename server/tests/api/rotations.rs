@@ -25,7 +25,12 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
         let (first, _) = app
             .state
             .sessions
-            .start(&ada.id, None, server::auth::sessions::SignIn::password(0))
+            .start(
+                &ada.id,
+                None,
+                None,
+                server::auth::sessions::SignIn::password(0),
+            )
             .await
             .unwrap()
             .unwrap();
