@@ -13,10 +13,11 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use classboard::{
     ErrorBody, ErrorCode,
     api::{
-        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MfaLogin, MfaPasskeyOptions,
-        MfaRequired, MfaStatus, NewGrade, NewPasskey, NewPost, PasskeyCeremony, PasskeySignIn,
-        Post, PostPage, PostResponse, Reauth, RecoveryCodes, SessionList, SignupRequest,
-        TokenResponse, TotpEnrolment, User, UserResponse,
+        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MailedToken, MfaLogin,
+        MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey, NewPost, PasskeyCeremony,
+        PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage, PostResponse, Reauth,
+        RecoveryCodes, SessionList, SignupRequest, TokenResponse, TotpEnrolment, User,
+        UserResponse,
     },
 };
 use futures::{
@@ -262,6 +263,69 @@ pub async fn new_recovery_codes(proof: &Reauth) -> Result<RecoveryCodes> {
         .await?,
     )
     .await
+}
+
+/// Asks for a password-reset link; the answer is the same for every address.
+pub async fn request_password_reset(email: &str) -> Result<()> {
+    let body = PasswordResetRequest {
+        email: email.to_owned(),
+    };
+    call(Method::POST, "/api/auth/password-reset", Some(&body), false)
+        .await
+        .map(drop)
+}
+
+/// Sets a new password with a mailed link's token.
+pub async fn reset_password(req: &PasswordReset) -> Result<()> {
+    call(
+        Method::POST,
+        "/api/auth/password-reset/confirm",
+        Some(req),
+        false,
+    )
+    .await
+    .map(drop)
+}
+
+/// Proves an address with a mailed link's token.
+pub async fn verify_email(token: &str) -> Result<()> {
+    let body = MailedToken {
+        token: token.to_owned(),
+    };
+    call(Method::POST, "/api/auth/verify-email", Some(&body), false)
+        .await
+        .map(drop)
+}
+
+/// Mails a fresh link to prove the account's address.
+pub async fn resend_verification() -> Result<()> {
+    call::<()>(Method::POST, "/api/account/verify-email", None, true)
+        .await
+        .map(drop)
+}
+
+/// A proof of presence (password, and a code when the account has a second
+/// factor) with the change it allows, in one body.
+#[derive(Serialize)]
+pub struct ProvenChange<'a> {
+    pub password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+}
+
+/// `POST /api/account/password` (with `new_password`), `POST
+/// /api/account/email` (with `email`), or `DELETE /api/account` (neither).
+pub async fn change_account(change: &ProvenChange<'_>) -> Result<()> {
+    let (method, path) = match (change.new_password, change.email) {
+        (Some(_), _) => (Method::POST, "/api/account/password"),
+        (None, Some(_)) => (Method::POST, "/api/account/email"),
+        (None, None) => (Method::DELETE, "/api/account"),
+    };
+    call(method, path, Some(change), true).await.map(drop)
 }
 
 /// Ends this session; the token is forgotten even if the server is unreachable.

@@ -1,15 +1,17 @@
 //! Pieces every form uses: a labelled field with its error, and the banner
 //! at the top of a form.
 
-use classboard::validate::Issue;
+use classboard::validate::{Issue, len};
 use leptos::prelude::*;
 
 /// A labelled input whose problem, if any, is shown beneath it and tied to
 /// it with `aria-describedby`, so assistive tools read both.
 #[component]
 pub fn Field(
-    /// The API field name; also the input's id and name.
+    /// The API field name; also the input's name, and its id unless `id`
+    /// is given (a page with two forms asking for the same field).
     name: &'static str,
+    #[prop(optional)] id: Option<&'static str>,
     label: &'static str,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] autocomplete: &'static str,
@@ -22,13 +24,14 @@ pub fn Field(
     #[prop(optional, into)]
     hint: Option<Signal<String>>,
 ) -> impl IntoView {
-    let message_id = format!("{name}-message");
+    let id = id.unwrap_or(name);
+    let message_id = format!("{id}-message");
     let described = message_id.clone();
     view! {
         <div class="field">
-            <label for=name>{label}</label>
+            <label for=id>{label}</label>
             <input
-                id=name
+                id=id
                 name=name
                 type=kind
                 autocomplete=autocomplete
@@ -123,4 +126,18 @@ pub fn nfc(text: &str) -> String {
 pub fn use_hydrated() -> Signal<bool> {
     let session = crate::session::use_session();
     Signal::derive(move || session.ready())
+}
+
+/// A hint that needs no dictionary (which would bloat the bundle): length
+/// is what makes a password strong; the server checks the common-password list.
+pub fn strength_hint(password: &str) -> String {
+    let n = password.chars().count();
+    let (min, max) = len::PASSWORD;
+    match n {
+        0 => format!("At least {min} characters. A few unrelated words make a strong password."),
+        n if n < min => format!("Too short: {n} of at least {min} characters."),
+        n if n > max => format!("Too long: {n} of at most {max} characters."),
+        n if n < 20 => "Long enough. A few more characters make it stronger.".into(),
+        _ => "Strong length.".into(),
+    }
 }

@@ -65,10 +65,18 @@ fn SiteNav(path: String) -> impl IntoView {
 }
 
 /// A message shown once: why a session ended, or what the last page did.
+/// And, quietly, while the account's address is not confirmed, a reminder.
 #[island]
 fn Notice() -> impl IntoView {
     let session = use_session();
+    let unconfirmed = move || session.with_user(|u| u.is_some_and(|u| !u.email_verified));
     view! {
+        <Show when=unconfirmed>
+            <p class="notice quiet" role="status">
+                "Please confirm your email address with the link we mailed you. "
+                <a href="/account">"Send a new link"</a>
+            </p>
+        </Show>
         <Show when=move || session.notice().is_some()>
             <p class="notice" role="status">
                 {move || session.notice().unwrap_or_default()}

@@ -21,8 +21,15 @@ mod webauthn;
 
 use layout::Layout;
 use pages::{
-    account::AccountPage, grades::GradesPage, home::HomePage, login::LoginPage,
-    new_post::NewPostPage, not_found::NotFound, post::PostPage, signup::SignupPage,
+    account::AccountPage,
+    grades::GradesPage,
+    home::HomePage,
+    login::LoginPage,
+    mailed::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
+    new_post::NewPostPage,
+    not_found::NotFound,
+    post::PostPage,
+    signup::SignupPage,
 };
 
 /// The site's name, shown in the header and in page titles.
@@ -73,6 +80,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("posts"), ParamSegment("id")) view=PostPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("grades") view=GradesPage/>
                     <Route path=StaticSegment("account") view=AccountPage/>
+                    <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
+                    <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
+                    <Route path=StaticSegment("verify-email") view=VerifyEmailPage/>
                 </Routes>
             </Layout>
         </Router>

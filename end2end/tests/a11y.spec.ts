@@ -4,6 +4,10 @@ test("every page's fields are found by their labels and pages have a heading", a
   for (const [path, labels] of [
     ["/signup", ["Username", "Email", "Password"]],
     ["/login", ["Username or email", "Password"]],
+    ["/forgot-password", ["Email"]],
+    ["/reset-password?token=t", ["New password"]],
+    ["/reset-password", ["Code from the mail", "New password"]],
+    ["/verify-email", ["Code from the mail"]],
   ] as const) {
     await page.goto(path);
     for (const label of labels) {

@@ -3,6 +3,8 @@ import { APIRequestContext, Page, test as base, expect } from "@playwright/test"
 export { expect };
 import { execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
+import fs from "node:fs";
+import { simpleParser } from "mailparser";
 import { dataDirs, server } from "../playwright.config";
 
 export const PASSWORD = "correct horse battery staple";
@@ -120,4 +122,36 @@ export function totp(secret: string, steps = 0): string {
 export async function earlyInAStep() {
   const into = (Date.now() / 1000) % 30;
   if (into > 22) await new Promise((r) => setTimeout(r, (30 - into) * 1000 + 50));
+}
+
+/**
+ * The path (with its `?token=`) of the link in the newest mail to `address`
+ * with `subject`, read from the main server's outbox folder (its default
+ * mail transport), once it is there.
+ */
+export async function mailLink(address: string, subject: string): Promise<string> {
+  const folder = `${dataDirs.main}/outbox`;
+  let link: string | undefined;
+  await expect
+    .poll(
+      async () => {
+        const files = fs.existsSync(folder) ? fs.readdirSync(folder) : [];
+        const found = [];
+        for (const file of files) {
+          const path = `${folder}/${file}`;
+          const mail = await simpleParser(fs.readFileSync(path));
+          const to = Array.isArray(mail.to) ? mail.to[0] : mail.to;
+          if (to?.value[0]?.address === address && mail.subject === subject) {
+            found.push({ at: fs.statSync(path).mtimeMs, text: mail.text ?? "" });
+          }
+        }
+        found.sort((a, b) => a.at - b.at);
+        link = found.at(-1)?.text.split(/\s+/).find((word) => word.includes("?token="));
+        return link !== undefined;
+      },
+      { message: `a mail "${subject}" to ${address}`, timeout: 10_000 },
+    )
+    .toBe(true);
+  const url = new URL(link!);
+  return url.pathname + url.search;
 }

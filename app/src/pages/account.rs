@@ -106,10 +106,11 @@ fn AccountDetails() -> impl IntoView {
         {move || session.user().map(|u| view! {
             <dl class="account">
                 <dt>"Username"</dt><dd>{u.username}</dd>
-                <dt>"Email"</dt><dd>{u.email}</dd>
+                <dt>"Email"</dt><dd>{u.email} {(!u.email_verified).then_some(" (not confirmed yet)")}</dd>
                 <dt>"Role"</dt><dd>{u.role.as_str()}</dd>
             </dl>
         })}
+        <SettingsOnDemand/>
         <TwoStepOnDemand/>
         <PasskeysOnDemand/>
         <h2>"Where you are logged in"</h2>
@@ -187,6 +188,20 @@ fn PasskeysOnDemand() -> impl IntoView {
     }
 }
 
+/// The email, password and deletion section, on demand like the others.
+#[component]
+fn SettingsOnDemand() -> impl IntoView {
+    view! {
+        <OnDemand
+            id="settings-heading"
+            title="Email, password and deletion"
+            summary=Signal::stored("Change your email address or your password, or delete your account.")
+            button=Signal::stored("Change email, password or account")
+            load=|| section(Section::Settings)
+        />
+    }
+}
+
 /// A section whose code arrives when the person opens it: until then, its
 /// title, a summary and the button that opens it.
 #[component]
@@ -229,6 +244,7 @@ where
 /// A section that arrives on demand.
 #[derive(Clone, Copy)]
 enum Section {
+    Settings,
     TwoStep,
     Passkeys,
 }
@@ -239,6 +255,7 @@ enum Section {
 #[leptos::lazy]
 fn section(which: Section) -> ViewFn {
     match which {
+        Section::Settings => ViewFn::from(|| view! { <crate::pages::settings::AccountSettings/> }),
         Section::TwoStep => ViewFn::from(|| view! { <crate::pages::two_step::TwoStepSignIn/> }),
         Section::Passkeys => ViewFn::from(|| view! { <crate::pages::passkeys::Passkeys/> }),
     }

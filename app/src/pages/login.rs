@@ -27,6 +27,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Log in"/>
         <h1>"Log in"</h1>
         <LoginForm next/>
+        <p><a href="/forgot-password">"Forgot your password?"</a></p>
         <p>"New here? " <a href="/signup">"Sign up"</a></p>
     }
 }

@@ -4,14 +4,14 @@
 use classboard::{
     ErrorCode,
     api::SignupRequest,
-    validate::{Email, Password, Username, len},
+    validate::{Email, Password, Username},
 };
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, nfc, show_issues, use_hydrated},
+    forms::{Field, FormError, nfc, show_issues, strength_hint, use_hydrated},
     session::go_to,
 };
 
@@ -117,19 +117,5 @@ fn SignupForm() -> impl IntoView {
                 {move || if busy.get() { "Signing up…" } else { "Sign up" }}
             </button>
         </form>
-    }
-}
-
-/// A hint that needs no dictionary (which would bloat the bundle): length
-/// is what makes a password strong; the server checks the common-password list.
-fn strength_hint(password: &str) -> String {
-    let n = password.chars().count();
-    let (min, max) = len::PASSWORD;
-    match n {
-        0 => format!("At least {min} characters. A few unrelated words make a strong password."),
-        n if n < min => format!("Too short: {n} of at least {min} characters."),
-        n if n > max => format!("Too long: {n} of at most {max} characters."),
-        n if n < 20 => "Long enough. A few more characters make it stronger.".into(),
-        _ => "Strong length.".into(),
     }
 }

@@ -1,0 +1,228 @@
+//! The "Email, password and deletion" section of `/account`: the address and
+//! whether it is confirmed (with a fresh link on request), changing the
+//! address or the password, and deleting the account. Each change asks for
+//! the current password, and a code when the account has a second factor.
+
+use classboard::ErrorCode;
+use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+
+use crate::{
+    api::{self, ProvenChange},
+    forms::{Field, FormError, nfc, show_issues, strength_hint},
+    session::{go_to, use_session},
+    store,
+};
+
+/// What a form of the section changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Email,
+    Password,
+    Delete,
+}
+
+#[component]
+pub fn AccountSettings() -> impl IntoView {
+    let session = use_session();
+    let email = move || session.with_user(|u| u.map(|u| u.email.clone()).unwrap_or_default());
+    let unverified = move || session.with_user(|u| u.is_some_and(|u| !u.email_verified));
+    view! {
+        <section aria-labelledby="email-heading" id="email">
+            <h2 id="email-heading">"Email address"</h2>
+            <p>
+                {email} " · "
+                {move || if unverified() { "not confirmed yet" } else { "confirmed" }}
+            </p>
+            <Show when=unverified>
+                <ResendLink/>
+            </Show>
+            <ChangeForm change=Change::Email/>
+        </section>
+        <section aria-labelledby="password-heading">
+            <h2 id="password-heading">"Password"</h2>
+            <ChangeForm change=Change::Password/>
+        </section>
+        <section aria-labelledby="delete-heading">
+            <h2 id="delete-heading">"Delete your account"</h2>
+            <p>
+                "Deleting your account signs you out on every device and removes your account, "
+                "your two-step sign-in, your passkeys and recovery codes, and your grades. "
+                "Your posts stay, shown as by a deleted user. This cannot be undone."
+            </p>
+            <ChangeForm change=Change::Delete/>
+        </section>
+    }
+}
+
+/// Mails a fresh link to confirm the address.
+#[component]
+fn ResendLink() -> impl IntoView {
+    let session = use_session();
+    let message = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let resend = move |_| {
+        busy.set(true);
+        spawn_local(async move {
+            match api::resend_verification().await {
+                Ok(()) => message.set(Some(
+                    "We sent a new link. The links sent before no longer work.".into(),
+                )),
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => message.set(Some(e.message())),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <p role="status">{move || message.get().unwrap_or_default()}</p>
+        <button type="button" class="secondary" on:click=resend disabled=move || busy.get()>
+            "Send the confirmation link again"
+        </button>
+    }
+}
+
+/// One change, with the proof it takes.
+#[component]
+fn ChangeForm(change: Change) -> impl IntoView {
+    let session = use_session();
+    let needs_code = move || session.with_user(|u| u.is_some_and(|u| u.mfa));
+    // Deletion asks twice: the first button only opens the form.
+    let armed = RwSignal::new(change != Change::Delete);
+    let value = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let errors = [
+        RwSignal::new(None::<String>),
+        RwSignal::new(None),
+        RwSignal::new(None),
+    ];
+    let [value_error, password_error, code_error] = errors;
+    let form_error = RwSignal::new(None::<String>);
+    let done = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let (field, label) = match change {
+        Change::Email => ("email", "New email address"),
+        _ => ("new_password", "New password"),
+    };
+    // Three forms on one page: ids of their own.
+    let (password_id, code_id) = match change {
+        Change::Email => ("email-current-password", "email-code"),
+        Change::Password => ("password-current-password", "password-code"),
+        Change::Delete => ("delete-current-password", "delete-code"),
+    };
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let new_value = match change {
+            Change::Password => nfc(&value.get_untracked()),
+            _ => value.get_untracked().trim().to_owned(),
+        };
+        let current = nfc(&password.get_untracked());
+        let code_text = code.get_untracked().trim().to_owned();
+        let required = |text: &str, what: &str| text.is_empty().then(|| format!("Enter {what}."));
+        value_error.set(match change {
+            Change::Email => required(&new_value, "the new address"),
+            Change::Password => required(&new_value, "the new password"),
+            Change::Delete => None,
+        });
+        password_error.set(required(&current, "your current password"));
+        code_error.set(if needs_code() {
+            required(&code_text, "a code")
+        } else {
+            None
+        });
+        if errors.iter().any(|e| e.with_untracked(Option::is_some)) {
+            return;
+        }
+        busy.set(true);
+        form_error.set(None);
+        done.set(None);
+        spawn_local(async move {
+            let body = ProvenChange {
+                password: &current,
+                code: Some(code_text.as_str()).filter(|c| !c.is_empty()),
+                new_password: (change == Change::Password).then_some(new_value.as_str()),
+                email: (change == Change::Email).then_some(new_value.as_str()),
+            };
+            match api::change_account(&body).await {
+                Ok(()) => {
+                    value.set(String::new());
+                    password.set(String::new());
+                    code.set(String::new());
+                    match change {
+                        Change::Email => done.set(Some(format!(
+                            "We sent a link to {new_value}. Your address changes when you \
+                             follow it; until then, it stays as it is."
+                        ))),
+                        Change::Password => done.set(Some(
+                            "Your password was changed. Your other devices were signed out.".into(),
+                        )),
+                        Change::Delete => {
+                            store::clear(None);
+                            crate::handoff::forget().await;
+                            store::flash("Your account was deleted.");
+                            return go_to("/");
+                        }
+                    }
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => show_issues(
+                    &e,
+                    &[
+                        (field, value_error),
+                        ("password", password_error),
+                        ("code", code_error),
+                    ],
+                ),
+                Err(e) if e.code() == Some(ErrorCode::Conflict) && change == Change::Email => {
+                    value_error.set(Some(e.message()));
+                }
+                Err(e) => {
+                    code.set(String::new());
+                    form_error.set(Some(e.message()));
+                }
+            }
+            busy.set(false);
+        });
+    };
+
+    let button = match change {
+        Change::Email => "Change my address",
+        Change::Password => "Change my password",
+        Change::Delete => "Delete my account for good",
+    };
+    let hint = Signal::derive(move || strength_hint(&nfc(&value.get())));
+    view! {
+        <p class="success" role="status" hidden=move || done.with(Option::is_none)>
+            {move || done.get().unwrap_or_default()}
+        </p>
+        <button type="button" class="danger" hidden=move || armed.get() on:click=move |_| armed.set(true)>
+            "Delete my account…"
+        </button>
+        <form class="form" on:submit=submit novalidate hidden=move || !armed.get()>
+            <FormError message=form_error/>
+            {match change {
+                Change::Email => Some(view! {
+                    <Field name=field label kind="email" autocomplete="email" value error=value_error/>
+                }.into_any()),
+                Change::Password => Some(view! {
+                    <Field name=field label kind="password" autocomplete="new-password" value error=value_error hint/>
+                }.into_any()),
+                Change::Delete => None,
+            }}
+            <Field name="password" id=password_id label="Current password" kind="password"
+                autocomplete="current-password" value=password error=password_error/>
+            <Show when=needs_code>
+                <Field name="code" id=code_id label="Code" autocomplete="one-time-code" value=code error=code_error
+                    hint=Signal::derive(|| "From your authenticator app, or a recovery code.".to_string())/>
+            </Show>
+            <button type="submit" class=move || (change == Change::Delete).then_some("danger")
+                disabled=move || busy.get()>
+                {move || if busy.get() { "Saving…" } else { button }}
+            </button>
+        </form>
+    }
+}
