@@ -446,6 +446,38 @@ mod tests {
         assert_eq!(pause_after(40), LONGEST_PAUSE);
     }
 
+    fn config(dir: &tempfile::TempDir, vars: &[(&str, &str)]) -> Config {
+        let data_dir = dir.path().display().to_string();
+        Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| (k == "DATA_DIR").then(|| data_dir.clone()))
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn smtp_urls_choose_plain_starttls_or_implicit_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |vars: &[(&str, &str)]| config(&dir, vars);
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:p%40ss@mail.example.org:587?tls=required",
+            "smtp://mail.example.org?tls=opportunistic",
+            "smtps://user:secret@mail.example.org",
+        ] {
+            let transport = Transport::from_config(&config(&[("SMTP_URL", url)]));
+            assert!(matches!(transport, Ok(Transport::Smtp(_))), "{url}");
+        }
+        for bad in ["http://mail.example.org", "smtp://mail.example.org?tls=sometimes"] {
+            let transport = Transport::from_config(&config(&[("SMTP_URL", bad)]));
+            assert!(matches!(transport, Err(MailError::SmtpUrl(_))), "{bad}");
+        }
+        let folder = Transport::from_config(&config(&[])).unwrap();
+        assert!(matches!(folder, Transport::Folder(_, path) if path.ends_with("outbox") && path.is_dir()));
+    }
+
     #[test]
     fn html_is_escaped() {
         assert_eq!(escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d&#39;");
