@@ -72,7 +72,8 @@ fn Notice() -> impl IntoView {
     let unconfirmed = move || session.with_user(|u| u.is_some_and(|u| !u.email_verified));
     view! {
         <Show when=unconfirmed>
-            <p class="notice quiet" role="status">
+            // No live region: it would be read out on every page.
+            <p class="notice quiet">
                 "Please confirm your email address with the link we mailed you. "
                 <a href="/account">"Send a new link"</a>
             </p>

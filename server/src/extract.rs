@@ -50,12 +50,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Proven<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let AppJson(body) = AppJson::<Box<RawValue>>::from_request(req, state).await?;
-        let shape = |e: serde_json::Error| shape_error(&e.to_string());
         Ok(Self {
-            proof: serde_json::from_str(body.get()).map_err(shape)?,
-            change: serde_json::from_str(body.get()).map_err(shape)?,
+            proof: read_as(&body)?,
+            change: read_as(&body)?,
         })
     }
+}
+
+/// `body` read as `T`; a failure names the field, as axum's `Json` does.
+fn read_as<T: DeserializeOwned>(body: &RawValue) -> Result<T, AppError> {
+    let mut reader = serde_json::Deserializer::from_str(body.get());
+    serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        shape_error(&if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
 }
 
 /// `400 invalid_request` for a body of the wrong shape, saying which field

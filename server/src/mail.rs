@@ -470,12 +470,17 @@ mod tests {
             let transport = Transport::from_config(&config(&[("SMTP_URL", url)]));
             assert!(matches!(transport, Ok(Transport::Smtp(_))), "{url}");
         }
-        for bad in ["http://mail.example.org", "smtp://mail.example.org?tls=sometimes"] {
+        for bad in [
+            "http://mail.example.org",
+            "smtp://mail.example.org?tls=sometimes",
+        ] {
             let transport = Transport::from_config(&config(&[("SMTP_URL", bad)]));
             assert!(matches!(transport, Err(MailError::SmtpUrl(_))), "{bad}");
         }
         let folder = Transport::from_config(&config(&[])).unwrap();
-        assert!(matches!(folder, Transport::Folder(_, path) if path.ends_with("outbox") && path.is_dir()));
+        assert!(
+            matches!(folder, Transport::Folder(_, path) if path.ends_with("outbox") && path.is_dir())
+        );
     }
 
     #[test]

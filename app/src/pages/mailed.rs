@@ -137,6 +137,11 @@ fn MailForm(purpose: Purpose, token: String) -> impl IntoView {
                         address.trim()
                     ))),
                     Purpose::Reset => {
+                        // Every session ended with the reset, this browser's too.
+                        if store::token().is_some() {
+                            store::clear(None);
+                            crate::handoff::forget().await;
+                        }
                         store::flash("Your password was changed. Log in with the new one.");
                         return go_to("/login");
                     }

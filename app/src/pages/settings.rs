@@ -205,8 +205,9 @@ fn ChangeForm(change: Change) -> impl IntoView {
         <form class="form" on:submit=submit novalidate hidden=move || !armed.get()>
             <FormError message=form_error/>
             {match change {
+                // Not `email`: that is the section's id.
                 Change::Email => Some(view! {
-                    <Field name=field label kind="email" autocomplete="email" value error=value_error/>
+                    <Field name=field id="new-email" label kind="email" autocomplete="email" value error=value_error/>
                 }.into_any()),
                 Change::Password => Some(view! {
                     <Field name=field label kind="password" autocomplete="new-password" value error=value_error hint/>

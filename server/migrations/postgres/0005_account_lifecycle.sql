@@ -5,6 +5,9 @@ ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE;
 -- See SQLite's 0011: the row outlives the account until its last access
 -- token has expired.
 ALTER TABLE users ADD COLUMN deleted_at BIGINT;
+-- See SQLite's 0011.
+ALTER TABLE users ADD COLUMN credentials_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE mfa_challenges ADD COLUMN credentials_version BIGINT NOT NULL DEFAULT 0;
 
 ALTER TABLE posts ALTER COLUMN author_id DROP NOT NULL;
 ALTER TABLE posts DROP CONSTRAINT posts_author_id_fkey;

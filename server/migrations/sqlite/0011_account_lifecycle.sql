@@ -9,6 +9,13 @@ ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0 CHECK (em
 -- has expired, because its sessions' revocations live in `sessions`, which
 -- goes with the row; then the row is deleted.
 ALTER TABLE users ADD COLUMN deleted_at INTEGER;
+-- Counts the changes of the password (reset, change) and the deletion. A
+-- sign-in notes it when it checks the password, and its session, or its
+-- second step, starts only if it is unchanged: a sign-in racing a new
+-- password gets nothing. (A rehash of the same password does not count.)
+ALTER TABLE users ADD COLUMN credentials_version INTEGER NOT NULL DEFAULT 0;
+-- The version a login's password step saw.
+ALTER TABLE mfa_challenges ADD COLUMN credentials_version INTEGER NOT NULL DEFAULT 0;
 
 -- Posts and grades outlive their authors: the author or teacher becomes NULL
 -- (shown as a deleted user). A student's grades go with the student.

@@ -146,14 +146,12 @@ pub async fn login(
             account.as_ref().map(|a| a.password_hash.as_str()),
         )
         .await?;
-    let mut account = match (verdict, account) {
+    let account = match (verdict, account) {
         (Verdict::Match | Verdict::MatchNeedsRehash, Some(account)) => account,
         _ => return Err(AppError::InvalidCredentials),
     };
     if verdict == Verdict::MatchNeedsRehash {
-        if let Some(upgraded) = rehash(&state, &account, &password.normalised).await? {
-            account.password_hash = upgraded;
-        }
+        rehash(&state, &account, &password.normalised).await?;
     } else if !account.password_nfc {
         // The normalised form matched: that is what the hash was made from.
         users::mark_password_nfc(&state.db, &account.id, &account.password_hash).await?;
@@ -161,7 +159,7 @@ pub async fn login(
     if account.mfa {
         // The attempt keeps counting until the second factor is right: a
         // known password must not buy fresh guesses at the code.
-        return mfa_required(&state, &account.id, agent.as_deref()).await;
+        return mfa_required(&state, &account, agent.as_deref()).await;
     }
     state.limiter.succeeded(attempt).await?;
     let sign_in = SignIn::password(now_ms());
@@ -190,11 +188,16 @@ pub(super) async fn start_session(
     sign_in: SignIn,
     gone: AppError,
 ) -> Result<Response> {
-    // The account as read: a password reset, change or deletion that
-    // committed since refuses the session.
+    // The account's credentials as the sign-in checked them: a password
+    // reset, change or deletion that committed since refuses the session.
     let started = state
         .sessions
-        .start(&account.id, Some(&account.password_hash), agent, sign_in)
+        .start(
+            &account.id,
+            Some(account.credentials_version),
+            agent,
+            sign_in,
+        )
         .await?;
     let Some((issued, role)) = started else {
         return Err(gone);
@@ -210,9 +213,17 @@ pub(super) async fn start_session(
 
 /// The `403 mfa_required` answer: no token yet, a challenge for the second
 /// step, and the methods the account can finish it with.
-async fn mfa_required(state: &AppState, user_id: &str, agent: Option<&str>) -> Result<Response> {
-    let factors = state.second_factors.factors(user_id).await?;
-    let mfa_token = state.second_factors.challenge(user_id, agent).await?;
+async fn mfa_required(
+    state: &AppState,
+    account: &Account,
+    agent: Option<&str>,
+) -> Result<Response> {
+    let factors = state.second_factors.factors(&account.id).await?;
+    let challenge = (account.id.as_str(), account.credentials_version);
+    let Some(mfa_token) = state.second_factors.challenge(challenge, agent).await? else {
+        // The password changed since it was checked: as if it were wrong.
+        return Err(AppError::InvalidCredentials);
+    };
     let mut methods = Vec::new();
     if factors.totp_since.is_some() {
         methods.push(MfaMethod::Totp);
@@ -323,9 +334,12 @@ pub async fn mfa(
         // Done only when the passkey verified, which named its key.
         MfaMethod::Passkey => SignIn::password_and_passkey(key.unwrap_or("swk"), at),
     };
-    let Some(account) = users::by_id(&state.db, &challenge.user_id).await? else {
+    let Some(mut account) = users::by_id(&state.db, &challenge.user_id).await? else {
         return Err(AppError::InvalidMfaToken);
     };
+    // The session starts only if the password is still the one the first
+    // step checked.
+    account.credentials_version = challenge.credentials_version;
     let agent = challenge.user_agent.as_deref();
     let gone = AppError::InvalidMfaToken;
     start_session(
@@ -341,22 +355,21 @@ pub async fn mfa(
 }
 
 /// Replaces a hash made with weaker parameters, or from a password before
-/// normalisation, by one of `password` as it is compared today; the new
-/// hash, if it was stored. Skipped when every hashing slot is busy (the next
-/// login tries again), and when the password changed meanwhile (a reset or
-/// change that committed during the hashing wins).
-async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<Option<String>> {
+/// normalisation, by one of `password` as it is compared today. Skipped
+/// when every hashing slot is busy (the next login tries again), and when
+/// the hash changed meanwhile (a new password committed during the hashing
+/// wins; so does another login's upgrade).
+async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<()> {
     let Ok(reserved) = state.hasher.reserve() else {
-        return Ok(None);
+        return Ok(());
     };
     let upgraded = reserved.hash(password).await?;
-    if !users::replace_password_hash(&state.db, &account.id, &account.password_hash, &upgraded)
+    if users::replace_password_hash(&state.db, &account.id, &account.password_hash, &upgraded)
         .await?
     {
-        return Ok(None);
+        tracing::info!(user = %account.id, "password hash upgraded to current parameters");
     }
-    tracing::info!(user = %account.id, "password hash upgraded to current parameters");
-    Ok(Some(upgraded))
+    Ok(())
 }
 
 /// `POST /api/auth/refresh`

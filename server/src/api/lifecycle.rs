@@ -217,7 +217,7 @@ pub async fn change_password(
         &state.db,
         &account.id,
         &user.session_id,
-        (&account.password_hash, &password_hash),
+        (account.credentials_version, &password_hash),
         &notice.queued(),
     )
     .await?
@@ -269,7 +269,7 @@ pub async fn change_email(
         &account,
         Purpose::ChangeEmail,
         email.as_str(),
-        Some(&account.password_hash),
+        Some(account.credentials_version),
         &[notice],
     )
     .await?;
@@ -298,7 +298,8 @@ pub async fn delete_account(
             username: &account.username,
         },
     )?;
-    match users::delete(&state.db, &account.id, now_ms(), &notice.queued()).await? {
+    let target = (account.id.as_str(), account.credentials_version);
+    match users::delete(&state.db, target, now_ms(), &notice.queued()).await? {
         Deleted::Done(ended) => {
             state.revocations.insert(&ended);
             state.profiles.forget(&account.id);
@@ -306,8 +307,8 @@ pub async fn delete_account(
             tracing::info!(user = %account.id, sessions_ended = ended.len(), "account deleted");
             Ok(StatusCode::NO_CONTENT)
         }
-        Deleted::NoSuchUser => Err(AppError::InvalidToken(
-            crate::auth::jwt::TokenError::Revoked,
+        Deleted::Stale => Err(AppError::WrongProof(
+            "The password changed meanwhile. Try again with the current one.",
         )),
         Deleted::LastAdmin => Err(AppError::Conflict(
             "You are the last admin: make someone else an admin first.",
@@ -336,13 +337,13 @@ pub async fn mail_signup_verification(state: &AppState, account: &Account) {
 /// Mints a token of `purpose` for `account`, ending its older ones, and
 /// queues the mail that carries it to `to`, with `more` letters, in one
 /// transaction; `false` (nothing done) when the account was deleted, or its
-/// password is no longer `checked_hash` (when given).
+/// credentials moved on from `version` (when given).
 async fn mail_token(
     state: &AppState,
     account: &Account,
     purpose: Purpose,
     to: &str,
-    checked_hash: Option<&str>,
+    version: Option<i64>,
     more: &[Prepared],
 ) -> Result<bool> {
     let (token, hash) = state.mailed.mint();
@@ -377,7 +378,7 @@ async fn mail_token(
             now,
             expires_at: now + ms(lifetime(purpose)),
         },
-        checked_hash,
+        version,
         &mail,
     )
     .await?;

@@ -183,26 +183,28 @@ impl SecondFactors {
         Ok(stored::use_factor(&self.db, user_id, &presented, now).await?)
     }
 
-    /// Starts the second step of a login: a new `mfa_token`, single use.
+    /// Starts the second step of a login whose password step saw the
+    /// account's credentials at `version`: a new `mfa_token`, single use.
+    /// `None` when they have moved on since (a reset or change committed).
     pub async fn challenge(
         &self,
-        user_id: &str,
+        (user_id, version): (&str, i64),
         user_agent: Option<&str>,
-    ) -> Result<String, MfaError> {
+    ) -> Result<Option<String>, MfaError> {
         let mut raw = [0u8; 32];
         rand::rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
         let ttl = i64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(i64::MAX);
-        stored::create_challenge(
+        let created = stored::create_challenge(
             &self.db,
             &self.keyed(token.as_bytes()),
-            user_id,
+            (user_id, version),
             user_agent,
             now_ms(),
             ttl,
         )
         .await?;
-        Ok(token)
+        Ok(created.then_some(token))
     }
 
     /// The account a live `mfa_token` belongs to, by a read.

@@ -240,12 +240,12 @@ impl Sessions {
 
     /// Starts a new family for `user_id` (a login or a signup), and reads the
     /// user's role in the same transaction (see `store::sessions::start`).
-    /// `None` when the account no longer exists, or its password hash is no
-    /// longer `checked_hash` (the one the sign-in read, when given).
+    /// `None` when the account no longer exists, or its credentials moved on
+    /// from `version` (the one the sign-in checked, when given).
     pub async fn start(
         &self,
         user_id: &str,
-        checked_hash: Option<&str>,
+        version: Option<i64>,
         user_agent: Option<&str>,
         sign_in: SignIn,
     ) -> Result<Option<(Issued, Role)>, sqlx::Error> {
@@ -266,7 +266,7 @@ impl Sessions {
                 token_expires_at: (now + ms(self.policy.idle)).min(ends_at),
                 amr: &sign_in.stored(),
                 auth_time: sign_in.at,
-                password_hash: checked_hash,
+                credentials_version: version,
             },
         )
         .await?;

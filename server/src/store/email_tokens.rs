@@ -57,20 +57,17 @@ pub struct TokenRow {
 /// Stores `token`, ending the account's older ones of its purpose, and
 /// queues `mail`, in one transaction that first locks the account: issues
 /// for one account take turns, so the newest always wins. Nothing is stored
-/// (`false`) when the account was deleted, or when `password_hash` is given
-/// and is no longer the account's (a reset or change committed since the
-/// request checked it).
+/// (`false`) when the account was deleted, or when `version` is given and
+/// the account's credentials moved on from it (a reset or change committed
+/// since the request checked the password).
 pub async fn issue(
     db: &Db,
     token: &NewToken<'_>,
-    password_hash: Option<&str>,
+    version: Option<i64>,
     mail: &[Queued<'_>],
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        if !tx
-            .lock_live_account(pg, token.user_id, password_hash)
-            .await?
-        {
+        if !tx.lock_live_account(pg, token.user_id, version).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
@@ -101,13 +98,14 @@ pub async fn issue(
 /// Inside a transaction: locks the account's row on PostgreSQL (always
 /// before any token row, so that no two transactions wait on each other in
 /// opposite orders; SQLite's one writer needs no lock), and says whether the
-/// account is live and, when `password_hash` is given, still has it.
+/// account is live and, when `version` is given, its credentials are still
+/// at that version.
 pub(crate) trait LockLive {
     async fn lock_live_account(
         &mut self,
         pg: bool,
         user_id: &str,
-        password_hash: Option<&str>,
+        version: Option<i64>,
     ) -> Result<bool, sqlx::Error>;
 }
 
@@ -118,17 +116,18 @@ macro_rules! lock_live_on {
                 &mut self,
                 pg: bool,
                 user_id: &str,
-                password_hash: Option<&str>,
+                version: Option<i64>,
             ) -> Result<bool, sqlx::Error> {
-                let current: Option<String> = sqlx::query_scalar(if pg {
-                    "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+                let current: Option<i64> = sqlx::query_scalar(if pg {
+                    "SELECT credentials_version FROM users
+                     WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
                 } else {
-                    "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL"
+                    "SELECT credentials_version FROM users WHERE id = $1 AND deleted_at IS NULL"
                 })
                 .bind(user_id)
                 .fetch_optional(&mut *self)
                 .await?;
-                Ok(current.is_some_and(|current| password_hash.is_none_or(|h| h == current)))
+                Ok(current.is_some_and(|current| version.is_none_or(|v| v == current)))
             }
         }
     };
@@ -289,6 +288,7 @@ pub async fn reset_password(
         };
         let updated = sqlx::query(
             "UPDATE users SET password_hash = $2, password_nfc = TRUE,
+                              credentials_version = credentials_version + 1,
                               email_verified = (email_verified OR email = $3)
              WHERE id = $1 AND deleted_at IS NULL",
         )

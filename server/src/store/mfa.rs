@@ -49,6 +49,9 @@ pub struct ChallengeRow {
     pub user_agent: Option<String>,
     /// When the password was checked (ms): the session's `auth_time`.
     pub created_at: i64,
+    /// The account's credentials version the password step saw: the
+    /// session starts only if it is still the account's.
+    pub credentials_version: i64,
 }
 
 /// The second factor a redemption presents, already checked against what
@@ -280,28 +283,34 @@ const USE_STEP: &str = "UPDATE totp_secrets SET last_step = $1
 const USE_CODE: &str = "UPDATE recovery_codes SET used_at = $1
      WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL";
 
-/// Stores a challenge for `user_id`, to be redeemed within `ttl_ms`.
+/// Stores a challenge for `user_id`, to be redeemed within `ttl_ms`, if
+/// the account's credentials are still at `version` (the one its password
+/// step checked); whether it did. A reset committed in between leaves no
+/// challenge behind it.
 pub async fn create_challenge(
     db: &Db,
     token_hash: &[u8],
-    user_id: &str,
+    (user_id, version): (&str, i64),
     user_agent: Option<&str>,
     now: i64,
     ttl_ms: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     on!(db, write, |pool| sqlx::query(
-        "INSERT INTO mfa_challenges (token_hash, user_id, user_agent, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO mfa_challenges
+             (token_hash, user_id, user_agent, created_at, expires_at, credentials_version)
+         SELECT $1, $2, $3, $4, $5, $6
+         WHERE EXISTS (SELECT 1 FROM users
+                       WHERE id = $2 AND credentials_version = $6 AND deleted_at IS NULL)"
     )
     .bind(token_hash)
     .bind(user_id)
     .bind(user_agent)
     .bind(now)
     .bind(now + ttl_ms)
+    .bind(version)
     .execute(pool)
     .await
-    .map(|done| done.rows_affected()))?;
-    Ok(())
+    .map(|done| done.rows_affected() == 1))
 }
 
 /// The account a live challenge belongs to, by a read.
@@ -311,7 +320,7 @@ pub async fn challenge(
     now: i64,
 ) -> Result<Option<ChallengeRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
-        "SELECT user_id, user_agent, created_at FROM mfa_challenges
+        "SELECT user_id, user_agent, created_at, credentials_version FROM mfa_challenges
          WHERE token_hash = $1 AND expires_at > $2"
     )
     .bind(token_hash)
@@ -336,7 +345,7 @@ pub async fn redeem(
         let counted: Option<CountedChallenge> = sqlx::query_as(
             "UPDATE mfa_challenges SET failures = failures + 1
              WHERE token_hash = $1 AND expires_at > $2 AND failures < $3
-             RETURNING user_id, user_agent, created_at, failures",
+             RETURNING user_id, user_agent, created_at, credentials_version, failures",
         )
         .bind(token_hash)
         .bind(now)
@@ -378,6 +387,7 @@ pub async fn redeem(
                 user_id: counted.user_id,
                 user_agent: counted.user_agent,
                 created_at: counted.created_at,
+                credentials_version: counted.credentials_version,
             })
         } else {
             Redeemed::Wrong { ended }
@@ -391,6 +401,7 @@ struct CountedChallenge {
     user_id: String,
     user_agent: Option<String>,
     created_at: i64,
+    credentials_version: i64,
     /// Attempts so far, this one included (a right one is deleted anyway).
     failures: i64,
 }

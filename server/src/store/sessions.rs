@@ -56,10 +56,10 @@ pub struct NewSession<'a> {
     /// (ms): every access token of the session says so.
     pub amr: &'a str,
     pub auth_time: i64,
-    /// The password hash the sign-in saw, when it read the account: a
-    /// session starts only if it is still the account's (no reset, change
-    /// or deletion committed in between).
-    pub password_hash: Option<&'a str>,
+    /// The account's credentials version when the sign-in checked them: a
+    /// session starts only if it is unchanged (no reset, password change or
+    /// deletion committed in between).
+    pub credentials_version: Option<i64>,
 }
 
 /// Everything known about a presented token, read to decide what its
@@ -151,14 +151,15 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
     in_tx!(db, |tx, pg| {
         let role: Option<String> = sqlx::query_scalar(if pg {
             "SELECT role FROM users
-             WHERE id = $1 AND deleted_at IS NULL AND ($2::text IS NULL OR password_hash = $2)
+             WHERE id = $1 AND deleted_at IS NULL
+               AND ($2::bigint IS NULL OR credentials_version = $2)
              FOR SHARE"
         } else {
             "SELECT role FROM users
-             WHERE id = $1 AND deleted_at IS NULL AND ($2 IS NULL OR password_hash = $2)"
+             WHERE id = $1 AND deleted_at IS NULL AND ($2 IS NULL OR credentials_version = $2)"
         })
         .bind(new.user_id)
-        .bind(new.password_hash)
+        .bind(new.credentials_version)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(role) = role else {

@@ -24,6 +24,8 @@ pub struct Account {
     /// Whether signing in takes a second factor.
     pub mfa: bool,
     pub email_verified: bool,
+    /// Counts password changes and the deletion (see migration 0011).
+    pub credentials_version: i64,
 }
 
 impl Account {
@@ -102,7 +104,8 @@ macro_rules! with_columns {
     ($head:literal, $tail:literal) => {
         concat!(
             $head,
-            " id, username, email, password_hash, password_nfc, role, created_at, email_verified, ",
+            " id, username, email, password_hash, password_nfc, role, created_at, email_verified,",
+            " credentials_version, ",
             mfa_column!(),
             " ",
             $tail
@@ -294,25 +297,27 @@ pub async fn replace_password_hash(
     .map(|done| done.rows_affected() == 1))
 }
 
-/// Replaces the password hash `old` (the one the request checked) by `new`
-/// (of the NFC form) for `id`, ends every other session than `keep`
-/// (returned), what else a new password ends (see `email_tokens`), and
-/// queues `notice`, in one transaction. `None` when the password changed
-/// since `old` was read, or the account was deleted.
+/// Sets the password hash `new` (of the NFC form) for `id`, if its
+/// credentials are still at `version` (the one the request's proof read);
+/// ends every other session than `keep` (returned), what else a new
+/// password ends (see `email_tokens`), and queues `notice`, in one
+/// transaction. `None` when the password changed since, or the account was
+/// deleted.
 pub async fn change_password(
     db: &Db,
     id: &str,
     keep: &str,
-    (old, new): (&str, &str),
+    (version, new): (i64, &str),
     notice: &Queued<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let updated = sqlx::query(
-            "UPDATE users SET password_hash = $3, password_nfc = TRUE
-             WHERE id = $1 AND password_hash = $2 AND deleted_at IS NULL",
+            "UPDATE users SET password_hash = $3, password_nfc = TRUE,
+                              credentials_version = credentials_version + 1
+             WHERE id = $1 AND credentials_version = $2 AND deleted_at IS NULL",
         )
         .bind(id)
-        .bind(old)
+        .bind(version)
         .bind(new)
         .execute(&mut *tx)
         .await?
@@ -338,7 +343,8 @@ pub async fn change_password(
 pub enum Deleted {
     /// The account is gone; its sessions, listed, were ended.
     Done(Vec<String>),
-    NoSuchUser,
+    /// Deleted already, or its password changed since the proof.
+    Stale,
     /// The account is the last admin.
     LastAdmin,
 }
@@ -354,7 +360,7 @@ pub enum Deleted {
 /// locked as in [`change_role`], so the last admin cannot go.
 pub async fn delete(
     db: &Db,
-    id: &str,
+    (id, version): (&str, i64),
     now: i64,
     notice: &Queued<'_>,
 ) -> Result<Deleted, sqlx::Error> {
@@ -367,15 +373,18 @@ pub async fn delete(
         .fetch_all(&mut *tx)
         .await?;
         let role: Option<String> = sqlx::query_scalar(if pg {
-            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+            "SELECT role FROM users
+             WHERE id = $1 AND credentials_version = $2 AND deleted_at IS NULL FOR UPDATE"
         } else {
-            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL"
+            "SELECT role FROM users
+             WHERE id = $1 AND credentials_version = $2 AND deleted_at IS NULL"
         })
         .bind(id)
+        .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(role) = role else {
-            return Ok(Deleted::NoSuchUser);
+            return Ok(Deleted::Stale);
         };
         if stored_role(&role) == Role::Admin && admins.len() <= 1 {
             return Ok(Deleted::LastAdmin);
@@ -383,13 +392,15 @@ pub async fn delete(
         let ended = tx
             .revoke_sessions(Filter::User(id), Reason::AccountDeleted)
             .await?;
+        // Challenges before the factors: a login's second step locks its
+        // challenge, then the factor it uses, and so must this.
         for statement in [
             "DELETE FROM grades WHERE student_id = $1",
             "UPDATE grades SET teacher_id = NULL WHERE teacher_id = $1",
             "UPDATE posts SET author_id = NULL WHERE author_id = $1",
+            "DELETE FROM mfa_challenges WHERE user_id = $1",
             "DELETE FROM totp_secrets WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
-            "DELETE FROM mfa_challenges WHERE user_id = $1",
             "DELETE FROM passkeys WHERE user_id = $1",
             "DELETE FROM webauthn_ceremonies WHERE user_id = $1",
             "DELETE FROM email_tokens WHERE user_id = $1",
@@ -401,7 +412,7 @@ pub async fn delete(
         sqlx::query(
             "UPDATE users SET username = 'deleted-' || id, email = 'deleted:' || id,
                               password_hash = '', role = 'student', email_verified = FALSE,
-                              deleted_at = $2
+                              credentials_version = credentials_version + 1, deleted_at = $2
              WHERE id = $1",
         )
         .bind(id)

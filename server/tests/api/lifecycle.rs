@@ -883,10 +883,19 @@ async fn an_address_change_tells_whether_an_address_is_taken_only_after_the_proo
 async fn a_body_of_the_wrong_shape_is_refused_without_echoing_its_values() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
-    for body in [
-        json!({"password": 987654321012345u64, "new_password": NEW_PASSWORD}),
-        json!({"password": PASSWORD, "code": 123456, "new_password": NEW_PASSWORD}),
-        json!({"password": PASSWORD, "new_password": 987654321012345u64}),
+    for (body, field) in [
+        (
+            json!({"password": 987654321012345u64, "new_password": NEW_PASSWORD}),
+            "password",
+        ),
+        (
+            json!({"password": PASSWORD, "code": 123456, "new_password": NEW_PASSWORD}),
+            "code",
+        ),
+        (
+            json!({"password": PASSWORD, "new_password": 987654321012345u64}),
+            "new_password",
+        ),
     ] {
         let response = app
             .bearer_json(Method::POST, "/api/account/password", &ada.access, body)
@@ -895,8 +904,73 @@ async fn a_body_of_the_wrong_shape_is_refused_without_echoing_its_values() {
         let text = response.text().await.unwrap();
         assert!(text.contains("invalid_request"), "{text}");
         assert!(
+            text.contains(&format!("{field}, expected")),
+            "names the field: {text}"
+        );
+        assert!(
             !text.contains("987654321012345") && !text.contains("123456"),
             "{text}"
         );
+    }
+}
+
+#[tokio::test]
+async fn second_steps_racing_a_reset_leave_no_session_that_outlives_it() {
+    let app = TestApp::spawn().await;
+    let sibling = app.sibling().await;
+    let ada = app.signup("ada").await;
+    let (secret, _) = enrol(&app, &ada).await;
+    ask_reset(&app, "ada@example.com").await;
+    let token = reset_mail(&app, "ada@example.com", 1).await.token();
+    // A challenge from before the reset ends with it.
+    let before: Value = app
+        .login_response("ada", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Password steps with the old password through both instances, and the
+    // reset, all at once; then every challenge they got is tried.
+    let steps = (0..8).map(|i| {
+        let server = if i % 2 == 0 { &app } else { &sibling };
+        server.login_response("ada", PASSWORD)
+    });
+    let (reset_answer, answers) = tokio::join!(
+        reset(&app, &token, NEW_PASSWORD),
+        futures::future::join_all(steps)
+    );
+    assert_eq!(reset_answer.status(), 204);
+    let mut challenges = vec![before["mfa_token"].as_str().unwrap().to_owned()];
+    for answer in answers {
+        match answer.status().as_u16() {
+            403 => {
+                let body: Value = answer.json().await.unwrap();
+                challenges.push(body["mfa_token"].as_str().unwrap().to_owned());
+            }
+            401 | 429 => {}
+            other => panic!("password step answered {other}"),
+        }
+    }
+    for (i, mfa_token) in challenges.iter().enumerate() {
+        let code = code(&secret, if i % 2 == 0 { 0 } else { 1 });
+        let done = app
+            .post_json(
+                "/api/auth/mfa",
+                &json!({"mfa_token": mfa_token, "method": "totp", "code": code}),
+            )
+            .await;
+        match done.status().as_u16() {
+            200 => {
+                let user = crate::helpers::user_from(done.json().await.unwrap());
+                assert_eq!(
+                    app.refresh(&user.refresh).await.status(),
+                    400,
+                    "outlived the reset"
+                );
+            }
+            // Ended with the reset, or the step's code already used.
+            400 | 401 => {}
+            other => panic!("second step answered {other}"),
+        }
     }
 }
