@@ -13,7 +13,7 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use lettre::{
-    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     address::Envelope,
     message::{Mailbox, MultiPart},
 };
@@ -88,11 +88,8 @@ pub enum MailError {
     From(lettre::address::AddressError),
     #[error("SMTP_URL: {0}")]
     SmtpUrl(lettre::transport::smtp::Error),
-    #[error("cannot create the mail folder {path}: {source}")]
-    Folder {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("the mail folder: {0}")]
+    Folder(#[from] crate::files::FileError),
     #[error("cannot compose a message: {0}")]
     Compose(#[from] lettre::error::Error),
     #[error("a recipient is not an address: {0}")]
@@ -142,7 +139,7 @@ impl Mailer {
         let from = match &config.mail_from {
             Some(from) => from.parse().map_err(MailError::From)?,
             None => Mailbox::new(
-                Some("classboard".into()),
+                Some("Classboard".into()),
                 Address::new("no-reply", site.host_str().unwrap_or("localhost"))
                     .map_err(MailError::From)?,
             ),
@@ -313,8 +310,9 @@ fn escape(text: &str) -> String {
 /// Where mail goes.
 pub enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// Each message becomes `<uuid>.eml` in the folder.
-    Folder(AsyncFileTransport<Tokio1Executor>, PathBuf),
+    /// Each message becomes `<its outbox id>.eml` in the folder, readable by
+    /// the server's user only (it holds working links).
+    Folder(PathBuf),
 }
 
 impl Transport {
@@ -333,28 +331,43 @@ impl Transport {
             return Ok(Self::Smtp(transport));
         }
         let folder = config.data_dir.join("outbox");
-        std::fs::create_dir_all(&folder).map_err(|source| MailError::Folder {
-            path: folder.display().to_string(),
-            source,
-        })?;
+        crate::files::data_dir(&folder)?;
         tracing::info!(folder = %folder.display(),
             "no SMTP_URL: mail is written into this folder, one .eml file per message");
-        Ok(Self::Folder(AsyncFileTransport::new(&folder), folder))
+        Ok(Self::Folder(folder))
     }
 
-    /// Delivers one message; on success, says where it went (for the log).
-    async fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<String, String> {
+    /// Delivers the message `id`; on success, says where it went (for the
+    /// log).
+    async fn deliver(
+        &self,
+        id: &str,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<String, String> {
         match self {
             Self::Smtp(smtp) => smtp
                 .send_raw(envelope, message)
                 .await
                 .map(|answer| format!("SMTP {}", answer.code()))
                 .map_err(|e| e.to_string()),
-            Self::Folder(folder, path) => folder
-                .send_raw(envelope, message)
+            Self::Folder(folder) => {
+                let path = folder.join(format!("{id}.eml"));
+                let (file, message) = (path.clone(), message.to_vec());
+                let written = tokio::task::spawn_blocking(move || {
+                    match crate::files::create_private(&file, &message) {
+                        // Written by an attempt that died before it could
+                        // say so: delivered.
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                        other => other,
+                    }
+                })
                 .await
-                .map(|id| path.join(format!("{id}.eml")).display().to_string())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string())?;
+                written
+                    .map(|()| path.display().to_string())
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
         }
     }
 }
@@ -390,7 +403,7 @@ impl Mailer {
         let outcome = match self.sealer.open(claimed.id.as_bytes(), &claimed.message) {
             None => Err("the message cannot be opened (was the server secret changed?)".into()),
             Some(message) => match envelope(&self.from, &claimed.recipient) {
-                Ok(envelope) => transport.deliver(&envelope, &message).await,
+                Ok(envelope) => transport.deliver(&claimed.id, &envelope, &message).await,
                 Err(e) => Err(e),
             },
         };
@@ -479,7 +492,7 @@ mod tests {
         }
         let folder = Transport::from_config(&config(&[])).unwrap();
         assert!(
-            matches!(folder, Transport::Folder(_, path) if path.ends_with("outbox") && path.is_dir())
+            matches!(folder, Transport::Folder(path) if path.ends_with("outbox") && path.is_dir())
         );
     }
 

@@ -974,3 +974,24 @@ async fn second_steps_racing_a_reset_leave_no_session_that_outlives_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_outbox_folder_and_its_mail_are_readable_by_the_server_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    app.mails_to("ada@example.com", 1).await;
+    let folder = app.data_dir.join("outbox");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&folder), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!files.is_empty());
+    for file in files {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+        assert!(file.extension().is_some_and(|e| e == "eml"));
+    }
+}
