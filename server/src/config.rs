@@ -53,6 +53,13 @@ pub struct Config {
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
     pub smtp_url: Option<SecretString>,
+    /// `METRICS_ADDR`: where Prometheus metrics are served (`/metrics`),
+    /// never on the public port. Unset: no metrics.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `LOG_FORMAT`: `text` (default) or `json`, one object per line. The
+    /// logger reads it before the rest (see `telemetry::init`); it is here
+    /// so that a wrong value stops start-up like any other.
+    pub log_format: LogFormat,
     /// `MAIL_FROM`: the sender of every mail. Unset:
     /// `classboard <no-reply@PUBLIC_URL's host>`.
     pub mail_from: Option<String>,
@@ -101,6 +108,23 @@ pub struct SiteConfig {
     pub reload_port: u32,
     /// `LEPTOS_HASH_FILES`: whether the build put content hashes in file names.
     pub hash_files: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
 }
 
 /// Signing algorithm of access tokens.
@@ -310,6 +334,18 @@ impl Config {
                 "an http(s) address with a host name, such as https://board.example",
             )?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
+            metrics_addr: env.parse(
+                "METRICS_ADDR",
+                None,
+                |s| s.parse().ok().map(Some),
+                "an address such as 127.0.0.1:9100",
+            )?,
+            log_format: env.parse(
+                "LOG_FORMAT",
+                LogFormat::Text,
+                LogFormat::parse,
+                "text or json",
+            )?,
             mail_from: env.get("MAIL_FROM"),
             site_addr,
             site,

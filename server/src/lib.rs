@@ -12,6 +12,7 @@ pub mod extract;
 pub mod files;
 pub mod health;
 pub mod mail;
+pub mod metrics;
 pub mod secret;
 pub mod serve;
 pub mod startup;

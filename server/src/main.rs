@@ -60,6 +60,9 @@ async fn main() -> ExitCode {
             };
             let shutdown = shutdown_signal();
             tracing::info!("listening on http://{}", app.local_addr());
+            if let Some(metrics) = app.metrics_addr() {
+                tracing::info!("metrics on http://{metrics}/metrics");
+            }
             if let Err(e) = app.run_until_stopped(shutdown).await {
                 return fail(&e);
             }

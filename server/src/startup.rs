@@ -58,6 +58,11 @@ pub enum StartupError {
     RelyingParty(crate::auth::passkeys::PasskeyError),
     #[error("mail: {0}")]
     Mail(crate::mail::MailError),
+    #[error("METRICS_ADDR: cannot listen on {addr}: {source}")]
+    BindMetrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("LEPTOS_SITE_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -140,6 +145,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// `METRICS_ADDR`'s listener, when metrics are on.
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -182,6 +189,14 @@ impl Application {
                 source,
             })?;
         let bound = listener.local_addr().unwrap_or(config.site_addr);
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::BindMetrics { addr, source })?,
+            ),
+            None => None,
+        };
         let leptos_options = leptos_options(&config.site, bound);
         let public_url = config.public_url.clone().unwrap_or_else(|| {
             url::Url::parse(&format!("http://localhost:{}", bound.port())).expect("a valid URL")
@@ -217,6 +232,7 @@ impl Application {
             listener,
             router: router(state.clone()),
             state,
+            metrics,
         })
     }
 
@@ -232,12 +248,26 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// Where metrics are served, when they are (`METRICS_ADDR`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves requests until `shutdown` completes, then lets requests in
-    /// flight finish.
+    /// flight finish. Metrics, when on, are served beside, until the
+    /// process ends.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some(listener) = self.metrics {
+            let metrics = crate::metrics::router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         crate::serve::serve(self.listener, self.router, shutdown).await
     }
 }
@@ -247,7 +277,8 @@ fn router(state: AppState) -> Router {
     let routes = route_list();
     let board: app::board::SharedBoard = Arc::new(crate::api::posts::DbBoard(state.db.clone()));
 
-    Router::new()
+    let metrics_on = state.config.metrics_addr.is_some();
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(crate::api::auth::jwks))
@@ -265,9 +296,14 @@ fn router(state: AppState) -> Router {
             // Only the one setting: cloning the whole state per request costs.
             let trust_proxy = state.config.trust_forwarded_for;
             move |request, next| strict_transport_security(trust_proxy, request, next)
-        }))
-        .layer(telemetry::trace_layer())
-        .with_state(state)
+        }));
+    // Counting costs a few allocations per request: only when metrics are on.
+    let routes = if metrics_on {
+        routes.layer(axum::middleware::from_fn(crate::metrics::track_requests))
+    } else {
+        routes
+    };
+    routes.layer(telemetry::trace_layer()).with_state(state)
 }
 
 /// The app's page routes, found once per process and then shared by every

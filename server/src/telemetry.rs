@@ -19,13 +19,27 @@ pub enum LogTo {
     Stderr,
 }
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default level.
+/// Installs the global subscriber; `RUST_LOG` overrides the default level,
+/// and `LOG_FORMAT=json` writes one JSON object per line. The logger starts
+/// before the configuration is read (so that reading it can log); a
+/// `LOG_FORMAT` that is neither is written as text until `Config` refuses it.
 pub fn init(to: LogTo) {
     // PostgreSQL's NOTICEs ("relation … already exists, skipping" from every
     // start's migration check) are not news.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::postgres::notice=warn"));
     let builder = fmt().with_env_filter(filter).with_target(false);
+    let json = std::env::var("LOG_FORMAT")
+        .ok()
+        .and_then(|f| crate::config::LogFormat::parse(&f))
+        == Some(crate::config::LogFormat::Json);
+    if json {
+        let builder = builder.json().flatten_event(true).with_current_span(true);
+        return match to {
+            LogTo::Stdout => builder.init(),
+            LogTo::Stderr => builder.with_writer(std::io::stderr).init(),
+        };
+    }
     match to {
         LogTo::Stdout => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))

@@ -111,6 +111,18 @@ pub async fn signup(
 /// password is hashed (and given back when it succeeds), so however many
 /// guesses arrive at once, no more are hashed than the limits allow.
 pub async fn login(
+    state: State<AppState>,
+    ip: ClientIp,
+    agent: UserAgent,
+    headers: HeaderMap,
+    req: AppJson<LoginRequest>,
+) -> Result<Response> {
+    let result = log_in(state, ip, agent, headers, req).await;
+    crate::metrics::login(&result);
+    result
+}
+
+async fn log_in(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     UserAgent(agent): UserAgent,
@@ -374,6 +386,17 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
 
 /// `POST /api/auth/refresh`
 pub async fn refresh(
+    state: State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: OptionalJson<RefreshRequest>,
+) -> Result<Response> {
+    let result = rotate(state, ip, headers, body).await;
+    crate::metrics::refresh(&result);
+    result
+}
+
+async fn rotate(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,

@@ -120,6 +120,11 @@ impl Hasher {
     }
 
     /// How many hashes are running or waiting right now.
+    /// Hashes that may be running or waiting at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn in_use(&self) -> usize {
         self.capacity - self.slots.available_permits()
     }

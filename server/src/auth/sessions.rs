@@ -357,6 +357,7 @@ impl Sessions {
                     Decided::Gone => return Ok(Refresh::Invalid),
                     Decided::Revoked(state) => {
                         tracing::warn!(session = %state.session_id, "refresh token reuse detected; session revoked");
+                        crate::metrics::reuse_detected();
                         return Ok(Refresh::Reused(state.session_id));
                     }
                     Decided::Kept(state) => classify(&state, now, grace, &successor_hash),

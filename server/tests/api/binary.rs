@@ -94,7 +94,9 @@ impl Server {
         let sink = output.clone();
         let out_reader = std::thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
+                // As text, or inside a JSON line's "message".
                 if let Some(a) = line.split("listening on ").nth(1) {
+                    let a = a.split(['"', ' ']).next().unwrap_or(a);
                     let _ = found.send(a.to_owned());
                 }
                 let mut out = sink.lock().unwrap();

@@ -14,6 +14,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// A running server with its own throw-away data folder.
 pub struct TestApp {
     pub address: String,
+    /// `http://<METRICS_ADDR>`, when the test asked for metrics.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
     pub state: AppState,
@@ -82,6 +84,7 @@ impl TestApp {
 
         let app = Application::build(config).await.expect("server starts");
         let addr: SocketAddr = app.local_addr();
+        let metrics_address = app.metrics_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let (tx, rx) = oneshot::channel();
         let server = tokio::spawn(app.run_until_stopped(async {
@@ -89,6 +92,7 @@ impl TestApp {
         }));
         Self {
             address: format!("http://{addr}"),
+            metrics_address,
             client: client(),
             data_dir,
             state,

@@ -15,6 +15,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod login;
+mod metrics;
 mod mfa;
 mod pages;
 mod passkeys;

@@ -74,6 +74,41 @@ fn the_binary_serves_on_defaults_and_stops_gracefully_on_sigterm() {
 }
 
 #[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("LOG_FORMAT", "json")]);
+    let rt = runtime();
+    rt.block_on(async {
+        signup(&reqwest::Client::new(), &server, "ada").await;
+    });
+    let logs = server.stop();
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{logs}");
+    for line in &lines {
+        let object: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        assert!(
+            object["timestamp"].is_string() && object["level"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"message\":\"listening on http://")),
+        "{logs}"
+    );
+}
+
+#[test]
+fn an_unknown_log_format_or_metrics_address_stops_start_up() {
+    let stderr = fails_to_start(&[("LOG_FORMAT", "xml")], |_| {});
+    assert!(stderr.starts_with("error: LOG_FORMAT: "), "{stderr}");
+    let stderr = fails_to_start(&[("METRICS_ADDR", "everywhere")], |_| {});
+    assert!(stderr.starts_with("error: METRICS_ADDR: "), "{stderr}");
+}
+
+#[test]
 fn no_log_line_contains_a_password_hash_token_or_secret() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "log-test-secret-log-test-secret-log-test";
