@@ -14,6 +14,13 @@ export const shortURL = `http://127.0.0.1:${shortPort}`;
 // debug one (target/debug/server); target/site must be that build's too.
 export const server = process.env.E2E_SERVER ?? `${root}/target/release/server`;
 export const dataDirs = { main: `${dataDir}/main`, short: `${dataDir}/short` };
+/**
+ * Another origin, on the main server's CORS list: the short-lived server
+ * under the name `localhost`. (A page the test makes up, on a name that no
+ * server answers, is not on the loopback network, and Chromium would refuse
+ * its calls to 127.0.0.1 as a public page reaching into the local network.)
+ */
+export const corsOrigin = `http://localhost:${shortPort}`;
 
 function webServer(addr: string, data: string, extra: Record<string, string> = {}) {
   return {
@@ -64,7 +71,8 @@ export default defineConfig({
     },
   },
   webServer: [
-    webServer(`127.0.0.1:${port}`, dataDirs.main),
+    // Pages of this other origin may call the API (cors.spec.ts).
+    webServer(`127.0.0.1:${port}`, dataDirs.main, { CORS_ALLOWED_ORIGINS: corsOrigin }),
     webServer(`127.0.0.1:${shortPort}`, dataDirs.short, { ACCESS_TOKEN_TTL: "3s", REFRESH_REUSE_GRACE: "2s" }),
   ],
 });

@@ -53,6 +53,10 @@ pub struct Config {
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
     pub smtp_url: Option<SecretString>,
+    /// `CORS_ALLOWED_ORIGINS`: origins (`https://app.example.org`, comma
+    /// separated) whose pages may call the API, and whose cookie-carrying
+    /// requests pass the origin check. Empty: none.
+    pub cors_allowed_origins: Vec<String>,
     /// `METRICS_ADDR`: where Prometheus metrics are served (`/metrics`),
     /// never on the public port. Unset: no metrics.
     pub metrics_addr: Option<SocketAddr>,
@@ -334,6 +338,12 @@ impl Config {
                 "an http(s) address with a host name, such as https://board.example",
             )?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
+            cors_allowed_origins: env.parse(
+                "CORS_ALLOWED_ORIGINS",
+                Vec::new(),
+                parse_origins,
+                "origins such as https://app.example.org, comma separated",
+            )?,
             metrics_addr: env.parse(
                 "METRICS_ADDR",
                 None,
@@ -396,6 +406,20 @@ impl Env<'_> {
             "a limit such as 5/15m (count/duration)",
         )
     }
+}
+
+/// `CORS_ALLOWED_ORIGINS`: each entry an origin exactly as browsers send it
+/// (scheme, host and port when not the default; no path, no trailing slash).
+fn parse_origins(s: &str) -> Option<Vec<String>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let url = url::Url::parse(entry).ok()?;
+            let origin = url.origin().ascii_serialization();
+            (matches!(url.scheme(), "http" | "https") && origin == entry).then_some(origin)
+        })
+        .collect()
 }
 
 /// `PUBLIC_URL`: http or https, a host name (not an IP address, which
@@ -522,6 +546,28 @@ mod tests {
         assert_eq!(c.site.output_name, "classboard");
         assert_eq!(c.site.site_root, "target/site");
         assert!(!c.site.dev);
+    }
+
+    #[test]
+    fn cors_origins_are_origins_exactly_as_browsers_send_them() {
+        assert_eq!(
+            parse_origins("https://app.example.org, http://localhost:5173"),
+            Some(vec![
+                "https://app.example.org".into(),
+                "http://localhost:5173".into()
+            ])
+        );
+        assert_eq!(parse_origins(""), Some(vec![]));
+        for bad in [
+            "https://app.example.org/",
+            "https://app.example.org/path",
+            "https://app.example.org:443",
+            "app.example.org",
+            "*",
+            "ftp://files.example.org",
+        ] {
+            assert_eq!(parse_origins(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -242,7 +242,9 @@ pub fn is_https(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
 pub fn from_own_page(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
     match headers.get("sec-fetch-site") {
         Some(site) => site.as_bytes().eq_ignore_ascii_case(b"same-origin"),
-        None => headers.contains_key(header::ORIGIN) && same_origin(headers, trust_proxy).is_ok(),
+        None => {
+            headers.contains_key(header::ORIGIN) && same_origin(headers, trust_proxy, &[]).is_ok()
+        }
     }
 }
 
@@ -290,11 +292,22 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
     }
 }
 
-/// Refuses a cookie-authenticated request whose `Origin` is not this site's.
-pub fn same_origin(headers: &axum::http::HeaderMap, trust_proxy: bool) -> Result<(), AppError> {
+/// Refuses a cookie-authenticated request whose `Origin` is neither this
+/// site's nor one of `allowed` (`CORS_ALLOWED_ORIGINS`).
+pub fn same_origin(
+    headers: &axum::http::HeaderMap,
+    trust_proxy: bool,
+    allowed: &[String],
+) -> Result<(), AppError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
+    if origin
+        .to_str()
+        .is_ok_and(|o| allowed.iter().any(|a| a == o))
+    {
+        return Ok(());
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

@@ -303,7 +303,73 @@ fn router(state: AppState) -> Router {
     } else {
         routes
     };
+    let routes = match cors(&state.config.cors_allowed_origins) {
+        Some(cors) => {
+            let listed: Arc<[String]> = state.config.cors_allowed_origins.clone().into();
+            routes
+                .layer(cors)
+                .layer(axum::middleware::from_fn(move |request, next| {
+                    cors_for_listed_only(listed.clone(), request, next)
+                }))
+        }
+        None => routes,
+    };
     routes.layer(telemetry::trace_layer()).with_state(state)
+}
+
+/// Cross-origin access for the pages of `origins` (`CORS_ALLOWED_ORIGINS`):
+/// preflights answered, the bearer header and JSON bodies allowed, the
+/// headers a client reads on refusals (`WWW-Authenticate`, `Retry-After`)
+/// exposed, and credentials allowed, for a site whose pages share the
+/// cookie's site. Any other origin gets no CORS header. `None` for none.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+            .allow_credentials(true)
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+/// Takes every CORS header off the answers to an origin that is not listed:
+/// tower-http's layer names the allowed methods, headers and credentials to
+/// anyone who asks, and the contract gives other origins no CORS header at
+/// all.
+async fn cors_for_listed_only(
+    listed: Arc<[String]>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let allowed = request
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|o| listed.iter().any(|l| l == o));
+    let mut response = next.run(request).await;
+    if !allowed {
+        let headers = response.headers_mut();
+        let cors: Vec<_> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("access-control-"))
+            .cloned()
+            .collect();
+        for name in cors {
+            headers.remove(name);
+        }
+    }
+    response
 }
 
 /// The app's page routes, found once per process and then shared by every

@@ -567,7 +567,11 @@ fn presented_token(
     }
     match cookie_token(headers) {
         Some(token) => {
-            same_origin(headers, state.config.trust_forwarded_for)?;
+            same_origin(
+                headers,
+                state.config.trust_forwarded_for,
+                &state.config.cors_allowed_origins,
+            )?;
             Ok(Some(token))
         }
         None => Ok(None),

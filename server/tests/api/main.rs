@@ -5,6 +5,7 @@ mod binary;
 mod helpers;
 
 mod attacks;
+mod cors;
 mod crash;
 
 mod grades;
