@@ -234,10 +234,7 @@ async fn check_password(
     password: &str,
     with_code: bool,
 ) -> Result<(Account, Attempt)> {
-    let Some(account) = users::by_id(&state.db, &user.id).await? else {
-        // Deleted since the token was issued.
-        return Err(AppError::InvalidToken(TokenError::Revoked));
-    };
+    let account = current(state, user).await?;
     let (net, limits) = (ClientNet::of(ip), state.config.limits.failures());
     let attempt = if with_code {
         state
@@ -262,6 +259,13 @@ async fn check_password(
         Verdict::Match | Verdict::MatchNeedsRehash => Ok((account, attempt)),
         _ => Err(AppError::WrongProof("The password or code is not correct.")),
     }
+}
+
+/// The caller's account; one deleted since the token was issued is `401`.
+pub(super) async fn current(state: &AppState, user: &AuthUser) -> Result<Account> {
+    users::by_id(&state.db, &user.id)
+        .await?
+        .ok_or(AppError::InvalidToken(TokenError::Revoked))
 }
 
 /// The QR code of `uri` as an SVG document, drawn on the server: the

@@ -13,7 +13,7 @@ use classboard::{
     validate::{Email, Issue},
 };
 
-use super::account::reauthenticate;
+use super::account::{current, reauthenticate};
 use crate::{
     AppError, Result,
     auth::{
@@ -391,15 +391,6 @@ fn prepare(state: &AppState, to: &str, letter: Letter<'_>) -> Result<Prepared> {
         .mailer
         .prepare(to, letter)
         .map_err(|e| AppError::Internal(format!("cannot compose a mail: {e}")))
-}
-
-/// The caller's account; one deleted since the token was issued is `401`.
-async fn current(state: &AppState, user: &AuthUser) -> Result<Account> {
-    users::by_id(&state.db, &user.id)
-        .await?
-        .ok_or(AppError::InvalidToken(
-            crate::auth::jwt::TokenError::Revoked,
-        ))
 }
 
 /// A new password for `account`, checked against the rules; `422` on the

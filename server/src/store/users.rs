@@ -90,6 +90,74 @@ impl std::fmt::Debug for Account {
     }
 }
 
+/// An account's role, read with the admins' rows locked (see [`LockForRole`]).
+pub(crate) struct LockedRole {
+    role: Role,
+    admins: usize,
+}
+
+impl LockedRole {
+    /// Whether the account is the only admin: it must stay one.
+    fn last_admin(&self) -> bool {
+        self.role == Role::Admin && self.admins <= 1
+    }
+}
+
+/// Inside a transaction that may take away an admin (a role change, a
+/// deletion): reads how many admins there are and the role of live account
+/// `id` (at credentials `version`, when given). On PostgreSQL every admin's
+/// row is locked first, always in the order of their ids, then the
+/// account's: two admins demoting or deleting each other at once are
+/// serialised, never deadlocked, and the last one stays. SQLite's one writer
+/// does that already. `None` when there is no such live account.
+pub(crate) trait LockForRole {
+    async fn lock_for_role(
+        &mut self,
+        pg: bool,
+        id: &str,
+        version: Option<i64>,
+    ) -> Result<Option<LockedRole>, sqlx::Error>;
+}
+
+macro_rules! lock_for_role_on {
+    ($conn:ty) => {
+        impl LockForRole for $conn {
+            async fn lock_for_role(
+                &mut self,
+                pg: bool,
+                id: &str,
+                version: Option<i64>,
+            ) -> Result<Option<LockedRole>, sqlx::Error> {
+                let admins: Vec<String> = sqlx::query_scalar(if pg {
+                    "SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE"
+                } else {
+                    "SELECT id FROM users WHERE role = 'admin'"
+                })
+                .fetch_all(&mut *self)
+                .await?;
+                let role: Option<String> = sqlx::query_scalar(if pg {
+                    "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL
+                       AND ($2::bigint IS NULL OR credentials_version = $2) FOR UPDATE"
+                } else {
+                    "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL
+                       AND ($2 IS NULL OR credentials_version = $2)"
+                })
+                .bind(id)
+                .bind(version)
+                .fetch_optional(&mut *self)
+                .await?;
+                Ok(role.map(|role| LockedRole {
+                    role: stored_role(&role),
+                    admins: admins.len(),
+                }))
+            }
+        }
+    };
+}
+
+lock_for_role_on!(sqlx::SqliteConnection);
+lock_for_role_on!(sqlx::PgConnection);
+
 /// Whether the account in the row has a second factor, as a column.
 macro_rules! mfa_column {
     () => {
@@ -226,25 +294,10 @@ pub enum RoleChanged {
 /// the target's row lock also waits for a login creating a session.
 pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let admins: Vec<String> = sqlx::query_scalar(if pg {
-            "SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE"
-        } else {
-            "SELECT id FROM users WHERE role = 'admin'"
-        })
-        .fetch_all(&mut *tx)
-        .await?;
-        let current: Option<String> = sqlx::query_scalar(if pg {
-            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-        } else {
-            "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL"
-        })
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(current) = current else {
+        let Some(locked) = tx.lock_for_role(pg, id, None).await? else {
             return Ok(RoleChanged::NoSuchUser);
         };
-        if stored_role(&current) == Role::Admin && role != Role::Admin && admins.len() <= 1 {
+        if locked.last_admin() && role != Role::Admin {
             return Ok(RoleChanged::LastAdmin);
         }
         let account: Account = sqlx::query_as(with_columns!(
@@ -357,7 +410,7 @@ pub enum Deleted {
 /// until [`prune_deleted`] removes it: the sessions' revocations live in
 /// their rows, which go with the account's, and other instances must read
 /// them until the last access token of the account has expired. Admins are
-/// locked as in [`change_role`], so the last admin cannot go.
+/// locked first ([`LockForRole`]), so the last admin cannot go.
 pub async fn delete(
     db: &Db,
     (id, version): (&str, i64),
@@ -365,28 +418,10 @@ pub async fn delete(
     notice: &Queued<'_>,
 ) -> Result<Deleted, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let admins: Vec<String> = sqlx::query_scalar(if pg {
-            "SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE"
-        } else {
-            "SELECT id FROM users WHERE role = 'admin'"
-        })
-        .fetch_all(&mut *tx)
-        .await?;
-        let role: Option<String> = sqlx::query_scalar(if pg {
-            "SELECT role FROM users
-             WHERE id = $1 AND credentials_version = $2 AND deleted_at IS NULL FOR UPDATE"
-        } else {
-            "SELECT role FROM users
-             WHERE id = $1 AND credentials_version = $2 AND deleted_at IS NULL"
-        })
-        .bind(id)
-        .bind(version)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(role) = role else {
+        let Some(locked) = tx.lock_for_role(pg, id, Some(version)).await? else {
             return Ok(Deleted::Stale);
         };
-        if stored_role(&role) == Role::Admin && admins.len() <= 1 {
+        if locked.last_admin() {
             return Ok(Deleted::LastAdmin);
         }
         let ended = tx
