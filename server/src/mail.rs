@@ -392,6 +392,14 @@ impl Mailer {
     /// due (or the outbox cannot be read).
     async fn deliver_one(&self, transport: &Transport) -> bool {
         let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        match outbox::any_due(&self.db, now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return false;
+            }
+        }
         let claimed = match outbox::claim(&self.db, now_ms(), lease).await {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return false,

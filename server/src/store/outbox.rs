@@ -70,6 +70,19 @@ pub async fn queue(db: &Db, mail: &Queued<'_>) -> Result<(), sqlx::Error> {
         .map(drop))
 }
 
+/// Whether a message is due, by a read: an idle sender looks every second,
+/// and must not take SQLite's one writer (which rotations wait for) to find
+/// nothing.
+pub async fn any_due(db: &Db, now: i64) -> Result<bool, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT next_attempt_at FROM outbox WHERE next_attempt_at <= $1 LIMIT 1"
+    )
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map(|row| row.is_some()))
+}
+
 /// Claims the oldest due message, if any, for `lease_ms`.
 pub async fn claim(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Claimed>, sqlx::Error> {
     on!(db, write, |pool| sqlx::query_as(
