@@ -916,7 +916,13 @@ async fn a_body_of_the_wrong_shape_is_refused_without_echoing_its_values() {
 
 #[tokio::test]
 async fn second_steps_racing_a_reset_leave_no_session_that_outlives_it() {
-    let app = TestApp::spawn().await;
+    // Budgets out of the way: every challenge must reach the check, not a
+    // limit's refusal.
+    let app = TestApp::spawn_with(&[
+        ("LOGIN_FAILURES_PER_ACCOUNT_IP", "1000/15m"),
+        ("SECOND_FACTOR_FAILURES_PER_ACCOUNT", "1000/1h"),
+    ])
+    .await;
     let sibling = app.sibling().await;
     let ada = app.signup("ada").await;
     let (secret, _) = enrol(&app, &ada).await;
