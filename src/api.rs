@@ -96,6 +96,13 @@ pub struct Session {
     pub created_at: String,
     pub last_used_at: String,
     pub user_agent: Option<String>,
+    /// The browser and system as people name them ("Chrome on Linux"), from
+    /// the `User-Agent`; `null` when it names none.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// The address it signed in from, an IPv6 one cut to its /64.
+    #[serde(default)]
+    pub ip: Option<String>,
     /// Whether this is the session of the access token that asked.
     pub current: bool,
 }
@@ -366,4 +373,185 @@ pub struct NewPassword {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewEmail {
     pub email: String,
+}
+
+/// What a security event records. Stored and sent by [`EventKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Signup,
+    LoginSucceeded,
+    LoginFailed,
+    SecondFactorFailed,
+    /// A spent refresh token came back: its session was ended.
+    RefreshTokenReused,
+    Logout,
+    LogoutAll,
+    SessionRevoked,
+    PasswordChanged,
+    PasswordResetRequested,
+    PasswordResetDone,
+    /// A link to prove a new address was mailed to it.
+    EmailChangeRequested,
+    EmailChanged,
+    EmailVerified,
+    SecondFactorAdded,
+    SecondFactorRemoved,
+    RecoveryCodeUsed,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyUsed,
+    RoleChanged,
+    AccountLocked,
+    AccountUnlocked,
+    AccountDeleted,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 24] = [
+        Self::Signup,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::SecondFactorFailed,
+        Self::RefreshTokenReused,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::SessionRevoked,
+        Self::PasswordChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordResetDone,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::EmailVerified,
+        Self::SecondFactorAdded,
+        Self::SecondFactorRemoved,
+        Self::RecoveryCodeUsed,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
+        Self::PasskeyUsed,
+        Self::RoleChanged,
+        Self::AccountLocked,
+        Self::AccountUnlocked,
+        Self::AccountDeleted,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::SessionRevoked => "session_revoked",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordResetDone => "password_reset_done",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::EmailVerified => "email_verified",
+            Self::SecondFactorAdded => "second_factor_added",
+            Self::SecondFactorRemoved => "second_factor_removed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::PasskeyUsed => "passkey_used",
+            Self::RoleChanged => "role_changed",
+            Self::AccountLocked => "account_locked",
+            Self::AccountUnlocked => "account_unlocked",
+            Self::AccountDeleted => "account_deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == s)
+    }
+
+    /// How the activity list says it, as a sentence without a subject.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Signup => "Account created",
+            Self::LoginSucceeded => "Signed in",
+            Self::LoginFailed => "Failed sign-in",
+            Self::SecondFactorFailed => "Wrong second-factor code",
+            Self::RefreshTokenReused => "Session ended: a refresh token was used twice",
+            Self::Logout => "Signed out",
+            Self::LogoutAll => "Signed out everywhere",
+            Self::SessionRevoked => "Session ended",
+            Self::PasswordChanged => "Password changed",
+            Self::PasswordResetRequested => "Password reset asked for",
+            Self::PasswordResetDone => "Password reset",
+            Self::EmailChangeRequested => "Address change asked for",
+            Self::EmailChanged => "Address changed",
+            Self::EmailVerified => "Address confirmed",
+            Self::SecondFactorAdded => "Second factor added",
+            Self::SecondFactorRemoved => "Second factor removed",
+            Self::RecoveryCodeUsed => "Recovery code used",
+            Self::PasskeyAdded => "Passkey added",
+            Self::PasskeyRemoved => "Passkey removed",
+            Self::PasskeyUsed => "Signed in with a passkey",
+            Self::RoleChanged => "Role changed",
+            Self::AccountLocked => "Account locked",
+            Self::AccountUnlocked => "Account unlocked",
+            Self::AccountDeleted => "Account deleted",
+        }
+    }
+}
+
+/// One security event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    pub id: String,
+    pub kind: EventKind,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// The account it happened to; `null` for a failed sign-in under a name
+    /// that matches no account.
+    pub user_id: Option<String>,
+    /// The admin who did it, when it was not the account's owner.
+    pub actor_id: Option<String>,
+    /// The address the request came from, an IPv6 one cut to its /64.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// [`Session::device`] of the `User-Agent`.
+    pub device: Option<String>,
+    /// The session it happened in or to, when there is one.
+    pub session_id: Option<String>,
+    /// Whether that is the session of the access token that asked.
+    pub current: bool,
+    /// What changed, in words (a new role, which factor); never a secret.
+    pub detail: Option<String>,
+}
+
+/// `GET /api/account/activity`, `GET /api/admin/audit`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass as `before` to get the next (older) page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// An account as the admin console lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: String,
+    pub email_verified: bool,
+    /// Whether signing in takes a second factor.
+    pub mfa: bool,
+    pub locked: bool,
+    /// RFC 3339, or `null` if it never signed in.
+    pub last_login_at: Option<String>,
+}
+
+/// `GET /api/admin/users`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminUserPage {
+    pub users: Vec<AdminUser>,
+    /// Pass as `before` to get the next page; `null` on the last page.
+    pub next: Option<String>,
 }

@@ -1,6 +1,6 @@
 //! Commands an operator runs from the shell, such as making the first admin.
 
-use classboard::api::Role;
+use classboard::api::{EventKind, Role};
 
 use crate::{
     Config,
@@ -10,6 +10,7 @@ use crate::{
     },
     store::{
         Db, DbError,
+        audit::{Event, Origin},
         users::{self, RoleChanged},
     },
 };
@@ -48,7 +49,13 @@ pub async fn set_role(
     let account = users::by_login(&db, name.as_str())
         .await?
         .ok_or_else(unknown)?;
-    let changed = users::change_role(&db, &account.id, role).await;
+    // From the shell: no address, and no admin account acting.
+    let origin = Origin {
+        ip: None,
+        user_agent: Some("server set-role".into()),
+    };
+    let event = Event::new(EventKind::RoleChanged, &account.id, &origin).detail(role.as_str());
+    let changed = users::change_role(&db, &account.id, role, &event).await;
     db.close().await;
     match changed? {
         RoleChanged::Changed(account, _) => Ok(account),

@@ -39,6 +39,8 @@ pub struct Config {
     /// `KEY_ROTATION_INTERVAL`: rotate signing keys automatically this often
     /// (off when unset).
     pub key_rotation_interval: Option<Duration>,
+    /// `AUDIT_RETENTION`: security events older than this are deleted.
+    pub audit_retention: Duration,
     /// `PASSWORD_HASH_QUEUE`: how many password hashes may wait for a hashing
     /// thread; beyond that, requests that need one get `503`.
     pub password_hash_queue: usize,
@@ -314,6 +316,7 @@ impl Config {
                 verification_mails_per_account: env
                     .rate_limit("VERIFICATION_MAILS_PER_ACCOUNT", "5/1h")?,
             },
+            audit_retention: env.duration("AUDIT_RETENTION", "90d")?,
             key_publish_lead: env.parse(
                 "KEY_PUBLISH_LEAD",
                 Duration::from_secs(300),

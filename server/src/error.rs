@@ -54,6 +54,9 @@ pub enum AppError {
     /// A cookie-authenticated request from another origin.
     #[error("cross-origin request refused")]
     CrossOrigin,
+    /// The right password of an account an admin locked.
+    #[error("account locked")]
+    Locked,
     #[error("no such resource")]
     NotFound,
     #[error("method not allowed")]
@@ -146,6 +149,10 @@ impl AppError {
             Self::CrossOrigin => ErrorBody::new(
                 C::Forbidden,
                 "Requests from another site are not accepted here.",
+            ),
+            Self::Locked => ErrorBody::new(
+                C::Forbidden,
+                "This account is locked. Ask an administrator to unlock it.",
             ),
             Self::NotFound => ErrorBody::new(C::NotFound, "There is nothing at this address."),
             Self::MethodNotAllowed => {

@@ -11,7 +11,12 @@ use classboard::api::{Reauth, Role};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-use crate::{AppError, auth::jwt::TokenError, startup::AppState};
+use crate::{
+    AppError,
+    auth::{jwt::TokenError, limits::ClientNet},
+    startup::AppState,
+    store::audit::Origin,
+};
 
 /// A JSON body whose rejections speak the contract: wrong content type 415,
 /// too large 413, anything else unreadable 400 `invalid_request`.
@@ -227,6 +232,41 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     }
 }
 
+/// Who is asking, as a security event records it: the client's address
+/// ([`ClientIp`]) and its `User-Agent`.
+pub struct Client {
+    pub ip: IpAddr,
+    pub origin: Origin,
+}
+
+impl Client {
+    /// The longest `User-Agent` kept, in characters.
+    pub const MAX_USER_AGENT: usize = 512;
+
+    pub fn new(ip: IpAddr, user_agent: Option<&str>) -> Self {
+        Self {
+            ip,
+            origin: Origin {
+                ip: Some(ClientNet::of(ip).to_string()),
+                user_agent: user_agent.map(|ua| ua.chars().take(Self::MAX_USER_AGENT).collect()),
+            },
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let Ok(UserAgent(agent)) = UserAgent::from_request_parts(parts, state).await;
+        Ok(Self::new(ip, agent.as_deref()))
+    }
+}
+
 /// Whether the request was made over HTTPS (as told by a trusted proxy).
 pub fn is_https(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool {
     trust_proxy
@@ -254,6 +294,8 @@ pub fn from_own_page(headers: &axum::http::HeaderMap, trust_proxy: bool) -> bool
 pub struct PageQuery {
     pub limit: i64,
     pub before: Option<String>,
+    /// The query's other parameters, for lists that filter.
+    others: std::collections::HashMap<String, String>,
 }
 
 impl PageQuery {
@@ -264,13 +306,21 @@ impl PageQuery {
     pub fn bad_cursor() -> AppError {
         AppError::InvalidRequest("before must be a cursor from a previous page's next.".into())
     }
+
+    /// The query parameter `name`, unless it is missing or empty.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.others
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(query) = axum::extract::Query::<
+        let axum::extract::Query(mut query) = axum::extract::Query::<
             std::collections::HashMap<String, String>,
         >::try_from_uri(&parts.uri)
         .map_err(|_| AppError::InvalidRequest("The query string is malformed.".into()))?;
@@ -287,8 +337,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
                     ))
                 })?,
         };
-        let before = query.get("before").filter(|s| !s.is_empty()).cloned();
-        Ok(Self { limit, before })
+        let before = query.remove("before").filter(|s| !s.is_empty());
+        query.remove("limit");
+        Ok(Self {
+            limit,
+            before,
+            others: query,
+        })
     }
 }
 

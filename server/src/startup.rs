@@ -547,16 +547,17 @@ fn first_key(config: &Config, secret: &SecretString) -> Result<FirstKey, Startup
     })
 }
 
-/// Once a minute, deletes rate-limit counters of windows that have ended, and
+/// Once a minute, deletes rate-limit counters of windows that have ended,
 /// sessions that ended more than an hour after the last of their access
 /// tokens could expire (revocation no longer needs them; their spent refresh
-/// tokens go too).
+/// tokens go too), and security events older than `AUDIT_RETENTION`.
 fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
     let longest = config.limits.longest_window();
     let sessions_kept = config.access_token_ttl
         + std::time::Duration::from_secs(jwt::LEEWAY_SECS)
         + std::time::Duration::from_secs(3600);
     let sessions_kept_ms = i64::try_from(sessions_kept.as_millis()).unwrap_or(i64::MAX);
+    let audit_kept_ms = store::ms(config.audit_retention);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -582,6 +583,12 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             // A deleted account's row goes when its sessions would.
             if let Err(e) = store::users::prune_deleted(&db, ended_before).await {
                 tracing::error!(error = %e, "cannot prune deleted accounts");
+            }
+            let recorded_before = store::now_ms().saturating_sub(audit_kept_ms);
+            match store::audit::prune(&db, recorded_before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "pruned security events past AUDIT_RETENTION"),
+                Err(e) => tracing::error!(error = %e, "cannot prune security events"),
             }
         }
     });

@@ -22,7 +22,7 @@ use crate::{
         password::Verdict,
         sessions::Reason,
     },
-    extract::{AppJson, AuthUser, ClientIp},
+    extract::{AppJson, AuthUser, Client},
     startup::AppState,
     store::{
         rfc3339,
@@ -69,14 +69,18 @@ pub async fn totp_begin(
 /// Both count against the account's failure budgets.
 pub async fn totp_confirm(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<RecoveryCodes>> {
     let code = req.code.as_deref().map(str::trim).unwrap_or_default();
     require(&req.password, Some(code))?;
     let (account, attempt) = check_password(&state, ip, &user, &req.password, true).await?;
-    let codes = match state.second_factors.confirm(&account.id, code).await? {
+    let codes = match state
+        .second_factors
+        .confirm(&account.id, code, &origin)
+        .await?
+    {
         Confirmed::On(codes) => codes,
         Confirmed::WrongCode => {
             return Err(AppError::WrongProof(
@@ -109,12 +113,12 @@ pub async fn totp_confirm(
 /// recovery codes with it.
 pub async fn totp_remove(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<StatusCode> {
     let account = reauthenticate(&state, ip, &user, &req).await?;
-    if !state.second_factors.turn_off(&account.id).await? {
+    if !state.second_factors.turn_off(&account.id, &origin).await? {
         return Err(AppError::NotFound);
     }
     state.profiles.forget(&account.id);
@@ -126,12 +130,16 @@ pub async fn totp_remove(
 /// the old ones stop working.
 pub async fn recovery_codes(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<RecoveryCodes>> {
     let account = reauthenticate(&state, ip, &user, &req).await?;
-    let Some(codes) = state.second_factors.new_recovery_codes(&account.id).await? else {
+    let Some(codes) = state
+        .second_factors
+        .new_recovery_codes(&account.id, &origin)
+        .await?
+    else {
         return Err(AppError::Conflict(
             "Turn on two-step sign-in or add a passkey first.",
         ));

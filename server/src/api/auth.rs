@@ -11,13 +11,13 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use classboard::{
     ErrorCode,
     api::{
-        LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session, SessionList,
-        SignupRequest, TokenResponse, User, UserResponse,
+        EventKind, LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session,
+        SessionList, SignupRequest, TokenResponse, User, UserResponse,
     },
     validate::{Email, Issue, Username},
 };
 
-use super::passkeys;
+use super::{device_name, passkeys};
 use crate::{
     AppError, Result,
     auth::{
@@ -29,11 +29,11 @@ use crate::{
         sessions::{Issued, Reason, Refresh, SessionCursor, SignIn},
     },
     extract::{
-        AppJson, AuthUser, ClientIp, OptionalJson, PageQuery, UserAgent, from_own_page, is_https,
-        same_origin,
+        AppJson, AuthUser, Client, OptionalJson, PageQuery, from_own_page, is_https, same_origin,
     },
     startup::AppState,
     store::{
+        audit::{self, Event, Origin},
         now_ms, rfc3339,
         users::{self, Account},
     },
@@ -46,8 +46,7 @@ const COOKIE_PATH: &str = "/api/auth";
 /// `POST /api/auth/signup`
 pub async fn signup(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    UserAgent(agent): UserAgent,
+    Client { ip, origin }: Client,
     headers: HeaderMap,
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<Response> {
@@ -93,13 +92,14 @@ pub async fn signup(
     super::lifecycle::mail_signup_verification(&state, &account).await;
     let sign_in = SignIn::password(now_ms());
     let gone = AppError::Internal("the account vanished while signing up".into());
+    let events = [(EventKind::Signup, None), (EventKind::LoginSucceeded, None)];
     start_session(
         &state,
         &headers,
         StatusCode::CREATED,
-        &account,
-        agent.as_deref(),
+        (&account, &origin),
         sign_in,
+        &events,
         gone,
     )
     .await
@@ -112,20 +112,18 @@ pub async fn signup(
 /// guesses arrive at once, no more are hashed than the limits allow.
 pub async fn login(
     state: State<AppState>,
-    ip: ClientIp,
-    agent: UserAgent,
+    client: Client,
     headers: HeaderMap,
     req: AppJson<LoginRequest>,
 ) -> Result<Response> {
-    let result = log_in(state, ip, agent, headers, req).await;
+    let result = log_in(state, client, headers, req).await;
     crate::metrics::login(&result);
     result
 }
 
 async fn log_in(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    UserAgent(agent): UserAgent,
+    Client { ip, origin }: Client,
     headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
@@ -160,8 +158,19 @@ async fn log_in(
         .await?;
     let account = match (verdict, account) {
         (Verdict::Match | Verdict::MatchNeedsRehash, Some(account)) => account,
-        _ => return Err(AppError::InvalidCredentials),
+        (_, account) => {
+            let failed = Event {
+                user_id: account.as_ref().map(|a| a.id.as_str()),
+                ..Event::new(EventKind::LoginFailed, "", &origin)
+            };
+            audit::record(&state.db, &failed).await?;
+            return Err(AppError::InvalidCredentials);
+        }
     };
+    if account.locked {
+        // Said only to whoever knows the password.
+        return Err(AppError::Locked);
+    }
     if verdict == Verdict::MatchNeedsRehash {
         rehash(&state, &account, &password.normalised).await?;
     } else if !account.password_nfc {
@@ -171,7 +180,7 @@ async fn log_in(
     if account.mfa {
         // The attempt keeps counting until the second factor is right: a
         // known password must not buy fresh guesses at the code.
-        return mfa_required(&state, &account, agent.as_deref()).await;
+        return mfa_required(&state, &account, origin.user_agent.as_deref()).await;
     }
     state.limiter.succeeded(attempt).await?;
     let sign_in = SignIn::password(now_ms());
@@ -181,23 +190,24 @@ async fn log_in(
         &state,
         &headers,
         StatusCode::OK,
-        &account,
-        agent.as_deref(),
+        (&account, &origin),
         sign_in,
+        &[(EventKind::LoginSucceeded, Some("password"))],
         gone,
     )
     .await
 }
 
-/// Starts a session for `account`, signed in as `sign_in`, and answers its
-/// tokens; `gone` answers an account deleted meanwhile.
+/// Starts a session for `account`, signed in from `origin` as `sign_in`,
+/// records `events` with it, and answers its tokens; `gone` answers an
+/// account deleted or locked meanwhile.
 pub(super) async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
     status: StatusCode,
-    account: &Account,
-    agent: Option<&str>,
+    (account, origin): (&Account, &Origin),
     sign_in: SignIn,
+    events: &[(EventKind, Option<&str>)],
     gone: AppError,
 ) -> Result<Response> {
     // The account's credentials as the sign-in checked them: a password
@@ -207,12 +217,18 @@ pub(super) async fn start_session(
         .start(
             &account.id,
             Some(account.credentials_version),
-            agent,
+            origin,
             sign_in,
+            events,
         )
         .await?;
     let Some((issued, role)) = started else {
-        return Err(gone);
+        // Locked since the sign-in read the account: say so, as to a
+        // sign-in that came after.
+        let locked = users::by_id(&state.db, &account.id)
+            .await?
+            .is_some_and(|a| a.locked);
+        return Err(if locked { AppError::Locked } else { gone });
     };
     token_response(
         state,
@@ -264,7 +280,7 @@ async fn mfa_required(
 /// password; the fifth wrong one ends the `mfa_token`.
 pub async fn mfa(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     headers: HeaderMap,
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
@@ -326,6 +342,10 @@ pub async fn mfa(
             (outcome, None)
         }
     };
+    if let mfa::Outcome::Wrong { .. } = outcome {
+        let failed = Event::new(EventKind::SecondFactorFailed, &challenge.user_id, &origin);
+        audit::record(&state.db, &failed).await?;
+    }
     let challenge = match outcome {
         mfa::Outcome::Done(challenge) => challenge,
         mfa::Outcome::Wrong { ended: false } => {
@@ -352,15 +372,33 @@ pub async fn mfa(
     // The session starts only if the password is still the one the first
     // step checked.
     account.credentials_version = challenge.credentials_version;
-    let agent = challenge.user_agent.as_deref();
+    // The session is the browser's that gave the password.
+    let origin = Origin {
+        user_agent: challenge.user_agent.clone(),
+        ..origin
+    };
+    let events: &[(EventKind, Option<&str>)] = match req.method {
+        MfaMethod::Totp => &[(EventKind::LoginSucceeded, Some("password and TOTP"))],
+        MfaMethod::RecoveryCode => &[
+            (
+                EventKind::LoginSucceeded,
+                Some("password and recovery code"),
+            ),
+            (EventKind::RecoveryCodeUsed, None),
+        ],
+        MfaMethod::Passkey => &[
+            (EventKind::LoginSucceeded, Some("password and passkey")),
+            (EventKind::PasskeyUsed, None),
+        ],
+    };
     let gone = AppError::InvalidMfaToken;
     start_session(
         &state,
         &headers,
         StatusCode::OK,
-        &account,
-        agent,
+        (&account, &origin),
         sign_in,
+        events,
         gone,
     )
     .await
@@ -387,18 +425,18 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
 /// `POST /api/auth/refresh`
 pub async fn refresh(
     state: State<AppState>,
-    ip: ClientIp,
+    client: Client,
     headers: HeaderMap,
     body: OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    let result = rotate(state, ip, headers, body).await;
+    let result = rotate(state, client, headers, body).await;
     crate::metrics::refresh(&result);
     result
 }
 
 async fn rotate(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
@@ -420,8 +458,15 @@ async fn rotate(
             state.limiter.remember_refused(&counter, limit);
             return Err(exceeded.into());
         }
-        Refresh::Reused(session_id) => {
+        Refresh::Reused {
+            session_id,
+            user_id,
+        } => {
             state.revocations.insert([&session_id]);
+            // After the revocation committed: it is what matters, and its
+            // statement is shared by every way a reuse can be found.
+            let reused = Event::new(EventKind::RefreshTokenReused, &user_id, &origin);
+            audit::record(&state.db, &reused.session(&session_id)).await?;
             return Ok(with_cleared_cookie(
                 &state,
                 &headers,
@@ -458,13 +503,18 @@ async fn rotate(
 /// Idempotent: an unknown or already ended session is still a `204`.
 pub async fn logout(
     State(state): State<AppState>,
+    Client { origin, .. }: Client,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
     if let Some(token) = presented_token(&state, &headers, body)?
-        && let Some(session_id) = state.sessions.unrevoked_session_of(&token).await?
+        && let Some((session_id, user_id)) = state.sessions.unrevoked_session_of(&token).await?
     {
-        state.sessions.revoke(&session_id, Reason::Logout).await?;
+        let event = Event::new(EventKind::Logout, &user_id, &origin).session(&session_id);
+        state
+            .sessions
+            .revoke(&session_id, Reason::Logout, &event)
+            .await?;
         state.revocations.insert([&session_id]);
     }
     Ok(no_content_clearing_cookie(&state, &headers))
@@ -473,12 +523,14 @@ pub async fn logout(
 /// `POST /api/auth/logout-all`: ends every session of the bearer.
 pub async fn logout_all(
     State(state): State<AppState>,
+    Client { origin, .. }: Client,
     headers: HeaderMap,
     user: AuthUser,
 ) -> Result<Response> {
+    let event = Event::new(EventKind::LogoutAll, &user.id, &origin).session(&user.session_id);
     let ended = state
         .sessions
-        .revoke_all(&user.id, Reason::LogoutAll)
+        .revoke_all(&user.id, Reason::LogoutAll, &event)
         .await?;
     state.revocations.insert(&ended);
     Ok(no_content_clearing_cookie(&state, &headers))
@@ -506,7 +558,9 @@ pub async fn sessions(
             id: s.id,
             created_at: rfc3339(s.created_at),
             last_used_at: rfc3339(s.last_used_at),
+            device: s.user_agent.as_deref().and_then(device_name),
             user_agent: s.user_agent,
+            ip: s.ip,
         })
         .collect();
     Ok(Json(SessionList {
@@ -519,10 +573,12 @@ pub async fn sessions(
 /// that session ids cannot be probed.
 pub async fn revoke_session(
     State(state): State<AppState>,
+    Client { origin, .. }: Client,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    if !state.sessions.revoke_own(&user.id, &id).await? {
+    let event = Event::new(EventKind::SessionRevoked, &user.id, &origin).session(&id);
+    if !state.sessions.revoke_own(&user.id, &id, &event).await? {
         return Err(AppError::NotFound);
     }
     state.revocations.insert([&id]);

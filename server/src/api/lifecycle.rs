@@ -9,7 +9,7 @@
 
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
-    api::{MailedToken, NewEmail, NewPassword, PasswordReset, PasswordResetRequest},
+    api::{EventKind, MailedToken, NewEmail, NewPassword, PasswordReset, PasswordResetRequest},
     validate::{Email, Issue},
 };
 
@@ -21,10 +21,11 @@ use crate::{
         mailed::lifetime,
         normalize,
     },
-    extract::{AppJson, AuthUser, ClientIp, Proven},
+    extract::{AppJson, AuthUser, Client, Proven},
     mail::{Letter, Prepared},
     startup::AppState,
     store::{
+        audit::{Event, Origin},
         email_tokens::{self, NewToken, Purpose, Reset, Verified},
         ms, now_ms,
         users::{self, Account, Deleted},
@@ -35,12 +36,12 @@ use crate::{
 /// mailed to; for a new address, it becomes the account's.
 pub async fn verify_email(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     AppJson(req): AppJson<MailedToken>,
 ) -> Result<StatusCode> {
     state.limit_auth_request(ClientNet::of(ip)).await?;
     let hash = state.mailed.hash(&req.token);
-    match email_tokens::verify(&state.db, &hash, now_ms()).await? {
+    match email_tokens::verify(&state.db, &hash, now_ms(), &origin).await? {
         Verified::Done { user_id, changed } => {
             state.profiles.forget(&user_id);
             tracing::info!(user = %user_id, changed, "email address verified");
@@ -71,7 +72,7 @@ pub async fn resend_verification(
         Purpose::VerifyEmail,
         &account.email,
         None,
-        &[],
+        (&[], None),
     )
     .await?
     {
@@ -87,7 +88,7 @@ pub async fn resend_verification(
 /// the answer. Limited per address and per network.
 pub async fn request_password_reset(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     AppJson(req): AppJson<PasswordResetRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let email = normalize::email(&req.email)
@@ -111,7 +112,7 @@ pub async fn request_password_reset(
         Ok(slot) => {
             let state = state.clone();
             tokio::spawn(async move {
-                if let Err(e) = mail_reset_link(&state, &email).await {
+                if let Err(e) = mail_reset_link(&state, &email, &origin).await {
                     tracing::error!(error = %e, "cannot send a password-reset mail");
                 }
                 drop(slot);
@@ -130,18 +131,19 @@ static RESET_LOOKUPS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>
     });
 
 /// The reset link for the account with `email`, if there is one.
-async fn mail_reset_link(state: &AppState, email: &Email) -> Result<()> {
+async fn mail_reset_link(state: &AppState, email: &Email, origin: &Origin) -> Result<()> {
     let Some(account) = users::by_login(&state.db, email.as_str()).await? else {
         tracing::info!("password reset asked for an address with no account");
         return Ok(());
     };
+    let event = Event::new(EventKind::PasswordResetRequested, &account.id, origin);
     if mail_token(
         state,
         &account,
         Purpose::ResetPassword,
         &account.email,
         None,
-        &[],
+        (&[], Some(&event)),
     )
     .await?
     {
@@ -155,7 +157,7 @@ async fn mail_reset_link(state: &AppState, email: &Email) -> Result<()> {
 /// breaks a rule is `422` and spends nothing. Second factors stay.
 pub async fn reset_password(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     AppJson(req): AppJson<PasswordReset>,
 ) -> Result<StatusCode> {
     state.limit_auth_request(ClientNet::of(ip)).await?;
@@ -182,6 +184,7 @@ pub async fn reset_password(
         password_hash: &password_hash,
         now,
         notice: &notice.queued(),
+        event: &Event::new(EventKind::PasswordResetDone, &account.id, &origin),
     };
     let ended = email_tokens::reset_password(&state.db, &reset)
         .await?
@@ -197,7 +200,7 @@ pub async fn reset_password(
 /// other session ends; this one stays.
 pub async fn change_password(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     Proven { proof, change }: Proven<NewPassword>,
 ) -> Result<StatusCode> {
@@ -218,7 +221,10 @@ pub async fn change_password(
         &account.id,
         &user.session_id,
         (account.credentials_version, &password_hash),
-        &notice.queued(),
+        (
+            &notice.queued(),
+            &Event::new(EventKind::PasswordChanged, &account.id, &origin).session(&user.session_id),
+        ),
     )
     .await?
     .ok_or(AppError::WrongProof(
@@ -235,7 +241,7 @@ pub async fn change_password(
 /// notice to the current one.
 pub async fn change_email(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     Proven { proof, change }: Proven<NewEmail>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
@@ -270,7 +276,14 @@ pub async fn change_email(
         Purpose::ChangeEmail,
         email.as_str(),
         Some(account.credentials_version),
-        &[notice],
+        (
+            &[notice],
+            Some(&Event::new(
+                EventKind::EmailChangeRequested,
+                &account.id,
+                &origin,
+            )),
+        ),
     )
     .await?;
     if !issued {
@@ -286,7 +299,7 @@ pub async fn change_email(
 /// factors and grades go; its posts stay, by a deleted user.
 pub async fn delete_account(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     AppJson(proof): AppJson<classboard::api::Reauth>,
 ) -> Result<StatusCode> {
@@ -299,7 +312,9 @@ pub async fn delete_account(
         },
     )?;
     let target = (account.id.as_str(), account.credentials_version);
-    match users::delete(&state.db, target, now_ms(), &notice.queued()).await? {
+    let event = Event::new(EventKind::AccountDeleted, &account.id, &origin);
+    let mail_and_event = (&notice.queued(), &event);
+    match users::delete(&state.db, target, now_ms(), mail_and_event).await? {
         Deleted::Done(ended) => {
             state.revocations.insert(&ended);
             state.profiles.forget(&account.id);
@@ -326,7 +341,7 @@ pub async fn mail_signup_verification(state: &AppState, account: &Account) {
         Purpose::VerifyEmail,
         &account.email,
         None,
-        &[],
+        (&[], None),
     )
     .await
     {
@@ -335,7 +350,8 @@ pub async fn mail_signup_verification(state: &AppState, account: &Account) {
 }
 
 /// Mints a token of `purpose` for `account`, ending its older ones, and
-/// queues the mail that carries it to `to`, with `more` letters, in one
+/// queues the mail that carries it to `to`, with `more` letters, and
+/// records `event`, in one
 /// transaction; `false` (nothing done) when the account was deleted, or its
 /// credentials moved on from `version` (when given).
 async fn mail_token(
@@ -344,7 +360,7 @@ async fn mail_token(
     purpose: Purpose,
     to: &str,
     version: Option<i64>,
-    more: &[Prepared],
+    (more, event): (&[Prepared], Option<&Event<'_>>),
 ) -> Result<bool> {
     let (token, hash) = state.mailed.mint();
     let username = &account.username;
@@ -379,14 +395,14 @@ async fn mail_token(
             expires_at: now + ms(lifetime(purpose)),
         },
         version,
-        &mail,
+        (&mail, event),
     )
     .await?;
     state.mailer.wake();
     Ok(issued)
 }
 
-fn prepare(state: &AppState, to: &str, letter: Letter<'_>) -> Result<Prepared> {
+pub(super) fn prepare(state: &AppState, to: &str, letter: Letter<'_>) -> Result<Prepared> {
     state
         .mailer
         .prepare(to, letter)

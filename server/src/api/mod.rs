@@ -9,6 +9,8 @@ use axum::{
 use crate::{AppError, startup::AppState};
 
 pub mod account;
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod grades;
 pub mod lifecycle;
@@ -71,11 +73,31 @@ pub fn router() -> Router<AppState> {
         .route("/posts", post(posts::create).get(posts::list))
         .route("/posts/{id}", get(posts::get).delete(posts::delete))
         .route("/grades", post(grades::create).get(grades::list))
+        .route("/account/activity", get(audit::activity))
         .route("/users/{id}/role", patch(users::change_role))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/{id}/lock", post(admin::lock))
+        .route("/admin/users/{id}/unlock", post(admin::unlock))
+        .route("/admin/users/{id}/mfa", delete(admin::remove_mfa))
+        .route("/admin/audit", get(audit::all))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(|request, next| {
             crate::serve::read_body_in_time(BODY_LIMIT, request, next)
         }))
+}
+
+/// A `User-Agent` named as people name a device: "Chrome on Linux",
+/// "Firefox", "Windows 10"; `None` when it names neither a browser nor a
+/// system.
+pub fn device_name(user_agent: &str) -> Option<String> {
+    let parsed = woothee::parser::Parser::new().parse(user_agent)?;
+    let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
+    match (known(parsed.name), known(parsed.os)) {
+        (true, true) => Some(format!("{} on {}", parsed.name, parsed.os)),
+        (true, false) => Some(parsed.name.to_owned()),
+        (false, true) => Some(parsed.os.to_owned()),
+        (false, false) => None,
+    }
 }

@@ -10,8 +10,8 @@ use axum::{
 };
 use classboard::{
     api::{
-        MfaPasskeyOptions, NewPasskey, Passkey, PasskeyCeremony, PasskeyList, PasskeyResponse,
-        PasskeySignIn, Reauth,
+        EventKind, MfaPasskeyOptions, NewPasskey, Passkey, PasskeyCeremony, PasskeyList,
+        PasskeyResponse, PasskeySignIn, Reauth,
     },
     validate::Issue,
 };
@@ -27,9 +27,9 @@ use crate::{
         passkeys::{self, PasskeyRow, Presented, Registered, Started, Verified},
         sessions::{Reason, SignIn},
     },
-    extract::{AppJson, AuthUser, ClientIp, UserAgent},
+    extract::{AppJson, AuthUser, Client, ClientIp},
     startup::AppState,
-    store::{now_ms, rfc3339, users},
+    store::{audit::Event, now_ms, rfc3339, users},
 };
 
 /// `GET /api/account/passkeys`
@@ -65,6 +65,7 @@ pub async fn register(
 /// turned on.
 pub async fn add(
     State(state): State<AppState>,
+    Client { origin, .. }: Client,
     user: AuthUser,
     AppJson(req): AppJson<NewPasskey>,
 ) -> Result<(StatusCode, Json<PasskeyResponse>)> {
@@ -80,7 +81,7 @@ pub async fn add(
     let had_factor = state.second_factors.factors(&user.id).await?.any();
     let added = match state
         .passkeys
-        .finish_registration(&user.id, &ceremony, &presented, &name)
+        .finish_registration(&user.id, &ceremony, &presented, (&name, &origin))
         .await?
     {
         Registered::Added(added) => added,
@@ -120,13 +121,14 @@ pub async fn add(
 /// passkey is `404`, like one that does not exist.
 pub async fn remove(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    Client { ip, origin }: Client,
     user: AuthUser,
     Path(id): Path<String>,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<StatusCode> {
     let account = reauthenticate(&state, ip, &user, &req).await?;
-    if !state.passkeys.remove(&account.id, &id).await? {
+    let event = Event::new(EventKind::PasskeyRemoved, &account.id, &origin);
+    if !state.passkeys.remove(&account.id, &id, &event).await? {
         return Err(AppError::NotFound);
     }
     state.profiles.forget(&account.id);
@@ -148,8 +150,7 @@ pub async fn sign_in_options(
 /// alone. User verification makes it two factors: no second step follows.
 pub async fn sign_in(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    UserAgent(agent): UserAgent,
+    Client { ip, origin }: Client,
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
@@ -166,13 +167,20 @@ pub async fn sign_in(
     let Some(account) = users::by_id(&state.db, &user_id).await? else {
         return Err(AppError::WrongProof("This passkey was not accepted."));
     };
+    if account.locked {
+        return Err(AppError::Locked);
+    }
+    let events = [
+        (EventKind::LoginSucceeded, Some("passkey")),
+        (EventKind::PasskeyUsed, None),
+    ];
     start_session(
         &state,
         &headers,
         StatusCode::OK,
-        &account,
-        agent.as_deref(),
+        (&account, &origin),
         SignIn::passkey(key, now_ms()),
+        &events,
         AppError::WrongProof("This passkey was not accepted."),
     )
     .await

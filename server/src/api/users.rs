@@ -5,21 +5,25 @@ use axum::{
     extract::{Path, State},
 };
 use classboard::{
-    api::{Role, RoleChange, UserResponse},
+    api::{EventKind, Role, RoleChange, UserResponse},
     validate::Issue,
 };
 
 use crate::{
     AppError, Result,
-    extract::{AppJson, AuthUser},
+    extract::{AppJson, AuthUser, Client},
     startup::AppState,
-    store::users::{self, RoleChanged},
+    store::{
+        audit::Event,
+        users::{self, RoleChanged},
+    },
 };
 
 /// `PATCH /api/users/{id}/role`. The user's sessions end with the change, so
 /// the new role applies from their next login. The last admin stays one.
 pub async fn change_role(
     State(state): State<AppState>,
+    Client { origin, .. }: Client,
     user: AuthUser,
     Path(id): Path<String>,
     AppJson(req): AppJson<RoleChange>,
@@ -27,7 +31,10 @@ pub async fn change_role(
     user.require(Role::Admin)?;
     let role =
         Role::parse(&req.role).ok_or_else(|| AppError::invalid_field("role", Issue::Invalid))?;
-    let (account, ended) = match users::change_role(&state.db, &id, role).await? {
+    let event = Event::new(EventKind::RoleChanged, &id, &origin)
+        .by(&user.id)
+        .detail(role.as_str());
+    let (account, ended) = match users::change_role(&state.db, &id, role, &event).await? {
         RoleChanged::Changed(account, ended) => (account, ended),
         RoleChanged::NoSuchUser => return Err(AppError::NotFound),
         RoleChanged::LastAdmin => {

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use classboard::api::EventKind;
 use rand::{Rng, RngCore};
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -19,6 +20,7 @@ use crate::{
     auth::sealing::Sealer,
     store::{
         Db,
+        audit::{Event, Origin},
         mfa::{self as stored, ChallengeRow, Presented, Redeemed},
         now_ms,
     },
@@ -139,7 +141,12 @@ impl SecondFactors {
 
     /// Turns TOTP on if `code` matches the pending secret. The confirming
     /// code's time step counts as used.
-    pub async fn confirm(&self, user_id: &str, code: &str) -> Result<Confirmed, MfaError> {
+    pub async fn confirm(
+        &self,
+        user_id: &str,
+        code: &str,
+        origin: &Origin,
+    ) -> Result<Confirmed, MfaError> {
         let Some(row) = stored::totp(&self.db, user_id).await? else {
             return Ok(Confirmed::NothingPending);
         };
@@ -152,21 +159,33 @@ impl SecondFactors {
             return Ok(Confirmed::WrongCode);
         };
         let (codes, hashes) = self.recovery_codes();
-        if !stored::confirm_totp(&self.db, user_id, row.created_at, step, &hashes, now).await? {
+        let event = Event {
+            at: now,
+            detail: Some("TOTP"),
+            ..Event::new(EventKind::SecondFactorAdded, user_id, origin)
+        };
+        if !stored::confirm_totp(&self.db, user_id, row.created_at, step, &hashes, &event).await? {
             return Ok(Confirmed::NothingPending);
         }
         Ok(Confirmed::On(codes))
     }
 
     /// Turns TOTP off and removes the recovery codes; `false` if it was off.
-    pub async fn turn_off(&self, user_id: &str) -> Result<bool, MfaError> {
-        Ok(stored::remove_totp(&self.db, user_id).await?)
+    pub async fn turn_off(&self, user_id: &str, origin: &Origin) -> Result<bool, MfaError> {
+        let event = Event::new(EventKind::SecondFactorRemoved, user_id, origin).detail("TOTP");
+        Ok(stored::remove_totp(&self.db, user_id, &event).await?)
     }
 
     /// A new set of recovery codes, replacing the old; `None` without TOTP.
-    pub async fn new_recovery_codes(&self, user_id: &str) -> Result<Option<Vec<String>>, MfaError> {
+    pub async fn new_recovery_codes(
+        &self,
+        user_id: &str,
+        origin: &Origin,
+    ) -> Result<Option<Vec<String>>, MfaError> {
         let (codes, hashes) = self.recovery_codes();
-        let replaced = stored::replace_recovery_codes(&self.db, user_id, &hashes, now_ms()).await?;
+        let event =
+            Event::new(EventKind::SecondFactorAdded, user_id, origin).detail("new recovery codes");
+        let replaced = stored::replace_recovery_codes(&self.db, user_id, &hashes, &event).await?;
         Ok(replaced.then_some(codes))
     }
 

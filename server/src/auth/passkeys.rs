@@ -16,6 +16,7 @@
 use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use classboard::api::EventKind;
 use rand::RngCore;
 use serde_json::{Value, value::RawValue};
 use webauthn_rs::prelude::{
@@ -26,7 +27,9 @@ use webauthn_rs::prelude::{
 
 pub use crate::store::passkeys::{MAX_PER_ACCOUNT, PasskeyRow};
 use crate::store::{
-    Db, now_ms,
+    Db,
+    audit::{Event, Origin},
+    now_ms,
     passkeys::{self as stored, CredentialRow, Inserted, NewPasskey, Purpose},
 };
 
@@ -142,8 +145,13 @@ impl Passkeys {
 
     /// Removes one of the account's passkeys; `false` if it has none by
     /// that id.
-    pub async fn remove(&self, user_id: &str, id: &str) -> Result<bool, PasskeyError> {
-        Ok(stored::remove(&self.db, user_id, id).await?)
+    pub async fn remove(
+        &self,
+        user_id: &str,
+        id: &str,
+        event: &Event<'_>,
+    ) -> Result<bool, PasskeyError> {
+        Ok(stored::remove(&self.db, user_id, id, event).await?)
     }
 
     /// Starts registering a passkey for the account: a discoverable
@@ -190,7 +198,7 @@ impl Passkeys {
         user_id: &str,
         ceremony: &str,
         presented: &Presented<RegisterPublicKeyCredential>,
-        name: &str,
+        (name, origin): (&str, &Origin),
     ) -> Result<Registered, PasskeyError> {
         let Some(state) = self
             .take::<PasskeyRegistration>(ceremony, Purpose::Register, Some(user_id), None)
@@ -220,6 +228,11 @@ impl Passkeys {
             sign_count: 0,
             attachment: presented.attachment.as_deref(),
             now,
+            event: &Event {
+                at: now,
+                detail: Some(name),
+                ..Event::new(EventKind::PasskeyAdded, user_id, origin)
+            },
         };
         match stored::insert(&self.db, &new).await? {
             Inserted::Yes => {}

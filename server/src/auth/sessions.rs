@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use classboard::api::Role;
+use classboard::api::{EventKind, Role};
 
 pub use crate::store::sessions::{Reason, SessionRow, TokenState};
 use crate::{
@@ -14,7 +14,9 @@ use crate::{
     },
     config::RateLimit,
     store::{
-        Db, ms, now_ms,
+        Db,
+        audit::{Event, Origin},
+        ms, now_ms,
         rotations::Rotation,
         sessions::{self as stored, Decided, Filter, NewSession},
         settings,
@@ -113,8 +115,8 @@ pub enum Refresh {
     /// successor is still live: the same successor again.
     Replayed(Issued, Role),
     /// A spent token came back outside the grace window: the family is now
-    /// revoked. Carries the revoked session id.
-    Reused(String),
+    /// revoked. Carries the revoked session's id and its user's.
+    Reused { session_id: String, user_id: String },
     /// A token of a session that reuse detection ended earlier.
     EndedByReuse,
     /// Unknown, expired, or belonging to an ended session.
@@ -242,17 +244,32 @@ impl Sessions {
     /// user's role in the same transaction (see `store::sessions::start`).
     /// `None` when the account no longer exists, or its credentials moved on
     /// from `version` (the one the sign-in checked, when given).
+    ///
+    /// `events` are recorded in the same transaction, as of the new session,
+    /// each with its detail.
     pub async fn start(
         &self,
         user_id: &str,
         version: Option<i64>,
-        user_agent: Option<&str>,
+        origin: &Origin,
         sign_in: SignIn,
+        events: &[(EventKind, Option<&str>)],
     ) -> Result<Option<(Issued, Role)>, sqlx::Error> {
         let session_id = uuid::Uuid::new_v4().to_string();
         let token = self.tokens.mint();
-        let user_agent = user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
+        let user_agent = origin
+            .user_agent
+            .as_deref()
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect::<String>());
         let now = now_ms();
+        let events: Vec<Event> = events
+            .iter()
+            .map(|&(kind, detail)| Event {
+                at: now,
+                detail,
+                ..Event::new(kind, user_id, origin).session(&session_id)
+            })
+            .collect();
         let ends_at = now + ms(self.policy.absolute);
         let role = stored::start(
             &self.db,
@@ -260,6 +277,8 @@ impl Sessions {
                 id: &session_id,
                 user_id,
                 user_agent: user_agent.as_deref(),
+                ip: origin.ip.as_deref(),
+                events: &events,
                 token_hash: &refresh_token::hash(&token),
                 now,
                 ends_at,
@@ -358,7 +377,10 @@ impl Sessions {
                     Decided::Revoked(state) => {
                         tracing::warn!(session = %state.session_id, "refresh token reuse detected; session revoked");
                         crate::metrics::reuse_detected();
-                        return Ok(Refresh::Reused(state.session_id));
+                        return Ok(Refresh::Reused {
+                            session_id: state.session_id,
+                            user_id: state.user_id,
+                        });
                     }
                     Decided::Kept(state) => classify(&state, now, grace, &successor_hash),
                 }
@@ -381,28 +403,41 @@ impl Sessions {
         })
     }
 
-    /// The session a (live or spent) refresh token belongs to, if that
+    /// The session a (live or spent) refresh token belongs to, and its
+    /// user, if that
     /// session has not ended yet; found by a read, without any lock. A token
     /// this server cannot have minted belongs to none.
     pub async fn unrevoked_session_of(
         &self,
         presented: &str,
-    ) -> Result<Option<String>, sqlx::Error> {
+    ) -> Result<Option<(String, String)>, sqlx::Error> {
         if !self.may_exist(presented) {
             return Ok(None);
         }
         stored::unrevoked_session_of(&self.db, &refresh_token::hash(presented)).await
     }
 
-    /// Ends one session. Returns whether it was live.
-    pub async fn revoke(&self, session_id: &str, reason: Reason) -> Result<bool, sqlx::Error> {
-        let ended = stored::revoke(&self.db, Filter::One(session_id), reason).await?;
+    /// Ends one session, recording `event` if it was live. Returns whether
+    /// it was.
+    pub async fn revoke(
+        &self,
+        session_id: &str,
+        reason: Reason,
+        event: &Event<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        let ended = stored::revoke(&self.db, Filter::One(session_id), reason, Some(event)).await?;
         Ok(!ended.is_empty())
     }
 
-    /// Ends one of `user_id`'s sessions; `false` if no such live session is
-    /// theirs. An id that names none is answered by a read, without a lock.
-    pub async fn revoke_own(&self, user_id: &str, session_id: &str) -> Result<bool, sqlx::Error> {
+    /// Ends one of `user_id`'s sessions, recording `event`; `false` if no
+    /// such live session is theirs. An id that names none is answered by a
+    /// read, without a lock.
+    pub async fn revoke_own(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        event: &Event<'_>,
+    ) -> Result<bool, sqlx::Error> {
         if !stored::is_live_and_owned(&self.db, user_id, session_id, now_ms()).await? {
             return Ok(false);
         }
@@ -413,18 +448,21 @@ impl Sessions {
                 session_id,
             },
             Reason::Revoked,
+            Some(event),
         )
         .await?;
         Ok(!ended.is_empty())
     }
 
-    /// Ends every live session of `user_id`; returns their ids.
+    /// Ends every live session of `user_id`, recording `event` if any
+    /// ended; returns their ids.
     pub async fn revoke_all(
         &self,
         user_id: &str,
         reason: Reason,
+        event: &Event<'_>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        stored::revoke(&self.db, Filter::User(user_id), reason).await
+        stored::revoke(&self.db, Filter::User(user_id), reason, Some(event)).await
     }
 
     /// Ends every session of `user_id` but `keep`.
@@ -434,7 +472,7 @@ impl Sessions {
         keep: &str,
         reason: Reason,
     ) -> Result<Vec<String>, sqlx::Error> {
-        stored::revoke(&self.db, Filter::UserExcept { user_id, keep }, reason).await
+        stored::revoke(&self.db, Filter::UserExcept { user_id, keep }, reason, None).await
     }
 
     /// A page of `user_id`'s live sessions, most recently used first, and

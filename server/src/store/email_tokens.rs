@@ -6,10 +6,13 @@
 //! `DELETE … RETURNING` that checks purpose and expiry, in the transaction
 //! of the change it allows: it is used once, on any instance.
 
+use classboard::api::EventKind;
 use sqlx::FromRow;
 
 use super::{
-    Db, in_tx, on,
+    Db,
+    audit::{Event, Origin, Record},
+    in_tx, on,
     outbox::{QueueMail, Queued},
     sessions::{Filter, InTx, Reason},
 };
@@ -64,7 +67,7 @@ pub async fn issue(
     db: &Db,
     token: &NewToken<'_>,
     version: Option<i64>,
-    mail: &[Queued<'_>],
+    (mail, event): (&[Queued<'_>], Option<&Event<'_>>),
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         if !tx.lock_live_account(pg, token.user_id, version).await? {
@@ -89,6 +92,9 @@ pub async fn issue(
         .await?;
         for message in mail {
             tx.queue_mail(message).await?;
+        }
+        if let Some(event) = event {
+            tx.record(event).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -168,8 +174,13 @@ pub enum Verified {
 }
 
 /// Spends a verification token (of the current address, or of a new one,
-/// which then replaces it).
-pub async fn verify(db: &Db, hash: &[u8], now: i64) -> Result<Verified, sqlx::Error> {
+/// which then replaces it), and records that, as asked from `origin`.
+pub async fn verify(
+    db: &Db,
+    hash: &[u8],
+    now: i64,
+    origin: &Origin,
+) -> Result<Verified, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         // The account first, then its token (see `LockLive`).
         let owner: Option<String> =
@@ -239,6 +250,16 @@ pub async fn verify(db: &Db, hash: &[u8], now: i64) -> Result<Verified, sqlx::Er
             .execute(&mut *tx)
             .await?;
         }
+        let kind = if changed {
+            EventKind::EmailChanged
+        } else {
+            EventKind::EmailVerified
+        };
+        let event = Event {
+            at: now,
+            ..Event::new(kind, &token.user_id, origin)
+        };
+        tx.record(&event).await?;
         tx.commit().await?;
         Ok(Verified::Done {
             user_id: token.user_id,
@@ -257,6 +278,7 @@ pub struct Reset<'a> {
     pub now: i64,
     /// The notice to the account's address.
     pub notice: &'a Queued<'a>,
+    pub event: &'a Event<'a>,
 }
 
 /// Spends a reset token and sets the new password, ending every session of
@@ -306,6 +328,7 @@ pub async fn reset_password(
             .revoke_sessions(Filter::User(reset.user_id), Reason::PasswordReset)
             .await?;
         tx.queue_mail(reset.notice).await?;
+        tx.record(reset.event).await?;
         tx.commit().await?;
         Ok(Some(ended))
     })

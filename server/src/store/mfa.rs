@@ -9,7 +9,12 @@
 
 use sqlx::FromRow;
 
-use super::{Db, in_tx, lock_account, on};
+use super::{
+    Db,
+    audit::{Event, Record},
+    in_tx, lock_account, on,
+    outbox::{QueueMail, Queued},
+};
 
 /// How long an unconfirmed secret waits for its first code.
 pub const PENDING_FOR_MS: i64 = 10 * 60 * 1000;
@@ -158,8 +163,9 @@ pub async fn confirm_totp(
     created_at: i64,
     step: i64,
     codes: &[Vec<u8>],
-    now: i64,
+    event: &Event<'_>,
 ) -> Result<bool, sqlx::Error> {
+    let now = event.at;
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
         let confirmed = sqlx::query(
@@ -178,6 +184,7 @@ pub async fn confirm_totp(
             return Ok(false);
         }
         replace_codes!(tx, user_id, codes, now);
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -189,8 +196,9 @@ pub async fn replace_recovery_codes(
     db: &Db,
     user_id: &str,
     codes: &[Vec<u8>],
-    now: i64,
+    event: &Event<'_>,
 ) -> Result<bool, sqlx::Error> {
+    let now = event.at;
     in_tx!(db, |tx, pg| {
         // Two replacements, or a replacement and the removal of the last
         // second factor, take turns rather than leave two sets or orphans.
@@ -210,6 +218,7 @@ pub async fn replace_recovery_codes(
             return Ok(false);
         }
         replace_codes!(tx, user_id, codes, now);
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -217,7 +226,7 @@ pub async fn replace_recovery_codes(
 
 /// Turns TOTP off and removes the recovery codes, unless a passkey remains
 /// as a second factor; `false` if it was not on.
-pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn remove_totp(db: &Db, user_id: &str, event: &Event<'_>) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
         let removed =
@@ -236,6 +245,7 @@ pub async fn remove_totp(db: &Db, user_id: &str) -> Result<bool, sqlx::Error> {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -423,4 +433,43 @@ pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     .await
     .map(|done| done.rows_affected()))?;
     Ok(challenges + pending)
+}
+
+/// Removes every second factor of the account `user_id` (TOTP, pending or
+/// on, recovery codes, passkeys) and the sign-ins waiting for one, records
+/// `event` and queues `notice`, in one transaction; `false` when it had none
+/// or does not exist.
+pub async fn remove_all(
+    db: &Db,
+    user_id: &str,
+    (notice, event): (&Queued<'_>, &Event<'_>),
+) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        lock_account!(tx, pg, user_id);
+        // Challenges before the factors: the order a second step locks them.
+        sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let mut removed = 0;
+        for statement in [
+            "DELETE FROM totp_secrets WHERE user_id = $1",
+            "DELETE FROM recovery_codes WHERE user_id = $1",
+            "DELETE FROM passkeys WHERE user_id = $1",
+        ] {
+            let done = sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            removed += done.rows_affected();
+        }
+        if removed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.queue_mail(notice).await?;
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
 }

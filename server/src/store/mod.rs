@@ -34,6 +34,7 @@ use sqlx::{
 
 use crate::files::{self, FileError};
 
+pub mod audit;
 pub mod counters;
 pub mod email_tokens;
 pub mod grades;

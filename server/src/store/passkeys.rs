@@ -9,7 +9,11 @@
 
 use sqlx::FromRow;
 
-use super::{Db, in_tx, lock_account, on};
+use super::{
+    Db,
+    audit::{Event, Record},
+    in_tx, lock_account, on,
+};
 
 /// What a ceremony is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,8 @@ pub struct NewPasskey<'a> {
     pub sign_count: i64,
     pub attachment: Option<&'a str>,
     pub now: i64,
+    /// Recorded with it.
+    pub event: &'a Event<'a>,
 }
 
 /// The account's passkeys, oldest first.
@@ -172,6 +178,9 @@ pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<Inserted, sqlx::Err
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
+        if stored.rows_affected() == 1 {
+            tx.record(new.event).await?;
+        }
         tx.commit().await?;
         Ok(if stored.rows_affected() == 1 {
             Inserted::Yes
@@ -233,7 +242,12 @@ pub async fn mark_regressed(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Err
 
 /// Removes the account's passkey `id`; `false` when it has none by that id.
 /// Removing the last second factor removes the recovery codes with it.
-pub async fn remove(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn remove(
+    db: &Db,
+    user_id: &str,
+    id: &str,
+    event: &Event<'_>,
+) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
         let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
@@ -254,6 +268,7 @@ pub async fn remove(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Erro
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(true)
     })

@@ -5,7 +5,11 @@
 
 use sqlx::{FromRow, PgConnection, SqliteConnection};
 
-use super::{Db, in_tx, on, rotations};
+use super::{
+    Db,
+    audit::{Event, Record},
+    in_tx, on, rotations,
+};
 
 /// Why a session ended (stored, and shown in logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub enum Reason {
     /// The password was changed: every other session ends.
     PasswordChange,
     AccountDeleted,
+    /// An admin locked the account.
+    Locked,
 }
 
 impl Reason {
@@ -36,6 +42,7 @@ impl Reason {
             Self::PasswordReset => "password_reset",
             Self::PasswordChange => "password_change",
             Self::AccountDeleted => "account_deleted",
+            Self::Locked => "locked",
         }
     }
 }
@@ -46,6 +53,10 @@ pub struct NewSession<'a> {
     pub id: &'a str,
     pub user_id: &'a str,
     pub user_agent: Option<&'a str>,
+    /// Where it signed in from (see `audit::Origin`).
+    pub ip: Option<&'a str>,
+    /// Recorded with it: the sign-in, and what it used.
+    pub events: &'a [Event<'a>],
     pub token_hash: &'a [u8],
     pub now: i64,
     /// The family's absolute end (ms).
@@ -88,6 +99,7 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_used_at: i64,
     pub user_agent: Option<String>,
+    pub ip: Option<String>,
 }
 
 /// What a rotation's count and conditional spend returned.
@@ -145,18 +157,21 @@ macro_rules! live {
 /// role change either commits first (and this session carries the new
 /// role) or after (and revokes this session with the others), never in
 /// between. On PostgreSQL the user's row is share-locked for that, against
-/// the update of a role change. `None` when the account no longer exists,
-/// was deleted, or its password changed since the sign-in read it.
+/// the update of a role change or a lock. `None` when the account no longer
+/// exists, was deleted or locked, or its password changed since the sign-in
+/// read it. The account's last sign-in time moves to `now`, and `events` are
+/// recorded, in the same transaction.
 pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let role: Option<String> = sqlx::query_scalar(if pg {
             "SELECT role FROM users
-             WHERE id = $1 AND deleted_at IS NULL
+             WHERE id = $1 AND deleted_at IS NULL AND locked_at IS NULL
                AND ($2::bigint IS NULL OR credentials_version = $2)
              FOR SHARE"
         } else {
             "SELECT role FROM users
-             WHERE id = $1 AND deleted_at IS NULL AND ($2 IS NULL OR credentials_version = $2)"
+             WHERE id = $1 AND deleted_at IS NULL AND locked_at IS NULL
+               AND ($2 IS NULL OR credentials_version = $2)"
         })
         .bind(new.user_id)
         .bind(new.credentials_version)
@@ -168,8 +183,9 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
         };
         sqlx::query(
             "INSERT INTO sessions
-                 (id, user_id, created_at, last_used_at, expires_at, user_agent, amr, auth_time)
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                 (id, user_id, created_at, last_used_at, expires_at, user_agent, amr, auth_time,
+                  ip)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
         )
         .bind(new.id)
         .bind(new.user_id)
@@ -178,8 +194,17 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
         .bind(new.user_agent)
         .bind(new.amr)
         .bind(new.auth_time)
+        .bind(new.ip)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+            .bind(new.user_id)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        for event in new.events {
+            tx.record(event).await?;
+        }
         sqlx::query(
             "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
              VALUES ($1, $2, $3, $4)",
@@ -383,11 +408,14 @@ pub async fn exists(db: &Db, hash: &[u8]) -> Result<bool, sqlx::Error> {
     Ok(found.is_some())
 }
 
-/// The session the token with this hash belongs to, if it has not been
-/// revoked (a read, no lock).
-pub async fn unrevoked_session_of(db: &Db, hash: &[u8]) -> Result<Option<String>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_scalar(
-        "SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+/// The session the token with this hash belongs to, and its user, if it
+/// has not been revoked (a read, no lock).
+pub async fn unrevoked_session_of(
+    db: &Db,
+    hash: &[u8],
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT s.id, s.user_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
          WHERE t.hash = $1 AND s.revoked_at IS NULL"
     )
     .bind(hash)
@@ -415,14 +443,18 @@ pub async fn is_live_and_owned(
 }
 
 /// Ends the live sessions `filter` selects, in a transaction of its own;
-/// returns their ids.
+/// returns their ids. `event` is recorded with them, if any ended.
 pub async fn revoke(
     db: &Db,
     filter: Filter<'_>,
     reason: Reason,
+    event: Option<&Event<'_>>,
 ) -> Result<Vec<String>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let ended = tx.revoke_sessions(filter, reason).await?;
+        if let Some(event) = event.filter(|_| !ended.is_empty()) {
+            tx.record(event).await?;
+        }
         tx.commit().await?;
         Ok(ended)
     })
@@ -438,7 +470,7 @@ pub async fn list(
     after: Option<(i64, &str)>,
 ) -> Result<Vec<SessionRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(concat!(
-        "SELECT id, created_at, last_used_at, user_agent FROM sessions
+        "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions
          WHERE user_id = $2 AND ",
         live!(),
         " AND ($3 IS NULL OR (last_used_at, id) < ($3, $4))

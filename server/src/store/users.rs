@@ -4,7 +4,9 @@ use classboard::api::{Role, User};
 use sqlx::FromRow;
 
 use super::{
-    Db, in_tx, on,
+    Db,
+    audit::{Event, Record},
+    in_tx, on,
     outbox::{QueueMail, Queued},
     rfc3339,
     sessions::{Filter, InTx, Reason},
@@ -26,6 +28,8 @@ pub struct Account {
     pub email_verified: bool,
     /// Counts password changes and the deletion (see migration 0011).
     pub credentials_version: i64,
+    /// An admin locked it: it cannot sign in.
+    pub locked: bool,
 }
 
 impl Account {
@@ -173,7 +177,7 @@ macro_rules! with_columns {
         concat!(
             $head,
             " id, username, email, password_hash, password_nfc, role, created_at, email_verified,",
-            " credentials_version, ",
+            " credentials_version, (locked_at IS NOT NULL) AS locked, ",
             mfa_column!(),
             " ",
             $tail
@@ -292,7 +296,14 @@ pub enum RoleChanged {
 /// admin's row is locked first, always in the order of their ids, so two
 /// admins demoting each other at once are serialised, never deadlocked;
 /// the target's row lock also waits for a login creating a session.
-pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, sqlx::Error> {
+///
+/// `event` is recorded with the change.
+pub async fn change_role(
+    db: &Db,
+    id: &str,
+    role: Role,
+    event: &Event<'_>,
+) -> Result<RoleChanged, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let Some(locked) = tx.lock_for_role(pg, id, None).await? else {
             return Ok(RoleChanged::NoSuchUser);
@@ -311,6 +322,7 @@ pub async fn change_role(db: &Db, id: &str, role: Role) -> Result<RoleChanged, s
         let ended = tx
             .revoke_sessions(Filter::User(id), Reason::RoleChange)
             .await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(RoleChanged::Changed(account, ended))
     })
@@ -361,7 +373,7 @@ pub async fn change_password(
     id: &str,
     keep: &str,
     (version, new): (i64, &str),
-    notice: &Queued<'_>,
+    (notice, event): (&Queued<'_>, &Event<'_>),
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let updated = sqlx::query(
@@ -386,6 +398,7 @@ pub async fn change_password(
             )
             .await?;
         tx.queue_mail(notice).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(Some(ended))
     })
@@ -415,7 +428,7 @@ pub async fn delete(
     db: &Db,
     (id, version): (&str, i64),
     now: i64,
-    notice: &Queued<'_>,
+    (notice, event): (&Queued<'_>, &Event<'_>),
 ) -> Result<Deleted, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let Some(locked) = tx.lock_for_role(pg, id, Some(version)).await? else {
@@ -455,6 +468,7 @@ pub async fn delete(
         .execute(&mut *tx)
         .await?;
         tx.queue_mail(notice).await?;
+        tx.record(event).await?;
         tx.commit().await?;
         Ok(Deleted::Done(ended))
     })
@@ -470,4 +484,123 @@ pub async fn prune_deleted(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
     .execute(pool)
     .await
     .map(|done| done.rows_affected()))
+}
+
+/// What locking or unlocking an account led to.
+#[derive(Debug)]
+pub enum LockChanged {
+    /// Done; when locking, the sessions that ended.
+    Done(Vec<String>),
+    /// It was so already: nothing changed, nothing recorded.
+    Already,
+    NoSuchUser,
+}
+
+/// Locks (`lock`) or unlocks the account `id`, in one transaction: a lock
+/// ends every session of the account and records `event`. A session start
+/// share-locks the row on PostgreSQL and checks the lock, so it either
+/// commits first (and ends here) or sees the lock.
+pub async fn set_locked(
+    db: &Db,
+    id: &str,
+    lock: bool,
+    event: &Event<'_>,
+) -> Result<LockChanged, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let locked_at: Option<Option<i64>> = sqlx::query_scalar(if pg {
+            "SELECT locked_at FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+        } else {
+            "SELECT locked_at FROM users WHERE id = $1 AND deleted_at IS NULL"
+        })
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(locked_at) = locked_at else {
+            return Ok(LockChanged::NoSuchUser);
+        };
+        if locked_at.is_some() == lock {
+            return Ok(LockChanged::Already);
+        }
+        sqlx::query("UPDATE users SET locked_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(lock.then_some(event.at))
+            .execute(&mut *tx)
+            .await?;
+        let ended = if lock {
+            tx.revoke_sessions(Filter::User(id), Reason::Locked).await?
+        } else {
+            Vec::new()
+        };
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(LockChanged::Done(ended))
+    })
+}
+
+/// An account as the admin console lists it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Listed {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub role: String,
+    pub created_at: i64,
+    pub email_verified: bool,
+    pub mfa: bool,
+    pub locked: bool,
+    pub last_login_at: Option<i64>,
+}
+
+/// Up to `limit` accounts whose username or email starts with `prefix`
+/// (any case; `%` and `_` match only themselves), in the order of their
+/// lower-cased usernames after `after`, and whether there are more.
+/// Deleted accounts are not listed.
+pub async fn search(
+    db: &Db,
+    prefix: &str,
+    limit: i64,
+    after: Option<&str>,
+) -> Result<(Vec<Listed>, bool), sqlx::Error> {
+    let pattern = format!(
+        "{}%",
+        prefix
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    // PostgreSQL compares by bytes too, as SQLite does, whatever the
+    // database's locale: the order, and so the pages, are the same on both.
+    macro_rules! search {
+        ($collate:literal) => {
+            concat!(
+                "SELECT id, username, email, role, created_at, email_verified,
+                        (locked_at IS NOT NULL) AS locked, last_login_at, ",
+                mfa_column!(),
+                " FROM users
+                 WHERE deleted_at IS NULL
+                   AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
+                   AND ($2 IS NULL OR lower(username)",
+                $collate,
+                " > $2)
+                 ORDER BY lower(username)",
+                $collate,
+                " LIMIT $3"
+            )
+        };
+    }
+    let sql = match db {
+        Db::Sqlite(_) => search!(""),
+        Db::Postgres(_) => search!(" COLLATE \"C\""),
+    };
+    let mut rows: Vec<Listed> = on!(db, read, |pool| sqlx::query_as(sql)
+        .bind(&pattern)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await)?;
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok((rows, more))
 }

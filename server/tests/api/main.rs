@@ -5,6 +5,7 @@ mod binary;
 mod helpers;
 
 mod attacks;
+mod audit;
 mod cors;
 mod crash;
 

@@ -28,8 +28,9 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
             .start(
                 &ada.id,
                 None,
-                None,
+                &server::store::audit::Origin::default(),
                 server::auth::sessions::SignIn::password(0),
+                &[],
             )
             .await
             .unwrap()

@@ -1,0 +1,145 @@
+//! `/api/admin/users*`: what the admin console does to accounts. Every
+//! handler asks for the `admin` role first.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use classboard::api::{AdminUser, AdminUserPage, EventKind, Role};
+
+use super::lifecycle::prepare;
+use crate::{
+    AppError, Result,
+    extract::{AuthUser, Client, PageQuery},
+    mail::Letter,
+    startup::AppState,
+    store::{
+        audit::Event,
+        mfa, rfc3339,
+        users::{self, Listed, LockChanged, stored_role},
+    },
+};
+
+/// The longest search prefix accepted.
+const MAX_QUERY: usize = 254;
+
+/// `GET /api/admin/users?q=&limit=&before=`: accounts whose username or
+/// email starts with `q` (any case), by username.
+pub async fn users(
+    State(state): State<AppState>,
+    user: AuthUser,
+    page: PageQuery,
+) -> Result<Json<AdminUserPage>> {
+    user.require(Role::Admin)?;
+    let prefix = page.param("q").unwrap_or_default().trim();
+    if prefix.chars().count() > MAX_QUERY {
+        return Err(AppError::InvalidRequest(format!(
+            "q must be at most {MAX_QUERY} characters."
+        )));
+    }
+    let (rows, more) = users::search(&state.db, prefix, page.limit, page.before.as_deref()).await?;
+    let next = more
+        .then(|| rows.last().map(|r| r.username.to_lowercase()))
+        .flatten();
+    Ok(Json(AdminUserPage {
+        users: rows.into_iter().map(view).collect(),
+        next,
+    }))
+}
+
+fn view(row: Listed) -> AdminUser {
+    AdminUser {
+        role: stored_role(&row.role),
+        created_at: rfc3339(row.created_at),
+        last_login_at: row.last_login_at.map(rfc3339),
+        id: row.id,
+        username: row.username,
+        email: row.email,
+        email_verified: row.email_verified,
+        mfa: row.mfa,
+        locked: row.locked,
+    }
+}
+
+/// `POST /api/admin/users/{id}/lock`: the account cannot sign in or
+/// refresh, and its sessions end at once. An admin cannot lock themselves
+/// (`409`); locking a locked account changes nothing.
+pub async fn lock(
+    state: State<AppState>,
+    client: Client,
+    user: AuthUser,
+    id: Path<String>,
+) -> Result<StatusCode> {
+    set_locked(state, client, user, id, true).await
+}
+
+/// `POST /api/admin/users/{id}/unlock`
+pub async fn unlock(
+    state: State<AppState>,
+    client: Client,
+    user: AuthUser,
+    id: Path<String>,
+) -> Result<StatusCode> {
+    set_locked(state, client, user, id, false).await
+}
+
+async fn set_locked(
+    State(state): State<AppState>,
+    Client { origin, .. }: Client,
+    user: AuthUser,
+    Path(id): Path<String>,
+    lock: bool,
+) -> Result<StatusCode> {
+    user.require(Role::Admin)?;
+    if lock && id == user.id {
+        return Err(AppError::Conflict("You cannot lock your own account."));
+    }
+    let kind = if lock {
+        EventKind::AccountLocked
+    } else {
+        EventKind::AccountUnlocked
+    };
+    let event = Event::new(kind, &id, &origin).by(&user.id);
+    match users::set_locked(&state.db, &id, lock, &event).await? {
+        LockChanged::Done(ended) => {
+            state.revocations.insert(&ended);
+            tracing::info!(user = %id, by = %user.id, lock, sessions_ended = ended.len(), "account lock changed");
+        }
+        LockChanged::Already => {}
+        LockChanged::NoSuchUser => return Err(AppError::NotFound),
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/admin/users/{id}/mfa`: removes every second factor (for
+/// someone who lost them); the account is told by mail. `404` when the
+/// account has none, or does not exist.
+pub async fn remove_mfa(
+    State(state): State<AppState>,
+    Client { origin, .. }: Client,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    user.require(Role::Admin)?;
+    let Some(account) = users::by_id(&state.db, &id).await? else {
+        return Err(AppError::NotFound);
+    };
+    let notice = prepare(
+        &state,
+        &account.email,
+        Letter::SecondFactorsRemoved {
+            username: &account.username,
+        },
+    )?;
+    let event = Event::new(EventKind::SecondFactorRemoved, &id, &origin)
+        .by(&user.id)
+        .detail("all, by an admin");
+    if !mfa::remove_all(&state.db, &id, (&notice.queued(), &event)).await? {
+        return Err(AppError::NotFound);
+    }
+    state.profiles.forget(&id);
+    state.mailer.wake();
+    tracing::info!(user = %id, by = %user.id, "second factors removed by an admin");
+    Ok(StatusCode::NO_CONTENT)
+}
