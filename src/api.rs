@@ -10,6 +10,7 @@ pub const ENDED_FOR_SAFETY: &str = "This session was ended for your safety: one 
 
 /// What a user may do. Ordered by power, so `role >= Role::Teacher` reads well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Student,
@@ -37,6 +38,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub username: String,
@@ -53,6 +55,7 @@ pub struct User {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignupRequest {
     pub username: String,
     pub email: String,
@@ -60,6 +63,7 @@ pub struct SignupRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     /// A username or an email address.
     pub login: String,
@@ -67,6 +71,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RefreshRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
@@ -74,6 +79,7 @@ pub struct RefreshRequest {
 
 /// RFC 6749 §5.1 field names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
@@ -86,11 +92,13 @@ pub struct TokenResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserResponse {
     pub user: User,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub id: String,
     pub created_at: String,
@@ -108,6 +116,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionList {
     pub sessions: Vec<Session>,
     /// Pass as `before` to get the next page; `null` on the last page.
@@ -115,12 +124,14 @@ pub struct SessionList {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPost {
     pub title: String,
     pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Author {
     pub id: String,
     pub username: String,
@@ -133,6 +144,7 @@ pub fn byline(author: Option<&Author>) -> String {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Post {
     pub id: String,
     pub title: String,
@@ -143,11 +155,13 @@ pub struct Post {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostResponse {
     pub post: Post,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostPage {
     pub posts: Vec<Post>,
     /// Pass as `before` to get the next (older) page; `null` on the last page.
@@ -155,6 +169,7 @@ pub struct PostPage {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewGrade {
     /// The student's username.
     pub student: String,
@@ -163,6 +178,7 @@ pub struct NewGrade {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Grade {
     pub id: String,
     pub student: Author,
@@ -174,11 +190,13 @@ pub struct Grade {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GradeResponse {
     pub grade: Grade,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GradeList {
     pub grades: Vec<Grade>,
     /// Pass as `before` to get the next (older) page; `null` on the last page.
@@ -186,6 +204,7 @@ pub struct GradeList {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleChange {
     pub role: String,
 }
@@ -194,6 +213,7 @@ pub struct RoleChange {
 /// account has a second factor: no token yet, a challenge to finish with
 /// `POST /api/auth/mfa`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaRequired {
     pub error: crate::ErrorCode,
     pub error_description: String,
@@ -206,6 +226,7 @@ pub struct MfaRequired {
 
 /// A second factor a login can finish with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MfaMethod {
     Totp,
@@ -217,6 +238,7 @@ pub enum MfaMethod {
 /// `ceremony` (from `POST /api/auth/mfa/passkey/options`) and the browser's
 /// `credential` for `passkey`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaLogin {
     pub mfa_token: String,
     pub method: MfaMethod,
@@ -225,6 +247,7 @@ pub struct MfaLogin {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub credential: Option<Box<RawValue>>,
 }
 
@@ -237,19 +260,23 @@ pub struct MfaLogin {
 /// `PublicKeyCredentialRequestOptionsJSON`), and the answer goes back with
 /// `ceremony`, within five minutes, once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasskeyCeremony {
     pub ceremony: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub options: Box<RawValue>,
 }
 
 /// `POST /api/account/passkeys`: finishes a registration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPasskey {
     /// Missing is the same as empty: `422 required`.
     #[serde(default)]
     pub ceremony: String,
     /// The browser's `RegistrationResponseJSON`; missing is `422 required`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub credential: Option<Box<RawValue>>,
     /// How its owner will recognise it ("Laptop", "Phone").
     #[serde(default)]
@@ -258,34 +285,40 @@ pub struct NewPasskey {
 
 /// `POST /api/auth/passkey`: a sign-in with a passkey and no password.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasskeySignIn {
     /// Missing is the same as empty: `422 required`.
     #[serde(default)]
     pub ceremony: String,
     /// The browser's `AuthenticationResponseJSON`; missing is `422 required`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub credential: Option<Box<RawValue>>,
 }
 
 /// `POST /api/auth/mfa/passkey/options`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaPasskeyOptions {
     pub mfa_token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasskeyResponse {
     pub passkey: Passkey,
 }
 
 /// `GET /api/account/passkeys`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasskeyList {
     pub passkeys: Vec<Passkey>,
 }
 
 /// `GET /api/account/mfa`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MfaStatus {
     pub totp: TotpStatus,
     pub passkeys: Vec<Passkey>,
@@ -293,6 +326,7 @@ pub struct MfaStatus {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TotpStatus {
     pub enabled: bool,
     /// When it was turned on (RFC 3339), or `null`.
@@ -301,6 +335,7 @@ pub struct TotpStatus {
 
 /// `POST /api/account/mfa/totp`: a new secret, pending until confirmed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TotpEnrolment {
     /// Base32, for typing into an authenticator app.
     pub secret: String,
@@ -313,6 +348,7 @@ pub struct TotpEnrolment {
 /// code (TOTP or recovery) when the account has a second factor. Confirming
 /// TOTP sends the new secret's first code as `code`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reauth {
     /// Missing is the same as empty: `422 required`.
     #[serde(default)]
@@ -324,17 +360,20 @@ pub struct Reauth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub credential: Option<Box<RawValue>>,
 }
 
 /// Recovery codes, shown once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
 
 /// A registered passkey.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Passkey {
     pub id: String,
     pub name: String,
@@ -344,18 +383,21 @@ pub struct Passkey {
 
 /// `POST /api/auth/verify-email`: the token of a verification mail.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MailedToken {
     pub token: String,
 }
 
 /// `POST /api/auth/password-reset`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordResetRequest {
     pub email: String,
 }
 
 /// `POST /api/auth/password-reset/confirm`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PasswordReset {
     pub token: String,
     pub new_password: String,
@@ -364,6 +406,7 @@ pub struct PasswordReset {
 /// `POST /api/account/password`: beside the proof of presence ([`Reauth`]'s
 /// fields, in the same object).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPassword {
     pub new_password: String,
 }
@@ -371,12 +414,14 @@ pub struct NewPassword {
 /// `POST /api/account/email`: beside the proof of presence ([`Reauth`]'s
 /// fields, in the same object).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewEmail {
     pub email: String,
 }
 
 /// What a security event records. Stored and sent by [`EventKind::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Signup,
@@ -501,6 +546,7 @@ impl EventKind {
 
 /// One security event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: String,
     pub kind: EventKind,
@@ -526,6 +572,7 @@ pub struct Event {
 
 /// `GET /api/account/activity`, `GET /api/admin/audit`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventPage {
     pub events: Vec<Event>,
     /// Pass as `before` to get the next (older) page; `null` on the last page.
@@ -534,6 +581,7 @@ pub struct EventPage {
 
 /// An account as the admin console lists it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUser {
     pub id: String,
     pub username: String,
@@ -550,6 +598,7 @@ pub struct AdminUser {
 
 /// `GET /api/admin/users`
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserPage {
     pub users: Vec<AdminUser>,
     /// Pass as `before` to get the next page; `null` on the last page.

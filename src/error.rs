@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// A stable, machine-readable error code. Clients branch on this, never on
 /// the human sentence beside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidRequest,
@@ -66,6 +67,7 @@ impl ErrorCode {
 
 /// One invalid field of a request, reported in [`ErrorBody::details`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldIssue {
     pub field: String,
     /// A stable code such as `too_short` or `taken`.
@@ -75,6 +77,7 @@ pub struct FieldIssue {
 /// The JSON body of every error response:
 /// `{"error": "...", "error_description": "...", "details": [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ErrorCode,
     pub error_description: String,

@@ -400,9 +400,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         if declared_empty || !has_body {
             return Ok(Self(None));
         }
-        AppJson::from_request(req, state)
+        // `null` is no body too, as the OpenAPI document says.
+        AppJson::<Option<T>>::from_request(req, state)
             .await
-            .map(|AppJson(v)| Self(Some(v)))
+            .map(|AppJson(v)| Self(v))
     }
 }
 

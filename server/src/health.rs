@@ -1,11 +1,19 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
+use crate::api::openapi::Failure;
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
 use crate::{AppError, Result, startup::AppState};
 
 /// `GET /healthz`: the process is up and serving HTTP.
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "The process is up", body = Object),
+        Failure,
+    ),
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -13,6 +21,13 @@ pub async fn healthz() -> Json<Value> {
 /// `GET /readyz`: the process can do useful work: it reaches its database,
 /// and its set of revoked sessions is current (a process whose polls keep
 /// failing would accept revoked tokens, so it asks to be taken out).
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The database answers", body = Object),
+        Failure,
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>> {
     state.db.ping().await.map_err(AppError::Unavailable)?;
     if !state.revocations.is_fresh() {

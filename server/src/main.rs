@@ -25,6 +25,8 @@ enum Command {
     /// The keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Print the OpenAPI document (what `GET /api/openapi.json` serves).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +45,14 @@ enum KeysCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        // Needs no configuration: the document is the code's.
+        let document = server::api::document()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises");
+        println!("{document}");
+        return ExitCode::SUCCESS;
+    }
     telemetry::init(match cli.command {
         None | Some(Command::Serve) => telemetry::LogTo::Stdout,
         Some(_) => telemetry::LogTo::Stderr,
@@ -96,6 +106,7 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Command::Openapi => unreachable!("answered before the configuration is read"),
     }
 }
 

@@ -8,7 +8,7 @@ use std::{
 };
 
 use app::{App, shell};
-use axum::{Router, extract::FromRef, routing::get};
+use axum::{Router, extract::FromRef};
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler, generate_route_list};
 use secrecy::{ExposeSecret, SecretString};
@@ -30,7 +30,6 @@ use crate::{
         sessions::{self, Policy, Sessions},
     },
     config::{JwtAlg, RateLimit, SiteConfig},
-    health,
     mail::{Mailer, Transport},
     secret, store, telemetry, users,
 };
@@ -278,11 +277,8 @@ fn router(state: AppState) -> Router {
     let board: app::board::SharedBoard = Arc::new(crate::api::posts::DbBoard(state.db.clone()));
 
     let metrics_on = state.config.metrics_addr.is_some();
-    let routes = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/.well-known/jwks.json", get(crate::api::auth::jwks))
-        .nest("/api", crate::api::router())
+    let (api, _) = crate::api::router();
+    let routes = api
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,6 +1,7 @@
 //! `/api/account/*`: the caller's own second factors, and the proof of
 //! presence (re-authentication) that changing them takes.
 
+use super::openapi::Failure;
 use std::net::IpAddr;
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -31,6 +32,14 @@ use crate::{
 };
 
 /// `GET /api/account/mfa`
+#[utoipa::path(
+    get, path = "/account/mfa", tag = "account",
+    responses(
+        (status = 200, description = "The caller's second factors", body = classboard::api::MfaStatus),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result<Json<MfaStatus>> {
     let factors = state.second_factors.factors(&user.id).await?;
     let passkeys = state.passkeys.list(&user.id).await?;
@@ -46,6 +55,14 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
 
 /// `POST /api/account/mfa/totp`: a new secret, pending until a code from it
 /// confirms it (within ten minutes). Starting again replaces a pending one.
+#[utoipa::path(
+    post, path = "/account/mfa/totp", tag = "account",
+    responses(
+        (status = 201, description = "A new secret, pending until confirmed", body = classboard::api::TotpEnrolment),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn totp_begin(
     State(state): State<AppState>,
     user: AuthUser,
@@ -67,6 +84,15 @@ pub async fn totp_begin(
 /// `POST /api/account/mfa/totp/confirm {code, password}`: the password
 /// proves presence, the code proves the authenticator holds the secret.
 /// Both count against the account's failure budgets.
+#[utoipa::path(
+    post, path = "/account/mfa/totp/confirm", tag = "account",
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 200, description = "TOTP is on; ten recovery codes, shown once", body = classboard::api::RecoveryCodes),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn totp_confirm(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -111,6 +137,15 @@ pub async fn totp_confirm(
 
 /// `DELETE /api/account/mfa/totp {password, code}`: TOTP off, and the
 /// recovery codes with it.
+#[utoipa::path(
+    delete, path = "/account/mfa/totp", tag = "account",
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 204, description = "TOTP is off"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn totp_remove(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -128,6 +163,15 @@ pub async fn totp_remove(
 
 /// `POST /api/account/mfa/recovery-codes {password, code}`: ten new codes;
 /// the old ones stop working.
+#[utoipa::path(
+    post, path = "/account/mfa/recovery-codes", tag = "account",
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 200, description = "Ten new recovery codes; the old ones are void", body = classboard::api::RecoveryCodes),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn recovery_codes(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -208,6 +252,14 @@ pub async fn reauthenticate(
 
 /// `POST /api/account/reauth/passkey/options`: a passkey assertion to prove
 /// presence with, instead of a code, for the account's passkeys.
+#[utoipa::path(
+    post, path = "/account/reauth/passkey/options", tag = "account",
+    responses(
+        (status = 200, description = "A ceremony for proving presence with a passkey", body = classboard::api::PasskeyCeremony),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn reauth_passkey_options(
     State(state): State<AppState>,
     user: AuthUser,

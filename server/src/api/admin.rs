@@ -1,6 +1,7 @@
 //! `/api/admin/users*`: what the admin console does to accounts. Every
 //! handler asks for the `admin` role first.
 
+use super::openapi::{Failure, Page};
 use axum::{
     Json,
     extract::{Path, State},
@@ -26,6 +27,15 @@ const MAX_QUERY: usize = 254;
 
 /// `GET /api/admin/users?q=&limit=&before=`: accounts whose username or
 /// email starts with `q` (any case), by username.
+#[utoipa::path(
+    get, path = "/admin/users", tag = "admin",
+    params(("q" = Option<String>, Query, description = "A prefix of the username or email, any case"), Page),
+    responses(
+        (status = 200, description = "Accounts by username", body = classboard::api::AdminUserPage),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn users(
     State(state): State<AppState>,
     user: AuthUser,
@@ -65,6 +75,15 @@ fn view(row: Listed) -> AdminUser {
 /// `POST /api/admin/users/{id}/lock`: the account cannot sign in or
 /// refresh, and its sessions end at once. An admin cannot lock themselves
 /// (`409`); locking a locked account changes nothing.
+#[utoipa::path(
+    post, path = "/admin/users/{id}/lock", tag = "admin",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Locked; its sessions are over"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn lock(
     state: State<AppState>,
     client: Client,
@@ -75,6 +94,15 @@ pub async fn lock(
 }
 
 /// `POST /api/admin/users/{id}/unlock`
+#[utoipa::path(
+    post, path = "/admin/users/{id}/unlock", tag = "admin",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Unlocked"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn unlock(
     state: State<AppState>,
     client: Client,
@@ -115,6 +143,15 @@ async fn set_locked(
 /// `DELETE /api/admin/users/{id}/mfa`: removes every second factor (for
 /// someone who lost them); the account is told by mail. `404` when the
 /// account has none, or does not exist.
+#[utoipa::path(
+    delete, path = "/admin/users/{id}/mfa", tag = "admin",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Every second factor is removed; the owner is mailed"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove_mfa(
     State(state): State<AppState>,
     Client { origin, .. }: Client,

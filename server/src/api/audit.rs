@@ -1,6 +1,7 @@
 //! Security events: `GET /api/account/activity` (the caller's own) and
 //! `GET /api/admin/audit` (every account's, for admins).
 
+use super::openapi::{Failure, Page};
 use axum::{Json, extract::State};
 use classboard::api::{Event, EventKind, EventPage, Role};
 
@@ -16,6 +17,15 @@ use crate::{
 };
 
 /// `GET /api/account/activity?limit=&before=`: newest first.
+#[utoipa::path(
+    get, path = "/account/activity", tag = "account",
+    params(Page),
+    responses(
+        (status = 200, description = "The caller's security events, newest first", body = classboard::api::EventPage),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn activity(
     State(state): State<AppState>,
     user: AuthUser,
@@ -29,6 +39,15 @@ pub async fn activity(
 }
 
 /// `GET /api/admin/audit?user=&kind=&limit=&before=`: newest first.
+#[utoipa::path(
+    get, path = "/admin/audit", tag = "admin",
+    params(("user" = Option<String>, Query, description = "An account id"), ("kind" = Option<classboard::api::EventKind>, Query), Page),
+    responses(
+        (status = 200, description = "Security events of every account, newest first", body = classboard::api::EventPage),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn all(
     State(state): State<AppState>,
     user: AuthUser,

@@ -1,6 +1,7 @@
 //! `/api/auth/*`, `/api/me` and the JWKS: signup, login, refresh, logout and
 //! sessions.
 
+use super::openapi::{Failure, Page};
 use axum::{
     Json,
     extract::{Path, State},
@@ -44,6 +45,14 @@ pub const COOKIE: &str = "refresh_token";
 const COOKIE_PATH: &str = "/api/auth";
 
 /// `POST /api/auth/signup`
+#[utoipa::path(
+    post, path = "/auth/signup", tag = "auth",
+    request_body = classboard::api::SignupRequest,
+    responses(
+        (status = 201, description = "Signed up and signed in", body = classboard::api::TokenResponse),
+        Failure,
+    ),
+)]
 pub async fn signup(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -110,6 +119,15 @@ pub async fn signup(
 /// The attempt is counted against the account's failure budgets before its
 /// password is hashed (and given back when it succeeds), so however many
 /// guesses arrive at once, no more are hashed than the limits allow.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth",
+    request_body = classboard::api::LoginRequest,
+    responses(
+        (status = 200, description = "Signed in: tokens (and the refresh cookie)", body = classboard::api::TokenResponse),
+        (status = 403, description = "`mfa_required` (a `MfaRequired` body: the second step is next), or `forbidden`: the account is locked", body = classboard::ErrorBody),
+        Failure,
+    ),
+)]
 pub async fn login(
     state: State<AppState>,
     client: Client,
@@ -278,6 +296,14 @@ async fn mfa_required(
 /// `POST /api/auth/mfa`: the second step of a login. The code (or passkey
 /// assertion) counts against the account's failure budgets like a
 /// password; the fifth wrong one ends the `mfa_token`.
+#[utoipa::path(
+    post, path = "/auth/mfa", tag = "auth",
+    request_body = classboard::api::MfaLogin,
+    responses(
+        (status = 200, description = "Signed in: tokens (and the refresh cookie)", body = classboard::api::TokenResponse),
+        Failure,
+    ),
+)]
 pub async fn mfa(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -423,6 +449,15 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
 }
 
 /// `POST /api/auth/refresh`
+#[utoipa::path(
+    post, path = "/auth/refresh", tag = "auth",
+    request_body = Option<classboard::api::RefreshRequest>,
+    responses(
+        (status = 200, description = "A new token pair; the presented token is spent", body = classboard::api::TokenResponse),
+        Failure,
+    ),
+    security((), ("refresh_cookie" = [])),
+)]
 pub async fn refresh(
     state: State<AppState>,
     client: Client,
@@ -501,6 +536,15 @@ async fn rotate(
 
 /// `POST /api/auth/logout`: ends the session of the presented refresh token.
 /// Idempotent: an unknown or already ended session is still a `204`.
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth",
+    request_body = Option<classboard::api::RefreshRequest>,
+    responses(
+        (status = 204, description = "The session is over (also when it was already)"),
+        Failure,
+    ),
+    security((), ("refresh_cookie" = [])),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     Client { origin, .. }: Client,
@@ -521,6 +565,14 @@ pub async fn logout(
 }
 
 /// `POST /api/auth/logout-all`: ends every session of the bearer.
+#[utoipa::path(
+    post, path = "/auth/logout-all", tag = "auth",
+    responses(
+        (status = 204, description = "Every session of the caller is over"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn logout_all(
     State(state): State<AppState>,
     Client { origin, .. }: Client,
@@ -537,6 +589,15 @@ pub async fn logout_all(
 }
 
 /// `GET /api/auth/sessions?limit=&before=`: most recently used first.
+#[utoipa::path(
+    get, path = "/auth/sessions", tag = "auth",
+    params(Page),
+    responses(
+        (status = 200, description = "The caller's live sessions, most recently used first", body = classboard::api::SessionList),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     user: AuthUser,
@@ -571,6 +632,15 @@ pub async fn sessions(
 
 /// `DELETE /api/auth/sessions/{id}`: another user's session is a `404`, so
 /// that session ids cannot be probed.
+#[utoipa::path(
+    delete, path = "/auth/sessions/{id}", tag = "auth",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "The session is over"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn revoke_session(
     State(state): State<AppState>,
     Client { origin, .. }: Client,
@@ -586,6 +656,14 @@ pub async fn revoke_session(
 }
 
 /// `GET /api/me`
+#[utoipa::path(
+    get, path = "/me", tag = "auth",
+    responses(
+        (status = 200, description = "The caller", body = classboard::api::UserResponse),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserResponse>> {
     // The role is the token's: a role change revokes the sessions of tokens
     // that carry the old one.
@@ -604,6 +682,13 @@ pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<Us
 /// `GET /.well-known/jwks.json`: the public keys of the ring (published,
 /// active and retired; none with HS256). Cached for a minute: far less than
 /// the publish lead, so verifiers have a new key before it signs.
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "operations",
+    responses(
+        (status = 200, description = "The public keys that verify access tokens (RFC 7517)", body = Object),
+        Failure,
+    ),
+)]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=60")],

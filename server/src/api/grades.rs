@@ -1,6 +1,7 @@
 //! `/api/grades`: teachers (and admins) assign; students see their own,
 //! teachers what they assigned, admins everything.
 
+use super::openapi::{Failure, Page};
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
     api::{Grade, GradeList, GradeResponse, NewGrade, Role},
@@ -15,6 +16,15 @@ use crate::{
 };
 
 /// `POST /api/grades`
+#[utoipa::path(
+    post, path = "/grades", tag = "board",
+    request_body = classboard::api::NewGrade,
+    responses(
+        (status = 201, description = "Graded", body = classboard::api::GradeResponse),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -47,6 +57,15 @@ pub async fn create(
 
 /// `GET /api/grades?limit=&before=`: newest first; a student's own, a
 /// teacher's assigned, or (admin) all. `next` works as for posts.
+#[utoipa::path(
+    get, path = "/grades", tag = "board",
+    params(Page),
+    responses(
+        (status = 200, description = "A student's own grades; every grade for teachers and admins", body = classboard::api::GradeList),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,

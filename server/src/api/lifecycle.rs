@@ -7,6 +7,7 @@
 //! request answers the same, at once, whether or not the address has an
 //! account: the lookup and the mail happen after the answer.
 
+use super::openapi::Failure;
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
     api::{EventKind, MailedToken, NewEmail, NewPassword, PasswordReset, PasswordResetRequest},
@@ -34,6 +35,14 @@ use crate::{
 
 /// `POST /api/auth/verify-email {token}`: proves the address the token was
 /// mailed to; for a new address, it becomes the account's.
+#[utoipa::path(
+    post, path = "/auth/verify-email", tag = "auth",
+    request_body = classboard::api::MailedToken,
+    responses(
+        (status = 204, description = "The address is proven (a new one is now the account's)"),
+        Failure,
+    ),
+)]
 pub async fn verify_email(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -54,6 +63,14 @@ pub async fn verify_email(
 
 /// `POST /api/account/verify-email`: mails a fresh verification link to the
 /// account's address (the newest link is the one that works).
+#[utoipa::path(
+    post, path = "/account/verify-email", tag = "account",
+    responses(
+        (status = 202, description = "A new link is on its way", body = Object),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn resend_verification(
     State(state): State<AppState>,
     user: AuthUser,
@@ -86,6 +103,14 @@ pub async fn resend_verification(
 /// `POST /api/auth/password-reset {email}`: always `202 {}` for a valid
 /// address, at once; the account is looked up, and the link mailed, after
 /// the answer. Limited per address and per network.
+#[utoipa::path(
+    post, path = "/auth/password-reset", tag = "auth",
+    request_body = classboard::api::PasswordResetRequest,
+    responses(
+        (status = 202, description = "Answered alike whether or not the address has an account", body = Object),
+        Failure,
+    ),
+)]
 pub async fn request_password_reset(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -155,6 +180,14 @@ async fn mail_reset_link(state: &AppState, email: &Email, origin: &Origin) -> Re
 /// `POST /api/auth/password-reset/confirm {token, new_password}`: sets the
 /// new password and ends every session of the account. A new password that
 /// breaks a rule is `422` and spends nothing. Second factors stay.
+#[utoipa::path(
+    post, path = "/auth/password-reset/confirm", tag = "auth",
+    request_body = classboard::api::PasswordReset,
+    responses(
+        (status = 204, description = "The password is set; every session is over"),
+        Failure,
+    ),
+)]
 pub async fn reset_password(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -198,6 +231,15 @@ pub async fn reset_password(
 
 /// `POST /api/account/password {password, code?, new_password}`: every
 /// other session ends; this one stays.
+#[utoipa::path(
+    post, path = "/account/password", tag = "account",
+    request_body = super::openapi::PasswordChangeBody,
+    responses(
+        (status = 204, description = "The password is changed; the other sessions are over"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -239,6 +281,15 @@ pub async fn change_password(
 /// `POST /api/account/email {password, code?, email}`: mails a link to the
 /// new address (which becomes the account's when it is followed) and a
 /// notice to the current one.
+#[utoipa::path(
+    post, path = "/account/email", tag = "account",
+    request_body = super::openapi::EmailChangeBody,
+    responses(
+        (status = 202, description = "A link is on its way to the new address", body = Object),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn change_email(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -297,6 +348,15 @@ pub async fn change_email(
 
 /// `DELETE /api/account {password, code?}`: the account, its sessions,
 /// factors and grades go; its posts stay, by a deleted user.
+#[utoipa::path(
+    delete, path = "/account", tag = "account",
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 204, description = "The account is deleted"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete_account(
     State(state): State<AppState>,
     Client { ip, origin }: Client,

@@ -1,10 +1,8 @@
 //! The JSON API under `/api`, and the JWKS document.
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{delete, get, patch, post},
-};
+use axum::{Router, extract::DefaultBodyLimit};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppError, startup::AppState};
 
@@ -14,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod grades;
 pub mod lifecycle;
+pub mod openapi;
 pub mod passkeys;
 pub mod posts;
 pub mod users;
@@ -21,65 +20,76 @@ pub mod users;
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Routes mounted at `/api`. Unknown paths and methods answer with the
-/// contract's JSON error body, not an HTML page.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/signup", post(auth::signup))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/mfa", post(auth::mfa))
-        .route(
-            "/auth/mfa/passkey/options",
-            post(passkeys::second_factor_options),
-        )
-        .route("/auth/passkey/options", post(passkeys::sign_in_options))
-        .route("/auth/passkey", post(passkeys::sign_in))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/logout-all", post(auth::logout_all))
-        .route("/auth/sessions", get(auth::sessions))
-        .route("/auth/sessions/{id}", delete(auth::revoke_session))
-        .route("/auth/verify-email", post(lifecycle::verify_email))
-        .route(
-            "/auth/password-reset",
-            post(lifecycle::request_password_reset),
-        )
-        .route(
-            "/auth/password-reset/confirm",
-            post(lifecycle::reset_password),
-        )
-        .route("/me", get(auth::me))
-        .route("/account", delete(lifecycle::delete_account))
-        .route(
-            "/account/verify-email",
-            post(lifecycle::resend_verification),
-        )
-        .route("/account/password", post(lifecycle::change_password))
-        .route("/account/email", post(lifecycle::change_email))
-        .route("/account/mfa", get(account::mfa_status))
-        .route(
-            "/account/mfa/totp",
-            post(account::totp_begin).delete(account::totp_remove),
-        )
-        .route("/account/mfa/totp/confirm", post(account::totp_confirm))
-        .route("/account/mfa/recovery-codes", post(account::recovery_codes))
-        .route("/account/passkeys", get(passkeys::list).post(passkeys::add))
-        .route("/account/passkeys/register", post(passkeys::register))
-        .route(
-            "/account/reauth/passkey/options",
-            post(account::reauth_passkey_options),
-        )
-        .route("/account/passkeys/{id}", delete(passkeys::remove))
-        .route("/posts", post(posts::create).get(posts::list))
-        .route("/posts/{id}", get(posts::get).delete(posts::delete))
-        .route("/grades", post(grades::create).get(grades::list))
-        .route("/account/activity", get(audit::activity))
-        .route("/users/{id}/role", patch(users::change_role))
-        .route("/admin/users", get(admin::users))
-        .route("/admin/users/{id}/lock", post(admin::lock))
-        .route("/admin/users/{id}/unlock", post(admin::unlock))
-        .route("/admin/users/{id}/mfa", delete(admin::remove_mfa))
-        .route("/admin/audit", get(audit::all))
+/// The API's routes (`/api/*`, the JWKS and the health checks) and their
+/// OpenAPI document. A handler is mounted and described in one step
+/// ([`routes!`]), so the document cannot list a route that does not exist,
+/// or miss one.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, api_document) = api_routes().split_for_parts();
+    let (site, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(crate::health::healthz))
+        .routes(routes!(crate::health::readyz))
+        .routes(routes!(auth::jwks))
+        .split_for_parts();
+    (
+        site.nest("/api", finish(api)),
+        document.nest("/api", api_document),
+    )
+}
+
+/// The OpenAPI document, as [`router`] makes it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    router().1
+}
+
+/// Routes mounted at `/api`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi::document))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::mfa))
+        .routes(routes!(passkeys::second_factor_options))
+        .routes(routes!(passkeys::sign_in_options))
+        .routes(routes!(passkeys::sign_in))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::sessions))
+        .routes(routes!(auth::revoke_session))
+        .routes(routes!(lifecycle::verify_email))
+        .routes(routes!(lifecycle::request_password_reset))
+        .routes(routes!(lifecycle::reset_password))
+        .routes(routes!(auth::me))
+        .routes(routes!(lifecycle::delete_account))
+        .routes(routes!(lifecycle::resend_verification))
+        .routes(routes!(lifecycle::change_password))
+        .routes(routes!(lifecycle::change_email))
+        .routes(routes!(audit::activity))
+        .routes(routes!(account::mfa_status))
+        .routes(routes!(account::totp_begin, account::totp_remove))
+        .routes(routes!(account::totp_confirm))
+        .routes(routes!(account::recovery_codes))
+        .routes(routes!(passkeys::list, passkeys::add))
+        .routes(routes!(passkeys::register))
+        .routes(routes!(account::reauth_passkey_options))
+        .routes(routes!(passkeys::remove))
+        .routes(routes!(posts::create, posts::list))
+        .routes(routes!(posts::get, posts::delete))
+        .routes(routes!(grades::create, grades::list))
+        .routes(routes!(users::change_role))
+        .routes(routes!(admin::users))
+        .routes(routes!(admin::lock))
+        .routes(routes!(admin::unlock))
+        .routes(routes!(admin::remove_mfa))
+        .routes(routes!(audit::all))
+}
+
+/// What every route under `/api` shares: unknown paths and methods answer
+/// with the contract's JSON error body, not an HTML page, and bodies are
+/// limited in size and time.
+fn finish(router: Router<AppState>) -> Router<AppState> {
+    router
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

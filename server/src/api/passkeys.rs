@@ -2,6 +2,7 @@
 //! re-authentication) and `/api/auth/passkey*` (signing in with one, with no
 //! password or as the second step of a password login).
 
+use super::openapi::Failure;
 use axum::{
     Json,
     extract::{Path, State},
@@ -33,6 +34,14 @@ use crate::{
 };
 
 /// `GET /api/account/passkeys`
+#[utoipa::path(
+    get, path = "/account/passkeys", tag = "account",
+    responses(
+        (status = 200, description = "The caller's passkeys", body = classboard::api::PasskeyList),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<PasskeyList>> {
     let passkeys = state.passkeys.list(&user.id).await?;
     Ok(Json(PasskeyList {
@@ -42,6 +51,15 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<
 
 /// `POST /api/account/passkeys/register {password, code?}`: starts adding a
 /// passkey, after proof of presence.
+#[utoipa::path(
+    post, path = "/account/passkeys/register", tag = "account",
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 200, description = "A registration ceremony", body = classboard::api::PasskeyCeremony),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -63,6 +81,15 @@ pub async fn register(
 /// adding a passkey. When it is the account's first second factor, the
 /// account's other sessions (signed in without one) end, as when TOTP is
 /// turned on.
+#[utoipa::path(
+    post, path = "/account/passkeys", tag = "account",
+    request_body = classboard::api::NewPasskey,
+    responses(
+        (status = 201, description = "The passkey is added", body = classboard::api::PasskeyResponse),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn add(
     State(state): State<AppState>,
     Client { origin, .. }: Client,
@@ -119,6 +146,16 @@ pub async fn add(
 
 /// `DELETE /api/account/passkeys/{id} {password, code?}`: another account's
 /// passkey is `404`, like one that does not exist.
+#[utoipa::path(
+    delete, path = "/account/passkeys/{id}", tag = "account",
+    params(("id" = String, Path)),
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 204, description = "The passkey is removed"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -137,6 +174,13 @@ pub async fn remove(
 }
 
 /// `POST /api/auth/passkey/options`: starts a sign-in with no name typed.
+#[utoipa::path(
+    post, path = "/auth/passkey/options", tag = "auth",
+    responses(
+        (status = 200, description = "A sign-in ceremony", body = classboard::api::PasskeyCeremony),
+        Failure,
+    ),
+)]
 pub async fn sign_in_options(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -148,6 +192,15 @@ pub async fn sign_in_options(
 
 /// `POST /api/auth/passkey {ceremony, credential}`: signs in with a passkey
 /// alone. User verification makes it two factors: no second step follows.
+#[utoipa::path(
+    post, path = "/auth/passkey", tag = "auth",
+    request_body = classboard::api::PasskeySignIn,
+    responses(
+        (status = 200, description = "Signed in: tokens (and the refresh cookie)", body = classboard::api::TokenResponse),
+        (status = 403, description = "`forbidden`: the account is locked", body = classboard::ErrorBody),
+        Failure,
+    ),
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
@@ -188,6 +241,14 @@ pub async fn sign_in(
 
 /// `POST /api/auth/mfa/passkey/options {mfa_token}`: the passkey step of a
 /// password login, limited to that account's passkeys.
+#[utoipa::path(
+    post, path = "/auth/mfa/passkey/options", tag = "auth",
+    request_body = classboard::api::MfaPasskeyOptions,
+    responses(
+        (status = 200, description = "A ceremony limited to the account's passkeys", body = classboard::api::PasskeyCeremony),
+        Failure,
+    ),
+)]
 pub async fn second_factor_options(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

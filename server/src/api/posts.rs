@@ -1,5 +1,6 @@
 //! `/api/posts`: everyone reads, members publish, authors and admins delete.
 
+use super::openapi::{Failure, Page};
 use crate::{
     AppError, Result,
     auth::limits::{self, Key},
@@ -18,6 +19,15 @@ use classboard::{
 };
 
 /// `POST /api/posts`: at most `POSTS_PER_USER` per user and window.
+#[utoipa::path(
+    post, path = "/posts", tag = "board",
+    request_body = classboard::api::NewPost,
+    responses(
+        (status = 201, description = "Published", body = classboard::api::PostResponse),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -72,6 +82,14 @@ pub async fn create(
 
 /// `GET /api/posts?limit=&before=`: newest first. `next` is the cursor of the
 /// following page: the id of the last post shown, passed back as `before`.
+#[utoipa::path(
+    get, path = "/posts", tag = "board",
+    params(Page),
+    responses(
+        (status = 200, description = "Newest first", body = classboard::api::PostPage),
+        Failure,
+    ),
+)]
 pub async fn list(State(state): State<AppState>, page_query: PageQuery) -> Result<Json<PostPage>> {
     let before = match page_query.before {
         None => i64::MAX,
@@ -96,6 +114,14 @@ async fn page(db: &Db, limit: i64, before: i64) -> Result<PostPage, sqlx::Error>
 }
 
 /// `GET /api/posts/{id}`
+#[utoipa::path(
+    get, path = "/posts/{id}", tag = "board",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The post", body = classboard::api::PostResponse),
+        Failure,
+    ),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -108,6 +134,15 @@ pub async fn get(
 }
 
 /// `DELETE /api/posts/{id}`: the author or an admin.
+#[utoipa::path(
+    delete, path = "/posts/{id}", tag = "board",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     user: AuthUser,

@@ -1,5 +1,6 @@
 //! `/api/users/{id}/role`: an admin changes someone's role.
 
+use super::openapi::Failure;
 use axum::{
     Json,
     extract::{Path, State},
@@ -21,6 +22,16 @@ use crate::{
 
 /// `PATCH /api/users/{id}/role`. The user's sessions end with the change, so
 /// the new role applies from their next login. The last admin stays one.
+#[utoipa::path(
+    patch, path = "/users/{id}/role", tag = "admin",
+    params(("id" = String, Path)),
+    request_body = classboard::api::RoleChange,
+    responses(
+        (status = 200, description = "The new role; the user's sessions are over", body = classboard::api::UserResponse),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     Client { origin, .. }: Client,

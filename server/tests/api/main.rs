@@ -19,6 +19,7 @@ mod limits;
 mod login;
 mod metrics;
 mod mfa;
+mod openapi;
 mod pages;
 mod passkeys;
 mod posts;
