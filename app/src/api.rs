@@ -13,11 +13,11 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use classboard::{
     ErrorBody, ErrorCode,
     api::{
-        ENDED_FOR_SAFETY, GradeList, GradeResponse, LoginRequest, MailedToken, MfaLogin,
-        MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey, NewPost, PasskeyCeremony,
-        PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage, PostResponse, Reauth,
-        RecoveryCodes, SessionList, SignupRequest, TokenResponse, TotpEnrolment, User,
-        UserResponse,
+        AdminUserPage, ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest,
+        MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey,
+        NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Post,
+        PostPage, PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList,
+        SignupRequest, TokenResponse, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -107,7 +107,7 @@ impl ApiError {
     }
 }
 
-type Result<T> = std::result::Result<T, ApiError>;
+pub type Result<T> = std::result::Result<T, ApiError>;
 
 pub async fn signup(req: &SignupRequest) -> Result<User> {
     let tokens: TokenResponse =
@@ -414,6 +414,92 @@ pub async fn grades(before: Option<&str>) -> Result<GradeList> {
 
 pub async fn assign_grade(new: &NewGrade) -> Result<GradeResponse> {
     json(call(Method::POST, "/api/grades", Some(new), true).await?).await
+}
+
+/// A page of the caller's security events; `before` is the previous page's
+/// `next`.
+pub async fn activity(before: Option<&str>) -> Result<EventPage> {
+    let mut path = "/api/account/activity".to_owned();
+    if let Some(cursor) = before {
+        path.push_str(&format!("?before={}", js_sys::encode_uri_component(cursor)));
+    }
+    json(call::<()>(Method::GET, &path, None, true).await?).await
+}
+
+/// A page of the accounts whose username or email starts with `q`.
+pub async fn admin_users(q: &str, before: Option<&str>) -> Result<AdminUserPage> {
+    let mut path = format!("/api/admin/users?q={}", js_sys::encode_uri_component(q));
+    if let Some(cursor) = before {
+        path.push_str(&format!("&before={}", js_sys::encode_uri_component(cursor)));
+    }
+    json(call::<()>(Method::GET, &path, None, true).await?).await
+}
+
+/// A page of one account's security events, for an admin.
+pub async fn admin_events(user_id: &str, before: Option<&str>) -> Result<EventPage> {
+    let mut path = format!(
+        "/api/admin/audit?user={}",
+        js_sys::encode_uri_component(user_id)
+    );
+    if let Some(cursor) = before {
+        path.push_str(&format!("&before={}", js_sys::encode_uri_component(cursor)));
+    }
+    json(call::<()>(Method::GET, &path, None, true).await?).await
+}
+
+/// What an admin does to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    Lock,
+    Unlock,
+    RemoveSecondFactors,
+    Role(Role),
+}
+
+pub async fn admin_act(user_id: &str, action: AdminAction) -> Result<()> {
+    let id = js_sys::encode_uri_component(user_id);
+    match action {
+        AdminAction::Lock => {
+            call::<()>(
+                Method::POST,
+                &format!("/api/admin/users/{id}/lock"),
+                None,
+                true,
+            )
+            .await
+        }
+        AdminAction::Unlock => {
+            call::<()>(
+                Method::POST,
+                &format!("/api/admin/users/{id}/unlock"),
+                None,
+                true,
+            )
+            .await
+        }
+        AdminAction::RemoveSecondFactors => {
+            call::<()>(
+                Method::DELETE,
+                &format!("/api/admin/users/{id}/mfa"),
+                None,
+                true,
+            )
+            .await
+        }
+        AdminAction::Role(role) => {
+            let body = RoleChange {
+                role: role.as_str().into(),
+            };
+            call(
+                Method::PATCH,
+                &format!("/api/users/{id}/role"),
+                Some(&body),
+                true,
+            )
+            .await
+        }
+    }
+    .map(drop)
 }
 
 /// Sends a request with the stored token; on `401 invalid_token`, refreshes

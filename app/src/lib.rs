@@ -22,6 +22,7 @@ mod webauthn;
 use layout::Layout;
 use pages::{
     account::AccountPage,
+    admin::AdminPage,
     grades::GradesPage,
     home::HomePage,
     login::LoginPage,
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("posts"), ParamSegment("id")) view=PostPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("grades") view=GradesPage/>
                     <Route path=StaticSegment("account") view=AccountPage/>
+                    <Route path=StaticSegment("admin") view=AdminPage/>
                     <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
                     <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
                     <Route path=StaticSegment("verify-email") view=VerifyEmailPage/>

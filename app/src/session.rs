@@ -240,3 +240,18 @@ pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
         </Show>
     }
 }
+
+/// On `/login` and `/signup`: tells someone already logged in so, with a
+/// way to their account (where they can log out), instead of the page's
+/// form. Plain HTML that CSS shows, and the form that CSS hides, when the
+/// header's island shows a logged-in account (`style/main.css`): no
+/// WebAssembly for it on pages whose download budget is nearly spent.
+#[component]
+pub fn AlreadyLoggedIn() -> impl IntoView {
+    view! {
+        <p class="notice already-in">
+            "You are logged in. " <a href="/account">"Go to your account"</a>
+            " (where you can also log out, to use another account)."
+        </p>
+    }
+}

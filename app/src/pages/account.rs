@@ -15,17 +15,42 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Account"/>
         <h1>"Account"</h1>
-        <Account/>
+        <Account console=false/>
     }
 }
 
+/// `/account`'s body; with `console`, `/admin`'s: the not-found text, or
+/// for an admin `admin::AdminGate`, whose code arrives with the on-demand
+/// sections'. An island of its own would be one more split
+/// point, which cuts the code every page shares into more files that
+/// compress worse.
 #[island(lazy)]
-fn Account() -> impl IntoView {
+pub(crate) fn Account(console: bool) -> impl IntoView {
+    if console {
+        // Fetched only for an admin: anyone else has nothing to download.
+        let session = use_session();
+        let gate = RwSignal::new(None::<ViewFn>);
+        Effect::new(move |_| {
+            if session.role() == Some(classboard::api::Role::Admin)
+                && gate.with_untracked(Option::is_none)
+            {
+                spawn_local(async move { gate.set(Some(section(Section::Admin).await)) });
+            }
+        });
+        return view! {
+            {move || match gate.get() {
+                Some(view) => view.run(),
+                None => crate::pages::not_found::nothing_here().into_any(),
+            }}
+        }
+        .into_any();
+    }
     view! {
         <RequireLogin>
             <AccountDetails/>
         </RequireLogin>
     }
+    .into_any()
 }
 
 #[component]
@@ -113,6 +138,13 @@ fn AccountDetails() -> impl IntoView {
         <SettingsOnDemand/>
         <TwoStepOnDemand/>
         <PasskeysOnDemand/>
+        <OnDemand
+            id="activity-heading"
+            title="Recent activity"
+            summary=Signal::stored("Sign-ins and changes to your account's security: what, when, from where and on which device.")
+            button=Signal::stored("Show recent activity")
+            load=|| section(Section::Activity)
+        />
         <h2>"Where you are logged in"</h2>
         <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
             {move || error.get().unwrap_or_default()}
@@ -123,14 +155,15 @@ fn AccountDetails() -> impl IntoView {
                 <ul class="sessions">
                     {list.into_iter().map(|s| {
                         let id = s.id.clone();
-                        let device = s.user_agent.clone().unwrap_or_else(|| "Unknown device".into());
+                        let device = s.device.clone().or_else(|| s.user_agent.clone()).unwrap_or_else(|| "Unknown device".into());
+                        let place = s.ip.clone().map(|ip| format!(" · from {ip}"));
                         let label = if s.current { "Revoke this device's session".to_owned() } else { format!("Revoke the session of {device}") };
                         view! {
                             <li>
                                 <span class="device">{device}</span>
                                 {s.current.then(|| view! { <strong class="this-device">" (this device)"</strong> })}
                                 <span class="meta">"Signed in " {s.created_at.get(..10).unwrap_or_default().to_owned()}
-                                    " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC"</span>
+                                    " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC" {place}</span>
                                 <button type="button" class="secondary" on:click=move |_| revoke(id.clone()) aria-label=label>
                                     "Revoke"
                                 </button>
@@ -243,20 +276,25 @@ where
 
 /// A section that arrives on demand.
 #[derive(Clone, Copy)]
-enum Section {
+pub(crate) enum Section {
     Settings,
     TwoStep,
     Passkeys,
+    Activity,
+    /// The admin console (`/admin`), whose code arrives the same way.
+    Admin,
 }
 
 /// The view of a section that arrives on demand, split into chunks of its
-/// own. One split point for both sections: each split point divides the
+/// own. One split point for them all, and for the admin console: each split point divides the
 /// code the page shares into more, smaller files, which compress worse.
 #[leptos::lazy]
-fn section(which: Section) -> ViewFn {
+pub(crate) fn section(which: Section) -> ViewFn {
     match which {
         Section::Settings => ViewFn::from(|| view! { <crate::pages::settings::AccountSettings/> }),
         Section::TwoStep => ViewFn::from(|| view! { <crate::pages::two_step::TwoStepSignIn/> }),
         Section::Passkeys => ViewFn::from(|| view! { <crate::pages::passkeys::Passkeys/> }),
+        Section::Activity => ViewFn::from(|| view! { <crate::pages::activity::RecentActivity/> }),
+        Section::Admin => ViewFn::from(|| view! { <crate::pages::admin::AdminGate/> }),
     }
 }

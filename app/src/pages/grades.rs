@@ -15,6 +15,11 @@ use crate::{
     session::{RequireLogin, use_session},
 };
 
+/// The grades shown, for the assignment form to add to (it arrives on
+/// demand, see [`assign_form`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Shown(RwSignal<Option<Vec<Grade>>>);
+
 #[component]
 pub fn GradesPage() -> impl IntoView {
     view! {
@@ -62,7 +67,14 @@ fn GradeBoard() -> impl IntoView {
     };
     Effect::new(move |_| load(false));
     let role = move || session.role().unwrap_or(Role::Student);
-    let may_assign = move || role() >= Role::Teacher;
+    provide_context(Shown(grades));
+    // The form's code, fetched once the page knows it may show it.
+    let form = RwSignal::new(None::<ViewFn>);
+    Effect::new(move |_| {
+        if role() >= Role::Teacher && form.with_untracked(Option::is_none) {
+            spawn_local(async move { form.set(Some(assign_form().await)) });
+        }
+    });
     // What stands in place of the table while there is none.
     let status = move || {
         grades.with(|shown| match shown {
@@ -76,9 +88,7 @@ fn GradeBoard() -> impl IntoView {
     };
 
     view! {
-        <Show when=may_assign>
-            <AssignForm on_assigned=move |grade| grades.update(|g| g.get_or_insert_with(Vec::new).insert(0, grade))/>
-        </Show>
+        {move || form.get().map(|form| form.run())}
         <h2>{move || match role() {
             Role::Student => "Your grades",
             Role::Teacher => "Grades you assigned",
@@ -119,9 +129,18 @@ fn GradeTable(grades: Vec<Grade>) -> impl IntoView {
     }
 }
 
+/// The form to assign a grade, which only teachers and admins see: its code
+/// is a split point of its own, so that students' downloads do not carry
+/// it, and teachers' do not carry `/account`'s sections with it.
+#[leptos::lazy]
+fn assign_form() -> ViewFn {
+    ViewFn::from(|| view! { <AssignForm/> })
+}
+
 #[component]
-fn AssignForm(on_assigned: impl Fn(Grade) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn AssignForm() -> impl IntoView {
     let session = use_session();
+    let shown = use_context::<Shown>().map(|Shown(grades)| grades);
     let hydrated = use_hydrated();
     let student = RwSignal::new(String::new());
     let course = RwSignal::new(String::new());
@@ -177,7 +196,9 @@ fn AssignForm(on_assigned: impl Fn(Grade) + Copy + Send + Sync + 'static) -> imp
                     )));
                     course.set(String::new());
                     grade.set(String::new());
-                    on_assigned(created.grade);
+                    if let Some(grades) = shown {
+                        grades.update(|g| g.get_or_insert_with(Vec::new).insert(0, created.grade));
+                    }
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {

@@ -16,7 +16,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api,
     forms::{Field, FormError, use_hydrated},
-    session::{go_to, safe_next, use_session},
+    session::{AlreadyLoggedIn, go_to, safe_next, use_session},
     store, webauthn,
 };
 
@@ -26,6 +26,7 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <Title text="Log in"/>
         <h1>"Log in"</h1>
+        <AlreadyLoggedIn/>
         <LoginForm next/>
         <p><a href="/forgot-password">"Forgot your password?"</a></p>
         <p>"New here? " <a href="/signup">"Sign up"</a></p>
@@ -128,7 +129,8 @@ fn LoginForm(next: String) -> impl IntoView {
         <Show when=move || second_step.with(Option::is_some)>
             <SecondStep challenge=second_step next=second_next.clone() back=back_to_password/>
         </Show>
-        <form class="form" on:submit=submit novalidate hidden=move || second_step.with(Option::is_some)>
+        <form class="form" on:submit=submit novalidate
+            hidden=move || second_step.with(Option::is_some)>
             <FormError message=form_error/>
             <Field name="login" label="Username or email" autocomplete="username" value=login error=login_error/>
             <Field

@@ -2,6 +2,8 @@
 //! parts of it that change in the browser are `#[island]`s.
 
 pub mod account;
+pub mod activity;
+pub mod admin;
 pub mod grades;
 pub mod home;
 pub mod login;

@@ -12,7 +12,7 @@ use leptos_meta::Title;
 use crate::{
     api,
     forms::{Field, FormError, nfc, show_issues, strength_hint, use_hydrated},
-    session::go_to,
+    session::{AlreadyLoggedIn, go_to},
 };
 
 #[component]
@@ -20,6 +20,7 @@ pub fn SignupPage() -> impl IntoView {
     view! {
         <Title text="Sign up"/>
         <h1>"Sign up"</h1>
+        <AlreadyLoggedIn/>
         <SignupForm/>
         <p>"Already have an account? " <a href="/login">"Log in"</a></p>
     }

@@ -111,3 +111,31 @@ pub fn device_name(user_agent: &str) -> Option<String> {
         (false, false) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn devices_are_named_as_people_name_them() {
+        let cases = [
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+                Some("Chrome on Linux"),
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+                Some("Firefox on Windows 10"),
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+                Some("Safari on iPhone"),
+            ),
+            ("", None),
+            ("\u{0}garbage\u{7f}", None),
+        ];
+        for (agent, named) in cases {
+            assert_eq!(device_name(agent).as_deref(), named, "{agent:?}");
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! `/admin`: the console where admins find accounts and act on them. To
+//! anyone else it is the not-found page: the server cannot tell who asks
+//! (the session lives in the browser), so every visitor gets that page, and
+//! the island shows the console only to an admin. The API refuses everyone
+//! else whatever the page shows.
+
+use classboard::api::{AdminUser, Role};
+use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos_meta::Title;
+
+use crate::{
+    api::{self, AdminAction},
+    pages::{account::Account, activity::EventList},
+    session::use_session,
+};
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Page not found"/>
+        <Account console=true/>
+    }
+}
+
+/// The not-found text, or for an admin the console. In the on-demand
+/// sections' chunk, loaded by `/admin`'s island (see `account::Account`).
+#[component]
+pub fn AdminGate() -> impl IntoView {
+    let session = use_session();
+    let admin = move || session.role() == Some(Role::Admin);
+    Effect::new(move |_| {
+        if admin()
+            && let Some(document) = web_sys::window().and_then(|w| w.document())
+        {
+            document.set_title(&format!("Admin · {}", crate::SITE_NAME));
+        }
+    });
+    view! {
+        <Show
+            when=admin
+            fallback=crate::pages::not_found::nothing_here
+        >
+            <h1>"Admin"</h1>
+            <Console/>
+        </Show>
+    }
+}
+
+/// The console: finds accounts and manages one at a time.
+#[component]
+pub fn Console() -> impl IntoView {
+    let session = use_session();
+    let query = RwSignal::new(String::new());
+    let users = RwSignal::new(None::<Vec<AdminUser>>);
+    let next = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    // The account being managed, by id.
+    let selected = RwSignal::new(None::<String>);
+    // What the last action did, or why it failed: kept here, because the
+    // account's section is drawn again from the reloaded list.
+    let outcome = RwSignal::new(None::<Result<String, String>>);
+    Effect::new(move |_| {
+        selected.track();
+        outcome.set(None);
+    });
+    let search = move |before: Option<String>| {
+        let q = query.get_untracked();
+        spawn_local(async move {
+            match api::admin_users(q.trim(), before.as_deref()).await {
+                Ok(page) => {
+                    error.set(None);
+                    users.update(|u| {
+                        let list = u.get_or_insert_with(Vec::new);
+                        if before.is_none() {
+                            list.clear();
+                        }
+                        list.extend(page.users);
+                    });
+                    next.set(page.next);
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => error.set(Some(e.message())),
+            }
+        });
+    };
+    Effect::new(move |_| search(None));
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        selected.set(None);
+        search(None);
+    };
+    let chosen = move || {
+        let id = selected.get()?;
+        users.with(|u| u.as_ref()?.iter().find(|u| u.id == id).cloned())
+    };
+    view! {
+        <form class="search" on:submit=submit role="search">
+            <label for="user-search">"Find accounts by the start of their username or email"</label>
+            <input id="user-search" type="search" bind:value=query autocomplete="off"/>
+            <button type="submit">"Search"</button>
+        </form>
+        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().unwrap_or_default()}
+        </p>
+        {move || match users.get() {
+            None => view! { <p class="status" role="status">"Loading accounts…"</p> }.into_any(),
+            Some(list) if list.is_empty() => view! { <p>"No account matches."</p> }.into_any(),
+            Some(list) => view! { <UserTable list selected/> }.into_any(),
+        }}
+        <Show when=move || next.with(Option::is_some)>
+            <button type="button" class="secondary" on:click=move |_| search(next.get_untracked())>
+                "Show more accounts"
+            </button>
+        </Show>
+        {move || outcome.get().map(|o| match o {
+            Ok(said) => view! { <p class="notice" role="status">{said}</p> }.into_any(),
+            Err(why) => view! { <p class="form-error" role="alert">{why}</p> }.into_any(),
+        })}
+        {move || chosen().map(|user| view! {
+            <Manage user outcome on_change=move || search(None)/>
+        })}
+    }
+}
+
+#[component]
+fn UserTable(list: Vec<AdminUser>, selected: RwSignal<Option<String>>) -> impl IntoView {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    view! {
+        <table class="users">
+            <thead>
+                <tr>
+                    <th scope="col">"Account"</th>
+                    <th scope="col">"Role"</th>
+                    <th scope="col">"Email confirmed"</th>
+                    <th scope="col">"Second factor"</th>
+                    <th scope="col">"Last sign-in"</th>
+                    <th scope="col">"State"</th>
+                    <th scope="col">"Actions"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {list.into_iter().map(|u| {
+                    let id = u.id.clone();
+                    let label = format!("Manage {}", u.username);
+                    view! {
+                        <tr>
+                            <td><strong>{u.username}</strong><br/><span class="meta">{u.email}</span></td>
+                            <td>{u.role.as_str()}</td>
+                            <td>{yes_no(u.email_verified)}</td>
+                            <td>{yes_no(u.mfa)}</td>
+                            <td>{u.last_login_at.map_or_else(|| "never".to_owned(), |at| at.get(..16).unwrap_or_default().replace('T', " "))}</td>
+                            <td>{if u.locked { "locked" } else { "active" }}</td>
+                            <td>
+                                <button type="button" class="secondary" aria-label=label
+                                    on:click=move |_| selected.set(Some(id.clone()))>
+                                    "Manage"
+                                </button>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// One account's actions and events. Every action asks to be confirmed
+/// first, and says what it did or why it failed.
+#[component]
+fn Manage(
+    user: AdminUser,
+    outcome: RwSignal<Option<Result<String, String>>>,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let session = use_session();
+    let id = StoredValue::new(user.id.clone());
+    let name = StoredValue::new(user.username.clone());
+    let role = RwSignal::new(user.role);
+    // The action waiting for its confirmation.
+    let pending = RwSignal::new(None::<AdminAction>);
+    let busy = RwSignal::new(false);
+    let describe = move |action: AdminAction| {
+        let who = name.get_value();
+        match action {
+            AdminAction::Lock => format!(
+                "Lock {who}'s account? They are signed out everywhere at once and cannot sign in until it is unlocked."
+            ),
+            AdminAction::Unlock => format!("Unlock {who}'s account? They can sign in again."),
+            AdminAction::RemoveSecondFactors => format!(
+                "Remove every second factor of {who} (authenticator app, passkeys, recovery codes)? They are told by mail, and sign in with their password alone until they add new ones."
+            ),
+            AdminAction::Role(r) => format!(
+                "Make {who} a {}? They are signed out everywhere, and the new role applies from their next sign-in.",
+                r.as_str()
+            ),
+        }
+    };
+    let done = move |action: AdminAction| {
+        let who = name.get_value();
+        match action {
+            AdminAction::Lock => format!("{who}'s account is locked."),
+            AdminAction::Unlock => format!("{who}'s account is unlocked."),
+            AdminAction::RemoveSecondFactors => format!("{who}'s second factors are removed."),
+            AdminAction::Role(r) => format!("{who} is now a {}.", r.as_str()),
+        }
+    };
+    let confirm = move |_| {
+        let Some(action) = pending.get_untracked() else {
+            return;
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let result = api::admin_act(&id.get_value(), action).await;
+            busy.set(false);
+            pending.set(None);
+            match result {
+                Ok(()) => {
+                    outcome.set(Some(Ok(done(action))));
+                    on_change();
+                }
+                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(e) => outcome.set(Some(Err(e.message()))),
+            }
+        });
+    };
+    let ask = move |action: AdminAction| {
+        outcome.set(None);
+        pending.set(Some(action));
+    };
+    view! {
+        <section class="manage" aria-labelledby="manage-heading">
+            <h2 id="manage-heading">{format!("Manage {}", user.username)}</h2>
+            <p class="meta">{user.email.clone()}</p>
+            <div class="actions">
+                <label for="new-role">"Role"</label>
+                <select id="new-role" on:change=move |ev| {
+                    if let Some(r) = Role::parse(&event_target_value(&ev)) { role.set(r) }
+                }>
+                    {[Role::Student, Role::Teacher, Role::Admin].into_iter().map(|r| view! {
+                        <option value=r.as_str() selected=r == user.role>{r.as_str()}</option>
+                    }).collect_view()}
+                </select>
+                <button type="button" class="secondary" on:click=move |_| ask(AdminAction::Role(role.get_untracked()))>
+                    "Change role"
+                </button>
+                {if user.locked {
+                    view! { <button type="button" class="secondary" on:click=move |_| ask(AdminAction::Unlock)>"Unlock account"</button> }.into_any()
+                } else {
+                    view! { <button type="button" class="danger" on:click=move |_| ask(AdminAction::Lock)>"Lock account"</button> }.into_any()
+                }}
+                {user.mfa.then(|| view! {
+                    <button type="button" class="danger" on:click=move |_| ask(AdminAction::RemoveSecondFactors)>
+                        "Remove second factors"
+                    </button>
+                })}
+            </div>
+            {move || pending.get().map(|action| view! {
+                <div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
+                    <p id="confirm-text">{describe(action)}</p>
+                    <button type="button" class="danger" on:click=confirm disabled=move || busy.get()>"Confirm"</button>
+                    <button type="button" class="secondary" on:click=move |_| pending.set(None)>"Cancel"</button>
+                </div>
+            })}
+            <h3>"Events"</h3>
+            <EventList load=move |before| async move { api::admin_events(&id.get_value(), before.as_deref()).await }/>
+        </section>
+    }
+}

@@ -1,0 +1,119 @@
+import { APIRequestContext, Page } from "@playwright/test";
+import { PASSWORD, expect, hydrated, login, setRole, signupViaApi, signupViaForm, test, uniqueName } from "./helpers";
+
+/** An admin, logged in on the page, and the account they will manage. */
+async function adminAndTarget(page: Page, request: APIRequestContext, baseURL: string) {
+  const admin = uniqueName("root");
+  const target = uniqueName("ada");
+  await signupViaApi(request, baseURL, admin);
+  setRole(admin, "admin");
+  await signupViaApi(request, baseURL, target);
+  // A failed sign-in, for the target's events to show.
+  await request.post(`${baseURL}/api/auth/login`, { data: { login: target, password: "not the password" } });
+  await login(page, admin);
+  await expect(page.getByRole("link", { name: admin })).toBeVisible();
+  return { admin, target };
+}
+
+test("an admin finds an account, reads its events, locks and unlocks it", async ({ page, request, baseURL }) => {
+  const { target } = await adminAndTarget(page, request, baseURL!);
+  await page.goto("/admin");
+  await expect(page.getByRole("heading", { name: "Admin", level: 1 })).toBeVisible();
+  await expect(page).toHaveTitle("Admin · Classroom Board");
+
+  await page.getByLabel("Find accounts by the start of their username or email").fill(target.slice(0, 6).toUpperCase());
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.getByRole("row").filter({ hasText: target });
+  await expect(row).toHaveCount(1);
+  await expect(row.getByRole("cell", { name: "active" })).toBeVisible();
+
+  await row.getByRole("button", { name: `Manage ${target}` }).click();
+  const manage = page.getByRole("region", { name: `Manage ${target}` });
+  await expect(manage.getByText("Failed sign-in")).toBeVisible();
+  await expect(manage.getByText("Account created")).toBeVisible();
+
+  // Locking asks first; cancelling changes nothing.
+  await manage.getByRole("button", { name: "Lock account" }).click();
+  const dialog = manage.getByRole("alertdialog");
+  await expect(dialog).toContainText("cannot sign in until it is unlocked");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(row.getByRole("cell", { name: "active" })).toBeVisible();
+
+  await manage.getByRole("button", { name: "Lock account" }).click();
+  await manage.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `${target}'s account is locked.` })).toBeVisible();
+  await expect(row.getByRole("cell", { name: "locked" })).toBeVisible();
+  await expect(manage.getByText("Account locked by an admin")).toBeVisible();
+
+  // The locked account cannot sign in, and is told why.
+  const refused = await request.post(`${baseURL}/api/auth/login`, { data: { login: target, password: PASSWORD } });
+  expect(refused.status()).toBe(403);
+
+  await manage.getByRole("button", { name: "Unlock account" }).click();
+  await manage.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `${target}'s account is unlocked.` })).toBeVisible();
+  await expect(row.getByRole("cell", { name: "active" })).toBeVisible();
+  const allowed = await request.post(`${baseURL}/api/auth/login`, { data: { login: target, password: PASSWORD } });
+  expect(allowed.status()).toBe(200);
+});
+
+test("a failure is explained: an admin cannot lock their own account", async ({ page, request, baseURL }) => {
+  const { admin } = await adminAndTarget(page, request, baseURL!);
+  await page.goto("/admin");
+  await page.getByLabel("Find accounts by the start of their username or email").fill(admin);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("button", { name: `Manage ${admin}` }).click();
+  const manage = page.getByRole("region", { name: `Manage ${admin}` });
+  await manage.getByRole("button", { name: "Lock account" }).click();
+  await manage.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "You cannot lock your own account." })).toBeVisible();
+});
+
+test("to anyone but an admin, /admin is the not-found page", async ({ page, request, baseURL }) => {
+  const response = await page.goto("/admin");
+  expect(response!.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  const student = uniqueName("student");
+  await signupViaApi(request, baseURL!, student);
+  await login(page, student);
+  await expect(page.getByRole("link", { name: student })).toBeVisible();
+  await page.goto("/admin");
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expect(page).toHaveTitle("Page not found · Classroom Board");
+  await expect(page.getByRole("heading", { name: "Admin" })).toHaveCount(0);
+});
+
+test("/account shows recent activity, with this session marked", async ({ page }) => {
+  const name = uniqueName("eve");
+  await signupViaForm(page, name);
+  await page.goto("/account");
+  await page.getByRole("button", { name: "Show recent activity" }).click();
+  const activity = page.getByRole("region", { name: "Recent activity" });
+  await expect(activity.getByText("Account created")).toBeVisible();
+  const signIn = activity.getByRole("listitem").filter({ hasText: "Signed in" });
+  await expect(signIn).toContainText("(this session)");
+  await expect(signIn).toContainText("Linux");
+  await expect(signIn).toContainText("127.0.0.1");
+  // The sessions list names the device the same way.
+  await expect(page.locator(".sessions .device").first()).toContainText("Linux");
+});
+
+test("someone already logged in is told so on /login and /signup", async ({ page }) => {
+  const name = uniqueName("zoe");
+  await signupViaForm(page, name);
+  for (const path of ["/login", "/signup"]) {
+    await page.goto(path);
+    const told = page.getByText("You are logged in.");
+    await expect(told).toBeVisible();
+    await expect(page.getByRole("link", { name })).toBeVisible();
+    await expect(told.getByRole("link", { name: "Go to your account" })).toBeVisible();
+    await expect(page.getByLabel("Password", { exact: true })).toBeHidden();
+  }
+  await page.getByRole("link", { name: "Go to your account" }).click();
+  await page.getByRole("button", { name: "Log out", exact: true }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await hydrated(page, "Log in");
+  await expect(page.getByLabel("Username or email")).toBeVisible();
+  await expect(page.getByText("You are logged in.")).toBeHidden();
+});
