@@ -156,8 +156,11 @@ macro_rules! live {
 /// Starts a session and reads the user's role in the same transaction: a
 /// role change either commits first (and this session carries the new
 /// role) or after (and revokes this session with the others), never in
-/// between. On PostgreSQL the user's row is share-locked for that, against
-/// the update of a role change or a lock. `None` when the account no longer
+/// between. On PostgreSQL the user's row is locked for that (`FOR NO KEY
+/// UPDATE`), against the update of a role change or a lock. Not `FOR
+/// SHARE`: two logins of one account would each hold it and then wait for
+/// the other to write the last sign-in time, a deadlock; logins of one
+/// account take turns instead, for a transaction of four statements. `None` when the account no longer
 /// exists, was deleted or locked, or its password changed since the sign-in
 /// read it. The account's last sign-in time moves to `now`, and `events` are
 /// recorded, in the same transaction.
@@ -167,7 +170,7 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
             "SELECT role FROM users
              WHERE id = $1 AND deleted_at IS NULL AND locked_at IS NULL
                AND ($2::bigint IS NULL OR credentials_version = $2)
-             FOR SHARE"
+             FOR NO KEY UPDATE"
         } else {
             "SELECT role FROM users
              WHERE id = $1 AND deleted_at IS NULL AND locked_at IS NULL

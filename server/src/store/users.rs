@@ -498,7 +498,7 @@ pub enum LockChanged {
 
 /// Locks (`lock`) or unlocks the account `id`, in one transaction: a lock
 /// ends every session of the account and records `event`. A session start
-/// share-locks the row on PostgreSQL and checks the lock, so it either
+/// locks the row on PostgreSQL and checks the lock, so it either
 /// commits first (and ends here) or sees the lock.
 pub async fn set_locked(
     db: &Db,
