@@ -11,7 +11,7 @@ use crate::{
     store::{
         Db, DbError,
         audit::{Event, Origin},
-        users::{self, RoleChanged},
+        users::{self, LockChanged, RoleChanged},
     },
 };
 
@@ -61,6 +61,29 @@ pub async fn set_role(
         RoleChanged::Changed(account, _) => Ok(account),
         RoleChanged::NoSuchUser => Err(unknown()),
         RoleChanged::LastAdmin => Err(AdminError::LastAdmin(account.username)),
+    }
+}
+
+/// Unlocks the account with username or email `login`: the way back in
+/// when the admins are locked out (an admin can lock every admin but the
+/// last one who can sign in, who may then lose their password).
+pub async fn unlock(config: &Config, login: &str) -> Result<users::Account, AdminError> {
+    let unknown = || AdminError::UnknownUser(login.to_owned());
+    let name = LoginName::parse(login).map_err(|_| unknown())?;
+    let db = Db::connect(config.database_url.as_str()).await?;
+    let account = users::by_login(&db, name.as_str())
+        .await?
+        .ok_or_else(unknown)?;
+    let origin = Origin {
+        ip: None,
+        user_agent: Some("server unlock".into()),
+    };
+    let event = Event::new(EventKind::AccountUnlocked, &account.id, &origin);
+    let unlocked = users::set_locked(&db, &account.id, false, &event).await;
+    db.close().await;
+    match unlocked? {
+        LockChanged::Done(_) | LockChanged::Already => Ok(account),
+        LockChanged::NoSuchUser | LockChanged::LastAdmin => Err(unknown()),
     }
 }
 

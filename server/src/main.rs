@@ -22,6 +22,11 @@ enum Command {
         /// student, teacher or admin.
         role: String,
     },
+    /// Unlock an account an admin locked (the way back in for a locked-out admin).
+    Unlock {
+        /// The user's username or email.
+        user: String,
+    },
     /// The keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -90,6 +95,13 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Command::Unlock { user } => match server::admin::unlock(&config, &user).await {
+            Ok(account) => {
+                println!("{} <{}> is unlocked", account.username, account.email);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
         Command::Keys(command) => {
             let said = match command {
                 KeysCommand::List => server::admin::keys_list(&config)

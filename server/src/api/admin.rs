@@ -73,8 +73,9 @@ fn view(row: Listed) -> AdminUser {
 }
 
 /// `POST /api/admin/users/{id}/lock`: the account cannot sign in or
-/// refresh, and its sessions end at once. An admin cannot lock themselves
-/// (`409`); locking a locked account changes nothing.
+/// refresh, and its sessions end at once. An admin cannot lock themselves,
+/// nor the last admin who can sign in (`409`); locking a locked account
+/// changes nothing.
 #[utoipa::path(
     post, path = "/admin/users/{id}/lock", tag = "admin",
     params(("id" = String, Path)),
@@ -136,6 +137,11 @@ async fn set_locked(
         }
         LockChanged::Already => {}
         LockChanged::NoSuchUser => return Err(AppError::NotFound),
+        LockChanged::LastAdmin => {
+            return Err(AppError::Conflict(
+                "This is the last admin who can sign in; make another admin first.",
+            ));
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,7 +35,11 @@ pub async fn activity(
         user_id: Some(&user.id),
         kind: None,
     };
-    events(&state, filter, &page, Some(&user.session_id)).await
+    let own = Own {
+        user_id: &user.id,
+        session_id: &user.session_id,
+    };
+    events(&state, filter, &page, View::Own(own)).await
 }
 
 /// `GET /api/admin/audit?user=&kind=&limit=&before=`: newest first.
@@ -66,14 +70,29 @@ pub async fn all(
         user_id: page.param("user"),
         kind,
     };
-    events(&state, filter, &page, Some(&user.session_id)).await
+    events(&state, filter, &page, View::Admin(&user.session_id)).await
+}
+
+/// Who reads a page of events.
+#[derive(Clone, Copy)]
+enum View<'a> {
+    /// An account, its own events.
+    Own(Own<'a>),
+    /// An admin, with their own session.
+    Admin(&'a str),
+}
+
+#[derive(Clone, Copy)]
+struct Own<'a> {
+    user_id: &'a str,
+    session_id: &'a str,
 }
 
 async fn events(
     state: &AppState,
     filter: Filter<'_>,
     page: &PageQuery,
-    current_session: Option<&str>,
+    reader: View<'_>,
 ) -> Result<Json<EventPage>> {
     let before = match page.before.as_deref() {
         None => i64::MAX,
@@ -87,21 +106,33 @@ async fn events(
     let next = more
         .then(|| rows.last().map(|r| r.id.to_string()))
         .flatten();
-    let events = rows
-        .into_iter()
-        .filter_map(|r| view(r, current_session))
-        .collect();
+    let events = rows.into_iter().filter_map(|r| view(r, reader)).collect();
     Ok(Json(EventPage { events, next }))
 }
 
 /// The event as the API shows it; `None` for a kind this version does not
-/// know (written by a newer one, during an upgrade).
-fn view(row: EventRow, current_session: Option<&str>) -> Option<Event> {
+/// know (written by a newer one, during an upgrade). An account reading its
+/// own events does not see where an admin acted from: that is the admin's.
+fn view(mut row: EventRow, reader: View<'_>) -> Option<Event> {
+    let current_session = match reader {
+        View::Own(own) => {
+            if row
+                .actor_id
+                .as_deref()
+                .is_some_and(|actor| actor != own.user_id)
+            {
+                row.ip = None;
+                row.user_agent = None;
+            }
+            own.session_id
+        }
+        View::Admin(session_id) => session_id,
+    };
     Some(Event {
         id: row.id.to_string(),
         kind: EventKind::parse(&row.kind)?,
         at: rfc3339(row.at),
-        current: row.session_id.is_some() && row.session_id.as_deref() == current_session,
+        current: row.session_id.as_deref() == Some(current_session),
         user_id: row.user_id,
         actor_id: row.actor_id,
         ip: row.ip,
@@ -110,4 +141,14 @@ fn view(row: EventRow, current_session: Option<&str>) -> Option<Event> {
         session_id: row.session_id,
         detail: row.detail,
     })
+}
+
+/// Records an event that goes with no change of its own (a failed sign-in,
+/// a wrong code, a reuse whose revocation has committed). A failure to
+/// record it is logged with its cause, and the request is answered as it
+/// would have been: the answer (a `401`, the cookie cleared) matters more.
+pub(super) async fn record_alone(state: &AppState, event: &crate::store::audit::Event<'_>) {
+    if let Err(e) = audit::record(&state.db, event).await {
+        tracing::error!(error = %e, kind = event.kind.as_str(), "cannot record a security event");
+    }
 }

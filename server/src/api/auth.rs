@@ -34,7 +34,7 @@ use crate::{
     },
     startup::AppState,
     store::{
-        audit::{self, Event, Origin},
+        audit::{Event, Origin},
         now_ms, rfc3339,
         users::{self, Account},
     },
@@ -181,7 +181,7 @@ async fn log_in(
                 user_id: account.as_ref().map(|a| a.id.as_str()),
                 ..Event::new(EventKind::LoginFailed, "", &origin)
             };
-            audit::record(&state.db, &failed).await?;
+            super::audit::record_alone(&state, &failed).await;
             return Err(AppError::InvalidCredentials);
         }
     };
@@ -370,7 +370,7 @@ pub async fn mfa(
     };
     if let mfa::Outcome::Wrong { .. } = outcome {
         let failed = Event::new(EventKind::SecondFactorFailed, &challenge.user_id, &origin);
-        audit::record(&state.db, &failed).await?;
+        super::audit::record_alone(&state, &failed).await;
     }
     let challenge = match outcome {
         mfa::Outcome::Done(challenge) => challenge,
@@ -501,7 +501,7 @@ async fn rotate(
             // After the revocation committed: it is what matters, and its
             // statement is shared by every way a reuse can be found.
             let reused = Event::new(EventKind::RefreshTokenReused, &user_id, &origin);
-            audit::record(&state.db, &reused.session(&session_id)).await?;
+            super::audit::record_alone(&state, &reused.session(&session_id)).await;
             return Ok(with_cleared_cookie(
                 &state,
                 &headers,

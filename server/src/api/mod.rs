@@ -96,6 +96,23 @@ fn finish(router: Router<AppState>) -> Router<AppState> {
         .layer(axum::middleware::from_fn(|request, next| {
             crate::serve::read_body_in_time(BODY_LIMIT, request, next)
         }))
+        .layer(axum::middleware::from_fn(refuse_nul_in_address))
+}
+
+/// `400` for an address whose path or query holds a NUL character (`%00`):
+/// PostgreSQL stores and compares no NUL in text, and no identifier or
+/// search of this API has a use for one (see `extract::AppJson` for bodies).
+async fn refuse_nul_in_address(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let uri = request.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
+        use axum::response::IntoResponse;
+        return AppError::InvalidRequest("The address may not hold a NUL character (%00).".into())
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// A `User-Agent` named as people name a device: "Chrome on Linux",

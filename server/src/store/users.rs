@@ -97,18 +97,29 @@ impl std::fmt::Debug for Account {
 /// An account's role, read with the admins' rows locked (see [`LockForRole`]).
 pub(crate) struct LockedRole {
     role: Role,
+    /// Whether an admin locked the account.
+    locked: bool,
+    /// Admins who can sign in (not locked), the account included if it is one.
     admins: usize,
 }
 
 impl LockedRole {
-    /// Whether the account is the only admin: it must stay one.
+    /// Whether the account is the only admin who can sign in: it must stay
+    /// one, and stay unlocked.
     fn last_admin(&self) -> bool {
-        self.role == Role::Admin && self.admins <= 1
+        self.role == Role::Admin && !self.locked && self.admins <= 1
     }
 }
 
+/// The account a [`LockForRole`] is about.
+#[derive(FromRow)]
+struct TargetRow {
+    role: String,
+    locked: bool,
+}
+
 /// Inside a transaction that may take away an admin (a role change, a
-/// deletion): reads how many admins there are and the role of live account
+/// deletion, a lock): reads how many admins can sign in and the role of live account
 /// `id` (at credentials `version`, when given). On PostgreSQL every admin's
 /// row is locked first, always in the order of their ids, then the
 /// account's: two admins demoting or deleting each other at once are
@@ -132,26 +143,33 @@ macro_rules! lock_for_role_on {
                 id: &str,
                 version: Option<i64>,
             ) -> Result<Option<LockedRole>, sqlx::Error> {
+                // PostgreSQL checks the condition again on a row it had to
+                // wait for: an admin locked by the transaction before is
+                // not counted.
                 let admins: Vec<String> = sqlx::query_scalar(if pg {
-                    "SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE"
+                    "SELECT id FROM users WHERE role = 'admin' AND locked_at IS NULL
+                     ORDER BY id FOR UPDATE"
                 } else {
-                    "SELECT id FROM users WHERE role = 'admin'"
+                    "SELECT id FROM users WHERE role = 'admin' AND locked_at IS NULL"
                 })
                 .fetch_all(&mut *self)
                 .await?;
-                let role: Option<String> = sqlx::query_scalar(if pg {
-                    "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL
+                let target: Option<TargetRow> = sqlx::query_as(if pg {
+                    "SELECT role, (locked_at IS NOT NULL) AS locked FROM users
+                     WHERE id = $1 AND deleted_at IS NULL
                        AND ($2::bigint IS NULL OR credentials_version = $2) FOR UPDATE"
                 } else {
-                    "SELECT role FROM users WHERE id = $1 AND deleted_at IS NULL
+                    "SELECT role, (locked_at IS NOT NULL) AS locked FROM users
+                     WHERE id = $1 AND deleted_at IS NULL
                        AND ($2 IS NULL OR credentials_version = $2)"
                 })
                 .bind(id)
                 .bind(version)
                 .fetch_optional(&mut *self)
                 .await?;
-                Ok(role.map(|role| LockedRole {
-                    role: stored_role(&role),
+                Ok(target.map(|target| LockedRole {
+                    role: stored_role(&target.role),
+                    locked: target.locked,
                     admins: admins.len(),
                 }))
             }
@@ -494,12 +512,16 @@ pub enum LockChanged {
     /// It was so already: nothing changed, nothing recorded.
     Already,
     NoSuchUser,
+    /// The account is the last admin who can sign in.
+    LastAdmin,
 }
 
 /// Locks (`lock`) or unlocks the account `id`, in one transaction: a lock
 /// ends every session of the account and records `event`. A session start
 /// locks the row on PostgreSQL and checks the lock, so it either
-/// commits first (and ends here) or sees the lock.
+/// commits first (and ends here) or sees the lock. The admins are locked
+/// first ([`LockForRole`]): the last admin who can sign in stays unlocked,
+/// even when two admins lock each other at once.
 pub async fn set_locked(
     db: &Db,
     id: &str,
@@ -507,19 +529,14 @@ pub async fn set_locked(
     event: &Event<'_>,
 ) -> Result<LockChanged, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let locked_at: Option<Option<i64>> = sqlx::query_scalar(if pg {
-            "SELECT locked_at FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-        } else {
-            "SELECT locked_at FROM users WHERE id = $1 AND deleted_at IS NULL"
-        })
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(locked_at) = locked_at else {
+        let Some(target) = tx.lock_for_role(pg, id, None).await? else {
             return Ok(LockChanged::NoSuchUser);
         };
-        if locked_at.is_some() == lock {
+        if target.locked == lock {
             return Ok(LockChanged::Already);
+        }
+        if lock && target.last_admin() {
+            return Ok(LockChanged::LastAdmin);
         }
         sqlx::query("UPDATE users SET locked_at = $2 WHERE id = $1")
             .bind(id)

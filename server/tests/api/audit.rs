@@ -485,3 +485,148 @@ async fn events_older_than_the_retention_are_deleted() {
     }
     drop(sibling);
 }
+
+#[tokio::test]
+async fn the_last_admin_who_can_sign_in_is_never_locked_out() {
+    let app = TestApp::spawn().await;
+    let root = app.user_with_role("root", "admin").await;
+    let grace = app.user_with_role("grace", "admin").await;
+    let lock_grace = admin_post(&app, &root, &format!("/api/admin/users/{}/lock", grace.id)).await;
+    assert_eq!(lock_grace.status(), 204);
+    // A locked admin does not count: root is the last who can sign in.
+    let demote_self = app
+        .bearer(
+            Method::PATCH,
+            &format!("/api/users/{}/role", root.id),
+            &root.access,
+        )
+        .json(&json!({"role": "student"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demote_self.status(), 409);
+    // The shell unlocks anyone.
+    server::admin::unlock(&app.config(), "grace").await.unwrap();
+    let grace = app.login("grace").await;
+    assert_eq!(app.me(&grace.access).await.status(), 200);
+}
+
+/// Two admins lock each other at the same moment, through two instances:
+/// one lock wins, and the other is refused, so one admin can still sign in.
+#[tokio::test]
+async fn two_admins_locking_each_other_at_once_leave_one_who_can_sign_in() {
+    for round in 0..5 {
+        let app = TestApp::spawn().await;
+        let sibling = app.sibling().await;
+        let a = app.user_with_role("anna", "admin").await;
+        let b = app.user_with_role("bert", "admin").await;
+        let lock_b = format!("/api/admin/users/{}/lock", b.id);
+        let lock_a = format!("/api/admin/users/{}/lock", a.id);
+        let (first, second) = tokio::join!(
+            admin_post(&app, &a, &lock_b),
+            admin_post(&sibling, &b, &lock_a)
+        );
+        let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+        statuses.sort_unstable();
+        // One lock commits; the other finds its author locked (401) or
+        // itself the last admin who can sign in (409).
+        assert!(
+            statuses == [204, 401] || statuses == [204, 409],
+            "round {round}: {statuses:?}"
+        );
+        let signed_in = [
+            app.login_response("anna", PASSWORD).await.status(),
+            app.login_response("bert", PASSWORD).await.status(),
+        ];
+        assert_eq!(
+            signed_in.iter().filter(|s| s.as_u16() == 200).count(),
+            1,
+            "round {round}: exactly one admin can still sign in"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_account_does_not_see_where_an_admin_acted_from() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with_role("root", "admin").await;
+    let ada = app.signup("ada").await;
+    for action in ["lock", "unlock"] {
+        let response = app
+            .client
+            .post(app.url(&format!("/api/admin/users/{}/{action}", ada.id)))
+            .bearer_auth(&admin.access)
+            .header("user-agent", CHROME_ON_LINUX)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    let ada = app.login("ada").await;
+    let own = activity(&app, &ada).await;
+    let unlocked = own
+        .iter()
+        .find(|e| e["kind"] == "account_unlocked")
+        .unwrap();
+    assert_eq!(unlocked["actor_id"], admin.id.as_str());
+    assert!(
+        unlocked["ip"].is_null()
+            && unlocked["user_agent"].is_null()
+            && unlocked["device"].is_null()
+    );
+    // Their own sign-in keeps its place.
+    assert_eq!(own[0]["kind"], "login_succeeded");
+    assert_eq!(own[0]["ip"], "127.0.0.1");
+    // Admins see it whole.
+    let seen = audit(&app, &admin, "kind=account_unlocked").await;
+    assert_eq!(seen[0]["device"], "Chrome on Linux");
+}
+
+/// PostgreSQL stores and compares no NUL in text: a NUL anywhere a request
+/// can carry text is a `400`, on both databases, never a `500`.
+#[tokio::test]
+async fn text_with_a_nul_character_is_refused_with_400() {
+    let app = TestApp::spawn().await;
+    let admin = app.user_with_role("root", "admin").await;
+    for path in [
+        "/api/admin/users?q=%00",
+        "/api/admin/audit?user=a%00b",
+        "/api/posts/%00",
+    ] {
+        let response = app
+            .bearer(Method::GET, path, &admin.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+    }
+    assert_eq!(
+        admin_post(&app, &admin, "/api/admin/users/%00/lock")
+            .await
+            .status(),
+        400
+    );
+    let login = app
+        .post_json(
+            "/api/auth/login",
+            &json!({"login": "ada\u{0}", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status(), 400);
+    assert_eq!(error_code(login).await, "invalid_request");
+    let post = app
+        .bearer(Method::POST, "/api/posts", &admin.access)
+        .json(&json!({"title": "a\u{0}", "body": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 400);
+    // A backslash followed by the letters u0000 is just text.
+    let post = app
+        .bearer(Method::POST, "/api/posts", &admin.access)
+        .json(&json!({"title": "a \\u0000 b", "body": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 201);
+}
