@@ -19,8 +19,8 @@ use crate::{
 };
 
 /// A JSON body whose rejections speak the contract: wrong content type 415,
-/// too large 413, a string holding a NUL character or anything else
-/// unreadable 400 `invalid_request`.
+/// too large 413, a string holding a NUL character, a body that is not an
+/// object, or anything else unreadable 400 `invalid_request`.
 pub struct AppJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
@@ -44,6 +44,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
         if holds_nul(body.get()) {
             return Err(AppError::InvalidRequest(
                 "Text in the body may not hold a NUL character (\\u0000).".into(),
+            ));
+        }
+        // Every body of this API is an object (`null` stands for none where
+        // a body is optional). serde would also read an array as a struct,
+        // field by field in order, which no client means.
+        if !matches!(
+            body.get().trim_start().as_bytes().first(),
+            Some(b'{' | b'n')
+        ) {
+            return Err(AppError::InvalidRequest(
+                "The body must be a JSON object.".into(),
             ));
         }
         read_as(&body).map(Self)

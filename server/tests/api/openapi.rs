@@ -84,3 +84,29 @@ async fn a_null_body_is_no_body_as_the_document_says() {
         "a body of the wrong shape is still refused"
     );
 }
+
+/// Found by schemathesis: serde reads a JSON array as a struct, field by
+/// field, so `[]` was a logout with no token (`204`) and `["ada", "pw"]` a
+/// login. The document says objects; anything else is `400`.
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = TestApp::spawn().await;
+    app.signup("ada").await;
+    for (path, body) in [
+        ("/api/auth/logout", serde_json::json!([])),
+        ("/api/auth/refresh", serde_json::json!([])),
+        (
+            "/api/auth/login",
+            serde_json::json!(["ada", crate::helpers::PASSWORD]),
+        ),
+        ("/api/auth/signup", serde_json::json!("ada")),
+        ("/api/auth/password-reset", serde_json::json!(5)),
+    ] {
+        let response = app.post_json(path, &body).await;
+        assert_eq!(response.status(), 400, "{path} {body}");
+        assert_eq!(
+            crate::helpers::error_code(response).await,
+            "invalid_request"
+        );
+    }
+}
