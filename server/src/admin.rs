@@ -43,23 +43,14 @@ pub async fn set_role(
     role: &str,
 ) -> Result<users::Account, AdminError> {
     let role = Role::parse(role).ok_or_else(|| AdminError::UnknownRole(role.to_owned()))?;
-    let unknown = || AdminError::UnknownUser(login.to_owned());
-    let name = LoginName::parse(login).map_err(|_| unknown())?;
-    let db = Db::connect(config.database_url.as_str()).await?;
-    let account = users::by_login(&db, name.as_str())
-        .await?
-        .ok_or_else(unknown)?;
-    // From the shell: no address, and no admin account acting.
-    let origin = Origin {
-        ip: None,
-        user_agent: Some("server set-role".into()),
-    };
+    let (db, account) = account_by_login(config, login).await?;
+    let origin = from_the_shell("server set-role");
     let event = Event::new(EventKind::RoleChanged, &account.id, &origin).detail(role.as_str());
     let changed = users::change_role(&db, &account.id, role, &event).await;
     db.close().await;
     match changed? {
         RoleChanged::Changed(account, _) => Ok(account),
-        RoleChanged::NoSuchUser => Err(unknown()),
+        RoleChanged::NoSuchUser => Err(AdminError::UnknownUser(login.to_owned())),
         RoleChanged::LastAdmin => Err(AdminError::LastAdmin(account.username)),
     }
 }
@@ -68,22 +59,43 @@ pub async fn set_role(
 /// when the admins are locked out (an admin can lock every admin but the
 /// last one who can sign in, who may then lose their password).
 pub async fn unlock(config: &Config, login: &str) -> Result<users::Account, AdminError> {
-    let unknown = || AdminError::UnknownUser(login.to_owned());
-    let name = LoginName::parse(login).map_err(|_| unknown())?;
-    let db = Db::connect(config.database_url.as_str()).await?;
-    let account = users::by_login(&db, name.as_str())
-        .await?
-        .ok_or_else(unknown)?;
-    let origin = Origin {
-        ip: None,
-        user_agent: Some("server unlock".into()),
-    };
+    let (db, account) = account_by_login(config, login).await?;
+    let origin = from_the_shell("server unlock");
     let event = Event::new(EventKind::AccountUnlocked, &account.id, &origin);
     let unlocked = users::set_locked(&db, &account.id, false, &event).await;
     db.close().await;
     match unlocked? {
         LockChanged::Done(_) | LockChanged::Already => Ok(account),
-        LockChanged::NoSuchUser | LockChanged::LastAdmin => Err(unknown()),
+        LockChanged::NoSuchUser | LockChanged::LastAdmin => {
+            Err(AdminError::UnknownUser(login.to_owned()))
+        }
+    }
+}
+
+/// The database, and the account with username or email `login` in it.
+async fn account_by_login(
+    config: &Config,
+    login: &str,
+) -> Result<(Db, users::Account), AdminError> {
+    let unknown = || AdminError::UnknownUser(login.to_owned());
+    let name = LoginName::parse(login).map_err(|_| unknown())?;
+    let db = Db::connect(config.database_url.as_str()).await?;
+    let account = users::by_login(&db, name.as_str()).await?;
+    match account {
+        Some(account) => Ok((db, account)),
+        None => {
+            db.close().await;
+            Err(unknown())
+        }
+    }
+}
+
+/// Where a command run from the shell acts from, as its events record it:
+/// no address, and no admin account acting; the command names itself.
+fn from_the_shell(command: &str) -> Origin {
+    Origin {
+        ip: None,
+        user_agent: Some(command.into()),
     }
 }
 

@@ -75,10 +75,8 @@ pub async fn list(
         None => i64::MAX,
         Some(raw) => raw.parse::<i64>().map_err(|_| PageQuery::bad_cursor())?,
     };
-    let mut rows = grades::list(&state.db, user.role, &user.id, before, page.limit + 1).await?;
-    let limit = usize::try_from(page.limit).unwrap_or(0);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
+    let rows = grades::list(&state.db, user.role, &user.id, before, page.limit + 1).await?;
+    let (rows, more) = crate::store::one_page(rows, page.limit);
     let next = more
         .then(|| rows.last().map(|r| r.id.to_string()))
         .flatten();

@@ -483,7 +483,7 @@ impl Sessions {
         limit: i64,
         after: Option<&SessionCursor>,
     ) -> Result<(Vec<SessionRow>, Option<SessionCursor>), sqlx::Error> {
-        let mut rows = stored::list(
+        let rows = stored::list(
             &self.db,
             user_id,
             now_ms(),
@@ -491,8 +491,7 @@ impl Sessions {
             after.map(|c| (c.last_used_at, c.id.as_str())),
         )
         .await?;
-        let more = rows.len() > usize::try_from(limit).unwrap_or(0);
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        let (rows, more) = crate::store::one_page(rows, limit);
         let next = more
             .then(|| rows.last())
             .flatten()

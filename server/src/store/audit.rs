@@ -142,7 +142,7 @@ pub async fn page(
     limit: i64,
     before: i64,
 ) -> Result<(Vec<EventRow>, bool), sqlx::Error> {
-    let mut rows: Vec<EventRow> = on!(db, read, |pool| sqlx::query_as(
+    let rows: Vec<EventRow> = on!(db, read, |pool| sqlx::query_as(
         "SELECT id, at, kind, user_id, actor_id, ip, user_agent, session_id, detail
          FROM audit_events
          WHERE id < $1 AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR kind = $3)
@@ -155,10 +155,7 @@ pub async fn page(
     .bind(limit + 1)
     .fetch_all(pool)
     .await)?;
-    let limit = usize::try_from(limit).unwrap_or(0);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, more))
+    Ok(super::one_page(rows, limit))
 }
 
 /// Deletes events recorded before `before`, a batch at a time so that no

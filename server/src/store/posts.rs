@@ -123,17 +123,14 @@ pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::E
 /// Up to `limit` posts older than the post with id `before`, newest first,
 /// and whether there are more.
 pub async fn page(db: &Db, limit: i64, before: i64) -> Result<(Vec<PostRow>, bool), sqlx::Error> {
-    let mut rows: Vec<PostRow> = on!(db, read, |pool| sqlx::query_as(select_posts!(
+    let rows: Vec<PostRow> = on!(db, read, |pool| sqlx::query_as(select_posts!(
         "WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2"
     ))
     .bind(before)
     .bind(limit + 1)
     .fetch_all(pool)
     .await)?;
-    let limit = usize::try_from(limit).unwrap_or(0);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, more))
+    Ok(super::one_page(rows, limit))
 }
 
 /// The post with `id`, if any.

@@ -610,14 +610,11 @@ pub async fn search(
         Db::Sqlite(_) => search!(""),
         Db::Postgres(_) => search!(" COLLATE \"C\""),
     };
-    let mut rows: Vec<Listed> = on!(db, read, |pool| sqlx::query_as(sql)
+    let rows: Vec<Listed> = on!(db, read, |pool| sqlx::query_as(sql)
         .bind(&pattern)
         .bind(after)
         .bind(limit + 1)
         .fetch_all(pool)
         .await)?;
-    let limit = usize::try_from(limit).unwrap_or(0);
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    Ok((rows, more))
+    Ok(super::one_page(rows, limit))
 }
