@@ -344,9 +344,11 @@ pub struct TotpEnrolment {
     pub qr_svg: String,
 }
 
-/// Proof of presence for a sensitive action: the current password, and a
-/// code (TOTP or recovery) when the account has a second factor. Confirming
-/// TOTP sends the new secret's first code as `code`.
+/// Proof of presence for a sensitive action (`POST /api/account/reauth`,
+/// or beside the change itself): the current password and, when the account
+/// has a second factor, one of them: a code (TOTP or recovery), or a
+/// passkey's answer. From a session proven within `REAUTH_WINDOW`, an
+/// account's own change may leave all of it out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reauth {
@@ -357,6 +359,27 @@ pub struct Reauth {
     pub code: Option<String>,
     /// Instead of `code`: a passkey's answer to the options of
     /// `POST /api/account/reauth/passkey/options`, with that `ceremony`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub credential: Option<Box<RawValue>>,
+}
+
+/// `POST /api/account/mfa/totp/confirm`: the new app's first `code`, and
+/// proof of presence: the password and, when the account already has a
+/// second factor (a passkey), its answer (`ceremony`, `credential`) or a
+/// `recovery_code`. From a proven session, `code` alone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TotpConfirmation {
+    /// The code the new authenticator app shows.
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,6 +16,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The password was right; the account's second factor is next.
     MfaRequired,
+    /// A sensitive action that takes a recently proven session
+    /// (`POST /api/account/reauth`), and this one is not.
+    ReauthRequired,
     NotFound,
     Conflict,
     PayloadTooLarge,
@@ -32,7 +35,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest | Self::InvalidGrant => 400,
             Self::InvalidCredentials | Self::InvalidToken => 401,
-            Self::Forbidden | Self::MfaRequired => 403,
+            Self::Forbidden | Self::MfaRequired | Self::ReauthRequired => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
             Self::PayloadTooLarge => 413,
@@ -54,6 +57,7 @@ impl ErrorCode {
             Self::InvalidGrant => "invalid_grant",
             Self::Forbidden => "forbidden",
             Self::MfaRequired => "mfa_required",
+            Self::ReauthRequired => "reauth_required",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
@@ -131,6 +135,7 @@ mod tests {
             ErrorCode::InvalidGrant,
             ErrorCode::Forbidden,
             ErrorCode::MfaRequired,
+            ErrorCode::ReauthRequired,
             ErrorCode::NotFound,
             ErrorCode::Conflict,
             ErrorCode::PayloadTooLarge,

@@ -41,6 +41,12 @@ pub struct Config {
     pub key_rotation_interval: Option<Duration>,
     /// `AUDIT_RETENTION`: security events older than this are deleted.
     pub audit_retention: Duration,
+    /// `REAUTH_WINDOW`: how long a session that proved presence counts as
+    /// proven (admin actions, and account changes without a proof).
+    pub reauth_window: Duration,
+    /// `RESPONSE_WRITE_TIMEOUT`: a response not written by then ends its
+    /// connection (a client that stops reading cannot hold a slot).
+    pub response_write_timeout: Duration,
     /// `PASSWORD_HASH_QUEUE`: how many password hashes may wait for a hashing
     /// thread; beyond that, requests that need one get `503`.
     pub password_hash_queue: usize,
@@ -166,6 +172,9 @@ pub struct Limits {
     pub password_resets_per_ip: RateLimit,
     /// Verification mails one account asks for (resend, address change).
     pub verification_mails_per_account: RateLimit,
+    /// Factor changes one account starts: TOTP enrolments, passkey
+    /// registrations, re-authentication ceremonies (each writes a row).
+    pub factor_changes_per_user: RateLimit,
 }
 
 impl Limits {
@@ -190,6 +199,7 @@ impl Limits {
             self.password_resets_per_email,
             self.password_resets_per_ip,
             self.verification_mails_per_account,
+            self.factor_changes_per_user,
         ]
         .iter()
         .map(|r| r.window)
@@ -315,7 +325,10 @@ impl Config {
                 password_resets_per_ip: env.rate_limit("PASSWORD_RESETS_PER_IP", "20/1h")?,
                 verification_mails_per_account: env
                     .rate_limit("VERIFICATION_MAILS_PER_ACCOUNT", "5/1h")?,
+                factor_changes_per_user: env.rate_limit("FACTOR_CHANGES_PER_USER", "20/1h")?,
             },
+            reauth_window: env.duration("REAUTH_WINDOW", "10m")?,
+            response_write_timeout: env.duration("RESPONSE_WRITE_TIMEOUT", "30s")?,
             audit_retention: env.duration("AUDIT_RETENTION", "90d")?,
             key_publish_lead: env.parse(
                 "KEY_PUBLISH_LEAD",

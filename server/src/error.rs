@@ -51,6 +51,9 @@ pub enum AppError {
     /// A valid bearer token whose holder may not do this.
     #[error("insufficient scope: {0}")]
     InsufficientScope(&'static str),
+    /// An action that takes a recently proven session, from one that is not.
+    #[error("reauthentication required")]
+    ReauthRequired,
     /// A cookie-authenticated request from another origin.
     #[error("cross-origin request refused")]
     CrossOrigin,
@@ -78,11 +81,13 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
-    /// A dependency (the database) cannot serve requests right now.
-    #[error("service unavailable: {0}")]
+    /// A dependency (the database) cannot serve requests right now: a lost
+    /// or refused connection (see `store::is_unavailable`).
+    #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// Any other database error: a bug, or data that breaks a rule.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -91,6 +96,26 @@ impl AppError {
     /// A 422 for one field.
     pub fn invalid_field(field: &str, issue: Issue) -> Self {
         Self::validation([(field, Some(issue))])
+    }
+
+    /// The same error, with a 422's issues of field `from` named `to`.
+    pub fn renamed_field(self, from: &str, to: &str) -> Self {
+        match self {
+            Self::Validation(details) => Self::Validation(
+                details
+                    .into_iter()
+                    .map(|issue| FieldIssue {
+                        field: if issue.field == from {
+                            to.to_owned()
+                        } else {
+                            issue.field
+                        },
+                        ..issue
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// A 422 listing every field that has an issue.
@@ -146,6 +171,10 @@ impl AppError {
                 ErrorBody::new(C::InvalidGrant, classboard::api::ENDED_FOR_SAFETY)
             }
             Self::InsufficientScope(why) => ErrorBody::new(C::Forbidden, *why),
+            Self::ReauthRequired => ErrorBody::new(
+                C::ReauthRequired,
+                "Confirm it is you first (POST /api/account/reauth): this takes a recently proven session.",
+            ),
             Self::CrossOrigin => ErrorBody::new(
                 C::Forbidden,
                 "Requests from another site are not accepted here.",
@@ -231,6 +260,10 @@ impl IntoResponse for AppError {
         match self {
             // Load shed on purpose, not a failure.
             Self::Busy | Self::NotReady(_) => tracing::warn!(error = %self, "request refused"),
+            // Not this server's fault, and the client may try again.
+            Self::Unavailable(_) => {
+                tracing::warn!(error = %self, "request refused: the database is unavailable");
+            }
             // The cause goes to the log only; the client gets the generic sentence.
             _ if status.is_server_error() => tracing::error!(error = %self, "request failed"),
             _ => {}
@@ -245,8 +278,9 @@ impl IntoResponse for AppError {
             Self::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
-            // A hash takes tens of milliseconds: a slot frees up within a second.
-            Self::Busy => {
+            // A hash takes tens of milliseconds: a slot frees up within a second;
+            // a database restarting takes about as long.
+            Self::Busy | Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(1u64));
             }
             _ => {}
@@ -315,10 +349,22 @@ mod tests {
     }
 }
 
+impl From<sqlx::Error> for AppError {
+    /// A lost or refused connection is `503` with `Retry-After`; any other
+    /// database error is `500`.
+    fn from(e: sqlx::Error) -> Self {
+        if crate::store::is_unavailable(&e) {
+            Self::Unavailable(e)
+        } else {
+            Self::Database(e)
+        }
+    }
+}
+
 impl From<crate::auth::mfa::MfaError> for AppError {
     fn from(e: crate::auth::mfa::MfaError) -> Self {
         match e {
-            crate::auth::mfa::MfaError::Database(e) => Self::Database(e),
+            crate::auth::mfa::MfaError::Database(e) => e.into(),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -327,8 +373,30 @@ impl From<crate::auth::mfa::MfaError> for AppError {
 impl From<crate::auth::passkeys::PasskeyError> for AppError {
     fn from(e: crate::auth::passkeys::PasskeyError) -> Self {
         match e {
-            crate::auth::passkeys::PasskeyError::Database(e) => Self::Database(e),
+            crate::auth::passkeys::PasskeyError::Database(e) => e.into(),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::proof::ProofError> for AppError {
+    fn from(e: crate::auth::proof::ProofError) -> Self {
+        use crate::auth::proof::ProofError as P;
+        match e {
+            P::Missing(fields) => Self::validation(
+                fields
+                    .into_iter()
+                    .map(|(field, issue)| (field, Some(issue))),
+            ),
+            P::Wrong(why) => Self::WrongProof(why),
+            P::ReauthRequired => Self::ReauthRequired,
+            P::CeremonyGone => Self::CeremonyGone,
+            P::SessionEnded => Self::InvalidToken(TokenError::Revoked),
+            P::Limited(exceeded) => exceeded.into(),
+            P::Hash(e) => e.into(),
+            P::Database(e) => e.into(),
+            P::Factors(e) => e.into(),
+            P::Passkeys(e) => e.into(),
         }
     }
 }

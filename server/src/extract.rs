@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::{
     AppError,
-    auth::{jwt::TokenError, limits::ClientNet},
+    auth::{jwt::TokenError, limits::ClientNet, proof::Caller},
     startup::AppState,
     store::audit::Origin,
 };
@@ -147,6 +147,15 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// The caller as the proof policy sees it, asking from `ip`.
+    pub fn caller(&self, ip: IpAddr) -> Caller<'_> {
+        Caller {
+            user_id: &self.id,
+            session_id: &self.session_id,
+            net: ClientNet::of(ip),
+        }
+    }
+
     /// Refuses with `403 insufficient_scope` unless the role is at least `min`.
     pub fn require(&self, min: Role) -> Result<(), AppError> {
         if self.role >= min {

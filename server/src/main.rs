@@ -69,6 +69,7 @@ async fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
+            server::serve::raise_open_file_limit();
             let app = match Application::build(config).await {
                 Ok(app) => app,
                 Err(e) => return fail(&e),

@@ -26,6 +26,7 @@ use crate::{
         mfa::SecondFactors,
         passkeys::Passkeys,
         password::{HashError, Hasher, Reserved},
+        proof::Prover,
         revocation::Revocations,
         sessions::{self, Policy, Sessions},
     },
@@ -96,6 +97,8 @@ pub struct Shared {
     pub profiles: users::Profiles,
     pub second_factors: SecondFactors,
     pub passkeys: Passkeys,
+    /// The proof-of-presence policy every sensitive handler asks.
+    pub proof: Prover,
     pub mailer: Mailer,
     pub mailed: MailedTokens,
 }
@@ -211,6 +214,13 @@ impl Application {
         .map_err(StartupError::Mail)?;
         mailer.spawn_sender(Transport::from_config(&config).map_err(StartupError::Mail)?);
         let mailed = MailedTokens::new(secret.expose_secret().as_bytes());
+        let proof = Prover::new(
+            db.clone(),
+            (second_factors.clone(), passkeys.clone()),
+            (limiter.clone(), hasher.clone()),
+            config.limits.failures(),
+            config.reauth_window,
+        );
 
         let state = AppState(Arc::new(Shared {
             db,
@@ -224,6 +234,7 @@ impl Application {
             profiles: users::Profiles::default(),
             second_factors,
             passkeys,
+            proof,
             mailer,
             mailed,
         }));
@@ -267,7 +278,8 @@ impl Application {
                 }
             });
         }
-        crate::serve::serve(self.listener, self.router, shutdown).await
+        let write_timeout = self.state.config.response_write_timeout;
+        crate::serve::serve(self.listener, self.router, write_timeout, shutdown).await
     }
 }
 

@@ -1,12 +1,16 @@
-//! `/api/account/*`: the caller's own second factors, and the proof of
-//! presence (re-authentication) that changing them takes.
+//! `/api/account/*`: the caller's own second factors, and proving presence
+//! (`POST /api/account/reauth`). What each change must prove is decided by
+//! the one policy in `auth::proof`; these handlers name their action and
+//! the checks that can refuse it.
 
 use super::openapi::Failure;
-use std::net::IpAddr;
 
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
-    api::{MfaStatus, PasskeyCeremony, Reauth, RecoveryCodes, TotpEnrolment, TotpStatus},
+    api::{
+        MfaStatus, PasskeyCeremony, Reauth, RecoveryCodes, TotpConfirmation, TotpEnrolment,
+        TotpStatus,
+    },
     validate::Issue,
 };
 use qrcode::{QrCode, render::svg};
@@ -16,12 +20,9 @@ use crate::{
     AppError, Result,
     auth::{
         jwt::TokenError,
-        limits::{Attempt, ClientNet, Subject},
-        mfa::Confirmed,
-        normalize::PasswordForms,
-        passkeys::Verified,
-        password::Verdict,
-        sessions::Reason,
+        limits::Key,
+        mfa::Pending,
+        proof::{Action, Presented},
     },
     extract::{AppJson, AuthUser, Client},
     startup::AppState,
@@ -53,6 +54,40 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
     }))
 }
 
+/// `POST /api/account/reauth {password, code? | ceremony, credential}`: the
+/// caller's session counts as proven for `REAUTH_WINDOW`.
+#[utoipa::path(
+    post, path = "/account/reauth", tag = "account",
+    request_body = classboard::api::Reauth,
+    responses(
+        (status = 204, description = "Presence is proven: the session counts as proven for REAUTH_WINDOW"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn reauth(
+    State(state): State<AppState>,
+    Client { ip, .. }: Client,
+    user: AuthUser,
+    AppJson(req): AppJson<Reauth>,
+) -> Result<StatusCode> {
+    let caller = user.caller(ip);
+    state
+        .proof
+        .demand(
+            caller,
+            Action::Reauthenticate,
+            presented(req)?,
+            async |_| Ok::<_, AppError>(()),
+        )
+        .await?;
+    if !state.proof.mark_proven(caller).await? {
+        return Err(AppError::InvalidToken(TokenError::Revoked));
+    }
+    tracing::info!(user = %user.id, session = %user.session_id, "presence proven");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `POST /api/account/mfa/totp`: a new secret, pending until a code from it
 /// confirms it (within ten minutes). Starting again replaces a pending one.
 #[utoipa::path(
@@ -67,6 +102,7 @@ pub async fn totp_begin(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<TotpEnrolment>)> {
+    limit_factor_changes(&state, &user.id).await?;
     let Some(enrolment) = state.second_factors.begin(&user.id, &user.username).await? else {
         return Err(AppError::Conflict("Two-step sign-in is already on."));
     };
@@ -81,12 +117,13 @@ pub async fn totp_begin(
     ))
 }
 
-/// `POST /api/account/mfa/totp/confirm {code, password}`: the password
-/// proves presence, the code proves the authenticator holds the secret.
-/// Both count against the account's failure budgets.
+/// `POST /api/account/mfa/totp/confirm {code, password, recovery_code? |
+/// ceremony, credential}`: the code proves the new app holds the secret;
+/// the rest is the proof of presence, in which an account that already has
+/// a passkey gives the passkey (or a recovery code) as well as the password.
 #[utoipa::path(
     post, path = "/account/mfa/totp/confirm", tag = "account",
-    request_body = classboard::api::Reauth,
+    request_body = classboard::api::TotpConfirmation,
     responses(
         (status = 200, description = "TOTP is on; ten recovery codes, shown once", body = classboard::api::RecoveryCodes),
         Failure,
@@ -97,46 +134,61 @@ pub async fn totp_confirm(
     State(state): State<AppState>,
     Client { ip, origin }: Client,
     user: AuthUser,
-    AppJson(req): AppJson<Reauth>,
+    AppJson(req): AppJson<TotpConfirmation>,
 ) -> Result<Json<RecoveryCodes>> {
-    let code = req.code.as_deref().map(str::trim).unwrap_or_default();
-    require(&req.password, Some(code))?;
-    let (account, attempt) = check_password(&state, ip, &user, &req.password, true).await?;
-    let codes = match state
+    let caller = user.caller(ip);
+    let code = req.code.trim().to_owned();
+    if code.is_empty() {
+        // Said with whatever else is missing, in one answer.
+        let unproven = req.password.is_empty() && !state.proof.is_proven(caller).await?;
+        return Err(AppError::validation([
+            ("password", unproven.then_some(Issue::Required)),
+            ("code", Some(Issue::Required)),
+        ]));
+    }
+    let proof = presented(Reauth {
+        password: req.password,
+        code: req.recovery_code,
+        ceremony: req.ceremony,
+        credential: req.credential,
+    })?;
+    let granted = state
+        .proof
+        .demand(caller, Action::TurnOnTotp, proof, async |account: &Account| {
+            match state.second_factors.pending(&account.id, &code).await? {
+                Pending::Matches { created_at, step } => Ok((created_at, step)),
+                Pending::WrongCode => Err(AppError::WrongProof(
+                    "The code is not correct. Check the time on your device and try the newest code.",
+                )),
+                Pending::Nothing => Err(nothing_pending()),
+            }
+        })
+        .await
+        // The proof's second factor is the recovery code here: `code` is
+        // the new app's.
+        .map_err(|e| e.renamed_field("code", "recovery_code"))?;
+    let Some(on) = state
         .second_factors
-        .confirm(&account.id, code, &origin)
+        .turn_on((&user.id, &user.session_id), granted.checked, &origin)
         .await?
-    {
-        Confirmed::On(codes) => codes,
-        Confirmed::WrongCode => {
-            return Err(AppError::WrongProof(
-                "The code is not correct. Check the time on your device and try the newest code.",
-            ));
-        }
-        Confirmed::NothingPending => {
-            state.limiter.abandoned(attempt).await?;
-            return Err(AppError::Conflict(
-                "No two-step set-up is waiting (they last ten minutes). Start again.",
-            ));
-        }
+    else {
+        return Err(nothing_pending());
     };
-    state.limiter.succeeded(attempt).await?;
-    state.profiles.forget(&account.id);
-    // Sessions that signed in without the second factor (someone who had
-    // the password, perhaps) end; this one, which just proved both, stays.
-    let ended = state
-        .sessions
-        .revoke_others(&account.id, &user.session_id, Reason::SecondFactorOn)
-        .await?;
-    state.revocations.insert(&ended);
-    tracing::info!(user = %account.id, sessions_ended = ended.len(), "two-step sign-in turned on");
+    state.revocations.insert(&on.ended);
+    state.profiles.forget(&user.id);
+    tracing::info!(user = %user.id, sessions_ended = on.ended.len(), "two-step sign-in turned on");
     Ok(Json(RecoveryCodes {
-        recovery_codes: codes,
+        recovery_codes: on.recovery_codes,
     }))
 }
 
+fn nothing_pending() -> AppError {
+    AppError::Conflict("No two-step set-up is waiting (they last ten minutes). Start again.")
+}
+
 /// `DELETE /api/account/mfa/totp {password, code}`: TOTP off, and the
-/// recovery codes with it.
+/// recovery codes with it unless a passkey remains; the sessions that
+/// signed in with them end.
 #[utoipa::path(
     delete, path = "/account/mfa/totp", tag = "account",
     request_body = classboard::api::Reauth,
@@ -152,17 +204,33 @@ pub async fn totp_remove(
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<StatusCode> {
-    let account = reauthenticate(&state, ip, &user, &req).await?;
-    if !state.second_factors.turn_off(&account.id, &origin).await? {
+    state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::TurnOffTotp,
+            presented(req)?,
+            async |account: &Account| {
+                let factors = state.second_factors.factors(&account.id).await?;
+                factors.totp_since.map(drop).ok_or(AppError::NotFound)
+            },
+        )
+        .await?;
+    let Some(ended) = state
+        .second_factors
+        .turn_off((&user.id, &user.session_id), &origin)
+        .await?
+    else {
         return Err(AppError::NotFound);
-    }
-    state.profiles.forget(&account.id);
-    tracing::info!(user = %account.id, "two-step sign-in turned off");
+    };
+    state.revocations.insert(&ended);
+    state.profiles.forget(&user.id);
+    tracing::info!(user = %user.id, sessions_ended = ended.len(), "two-step sign-in turned off");
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/account/mfa/recovery-codes {password, code}`: ten new codes;
-/// the old ones stop working.
+/// the old ones stop working, and the sessions that signed in with one end.
 #[utoipa::path(
     post, path = "/account/mfa/recovery-codes", tag = "account",
     request_body = classboard::api::Reauth,
@@ -178,80 +246,42 @@ pub async fn recovery_codes(
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<RecoveryCodes>> {
-    let account = reauthenticate(&state, ip, &user, &req).await?;
-    let Some(codes) = state
+    state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::NewRecoveryCodes,
+            presented(req)?,
+            async |account: &Account| {
+                if state.second_factors.factors(&account.id).await?.any() {
+                    Ok(())
+                } else {
+                    Err(no_second_factor())
+                }
+            },
+        )
+        .await?;
+    let Some((codes, ended)) = state
         .second_factors
-        .new_recovery_codes(&account.id, &origin)
+        .new_recovery_codes((&user.id, &user.session_id), &origin)
         .await?
     else {
-        return Err(AppError::Conflict(
-            "Turn on two-step sign-in or add a passkey first.",
-        ));
+        return Err(no_second_factor());
     };
-    tracing::info!(user = %account.id, "recovery codes replaced");
+    state.revocations.insert(&ended);
+    tracing::info!(user = %user.id, sessions_ended = ended.len(), "recovery codes replaced");
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))
 }
 
-/// Proof of presence for a sensitive action: the current password and, when
-/// the account has a second factor, one of them: a current TOTP code, an
-/// unused recovery code (which it spends), or a passkey's answer (`ceremony`
-/// and `credential`). Counted against the account's failure budgets like a
-/// login; wrong is `401 invalid_credentials`.
-pub async fn reauthenticate(
-    state: &AppState,
-    ip: IpAddr,
-    user: &AuthUser,
-    proof: &Reauth,
-) -> Result<Account> {
-    let factors = state.second_factors.factors(&user.id).await?;
-    let by_passkey = proof.ceremony.is_some() || proof.credential.is_some();
-    let code = proof.code.as_deref().map(str::trim);
-    if by_passkey {
-        let assertion = passkeys::assertion(proof.ceremony.as_deref(), proof.credential.as_deref());
-        require(&proof.password, None)?;
-        let (ceremony, presented) = assertion?;
-        let (account, attempt) = check_password(state, ip, user, &proof.password, true).await?;
-        match state
-            .passkeys
-            .finish_assertion(&account.id, None, &ceremony, &presented)
-            .await?
-        {
-            Verified::Yes { .. } => {}
-            Verified::Gone => {
-                state.limiter.abandoned(attempt).await?;
-                return Err(AppError::CeremonyGone);
-            }
-            Verified::Refused | Verified::CounterWentBack => {
-                return Err(AppError::WrongProof(
-                    "The password or passkey is not correct.",
-                ));
-            }
-        }
-        state.limiter.succeeded(attempt).await?;
-        return Ok(account);
-    }
-    require(
-        &proof.password,
-        factors.any().then_some(code.unwrap_or_default()),
-    )?;
-    let (account, attempt) =
-        check_password(state, ip, user, &proof.password, factors.any()).await?;
-    if factors.any()
-        && !state
-            .second_factors
-            .check(&account.id, code.unwrap_or_default())
-            .await?
-    {
-        return Err(AppError::WrongProof("The password or code is not correct."));
-    }
-    state.limiter.succeeded(attempt).await?;
-    Ok(account)
+fn no_second_factor() -> AppError {
+    AppError::Conflict("Turn on two-step sign-in or add a passkey first.")
 }
 
 /// `POST /api/account/reauth/passkey/options`: a passkey assertion to prove
-/// presence with, instead of a code, for the account's passkeys.
+/// presence with, instead of a code, for the account's passkeys. Each
+/// ceremony counts against `FACTOR_CHANGES_PER_USER`.
 #[utoipa::path(
     post, path = "/account/reauth/passkey/options", tag = "account",
     responses(
@@ -264,61 +294,40 @@ pub async fn reauth_passkey_options(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Json<PasskeyCeremony>> {
+    if state.passkeys.count(&user.id).await? == 0 {
+        return Err(AppError::Conflict("This account has no passkey."));
+    }
+    limit_factor_changes(&state, &user.id).await?;
     let Some(started) = state.passkeys.begin_assertion(&user.id, None).await? else {
         return Err(AppError::Conflict("This account has no passkey."));
     };
     Ok(Json(passkeys::ceremony(started)))
 }
 
-/// `422` for every missing part of a proof: the password, and the code when
-/// one is needed (`Some`).
-fn require(password: &str, code: Option<&str>) -> Result<()> {
-    let missing = |value: &str| value.is_empty().then_some(Issue::Required);
-    let details = [
-        ("password", missing(password)),
-        ("code", code.and_then(missing)),
-    ];
-    if details.iter().any(|(_, issue)| issue.is_some()) {
-        return Err(AppError::validation(details));
-    }
-    Ok(())
+/// Counts a factor change the account starts (an enrolment, a
+/// registration, a re-authentication ceremony: each writes a row) against
+/// `FACTOR_CHANGES_PER_USER`.
+pub(super) async fn limit_factor_changes(state: &AppState, user_id: &str) -> Result<()> {
+    let limit = state.config.limits.factor_changes_per_user;
+    state.limit(&Key::factor_changes(user_id), limit).await
 }
 
-/// Counts the attempt (against the code budget too when it presents a
-/// second-factor code), then checks the caller's current password. A wrong
-/// one is `401` and stays counted; the caller ends the attempt.
-async fn check_password(
-    state: &AppState,
-    ip: IpAddr,
-    user: &AuthUser,
-    password: &str,
-    with_code: bool,
-) -> Result<(Account, Attempt)> {
-    let account = current(state, user).await?;
-    let (net, limits) = (ClientNet::of(ip), state.config.limits.failures());
-    let attempt = if with_code {
-        state
-            .limiter
-            .attempt_code(&account.id, net, limits)
-            .await??
+/// The proof a body presents, with a passkey's answer read as WebAuthn's
+/// JSON (`422` when one half of it is missing, or it is not one).
+pub(super) fn presented(proof: Reauth) -> Result<Presented> {
+    let passkey = if proof.ceremony.is_some() || proof.credential.is_some() {
+        Some(passkeys::assertion(
+            proof.ceremony.as_deref(),
+            proof.credential.as_deref(),
+        )?)
     } else {
-        state
-            .limiter
-            .attempt(Subject::Account(&account.id), net, limits)
-            .await??
+        None
     };
-    let (reserved, attempt) = state.reserve_hash(attempt).await?;
-    let forms = PasswordForms::of(password);
-    match reserved
-        .verify(
-            &forms.against(account.password_nfc),
-            Some(&account.password_hash),
-        )
-        .await?
-    {
-        Verdict::Match | Verdict::MatchNeedsRehash => Ok((account, attempt)),
-        _ => Err(AppError::WrongProof("The password or code is not correct.")),
-    }
+    Ok(Presented {
+        password: proof.password,
+        code: proof.code.filter(|c| !c.trim().is_empty()),
+        passkey,
+    })
 }
 
 /// The caller's account; one deleted since the token was issued is `401`.

@@ -1,5 +1,6 @@
 //! `/api/admin/users*`: what the admin console does to accounts. Every
-//! handler asks for the `admin` role first.
+//! handler asks for the `admin` role first; every change, for a session
+//! proven within `REAUTH_WINDOW` too (the proof policy, `auth::proof`).
 
 use super::openapi::{Failure, Page};
 use axum::{
@@ -12,6 +13,7 @@ use classboard::api::{AdminUser, AdminUserPage, EventKind, Role};
 use super::lifecycle::prepare;
 use crate::{
     AppError, Result,
+    auth::proof::Action,
     extract::{AuthUser, Client, PageQuery},
     mail::Letter,
     startup::AppState,
@@ -115,7 +117,7 @@ pub async fn unlock(
 
 async fn set_locked(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Client { ip, origin }: Client,
     user: AuthUser,
     Path(id): Path<String>,
     lock: bool,
@@ -124,6 +126,12 @@ async fn set_locked(
     if lock && id == user.id {
         return Err(AppError::Conflict("You cannot lock your own account."));
     }
+    let action = if lock {
+        Action::LockAccount
+    } else {
+        Action::UnlockAccount
+    };
+    state.proof.require_proven(user.caller(ip), action).await?;
     let kind = if lock {
         EventKind::AccountLocked
     } else {
@@ -160,11 +168,22 @@ async fn set_locked(
 )]
 pub async fn remove_mfa(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Client { ip, origin }: Client,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     user.require(Role::Admin)?;
+    if id == user.id {
+        // What the account page asks of everyone (the password and a
+        // factor), an admin's token alone must not skip.
+        return Err(AppError::Conflict(
+            "Remove your own second factors from your account page.",
+        ));
+    }
+    state
+        .proof
+        .require_proven(user.caller(ip), Action::RemoveSecondFactors)
+        .await?;
     let Some(account) = users::by_id(&state.db, &id).await? else {
         return Err(AppError::NotFound);
     };
@@ -178,11 +197,12 @@ pub async fn remove_mfa(
     let event = Event::new(EventKind::SecondFactorRemoved, &id, &origin)
         .by(&user.id)
         .detail("all, by an admin");
-    if !mfa::remove_all(&state.db, &id, (&notice.queued(), &event)).await? {
+    let Some(ended) = mfa::remove_all(&state.db, &id, (&notice.queued(), &event)).await? else {
         return Err(AppError::NotFound);
-    }
+    };
+    state.revocations.insert(&ended);
     state.profiles.forget(&id);
     state.mailer.wake();
-    tracing::info!(user = %id, by = %user.id, "second factors removed by an admin");
+    tracing::info!(user = %id, by = %user.id, sessions_ended = ended.len(), "second factors removed by an admin");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,7 +27,7 @@ use crate::{
         normalize::{self, LoginName, PasswordForms},
         passkeys::Verified,
         password::Verdict,
-        sessions::{Issued, Reason, Refresh, SessionCursor, SignIn},
+        sessions::{Admission, Issued, Reason, Refresh, SessionCursor, SignIn, Start},
     },
     extract::{
         AppJson, AuthUser, Client, OptionalJson, PageQuery, from_own_page, is_https, same_origin,
@@ -200,11 +200,14 @@ async fn log_in(
         // known password must not buy fresh guesses at the code.
         return mfa_required(&state, &account, origin.user_agent.as_deref()).await;
     }
+    // The password was right: a session refused below (the password changed
+    // meanwhile, say) is answered as a wrong password, but does not count as
+    // one.
     state.limiter.succeeded(attempt).await?;
     let sign_in = SignIn::password(now_ms());
     // Deleted between the password check and now: as if it never existed.
     let gone = AppError::InvalidCredentials;
-    start_session(
+    let started = begin_session(
         &state,
         &headers,
         StatusCode::OK,
@@ -213,12 +216,19 @@ async fn log_in(
         &[(EventKind::LoginSucceeded, Some("password"))],
         gone,
     )
-    .await
+    .await?;
+    match started {
+        Some(response) => Ok(response),
+        // A second factor was added after the account was read: the
+        // second step follows, as if it had been there all along.
+        None => mfa_required(&state, &account, origin.user_agent.as_deref()).await,
+    }
 }
 
 /// Starts a session for `account`, signed in from `origin` as `sign_in`,
 /// records `events` with it, and answers its tokens; `gone` answers an
-/// account deleted or locked meanwhile.
+/// account deleted or locked meanwhile, or a factor the sign-in used that
+/// was removed meanwhile.
 pub(super) async fn start_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -228,6 +238,34 @@ pub(super) async fn start_session(
     events: &[(EventKind, Option<&str>)],
     gone: AppError,
 ) -> Result<Response> {
+    let second_factor_needed = AppError::Internal(
+        "a sign-in that used a second factor was taken for a password-only one".into(),
+    );
+    begin_session(
+        state,
+        headers,
+        status,
+        (account, origin),
+        sign_in,
+        events,
+        gone,
+    )
+    .await?
+    .ok_or(second_factor_needed)
+}
+
+/// [`start_session`], for a password-only sign-in: `None` when the account
+/// has a second factor by now (added after the sign-in read the account),
+/// and no session started.
+async fn begin_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    (account, origin): (&Account, &Origin),
+    sign_in: SignIn,
+    events: &[(EventKind, Option<&str>)],
+    gone: AppError,
+) -> Result<Option<Response>> {
     // The account's credentials as the sign-in checked them: a password
     // reset, change or deletion that committed since refuses the session.
     let started = state
@@ -240,13 +278,18 @@ pub(super) async fn start_session(
             events,
         )
         .await?;
-    let Some((issued, role)) = started else {
-        // Locked since the sign-in read the account: say so, as to a
-        // sign-in that came after.
-        let locked = users::by_id(&state.db, &account.id)
-            .await?
-            .is_some_and(|a| a.locked);
-        return Err(if locked { AppError::Locked } else { gone });
+    let (issued, role) = match started {
+        Start::Started(issued, role) => (issued, role),
+        Start::Not(Admission::SecondFactorNeeded) => return Ok(None),
+        Start::Not(Admission::FactorGone | Admission::Admit) => return Err(gone),
+        Start::Refused => {
+            // Locked since the sign-in read the account: say so, as to a
+            // sign-in that came after.
+            let locked = users::by_id(&state.db, &account.id)
+                .await?
+                .is_some_and(|a| a.locked);
+            return Err(if locked { AppError::Locked } else { gone });
+        }
     };
     token_response(
         state,
@@ -255,6 +298,7 @@ pub(super) async fn start_session(
         remembered(state, account, role),
         issued,
     )
+    .map(Some)
 }
 
 /// The `403 mfa_required` answer: no token yet, a challenge for the second
@@ -330,7 +374,7 @@ pub async fn mfa(
         .limiter
         .attempt_code(&challenge.user_id, net, limits.failures())
         .await??;
-    // The passkey's key (`hwk` or `swk`) when one verified.
+    // The passkey (its key, `hwk` or `swk`, and id) when one verified.
     let (outcome, key) = match (req.method, passkey) {
         (MfaMethod::Passkey, Some((ceremony, presented))) => {
             let verified = state
@@ -343,7 +387,9 @@ pub async fn mfa(
                 )
                 .await?;
             let key = match verified {
-                Verified::Yes { amr, .. } => Some(amr),
+                Verified::Yes {
+                    amr, passkey_id, ..
+                } => Some((amr, passkey_id)),
                 Verified::Gone => {
                     state.limiter.abandoned(attempt).await?;
                     return Err(AppError::CeremonyGone);
@@ -372,8 +418,11 @@ pub async fn mfa(
         let failed = Event::new(EventKind::SecondFactorFailed, &challenge.user_id, &origin);
         super::audit::record_alone(&state, &failed).await;
     }
-    let challenge = match outcome {
-        mfa::Outcome::Done(challenge) => challenge,
+    let (challenge, recovery_set) = match outcome {
+        mfa::Outcome::Done {
+            challenge,
+            recovery_set,
+        } => (challenge, recovery_set),
         mfa::Outcome::Wrong { ended: false } => {
             return Err(AppError::WrongProof("The code is not correct."));
         }
@@ -386,11 +435,16 @@ pub async fn mfa(
     };
     state.limiter.succeeded(attempt).await?;
     let at = challenge.created_at;
-    let sign_in = match req.method {
-        MfaMethod::Totp => SignIn::password_and_totp(at),
-        MfaMethod::RecoveryCode => SignIn::password_and_recovery_code(at),
-        // Done only when the passkey verified, which named its key.
-        MfaMethod::Passkey => SignIn::password_and_passkey(key.unwrap_or("swk"), at),
+    let sign_in = match (req.method, key, recovery_set) {
+        (MfaMethod::Totp, ..) => SignIn::password_and_totp(at),
+        (MfaMethod::RecoveryCode, _, Some(set)) => SignIn::password_and_recovery_code(set, at),
+        // Done only when the passkey verified, which named it.
+        (MfaMethod::Passkey, Some((key, id)), _) => SignIn::password_and_passkey(key, &id, at),
+        _ => {
+            return Err(AppError::Internal(
+                "a second step was done without the factor that did it".into(),
+            ));
+        }
     };
     let Some(mut account) = users::by_id(&state.db, &challenge.user_id).await? else {
         return Err(AppError::InvalidMfaToken);
@@ -749,8 +803,8 @@ fn token_response(
             &user.username,
             user.role,
             &issued.session_id,
-            &issued.sign_in.amr,
-            u64::try_from(issued.sign_in.at / 1000).unwrap_or(0),
+            &issued.amr,
+            u64::try_from(issued.auth_time / 1000).unwrap_or(0),
         )
         .map_err(|_| AppError::NotReady("no signing key is active"))?;
     let max_age = state.sessions.policy().idle;

@@ -14,13 +14,14 @@ use classboard::{
     validate::{Email, Issue},
 };
 
-use super::account::{current, reauthenticate};
+use super::account::{current, presented};
 use crate::{
     AppError, Result,
     auth::{
         limits::{ClientNet, Key},
         mailed::lifetime,
         normalize,
+        proof::Action,
     },
     extract::{AppJson, AuthUser, Client, Proven},
     mail::{Letter, Prepared},
@@ -246,10 +247,18 @@ pub async fn change_password(
     user: AuthUser,
     Proven { proof, change }: Proven<NewPassword>,
 ) -> Result<StatusCode> {
-    // The new password is checked before the proof, so that a rule it
-    // breaks costs no recovery code.
-    let password = new_password(&current(&state, &user).await?, &change.new_password)?;
-    let account = reauthenticate(&state, ip, &user, &proof).await?;
+    // The new password is checked before the proof is taken, so that a
+    // rule it breaks costs no recovery code.
+    let granted = state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::ChangePassword,
+            presented(proof)?,
+            async |account: &Account| new_password(account, &change.new_password),
+        )
+        .await?;
+    let (account, password) = (granted.account, granted.checked);
     let password_hash = state.hasher.reserve()?.hash(password.expose()).await?;
     let notice = prepare(
         &state,
@@ -298,21 +307,33 @@ pub async fn change_email(
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let email = normalize::email(&change.email)
         .map_err(|issue| AppError::validation([("email", Some(issue))]))?;
-    let account = reauthenticate(&state, ip, &user, &proof).await?;
-    if email.as_str() == account.email {
-        return Err(AppError::Conflict("This is the account's address already."));
-    }
-    // Only after the proof and within the mail budget: whether an address
-    // has an account is not for anyone signed in to probe.
-    let limit = state.config.limits.verification_mails_per_account;
-    state
-        .limit(&Key::verification_mails(&account.id), limit)
+    // After the password (whether an address has an account is not for
+    // anyone with a stolen token to probe) and within the mail budget, but
+    // before the second factor is taken: a refusal spends none.
+    let granted = state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::ChangeEmail,
+            presented(proof)?,
+            async |account: &Account| {
+                if email.as_str() == account.email {
+                    return Err(AppError::Conflict("This is the account's address already."));
+                }
+                let limit = state.config.limits.verification_mails_per_account;
+                state
+                    .limit(&Key::verification_mails(&account.id), limit)
+                    .await?;
+                if users::by_login(&state.db, email.as_str()).await?.is_some() {
+                    return Err(AppError::Conflict(
+                        "An account with this email already exists.",
+                    ));
+                }
+                Ok(())
+            },
+        )
         .await?;
-    if users::by_login(&state.db, email.as_str()).await?.is_some() {
-        return Err(AppError::Conflict(
-            "An account with this email already exists.",
-        ));
-    }
+    let account = granted.account;
     let notice = prepare(
         &state,
         &account.email,
@@ -363,7 +384,22 @@ pub async fn delete_account(
     user: AuthUser,
     AppJson(proof): AppJson<classboard::api::Reauth>,
 ) -> Result<StatusCode> {
-    let account = reauthenticate(&state, ip, &user, &proof).await?;
+    let granted = state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::DeleteAccount,
+            presented(proof)?,
+            async |account: &Account| {
+                if users::is_last_admin(&state.db, &account.id).await? {
+                    Err(last_admin())
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .await?;
+    let account = granted.account;
     let notice = prepare(
         &state,
         &account.email,
@@ -385,10 +421,12 @@ pub async fn delete_account(
         Deleted::Stale => Err(AppError::WrongProof(
             "The password changed meanwhile. Try again with the current one.",
         )),
-        Deleted::LastAdmin => Err(AppError::Conflict(
-            "You are the last admin: make someone else an admin first.",
-        )),
+        Deleted::LastAdmin => Err(last_admin()),
     }
+}
+
+fn last_admin() -> AppError {
+    AppError::Conflict("You are the last admin: make someone else an admin first.")
 }
 
 /// Mails a verification link for the address the account signed up with.

@@ -72,6 +72,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(account::recovery_codes))
         .routes(routes!(passkeys::list, passkeys::add))
         .routes(routes!(passkeys::register))
+        .routes(routes!(account::reauth))
         .routes(routes!(account::reauth_passkey_options))
         .routes(routes!(passkeys::remove))
         .routes(routes!(posts::create, posts::list))

@@ -20,13 +20,17 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
-use super::{account::reauthenticate, auth::start_session};
+use super::{
+    account::{limit_factor_changes, presented},
+    auth::start_session,
+};
 use crate::{
     AppError, Result,
     auth::{
         limits::ClientNet,
-        passkeys::{self, PasskeyRow, Presented, Registered, Started, Verified},
-        sessions::{Reason, SignIn},
+        passkeys::{self, MAX_PER_ACCOUNT, PasskeyRow, Presented, Registered, Started, Verified},
+        proof::Action,
+        sessions::SignIn,
     },
     extract::{AppJson, AuthUser, Client, ClientIp},
     startup::AppState,
@@ -50,7 +54,8 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<
 }
 
 /// `POST /api/account/passkeys/register {password, code?}`: starts adding a
-/// passkey, after proof of presence.
+/// passkey, after proof of presence (or from a proven session). Counts
+/// against `FACTOR_CHANGES_PER_USER`.
 #[utoipa::path(
     post, path = "/account/passkeys/register", tag = "account",
     request_body = classboard::api::Reauth,
@@ -66,7 +71,21 @@ pub async fn register(
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<PasskeyCeremony>> {
-    let account = reauthenticate(&state, ip, &user, &req).await?;
+    let granted = state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::AddPasskey,
+            presented(req)?,
+            async |account: &users::Account| {
+                if state.passkeys.count(&account.id).await? >= MAX_PER_ACCOUNT {
+                    return Err(too_many());
+                }
+                limit_factor_changes(&state, &account.id).await
+            },
+        )
+        .await?;
+    let account = granted.account;
     let Some(started) = state
         .passkeys
         .begin_registration(&account.id, &account.username)
@@ -78,9 +97,9 @@ pub async fn register(
 }
 
 /// `POST /api/account/passkeys {ceremony, credential, name}`: finishes
-/// adding a passkey. When it is the account's first second factor, the
-/// account's other sessions (signed in without one) end, as when TOTP is
-/// turned on.
+/// adding a passkey (its ceremony was started by a proven request). The
+/// account's other sessions that signed in with the password alone end, as
+/// when TOTP is turned on.
 #[utoipa::path(
     post, path = "/account/passkeys", tag = "account",
     request_body = classboard::api::NewPasskey,
@@ -105,13 +124,17 @@ pub async fn add(
             return Err(AppError::validation(issues.chain([("name", name.err())])));
         }
     };
-    let had_factor = state.second_factors.factors(&user.id).await?.any();
-    let added = match state
+    let (added, ended) = match state
         .passkeys
-        .finish_registration(&user.id, &ceremony, &presented, (&name, &origin))
+        .finish_registration(
+            (&user.id, &user.session_id),
+            &ceremony,
+            &presented,
+            (&name, &origin),
+        )
         .await?
     {
-        Registered::Added(added) => added,
+        Registered::Added(added, ended) => (added, ended),
         Registered::Gone => return Err(AppError::CeremonyGone),
         Registered::Refused => {
             return Err(AppError::WrongProof(
@@ -128,14 +151,8 @@ pub async fn add(
         Registered::TooMany => return Err(too_many()),
     };
     state.profiles.forget(&user.id);
-    if !had_factor {
-        let ended = state
-            .sessions
-            .revoke_others(&user.id, &user.session_id, Reason::SecondFactorOn)
-            .await?;
-        state.revocations.insert(&ended);
-    }
-    tracing::info!(user = %user.id, passkey = %added.id, "passkey added");
+    state.revocations.insert(&ended);
+    tracing::info!(user = %user.id, passkey = %added.id, sessions_ended = ended.len(), "passkey added");
     Ok((
         StatusCode::CREATED,
         Json(PasskeyResponse {
@@ -145,7 +162,8 @@ pub async fn add(
 }
 
 /// `DELETE /api/account/passkeys/{id} {password, code?}`: another account's
-/// passkey is `404`, like one that does not exist.
+/// passkey is `404`, like one that does not exist. The sessions that signed
+/// in with it end, but the caller's.
 #[utoipa::path(
     delete, path = "/account/passkeys/{id}", tag = "account",
     params(("id" = String, Path)),
@@ -163,13 +181,32 @@ pub async fn remove(
     Path(id): Path<String>,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<StatusCode> {
-    let account = reauthenticate(&state, ip, &user, &req).await?;
-    let event = Event::new(EventKind::PasskeyRemoved, &account.id, &origin);
-    if !state.passkeys.remove(&account.id, &id, &event).await? {
+    state
+        .proof
+        .demand(
+            user.caller(ip),
+            Action::RemovePasskey,
+            presented(req)?,
+            async |account: &users::Account| {
+                if state.passkeys.exists(&account.id, &id).await? {
+                    Ok(())
+                } else {
+                    Err(AppError::NotFound)
+                }
+            },
+        )
+        .await?;
+    let event = Event::new(EventKind::PasskeyRemoved, &user.id, &origin);
+    let Some(ended) = state
+        .passkeys
+        .remove((&user.id, &user.session_id), &id, &event)
+        .await?
+    else {
         return Err(AppError::NotFound);
-    }
-    state.profiles.forget(&account.id);
-    tracing::info!(user = %account.id, passkey = %id, "passkey removed");
+    };
+    state.revocations.insert(&ended);
+    state.profiles.forget(&user.id);
+    tracing::info!(user = %user.id, passkey = %id, sessions_ended = ended.len(), "passkey removed");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -210,13 +247,18 @@ pub async fn sign_in(
     let (ceremony, presented) = assertion(Some(&req.ceremony), req.credential.as_deref())?;
     // Each ceremony writes a row: it counts like a sign-in request.
     state.limit_auth_request(ClientNet::of(ip)).await?;
-    let (user_id, key) = match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
-        Verified::Yes { user_id, amr } => (user_id, amr),
-        Verified::Gone => return Err(AppError::CeremonyGone),
-        Verified::Refused | Verified::CounterWentBack => {
-            return Err(AppError::WrongProof("This passkey was not accepted."));
-        }
-    };
+    let (user_id, passkey_id, key) =
+        match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
+            Verified::Yes {
+                user_id,
+                passkey_id,
+                amr,
+            } => (user_id, passkey_id, amr),
+            Verified::Gone => return Err(AppError::CeremonyGone),
+            Verified::Refused | Verified::CounterWentBack => {
+                return Err(AppError::WrongProof("This passkey was not accepted."));
+            }
+        };
     let Some(account) = users::by_id(&state.db, &user_id).await? else {
         return Err(AppError::WrongProof("This passkey was not accepted."));
     };
@@ -232,7 +274,7 @@ pub async fn sign_in(
         &headers,
         StatusCode::OK,
         (&account, &origin),
-        SignIn::passkey(key, now_ms()),
+        SignIn::passkey(key, &passkey_id, now_ms()),
         &events,
         AppError::WrongProof("This passkey was not accepted."),
     )
@@ -339,4 +381,12 @@ pub fn view(row: PasskeyRow) -> Passkey {
 
 fn too_many() -> AppError {
     AppError::Conflict("An account has at most 20 passkeys: remove one first.")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sentence_names_the_limit() {
+        assert_eq!(super::MAX_PER_ACCOUNT, 20);
+    }
 }

@@ -12,6 +12,7 @@ use classboard::{
 
 use crate::{
     AppError, Result,
+    auth::proof::Action,
     extract::{AppJson, AuthUser, Client},
     startup::AppState,
     store::{
@@ -22,6 +23,7 @@ use crate::{
 
 /// `PATCH /api/users/{id}/role`. The user's sessions end with the change, so
 /// the new role applies from their next login. The last admin stays one.
+/// Takes a session proven within `REAUTH_WINDOW`.
 #[utoipa::path(
     patch, path = "/users/{id}/role", tag = "admin",
     params(("id" = String, Path)),
@@ -34,7 +36,7 @@ use crate::{
 )]
 pub async fn change_role(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Client { ip, origin }: Client,
     user: AuthUser,
     Path(id): Path<String>,
     AppJson(req): AppJson<RoleChange>,
@@ -42,6 +44,10 @@ pub async fn change_role(
     user.require(Role::Admin)?;
     let role =
         Role::parse(&req.role).ok_or_else(|| AppError::invalid_field("role", Issue::Invalid))?;
+    state
+        .proof
+        .require_proven(user.caller(ip), Action::ChangeRole)
+        .await?;
     let event = Event::new(EventKind::RoleChanged, &id, &origin)
         .by(&user.id)
         .detail(role.as_str());

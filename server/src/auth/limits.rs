@@ -162,6 +162,12 @@ impl Key {
     pub fn posts(user_id: &str) -> Self {
         Self::new("posts", &[user_id])
     }
+
+    /// Factor changes one user started (enrolments, registrations,
+    /// re-authentication ceremonies).
+    pub fn factor_changes(user_id: &str) -> Self {
+        Self::new("factor_changes", &[user_id])
+    }
 }
 
 /// The two failure budgets of sign-in attempts (`LOGIN_FAILURES_PER_ACCOUNT_IP`,

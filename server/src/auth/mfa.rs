@@ -53,16 +53,24 @@ pub struct Enrolment {
     pub otpauth_uri: String,
 }
 
-/// What confirming a pending secret did.
+/// What a first code says of the account's pending secret.
 #[derive(Debug)]
-pub enum Confirmed {
-    /// TOTP is on; here are the recovery codes, shown once.
-    On(Vec<String>),
+pub enum Pending {
+    /// It matches: the secret made at `created_at`, at time step `step`.
+    Matches { created_at: i64, step: i64 },
     /// The code does not match the pending secret.
     WrongCode,
     /// No secret is pending (none started, replaced, confirmed, or older
     /// than ten minutes).
-    NothingPending,
+    Nothing,
+}
+
+/// TOTP turned on: the recovery codes, shown once, and the sessions that
+/// signed in with the password alone, which ended.
+#[derive(Debug)]
+pub struct TurnedOn {
+    pub recovery_codes: Vec<String>,
+    pub ended: Vec<String>,
 }
 
 /// The second factor a login's second step presents.
@@ -76,8 +84,11 @@ pub enum Method {
 #[derive(Debug)]
 pub enum Outcome {
     /// Signed in: the account, the login's user agent and when the password
-    /// was checked.
-    Done(ChallengeRow),
+    /// was checked; for a recovery code, its set.
+    Done {
+        challenge: ChallengeRow,
+        recovery_set: Option<i64>,
+    },
     /// A wrong code; `ended` when it was the challenge's last allowed one.
     Wrong { ended: bool },
     /// Unknown, expired, used or ended `mfa_token`.
@@ -139,54 +150,72 @@ impl SecondFactors {
         }))
     }
 
-    /// Turns TOTP on if `code` matches the pending secret. The confirming
-    /// code's time step counts as used.
-    pub async fn confirm(
-        &self,
-        user_id: &str,
-        code: &str,
-        origin: &Origin,
-    ) -> Result<Confirmed, MfaError> {
+    /// Whether `code` matches the account's pending secret, without using
+    /// anything: a check that runs before the proof of presence is taken.
+    pub async fn pending(&self, user_id: &str, code: &str) -> Result<Pending, MfaError> {
         let Some(row) = stored::totp(&self.db, user_id).await? else {
-            return Ok(Confirmed::NothingPending);
+            return Ok(Pending::Nothing);
         };
         let now = now_ms();
         if row.confirmed_at.is_some() || row.created_at <= now - stored::PENDING_FOR_MS {
-            return Ok(Confirmed::NothingPending);
+            return Ok(Pending::Nothing);
         }
         let secret = self.open(user_id, &row.secret)?;
-        let Some(step) = matching_step(&secret, code, now) else {
-            return Ok(Confirmed::WrongCode);
-        };
-        let (codes, hashes) = self.recovery_codes();
-        let event = Event {
-            at: now,
-            detail: Some("TOTP"),
-            ..Event::new(EventKind::SecondFactorAdded, user_id, origin)
-        };
-        if !stored::confirm_totp(&self.db, user_id, row.created_at, step, &hashes, &event).await? {
-            return Ok(Confirmed::NothingPending);
-        }
-        Ok(Confirmed::On(codes))
+        Ok(match matching_step(&secret, code, now) {
+            Some(step) => Pending::Matches {
+                created_at: row.created_at,
+                step,
+            },
+            None => Pending::WrongCode,
+        })
     }
 
-    /// Turns TOTP off and removes the recovery codes; `false` if it was off.
-    pub async fn turn_off(&self, user_id: &str, origin: &Origin) -> Result<bool, MfaError> {
-        let event = Event::new(EventKind::SecondFactorRemoved, user_id, origin).detail("TOTP");
-        Ok(stored::remove_totp(&self.db, user_id, &event).await?)
-    }
-
-    /// A new set of recovery codes, replacing the old; `None` without TOTP.
-    pub async fn new_recovery_codes(
+    /// Turns TOTP on with the pending secret made at `created_at`, whose
+    /// code matched time step `step` (which counts as used), and ends the
+    /// sessions that signed in with the password alone but `keep` (the
+    /// caller's). `None` when that secret is no longer pending.
+    pub async fn turn_on(
         &self,
-        user_id: &str,
+        (user_id, keep): (&str, &str),
+        (created_at, step): (i64, i64),
+        origin: &Origin,
+    ) -> Result<Option<TurnedOn>, MfaError> {
+        let (codes, hashes) = self.recovery_codes();
+        let event = Event::new(EventKind::SecondFactorAdded, user_id, origin).detail("TOTP");
+        let ended =
+            stored::confirm_totp(&self.db, (user_id, keep), created_at, step, &hashes, &event)
+                .await?;
+        Ok(ended.map(|ended| TurnedOn {
+            recovery_codes: codes,
+            ended,
+        }))
+    }
+
+    /// Turns TOTP off and removes the recovery codes (unless a passkey
+    /// remains), ending the sessions that signed in with them but `keep`;
+    /// `None` if it was off.
+    pub async fn turn_off(
+        &self,
+        (user_id, keep): (&str, &str),
         origin: &Origin,
     ) -> Result<Option<Vec<String>>, MfaError> {
+        let event = Event::new(EventKind::SecondFactorRemoved, user_id, origin).detail("TOTP");
+        Ok(stored::remove_totp(&self.db, (user_id, keep), &event).await?)
+    }
+
+    /// A new set of recovery codes, replacing the old (whose sessions but
+    /// `keep` end), and the sessions ended; `None` without a second factor.
+    pub async fn new_recovery_codes(
+        &self,
+        (user_id, keep): (&str, &str),
+        origin: &Origin,
+    ) -> Result<Option<(Vec<String>, Vec<String>)>, MfaError> {
         let (codes, hashes) = self.recovery_codes();
         let event =
             Event::new(EventKind::SecondFactorAdded, user_id, origin).detail("new recovery codes");
-        let replaced = stored::replace_recovery_codes(&self.db, user_id, &hashes, &event).await?;
-        Ok(replaced.then_some(codes))
+        let replaced =
+            stored::replace_recovery_codes(&self.db, (user_id, keep), &hashes, &event).await?;
+        Ok(replaced.map(|ended| (codes, ended)))
     }
 
     /// Checks and uses `code` (a TOTP code or a recovery code) for
@@ -336,7 +365,13 @@ impl SecondFactors {
 
 fn outcome(redeemed: Redeemed) -> Outcome {
     match redeemed {
-        Redeemed::Done(challenge) => Outcome::Done(challenge),
+        Redeemed::Done {
+            challenge,
+            recovery_set,
+        } => Outcome::Done {
+            challenge,
+            recovery_set,
+        },
         Redeemed::Wrong { ended } => Outcome::Wrong { ended },
         Redeemed::Gone => Outcome::Gone,
     }

@@ -10,6 +10,7 @@ pub mod mfa;
 pub mod normalize;
 pub mod passkeys;
 pub mod password;
+pub mod proof;
 pub mod refresh_token;
 pub mod revocation;
 pub mod sealing;

@@ -75,7 +75,9 @@ impl<T: serde::de::DeserializeOwned> Presented<T> {
 /// What finishing a registration did.
 #[derive(Debug)]
 pub enum Registered {
-    Added(PasskeyRow),
+    /// Added; the sessions that signed in with the password alone ended
+    /// (listed).
+    Added(PasskeyRow, Vec<String>),
     /// Unknown, expired or used ceremony, or another account's.
     Gone,
     /// The authenticator's answer does not verify.
@@ -89,9 +91,14 @@ pub enum Registered {
 /// What finishing a sign-in or a second factor did.
 #[derive(Debug)]
 pub enum Verified {
-    /// The account, and the `amr` value of the authenticator: `hwk` for a
-    /// roaming one (a security key), `swk` otherwise.
-    Yes { user_id: String, amr: &'static str },
+    /// The account, the passkey (its id), and the `amr` value of the
+    /// authenticator: `hwk` for a roaming one (a security key), `swk`
+    /// otherwise.
+    Yes {
+        user_id: String,
+        passkey_id: String,
+        amr: &'static str,
+    },
     /// Unknown, expired or used ceremony, or one for another login.
     Gone,
     /// The assertion does not verify, or its credential is not the
@@ -143,15 +150,26 @@ impl Passkeys {
         Ok(stored::list(&self.db, user_id).await?)
     }
 
-    /// Removes one of the account's passkeys; `false` if it has none by
-    /// that id.
+    /// Removes one of the account's passkeys, and ends the sessions that
+    /// signed in with it but `keep`'s (see `store::passkeys::remove`);
+    /// `None` if it has none by that id.
     pub async fn remove(
         &self,
-        user_id: &str,
+        (user_id, keep): (&str, &str),
         id: &str,
         event: &Event<'_>,
-    ) -> Result<bool, PasskeyError> {
-        Ok(stored::remove(&self.db, user_id, id, event).await?)
+    ) -> Result<Option<Vec<String>>, PasskeyError> {
+        Ok(stored::remove(&self.db, (user_id, keep), id, event).await?)
+    }
+
+    /// Whether the account has the passkey `id`.
+    pub async fn exists(&self, user_id: &str, id: &str) -> Result<bool, PasskeyError> {
+        Ok(stored::exists(&self.db, user_id, id).await?)
+    }
+
+    /// How many passkeys the account has.
+    pub async fn count(&self, user_id: &str) -> Result<i64, PasskeyError> {
+        Ok(stored::count(&self.db, user_id).await?)
     }
 
     /// Starts registering a passkey for the account: a discoverable
@@ -192,10 +210,11 @@ impl Passkeys {
         Ok(Some(Started { ceremony, options }))
     }
 
-    /// Finishes a registration the account started.
+    /// Finishes a registration the account started, from its session
+    /// `keep` (which stays when the password-only ones end).
     pub async fn finish_registration(
         &self,
-        user_id: &str,
+        (user_id, keep): (&str, &str),
         ceremony: &str,
         presented: &Presented<RegisterPublicKeyCredential>,
         (name, origin): (&str, &Origin),
@@ -233,18 +252,20 @@ impl Passkeys {
                 detail: Some(name),
                 ..Event::new(EventKind::PasskeyAdded, user_id, origin)
             },
+            keep,
         };
-        match stored::insert(&self.db, &new).await? {
-            Inserted::Yes => {}
+        let ended = match stored::insert(&self.db, &new).await? {
+            Inserted::Yes(ended) => ended,
             Inserted::Duplicate => return Ok(Registered::Duplicate),
             Inserted::TooMany => return Ok(Registered::TooMany),
-        }
-        Ok(Registered::Added(PasskeyRow {
+        };
+        let row = PasskeyRow {
             id,
             name: name.to_owned(),
             created_at: now,
             last_used_at: None,
-        }))
+        };
+        Ok(Registered::Added(row, ended))
     }
 
     /// Starts a sign-in with no name: the browser offers the person's
@@ -401,6 +422,7 @@ impl Passkeys {
                 _ => "swk",
             },
             user_id: row.user_id,
+            passkey_id: row.id,
         })
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use classboard::api::{EventKind, Role};
 
-pub use crate::store::sessions::{Reason, SessionRow, TokenState};
+pub use crate::store::sessions::{Admission, Factor, FactorKind, Reason, SessionRow, TokenState};
 use crate::{
     auth::{
         limits::{self, Exceeded},
@@ -18,7 +18,7 @@ use crate::{
         audit::{Event, Origin},
         ms, now_ms,
         rotations::Rotation,
-        sessions::{self as stored, Decided, Filter, NewSession},
+        sessions::{self as stored, Decided, FactorsNow, Filter, NewSession, Started},
         settings,
         users::stored_role,
     },
@@ -43,51 +43,61 @@ pub struct Issued {
     pub session_id: String,
     pub user_id: String,
     pub refresh_token: String,
-    /// How the session signed in; every access token of it says so.
-    pub sign_in: SignIn,
+    /// How the session signed in (RFC 8176 values); every access token of
+    /// it says so.
+    pub amr: Vec<String>,
+    /// When it signed in (ms): the tokens' `auth_time`.
+    pub auth_time: i64,
 }
 
-/// How and when a session's holder signed in: RFC 8176 `amr` values and the
-/// `auth_time`, fixed at login and kept by every refresh.
+/// How and when a session's holder signed in: the RFC 8176 `amr` values and
+/// the `auth_time` its tokens carry (fixed at sign-in, kept by every
+/// refresh), and the factor it used besides (or instead of) the password,
+/// which the session records so that removing that factor ends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
     pub amr: Vec<String>,
     /// Milliseconds since the epoch.
     pub at: i64,
+    pub factor: Factor,
 }
 
 impl SignIn {
     /// A password alone, at `at`.
     pub fn password(at: i64) -> Self {
-        Self::of(&["pwd"], at)
+        Self::of(&["pwd"], Factor::Password, at)
     }
 
     /// A password and a TOTP code.
     pub fn password_and_totp(at: i64) -> Self {
-        Self::of(&["pwd", "otp", "mfa"], at)
+        Self::of(&["pwd", "otp", "mfa"], Factor::Totp, at)
     }
 
-    /// A password and a recovery code: two factors, no one-time-password
-    /// device (RFC 8176 has no value of its own for a recovery code).
-    pub fn password_and_recovery_code(at: i64) -> Self {
-        Self::of(&["pwd", "mfa"], at)
+    /// A password and a recovery code of the set made at `set`: two
+    /// factors, no one-time-password device (RFC 8176 has no value of its
+    /// own for a recovery code).
+    pub fn password_and_recovery_code(set: i64, at: i64) -> Self {
+        Self::of(&["pwd", "mfa"], Factor::RecoveryCode { set }, at)
     }
 
-    /// A passkey alone: the key (`hwk` or `swk`), and the person's
+    /// The passkey `id` alone: its key (`hwk` or `swk`), and the person's
     /// verification by the authenticator (`user`); two factors.
-    pub fn passkey(key: &str, at: i64) -> Self {
-        Self::of(&[key, "user", "mfa"], at)
+    pub fn passkey(key: &str, id: &str, at: i64) -> Self {
+        let factor = Factor::Passkey { id: id.to_owned() };
+        Self::of(&[key, "user", "mfa"], factor, at)
     }
 
-    /// A password, then a passkey as the second factor.
-    pub fn password_and_passkey(key: &str, at: i64) -> Self {
-        Self::of(&["pwd", key, "mfa"], at)
+    /// A password, then the passkey `id` as the second factor.
+    pub fn password_and_passkey(key: &str, id: &str, at: i64) -> Self {
+        let factor = Factor::Passkey { id: id.to_owned() };
+        Self::of(&["pwd", key, "mfa"], factor, at)
     }
 
-    fn of(amr: &[&str], at: i64) -> Self {
+    fn of(amr: &[&str], factor: Factor, at: i64) -> Self {
         Self {
             amr: amr.iter().map(|&m| m.to_owned()).collect(),
             at,
+            factor,
         }
     }
 
@@ -96,11 +106,53 @@ impl SignIn {
         self.amr.join(" ")
     }
 
-    /// From the sessions table.
-    fn from_stored(amr: &str, at: i64) -> Self {
-        Self {
-            amr: amr.split_whitespace().map(str::to_owned).collect(),
-            at,
+    /// Whether this sign-in may start a session, given the account's second
+    /// factors as they are when it starts: a password alone only while the
+    /// account has none, another factor only while the account still has it.
+    fn admitted(&self, now: &FactorsNow) -> Admission {
+        let holds = match self.factor {
+            Factor::Password => {
+                if now.totp || now.any_passkey {
+                    return Admission::SecondFactorNeeded;
+                }
+                true
+            }
+            Factor::Totp => now.totp,
+            Factor::RecoveryCode { .. } => now.recovery_set,
+            Factor::Passkey { .. } => now.passkey,
+        };
+        if holds {
+            Admission::Admit
+        } else {
+            Admission::FactorGone
+        }
+    }
+}
+
+/// The `amr` values a session stores, as a list.
+fn amr_of(stored: &str) -> Vec<String> {
+    stored.split_whitespace().map(str::to_owned).collect()
+}
+
+/// What starting a session led to.
+#[derive(Debug)]
+pub enum Start {
+    /// Started: its first refresh token, and the user's role as stored now.
+    Started(Issued, Role),
+    /// The account no longer exists, is locked, or its credentials moved on
+    /// from the version the sign-in checked.
+    Refused,
+    /// See [`Admission`]: a second factor is needed by now, or the one the
+    /// sign-in used was removed meanwhile.
+    Not(Admission),
+}
+
+impl Start {
+    /// The session, when one started.
+    pub fn started(self) -> Option<(Issued, Role)> {
+        match self {
+            Self::Started(issued, role) => Some((issued, role)),
+            Self::Refused | Self::Not(_) => None,
         }
     }
 }
@@ -241,9 +293,10 @@ impl Sessions {
     }
 
     /// Starts a new family for `user_id` (a login or a signup), and reads the
-    /// user's role in the same transaction (see `store::sessions::start`).
-    /// `None` when the account no longer exists, or its credentials moved on
-    /// from `version` (the one the sign-in checked, when given).
+    /// user's role in the same transaction (see `store::sessions::start`),
+    /// if the account's credentials are still at `version` (the one the
+    /// sign-in checked, when given) and the account's second factors still
+    /// admit `sign_in` ([`SignIn::admitted`]).
     ///
     /// `events` are recorded in the same transaction, as of the new session,
     /// each with its detail.
@@ -254,7 +307,7 @@ impl Sessions {
         origin: &Origin,
         sign_in: SignIn,
         events: &[(EventKind, Option<&str>)],
-    ) -> Result<Option<(Issued, Role)>, sqlx::Error> {
+    ) -> Result<Start, sqlx::Error> {
         let session_id = uuid::Uuid::new_v4().to_string();
         let token = self.tokens.mint();
         let user_agent = origin
@@ -271,7 +324,7 @@ impl Sessions {
             })
             .collect();
         let ends_at = now + ms(self.policy.absolute);
-        let role = stored::start(
+        let started = stored::start(
             &self.db,
             &NewSession {
                 id: &session_id,
@@ -286,20 +339,25 @@ impl Sessions {
                 amr: &sign_in.stored(),
                 auth_time: sign_in.at,
                 credentials_version: version,
+                factor: &sign_in.factor,
             },
+            |factors| sign_in.admitted(factors),
         )
         .await?;
-        Ok(role.map(|role| {
-            (
+        Ok(match started {
+            Started::Yes(role) => Start::Started(
                 Issued {
                     session_id,
                     user_id: user_id.to_owned(),
                     refresh_token: token,
-                    sign_in,
+                    amr: sign_in.amr,
+                    auth_time: sign_in.at,
                 },
                 stored_role(&role),
-            )
-        }))
+            ),
+            Started::Refused => Start::Refused,
+            Started::Not(admission) => Start::Not(admission),
+        })
     }
 
     /// Counts the attempt under the counter named `counter` (see
@@ -349,7 +407,8 @@ impl Sessions {
         if let Some(rotated) = spent.rotated {
             return Ok(Refresh::Rotated(
                 Issued {
-                    sign_in: SignIn::from_stored(&rotated.amr, rotated.auth_time),
+                    amr: amr_of(&rotated.amr),
+                    auth_time: rotated.auth_time,
                     session_id: rotated.session_id,
                     user_id: rotated.user_id,
                     refresh_token: successor,
@@ -393,7 +452,8 @@ impl Sessions {
             Verdict::Limited => Refresh::Limited(Exceeded { retry_after_secs }),
             Verdict::Replay => Refresh::Replayed(
                 Issued {
-                    sign_in: SignIn::from_stored(&state.amr, state.auth_time),
+                    amr: amr_of(&state.amr),
+                    auth_time: state.auth_time,
                     session_id: state.session_id,
                     user_id: state.user_id,
                     refresh_token: successor,
@@ -463,16 +523,6 @@ impl Sessions {
         event: &Event<'_>,
     ) -> Result<Vec<String>, sqlx::Error> {
         stored::revoke(&self.db, Filter::User(user_id), reason, Some(event)).await
-    }
-
-    /// Ends every session of `user_id` but `keep`.
-    pub async fn revoke_others(
-        &self,
-        user_id: &str,
-        keep: &str,
-        reason: Reason,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        stored::revoke(&self.db, Filter::UserExcept { user_id, keep }, reason, None).await
     }
 
     /// A page of `user_id`'s live sessions, most recently used first, and
@@ -589,6 +639,43 @@ mod tests {
             ..rotated(60_000, false)
         };
         assert_eq!(classify(&past_end, NOW, GRACE, b"next"), Verdict::Invalid);
+    }
+
+    #[test]
+    fn a_sign_in_holds_only_while_the_account_still_has_what_it_used() {
+        let none = FactorsNow::default();
+        let with_totp = FactorsNow { totp: true, ..none };
+        let with_passkey = FactorsNow {
+            any_passkey: true,
+            ..none
+        };
+        // A password alone, once the account has any second factor, is a
+        // second step to come, not a session.
+        let password = SignIn::password(NOW);
+        assert_eq!(password.admitted(&none), Admission::Admit);
+        assert_eq!(password.admitted(&with_totp), Admission::SecondFactorNeeded);
+        assert_eq!(
+            password.admitted(&with_passkey),
+            Admission::SecondFactorNeeded
+        );
+        // A second factor removed while the second step ran leaves nothing.
+        let totp = SignIn::password_and_totp(NOW);
+        assert_eq!(totp.admitted(&with_totp), Admission::Admit);
+        assert_eq!(totp.admitted(&with_passkey), Admission::FactorGone);
+        let passkey = SignIn::passkey("swk", "p1", NOW);
+        assert_eq!(passkey.admitted(&with_passkey), Admission::FactorGone);
+        let own_passkey = FactorsNow {
+            passkey: true,
+            ..with_passkey
+        };
+        assert_eq!(passkey.admitted(&own_passkey), Admission::Admit);
+        let recovery = SignIn::password_and_recovery_code(7, NOW);
+        assert_eq!(recovery.admitted(&with_totp), Admission::FactorGone);
+        let same_set = FactorsNow {
+            recovery_set: true,
+            ..with_totp
+        };
+        assert_eq!(recovery.admitted(&same_set), Admission::Admit);
     }
 
     #[test]

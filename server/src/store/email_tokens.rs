@@ -60,9 +60,12 @@ pub struct TokenRow {
 /// Stores `token`, ending the account's older ones of its purpose, and
 /// queues `mail`, in one transaction that first locks the account: issues
 /// for one account take turns, so the newest always wins. Nothing is stored
-/// (`false`) when the account was deleted, or when `version` is given and
-/// the account's credentials moved on from it (a reset or change committed
-/// since the request checked the password).
+/// (`false`) when the account was deleted or is locked, when `version` is
+/// given and the account's credentials moved on from it (a reset or change
+/// committed since the request checked the password), or when a link that
+/// proves the account's own address (a reset, a verification) would go to
+/// an address that is no longer the account's (it changed since the
+/// request read it).
 pub async fn issue(
     db: &Db,
     token: &NewToken<'_>,
@@ -70,7 +73,14 @@ pub async fn issue(
     (mail, event): (&[Queued<'_>], Option<&Event<'_>>),
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        if !tx.lock_live_account(pg, token.user_id, version).await? {
+        let Some(live) = tx.lock_live_account(pg, token.user_id).await? else {
+            return Ok(false);
+        };
+        let to_own_address = token.purpose != Purpose::ChangeEmail;
+        if live.locked
+            || version.is_some_and(|v| v != live.credentials_version)
+            || (to_own_address && live.email != token.email)
+        {
             return Ok(false);
         }
         sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
@@ -101,18 +111,25 @@ pub async fn issue(
     })
 }
 
+/// A live account as a mailed link's transaction reads it, under its lock.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct LiveAccount {
+    pub credentials_version: i64,
+    pub email: String,
+    /// An admin locked it: its mailbox changes nothing until unlocked.
+    pub locked: bool,
+}
+
 /// Inside a transaction: locks the account's row on PostgreSQL (always
 /// before any token row, so that no two transactions wait on each other in
-/// opposite orders; SQLite's one writer needs no lock), and says whether the
-/// account is live and, when `version` is given, its credentials are still
-/// at that version.
+/// opposite orders; SQLite's one writer needs no lock), and reads it;
+/// `None` when it is not live (deleted, or never was).
 pub(crate) trait LockLive {
     async fn lock_live_account(
         &mut self,
         pg: bool,
         user_id: &str,
-        version: Option<i64>,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> Result<Option<LiveAccount>, sqlx::Error>;
 }
 
 macro_rules! lock_live_on {
@@ -122,18 +139,17 @@ macro_rules! lock_live_on {
                 &mut self,
                 pg: bool,
                 user_id: &str,
-                version: Option<i64>,
-            ) -> Result<bool, sqlx::Error> {
-                let current: Option<i64> = sqlx::query_scalar(if pg {
-                    "SELECT credentials_version FROM users
-                     WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+            ) -> Result<Option<LiveAccount>, sqlx::Error> {
+                sqlx::query_as(if pg {
+                    "SELECT credentials_version, email, (locked_at IS NOT NULL) AS locked
+                     FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
                 } else {
-                    "SELECT credentials_version FROM users WHERE id = $1 AND deleted_at IS NULL"
+                    "SELECT credentials_version, email, (locked_at IS NOT NULL) AS locked
+                     FROM users WHERE id = $1 AND deleted_at IS NULL"
                 })
                 .bind(user_id)
                 .fetch_optional(&mut *self)
-                .await?;
-                Ok(current.is_some_and(|current| version.is_none_or(|v| v == current)))
+                .await
             }
         }
     };
@@ -165,8 +181,8 @@ pub async fn peek(
 pub enum Verified {
     /// The account's address is proven; `changed` when it is a new one.
     Done { user_id: String, changed: bool },
-    /// Unknown, expired or used; or the address it proves is no longer the
-    /// account's.
+    /// Unknown, expired or used; the address it proves is no longer the
+    /// account's; or the account is locked (the token stays).
     Gone,
     /// The new address belongs to another account by now (nothing changed;
     /// the token stays).
@@ -191,7 +207,11 @@ pub async fn verify(
         let Some(owner) = owner else {
             return Ok(Verified::Gone);
         };
-        if !tx.lock_live_account(pg, &owner, None).await? {
+        if tx
+            .lock_live_account(pg, &owner)
+            .await?
+            .is_none_or(|live| live.locked)
+        {
             return Ok(Verified::Gone);
         }
         let token: Option<TokenRow> = sqlx::query_as(
@@ -284,15 +304,20 @@ pub struct Reset<'a> {
 /// Spends a reset token and sets the new password, ending every session of
 /// the account (returned), the logins waiting for a second factor and the
 /// links out to change the address or reset the password again, and
-/// queuing the notice, in one transaction. The link proved the mailbox: if
-/// it went to the current address, that address counts as verified. `None`
-/// when the token is no longer live.
+/// queuing the notice, in one transaction. The link proved the mailbox it
+/// went to, which must still be the account's address: that address then
+/// counts as verified. `None` when the token is no longer live, was mailed
+/// to an address the account no longer has, or the account is locked (the
+/// token stays).
 pub async fn reset_password(
     db: &Db,
     reset: &Reset<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        if !tx.lock_live_account(pg, reset.user_id, None).await? {
+        let Some(live) = tx.lock_live_account(pg, reset.user_id).await? else {
+            return Ok(None);
+        };
+        if live.locked {
             return Ok(None);
         }
         let email: Option<String> = sqlx::query_scalar(
@@ -305,7 +330,8 @@ pub async fn reset_password(
         .bind(reset.now)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(email) = email else {
+        let Some(email) = email.filter(|mailed| *mailed == live.email) else {
+            // Rolled back: a link to an old address is not spent by trying.
             return Ok(None);
         };
         let updated = sqlx::query(
@@ -334,11 +360,11 @@ pub async fn reset_password(
     })
 }
 
-/// What a new password ends besides sessions: logins waiting for their
-/// second factor (their password was checked against the old one) and the
-/// mailed links to change the address or reset the password, which someone
-/// who knew the old password may have asked for. A link to confirm the
-/// current address stays.
+/// What a new password (or a lock) ends besides sessions: logins waiting
+/// for their second factor (their password was checked against the old
+/// one) and the mailed links to change the address or reset the password,
+/// which someone who knew the old password may have asked for. A link to
+/// confirm the current address stays.
 pub(crate) const ENDED_BY_NEW_PASSWORD: [&str; 2] = [
     "DELETE FROM email_tokens WHERE user_id = $1 AND purpose IN ('change_email', 'reset_password')",
     "DELETE FROM mfa_challenges WHERE user_id = $1",

@@ -14,6 +14,7 @@ use super::{
     audit::{Event, Record},
     in_tx, lock_account, on,
     outbox::{QueueMail, Queued},
+    sessions::{FactorKind, Filter, InTx, Reason},
 };
 
 /// How long an unconfirmed secret waits for its first code.
@@ -77,7 +78,12 @@ pub enum Presented {
 #[derive(Debug)]
 pub enum Redeemed {
     /// The factor was right: the challenge is spent, and so is the factor.
-    Done(ChallengeRow),
+    /// For a recovery code, `recovery_set` is its set (the time its codes
+    /// were made).
+    Done {
+        challenge: ChallengeRow,
+        recovery_set: Option<i64>,
+    },
     /// The factor was wrong (or its step or code was used already); the
     /// challenge lives on, unless this was its last allowed failure.
     Wrong { ended: bool },
@@ -132,9 +138,18 @@ pub async fn begin_totp(
     Ok(stored == 1)
 }
 
-/// The statements of [`replace_recovery_codes`], inside a transaction.
+/// The statements of [`replace_recovery_codes`], inside a transaction: the
+/// old set goes, with the sessions that signed in with one of its codes (but
+/// the caller's), and `codes` become the new one. Evaluates to the sessions
+/// ended.
 macro_rules! replace_codes {
-    ($tx:ident, $user_id:expr, $codes:expr, $now:expr) => {
+    ($tx:ident, ($user_id:expr, $keep:expr), $codes:expr, $now:expr) => {{
+        let ended = $tx
+            .revoke_sessions(
+                signed_in_with($user_id, $keep, FactorKind::RecoveryCode),
+                Reason::FactorRemoved,
+            )
+            .await?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind($user_id)
             .execute(&mut *$tx)
@@ -149,22 +164,26 @@ macro_rules! replace_codes {
             .execute(&mut *$tx)
             .await?;
         }
-    };
+        ended
+    }};
 }
 
 /// Turns TOTP on with the pending secret made at `created_at` (the one the
-/// code was checked against), marks the confirming code's `step` used, and
-/// replaces the recovery codes with `codes` (hashed), in one transaction.
-/// `false` when that secret is no longer pending (confirmed meanwhile,
-/// replaced, or past its ten minutes).
+/// code was checked against), marks the confirming code's `step` used,
+/// replaces the recovery codes with `codes` (hashed), and ends the sessions
+/// that signed in with the password alone but `keep` (the caller's), in one
+/// transaction under the account's lock: a password-only login starting at
+/// the same moment either commits first and ends here, or sees TOTP on.
+/// Returns the sessions ended; `None` when that secret is no longer pending
+/// (confirmed meanwhile, replaced, or past its ten minutes).
 pub async fn confirm_totp(
     db: &Db,
-    user_id: &str,
+    (user_id, keep): (&str, &str),
     created_at: i64,
     step: i64,
     codes: &[Vec<u8>],
     event: &Event<'_>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     let now = event.at;
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
@@ -181,23 +200,42 @@ pub async fn confirm_totp(
         .await?;
         if confirmed.rows_affected() != 1 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
-        replace_codes!(tx, user_id, codes, now);
+        let mut ended = replace_codes!(tx, (user_id, keep), codes, now);
+        ended.extend(
+            tx.revoke_sessions(
+                signed_in_with(user_id, keep, FactorKind::Password),
+                Reason::SecondFactorOn,
+            )
+            .await?,
+        );
         tx.record(event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     })
 }
 
+/// The live sessions of `user_id` but `keep` that signed in with a factor
+/// of `kind` (any one of it).
+fn signed_in_with<'a>(user_id: &'a str, keep: &'a str, kind: FactorKind) -> Filter<'a> {
+    Filter::SignedInWith {
+        user_id,
+        keep: Some(keep),
+        kind,
+        id: None,
+    }
+}
+
 /// Replaces the account's recovery codes with `codes` (hashed), if it has a
-/// second factor (TOTP on, or a passkey); `false` otherwise.
+/// second factor (TOTP on, or a passkey), ending the sessions that signed
+/// in with a code of the old set but `keep`; `None` without a second factor.
 pub async fn replace_recovery_codes(
     db: &Db,
-    user_id: &str,
+    (user_id, keep): (&str, &str),
     codes: &[Vec<u8>],
     event: &Event<'_>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     let now = event.at;
     in_tx!(db, |tx, pg| {
         // Two replacements, or a replacement and the removal of the last
@@ -215,18 +253,23 @@ pub async fn replace_recovery_codes(
             .await?;
         if on.is_none() && passkeys == 0 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
-        replace_codes!(tx, user_id, codes, now);
+        let ended = replace_codes!(tx, (user_id, keep), codes, now);
         tx.record(event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     })
 }
 
 /// Turns TOTP off and removes the recovery codes, unless a passkey remains
-/// as a second factor; `false` if it was not on.
-pub async fn remove_totp(db: &Db, user_id: &str, event: &Event<'_>) -> Result<bool, sqlx::Error> {
+/// as a second factor, and ends the sessions that signed in with what went
+/// but `keep` (the caller's); `None` if it was not on.
+pub async fn remove_totp(
+    db: &Db,
+    (user_id, keep): (&str, &str),
+    event: &Event<'_>,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
         let removed =
@@ -236,18 +279,35 @@ pub async fn remove_totp(db: &Db, user_id: &str, event: &Event<'_>) -> Result<bo
                 .await?;
         if removed.rows_affected() == 0 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
-        sqlx::query(
+        let codes_gone = sqlx::query(
             "DELETE FROM recovery_codes WHERE user_id = $1
                AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
         )
         .bind(user_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
+            > 0;
+        let mut ended = tx
+            .revoke_sessions(
+                signed_in_with(user_id, keep, FactorKind::Totp),
+                Reason::FactorRemoved,
+            )
+            .await?;
+        if codes_gone {
+            ended.extend(
+                tx.revoke_sessions(
+                    signed_in_with(user_id, keep, FactorKind::RecoveryCode),
+                    Reason::FactorRemoved,
+                )
+                .await?,
+            );
+        }
         tx.record(event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     })
 }
 
@@ -273,14 +333,13 @@ pub async fn use_factor(
             Ok(used == 1)
         }
         Presented::RecoveryCode(hash) => {
-            let used = on!(db, write, |pool| sqlx::query(USE_CODE)
+            let set: Option<i64> = on!(db, write, |pool| sqlx::query_scalar(USE_CODE)
                 .bind(now)
                 .bind(user_id)
                 .bind(hash)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected()))?;
-            Ok(used == 1)
+                .fetch_optional(pool)
+                .await)?;
+            Ok(set.is_some())
         }
     }
 }
@@ -289,9 +348,11 @@ pub async fn use_factor(
 const USE_STEP: &str = "UPDATE totp_secrets SET last_step = $1
      WHERE user_id = $2 AND confirmed_at IS NOT NULL
        AND (last_step IS NULL OR last_step < $1)";
-/// Spends recovery code `$3` of account `$2` at `$1`, unless spent.
+/// Spends recovery code `$3` of account `$2` at `$1`, unless spent; returns
+/// its set (the time its codes were made).
 const USE_CODE: &str = "UPDATE recovery_codes SET used_at = $1
-     WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL";
+     WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL
+     RETURNING created_at";
 
 /// Stores a challenge for `user_id`, to be redeemed within `ttl_ms`, if
 /// the account's credentials are still at `version` (the one its password
@@ -366,24 +427,29 @@ pub async fn redeem(
             tx.rollback().await?;
             return Ok(Redeemed::Gone);
         };
-        let used = match presented {
-            Presented::Wrong => 0,
-            Presented::Passkey => 1,
-            &Presented::TotpStep(step) => sqlx::query(USE_STEP)
-                .bind(step)
-                .bind(&counted.user_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-            Presented::RecoveryCode(hash) => sqlx::query(USE_CODE)
-                .bind(now)
-                .bind(&counted.user_id)
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
+        let mut recovery_set = None;
+        let right = match presented {
+            Presented::Wrong => false,
+            Presented::Passkey => true,
+            &Presented::TotpStep(step) => {
+                sqlx::query(USE_STEP)
+                    .bind(step)
+                    .bind(&counted.user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+            Presented::RecoveryCode(hash) => {
+                recovery_set = sqlx::query_scalar(USE_CODE)
+                    .bind(now)
+                    .bind(&counted.user_id)
+                    .bind(hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                recovery_set.is_some()
+            }
         };
-        let right = used == 1;
         let ended = !right && counted.failures >= CHALLENGE_FAILURES;
         if right || ended {
             sqlx::query("DELETE FROM mfa_challenges WHERE token_hash = $1")
@@ -393,12 +459,15 @@ pub async fn redeem(
         }
         tx.commit().await?;
         Ok(if right {
-            Redeemed::Done(ChallengeRow {
-                user_id: counted.user_id,
-                user_agent: counted.user_agent,
-                created_at: counted.created_at,
-                credentials_version: counted.credentials_version,
-            })
+            Redeemed::Done {
+                challenge: ChallengeRow {
+                    user_id: counted.user_id,
+                    user_agent: counted.user_agent,
+                    created_at: counted.created_at,
+                    credentials_version: counted.credentials_version,
+                },
+                recovery_set,
+            }
         } else {
             Redeemed::Wrong { ended }
         })
@@ -436,14 +505,15 @@ pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
 }
 
 /// Removes every second factor of the account `user_id` (TOTP, pending or
-/// on, recovery codes, passkeys) and the sign-ins waiting for one, records
-/// `event` and queues `notice`, in one transaction; `false` when it had none
-/// or does not exist.
+/// on, recovery codes, passkeys) and the sign-ins waiting for one, ends the
+/// sessions that signed in with any of them, records `event` and queues
+/// `notice`, in one transaction. Returns the sessions ended; `None` when it
+/// had none or does not exist.
 pub async fn remove_all(
     db: &Db,
     user_id: &str,
     (notice, event): (&Queued<'_>, &Event<'_>),
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
         // Challenges before the factors: the order a second step locks them.
@@ -465,11 +535,22 @@ pub async fn remove_all(
         }
         if removed == 0 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
+        }
+        let mut ended = Vec::new();
+        for kind in [
+            FactorKind::Totp,
+            FactorKind::RecoveryCode,
+            FactorKind::Passkey,
+        ] {
+            ended.extend(
+                tx.revoke_sessions(signed_in_with(user_id, "", kind), Reason::FactorRemoved)
+                    .await?,
+            );
         }
         tx.queue_mail(notice).await?;
         tx.record(event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     })
 }

@@ -52,8 +52,14 @@ pub mod users;
 /// Runs `$body` with `$pool` bound to the `$which` pool (`read`, `write` or
 /// `poll`) of whichever database `$db` is. The body is compiled once per
 /// database, against that database's driver.
+///
+/// A read that fails because its PostgreSQL connection was lost (the
+/// server restarted, say: every idle connection of the pool is dead, and
+/// only using one tells) runs once more, on a fresh connection of its own,
+/// so that one lost connection does not fail the request. Writes are not
+/// run again: the caller answers `503`, and the client may retry.
 macro_rules! on {
-    ($db:expr, $which:ident, |$pool:ident| $body:expr) => {
+    (@once $db:expr, $which:ident, |$pool:ident| $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite(db) => {
                 let $pool = &db.$which;
@@ -64,6 +70,29 @@ macro_rules! on {
                 $body
             }
         }
+    };
+    ($db:expr, read, |$pool:ident| $body:expr) => {{
+        let db: &$crate::store::Db = $db;
+        match ($crate::store::on!(@once db, read, |$pool| $body), db) {
+            (Err(lost), $crate::store::Db::Postgres(pg)) if $crate::store::is_unavailable(&lost) => {
+                match $crate::store::fresh_connection(&pg.read).await {
+                    Ok(mut connection) => {
+                        tracing::warn!(error = %lost, "a read lost its connection; read again on a fresh one");
+                        let again = {
+                            let $pool = &mut connection;
+                            $body
+                        };
+                        let _ = sqlx::Connection::close(connection).await;
+                        again
+                    }
+                    Err(_) => Err(lost),
+                }
+            }
+            (result, _) => result,
+        }
+    }};
+    ($db:expr, $which:ident, |$pool:ident| $body:expr) => {
+        $crate::store::on!(@once $db, $which, |$pool| $body)
     };
 }
 pub(crate) use on;
@@ -190,7 +219,7 @@ impl Db {
     /// Closes every pool, waiting for its connections.
     pub async fn close(&self) {
         on!(self, write, |pool| pool.close().await);
-        on!(self, read, |pool| pool.close().await);
+        on!(@once self, read, |pool| pool.close().await);
         on!(self, poll, |pool| pool.close().await);
     }
 
@@ -299,6 +328,42 @@ async fn connect_postgres(url: &str) -> Result<Db, DbError> {
 /// Whether `url` names SQLite's in-memory database rather than a file.
 fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Whether `e` says the database cannot serve the request right now, rather
+/// than that the request itself failed: a connection lost or refused (the
+/// server restarting or shutting down, too many connections), no connection
+/// to be had from the pool in time, or SQLite's write lock held by another
+/// process past the busy timeout. Such a request is answered `503` with
+/// `Retry-After`, never `500`.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY and its extended codes.
+                code.parse::<i32>().is_ok_and(|c| c & 0xff == 5)
+            } else {
+                // PostgreSQL: class 08 (connection exception), the server
+                // shutting down or starting (57P01–57P03), too many
+                // connections (53300).
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+            }
+        }
+        _ => false,
+    }
+}
+
+/// A PostgreSQL connection of its own, outside the pool (whose idle
+/// connections may all be dead), made with the pool's options.
+pub async fn fresh_connection(pool: &PgPool) -> Result<sqlx::PgConnection, sqlx::Error> {
+    use sqlx::ConnectOptions;
+    pool.connect_options().connect().await
 }
 
 /// Milliseconds since the Unix epoch: how the database stores time.

@@ -13,6 +13,7 @@ use super::{
     Db,
     audit::{Event, Record},
     in_tx, lock_account, on,
+    sessions::{FactorKind, Filter, InTx, Reason},
 };
 
 /// What a ceremony is for.
@@ -73,6 +74,9 @@ pub struct NewPasskey<'a> {
     pub now: i64,
     /// Recorded with it.
     pub event: &'a Event<'a>,
+    /// The session adding it, which stays when the others that signed in
+    /// with the password alone end.
+    pub keep: &'a str,
 }
 
 /// The account's passkeys, oldest first.
@@ -129,9 +133,10 @@ pub async fn credential_ids(db: &Db, user_id: &str) -> Result<Vec<Vec<u8>>, sqlx
 pub const MAX_PER_ACCOUNT: i64 = 20;
 
 /// What storing a passkey did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
-    Yes,
+    /// Stored; the sessions that signed in with the password alone ended.
+    Yes(Vec<String>),
     /// Its credential id is registered already, to this account or another.
     Duplicate,
     /// The account has [`MAX_PER_ACCOUNT`] already.
@@ -150,7 +155,10 @@ pub async fn count(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
 }
 
 /// Stores a passkey, unless its credential id is registered already or the
-/// account has as many as it may (counted under the account's lock).
+/// account has as many as it may (counted under the account's lock), and
+/// ends the account's sessions that signed in with the password alone but
+/// `new.keep`: a password-only login starting at the same moment either
+/// commits first and ends here, or sees the passkey (see `sessions::start`).
 pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<Inserted, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, new.user_id);
@@ -178,15 +186,24 @@ pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<Inserted, sqlx::Err
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
-        if stored.rows_affected() == 1 {
-            tx.record(new.event).await?;
+        if stored.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(Inserted::Duplicate);
         }
+        let ended = tx
+            .revoke_sessions(
+                Filter::SignedInWith {
+                    user_id: new.user_id,
+                    keep: Some(new.keep),
+                    kind: FactorKind::Password,
+                    id: None,
+                },
+                Reason::SecondFactorOn,
+            )
+            .await?;
+        tx.record(new.event).await?;
         tx.commit().await?;
-        Ok(if stored.rows_affected() == 1 {
-            Inserted::Yes
-        } else {
-            Inserted::Duplicate
-        })
+        Ok(Inserted::Yes(ended))
     })
 }
 
@@ -240,14 +257,16 @@ pub async fn mark_regressed(db: &Db, id: &str, now: i64) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Removes the account's passkey `id`; `false` when it has none by that id.
-/// Removing the last second factor removes the recovery codes with it.
+/// Removes the account's passkey `id` and ends the sessions that signed in
+/// with it but `keep` (the caller's); `None` when the account has none by
+/// that id. Removing the last second factor removes the recovery codes with
+/// it, and the sessions that signed in with one of them.
 pub async fn remove(
     db: &Db,
-    user_id: &str,
+    (user_id, keep): (&str, &str),
     id: &str,
     event: &Event<'_>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         lock_account!(tx, pg, user_id);
         let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
@@ -257,9 +276,9 @@ pub async fn remove(
             .await?;
         if removed.rows_affected() != 1 {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(None);
         }
-        sqlx::query(
+        let codes_gone = sqlx::query(
             "DELETE FROM recovery_codes WHERE user_id = $1
                AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)
                AND NOT EXISTS (SELECT 1 FROM totp_secrets
@@ -267,11 +286,50 @@ pub async fn remove(
         )
         .bind(user_id)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
+            > 0;
+        let mut ended = tx
+            .revoke_sessions(
+                Filter::SignedInWith {
+                    user_id,
+                    keep: Some(keep),
+                    kind: FactorKind::Passkey,
+                    id: Some(id),
+                },
+                Reason::FactorRemoved,
+            )
+            .await?;
+        if codes_gone {
+            ended.extend(
+                tx.revoke_sessions(
+                    Filter::SignedInWith {
+                        user_id,
+                        keep: Some(keep),
+                        kind: FactorKind::RecoveryCode,
+                        id: None,
+                    },
+                    Reason::FactorRemoved,
+                )
+                .await?,
+            );
+        }
         tx.record(event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     })
+}
+
+/// Whether the account has a passkey with this id (a read).
+pub async fn exists(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT 1 FROM passkeys WHERE id = $1 AND user_id = $2"
+    )
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await)?;
+    Ok(found.is_some())
 }
 
 /// Stores a ceremony until `expires_at`.

@@ -19,8 +19,12 @@ pub enum Reason {
     Revoked,
     Reuse,
     RoleChange,
-    /// Two-step sign-in was turned on: sessions signed in without it end.
+    /// A second factor was added: sessions signed in with the password
+    /// alone end.
     SecondFactorOn,
+    /// The factor the session signed in with was removed (a passkey, TOTP,
+    /// the recovery codes' set).
+    FactorRemoved,
     /// The password was reset by a mailed link: every session ends.
     PasswordReset,
     /// The password was changed: every other session ends.
@@ -39,6 +43,7 @@ impl Reason {
             Self::Reuse => "reuse",
             Self::RoleChange => "role_change",
             Self::SecondFactorOn => "second_factor_on",
+            Self::FactorRemoved => "factor_removed",
             Self::PasswordReset => "password_reset",
             Self::PasswordChange => "password_change",
             Self::AccountDeleted => "account_deleted",
@@ -71,6 +76,101 @@ pub struct NewSession<'a> {
     /// session starts only if it is unchanged (no reset, password change or
     /// deletion committed in between).
     pub credentials_version: Option<i64>,
+    /// What the sign-in used besides (or instead of) the password.
+    pub factor: &'a Factor,
+}
+
+/// What a session's sign-in used besides (or instead of) the password, as
+/// the sessions table records it (`factor`, `factor_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Factor {
+    /// The password alone.
+    Password,
+    Totp,
+    /// A recovery code of the set made at `set` (ms): one set is live at a
+    /// time, and its codes share that time.
+    RecoveryCode {
+        set: i64,
+    },
+    /// The passkey with this id (alone, or after the password).
+    Passkey {
+        id: String,
+    },
+}
+
+impl Factor {
+    pub fn kind(&self) -> FactorKind {
+        match self {
+            Self::Password => FactorKind::Password,
+            Self::Totp => FactorKind::Totp,
+            Self::RecoveryCode { .. } => FactorKind::RecoveryCode,
+            Self::Passkey { .. } => FactorKind::Passkey,
+        }
+    }
+
+    /// Which one of its kind, as stored.
+    fn id(&self) -> Option<String> {
+        match self {
+            Self::Password | Self::Totp => None,
+            Self::RecoveryCode { set } => Some(set.to_string()),
+            Self::Passkey { id } => Some(id.clone()),
+        }
+    }
+}
+
+/// The kinds of [`Factor`], as the `factor` column stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorKind {
+    Password,
+    Totp,
+    RecoveryCode,
+    Passkey,
+}
+
+impl FactorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+            Self::Passkey => "passkey",
+        }
+    }
+}
+
+/// The account's second factors as a session start reads them, under the
+/// account's lock: what decides whether the sign-in still holds.
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct FactorsNow {
+    /// TOTP is on.
+    pub totp: bool,
+    /// The account has a passkey.
+    pub any_passkey: bool,
+    /// The sign-in's own passkey is still the account's.
+    pub passkey: bool,
+    /// The sign-in's recovery codes are still the account's set.
+    pub recovery_set: bool,
+}
+
+/// Whether a sign-in may become a session, given the account's factors now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admit,
+    /// The password alone, but the account has a second factor by now.
+    SecondFactorNeeded,
+    /// The factor the sign-in used was removed meanwhile.
+    FactorGone,
+}
+
+/// What starting a session led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// Started; the user's role as stored now.
+    Yes(String),
+    /// The account no longer exists, is locked, or its credentials moved on.
+    Refused,
+    /// See [`Admission`].
+    Not(Admission),
 }
 
 /// Everything known about a presented token, read to decide what its
@@ -140,6 +240,15 @@ pub enum Filter<'a> {
         user_id: &'a str,
         keep: &'a str,
     },
+    /// Every session of a user (but `keep`, when given) that signed in with
+    /// a factor of `kind`; with `id`, with that one only (and sessions of
+    /// earlier versions, which did not record which).
+    SignedInWith {
+        user_id: &'a str,
+        keep: Option<&'a str>,
+        kind: FactorKind,
+        id: Option<&'a str>,
+    },
 }
 
 /// The condition under which a session counts as live to its owner: not
@@ -160,11 +269,25 @@ macro_rules! live {
 /// UPDATE`), against the update of a role change or a lock. Not `FOR
 /// SHARE`: two logins of one account would each hold it and then wait for
 /// the other to write the last sign-in time, a deadlock; logins of one
-/// account take turns instead, for a transaction of four statements. `None` when the account no longer
-/// exists, was deleted or locked, or its password changed since the sign-in
-/// read it. The account's last sign-in time moves to `now`, and `events` are
-/// recorded, in the same transaction.
-pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx::Error> {
+/// account take turns instead, for a transaction of a few statements.
+///
+/// Under that lock it reads the account's second factors and asks `admit`
+/// whether the sign-in still holds: every change of a factor locks the
+/// account's row first, so a factor added or removed either commits before
+/// (and this start sees it) or after (and ends this session with the
+/// others of its kind). A password-only login racing the first second
+/// factor, or a second step racing the removal of the factor it used,
+/// therefore never leaves a session behind.
+///
+/// [`Started::Refused`] when the account no longer exists, was deleted or
+/// locked, or its password changed since the sign-in read it. The account's
+/// last sign-in time moves to `now`, and `events` are recorded, in the same
+/// transaction.
+pub async fn start(
+    db: &Db,
+    new: &NewSession<'_>,
+    admit: impl Fn(&FactorsNow) -> Admission,
+) -> Result<Started, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let role: Option<String> = sqlx::query_scalar(if pg {
             "SELECT role FROM users
@@ -182,13 +305,29 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
         .await?;
         let Some(role) = role else {
             tx.rollback().await?;
-            return Ok(None);
+            return Ok(Started::Refused);
         };
+        let (passkey, recovery_set) = match new.factor {
+            Factor::Passkey { id } => (Some(id.as_str()), None),
+            Factor::RecoveryCode { set } => (None, Some(*set)),
+            Factor::Password | Factor::Totp => (None, None),
+        };
+        let factors: FactorsNow = sqlx::query_as(FACTORS_NOW)
+            .bind(new.user_id)
+            .bind(passkey)
+            .bind(recovery_set)
+            .fetch_one(&mut *tx)
+            .await?;
+        let admission = admit(&factors);
+        if admission != Admission::Admit {
+            tx.rollback().await?;
+            return Ok(Started::Not(admission));
+        }
         sqlx::query(
             "INSERT INTO sessions
                  (id, user_id, created_at, last_used_at, expires_at, user_agent, amr, auth_time,
-                  ip)
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
+                  ip, factor, factor_id)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(new.id)
         .bind(new.user_id)
@@ -198,6 +337,8 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
         .bind(new.amr)
         .bind(new.auth_time)
         .bind(new.ip)
+        .bind(new.factor.kind().as_str())
+        .bind(new.factor.id())
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
@@ -219,8 +360,56 @@ pub async fn start(db: &Db, new: &NewSession<'_>) -> Result<Option<String>, sqlx
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(role))
+        Ok(Started::Yes(role))
     })
+}
+
+/// Account `$1`'s second factors, for a session start: TOTP on, any
+/// passkey, passkey `$2` (the sign-in's), recovery codes of the set made at
+/// `$3` (the sign-in's; a spent code stays in its set until the set goes).
+const FACTORS_NOW: &str = "SELECT
+        EXISTS (SELECT 1 FROM totp_secrets
+                WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp,
+        EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1) AS any_passkey,
+        EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1 AND id = $2) AS passkey,
+        EXISTS (SELECT 1 FROM recovery_codes
+                WHERE user_id = $1 AND created_at = $3) AS recovery_set";
+
+/// Records that session `session_id` of `user_id` proved presence at `now`;
+/// `false` when it is not a live session of theirs.
+pub async fn mark_proven(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "UPDATE sessions SET proven_at = $3
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3"
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() == 1))
+}
+
+/// When session `session_id` of `user_id` last proved presence, by a read:
+/// `None` when it is not a live session of theirs (revoked since its token
+/// was checked), `Some(None)` when it never proved presence.
+pub async fn proven_at(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+) -> Result<Option<Option<i64>>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT proven_at FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await)
 }
 
 /// Counts the attempt and, unless the count goes over the limit, spends the
@@ -520,13 +709,25 @@ pub async fn prune_ended(db: &Db, ended_before: i64) -> Result<u64, sqlx::Error>
 }
 
 /// The statements of a revocation, each a search by key (see the test).
+///
+/// Each filter has three: one that finds the live sessions it selects, one
+/// that spends their refresh tokens, one that stamps them revoked. The
+/// filter's own parameters come last in each, in the same order: after the
+/// time in the spending one (`$1`), after the time, reason and number in
+/// the stamping one (`$1`–`$3`).
 mod revoking {
-    pub const ONE: &str = "SELECT id FROM sessions WHERE id = $1 AND revoked_at IS NULL";
-    pub const USER: &str = "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL";
-    pub const USER_EXCEPT: &str =
+    pub const FIND_ONE: &str = "SELECT id FROM sessions WHERE id = $1 AND revoked_at IS NULL";
+    pub const FIND_USER: &str = "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL";
+    pub const FIND_USER_EXCEPT: &str =
         "SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
+    /// `$1` the user, `$2` the session kept (`''` for none), `$3` the
+    /// factor's kind, `$4` which one (`NULL` for any; a session that did not
+    /// record which is taken to have used it).
+    pub const FIND_SIGNED_IN_WITH: &str =
+        "SELECT id FROM sessions WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL
+           AND factor = $3 AND ($4 IS NULL OR factor_id IS NULL OR factor_id = $4)";
     /// `$1` now, `$2` the session, `$3` its owner.
-    pub const OWNED: &str = concat!(
+    pub const FIND_OWNED: &str = concat!(
         "SELECT id FROM sessions WHERE id = $2 AND user_id = $3 AND ",
         live!()
     );
@@ -541,6 +742,11 @@ mod revoking {
     pub const STAMP_USER_EXCEPT: &str =
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
          WHERE user_id = $4 AND id <> $5 AND revoked_at IS NULL RETURNING id";
+    pub const STAMP_SIGNED_IN_WITH: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE user_id = $4 AND id <> $5 AND revoked_at IS NULL
+           AND factor = $6 AND ($7 IS NULL OR factor_id IS NULL OR factor_id = $7)
+         RETURNING id";
     /// The tokens of the sessions a revocation ends are spent before the
     /// sessions are stamped: a rotation locks a token, then its session,
     /// and a revocation must take the two in that order too, or each could
@@ -554,10 +760,55 @@ mod revoking {
          WHERE spent_at IS NULL
            AND session_id IN (SELECT id FROM sessions
                               WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL)";
+    pub const SPEND_SIGNED_IN_WITH: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL
+           AND session_id IN (SELECT id FROM sessions
+                              WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL
+                                AND factor = $4
+                                AND ($5 IS NULL OR factor_id IS NULL OR factor_id = $5))";
     /// Takes the clock's lock without moving it (PostgreSQL).
     pub const LOCK_CLOCK: &str = "SELECT seq FROM revocation_clock WHERE id = 1 FOR UPDATE";
     /// PostgreSQL tells every instance listening (see `revocations`).
     pub const NOTIFY: &str = "SELECT pg_notify('classboard_revocations', $1)";
+}
+
+impl Filter<'_> {
+    /// The filter's statements (find, spend, stamp), and its parameters in
+    /// the order they take them (see [`revoking`]). [`Filter::Owned`] finds
+    /// with a statement of its own (it also takes the time), then spends and
+    /// stamps as [`Filter::One`].
+    fn statements(&self) -> ([&'static str; 3], Vec<Option<&str>>) {
+        use revoking::*;
+        match *self {
+            Self::One(id) => ([FIND_ONE, SPEND_ONE, STAMP_ONE], vec![Some(id)]),
+            Self::Owned { session_id, .. } => {
+                ([FIND_OWNED, SPEND_ONE, STAMP_ONE], vec![Some(session_id)])
+            }
+            Self::User(user_id) => ([FIND_USER, SPEND_USER, STAMP_USER], vec![Some(user_id)]),
+            Self::UserExcept { user_id, keep } => (
+                [FIND_USER_EXCEPT, SPEND_USER_EXCEPT, STAMP_USER_EXCEPT],
+                vec![Some(user_id), Some(keep)],
+            ),
+            Self::SignedInWith {
+                user_id,
+                keep,
+                kind,
+                id,
+            } => (
+                [
+                    FIND_SIGNED_IN_WITH,
+                    SPEND_SIGNED_IN_WITH,
+                    STAMP_SIGNED_IN_WITH,
+                ],
+                vec![
+                    Some(user_id),
+                    Some(keep.unwrap_or("")),
+                    Some(kind.as_str()),
+                    id,
+                ],
+            ),
+        }
+    }
 }
 
 /// Statements that run inside a transaction another statement began, on
@@ -590,38 +841,20 @@ macro_rules! in_tx_statements {
                 filter: Filter<'_>,
                 reason: Reason,
             ) -> Result<Vec<String>, sqlx::Error> {
-                let found: Vec<String> = match filter {
-                    Filter::One(id) => {
-                        sqlx::query_scalar(revoking::ONE)
-                            .bind(id)
-                            .fetch_all(&mut *self)
-                            .await?
+                let ([find, spend, stamp], params) = filter.statements();
+                let mut finding = sqlx::query_scalar(find);
+                if let Filter::Owned {
+                    user_id,
+                    session_id,
+                } = filter
+                {
+                    finding = finding.bind(super::now_ms()).bind(session_id).bind(user_id);
+                } else {
+                    for param in &params {
+                        finding = finding.bind(*param);
                     }
-                    Filter::Owned {
-                        user_id,
-                        session_id,
-                    } => {
-                        sqlx::query_scalar(revoking::OWNED)
-                            .bind(super::now_ms())
-                            .bind(session_id)
-                            .bind(user_id)
-                            .fetch_all(&mut *self)
-                            .await?
-                    }
-                    Filter::User(user_id) => {
-                        sqlx::query_scalar(revoking::USER)
-                            .bind(user_id)
-                            .fetch_all(&mut *self)
-                            .await?
-                    }
-                    Filter::UserExcept { user_id, keep } => {
-                        sqlx::query_scalar(revoking::USER_EXCEPT)
-                            .bind(user_id)
-                            .bind(keep)
-                            .fetch_all(&mut *self)
-                            .await?
-                    }
-                };
+                }
+                let found: Vec<String> = finding.fetch_all(&mut *self).await?;
                 if found.is_empty() {
                     return Ok(found);
                 }
@@ -629,36 +862,17 @@ macro_rules! in_tx_statements {
                     .fetch_one(&mut *self)
                     .await?;
                 let now = super::now_ms();
-                let (spend, subject, keep) = match filter {
-                    Filter::One(id) | Filter::Owned { session_id: id, .. } => {
-                        (revoking::SPEND_ONE, id, None)
-                    }
-                    Filter::User(user_id) => (revoking::SPEND_USER, user_id, None),
-                    Filter::UserExcept { user_id, keep } => {
-                        (revoking::SPEND_USER_EXCEPT, user_id, Some(keep))
-                    }
-                };
-                let mut spending = sqlx::query(spend).bind(now).bind(subject);
-                if let Some(keep) = keep {
-                    spending = spending.bind(keep);
+                let mut spending = sqlx::query(spend).bind(now);
+                for param in &params {
+                    spending = spending.bind(*param);
                 }
                 spending.execute(&mut *self).await?;
-                let (stamp, subject, keep) = match filter {
-                    Filter::One(id) | Filter::Owned { session_id: id, .. } => {
-                        (revoking::STAMP_ONE, id, None)
-                    }
-                    Filter::User(user_id) => (revoking::STAMP_USER, user_id, None),
-                    Filter::UserExcept { user_id, keep } => {
-                        (revoking::STAMP_USER_EXCEPT, user_id, Some(keep))
-                    }
-                };
                 let mut stamping = sqlx::query_scalar(stamp)
                     .bind(now)
                     .bind(reason.as_str())
-                    .bind(seq)
-                    .bind(subject);
-                if let Some(keep) = keep {
-                    stamping = stamping.bind(keep);
+                    .bind(seq);
+                for param in &params {
+                    stamping = stamping.bind(*param);
                 }
                 let ended: Vec<String> = stamping.fetch_all(&mut *self).await?;
                 if $postgres {
@@ -687,17 +901,20 @@ mod tests {
     async fn every_statement_of_a_revocation_searches_by_key() {
         let (_dir, db) = crate::store::scratch_sqlite().await;
         for statement in [
-            revoking::ONE,
-            revoking::USER,
-            revoking::OWNED,
+            revoking::FIND_ONE,
+            revoking::FIND_USER,
+            revoking::FIND_OWNED,
+            revoking::FIND_USER_EXCEPT,
+            revoking::FIND_SIGNED_IN_WITH,
             revoking::NEXT_NUMBER,
             revoking::STAMP_ONE,
             revoking::STAMP_USER,
-            revoking::USER_EXCEPT,
             revoking::STAMP_USER_EXCEPT,
+            revoking::STAMP_SIGNED_IN_WITH,
             revoking::SPEND_ONE,
             revoking::SPEND_USER,
             revoking::SPEND_USER_EXCEPT,
+            revoking::SPEND_SIGNED_IN_WITH,
         ] {
             let plan = crate::store::query_plan(&db.write, statement).await;
             for step in &plan {

@@ -298,6 +298,22 @@ pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> 
     .await)
 }
 
+/// Whether `id` is the only admin who can sign in, by a read: a check
+/// before the proof of presence is taken. The change that would take the
+/// last admin away decides again, under the admins' locks
+/// ([`LockForRole`]).
+pub async fn is_last_admin(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND role = 'admin'
+                        AND locked_at IS NULL AND deleted_at IS NULL)
+            AND (SELECT COUNT(*) FROM users
+                 WHERE role = 'admin' AND locked_at IS NULL AND deleted_at IS NULL) <= 1"
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await)
+}
+
 /// What asking for a role change led to.
 #[derive(Debug)]
 pub enum RoleChanged {
@@ -517,7 +533,9 @@ pub enum LockChanged {
 }
 
 /// Locks (`lock`) or unlocks the account `id`, in one transaction: a lock
-/// ends every session of the account and records `event`. A session start
+/// ends every session of the account, its logins waiting for a second
+/// factor and its pending links to change the address or reset the
+/// password, and records `event`. A session start
 /// locks the row on PostgreSQL and checks the lock, so it either
 /// commits first (and ends here) or sees the lock. The admins are locked
 /// first ([`LockForRole`]): the last admin who can sign in stays unlocked,
@@ -544,6 +562,9 @@ pub async fn set_locked(
             .execute(&mut *tx)
             .await?;
         let ended = if lock {
+            // The mailbox holds no way around the lock: pending links to
+            // change the address or reset the password end with it.
+            super::email_tokens::end_credential_flows!(tx, id).await?;
             tx.revoke_sessions(Filter::User(id), Reason::Locked).await?
         } else {
             Vec::new()

@@ -8,7 +8,9 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 use crate::{
-    binary::{Server, database, me_status, refused_within, runtime, set_role, signup, tally},
+    binary::{
+        Server, database, me_status, prove, refused_within, runtime, set_role, signup, tally,
+    },
     helpers::{PASSWORD, claims, client},
 };
 
@@ -174,6 +176,7 @@ fn no_token_minted_from_a_role_outlives_a_demotion_that_races_its_login() {
             let client = client();
             let (_, root) = login(&client, &server, "root", PASSWORD).await;
             let root_access = root["access_token"].as_str().unwrap().to_owned();
+            prove(&client, &server, &root_access).await;
             let logins = join_all((0..8).map(|_| login(&client, &server, "eve", PASSWORD)));
             let demotion = async {
                 let response = client
@@ -227,6 +230,7 @@ fn the_last_admin_cannot_be_demoted_even_by_two_admins_demoting_each_other_at_on
         let client = client();
         let (_, root) = login(&client, &server, "root", PASSWORD).await;
         let root_access = root["access_token"].as_str().unwrap().to_owned();
+        prove(&client, &server, &root_access).await;
         let demote = |who: String, token: String| {
             let client = client.clone();
             let url = server.url(&format!("/api/users/{who}/role"));
@@ -257,6 +261,9 @@ fn the_last_admin_cannot_be_demoted_even_by_two_admins_demoting_each_other_at_on
         let client = client();
         let (_, root) = login(&client, &server, "root", PASSWORD).await;
         let (_, eve) = login(&client, &server, "eve", PASSWORD).await;
+        for admin in [&root, &eve] {
+            prove(&client, &server, admin["access_token"].as_str().unwrap()).await;
+        }
         let request = |who: &str, token: &Value| {
             client
                 .patch(server.url(&format!("/api/users/{who}/role")))

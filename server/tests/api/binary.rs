@@ -195,6 +195,19 @@ pub async fn signup(client: &reqwest::Client, server: &Server, username: &str) -
     response.json().await.unwrap()
 }
 
+/// Proves presence for the session of `access` on `server` with the
+/// password: an admin's session must, before it acts.
+pub async fn prove(client: &reqwest::Client, server: &Server, access: &str) {
+    let response = client
+        .post(server.url("/api/account/reauth"))
+        .bearer_auth(access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204, "proving presence");
+}
+
 /// Counts how often each status occurs.
 pub fn tally(statuses: impl IntoIterator<Item = u16>) -> BTreeMap<u16, usize> {
     let mut counts = BTreeMap::new();

@@ -236,13 +236,33 @@ impl TestApp {
     }
 
     /// Signs up `username` and gives them `role` (through the operator
-    /// command), then logs in again so the token carries the role.
+    /// command), then logs in again so the token carries the role. An
+    /// admin's new session proves presence too (`POST /api/account/reauth`),
+    /// as the console asks before an admin acts.
     pub async fn user_with_role(&self, username: &str, role: &str) -> TestUser {
         self.signup(username).await;
         server::admin::set_role(&self.config(), username, role)
             .await
             .expect("role set");
-        self.login(username).await
+        let user = self.login(username).await;
+        if role == "admin" {
+            self.prove(&user).await;
+        }
+        user
+    }
+
+    /// Proves presence for `user`'s session with the password
+    /// ([`PASSWORD`]): it counts as proven for `REAUTH_WINDOW`.
+    pub async fn prove(&self, user: &TestUser) {
+        let proven = self
+            .bearer_json(
+                Method::POST,
+                "/api/account/reauth",
+                &user.access,
+                json!({"password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(proven.status(), 204, "proving presence");
     }
 
     /// Signals shutdown and waits for the server to finish.

@@ -31,7 +31,7 @@ pub(crate) fn code(secret: &str, steps: i64) -> String {
 /// Waits, if needed, until the current time step has at least 8 s left, so
 /// that a test's codes are computed and checked in the same step. (A clock
 /// boundary, not a race: nothing else is waited for.)
-async fn early_in_a_step() {
+pub(crate) async fn early_in_a_step() {
     let into = now() % 30;
     if into > 22 {
         tokio::time::sleep(Duration::from_secs(30 - into)).await;
@@ -71,7 +71,7 @@ pub(crate) async fn enrol(app: &TestApp, user: &TestUser) -> (String, Vec<String
 }
 
 /// Logs in with the password; the `403 mfa_required` body.
-async fn password_step(app: &TestApp, login: &str) -> Value {
+pub(crate) async fn password_step(app: &TestApp, login: &str) -> Value {
     let response = app.login_response(login, PASSWORD).await;
     assert_eq!(
         response.status(),
@@ -90,7 +90,7 @@ async fn password_step(app: &TestApp, login: &str) -> Value {
     body
 }
 
-async fn second_step(
+pub(crate) async fn second_step(
     app: &TestApp,
     mfa_token: &str,
     method: &str,

@@ -19,9 +19,9 @@ use crate::{
 
 /// The origin the tests' server says it is (`PUBLIC_URL`), and that the
 /// software authenticator signs.
-const ORIGIN: &str = "http://localhost:3999";
+pub(crate) const ORIGIN: &str = "http://localhost:3999";
 
-async fn spawn() -> TestApp {
+pub(crate) async fn spawn() -> TestApp {
     TestApp::spawn_with(&[("PUBLIC_URL", ORIGIN)]).await
 }
 
@@ -31,7 +31,7 @@ fn b64(bytes: &[u8]) -> String {
 
 /// A resident credential on a software authenticator with user
 /// verification: what a platform authenticator (a laptop's, a phone's) does.
-struct SoftKey {
+pub(crate) struct SoftKey {
     key: SigningKey,
     credential_id: Vec<u8>,
     /// The account's user handle, learnt at registration.
@@ -43,7 +43,7 @@ struct SoftKey {
 }
 
 impl SoftKey {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
         let mut credential_id = vec![0u8; 16];
@@ -58,7 +58,7 @@ impl SoftKey {
     }
 
     /// A security key.
-    fn roaming() -> Self {
+    pub(crate) fn roaming() -> Self {
         Self {
             attachment: "cross-platform",
             ..Self::new()
@@ -77,7 +77,7 @@ impl SoftKey {
 
     /// The answer to creation options (`RegistrationResponseJSON`),
     /// attestation `none`.
-    fn register(&mut self, options: &Value) -> Value {
+    pub(crate) fn register(&mut self, options: &Value) -> Value {
         self.user_handle = URL_SAFE_NO_PAD
             .decode(options["user"]["id"].as_str().unwrap())
             .unwrap();
@@ -122,7 +122,7 @@ impl SoftKey {
 
     /// The answer to request options (`AuthenticationResponseJSON`), with
     /// the counter one up.
-    fn assert(&mut self, options: &Value) -> Value {
+    pub(crate) fn assert(&mut self, options: &Value) -> Value {
         self.counter += 1;
         self.assert_with_counter(options, self.counter)
     }
@@ -163,7 +163,7 @@ fn cbor(value: Cbor) -> Vec<u8> {
 }
 
 /// Starts a registration for `user`, re-authenticated with `proof`.
-async fn begin_registration(app: &TestApp, user: &TestUser, proof: Value) -> Value {
+pub(crate) async fn begin_registration(app: &TestApp, user: &TestUser, proof: Value) -> Value {
     let started = app
         .bearer_json(
             Method::POST,
@@ -177,7 +177,7 @@ async fn begin_registration(app: &TestApp, user: &TestUser, proof: Value) -> Val
 }
 
 /// Proof of presence for `user`: the password and `key`'s answer.
-async fn passkey_proof(app: &TestApp, user: &TestUser, key: &mut SoftKey) -> Value {
+pub(crate) async fn passkey_proof(app: &TestApp, user: &TestUser, key: &mut SoftKey) -> Value {
     let started = app
         .bearer(
             Method::POST,
@@ -197,7 +197,12 @@ async fn passkey_proof(app: &TestApp, user: &TestUser, key: &mut SoftKey) -> Val
 }
 
 /// Registers `key` as `user`'s first passkey; the new passkey.
-async fn add_passkey(app: &TestApp, user: &TestUser, key: &mut SoftKey, name: &str) -> Value {
+pub(crate) async fn add_passkey(
+    app: &TestApp,
+    user: &TestUser,
+    key: &mut SoftKey,
+    name: &str,
+) -> Value {
     let started = begin_registration(app, user, json!({"password": PASSWORD})).await;
     let added = finish_registration(app, user, &started, key, name).await;
     assert_eq!(added.status(), 201, "{}", added.text().await.unwrap());
@@ -205,7 +210,7 @@ async fn add_passkey(app: &TestApp, user: &TestUser, key: &mut SoftKey, name: &s
 }
 
 /// Answers the registration `started` with `key`, naming it `name`.
-async fn finish_registration(
+pub(crate) async fn finish_registration(
     app: &TestApp,
     user: &TestUser,
     started: &Value,
@@ -221,13 +226,17 @@ async fn finish_registration(
         .await
 }
 
-async fn sign_in_options(app: &TestApp) -> Value {
+pub(crate) async fn sign_in_options(app: &TestApp) -> Value {
     let options = app.post_json("/api/auth/passkey/options", &json!({})).await;
     assert_eq!(options.status(), 200);
     options.json().await.unwrap()
 }
 
-async fn sign_in(app: &TestApp, ceremony: &Value, credential: Value) -> reqwest::Response {
+pub(crate) async fn sign_in(
+    app: &TestApp,
+    ceremony: &Value,
+    credential: Value,
+) -> reqwest::Response {
     app.post_json(
         "/api/auth/passkey",
         &json!({"ceremony": ceremony, "credential": credential}),
@@ -649,7 +658,7 @@ async fn removing_a_passkey_takes_presence_and_the_second_factor_with_it() {
     // A proof ceremony belongs to its account: Bob cannot answer Ada's.
     let adas = passkey_proof(&app, &ada, &mut key).await;
     let crossed = app
-        .bearer_json(Method::POST, codes_path, &bob.access, adas)
+        .bearer_json(Method::POST, "/api/account/reauth", &bob.access, adas)
         .await;
     assert_eq!(crossed.status(), 400);
     assert_eq!(error_code(crossed).await, "invalid_grant");
@@ -718,7 +727,12 @@ async fn removing_a_passkey_takes_presence_and_the_second_factor_with_it() {
 
 #[tokio::test]
 async fn an_account_has_at_most_twenty_passkeys() {
-    let app = spawn().await;
+    // Forty-odd ceremonies: more than one hour's factor changes allow.
+    let app = TestApp::spawn_with(&[
+        ("PUBLIC_URL", ORIGIN),
+        ("FACTOR_CHANGES_PER_USER", "1000/1h"),
+    ])
+    .await;
     let other = app.sibling().await;
     let ada = app.signup("ada").await;
     let mut first = SoftKey::new();

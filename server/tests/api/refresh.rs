@@ -354,6 +354,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
         )
         .await
         .unwrap()
+        .started()
         .unwrap();
     let key = app.state.limiter.stored(&crate::helpers::client_key(1));
     let rotated = sessions.refresh(&issued.refresh_token, &key, limit);

@@ -34,6 +34,7 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
             )
             .await
             .unwrap()
+            .started()
             .unwrap();
         issued.push(first);
     }
