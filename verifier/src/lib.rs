@@ -26,6 +26,7 @@
 //! - A token that cannot be one of the server's (not a JWT, no key id, not
 //!   an access token, an algorithm the server never uses) is refused before
 //!   anything else: junk never makes the verifier call the server.
+//! - It needs a Tokio runtime: the background fetch is a task.
 //! - The algorithm comes from the key, never from the token: `none`, and
 //!   an HMAC "signed" with a public key, are refused.
 //! - Checked: signature, `typ: at+jwt`, `iss`, `aud`, `exp` and `nbf` (with
@@ -206,7 +207,12 @@ impl Verifier {
             }
         };
         if refetch {
-            self.inner.fetch().await?;
+            // In the one flight, so that a fetch for a stale set finishing
+            // later cannot put older keys back over these.
+            let _flight = self.inner.flight.lock().await;
+            if !self.inner.lock().keys.contains_key(&kid) {
+                self.inner.fetch().await?;
+            }
         }
         let (alg, key) = self
             .inner

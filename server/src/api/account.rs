@@ -102,9 +102,20 @@ pub async fn totp_begin(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<TotpEnrolment>)> {
-    limit_factor_changes(&state, &user.id).await?;
+    // Refused before it is counted: asking again when it is on costs none
+    // of the budget.
+    if state
+        .second_factors
+        .factors(&user.id)
+        .await?
+        .totp_since
+        .is_some()
+    {
+        return Err(totp_already_on());
+    }
+    limit_factor_changes(&state, &Key::factor_changes_of_session(&user.session_id)).await?;
     let Some(enrolment) = state.second_factors.begin(&user.id, &user.username).await? else {
-        return Err(AppError::Conflict("Two-step sign-in is already on."));
+        return Err(totp_already_on());
     };
     let qr_svg = qr_svg(&enrolment.otpauth_uri)?;
     Ok((
@@ -180,6 +191,10 @@ pub async fn totp_confirm(
     Ok(Json(RecoveryCodes {
         recovery_codes: on.recovery_codes,
     }))
+}
+
+fn totp_already_on() -> AppError {
+    AppError::Conflict("Two-step sign-in is already on.")
 }
 
 fn nothing_pending() -> AppError {
@@ -281,7 +296,8 @@ fn no_second_factor() -> AppError {
 
 /// `POST /api/account/reauth/passkey/options`: a passkey assertion to prove
 /// presence with, instead of a code, for the account's passkeys. Each
-/// ceremony counts against `FACTOR_CHANGES_PER_USER`.
+/// ceremony counts against `FACTOR_CHANGES_PER_USER`, for the session that
+/// asks.
 #[utoipa::path(
     post, path = "/account/reauth/passkey/options", tag = "account",
     responses(
@@ -297,19 +313,20 @@ pub async fn reauth_passkey_options(
     if state.passkeys.count(&user.id).await? == 0 {
         return Err(AppError::Conflict("This account has no passkey."));
     }
-    limit_factor_changes(&state, &user.id).await?;
+    limit_factor_changes(&state, &Key::factor_changes_of_session(&user.session_id)).await?;
     let Some(started) = state.passkeys.begin_assertion(&user.id, None).await? else {
         return Err(AppError::Conflict("This account has no passkey."));
     };
     Ok(Json(passkeys::ceremony(started)))
 }
 
-/// Counts a factor change the account starts (an enrolment, a
-/// registration, a re-authentication ceremony: each writes a row) against
-/// `FACTOR_CHANGES_PER_USER`.
-pub(super) async fn limit_factor_changes(state: &AppState, user_id: &str) -> Result<()> {
+/// Counts a factor change (an enrolment, a registration, a
+/// re-authentication ceremony: each writes a row) under `key` against
+/// `FACTOR_CHANGES_PER_USER`: the account's for a registration, which needs
+/// a proof; the session's for the others, which need only its token.
+pub(super) async fn limit_factor_changes(state: &AppState, key: &Key) -> Result<()> {
     let limit = state.config.limits.factor_changes_per_user;
-    state.limit(&Key::factor_changes(user_id), limit).await
+    state.limit(key, limit).await
 }
 
 /// The proof a body presents, with a passkey's answer read as WebAuthn's

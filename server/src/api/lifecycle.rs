@@ -247,19 +247,22 @@ pub async fn change_password(
     user: AuthUser,
     Proven { proof, change }: Proven<NewPassword>,
 ) -> Result<StatusCode> {
-    // The new password is checked before the proof is taken, so that a
-    // rule it breaks costs no recovery code.
+    // The new password, and a slot to hash it, before the proof is taken:
+    // a rule it breaks, or a full hashing queue, costs no recovery code.
     let granted = state
         .proof
         .demand(
             user.caller(ip),
             Action::ChangePassword,
             presented(proof)?,
-            async |account: &Account| new_password(account, &change.new_password),
+            async |account: &Account| {
+                let password = new_password(account, &change.new_password)?;
+                Ok::<_, AppError>((password, state.hasher.reserve()?))
+            },
         )
         .await?;
-    let (account, password) = (granted.account, granted.checked);
-    let password_hash = state.hasher.reserve()?.hash(password.expose()).await?;
+    let (account, (password, slot)) = (granted.account, granted.checked);
+    let password_hash = slot.hash(password.expose()).await?;
     let notice = prepare(
         &state,
         &account.email,

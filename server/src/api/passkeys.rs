@@ -27,7 +27,7 @@ use super::{
 use crate::{
     AppError, Result,
     auth::{
-        limits::ClientNet,
+        limits::{ClientNet, Key},
         passkeys::{self, MAX_PER_ACCOUNT, PasskeyRow, Presented, Registered, Started, Verified},
         proof::Action,
         sessions::SignIn,
@@ -81,7 +81,7 @@ pub async fn register(
                 if state.passkeys.count(&account.id).await? >= MAX_PER_ACCOUNT {
                     return Err(too_many());
                 }
-                limit_factor_changes(&state, &account.id).await
+                limit_factor_changes(&state, &Key::factor_changes(&account.id)).await
             },
         )
         .await?;

@@ -163,10 +163,16 @@ impl Key {
         Self::new("posts", &[user_id])
     }
 
-    /// Factor changes one user started (enrolments, registrations,
-    /// re-authentication ceremonies).
+    /// Passkey registrations one user started (each needs a proof).
     pub fn factor_changes(user_id: &str) -> Self {
-        Self::new("factor_changes", &[user_id])
+        Self::new("factor_changes", &["user", user_id])
+    }
+
+    /// TOTP enrolments and re-authentication ceremonies one session started
+    /// (each needs only its access token: counted per session, a stolen
+    /// token spends its own budget, never its owner's).
+    pub fn factor_changes_of_session(session_id: &str) -> Self {
+        Self::new("factor_changes", &["session", session_id])
     }
 }
 

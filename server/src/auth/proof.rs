@@ -344,6 +344,21 @@ impl Prover {
                 .map_err(ProofError::from)?;
             return Err(missing.into());
         }
+        // The session may have ended while the password was hashed (a
+        // revocation on another instance that this one has not heard of
+        // yet, a factor added meanwhile that ended password-only
+        // sessions): nothing is taken for a session that is over.
+        let live = sessions::proven_at(&self.db, caller.user_id, caller.session_id)
+            .await
+            .map_err(ProofError::from)?
+            .is_some();
+        if !live {
+            self.limiter
+                .abandoned(attempt)
+                .await
+                .map_err(ProofError::from)?;
+            return Err(ProofError::SessionEnded.into());
+        }
         if second {
             self.second_factor(&account, presented, attempt).await?;
         } else {
@@ -483,11 +498,16 @@ fn require(presented: &Presented, second: bool) -> Result<(), ProofError> {
     }
 }
 
-/// Whether a proof made at `at` still counts at `now` (all in ms).
+/// How far ahead of this instance's clock another instance's may have
+/// stamped a proof (clocks kept by NTP agree far better): the same leeway
+/// as an access token's.
+const CLOCK_SKEW_MS: i64 = 5_000;
+
+/// Whether a proof made at `at` still counts at `now` (all in ms): for the
+/// window from `at`, never longer, and a proof stamped a little in the
+/// future (another instance's clock, a moment ahead) counts at once.
 fn within(at: i64, now: i64, window: Duration) -> bool {
-    // A proof from the future (a clock that jumped back) counts from now
-    // on, not for longer.
-    at <= now && now - at < ms(window)
+    at <= now + CLOCK_SKEW_MS && now - at < ms(window)
 }
 
 impl From<Exceeded> for ProofError {
@@ -501,13 +521,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_proof_counts_for_the_window_and_not_from_the_future() {
+    fn a_proof_counts_for_the_window_and_little_skew() {
         let window = Duration::from_secs(600);
         let now = 1_000_000_000;
         assert!(within(now, now, window));
         assert!(within(now - 599_999, now, window));
         assert!(!within(now - 600_000, now, window));
-        assert!(!within(now + 1, now, window), "a clock that jumped back");
+        assert!(
+            within(now + 2_000, now, window),
+            "another instance, a moment ahead"
+        );
+        assert!(
+            !within(now + 60_000, now, window),
+            "a proof from far in the future"
+        );
     }
 
     #[test]

@@ -56,8 +56,11 @@ pub mod users;
 /// A read that fails because its PostgreSQL connection was lost (the
 /// server restarted, say: every idle connection of the pool is dead, and
 /// only using one tells) runs once more, on a fresh connection of its own,
-/// so that one lost connection does not fail the request. Writes are not
-/// run again: the caller answers `503`, and the client may retry.
+/// so that one lost connection does not fail the request. Only a lost
+/// connection: a pool with none free, or a server refusing more, gets no
+/// extra connection from a retry (that would pile connections onto a
+/// database that is already full). Writes are not run again: the caller
+/// answers `503`, and the client may retry.
 macro_rules! on {
     (@once $db:expr, $which:ident, |$pool:ident| $body:expr) => {
         match $db {
@@ -74,7 +77,7 @@ macro_rules! on {
     ($db:expr, read, |$pool:ident| $body:expr) => {{
         let db: &$crate::store::Db = $db;
         match ($crate::store::on!(@once db, read, |$pool| $body), db) {
-            (Err(lost), $crate::store::Db::Postgres(pg)) if $crate::store::is_unavailable(&lost) => {
+            (Err(lost), $crate::store::Db::Postgres(pg)) if $crate::store::is_lost_connection(&lost) => {
                 match $crate::store::fresh_connection(&pg.read).await {
                     Ok(mut connection) => {
                         tracing::warn!(error = %lost, "a read lost its connection; read again on a fresh one");
@@ -359,6 +362,23 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `e` says the connection a statement ran on was lost (closed
+/// under it, or ended by the server), rather than that none could be had:
+/// the one case in which running a read again, on another connection, can
+/// succeed at once.
+pub fn is_lost_connection(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_none() =>
+        {
+            let code = db.code().unwrap_or_default();
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }
+        _ => false,
+    }
+}
+
 /// A PostgreSQL connection of its own, outside the pool (whose idle
 /// connections may all be dead), made with the pool's options.
 pub async fn fresh_connection(pool: &PgPool) -> Result<sqlx::PgConnection, sqlx::Error> {
@@ -406,6 +426,22 @@ pub(crate) fn violated_unique(e: &sqlx::Error) -> Option<String> {
             |(_, columns)| columns.to_owned(),
         ),
     })
+}
+
+#[cfg(test)]
+mod unavailable {
+    use super::{is_lost_connection, is_unavailable};
+
+    #[test]
+    fn a_full_pool_is_unavailable_but_no_reason_for_another_connection() {
+        for full in [sqlx::Error::PoolTimedOut, sqlx::Error::PoolClosed] {
+            assert!(is_unavailable(&full));
+            assert!(!is_lost_connection(&full));
+        }
+        let lost = sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert!(is_unavailable(&lost) && is_lost_connection(&lost));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+    }
 }
 
 /// The steps of SQLite's plan for `statement` (`EXPLAIN QUERY PLAN`), for

@@ -561,7 +561,10 @@ async fn a_reset_link_goes_and_works_only_to_the_accounts_address() {
 
 /// Finding 8: starting a TOTP enrolment (an upsert and a QR code) or a
 /// re-authentication ceremony (a row) had no limit. Ten at once through two
-/// instances, with a budget of three: three go through.
+/// instances, with a budget of three: three go through. These need only an
+/// access token, so they count per session: a stolen token spends its own
+/// budget, and its owner's other sessions keep theirs (the review's second
+/// finding). Registrations, which need a proof, count per account.
 #[tokio::test]
 async fn factor_changes_are_limited_however_many_arrive_at_once() {
     let app =
@@ -581,24 +584,128 @@ async fn factor_changes_are_limited_however_many_arrive_at_once() {
             .map(|r| r.unwrap().status().as_u16()),
     );
     assert_eq!(outcomes, [(201, 3), (429, 7)].into());
-    // One budget for every kind of factor change.
-    let bob = app.signup("bob").await;
-    let mut key = SoftKey::new();
-    add_passkey(&app, &bob, &mut key, "Laptop").await;
-    for _ in 0..2 {
-        passkey_proof(&app, &bob, &mut key).await;
-    }
-    let fourth = app
-        .bearer(
-            Method::POST,
-            "/api/account/reauth/passkey/options",
-            &bob.access,
-        )
+    let refused = app
+        .bearer(Method::POST, "/api/account/mfa/totp", &ada.access)
         .send()
         .await
         .unwrap();
-    assert_eq!(fourth.status(), 429);
-    assert!(!fourth.headers()["retry-after"].is_empty());
+    assert_eq!(refused.status(), 429);
+    assert!(!refused.headers()["retry-after"].is_empty());
+    // Another session of Ada's has a budget of its own.
+    let laptop = app.login("ada").await;
+    begin_totp(&app, &laptop).await;
+
+    // The same budget for re-authentication ceremonies, per session; and
+    // for registrations, per account.
+    let bob = app.signup("bob").await;
+    let mut key = SoftKey::new();
+    add_passkey(&app, &bob, &mut key, "Laptop").await;
+    // Bob's token on another device, stolen.
+    let thief = passkey_session(&app, &mut key).await;
+    let options = async |user: &TestUser| {
+        app.bearer(
+            Method::POST,
+            "/api/account/reauth/passkey/options",
+            &user.access,
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+    };
+    for _ in 0..3 {
+        assert_eq!(options(&thief).await, 200);
+    }
+    assert_eq!(options(&thief).await, 429);
+    assert_eq!(
+        options(&bob).await,
+        200,
+        "the owner's session is not blocked"
+    );
+    // Bob proves presence once (a second ceremony of his session's three),
+    // then starts registrations: the first passkey's was one of three.
+    let proof = passkey_proof(&app, &bob, &mut key).await;
+    let proven = app
+        .bearer_json(Method::POST, "/api/account/reauth", &bob.access, proof)
+        .await;
+    assert_eq!(proven.status(), 204);
+    for _ in 0..2 {
+        crate::passkeys::begin_registration(&app, &bob, json!({})).await;
+    }
+    let fourth = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/passkeys/register",
+            &bob.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(fourth.status(), 429, "three registrations, then none");
+}
+
+/// From the review: a proof given in the body for a session that ended
+/// meanwhile (a revocation this instance has not heard of yet) spends
+/// nothing and changes nothing.
+#[tokio::test]
+async fn a_proof_for_a_session_that_ended_meanwhile_spends_nothing() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let (_, codes) = enrol(&app, &ada).await;
+    let db = app.db().await;
+    // Ended in the database only, as by another instance a moment ago.
+    sqlx::query("UPDATE sessions SET revoked_at = 1, revoked_reason = 'revoked' WHERE id = $1")
+        .bind(crate::helpers::claims(&ada.access)["sid"].as_str().unwrap())
+        .execute(&db)
+        .await
+        .unwrap();
+    let changed = app
+        .bearer_json(
+            Method::POST,
+            "/api/account/password",
+            &ada.access,
+            json!({"password": PASSWORD, "code": codes[0], "new_password": "a sturdy passphrase for testing"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 401);
+    let other = app
+        .post_json(
+            "/api/auth/login",
+            &json!({"login": "ada", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(other.status(), 403, "the old password still works");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE used_at IS NULL")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 10, "no code spent");
+}
+
+/// From the review: a proof stamped by an instance whose clock runs a
+/// moment ahead counts at once on the others.
+#[tokio::test]
+async fn a_proof_stamped_a_moment_ahead_counts() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    let root = app.user_with_role("root", "admin").await;
+    sqlx::query("UPDATE sessions SET proven_at = proven_at + 2000 WHERE id = $1")
+        .bind(
+            crate::helpers::claims(&root.access)["sid"]
+                .as_str()
+                .unwrap(),
+        )
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    let locked = app
+        .bearer_json(
+            Method::POST,
+            &format!("/api/admin/users/{}/lock", ada.id),
+            &root.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(locked.status(), 204);
 }
 
 /// Finding 9: a refused request took the recovery code first, then
