@@ -17,7 +17,7 @@ use classboard::{
         MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey,
         NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Post,
         PostPage, PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList,
-        SignupRequest, TokenResponse, TotpEnrolment, User, UserResponse,
+        SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -196,6 +196,14 @@ pub async fn passkey_register(proof: &Reauth) -> Result<PasskeyCeremony> {
     .await
 }
 
+/// Proves presence: the session then counts as proven for the server's
+/// window, and changes within it need no proof of their own.
+pub async fn reauth(proof: &Reauth) -> Result<()> {
+    call(Method::POST, "/api/account/reauth", Some(proof), true)
+        .await
+        .map(drop)
+}
+
 /// Options for proving presence with one of the account's passkeys.
 pub async fn reauth_passkey_options() -> Result<PasskeyCeremony> {
     json(
@@ -233,7 +241,7 @@ pub async fn totp_begin() -> Result<TotpEnrolment> {
     json(call::<()>(Method::POST, "/api/account/mfa/totp", None, true).await?).await
 }
 
-pub async fn totp_confirm(proof: &Reauth) -> Result<RecoveryCodes> {
+pub async fn totp_confirm(proof: &TotpConfirmation) -> Result<RecoveryCodes> {
     json(
         call(
             Method::POST,
@@ -304,28 +312,36 @@ pub async fn resend_verification() -> Result<()> {
         .map(drop)
 }
 
-/// A proof of presence (password, and a code when the account has a second
-/// factor) with the change it allows, in one body.
+/// A change of the account, made from a session that proved presence (see
+/// `pages::confirm`).
 #[derive(Serialize)]
-pub struct ProvenChange<'a> {
-    pub password: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'a str>,
+pub struct AccountChange<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_password: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<&'a str>,
 }
 
-/// `POST /api/account/password` (with `new_password`), `POST
-/// /api/account/email` (with `email`), or `DELETE /api/account` (neither).
-pub async fn change_account(change: &ProvenChange<'_>) -> Result<()> {
-    let (method, path) = match (change.new_password, change.email) {
-        (Some(_), _) => (Method::POST, "/api/account/password"),
-        (None, Some(_)) => (Method::POST, "/api/account/email"),
-        (None, None) => (Method::DELETE, "/api/account"),
+/// `POST /api/account/password` (with `new_password`) or `POST
+/// /api/account/email` (with `email`).
+pub async fn change_account(change: &AccountChange<'_>) -> Result<()> {
+    let path = match change.new_password {
+        Some(_) => "/api/account/password",
+        None => "/api/account/email",
     };
-    call(method, path, Some(change), true).await.map(drop)
+    call(Method::POST, path, Some(change), true).await.map(drop)
+}
+
+/// `DELETE /api/account`, from a session that proved presence.
+pub async fn delete_account() -> Result<()> {
+    call(
+        Method::DELETE,
+        "/api/account",
+        Some(&serde_json::json!({})),
+        true,
+    )
+    .await
+    .map(drop)
 }
 
 /// Ends this session; the token is forgotten even if the server is unreachable.

@@ -40,9 +40,15 @@ test("an admin finds an account, reads its events, locks and unlocks it", async 
   await expect(dialog).toHaveCount(0);
   await expect(row.getByRole("cell", { name: "active" })).toBeVisible();
 
+  // The first action asks the admin to confirm it is them (an admin's
+  // token alone changes nothing); the next ones, within the window, do not.
   await manage.getByRole("button", { name: "Lock account" }).click();
   await manage.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+  const proof = manage.getByRole("dialog", { name: "Confirm it's you" });
+  await proof.getByLabel("Current password").fill(PASSWORD);
+  await proof.getByRole("button", { name: "Confirm", exact: true }).click();
   await expect(page.getByRole("status").filter({ hasText: `${target}'s account is locked.` })).toBeVisible();
+  await expect(proof).toHaveCount(0);
   await expect(row.getByRole("cell", { name: "locked" })).toBeVisible();
   await expect(manage.getByText("Account locked by an admin")).toBeVisible();
 

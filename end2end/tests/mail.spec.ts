@@ -70,20 +70,23 @@ test("changing the password and deleting the account from the account page", asy
 
   const password = page.getByRole("region", { name: "Password", exact: true });
   await password.getByLabel("New password").fill(NEW_PASSWORD);
-  await password.getByLabel("Current password").fill("not the password at all");
   await password.getByRole("button", { name: "Change my password" }).click();
-  await expect(password.getByRole("alert")).toContainText("not correct");
-  await password.getByLabel("New password").fill(NEW_PASSWORD);
-  await password.getByLabel("Current password").fill(PASSWORD);
-  await password.getByRole("button", { name: "Change my password" }).click();
+  // The change needs proof of presence: one step asks for it.
+  const confirm = password.getByRole("dialog", { name: "Confirm it's you" });
+  await confirm.getByLabel("Current password").fill("not the password at all");
+  await confirm.getByRole("button", { name: "Confirm", exact: true }).click();
+  await expect(confirm.getByRole("alert")).toContainText("not correct");
+  await confirm.getByLabel("Current password").fill(PASSWORD);
+  await confirm.getByRole("button", { name: "Confirm", exact: true }).click();
   await expect(password.getByText("Your password was changed.")).toBeVisible();
+  await expect(confirm).toHaveCount(0);
 
   const deletion = page.getByRole("region", { name: "Delete your account" });
   await expect(deletion.getByText(/your passkeys and recovery codes, and your grades. Your posts stay/)).toBeVisible();
-  // Asked twice: the first button only opens the form.
-  await expect(deletion.getByLabel("Current password")).toBeHidden();
+  // Asked twice: the first button only opens the form. The session proved
+  // presence a moment ago, so no password is asked again.
+  await expect(deletion.getByRole("button", { name: "Delete my account for good" })).toBeHidden();
   await deletion.getByRole("button", { name: "Delete my account…" }).click();
-  await deletion.getByLabel("Current password").fill(NEW_PASSWORD);
   await deletion.getByRole("button", { name: "Delete my account for good" }).click();
   await expect(page).toHaveURL(`${baseURL}/`);
   await expect(page.getByText("Your account was deleted.")).toBeVisible();

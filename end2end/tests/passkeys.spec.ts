@@ -39,9 +39,11 @@ test("passkeys: add one, sign in with it alone and as the second step, remove it
   await expect(section.getByText("Give the passkey a name, to tell it from others.")).toBeVisible();
   await section.getByLabel(/Name of the new passkey/).fill("Laptop");
   await section.getByRole("button", { name: "Add a passkey" }).click();
-  await expect(section.getByText("Password is required.")).toBeVisible();
-  await section.getByLabel("Current password").fill(PASSWORD);
-  await section.getByRole("button", { name: "Add a passkey" }).click();
+  const confirm = section.getByRole("dialog", { name: "Confirm it's you" });
+  await confirm.getByRole("button", { name: "Confirm", exact: true }).click();
+  await expect(confirm.getByText("Enter your current password.")).toBeVisible();
+  await confirm.getByLabel("Current password").fill(PASSWORD);
+  await confirm.getByRole("button", { name: "Confirm", exact: true }).click();
   await expect(section.getByText("Passkey added. You can sign in with it now.")).toBeVisible();
   await expect(section.locator("ul.passkeys li")).toHaveCount(1);
   await expect(section.locator("ul.passkeys")).toContainText("Laptop");
@@ -62,12 +64,17 @@ test("passkeys: add one, sign in with it alone and as the second step, remove it
   await page.getByRole("button", { name: "Use a passkey" }).click();
   await expect(page.getByRole("link", { name })).toBeVisible();
 
-  // Removed, with the password and (the account has a passkey) a passkey.
+  // Removed, with the password and (the account has a passkey) a passkey:
+  // the password alone is not enough.
   await page.goto("/account");
   await section.getByRole("button", { name: "Manage passkeys" }).click();
   await expect(section.locator("ul.passkeys")).toContainText("last used");
-  await section.getByLabel("Current password").fill(PASSWORD);
   await section.getByRole("button", { name: "Remove the passkey Laptop" }).click();
+  const proof = section.getByRole("dialog", { name: "Confirm it's you" });
+  await proof.getByLabel("Current password").fill(PASSWORD);
+  await proof.getByRole("button", { name: "Confirm", exact: true }).click();
+  await expect(proof.getByText("Enter a code, or use a passkey.")).toBeVisible();
+  await proof.getByRole("button", { name: "Confirm with a passkey" }).click();
   await expect(section.getByText("Passkey removed.")).toBeVisible();
   await expect(section.getByText("You have no passkeys yet.")).toBeVisible();
 

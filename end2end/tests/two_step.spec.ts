@@ -18,8 +18,14 @@ test("two-step sign-in: turn it on, sign in with a code or a recovery code, turn
   // The previous step's code: the current and next stay free for logins.
   await earlyInAStep();
   await section.getByLabel("Code from your app").fill(totp(secret, -1));
-  await section.getByLabel("Current password").fill(PASSWORD);
   await section.getByRole("button", { name: "Turn on", exact: true }).click();
+  // The session has not proved presence yet: the one confirm step asks,
+  // with what the account has (a password only, so far), then goes on.
+  const confirm = section.getByRole("dialog", { name: "Confirm it's you" });
+  await expect(confirm).toBeVisible();
+  await expect(confirm.getByLabel(/Code from your authenticator app|Recovery code/)).toHaveCount(0);
+  await confirm.getByLabel("Current password").fill(PASSWORD);
+  await confirm.getByRole("button", { name: "Confirm", exact: true }).click();
   const codesBox = page.getByRole("region", { name: "Store these recovery codes now" });
   await expect(codesBox).toBeVisible();
   const codes = await codesBox.locator("ul.codes code").allTextContents();
@@ -62,12 +68,16 @@ test("two-step sign-in: turn it on, sign in with a code or a recovery code, turn
   await page.getByRole("button", { name: "Continue" }).click();
   await expect(page.getByRole("link", { name })).toBeVisible();
 
-  // Off again, with the password and the next step's code.
+  // Off again, from a new session: the confirm step asks for the password
+  // and the second factor (the next step's code), once.
   await page.goto("/account");
   await section.getByRole("button", { name: "Manage two-step sign-in" }).click();
   await expect(section.getByText("Recovery codes left: 9.")).toBeVisible();
-  await section.getByLabel("Code from your app, or a recovery code").fill(totp(secret, 1));
-  await section.getByLabel("Current password").fill(PASSWORD);
   await section.getByRole("button", { name: "Turn off two-step sign-in" }).click();
+  const proof = section.getByRole("dialog", { name: "Confirm it's you" });
+  await proof.getByLabel("Current password").fill(PASSWORD);
+  await proof.getByLabel("Code from your authenticator app, or a recovery code").fill(totp(secret, 1));
+  await proof.getByRole("button", { name: "Confirm", exact: true }).click();
   await expect(section.getByRole("button", { name: "Turn on two-step sign-in" })).toBeVisible();
+  await expect(proof).toHaveCount(0);
 });

@@ -10,7 +10,11 @@ use leptos_meta::Title;
 
 use crate::{
     api::{self, AdminAction},
-    pages::{account::Account, activity::EventList},
+    pages::{
+        account::Account,
+        activity::EventList,
+        confirm::{Confirm, ConfirmStep},
+    },
     session::use_session,
 };
 
@@ -171,7 +175,9 @@ fn UserTable(list: Vec<AdminUser>, selected: RwSignal<Option<String>>) -> impl I
 }
 
 /// One account's actions and events. Every action asks to be confirmed
-/// first, and says what it did or why it failed.
+/// first, and says what it did or why it failed. The server takes admin
+/// actions only from a session that proved presence lately: the confirm
+/// step asks for the proof when it has run out.
 #[component]
 fn Manage(
     user: AdminUser,
@@ -179,6 +185,7 @@ fn Manage(
     on_change: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let session = use_session();
+    let proof = Confirm::new();
     let id = StoredValue::new(user.id.clone());
     let name = StoredValue::new(user.username.clone());
     let role = RwSignal::new(user.role);
@@ -216,11 +223,13 @@ fn Manage(
         };
         busy.set(true);
         spawn_local(async move {
-            let result = api::admin_act(&id.get_value(), action).await;
+            let target = id.get_value();
+            let result = proof.proven(|| api::admin_act(&target, action)).await;
             busy.set(false);
             pending.set(None);
             match result {
-                Ok(()) => {
+                Ok(None) => {}
+                Ok(Some(())) => {
                     outcome.set(Some(Ok(done(action))));
                     on_change();
                 }
@@ -267,6 +276,7 @@ fn Manage(
                     <button type="button" class="secondary" on:click=move |_| pending.set(None)>"Cancel"</button>
                 </div>
             })}
+            <ConfirmStep confirm=proof/>
             <h3>"Events"</h3>
             <EventList load=move |before| async move { api::admin_events(&id.get_value(), before.as_deref()).await }/>
         </section>

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod activity;
 pub mod admin;
+pub mod confirm;
 pub mod grades;
 pub mod home;
 pub mod login;

@@ -1,6 +1,7 @@
 //! The "Passkeys" section of `/account`: the account's passkeys, adding one
-//! (with a name) and removing one. Both ask for the password, and the code
-//! when the account has an authenticator app or recovery codes.
+//! (with a name) and removing one. Both go through the confirm step
+//! (`pages::confirm`): the password, and the passkey or code the account
+//! already has.
 
 use classboard::{
     ErrorCode,
@@ -10,7 +11,8 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api,
-    forms::{Field, FormError, nfc, show_issues},
+    forms::{Field, FormError, show_issues},
+    pages::confirm::{Confirm, ConfirmStep},
     session::use_session,
     webauthn,
 };
@@ -18,29 +20,19 @@ use crate::{
 #[component]
 pub fn Passkeys() -> impl IntoView {
     let session = use_session();
+    let confirm = Confirm::new();
     let status = RwSignal::new(None::<MfaStatus>);
     let error = RwSignal::new(None::<String>);
     let done = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let name_error = RwSignal::new(None::<String>);
-    let password = RwSignal::new(String::new());
-    let password_error = RwSignal::new(None::<String>);
-    let code = RwSignal::new(String::new());
-    let code_error = RwSignal::new(None::<String>);
     let supported = webauthn::supported();
 
     let fail = move |e: api::ApiError| match e {
         api::ApiError::SessionEnded(ended) => session.ended(ended),
         e => {
-            show_issues(
-                &e,
-                &[
-                    ("name", name_error),
-                    ("password", password_error),
-                    ("code", code_error),
-                ],
-            );
+            show_issues(&e, &[("name", name_error)]);
             if e.code() != Some(ErrorCode::ValidationFailed) {
                 error.set(Some(e.message()));
             }
@@ -55,23 +47,6 @@ pub fn Passkeys() -> impl IntoView {
         });
     };
     Effect::new(move |_| load());
-    // Presence is proved with a passkey where the account has one (and
-    // the browser can use it); else with a code where it has TOTP or
-    // recovery codes; else with the password alone.
-    let by_passkey =
-        move || supported && status.with(|s| s.as_ref().is_some_and(|s| !s.passkeys.is_empty()));
-    let needs_code = move || {
-        !by_passkey()
-            && status.with(|s| {
-                s.as_ref()
-                    .is_some_and(|s| s.totp.enabled || s.recovery_codes_left > 0)
-            })
-    };
-    let proof = move || Proof {
-        password: nfc(&password.get_untracked()),
-        code: Some(code.get_untracked()).filter(|c| !c.trim().is_empty()),
-        by_passkey: by_passkey(),
-    };
     // Runs `action` with the section busy; reloads the list when it is done.
     let run = move |action: Action| {
         if busy.get_untracked() {
@@ -87,14 +62,17 @@ pub fn Passkeys() -> impl IntoView {
         error.set(None);
         done.set(None);
         spawn_local(async move {
+            let none = Reauth::default();
             let result = match &action {
-                Action::Add => add(proof(), name.get_untracked()).await,
-                Action::Remove(id) => remove(id, proof()).await,
+                Action::Add => add(confirm, name.get_untracked()).await,
+                Action::Remove(id) => confirm
+                    .proven(|| api::passkey_remove(id, &none))
+                    .await
+                    .map_err(Failed::Api),
             };
             match result {
-                Ok(()) => {
-                    password.set(String::new());
-                    code.set(String::new());
+                Ok(None) => {}
+                Ok(Some(())) => {
                     name.set(String::new());
                     done.set(Some(match action {
                         Action::Add => "Passkey added. You can sign in with it now.".into(),
@@ -133,21 +111,13 @@ pub fn Passkeys() -> impl IntoView {
                 }.into_any(),
             }}
             <form class="form" on:submit=submit novalidate>
-                <p>{move || if by_passkey() {
-                    "To add or remove a passkey, confirm it is you: your password, then one of your passkeys."
-                } else {
-                    "To add or remove a passkey, confirm it is you."
-                }}</p>
-                <Field name="password" label="Current password" kind="password" autocomplete="current-password" value=password error=password_error/>
-                <Show when=needs_code>
-                    <Field name="code" label="Code from your app, or a recovery code" autocomplete="one-time-code" value=code error=code_error/>
-                </Show>
                 {supported.then(|| view! {
                     <Field name="name" label="Name of the new passkey (for example “Laptop”)" value=name error=name_error/>
                     <button type="submit" disabled=move || busy.get()>"Add a passkey"</button>
                 })}
                 {(!supported).then(|| view! { <p>"This browser cannot make passkeys."</p> })}
             </form>
+            <ConfirmStep confirm/>
         </section>
     }
 }
@@ -186,44 +156,19 @@ enum Failed {
     Browser(String),
 }
 
-/// What the person gave to prove it is them.
-struct Proof {
-    password: String,
-    code: Option<String>,
-    /// Confirm with one of the account's passkeys.
-    by_passkey: bool,
-}
-
-impl Proof {
-    /// The proof as the API takes it: with a passkey's answer when asked.
-    async fn reauth(self) -> Result<Reauth, Failed> {
-        let mut reauth = Reauth {
-            password: self.password,
-            code: self.code,
-            ..Reauth::default()
-        };
-        if self.by_passkey {
-            let started = api::reauth_passkey_options().await.map_err(Failed::Api)?;
-            let credential = webauthn::get(&started.options)
-                .await
-                .map_err(|failure| Failed::Browser(failure.message(true)))?;
-            reauth.ceremony = Some(started.ceremony);
-            reauth.credential = Some(credential);
-        }
-        Ok(reauth)
-    }
-}
-
-async fn remove(id: &str, proof: Proof) -> Result<(), Failed> {
-    let reauth = proof.reauth().await?;
-    api::passkey_remove(id, &reauth).await.map_err(Failed::Api)
-}
-
-/// Adds a passkey, step by step: proof of presence and options from the
-/// server, the credential from the browser, back to the server.
-async fn add(proof: Proof, name: String) -> Result<(), Failed> {
-    let reauth = proof.reauth().await?;
-    let started = api::passkey_register(&reauth).await.map_err(Failed::Api)?;
+/// Adds a passkey, step by step: options from the server (after the
+/// confirm step, when the session has not proved presence lately), the
+/// credential from the browser, back to the server. `None` when the
+/// person cancelled the confirm step.
+async fn add(confirm: Confirm, name: String) -> Result<Option<()>, Failed> {
+    let none = Reauth::default();
+    let Some(started) = confirm
+        .proven(|| api::passkey_register(&none))
+        .await
+        .map_err(Failed::Api)?
+    else {
+        return Ok(None);
+    };
     let credential = webauthn::create(&started.options)
         .await
         .map_err(|failure| Failed::Browser(failure.message(false)))?;
@@ -232,5 +177,5 @@ async fn add(proof: Proof, name: String) -> Result<(), Failed> {
         credential: Some(credential),
         name,
     };
-    api::passkey_add(&new).await.map_err(Failed::Api)
+    api::passkey_add(&new).await.map_err(Failed::Api).map(Some)
 }

@@ -1,14 +1,16 @@
 //! The "Email, password and deletion" section of `/account`: the address and
 //! whether it is confirmed (with a fresh link on request), changing the
-//! address or the password, and deleting the account. Each change asks for
-//! the current password, and a code when the account has a second factor.
+//! address or the password, and deleting the account. Each change goes
+//! through the confirm step (`pages::confirm`): the password, and the second
+//! factor when the account has one, asked once for the server's window.
 
 use classboard::ErrorCode;
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
-    api::{self, ProvenChange},
+    api::{self, AccountChange},
     forms::{Field, FormError, nfc, show_issues, strength_hint},
+    pages::confirm::{Confirm, ConfirmStep},
     session::{go_to, use_session},
     store,
 };
@@ -81,34 +83,21 @@ fn ResendLink() -> impl IntoView {
     }
 }
 
-/// One change, with the proof it takes.
+/// One change; the proof it takes is the confirm step's.
 #[component]
 fn ChangeForm(change: Change) -> impl IntoView {
     let session = use_session();
-    let needs_code = move || session.with_user(|u| u.is_some_and(|u| u.mfa));
+    let confirm = Confirm::new();
     // Deletion asks twice: the first button only opens the form.
     let armed = RwSignal::new(change != Change::Delete);
     let value = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
-    let code = RwSignal::new(String::new());
-    let errors = [
-        RwSignal::new(None::<String>),
-        RwSignal::new(None),
-        RwSignal::new(None),
-    ];
-    let [value_error, password_error, code_error] = errors;
+    let value_error = RwSignal::new(None::<String>);
     let form_error = RwSignal::new(None::<String>);
     let done = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let (field, label) = match change {
         Change::Email => ("email", "New email address"),
         _ => ("new_password", "New password"),
-    };
-    // Three forms on one page: ids of their own.
-    let (password_id, code_id) = match change {
-        Change::Email => ("email-current-password", "email-code"),
-        Change::Password => ("password-current-password", "password-code"),
-        Change::Delete => ("delete-current-password", "delete-code"),
     };
 
     let submit = move |ev: SubmitEvent| {
@@ -120,38 +109,30 @@ fn ChangeForm(change: Change) -> impl IntoView {
             Change::Password => nfc(&value.get_untracked()),
             _ => value.get_untracked().trim().to_owned(),
         };
-        let current = nfc(&password.get_untracked());
-        let code_text = code.get_untracked().trim().to_owned();
-        let required = |text: &str, what: &str| text.is_empty().then(|| format!("Enter {what}."));
         value_error.set(match change {
-            Change::Email => required(&new_value, "the new address"),
-            Change::Password => required(&new_value, "the new password"),
-            Change::Delete => None,
+            Change::Email if new_value.is_empty() => Some("Enter the new address.".into()),
+            Change::Password if new_value.is_empty() => Some("Enter the new password.".into()),
+            _ => None,
         });
-        password_error.set(required(&current, "your current password"));
-        code_error.set(if needs_code() {
-            required(&code_text, "a code")
-        } else {
-            None
-        });
-        if errors.iter().any(|e| e.with_untracked(Option::is_some)) {
+        if value_error.with_untracked(Option::is_some) {
             return;
         }
         busy.set(true);
         form_error.set(None);
         done.set(None);
         spawn_local(async move {
-            let body = ProvenChange {
-                password: &current,
-                code: Some(code_text.as_str()).filter(|c| !c.is_empty()),
+            let body = AccountChange {
                 new_password: (change == Change::Password).then_some(new_value.as_str()),
                 email: (change == Change::Email).then_some(new_value.as_str()),
             };
-            match api::change_account(&body).await {
-                Ok(()) => {
+            let result = match change {
+                Change::Delete => confirm.proven(api::delete_account).await,
+                _ => confirm.proven(|| api::change_account(&body)).await,
+            };
+            match result {
+                Ok(None) => {}
+                Ok(Some(())) => {
                     value.set(String::new());
-                    password.set(String::new());
-                    code.set(String::new());
                     match change {
                         Change::Email => done.set(Some(format!(
                             "We sent a link to {new_value}. Your address changes when you \
@@ -169,21 +150,13 @@ fn ChangeForm(change: Change) -> impl IntoView {
                     }
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => show_issues(
-                    &e,
-                    &[
-                        (field, value_error),
-                        ("password", password_error),
-                        ("code", code_error),
-                    ],
-                ),
+                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
+                    show_issues(&e, &[(field, value_error)]);
+                }
                 Err(e) if e.code() == Some(ErrorCode::Conflict) && change == Change::Email => {
                     value_error.set(Some(e.message()));
                 }
-                Err(e) => {
-                    code.set(String::new());
-                    form_error.set(Some(e.message()));
-                }
+                Err(e) => form_error.set(Some(e.message())),
             }
             busy.set(false);
         });
@@ -214,16 +187,11 @@ fn ChangeForm(change: Change) -> impl IntoView {
                 }.into_any()),
                 Change::Delete => None,
             }}
-            <Field name="password" id=password_id label="Current password" kind="password"
-                autocomplete="current-password" value=password error=password_error/>
-            <Show when=needs_code>
-                <Field name="code" id=code_id label="Code" autocomplete="one-time-code" value=code error=code_error
-                    hint=Signal::derive(|| "From your authenticator app, or a recovery code.".to_string())/>
-            </Show>
             <button type="submit" class=move || (change == Change::Delete).then_some("danger")
                 disabled=move || busy.get()>
                 {move || if busy.get() { "Saving…" } else { button }}
             </button>
         </form>
+        <ConfirmStep confirm/>
     }
 }

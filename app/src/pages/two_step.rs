@@ -1,17 +1,19 @@
 //! The "Two-step sign-in" section of `/account`: turning TOTP on (QR code,
 //! the key as text, a first code), the recovery codes shown once, turning it
-//! off and replacing the codes. Every change asks for the password (and the
-//! current code once two-step sign-in is on).
+//! off and replacing the codes. Every change goes through the confirm step
+//! (`pages::confirm`): the password, and the passkey or code the account
+//! already has.
 
 use classboard::{
     ErrorCode,
-    api::{MfaStatus, Reauth, TotpEnrolment},
+    api::{MfaStatus, Reauth, RecoveryCodes, TotpConfirmation, TotpEnrolment},
 };
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api,
-    forms::{Field, FormError, nfc},
+    forms::{Field, FormError},
+    pages::confirm::{Confirm, ConfirmStep},
     session::use_session,
 };
 
@@ -29,11 +31,10 @@ enum View {
 #[component]
 pub fn TwoStepSignIn() -> impl IntoView {
     let session = use_session();
+    let confirm = Confirm::new();
     let view_state = RwSignal::new(View::Loading);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let password = RwSignal::new(String::new());
-    let password_error = RwSignal::new(None::<String>);
     let code = RwSignal::new(String::new());
     let code_error = RwSignal::new(None::<String>);
 
@@ -44,9 +45,6 @@ pub fn TwoStepSignIn() -> impl IntoView {
             error.set(Some(e.message()));
         }
         e => {
-            if let Some(issue) = e.issue_for("password") {
-                password_error.set(Some(crate::forms::issue_message("password", &issue)));
-            }
             if let Some(issue) = e.issue_for("code") {
                 code_error.set(Some(crate::forms::issue_message("code", &issue)));
             }
@@ -65,17 +63,15 @@ pub fn TwoStepSignIn() -> impl IntoView {
     };
     Effect::new(move |_| load());
 
-    let proof = move || Reauth {
-        password: nfc(&password.get_untracked()),
-        code: Some(code.get_untracked()).filter(|c| !c.trim().is_empty()),
-        ..Reauth::default()
+    let show_codes = move |result: api::Result<Option<RecoveryCodes>>| match result {
+        Ok(Some(codes)) => {
+            code.set(String::new());
+            view_state.set(View::Codes(codes.recovery_codes));
+        }
+        Ok(None) => {}
+        Err(e) => fail(e),
     };
-    let reset_fields = move || {
-        password.set(String::new());
-        code.set(String::new());
-        error.set(None);
-    };
-    // Runs `action` with the form busy; `done` gets its answer.
+    // Runs `action` with the section busy.
     let run = move |action: Action| {
         if busy.get_untracked() {
             return;
@@ -83,35 +79,30 @@ pub fn TwoStepSignIn() -> impl IntoView {
         busy.set(true);
         error.set(None);
         spawn_local(async move {
+            let none = Reauth::default();
             match action {
                 Action::Begin => match api::totp_begin().await {
                     Ok(enrolment) => {
-                        reset_fields();
+                        code.set(String::new());
                         view_state.set(View::Enrolling(enrolment));
                     }
                     Err(e) => fail(e),
                 },
-                Action::Confirm => match api::totp_confirm(&proof()).await {
-                    Ok(codes) => {
-                        reset_fields();
-                        view_state.set(View::Codes(codes.recovery_codes));
-                    }
+                Action::Confirm => {
+                    let first = TotpConfirmation {
+                        code: code.get_untracked().trim().to_owned(),
+                        ..TotpConfirmation::default()
+                    };
+                    show_codes(confirm.proven(|| api::totp_confirm(&first)).await);
+                }
+                Action::TurnOff => match confirm.proven(|| api::totp_remove(&none)).await {
+                    Ok(Some(())) => load(),
+                    Ok(None) => {}
                     Err(e) => fail(e),
                 },
-                Action::TurnOff => match api::totp_remove(&proof()).await {
-                    Ok(()) => {
-                        reset_fields();
-                        load();
-                    }
-                    Err(e) => fail(e),
-                },
-                Action::NewCodes => match api::new_recovery_codes(&proof()).await {
-                    Ok(codes) => {
-                        reset_fields();
-                        view_state.set(View::Codes(codes.recovery_codes));
-                    }
-                    Err(e) => fail(e),
-                },
+                Action::NewCodes => {
+                    show_codes(confirm.proven(|| api::new_recovery_codes(&none)).await);
+                }
             }
             busy.set(false);
         });
@@ -120,26 +111,6 @@ pub fn TwoStepSignIn() -> impl IntoView {
         move |ev: SubmitEvent| {
             ev.prevent_default();
             run(action);
-        }
-    };
-    let proof_fields = move |code_label: &'static str| {
-        view! {
-            <Field
-                name="code"
-                label=code_label
-                autocomplete="one-time-code"
-                inputmode="numeric"
-                value=code
-                error=code_error
-            />
-            <Field
-                name="password"
-                label="Current password"
-                kind="password"
-                autocomplete="current-password"
-                value=password
-                error=password_error
-            />
         }
     };
 
@@ -161,75 +132,90 @@ pub fn TwoStepSignIn() -> impl IntoView {
                         {status.totp.created_at.map(|at| format!(" since {}", at.get(..10).unwrap_or_default()))}
                         ". Recovery codes left: " <strong>{status.recovery_codes_left}</strong> "."
                     </p>
-                    <form class="form" on:submit=submit(Action::TurnOff) novalidate>
-                        <p>"To turn it off or get new recovery codes, confirm it is you."</p>
-                        {proof_fields("Code from your app, or a recovery code")}
-                        <div class="actions">
-                            <button type="submit" class="danger" disabled=move || busy.get()>"Turn off two-step sign-in"</button>
-                            <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| run(Action::NewCodes)>
-                                "Get new recovery codes"
-                            </button>
-                        </div>
-                    </form>
+                    <div class="actions">
+                        <button type="button" class="danger" disabled=move || busy.get() on:click=move |_| run(Action::TurnOff)>
+                            "Turn off two-step sign-in"
+                        </button>
+                        <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| run(Action::NewCodes)>
+                            "Get new recovery codes"
+                        </button>
+                    </div>
                 }.into_any(),
-                View::Enrolling(enrolment) => {
-                    let qr = format!(
-                        "data:image/svg+xml,{}",
-                        String::from(js_sys::encode_uri_component(&enrolment.qr_svg))
-                    );
-                    let key = grouped(&enrolment.secret);
-                    view! {
-                        <ol class="steps">
-                            <li>"Scan this code with an authenticator app (for example Google Authenticator, Aegis or 1Password)."
-                                <img class="qr" src=qr alt="QR code to add this account to an authenticator app" width="200" height="200"/>
-                            </li>
-                            <li>"Can't scan it? Type this key into the app instead: "
-                                <code class="secret" data-secret=enrolment.secret.clone()>{key}</code>
-                            </li>
-                            <li>"Enter the 6-digit code the app shows, and your password."</li>
-                        </ol>
-                        <form class="form" on:submit=submit(Action::Confirm) novalidate>
-                            {proof_fields("Code from your app")}
-                            <div class="actions">
-                                <button type="submit" disabled=move || busy.get()>"Turn on"</button>
-                                <button type="button" class="secondary" on:click=move |_| { reset_fields(); load(); }>"Cancel"</button>
-                            </div>
-                        </form>
-                    }.into_any()
-                }
-                View::Codes(codes) => {
-                    let text = codes.join("\n");
-                    let download = format!(
-                        "data:text/plain;charset=utf-8,{}",
-                        String::from(js_sys::encode_uri_component(&format!("Classboard recovery codes\n\n{text}\n")))
-                    );
-                    let copied = RwSignal::new(false);
-                    let copy = move |_| {
-                        let text = text.clone();
-                        if let Some(window) = web_sys::window() {
-                            let _ = window.navigator().clipboard().write_text(&text);
-                            copied.set(true);
-                        }
-                    };
-                    view! {
-                        <div class="recovery-codes" role="region" aria-labelledby="codes-heading">
-                            <h3 id="codes-heading">"Store these recovery codes now"</h3>
-                            <p>"Each code signs you in once if you lose your phone. They are shown only this once: save them somewhere safe, away from your phone."</p>
-                            <ul class="codes">
-                                {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
-                            </ul>
-                            <div class="actions">
-                                <button type="button" class="secondary" on:click=copy>
-                                    {move || if copied.get() { "Copied" } else { "Copy codes" }}
-                                </button>
-                                <a class="button secondary" href=download download="classboard-recovery-codes.txt">"Download codes"</a>
-                                <button type="button" on:click=move |_| load()>"I have stored them"</button>
-                            </div>
-                        </div>
-                    }.into_any()
-                }
+                View::Enrolling(enrolment) => enrolling(enrolment, code, code_error, busy, submit(Action::Confirm), load).into_any(),
+                View::Codes(codes) => recovery_codes(codes, load).into_any(),
             }}
+            <ConfirmStep confirm/>
         </section>
+    }
+}
+
+/// Scanning the QR code (or typing the key) and typing the first code.
+fn enrolling(
+    enrolment: TotpEnrolment,
+    code: RwSignal<String>,
+    code_error: RwSignal<Option<String>>,
+    busy: RwSignal<bool>,
+    submit: impl Fn(SubmitEvent) + 'static,
+    cancel: impl Fn() + 'static,
+) -> impl IntoView {
+    let qr = format!(
+        "data:image/svg+xml,{}",
+        String::from(js_sys::encode_uri_component(&enrolment.qr_svg))
+    );
+    let key = grouped(&enrolment.secret);
+    view! {
+        <ol class="steps">
+            <li>"Scan this code with an authenticator app (for example Google Authenticator, Aegis or 1Password)."
+                <img class="qr" src=qr alt="QR code to add this account to an authenticator app" width="200" height="200"/>
+            </li>
+            <li>"Can't scan it? Type this key into the app instead: "
+                <code class="secret" data-secret=enrolment.secret.clone()>{key}</code>
+            </li>
+            <li>"Enter the 6-digit code the app shows."</li>
+        </ol>
+        <form class="form" on:submit=submit novalidate>
+            <Field name="code" label="Code from your app" autocomplete="one-time-code"
+                inputmode="numeric" value=code error=code_error/>
+            <div class="actions">
+                <button type="submit" disabled=move || busy.get()>"Turn on"</button>
+                <button type="button" class="secondary" on:click=move |_| cancel()>"Cancel"</button>
+            </div>
+        </form>
+    }
+}
+
+/// The recovery codes, shown once, until the person says they stored them.
+fn recovery_codes(codes: Vec<String>, done: impl Fn() + 'static) -> impl IntoView {
+    let text = codes.join("\n");
+    let download = format!(
+        "data:text/plain;charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(&format!(
+            "Classboard recovery codes\n\n{text}\n"
+        )))
+    );
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        let text = text.clone();
+        if let Some(window) = web_sys::window() {
+            let _ = window.navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+    };
+    view! {
+        <div class="recovery-codes" role="region" aria-labelledby="codes-heading">
+            <h3 id="codes-heading">"Store these recovery codes now"</h3>
+            <p>"Each code signs you in once if you lose your phone. They are shown only this once: save them somewhere safe, away from your phone."</p>
+            <ul class="codes">
+                {codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+            </ul>
+            <div class="actions">
+                <button type="button" class="secondary" on:click=copy>
+                    {move || if copied.get() { "Copied" } else { "Copy codes" }}
+                </button>
+                <a class="button secondary" href=download download="classboard-recovery-codes.txt">"Download codes"</a>
+                <button type="button" on:click=move |_| done()>"I have stored them"</button>
+            </div>
+        </div>
     }
 }
 
