@@ -3,7 +3,7 @@
 //! islands, the parts that change in the browser, are hydrated (`hydrate`).
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -46,6 +46,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/png" href="/favicon.png"/>
+                // The stylesheet under its hashed name, when the build hashed
+                // the site's files (see hash.txt beside the server).
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
@@ -57,7 +60,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The root component: stylesheet, router and the routes of every page. It
+/// The root component: the title, the router and the routes of every page. It
 /// runs only on the server: the browser hydrates the islands alone.
 #[component]
 pub fn App() -> impl IntoView {
@@ -65,7 +68,6 @@ pub fn App() -> impl IntoView {
     session::provide_session();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/classboard.css"/>
         <Title formatter=|page: String| {
             if page.is_empty() { SITE_NAME.to_string() } else { format!("{page} · {SITE_NAME}") }
         }/>

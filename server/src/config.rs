@@ -277,7 +277,12 @@ impl Config {
                 |s| s.parse().ok(),
                 "a port number",
             )?,
-            hash_files: env.parse("LEPTOS_HASH_FILES", false, parse_bool, "true or false")?,
+            hash_files: env.parse(
+                "LEPTOS_HASH_FILES",
+                hash_file_beside_binary(),
+                parse_bool,
+                "true or false",
+            )?,
         };
 
         let site_addr = env.parse(
@@ -422,6 +427,16 @@ impl Env<'_> {
             "a limit such as 5/15m (count/duration)",
         )
     }
+}
+
+/// Whether the build that made this binary hashed the site's file names:
+/// cargo-leptos then writes `hash.txt` beside the binary, which is where
+/// Leptos looks for the names.
+fn hash_file_beside_binary() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|file| file.is_file())
 }
 
 /// `CORS_ALLOWED_ORIGINS`: each entry an origin exactly as browsers send it

@@ -298,8 +298,13 @@ fn router(state: AppState) -> Router {
             move || page_shell(leptos_options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(page_shell))
+        // Inner first: a list is marked, then its answer compressed.
+        .layer(axum::middleware::from_fn(mark_lists))
+        .layer(compress_lists())
         .layer(axum::middleware::map_response(json_charset))
         .layer(security_headers())
+        // Outside the security headers: a site file needs no Referrer-Policy.
+        .layer(axum::middleware::from_fn(cache_control))
         .layer(axum::middleware::from_fn({
             // Only the one setting: cloning the whole state per request costs.
             let trust_proxy = state.config.trust_forwarded_for;
@@ -378,6 +383,132 @@ async fn cors_for_listed_only(
         }
     }
     response
+}
+
+/// A response that may be compressed as it is sent: a list of the API's,
+/// which holds no secret (see [`mark_lists`]).
+#[derive(Clone, Copy)]
+struct Compressible;
+
+/// The lists of the API (the feed, grades, sessions, security events,
+/// accounts): the only responses compressed per request. They can be long,
+/// and none holds a token, a code or a secret, so compressing them cannot
+/// leak one through its length (BREACH). Nothing else is: a token response
+/// is never compressed, and the site's files are compressed once, when
+/// they are built.
+fn is_list(method: &http::Method, path: &str) -> bool {
+    method == http::Method::GET
+        && matches!(
+            path,
+            "/api/posts"
+                | "/api/grades"
+                | "/api/auth/sessions"
+                | "/api/account/activity"
+                | "/api/admin/audit"
+                | "/api/admin/users"
+        )
+}
+
+/// Marks the answers to [`is_list`]'s requests [`Compressible`].
+async fn mark_lists(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let list = is_list(request.method(), request.uri().path());
+    let mut response = next.run(request).await;
+    if list {
+        response.extensions_mut().insert(Compressible);
+    }
+    response
+}
+
+/// Compresses [`Compressible`] answers of more than a kilobyte for clients
+/// that accept brotli or gzip, at a level that costs little per request.
+fn compress_lists()
+-> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+    use tower_http::compression::{
+        CompressionLayer, CompressionLevel, Predicate,
+        predicate::{NotForContentType, SizeAbove},
+    };
+    let marked =
+        |_: http::StatusCode,
+         _: http::Version,
+         _: &http::HeaderMap,
+         extensions: &http::Extensions| { extensions.get::<Compressible>().is_some() };
+    CompressionLayer::new()
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(
+            SizeAbove::new(1024)
+                .and(NotForContentType::GRPC)
+                .and(marked),
+        )
+}
+
+/// Cache headers of the site's files and pages. A file under `/pkg/`
+/// carries a hash of its content in its name (the build's `hash-files`), so
+/// a browser may keep it for a year without asking again; a page names the
+/// files of the build that served it, so it is asked for again every time
+/// (`no-cache`: kept, but revalidated). Files that exist compressed say that
+/// their answer depends on `Accept-Encoding`.
+async fn cache_control(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use http::{HeaderValue, header};
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if headers.contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
+    let ok = response.status().is_success() || response.status() == http::StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    if let Some(file) = path.strip_prefix("/pkg/") {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        let immutable = ok && carries_hash(file);
+        // A Referrer-Policy governs the requests a document makes; a file
+        // makes none. A page loads some thirty files, and each header line
+        // is paid thirty times on its first visit.
+        headers.remove(header::REFERRER_POLICY);
+        let policy = if immutable {
+            // Never asked for again: nothing to revalidate against or resume.
+            headers.remove(header::LAST_MODIFIED);
+            headers.remove(header::ACCEPT_RANGES);
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    } else if path == "/favicon.png" && ok {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        );
+    } else if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
+    {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
+/// Whether a file name carries a content hash as the build writes it: a
+/// part of URL-safe base64 characters between dots, 22 of them as
+/// cargo-leptos writes it (`classboard.DdT0_tkbgqWft8hsX2oL9g.wasm`), or 10
+/// for the split chunks, whose hashes the build shortens
+/// (`chunk_11.bGjuETBWPj.wasm`; `scripts/setup`).
+fn carries_hash(file: &str) -> bool {
+    let parts: Vec<&str> = file.split('.').collect();
+    parts.len() >= 3
+        && parts[1..parts.len() - 1].iter().any(|part| {
+            (part.len() == 22 || part.len() == 10)
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                // The placeholder a build without hashes leaves.
+                && part.bytes().any(|b| b != b'_')
+        })
 }
 
 /// The app's page routes, found once per process and then shared by every
@@ -637,5 +768,23 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             () = terminate => {},
         }
         tracing::info!("shutting down: finishing requests in flight");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_hash;
+
+    #[test]
+    fn hashed_names_are_told_from_plain_ones() {
+        assert!(carries_hash("classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"));
+        assert!(carries_hash("chunk_11.bGjuETBWPj0YlceFITkeDw.wasm"));
+        assert!(carries_hash("chunk_11.bGjuETBWPj.wasm"));
+        assert!(!carries_hash("chunk_11.bGjuETB.wasm"));
+        assert!(carries_hash("__wasm_split.t3xwngJh9ZFf1ujPyUTDGw.js"));
+        assert!(!carries_hash("classboard.wasm"));
+        assert!(!carries_hash("classboard.css"));
+        assert!(!carries_hash("__wasm_split.______________________.js"));
+        assert!(!carries_hash("chunk_11.wasm"));
     }
 }

@@ -143,7 +143,7 @@ fn AccountDetails() -> impl IntoView {
             title="Recent activity"
             summary=Signal::stored("Sign-ins and changes to your account's security: what, when, from where and on which device.")
             button=Signal::stored("Show recent activity")
-            load=|| section(Section::Activity)
+            which=Section::Activity
         />
         <h2>"Where you are logged in"</h2>
         <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
@@ -202,7 +202,7 @@ fn TwoStepOnDemand() -> impl IntoView {
                 "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
             })
             button=Signal::derive(move || if on() { "Manage two-step sign-in" } else { "Set up two-step sign-in" })
-            load=|| section(Section::TwoStep)
+            which=Section::TwoStep
         />
     }
 }
@@ -216,7 +216,7 @@ fn PasskeysOnDemand() -> impl IntoView {
             title="Passkeys"
             summary=Signal::stored("A passkey signs you in with this device's screen lock or a security key, with no password.")
             button=Signal::stored("Manage passkeys")
-            load=|| section(Section::Passkeys)
+            which=Section::Passkeys
         />
     }
 }
@@ -230,36 +230,33 @@ fn SettingsOnDemand() -> impl IntoView {
             title="Email, password and deletion"
             summary=Signal::stored("Change your email address or your password, or delete your account.")
             button=Signal::stored("Change email, password or account")
-            load=|| section(Section::Settings)
+            which=Section::Settings
         />
     }
 }
 
 /// A section whose code arrives when the person opens it: until then, its
-/// title, a summary and the button that opens it.
+/// title, a summary and the button that opens it. (Not generic over how the
+/// code is fetched: one copy of it serves the four sections.)
 #[component]
-fn OnDemand<Load, Loading>(
+fn OnDemand(
     /// The heading's id, which labels the section.
     id: &'static str,
     title: &'static str,
     summary: Signal<&'static str>,
     button: Signal<&'static str>,
-    /// Fetches the section's code; gives its view.
-    load: Load,
-) -> impl IntoView
-where
-    Load: Fn() -> Loading + Copy + Send + Sync + 'static,
-    Loading: Future<Output = ViewFn> + 'static,
-{
+    /// The section whose code is fetched.
+    which: Section,
+) -> impl IntoView {
     // The section's view once its code has arrived.
-    let section = RwSignal::new(None::<ViewFn>);
+    let view_of = RwSignal::new(None::<ViewFn>);
     let loading = RwSignal::new(false);
     let open = move |_| {
         loading.set(true);
-        spawn_local(async move { section.set(Some(load().await)) });
+        spawn_local(async move { view_of.set(Some(section(which).await)) });
     };
     view! {
-        {move || match section.get() {
+        {move || match view_of.get() {
             Some(view) => view.run(),
             None => view! {
                 <section aria-labelledby=id>

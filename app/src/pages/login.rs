@@ -44,12 +44,10 @@ fn LoginForm(next: String) -> impl IntoView {
     let password_error = RwSignal::new(None::<String>);
     let form_error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    // Set once the password was right and a second factor is needed.
+    // Set once the password was right and a second factor is needed; its
+    // view arrives then (see `second_step`).
     let second_step = RwSignal::new(None::<MfaRequired>);
-    let back_to_password = move |why: Option<String>| {
-        second_step.set(None);
-        form_error.set(why);
-    };
+    let second_step_view = RwSignal::new(None::<ViewFn>);
 
     // Why the last session ended, told once.
     Effect::new(move |_| {
@@ -59,7 +57,6 @@ fn LoginForm(next: String) -> impl IntoView {
         }
     });
 
-    let second_next = next.clone();
     let passkey_next = next.clone();
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -92,6 +89,10 @@ fn LoginForm(next: String) -> impl IntoView {
                 Ok(api::LoggedIn::Done(_)) => return go_to(&safe_next(Some(next))),
                 Ok(api::LoggedIn::SecondStep(required)) => {
                     password.set(String::new());
+                    if second_step_view.with_untracked(Option::is_none) {
+                        let view = second_step_code(second_step, form_error, next).await;
+                        second_step_view.set(Some(view));
+                    }
                     second_step.set(Some(required));
                 }
                 Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => {
@@ -126,9 +127,9 @@ fn LoginForm(next: String) -> impl IntoView {
     };
 
     view! {
-        <Show when=move || second_step.with(Option::is_some)>
-            <SecondStep challenge=second_step next=second_next.clone() back=back_to_password/>
-        </Show>
+        {move || {
+            second_step.with(Option::is_some).then(|| second_step_view.get().map(|view| view.run()))
+        }}
         <form class="form" on:submit=submit novalidate
             hidden=move || second_step.with(Option::is_some)>
             <FormError message=form_error/>
@@ -153,15 +154,31 @@ fn LoginForm(next: String) -> impl IntoView {
     }
 }
 
+/// The second step's view. Its code arrives when a password was right and
+/// the account asks for a second factor, not with the page: most sign-ins
+/// never need it, and the page's first visit stays within its budget
+/// (docs/FRONTEND.md).
+#[leptos::lazy]
+fn second_step_code(
+    challenge: RwSignal<Option<MfaRequired>>,
+    form_error: RwSignal<Option<String>>,
+    next: String,
+) -> ViewFn {
+    ViewFn::from(move || view! { <SecondStep challenge form_error next=next.clone()/> })
+}
+
 /// The second step: a code, or a passkey, for the challenge the password
-/// earned.
+/// earned. `form_error` is the password form's: going back to it says why.
 #[component]
 fn SecondStep(
     challenge: RwSignal<Option<MfaRequired>>,
+    form_error: RwSignal<Option<String>>,
     next: String,
-    /// Back to the password, with why.
-    back: impl Fn(Option<String>) + Copy + 'static,
 ) -> impl IntoView {
+    let back = move |why: Option<String>| {
+        challenge.set(None);
+        form_error.set(why);
+    };
     let hydrated = use_hydrated();
     let code = RwSignal::new(String::new());
     let code_error = RwSignal::new(None::<String>);

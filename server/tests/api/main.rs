@@ -6,6 +6,7 @@ mod helpers;
 
 mod attacks;
 mod audit;
+mod compression;
 mod cors;
 mod crash;
 
