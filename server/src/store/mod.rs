@@ -35,6 +35,7 @@ use sqlx::{
 use crate::files::{self, FileError};
 
 pub mod audit;
+mod batches;
 pub mod counters;
 pub mod email_tokens;
 pub mod grades;
@@ -191,6 +192,8 @@ pub struct Sqlite {
     pub poll: SqlitePool,
     /// Rotations queued for the writer, sent to it in batches.
     pub(crate) rotations: rotations::Queue,
+    /// Posts queued for the writer, sent to it in batches.
+    pub(crate) publications: posts::Queue,
 }
 
 /// PostgreSQL: one pool for requests, and a connection for the poll. `read`
@@ -293,11 +296,13 @@ async fn connect_sqlite(url: &str) -> Result<Db, DbError> {
         .await
         .map_err(DbError::Open)?;
     let rotations = rotations::Queue::start(write.clone());
+    let publications = posts::Queue::start(write.clone());
     Ok(Db::Sqlite(Sqlite {
         read,
         write,
         poll,
         rotations,
+        publications,
     }))
 }
 

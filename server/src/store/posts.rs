@@ -2,10 +2,13 @@
 //! pages by id stay stable while others keep posting.
 
 use classboard::api::{Author, Post};
-use futures::TryStreamExt;
-use sqlx::{Executor, FromRow, Row, sqlite::SqliteRow};
+use sqlx::{
+    FromRow, Row, Sqlite,
+    query::Query,
+    sqlite::{SqliteArguments, SqliteRow},
+};
 
-use super::{Db, counters, on, rfc3339};
+use super::{Db, batches::Batched, counters, on, rfc3339};
 
 /// A post with its author's name.
 #[derive(FromRow)]
@@ -61,41 +64,12 @@ pub struct NewPost<'a> {
 /// limit (counted by this request, or by another instance between the two
 /// steps on SQLite).
 ///
-/// SQLite: two statements sent in one trip to its one writer, each committed
-/// on its own (as `rotations` sends its pairs). PostgreSQL: one statement,
-/// the insert reading the count its CTE just made.
+/// SQLite: two statements, sent to its one writer in a batch with whatever
+/// other publications are waiting (see `batches`), each committed on its own.
+/// PostgreSQL: one statement, the insert reading the count its CTE just made.
 pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::Error> {
     match db {
-        Db::Sqlite(db) => {
-            let rows: Vec<SqliteRow> = db
-                .write
-                .fetch_many(
-                    sqlx::query(concat!(
-                        counters::count_event!(),
-                        ";
-                         INSERT INTO posts (author_id, title, body, created_at)
-                         SELECT ?, ?, ?, ?
-                         WHERE (SELECT count FROM rate_counters WHERE key = ? AND window_start = ?) <= ?
-                         RETURNING id"
-                    ))
-                    .bind(post.counter)
-                    .bind(post.window_start)
-                    .bind(post.author_id)
-                    .bind(post.title)
-                    .bind(post.body)
-                    .bind(post.now)
-                    .bind(post.counter)
-                    .bind(post.window_start)
-                    .bind(post.max),
-                )
-                .try_filter_map(|step| async move { Ok(step.right()) })
-                .try_collect()
-                .await?;
-            // The count's row, then the post's when it was inserted.
-            rows.get(1)
-                .map(|inserted| inserted.try_get("id"))
-                .transpose()
-        }
+        Db::Sqlite(db) => db.publications.run(Publication::from(post)).await,
         Db::Postgres(db) => {
             sqlx::query_scalar(
                 "WITH counted AS (
@@ -117,6 +91,69 @@ pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::E
             .fetch_optional(&db.write)
             .await
         }
+    }
+}
+
+/// A post to publish on SQLite, as its batched statements bind it.
+pub(crate) struct Publication {
+    post: (String, String, String, i64),
+    counter: (String, i64, i64),
+}
+
+impl From<&NewPost<'_>> for Publication {
+    fn from(post: &NewPost<'_>) -> Self {
+        Self {
+            post: (
+                post.author_id.to_owned(),
+                post.title.to_owned(),
+                post.body.to_owned(),
+                post.now,
+            ),
+            counter: (post.counter.to_owned(), post.window_start, post.max),
+        }
+    }
+}
+
+/// The queue of posts waiting for SQLite's writer.
+pub(crate) type Queue = super::batches::Queue<Publication>;
+
+impl Batched for Publication {
+    /// The count, then the insert, which happens only while that count is
+    /// within the limit.
+    const STATEMENTS: &'static str = concat!(
+        counters::count_event!(),
+        ";
+         INSERT INTO posts (author_id, title, body, created_at)
+         SELECT ?, ?, ?, ?
+         WHERE (SELECT count FROM rate_counters WHERE key = ? AND window_start = ?) <= ?
+         RETURNING id;"
+    );
+    const COUNT: usize = 2;
+    type Answer = Option<i64>;
+
+    fn bind<'q>(
+        &'q self,
+        query: Query<'q, Sqlite, SqliteArguments>,
+    ) -> Query<'q, Sqlite, SqliteArguments> {
+        let (author_id, title, body, now) = &self.post;
+        let (counter, window_start, max) = &self.counter;
+        query
+            .bind(counter)
+            .bind(window_start)
+            .bind(author_id)
+            .bind(title)
+            .bind(body)
+            .bind(now)
+            .bind(counter)
+            .bind(window_start)
+            .bind(max)
+    }
+
+    /// The count's row, then the post's when it was inserted.
+    fn answer(rows: Vec<SqliteRow>) -> Result<Option<i64>, sqlx::Error> {
+        rows.get(1)
+            .map(|inserted| inserted.try_get("id"))
+            .transpose()
     }
 }
 

@@ -1,39 +1,18 @@
-//! The fast path of a refresh on SQLite, batched: every rotation waiting when
-//! the writing connection comes free goes to SQLite in one query.
-//! (PostgreSQL runs each rotation as one statement of its own, see
-//! `sessions::rotate`: it has no single writer to queue for.)
-//!
-//! A rotation is two statements (count the attempt, then spend the token
-//! unless that count is over the limit). Sent one rotation per query, each
-//! costs a trip to sqlx's connection thread and back, and under load those
-//! trips, not SQLite, are what the one writer spends its time on. One task
-//! owns the queue; it takes everything queued (up to `MAX_BATCH`), sends the
-//! pairs of statements as one query, and hands each caller its own rows.
-//!
-//! Each statement commits on its own, as when sent alone, so a rotation's
-//! effect does not depend on the others in its batch: the same attempts are
-//! counted in the same order, and a statement that fails fails its own
-//! rotation only; the ones after it go in the next batch.
-//!
-//! sqlx calls several statements in one query deprecated (only its SQLite
-//! driver runs them); `Cargo.lock` holds the version whose behaviour the
-//! tests of `Sessions::refresh` check.
+//! The fast path of a refresh on SQLite, as a batched job for its one writer
+//! (see `batches`). (PostgreSQL runs each rotation as one statement of its
+//! own, see `sessions::rotate`.)
 
-use futures::TryStreamExt;
 use sqlx::{
-    AssertSqlSafe, Either, Executor, FromRow, Row, SqlitePool,
-    sqlite::{SqliteQueryResult, SqliteRow},
+    FromRow, Row, Sqlite,
+    query::Query,
+    sqlite::{SqliteArguments, SqliteRow},
 };
-use tokio::sync::{mpsc, oneshot};
 
 use super::{
+    batches::Batched,
     counters,
     sessions::{Rotated, Spent},
 };
-
-/// Most rotations in one query. A query's statements stay prepared in the
-/// connection's cache, one entry per batch size.
-const MAX_BATCH: usize = 32;
 
 /// One refresh's fast path, as the two statements bind it.
 pub struct Rotation {
@@ -74,41 +53,18 @@ const STATEMENTS: &str = concat!(
     "
 );
 
-type Job = (Rotation, oneshot::Sender<Result<Spent, sqlx::Error>>);
-
 /// The queue of rotations waiting for the writing connection.
-#[derive(Clone, Debug)]
-pub struct Queue {
-    queue: mpsc::Sender<Job>,
-}
+pub(crate) type Queue = super::batches::Queue<Rotation>;
 
-impl Queue {
-    /// Starts the task that runs queued rotations on `write`. It ends when
-    /// the last clone of the returned handle is dropped.
-    pub fn start(write: SqlitePool) -> Self {
-        // Every job is a request waiting for its answer, so the queue holds
-        // at most the requests in flight; the bound only adds back-pressure.
-        let (queue, jobs) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(write, jobs));
-        Self { queue }
-    }
+impl Batched for Rotation {
+    const STATEMENTS: &'static str = STATEMENTS;
+    const COUNT: usize = 2;
+    type Answer = Spent;
 
-    /// Runs `rotation`'s statements, in a batch with whatever else is queued.
-    pub async fn run(&self, rotation: Rotation) -> Result<Spent, sqlx::Error> {
-        let (answer, answered) = oneshot::channel();
-        self.queue
-            .send((rotation, answer))
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        answered.await.map_err(|_| sqlx::Error::PoolClosed)?
-    }
-}
-
-impl Rotation {
     fn bind<'q>(
         &'q self,
-        query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+        query: Query<'q, Sqlite, SqliteArguments>,
+    ) -> Query<'q, Sqlite, SqliteArguments> {
         query
             // The count.
             .bind(&self.key)
@@ -125,82 +81,18 @@ impl Rotation {
             .bind(self.window_start)
             .bind(self.max)
     }
-}
 
-async fn run(write: SqlitePool, mut jobs: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        while !batch.is_empty() {
-            run_batch(&write, &mut batch).await;
-        }
+    /// A rotation's answer from its rows: the count's, then the spent
+    /// token's.
+    fn answer(rows: Vec<SqliteRow>) -> Result<Spent, sqlx::Error> {
+        let mut rows = rows.into_iter();
+        let count = rows
+            .next()
+            .ok_or(sqlx::Error::RowNotFound)?
+            .try_get("count")?;
+        let rotated: Option<Rotated> = rows.next().as_ref().map(FromRow::from_row).transpose()?;
+        Ok(Spent { count, rotated })
     }
-}
-
-/// Runs the batch's statements as one query and answers every rotation whose
-/// statements ran, removing it from `batch`. After a failed statement, the
-/// rotations behind it never ran and stay in `batch`.
-async fn run_batch(write: &SqlitePool, batch: &mut Vec<Job>) {
-    let sql = STATEMENTS.repeat(batch.len());
-    let query = batch
-        .iter()
-        .fold(sqlx::query(AssertSqlSafe(sql)), |query, (rotation, _)| {
-            rotation.bind(query)
-        });
-    // Rows in statement order: statement `i` belongs to rotation `i / 2`.
-    let mut rows: Vec<Vec<SqliteRow>> =
-        std::iter::repeat_with(Vec::new).take(batch.len()).collect();
-    let mut finished = 0;
-    let mut failure = None;
-    {
-        let mut results = write.fetch_many(query);
-        loop {
-            match results.try_next().await {
-                Ok(Some(Either::Left(SqliteQueryResult { .. }))) => finished += 1,
-                Ok(Some(Either::Right(row))) => rows[finished / 2].push(row),
-                Ok(None) => break,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-    }
-
-    let answered = match failure {
-        None => batch.len(),
-        // A statement failed: that rotation's failure. The ones before it
-        // ran and are answered; the ones after it go again.
-        Some(e @ sqlx::Error::Database(_)) => {
-            let failed = finished / 2;
-            let (_, answer) = batch.remove(failed);
-            let _ = answer.send(Err(e));
-            failed
-        }
-        // The connection failed (closed pool, timeout): every rotation's.
-        Some(e) => {
-            let message = e.to_string();
-            for (_, answer) in batch.drain(1..) {
-                let _ = answer.send(Err(sqlx::Error::Io(std::io::Error::other(message.clone()))));
-            }
-            let (_, answer) = batch.remove(0);
-            let _ = answer.send(Err(e));
-            return;
-        }
-    };
-    for ((_, answer), rows) in batch.drain(..answered).zip(rows) {
-        let _ = answer.send(spent(rows));
-    }
-}
-
-/// A rotation's answer from its rows: the count's, then the spent token's.
-fn spent(rows: Vec<SqliteRow>) -> Result<Spent, sqlx::Error> {
-    let mut rows = rows.into_iter();
-    let count = rows
-        .next()
-        .ok_or(sqlx::Error::RowNotFound)?
-        .try_get("count")?;
-    let rotated: Option<Rotated> = rows.next().as_ref().map(FromRow::from_row).transpose()?;
-    Ok(Spent { count, rotated })
 }
 
 #[cfg(test)]
