@@ -21,10 +21,7 @@ use std::{
 
 use axum::{
     Router,
-    body::Body,
     extract::{ConnectInfo, Request},
-    middleware::Next,
-    response::{IntoResponse, Response},
 };
 use hyper::server::conn::http1;
 use hyper_util::{
@@ -39,8 +36,6 @@ use tokio::{
     time::{Instant, Sleep},
 };
 use tower::ServiceExt;
-
-use crate::AppError;
 
 /// Longest wait for a request's headers, counted from the first byte of a
 /// request (and for an idle kept-alive connection, from the last response).
@@ -249,38 +244,3 @@ impl AsyncWrite for WriteDeadline {
     }
 }
 
-/// Reads a request's whole body within [`BODY_READ_TIMEOUT`] and at most
-/// `limit` bytes before the handler runs, so that a handler never waits on
-/// a slow client: `408` when the body does not arrive in time, `413` when
-/// it is too large.
-pub async fn read_body_in_time(limit: usize, request: Request, next: Next) -> Response {
-    if !has_body(&request) {
-        return next.run(request).await;
-    }
-    let (parts, body) = request.into_parts();
-    let bytes =
-        match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(e)) if is_too_large(&e) => return AppError::PayloadTooLarge.into_response(),
-            Ok(Err(_)) => {
-                return AppError::InvalidRequest("The request body could not be read.".into())
-                    .into_response();
-            }
-            Err(_) => return AppError::RequestTimeout.into_response(),
-        };
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
-}
-
-/// Whether the request says a body follows (a length above zero, or chunks).
-fn has_body(request: &Request) -> bool {
-    let headers = request.headers();
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-        || headers
-            .get(http::header::CONTENT_LENGTH)
-            .is_some_and(|length| length.as_bytes() != b"0")
-}
-
-fn is_too_large(error: &axum::Error) -> bool {
-    std::error::Error::source(error).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-}

@@ -34,7 +34,7 @@ use crate::{
 
 /// `GET /api/account/mfa`
 #[utoipa::path(
-    get, path = "/account/mfa", tag = "account",
+    get, path = "/api/account/mfa", tag = "account",
     responses(
         (status = 200, description = "The caller's second factors", body = classboard::api::MfaStatus),
         Failure,
@@ -57,7 +57,7 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
 /// `POST /api/account/reauth {password, code? | ceremony, credential}`: the
 /// caller's session counts as proven for `REAUTH_WINDOW`.
 #[utoipa::path(
-    post, path = "/account/reauth", tag = "account",
+    post, path = "/api/account/reauth", tag = "account",
     request_body = classboard::api::Reauth,
     responses(
         (status = 204, description = "Presence is proven: the session counts as proven for REAUTH_WINDOW"),
@@ -91,7 +91,7 @@ pub async fn reauth(
 /// `POST /api/account/mfa/totp`: a new secret, pending until a code from it
 /// confirms it (within ten minutes). Starting again replaces a pending one.
 #[utoipa::path(
-    post, path = "/account/mfa/totp", tag = "account",
+    post, path = "/api/account/mfa/totp", tag = "account",
     responses(
         (status = 201, description = "A new secret, pending until confirmed", body = classboard::api::TotpEnrolment),
         Failure,
@@ -133,7 +133,7 @@ pub async fn totp_begin(
 /// the rest is the proof of presence, in which an account that already has
 /// a passkey gives the passkey (or a recovery code) as well as the password.
 #[utoipa::path(
-    post, path = "/account/mfa/totp/confirm", tag = "account",
+    post, path = "/api/account/mfa/totp/confirm", tag = "account",
     request_body = classboard::api::TotpConfirmation,
     responses(
         (status = 200, description = "TOTP is on; ten recovery codes, shown once", body = classboard::api::RecoveryCodes),
@@ -205,7 +205,7 @@ fn nothing_pending() -> AppError {
 /// recovery codes with it unless a passkey remains; the sessions that
 /// signed in with them end.
 #[utoipa::path(
-    delete, path = "/account/mfa/totp", tag = "account",
+    delete, path = "/api/account/mfa/totp", tag = "account",
     request_body = classboard::api::Reauth,
     responses(
         (status = 204, description = "TOTP is off"),
@@ -247,7 +247,7 @@ pub async fn totp_remove(
 /// `POST /api/account/mfa/recovery-codes {password, code}`: ten new codes;
 /// the old ones stop working, and the sessions that signed in with one end.
 #[utoipa::path(
-    post, path = "/account/mfa/recovery-codes", tag = "account",
+    post, path = "/api/account/mfa/recovery-codes", tag = "account",
     request_body = classboard::api::Reauth,
     responses(
         (status = 200, description = "Ten new recovery codes; the old ones are void", body = classboard::api::RecoveryCodes),
@@ -299,7 +299,7 @@ fn no_second_factor() -> AppError {
 /// ceremony counts against `FACTOR_CHANGES_PER_USER`, for the session that
 /// asks.
 #[utoipa::path(
-    post, path = "/account/reauth/passkey/options", tag = "account",
+    post, path = "/api/account/reauth/passkey/options", tag = "account",
     responses(
         (status = 200, description = "A ceremony for proving presence with a passkey", body = classboard::api::PasskeyCeremony),
         Failure,

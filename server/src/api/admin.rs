@@ -30,7 +30,7 @@ const MAX_QUERY: usize = 254;
 /// `GET /api/admin/users?q=&limit=&before=`: accounts whose username or
 /// email starts with `q` (any case), by username.
 #[utoipa::path(
-    get, path = "/admin/users", tag = "admin",
+    get, path = "/api/admin/users", tag = "admin",
     params(("q" = Option<String>, Query, description = "A prefix of the username or email, any case"), Page),
     responses(
         (status = 200, description = "Accounts by username", body = classboard::api::AdminUserPage),
@@ -79,7 +79,7 @@ fn view(row: Listed) -> AdminUser {
 /// nor the last admin who can sign in (`409`); locking a locked account
 /// changes nothing.
 #[utoipa::path(
-    post, path = "/admin/users/{id}/lock", tag = "admin",
+    post, path = "/api/admin/users/{id}/lock", tag = "admin",
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Locked; its sessions are over"),
@@ -98,7 +98,7 @@ pub async fn lock(
 
 /// `POST /api/admin/users/{id}/unlock`
 #[utoipa::path(
-    post, path = "/admin/users/{id}/unlock", tag = "admin",
+    post, path = "/api/admin/users/{id}/unlock", tag = "admin",
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Unlocked"),
@@ -158,7 +158,7 @@ async fn set_locked(
 /// someone who lost them); the account is told by mail. `404` when the
 /// account has none, or does not exist.
 #[utoipa::path(
-    delete, path = "/admin/users/{id}/mfa", tag = "admin",
+    delete, path = "/api/admin/users/{id}/mfa", tag = "admin",
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Every second factor is removed; the owner is mailed"),

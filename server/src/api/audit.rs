@@ -18,7 +18,7 @@ use crate::{
 
 /// `GET /api/account/activity?limit=&before=`: newest first.
 #[utoipa::path(
-    get, path = "/account/activity", tag = "account",
+    get, path = "/api/account/activity", tag = "account",
     params(Page),
     responses(
         (status = 200, description = "The caller's security events, newest first", body = classboard::api::EventPage),
@@ -44,7 +44,7 @@ pub async fn activity(
 
 /// `GET /api/admin/audit?user=&kind=&limit=&before=`: newest first.
 #[utoipa::path(
-    get, path = "/admin/audit", tag = "admin",
+    get, path = "/api/admin/audit", tag = "admin",
     params(("user" = Option<String>, Query, description = "An account id"), ("kind" = Option<classboard::api::EventKind>, Query), Page),
     responses(
         (status = 200, description = "Security events of every account, newest first", body = classboard::api::EventPage),

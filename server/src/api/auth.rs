@@ -46,7 +46,7 @@ const COOKIE_PATH: &str = "/api/auth";
 
 /// `POST /api/auth/signup`
 #[utoipa::path(
-    post, path = "/auth/signup", tag = "auth",
+    post, path = "/api/auth/signup", tag = "auth",
     request_body = classboard::api::SignupRequest,
     responses(
         (status = 201, description = "Signed up and signed in", body = classboard::api::TokenResponse),
@@ -120,7 +120,7 @@ pub async fn signup(
 /// password is hashed (and given back when it succeeds), so however many
 /// guesses arrive at once, no more are hashed than the limits allow.
 #[utoipa::path(
-    post, path = "/auth/login", tag = "auth",
+    post, path = "/api/auth/login", tag = "auth",
     request_body = classboard::api::LoginRequest,
     responses(
         (status = 200, description = "Signed in: tokens (and the refresh cookie)", body = classboard::api::TokenResponse),
@@ -341,7 +341,7 @@ async fn mfa_required(
 /// assertion) counts against the account's failure budgets like a
 /// password; the fifth wrong one ends the `mfa_token`.
 #[utoipa::path(
-    post, path = "/auth/mfa", tag = "auth",
+    post, path = "/api/auth/mfa", tag = "auth",
     request_body = classboard::api::MfaLogin,
     responses(
         (status = 200, description = "Signed in: tokens (and the refresh cookie)", body = classboard::api::TokenResponse),
@@ -504,7 +504,7 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
 
 /// `POST /api/auth/refresh`
 #[utoipa::path(
-    post, path = "/auth/refresh", tag = "auth",
+    post, path = "/api/auth/refresh", tag = "auth",
     request_body = Option<classboard::api::RefreshRequest>,
     responses(
         (status = 200, description = "A new token pair; the presented token is spent", body = classboard::api::TokenResponse),
@@ -591,7 +591,7 @@ async fn rotate(
 /// `POST /api/auth/logout`: ends the session of the presented refresh token.
 /// Idempotent: an unknown or already ended session is still a `204`.
 #[utoipa::path(
-    post, path = "/auth/logout", tag = "auth",
+    post, path = "/api/auth/logout", tag = "auth",
     request_body = Option<classboard::api::RefreshRequest>,
     responses(
         (status = 204, description = "The session is over (also when it was already)"),
@@ -620,7 +620,7 @@ pub async fn logout(
 
 /// `POST /api/auth/logout-all`: ends every session of the bearer.
 #[utoipa::path(
-    post, path = "/auth/logout-all", tag = "auth",
+    post, path = "/api/auth/logout-all", tag = "auth",
     responses(
         (status = 204, description = "Every session of the caller is over"),
         Failure,
@@ -644,7 +644,7 @@ pub async fn logout_all(
 
 /// `GET /api/auth/sessions?limit=&before=`: most recently used first.
 #[utoipa::path(
-    get, path = "/auth/sessions", tag = "auth",
+    get, path = "/api/auth/sessions", tag = "auth",
     params(Page),
     responses(
         (status = 200, description = "The caller's live sessions, most recently used first", body = classboard::api::SessionList),
@@ -687,7 +687,7 @@ pub async fn sessions(
 /// `DELETE /api/auth/sessions/{id}`: another user's session is a `404`, so
 /// that session ids cannot be probed.
 #[utoipa::path(
-    delete, path = "/auth/sessions/{id}", tag = "auth",
+    delete, path = "/api/auth/sessions/{id}", tag = "auth",
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "The session is over"),
@@ -711,7 +711,7 @@ pub async fn revoke_session(
 
 /// `GET /api/me`
 #[utoipa::path(
-    get, path = "/me", tag = "auth",
+    get, path = "/api/me", tag = "auth",
     responses(
         (status = 200, description = "The caller", body = classboard::api::UserResponse),
         Failure,

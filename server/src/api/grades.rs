@@ -17,7 +17,7 @@ use crate::{
 
 /// `POST /api/grades`
 #[utoipa::path(
-    post, path = "/grades", tag = "board",
+    post, path = "/api/grades", tag = "board",
     request_body = classboard::api::NewGrade,
     responses(
         (status = 201, description = "Graded", body = classboard::api::GradeResponse),
@@ -58,7 +58,7 @@ pub async fn create(
 /// `GET /api/grades?limit=&before=`: newest first; a student's own, a
 /// teacher's assigned, or (admin) all. `next` works as for posts.
 #[utoipa::path(
-    get, path = "/grades", tag = "board",
+    get, path = "/api/grades", tag = "board",
     params(Page),
     responses(
         (status = 200, description = "A student's own grades; every grade for teachers and admins", body = classboard::api::GradeList),

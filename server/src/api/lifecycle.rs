@@ -37,7 +37,7 @@ use crate::{
 /// `POST /api/auth/verify-email {token}`: proves the address the token was
 /// mailed to; for a new address, it becomes the account's.
 #[utoipa::path(
-    post, path = "/auth/verify-email", tag = "auth",
+    post, path = "/api/auth/verify-email", tag = "auth",
     request_body = classboard::api::MailedToken,
     responses(
         (status = 204, description = "The address is proven (a new one is now the account's)"),
@@ -65,7 +65,7 @@ pub async fn verify_email(
 /// `POST /api/account/verify-email`: mails a fresh verification link to the
 /// account's address (the newest link is the one that works).
 #[utoipa::path(
-    post, path = "/account/verify-email", tag = "account",
+    post, path = "/api/account/verify-email", tag = "account",
     responses(
         (status = 202, description = "A new link is on its way", body = Object),
         Failure,
@@ -105,7 +105,7 @@ pub async fn resend_verification(
 /// address, at once; the account is looked up, and the link mailed, after
 /// the answer. Limited per address and per network.
 #[utoipa::path(
-    post, path = "/auth/password-reset", tag = "auth",
+    post, path = "/api/auth/password-reset", tag = "auth",
     request_body = classboard::api::PasswordResetRequest,
     responses(
         (status = 202, description = "Answered alike whether or not the address has an account", body = Object),
@@ -182,7 +182,7 @@ async fn mail_reset_link(state: &AppState, email: &Email, origin: &Origin) -> Re
 /// new password and ends every session of the account. A new password that
 /// breaks a rule is `422` and spends nothing. Second factors stay.
 #[utoipa::path(
-    post, path = "/auth/password-reset/confirm", tag = "auth",
+    post, path = "/api/auth/password-reset/confirm", tag = "auth",
     request_body = classboard::api::PasswordReset,
     responses(
         (status = 204, description = "The password is set; every session is over"),
@@ -233,7 +233,7 @@ pub async fn reset_password(
 /// `POST /api/account/password {password, code?, new_password}`: every
 /// other session ends; this one stays.
 #[utoipa::path(
-    post, path = "/account/password", tag = "account",
+    post, path = "/api/account/password", tag = "account",
     request_body = super::openapi::PasswordChangeBody,
     responses(
         (status = 204, description = "The password is changed; the other sessions are over"),
@@ -294,7 +294,7 @@ pub async fn change_password(
 /// new address (which becomes the account's when it is followed) and a
 /// notice to the current one.
 #[utoipa::path(
-    post, path = "/account/email", tag = "account",
+    post, path = "/api/account/email", tag = "account",
     request_body = super::openapi::EmailChangeBody,
     responses(
         (status = 202, description = "A link is on its way to the new address", body = Object),
@@ -373,7 +373,7 @@ pub async fn change_email(
 /// `DELETE /api/account {password, code?}`: the account, its sessions,
 /// factors and grades go; its posts stay, by a deleted user.
 #[utoipa::path(
-    delete, path = "/account", tag = "account",
+    delete, path = "/api/account", tag = "account",
     request_body = classboard::api::Reauth,
     responses(
         (status = 204, description = "The account is deleted"),

@@ -1,6 +1,6 @@
 //! The JSON API under `/api`, and the JWKS document.
 
-use axum::{Router, extract::DefaultBodyLimit};
+use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod gate;
 pub mod grades;
 pub mod lifecycle;
 pub mod openapi;
@@ -17,13 +18,16 @@ pub mod passkeys;
 pub mod posts;
 pub mod users;
 
-/// Largest accepted request body.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use gate::BODY_LIMIT;
 
 /// The API's routes (`/api/*`, the JWKS and the health checks) and their
 /// OpenAPI document. A handler is mounted and described in one step
 /// ([`routes!`]), so the document cannot list a route that does not exist,
 /// or miss one.
+///
+/// The API's routes carry their whole address rather than being nested
+/// under `/api`: a nested router strips and restores the prefix and
+/// dispatches twice on every request.
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, api_document) = api_routes().split_for_parts();
     let (site, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -31,10 +35,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(crate::health::readyz))
         .routes(routes!(auth::jwks))
         .split_for_parts();
-    (
-        site.nest("/api", finish(api)),
-        document.nest("/api", api_document),
-    )
+    (site.merge(finish(api)), document.merge_from(api_document))
 }
 
 /// The OpenAPI document, as [`router`] makes it.
@@ -42,7 +43,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     router().1
 }
 
-/// Routes mounted at `/api`.
+/// Routes under `/api`.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(openapi::document))
@@ -86,34 +87,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::all))
 }
 
-/// What every route under `/api` shares: unknown paths and methods answer
-/// with the contract's JSON error body, not an HTML page, and bodies are
-/// limited in size and time.
+/// What every route under `/api` shares: unknown addresses and methods
+/// answer with the contract's JSON error body, not an HTML page; the
+/// [`gate`] refuses NUL in addresses, reads bodies within a size and a
+/// time, and compresses the lists.
 fn finish(router: Router<AppState>) -> Router<AppState> {
+    let unknown = || async { AppError::NotFound };
     router
-        .fallback(|| async { AppError::NotFound })
+        .route("/api", axum::routing::any(unknown))
+        .route("/api/", axum::routing::any(unknown))
+        .route("/api/{*rest}", axum::routing::any(unknown))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(|request, next| {
-            crate::serve::read_body_in_time(BODY_LIMIT, request, next)
-        }))
-        .layer(axum::middleware::from_fn(refuse_nul_in_address))
-}
-
-/// `400` for an address whose path or query holds a NUL character (`%00`):
-/// PostgreSQL stores and compares no NUL in text, and no identifier or
-/// search of this API has a use for one (see `extract::AppJson` for bodies).
-async fn refuse_nul_in_address(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let uri = request.uri();
-    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
-        use axum::response::IntoResponse;
-        return AppError::InvalidRequest("The address may not hold a NUL character (%00).".into())
-            .into_response();
-    }
-    next.run(request).await
+        .layer(gate::GateLayer::default())
 }
 
 /// A `User-Agent` named as people name a device: "Chrome on Linux",

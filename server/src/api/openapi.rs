@@ -82,7 +82,7 @@ pub struct EmailChangeBody {
 /// `GET /api/openapi.json`: the document, made once per process.
 #[utoipa::path(
     get,
-    path = "/openapi.json",
+    path = "/api/openapi.json",
     tag = "operations",
     responses(
         (status = 200, description = "This document (OpenAPI 3.1)", body = Object),

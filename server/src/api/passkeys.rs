@@ -39,7 +39,7 @@ use crate::{
 
 /// `GET /api/account/passkeys`
 #[utoipa::path(
-    get, path = "/account/passkeys", tag = "account",
+    get, path = "/api/account/passkeys", tag = "account",
     responses(
         (status = 200, description = "The caller's passkeys", body = classboard::api::PasskeyList),
         Failure,
@@ -57,7 +57,7 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<
 /// passkey, after proof of presence (or from a proven session). Counts
 /// against `FACTOR_CHANGES_PER_USER`.
 #[utoipa::path(
-    post, path = "/account/passkeys/register", tag = "account",
+    post, path = "/api/account/passkeys/register", tag = "account",
     request_body = classboard::api::Reauth,
     responses(
         (status = 200, description = "A registration ceremony", body = classboard::api::PasskeyCeremony),
@@ -101,7 +101,7 @@ pub async fn register(
 /// account's other sessions that signed in with the password alone end, as
 /// when TOTP is turned on.
 #[utoipa::path(
-    post, path = "/account/passkeys", tag = "account",
+    post, path = "/api/account/passkeys", tag = "account",
     request_body = classboard::api::NewPasskey,
     responses(
         (status = 201, description = "The passkey is added", body = classboard::api::PasskeyResponse),
@@ -165,7 +165,7 @@ pub async fn add(
 /// passkey is `404`, like one that does not exist. The sessions that signed
 /// in with it end, but the caller's.
 #[utoipa::path(
-    delete, path = "/account/passkeys/{id}", tag = "account",
+    delete, path = "/api/account/passkeys/{id}", tag = "account",
     params(("id" = String, Path)),
     request_body = classboard::api::Reauth,
     responses(
@@ -212,7 +212,7 @@ pub async fn remove(
 
 /// `POST /api/auth/passkey/options`: starts a sign-in with no name typed.
 #[utoipa::path(
-    post, path = "/auth/passkey/options", tag = "auth",
+    post, path = "/api/auth/passkey/options", tag = "auth",
     responses(
         (status = 200, description = "A sign-in ceremony", body = classboard::api::PasskeyCeremony),
         Failure,
@@ -230,7 +230,7 @@ pub async fn sign_in_options(
 /// `POST /api/auth/passkey {ceremony, credential}`: signs in with a passkey
 /// alone. User verification makes it two factors: no second step follows.
 #[utoipa::path(
-    post, path = "/auth/passkey", tag = "auth",
+    post, path = "/api/auth/passkey", tag = "auth",
     request_body = classboard::api::PasskeySignIn,
     responses(
         (status = 200, description = "Signed in: tokens (and the refresh cookie)", body = classboard::api::TokenResponse),
@@ -284,7 +284,7 @@ pub async fn sign_in(
 /// `POST /api/auth/mfa/passkey/options {mfa_token}`: the passkey step of a
 /// password login, limited to that account's passkeys.
 #[utoipa::path(
-    post, path = "/auth/mfa/passkey/options", tag = "auth",
+    post, path = "/api/auth/mfa/passkey/options", tag = "auth",
     request_body = classboard::api::MfaPasskeyOptions,
     responses(
         (status = 200, description = "A ceremony limited to the account's passkeys", body = classboard::api::PasskeyCeremony),

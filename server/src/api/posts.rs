@@ -20,7 +20,7 @@ use classboard::{
 
 /// `POST /api/posts`: at most `POSTS_PER_USER` per user and window.
 #[utoipa::path(
-    post, path = "/posts", tag = "board",
+    post, path = "/api/posts", tag = "board",
     request_body = classboard::api::NewPost,
     responses(
         (status = 201, description = "Published", body = classboard::api::PostResponse),
@@ -83,7 +83,7 @@ pub async fn create(
 /// `GET /api/posts?limit=&before=`: newest first. `next` is the cursor of the
 /// following page: the id of the last post shown, passed back as `before`.
 #[utoipa::path(
-    get, path = "/posts", tag = "board",
+    get, path = "/api/posts", tag = "board",
     params(Page),
     responses(
         (status = 200, description = "Newest first", body = classboard::api::PostPage),
@@ -115,7 +115,7 @@ async fn page(db: &Db, limit: i64, before: i64) -> Result<PostPage, sqlx::Error>
 
 /// `GET /api/posts/{id}`
 #[utoipa::path(
-    get, path = "/posts/{id}", tag = "board",
+    get, path = "/api/posts/{id}", tag = "board",
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The post", body = classboard::api::PostResponse),
@@ -135,7 +135,7 @@ pub async fn get(
 
 /// `DELETE /api/posts/{id}`: the author or an admin.
 #[utoipa::path(
-    delete, path = "/posts/{id}", tag = "board",
+    delete, path = "/api/posts/{id}", tag = "board",
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),

@@ -25,7 +25,7 @@ use crate::{
 /// the new role applies from their next login. The last admin stays one.
 /// Takes a session proven within `REAUTH_WINDOW`.
 #[utoipa::path(
-    patch, path = "/users/{id}/role", tag = "admin",
+    patch, path = "/api/users/{id}/role", tag = "admin",
     params(("id" = String, Path)),
     request_body = classboard::api::RoleChange,
     responses(
