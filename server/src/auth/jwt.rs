@@ -224,6 +224,49 @@ struct Ring {
     active: Option<String>,
     keys: HashMap<String, Key>,
     jwks: JwkSet,
+    /// Tokens these keys verified lately. A new ring starts with none, so a
+    /// key taken out of the ring verifies nothing more from here either.
+    verified: Verified,
+}
+
+/// How many verified tokens a ring keeps.
+const VERIFIED_KEPT: usize = 4096;
+
+/// Access tokens verified lately, by their whole text, with their claims.
+///
+/// A client presents the same token with every request for the token's
+/// life; checking it again costs more than the rest of a request like
+/// `GET /api/me` (the header is decoded three times over and the claims
+/// twice by the library, and the HMAC key is set up anew). The same text
+/// verified by the same ring verifies again as long as its time allows, so
+/// a token found here is only checked against the clock. Only tokens that
+/// verified are kept: an attacker without one cannot fill this, and one
+/// with many only sends verification back to the library's full work.
+#[derive(Default)]
+struct Verified {
+    by_token: RwLock<HashMap<Box<str>, Claims>>,
+}
+
+impl Verified {
+    /// The claims of `token` if it verified lately and is still within its
+    /// time at `now` (seconds), as the library would judge it.
+    fn get(&self, token: &str, now: u64) -> Option<Claims> {
+        let kept = self.by_token.read().unwrap_or_else(|e| e.into_inner());
+        let claims = kept.get(token)?;
+        let timely = claims.exp.saturating_add(LEEWAY_SECS) >= now
+            && claims.nbf.is_none_or(|nbf| nbf <= now.saturating_add(LEEWAY_SECS));
+        timely.then(|| claims.clone())
+    }
+
+    /// Keeps `token`, which just verified; when full, starts again, which
+    /// costs one full verification per token in use.
+    fn keep(&self, token: &str, claims: &Claims) {
+        let mut kept = self.by_token.write().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= VERIFIED_KEPT {
+            kept.clear();
+        }
+        kept.insert(token.into(), claims.clone());
+    }
 }
 
 /// No key is active (only between an operator revoking the active key and
@@ -296,6 +339,7 @@ impl Keys {
                 .map(|(key, _)| (key.kid.clone(), key))
                 .collect(),
             jwks,
+            verified: Verified::default(),
         };
         *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
     }
@@ -379,8 +423,18 @@ impl Keys {
 
     /// Verifies everything about `token` that needs no database.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let ring = self.ring();
+        if let Some(claims) = ring.verified.get(token, unix_now()) {
+            return Ok(claims);
+        }
+        let claims = Self::verify_with(&ring, token)?;
+        ring.verified.keep(token, &claims);
+        Ok(claims)
+    }
+
+    /// [`Keys::verify`] by the library, every check made.
+    fn verify_with(ring: &Ring, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let Some(key) = header.kid.as_deref().and_then(|kid| ring.keys.get(kid)) else {
             return Err(TokenError::UnknownKey);
         };
@@ -527,6 +581,66 @@ mod tests {
         );
         let forged = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(reordered), p[1], p[2]);
         assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
+    }
+
+    #[test]
+    fn a_token_verified_before_is_still_refused_when_forged_or_its_key_leaves() {
+        let keys = hs();
+        let token = keys.issue("u", "ada", Role::Student, "s").unwrap();
+        assert!(keys.verify(&token).is_ok());
+        assert!(keys.verify(&token).is_ok(), "and again, from the kept ones");
+
+        // Text that differs anywhere is another token, checked in full.
+        let p = parts(&token);
+        let mut claims = json_part(&p[1]);
+        claims["role"] = "admin".into();
+        let forged = format!("{}.{}.{}", p[0], b64(&claims), p[2]);
+        assert_eq!(keys.verify(&forged), Err(TokenError::BadSignature));
+        let first = if p[2].starts_with('A') { "B" } else { "A" };
+        let signature = format!("{first}{}", &p[2][1..]);
+        assert_eq!(
+            keys.verify(&format!("{}.{}.{signature}", p[0], p[1])),
+            Err(TokenError::BadSignature)
+        );
+
+        // A ring without the key that signed it verifies it no more.
+        keys.replace(vec![(
+            Key::hs256(b"the-next-secret-the-next-secret-0123"),
+            KeyState::Active,
+        )]);
+        assert_eq!(keys.verify(&token), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn a_kept_token_is_judged_by_the_clock_as_the_library_judges_it() {
+        let kept = Verified::default();
+        let claims = |exp, nbf| Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: "u".into(),
+            exp,
+            iat: 0,
+            nbf,
+            jti: "j".into(),
+            sid: "s".into(),
+            role: Role::Student,
+            username: "ada".into(),
+            amr: vec![],
+            auth_time: 0,
+        };
+        kept.keep("a", &claims(1_000, None));
+        assert!(kept.get("a", 1_000 + LEEWAY_SECS).is_some(), "within the leeway");
+        assert!(kept.get("a", 1_000 + LEEWAY_SECS + 1).is_none(), "expired");
+        // A clock that jumps back before the token's start.
+        kept.keep("b", &claims(2_000, Some(1_500)));
+        assert!(kept.get("b", 1_500 - LEEWAY_SECS).is_some());
+        assert!(kept.get("b", 1_500 - LEEWAY_SECS - 1).is_none(), "not yet valid");
+        assert!(kept.get("c", 0).is_none(), "never verified");
+        // Bounded: a full store starts again.
+        for n in 0..VERIFIED_KEPT + 10 {
+            kept.keep(&n.to_string(), &claims(1_000, None));
+        }
+        assert!(kept.by_token.read().unwrap().len() <= VERIFIED_KEPT);
     }
 
     #[test]
