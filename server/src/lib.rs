@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod files;
+pub mod headers;
 pub mod health;
 pub mod mail;
 pub mod metrics;

@@ -13,7 +13,6 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler, generate_route_list};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{
     AppError, Config,
@@ -298,18 +297,9 @@ fn router(state: AppState) -> Router {
             move || page_shell(leptos_options.clone()),
         )
         .fallback(file_and_error_handler::<AppState, _>(page_shell))
-        // Inner first: a list is marked, then its answer compressed.
-        .layer(axum::middleware::from_fn(mark_lists))
-        .layer(compress_lists())
-        .layer(axum::middleware::map_response(json_charset))
-        .layer(security_headers())
-        // Outside the security headers: a site file needs no Referrer-Policy.
-        .layer(axum::middleware::from_fn(cache_control))
-        .layer(axum::middleware::from_fn({
-            // Only the one setting: cloning the whole state per request costs.
-            let trust_proxy = state.config.trust_forwarded_for;
-            move |request, next| strict_transport_security(trust_proxy, request, next)
-        }));
+        .layer(crate::headers::HeadersLayer::new(
+            state.config.trust_forwarded_for,
+        ));
     // Counting costs a few allocations per request: only when metrics are on.
     let routes = if metrics_on {
         routes.layer(axum::middleware::from_fn(crate::metrics::track_requests))
@@ -385,132 +375,6 @@ async fn cors_for_listed_only(
     response
 }
 
-/// A response that may be compressed as it is sent: a list of the API's,
-/// which holds no secret (see [`mark_lists`]).
-#[derive(Clone, Copy)]
-struct Compressible;
-
-/// The lists of the API (the feed, grades, sessions, security events,
-/// accounts): the only responses compressed per request. They can be long,
-/// and none holds a token, a code or a secret, so compressing them cannot
-/// leak one through its length (BREACH). Nothing else is: a token response
-/// is never compressed, and the site's files are compressed once, when
-/// they are built.
-fn is_list(method: &http::Method, path: &str) -> bool {
-    method == http::Method::GET
-        && matches!(
-            path,
-            "/api/posts"
-                | "/api/grades"
-                | "/api/auth/sessions"
-                | "/api/account/activity"
-                | "/api/admin/audit"
-                | "/api/admin/users"
-        )
-}
-
-/// Marks the answers to [`is_list`]'s requests [`Compressible`].
-async fn mark_lists(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let list = is_list(request.method(), request.uri().path());
-    let mut response = next.run(request).await;
-    if list {
-        response.extensions_mut().insert(Compressible);
-    }
-    response
-}
-
-/// Compresses [`Compressible`] answers of more than a kilobyte for clients
-/// that accept brotli or gzip, at a level that costs little per request.
-fn compress_lists()
--> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate + Clone> {
-    use tower_http::compression::{
-        CompressionLayer, CompressionLevel, Predicate,
-        predicate::{NotForContentType, SizeAbove},
-    };
-    let marked =
-        |_: http::StatusCode,
-         _: http::Version,
-         _: &http::HeaderMap,
-         extensions: &http::Extensions| { extensions.get::<Compressible>().is_some() };
-    CompressionLayer::new()
-        .quality(CompressionLevel::Precise(4))
-        .compress_when(
-            SizeAbove::new(1024)
-                .and(NotForContentType::GRPC)
-                .and(marked),
-        )
-}
-
-/// Cache headers of the site's files and pages. A file under `/pkg/`
-/// carries a hash of its content in its name (the build's `hash-files`), so
-/// a browser may keep it for a year without asking again; a page names the
-/// files of the build that served it, so it is asked for again every time
-/// (`no-cache`: kept, but revalidated). Files that exist compressed say that
-/// their answer depends on `Accept-Encoding`.
-async fn cache_control(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use http::{HeaderValue, header};
-    let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    if headers.contains_key(header::CACHE_CONTROL) {
-        return response;
-    }
-    let ok = response.status().is_success() || response.status() == http::StatusCode::NOT_MODIFIED;
-    let headers = response.headers_mut();
-    if let Some(file) = path.strip_prefix("/pkg/") {
-        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
-        let immutable = ok && carries_hash(file);
-        // A Referrer-Policy governs the requests a document makes; a file
-        // makes none. A page loads some thirty files, and each header line
-        // is paid thirty times on its first visit.
-        headers.remove(header::REFERRER_POLICY);
-        let policy = if immutable {
-            // Never asked for again: nothing to revalidate against or resume.
-            headers.remove(header::LAST_MODIFIED);
-            headers.remove(header::ACCEPT_RANGES);
-            "public, max-age=31536000, immutable"
-        } else {
-            "no-cache"
-        };
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
-    } else if path == "/favicon.png" && ok {
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=86400"),
-        );
-    } else if headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"))
-    {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
-    response
-}
-
-/// Whether a file name carries a content hash as the build writes it: a
-/// part of URL-safe base64 characters between dots, 22 of them as
-/// cargo-leptos writes it (`classboard.DdT0_tkbgqWft8hsX2oL9g.wasm`), or 10
-/// for the split chunks, whose hashes the build shortens
-/// (`chunk_11.bGjuETBWPj.wasm`; `scripts/setup`).
-fn carries_hash(file: &str) -> bool {
-    let parts: Vec<&str> = file.split('.').collect();
-    parts.len() >= 3
-        && parts[1..parts.len() - 1].iter().any(|part| {
-            (part.len() == 22 || part.len() == 10)
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                // The placeholder a build without hashes leaves.
-                && part.bytes().any(|b| b != b'_')
-        })
-}
-
 /// The app's page routes, found once per process and then shared by every
 /// router built in it.
 ///
@@ -525,22 +389,6 @@ fn carries_hash(file: &str) -> bool {
 pub fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
-}
-
-/// The contract promises `application/json; charset=utf-8`; axum's `Json`
-/// names no charset.
-async fn json_charset(mut response: axum::response::Response) -> axum::response::Response {
-    let headers = response.headers_mut();
-    if headers
-        .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v == "application/json")
-    {
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-    }
-    response
 }
 
 /// The app's HTML shell, plus the page's Content-Security-Policy. Leptos
@@ -565,45 +413,6 @@ pub fn content_security_policy(nonce: &str) -> String {
          style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
-}
-
-/// Headers every response carries. The page-specific Content-Security-Policy
-/// comes with the pages themselves.
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<http::HeaderValue>,
-    SetResponseHeaderLayer<http::HeaderValue>,
-> {
-    use http::{HeaderValue, header};
-    tower::layer::util::Stack::new(
-        SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ),
-    )
-}
-
-/// `Strict-Transport-Security` on every answer to a request that came over
-/// HTTPS (as a trusted proxy says): browsers then refuse plain HTTP to this
-/// site for two years. Never over plain HTTP, where it would be ignored and
-/// could be forged.
-async fn strict_transport_security(
-    trust_proxy: bool,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let https = crate::extract::is_https(request.headers(), trust_proxy);
-    let mut response = next.run(request).await;
-    if https {
-        response.headers_mut().insert(
-            http::header::STRICT_TRANSPORT_SECURITY,
-            http::HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
-    }
-    response
 }
 
 /// Leptos's options with this project's defaults in code, so the release
@@ -768,23 +577,5 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
             () = terminate => {},
         }
         tracing::info!("shutting down: finishing requests in flight");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::carries_hash;
-
-    #[test]
-    fn hashed_names_are_told_from_plain_ones() {
-        assert!(carries_hash("classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"));
-        assert!(carries_hash("chunk_11.bGjuETBWPj0YlceFITkeDw.wasm"));
-        assert!(carries_hash("chunk_11.bGjuETBWPj.wasm"));
-        assert!(!carries_hash("chunk_11.bGjuETB.wasm"));
-        assert!(carries_hash("__wasm_split.t3xwngJh9ZFf1ujPyUTDGw.js"));
-        assert!(!carries_hash("classboard.wasm"));
-        assert!(!carries_hash("classboard.css"));
-        assert!(!carries_hash("__wasm_split.______________________.js"));
-        assert!(!carries_hash("chunk_11.wasm"));
     }
 }
