@@ -13,7 +13,7 @@ use classboard::{
     ErrorCode,
     api::{
         EventKind, LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session,
-        SessionList, SignupRequest, TokenResponse, User, UserResponse,
+        SessionList, SignupRequest, TokenResponse, User,
     },
     validate::{Email, Issue, Username},
 };
@@ -718,19 +718,17 @@ pub async fn revoke_session(
     ),
     security(("bearer" = [])),
 )]
-pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserResponse>> {
+pub async fn me(State(state): State<AppState>, user: AuthUser) -> Result<impl IntoResponse> {
     // The role is the token's: a role change revokes the sessions of tokens
     // that carry the old one.
-    let profile = state
+    let shown = state
         .profiles
-        .get(&state.db, &user.id)
+        .shown(&state.db, &user.id, user.role)
         .await?
         .ok_or(AppError::InvalidToken(
             crate::auth::jwt::TokenError::Revoked,
         ))?;
-    Ok(Json(UserResponse {
-        user: profile.to_api(&user.id, user.role),
-    }))
+    Ok(([(header::CONTENT_TYPE, "application/json")], shown))
 }
 
 /// `GET /.well-known/jwks.json`: the public keys of the ring (published,
