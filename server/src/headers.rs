@@ -110,7 +110,9 @@ enum What {
     /// hash of its content.
     File { hashed: bool },
     Favicon,
-    /// A page, or the API.
+    /// An answer of the API.
+    Api,
+    /// A page.
     Other,
 }
 
@@ -121,6 +123,7 @@ impl What {
                 hashed: carries_hash(file),
             },
             None if path == "/favicon.png" => Self::Favicon,
+            None if path == "/api" || path.starts_with("/api/") => Self::Api,
             None => Self::Other,
         }
     }
@@ -146,6 +149,12 @@ fn finish(response: &mut Response, asked: Asked) {
     if !headers.contains_key(header::CACHE_CONTROL) {
         cache_control(headers, asked.what, ok);
     }
+    // An encoded answer depends on Accept-Encoding wherever it comes from:
+    // the file server also answers `//pkg/…` or `/%70kg/…`, which are not
+    // recognised as files above.
+    if headers.contains_key(header::CONTENT_ENCODING) && !varies_by_encoding(headers) {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     // Browsers then refuse plain HTTP to this site for two years. Never
     // over plain HTTP, where it would be ignored and could be forged.
     if asked.https {
@@ -154,6 +163,16 @@ fn finish(response: &mut Response, asked: Asked) {
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
     }
+}
+
+fn varies_by_encoding(headers: &HeaderMap) -> bool {
+    headers.get_all(header::VARY).iter().any(|vary| {
+        vary.to_str().is_ok_and(|names| {
+            names
+                .split(',')
+                .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding") || name.trim() == "*")
+        })
+    })
 }
 
 /// The contract promises `application/json; charset=utf-8`; axum's `Json`
@@ -190,6 +209,10 @@ fn cache_control(headers: &mut HeaderMap, what: What, ok: bool) {
             }
         }
         What::Favicon if ok => "public, max-age=86400",
+        // Answers to a bearer are private to it; the public feed changes
+        // with every post and deletion. A route that may be kept says so
+        // itself (none under /api today).
+        What::Api => "no-store",
         _ if headers
             .get(header::CONTENT_TYPE)
             .is_some_and(|t| t.as_bytes().starts_with(b"text/html")) =>
@@ -278,7 +301,16 @@ mod tests {
 
         let api = answered(StatusCode::OK, "application/json", plain("/api/me"));
         assert_eq!(api[header::CONTENT_TYPE], "application/json; charset=utf-8");
-        assert!(!api.contains_key(header::CACHE_CONTROL));
+        assert_eq!(api[header::CACHE_CONTROL], "no-store", "kept by no cache");
+
+        // The file server also answers odd spellings of a file's path; an
+        // encoded answer says what it depends on, whatever the path.
+        let mut odd = Response::builder()
+            .header(header::CONTENT_ENCODING, "br")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        finish(&mut odd, plain("//pkg/classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"));
+        assert_eq!(odd.headers()[header::VARY], "accept-encoding");
 
         let icon = answered(StatusCode::OK, "image/png", plain("/favicon.png"));
         assert_eq!(icon[header::CACHE_CONTROL], "public, max-age=86400");

@@ -15,7 +15,7 @@ use std::{
 };
 
 use axum::{
-    body::Body,
+    body::{Body, HttpBody},
     extract::Request,
     response::{IntoResponse, Response},
 };
@@ -96,6 +96,11 @@ where
                 AppError::InvalidRequest("The address may not hold a NUL character (%00).".into());
             return Either::Right(Either::Left(ready(Ok(refused.into_response()))));
         }
+        if announces_too_much(&request) {
+            return Either::Right(Either::Left(ready(Ok(
+                AppError::PayloadTooLarge.into_response()
+            ))));
+        }
         if has_body(&request) {
             return Either::Right(Either::Right(Box::pin(read_then_call(
                 self.take_ready(),
@@ -155,15 +160,21 @@ where
         .await
 }
 
-/// Whether the request says a body follows (a length above zero, or
-/// chunks). The server speaks HTTP/1.1 only, where a body without either
-/// header does not exist.
+/// Whether a body may follow, as the body itself says (not its headers):
+/// true for any length above zero, for chunks, and for a body of unknown
+/// length in any protocol.
 fn has_body(request: &Request) -> bool {
-    let headers = request.headers();
-    headers.contains_key(http::header::TRANSFER_ENCODING)
-        || headers
-            .get(http::header::CONTENT_LENGTH)
-            .is_some_and(|length| length.as_bytes() != b"0")
+    !request.body().is_end_stream()
+}
+
+/// Whether the request announces a body larger than the limit: refused
+/// before a byte of it is read, and before `100 Continue` is sent.
+fn announces_too_much(request: &Request) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|length| length > BODY_LIMIT as u64)
 }
 
 fn is_too_large(error: &axum::Error) -> bool {

@@ -71,6 +71,44 @@ async fn a_body_over_64_kib_is_413() {
     assert_eq!(error_code(response).await, "payload_too_large");
 }
 
+/// A body in chunks has no length to refuse up front: it is read up to the
+/// limit, then refused.
+#[tokio::test]
+async fn a_chunked_body_over_64_kib_is_413() {
+    let app = TestApp::spawn().await;
+    let mut request = b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..80 {
+        request.extend_from_slice(b"400\r\n");
+        request.extend_from_slice(&[b' '; 1024]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let mut stream = raw(&app, &request).await;
+    let answer = read_to_close(&mut stream, std::time::Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+}
+
+/// A client that announces a body over the limit is refused before it
+/// sends a byte of it: no `100 Continue`, nothing read.
+#[tokio::test]
+async fn an_announced_body_over_64_kib_is_refused_before_it_is_sent() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn().await;
+    let mut stream = raw(
+        &app,
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 10000000\r\n\r\n",
+    )
+    .await;
+    let mut answer = vec![0; 512];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
+
 #[tokio::test]
 async fn unknown_api_routes_and_methods_answer_in_json() {
     let app = TestApp::spawn().await;
