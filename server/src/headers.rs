@@ -108,7 +108,9 @@ struct Asked {
 enum What {
     /// A file of the build under `/pkg/`; `hashed` when its name carries a
     /// hash of its content.
-    File { hashed: bool },
+    File {
+        hashed: bool,
+    },
     Favicon,
     /// An answer of the API.
     Api,
@@ -168,9 +170,9 @@ fn finish(response: &mut Response, asked: Asked) {
 fn varies_by_encoding(headers: &HeaderMap) -> bool {
     headers.get_all(header::VARY).iter().any(|vary| {
         vary.to_str().is_ok_and(|names| {
-            names
-                .split(',')
-                .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding") || name.trim() == "*")
+            names.split(',').any(|name| {
+                name.trim().eq_ignore_ascii_case("accept-encoding") || name.trim() == "*"
+            })
         })
     })
 }
@@ -281,7 +283,10 @@ mod tests {
             "application/wasm",
             plain("/pkg/classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"),
         );
-        assert_eq!(hashed[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+        assert_eq!(
+            hashed[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
         assert_eq!(hashed[header::VARY], "accept-encoding");
         assert!(!hashed.contains_key(header::LAST_MODIFIED));
         assert!(!hashed.contains_key(header::REFERRER_POLICY));
@@ -292,11 +297,18 @@ mod tests {
             "text/plain",
             plain("/pkg/classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"),
         );
-        assert_eq!(missing[header::CACHE_CONTROL], "no-cache", "a miss is not kept");
+        assert_eq!(
+            missing[header::CACHE_CONTROL],
+            "no-cache",
+            "a miss is not kept"
+        );
 
         let page = answered(StatusCode::OK, "text/html; charset=utf-8", plain("/login"));
         assert_eq!(page[header::CACHE_CONTROL], "no-cache");
-        assert_eq!(page[header::REFERRER_POLICY], "strict-origin-when-cross-origin");
+        assert_eq!(
+            page[header::REFERRER_POLICY],
+            "strict-origin-when-cross-origin"
+        );
         assert!(!page.contains_key(header::STRICT_TRANSPORT_SECURITY));
 
         let api = answered(StatusCode::OK, "application/json", plain("/api/me"));
@@ -309,7 +321,10 @@ mod tests {
             .header(header::CONTENT_ENCODING, "br")
             .body(axum::body::Body::empty())
             .unwrap();
-        finish(&mut odd, plain("//pkg/classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"));
+        finish(
+            &mut odd,
+            plain("//pkg/classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"),
+        );
         assert_eq!(odd.headers()[header::VARY], "accept-encoding");
 
         let icon = answered(StatusCode::OK, "image/png", plain("/favicon.png"));

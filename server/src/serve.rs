@@ -243,4 +243,3 @@ impl AsyncWrite for WriteDeadline {
         Poll::Ready(Ok(()))
     }
 }
-

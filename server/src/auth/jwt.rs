@@ -254,7 +254,9 @@ impl Verified {
         let kept = self.by_token.read().unwrap_or_else(|e| e.into_inner());
         let claims = kept.get(token)?;
         let timely = claims.exp.saturating_add(LEEWAY_SECS) >= now
-            && claims.nbf.is_none_or(|nbf| nbf <= now.saturating_add(LEEWAY_SECS));
+            && claims
+                .nbf
+                .is_none_or(|nbf| nbf <= now.saturating_add(LEEWAY_SECS));
         timely.then(|| claims.clone())
     }
 
@@ -629,12 +631,18 @@ mod tests {
             auth_time: 0,
         };
         kept.keep("a", &claims(1_000, None));
-        assert!(kept.get("a", 1_000 + LEEWAY_SECS).is_some(), "within the leeway");
+        assert!(
+            kept.get("a", 1_000 + LEEWAY_SECS).is_some(),
+            "within the leeway"
+        );
         assert!(kept.get("a", 1_000 + LEEWAY_SECS + 1).is_none(), "expired");
         // A clock that jumps back before the token's start.
         kept.keep("b", &claims(2_000, Some(1_500)));
         assert!(kept.get("b", 1_500 - LEEWAY_SECS).is_some());
-        assert!(kept.get("b", 1_500 - LEEWAY_SECS - 1).is_none(), "not yet valid");
+        assert!(
+            kept.get("b", 1_500 - LEEWAY_SECS - 1).is_none(),
+            "not yet valid"
+        );
         assert!(kept.get("c", 0).is_none(), "never verified");
         // Bounded: a full store starts again.
         for n in 0..VERIFIED_KEPT + 10 {
