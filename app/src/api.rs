@@ -27,7 +27,10 @@ use futures::{
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{handoff, store};
+use crate::{
+    handoff,
+    store::{self, Ended},
+};
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,41 +41,6 @@ pub enum ApiError {
     SessionEnded(Ended),
     /// No answer (offline, server down) or an unreadable one.
     Network(String),
-}
-
-/// How a session ended, as the person is told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// Expired, logged out elsewhere, or revoked.
-    Expired,
-    /// Reuse detection ended it.
-    ForSafety,
-}
-
-impl Ended {
-    pub fn message(self) -> &'static str {
-        match self {
-            Self::Expired => "Your session has ended. Please log in again.",
-            Self::ForSafety => {
-                "Your session was ended for your safety because a sign-in token was used twice. Please log in again."
-            }
-        }
-    }
-
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Self::Expired => "expired",
-            Self::ForSafety => "for_safety",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Self {
-        if code == "for_safety" {
-            Self::ForSafety
-        } else {
-            Self::Expired
-        }
-    }
 }
 
 impl ApiError {

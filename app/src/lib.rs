@@ -21,8 +21,7 @@ mod webauthn;
 
 use layout::Layout;
 use pages::{
-    account::AccountPage,
-    admin::AdminPage,
+    account::{AccountPage, AdminPage},
     grades::GradesPage,
     home::HomePage,
     login::LoginPage,

@@ -11,7 +11,7 @@
 use classboard::api::{Role, User};
 use leptos::prelude::*;
 
-use crate::{api::Ended, store};
+use crate::store::{self, Ended};
 
 /// The part every island of a page shares.
 #[derive(Clone, Copy)]

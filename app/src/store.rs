@@ -6,7 +6,40 @@
 use classboard::api::User;
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 
-use crate::api::Ended;
+/// How a session ended, as the person is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Expired, logged out elsewhere, or revoked.
+    Expired,
+    /// Reuse detection ended it.
+    ForSafety,
+}
+
+impl Ended {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Expired => "Your session has ended. Please log in again.",
+            Self::ForSafety => {
+                "Your session was ended for your safety because a sign-in token was used twice. Please log in again."
+            }
+        }
+    }
+
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::ForSafety => "for_safety",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Self {
+        if code == "for_safety" {
+            Self::ForSafety
+        } else {
+            Self::Expired
+        }
+    }
+}
 
 pub const TOKEN_KEY: &str = "classboard.access_token";
 pub const USER_KEY: &str = "classboard.user";

@@ -19,6 +19,22 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
+/// `/admin`: the console where admins find accounts and act on them (see
+/// `admin`). To anyone else it is the not-found page, with a 404.
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Page not found"/>
+        <Account console=true/>
+    }
+}
+
 /// `/account`'s body; with `console`, `/admin`'s: the not-found text, or
 /// for an admin `admin::AdminGate`, whose code arrives with the on-demand
 /// sections'. An island of its own would be one more split

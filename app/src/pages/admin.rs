@@ -1,39 +1,25 @@
-//! `/admin`: the console where admins find accounts and act on them. To
-//! anyone else it is the not-found page: the server cannot tell who asks
-//! (the session lives in the browser), so every visitor gets that page, and
-//! the island shows the console only to an admin. The API refuses everyone
-//! else whatever the page shows.
+//! The console where admins find accounts and act on them, shown at
+//! `/admin` (the page is `account::AdminPage`). To anyone else that page is
+//! the not-found page: the server cannot tell who asks (the session lives
+//! in the browser), so every visitor gets it, and the island shows the
+//! console only to an admin. The API refuses everyone else whatever the
+//! page shows.
 
 use classboard::api::{AdminUser, Role};
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
-use leptos_meta::Title;
 
 use crate::{
     api::{self, AdminAction},
     pages::{
-        account::Account,
         activity::EventList,
         confirm::{Confirm, ConfirmStep},
     },
     session::use_session,
 };
 
-#[component]
-pub fn AdminPage() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::NOT_FOUND);
-        }
-    }
-    view! {
-        <Title text="Page not found"/>
-        <Account console=true/>
-    }
-}
-
 /// The not-found text, or for an admin the console. In the on-demand
-/// sections' chunk, loaded by `/admin`'s island (see `account::Account`).
+/// sections' chunk, loaded by `/admin`'s island (see `account::Account`,
+/// which also holds `/admin`'s page).
 #[component]
 pub fn AdminGate() -> impl IntoView {
     let session = use_session();
