@@ -178,15 +178,6 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The budgets every sign-in attempt counts against.
-    pub fn failures(&self) -> crate::auth::limits::FailureLimits {
-        crate::auth::limits::FailureLimits {
-            per_account_ip: self.login_failures_per_account_ip,
-            per_account: self.login_failures_per_account,
-            codes_per_account: self.second_factor_failures_per_account,
-        }
-    }
-
     /// The longest window of any limit: how long a counter must be kept.
     pub fn longest_window(&self) -> Duration {
         [

@@ -306,6 +306,12 @@ impl From<crate::auth::password::HashError> for AppError {
     }
 }
 
+/// Every operation's other answers: an error, in the contract's one error
+/// body (`error`, `error_description`, `details` for `validation_failed`).
+#[derive(utoipa::IntoResponses)]
+#[response(status = "default", description = "An error; the body says which")]
+pub struct Failure(#[allow(dead_code)] classboard::ErrorBody);
+
 #[cfg(test)]
 mod tests {
     use super::*;

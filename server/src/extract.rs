@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use crate::{
     AppError,
     auth::{jwt::TokenError, limits::ClientNet, proof::Caller},
-    startup::AppState,
+    state::AppState,
     store::audit::Origin,
 };
 
@@ -455,6 +455,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
             .await
             .map(|AppJson(v)| Self(v))
     }
+}
+
+/// `?limit=&before=` of every list (see `extract::PageQuery`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct Page {
+    /// How many, 1 to 100 (default 20).
+    limit: Option<i64>,
+    /// The `next` of the previous page.
+    before: Option<String>,
 }
 
 #[cfg(test)]

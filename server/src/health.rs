@@ -1,10 +1,10 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
-use crate::api::openapi::Failure;
+use crate::error::Failure;
 use axum::{Json, extract::State};
 use serde_json::{Value, json};
 
-use crate::{AppError, Result, startup::AppState};
+use crate::{AppError, Result, state::AppState};
 
 /// `GET /healthz`: the process is up and serving HTTP.
 #[utoipa::path(

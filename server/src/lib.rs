@@ -3,7 +3,7 @@
 //! command line and calls into here, so integration tests start exactly the
 //! server that production runs.
 
-pub mod admin;
+pub mod commands;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -17,10 +17,10 @@ pub mod metrics;
 pub mod secret;
 pub mod serve;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod users;
 
 pub use config::Config;
 pub use error::{AppError, Result};
-pub use startup::Application;

@@ -1,7 +1,11 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use server::{Application, Config, startup::shutdown_signal, telemetry};
+use server::{
+    Config,
+    startup::{Application, shutdown_signal},
+    telemetry,
+};
 
 /// The classroom board's server. With no command, serves the site.
 #[derive(Parser)]
@@ -85,7 +89,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::SetRole { user, role } => {
-            match server::admin::set_role(&config, &user, &role).await {
+            match server::commands::set_role(&config, &user, &role).await {
                 Ok(account) => {
                     println!(
                         "{} <{}> is now {}",
@@ -96,7 +100,7 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
-        Command::Unlock { user } => match server::admin::unlock(&config, &user).await {
+        Command::Unlock { user } => match server::commands::unlock(&config, &user).await {
             Ok(account) => {
                 println!("{} <{}> is unlocked", account.username, account.email);
                 ExitCode::SUCCESS
@@ -105,11 +109,11 @@ async fn main() -> ExitCode {
         },
         Command::Keys(command) => {
             let said = match command {
-                KeysCommand::List => server::admin::keys_list(&config)
+                KeysCommand::List => server::commands::keys_list(&config)
                     .await
                     .map(|l| l.join("\n")),
-                KeysCommand::Rotate => server::admin::keys_rotate(&config).await,
-                KeysCommand::Revoke { kid } => server::admin::keys_revoke(&config, &kid).await,
+                KeysCommand::Rotate => server::commands::keys_rotate(&config).await,
+                KeysCommand::Revoke { kid } => server::commands::keys_revoke(&config, &kid).await,
             };
             match said {
                 Ok(said) => {

@@ -29,7 +29,7 @@ use axum::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::{AppError, startup::AppState, store::Db};
+use crate::{AppError, state::AppState, store::Db};
 
 /// Latency buckets, in seconds: from a token check to a slow password hash.
 const BUCKETS: &[f64] = &[

@@ -8,30 +8,31 @@ use std::{
 };
 
 use app::{App, shell};
-use axum::{Router, extract::FromRef};
+use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler, generate_route_list};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::{
-    AppError, Config,
+    Config,
     auth::{
-        blocklist,
-        jwt::{self, Keys},
+        blocklist, jwt,
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
-        limits::{Attempt, ClientNet, Key, Limiter},
+        limits::Limiter,
         mailed::MailedTokens,
         mfa::SecondFactors,
         passkeys::Passkeys,
-        password::{HashError, Hasher, Reserved},
+        password::{HashError, Hasher},
         proof::Prover,
         revocation::Revocations,
         sessions::{self, Policy, Sessions},
     },
-    config::{JwtAlg, RateLimit, SiteConfig},
+    config::{JwtAlg, SiteConfig},
     mail::{Mailer, Transport},
-    secret, store, telemetry, users,
+    secret,
+    state::{AppState, Shared},
+    store, telemetry, users,
 };
 
 /// Why the server could not start. Each message is one line naming the cause.
@@ -67,78 +68,6 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// Shared state of every handler: one `Arc`, because axum and Leptos clone
-/// it for every request (a profile showed the field-by-field clone of the
-/// whole struct at 3.5 % of a `/healthz` load).
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-/// What [`AppState`] holds.
-pub struct Shared {
-    pub db: store::Db,
-    pub leptos_options: LeptosOptions,
-    pub config: Arc<Config>,
-    pub keys: Arc<Keys>,
-    pub hasher: Hasher,
-    pub sessions: Sessions,
-    pub revocations: Revocations,
-    pub limiter: Limiter,
-    pub profiles: users::Profiles,
-    pub second_factors: SecondFactors,
-    pub passkeys: Passkeys,
-    /// The proof-of-presence policy every sensitive handler asks.
-    pub proof: Prover,
-    pub mailer: Mailer,
-    pub mailed: MailedTokens,
-}
-
-impl AppState {
-    /// Counts one event under `key`; over `limit`, the request is refused.
-    pub async fn limit(&self, key: &Key, limit: RateLimit) -> Result<(), AppError> {
-        Ok(self.limiter.hit(key, limit).await??)
-    }
-
-    /// Counts one sign-in request (login, second step, passkey ceremony)
-    /// from `net` against its budget, `AUTH_REQUESTS_PER_IP`.
-    pub async fn limit_auth_request(&self, net: ClientNet) -> Result<(), AppError> {
-        let limit = self.config.limits.auth_requests_per_ip;
-        self.limit(&Key::auth_requests(net), limit).await
-    }
-
-    /// A hashing slot for a counted sign-in attempt. A full queue answers
-    /// `503` and gives the attempt back, so that load can never cost an
-    /// account its attempts.
-    pub async fn reserve_hash(&self, attempt: Attempt) -> Result<(Reserved, Attempt), AppError> {
-        match self.hasher.reserve() {
-            Ok(reserved) => Ok((reserved, attempt)),
-            Err(busy) => {
-                self.limiter.abandoned(attempt).await?;
-                Err(busy.into())
-            }
-        }
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl FromRef<AppState> for store::Db {
-    fn from_ref(state: &AppState) -> Self {
-        state.db.clone()
-    }
 }
 
 /// A server bound to its address, ready to run.
@@ -217,11 +146,11 @@ impl Application {
             db.clone(),
             (second_factors.clone(), passkeys.clone()),
             (limiter.clone(), hasher.clone()),
-            config.limits.failures(),
+            crate::auth::limits::FailureLimits::of(&config.limits),
             config.reauth_window,
         );
 
-        let state = AppState(Arc::new(Shared {
+        let state = AppState::new(Shared {
             db,
             leptos_options,
             config: Arc::new(config),
@@ -236,7 +165,7 @@ impl Application {
             proof,
             mailer,
             mailed,
-        }));
+        });
         Ok(Self {
             listener,
             router: router(state.clone()),

@@ -78,7 +78,11 @@ impl Profiles {
         let body = Bytes::from(serde_json::to_vec(&answer).expect("a user serializes"));
         // Kept only with the very profile it was written from: another
         // request may have read a newer one meanwhile.
-        if let Some(kept) = self.kept.write().unwrap_or_else(|e| e.into_inner()).get_mut(id)
+        if let Some(kept) = self
+            .kept
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
             && kept.profile == profile
         {
             kept.shown = Some((role, body.clone()));

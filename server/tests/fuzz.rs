@@ -19,7 +19,7 @@ use classboard::{
 };
 use proptest::prelude::*;
 use server::{
-    api::auth::cookie_token,
+    api::tokens::cookie_token,
     auth::{
         jwt::Keys,
         limits::ClientNet,

@@ -3,7 +3,7 @@
 //! the one policy in `auth::proof`; these handlers name their action and
 //! the checks that can refuse it.
 
-use super::openapi::Failure;
+use crate::error::Failure;
 
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
@@ -15,21 +15,13 @@ use classboard::{
 };
 use qrcode::{QrCode, render::svg};
 
-use super::passkeys;
+use super::shared::{self, limit_factor_changes, presented};
 use crate::{
     AppError, Result,
-    auth::{
-        jwt::TokenError,
-        limits::Key,
-        mfa::Pending,
-        proof::{Action, Presented},
-    },
+    auth::{jwt::TokenError, limits::Key, mfa::Pending, proof::Action},
     extract::{AppJson, AuthUser, Client},
-    startup::AppState,
-    store::{
-        rfc3339,
-        users::{self, Account},
-    },
+    state::AppState,
+    store::{rfc3339, users::Account},
 };
 
 /// `GET /api/account/mfa`
@@ -49,7 +41,7 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
             enabled: factors.totp_since.is_some(),
             created_at: factors.totp_since.map(rfc3339),
         },
-        passkeys: passkeys.into_iter().map(passkeys::view).collect(),
+        passkeys: passkeys.into_iter().map(shared::passkey_view).collect(),
         recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(0),
     }))
 }
@@ -317,41 +309,7 @@ pub async fn reauth_passkey_options(
     let Some(started) = state.passkeys.begin_assertion(&user.id, None).await? else {
         return Err(AppError::Conflict("This account has no passkey."));
     };
-    Ok(Json(passkeys::ceremony(started)))
-}
-
-/// Counts a factor change (an enrolment, a registration, a
-/// re-authentication ceremony: each writes a row) under `key` against
-/// `FACTOR_CHANGES_PER_USER`: the account's for a registration, which needs
-/// a proof; the session's for the others, which need only its token.
-pub(super) async fn limit_factor_changes(state: &AppState, key: &Key) -> Result<()> {
-    let limit = state.config.limits.factor_changes_per_user;
-    state.limit(key, limit).await
-}
-
-/// The proof a body presents, with a passkey's answer read as WebAuthn's
-/// JSON (`422` when one half of it is missing, or it is not one).
-pub(super) fn presented(proof: Reauth) -> Result<Presented> {
-    let passkey = if proof.ceremony.is_some() || proof.credential.is_some() {
-        Some(passkeys::assertion(
-            proof.ceremony.as_deref(),
-            proof.credential.as_deref(),
-        )?)
-    } else {
-        None
-    };
-    Ok(Presented {
-        password: proof.password,
-        code: proof.code.filter(|c| !c.trim().is_empty()),
-        passkey,
-    })
-}
-
-/// The caller's account; one deleted since the token was issued is `401`.
-pub(super) async fn current(state: &AppState, user: &AuthUser) -> Result<Account> {
-    users::by_id(&state.db, &user.id)
-        .await?
-        .ok_or(AppError::InvalidToken(TokenError::Revoked))
+    Ok(Json(shared::passkey_ceremony(started)))
 }
 
 /// The QR code of `uri` as an SVG document, drawn on the server: the

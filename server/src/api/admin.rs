@@ -2,7 +2,7 @@
 //! handler asks for the `admin` role first; every change, for a session
 //! proven within `REAUTH_WINDOW` too (the proof policy, `auth::proof`).
 
-use super::openapi::{Failure, Page};
+use crate::{error::Failure, extract::Page};
 use axum::{
     Json,
     extract::{Path, State},
@@ -10,13 +10,13 @@ use axum::{
 };
 use classboard::api::{AdminUser, AdminUserPage, EventKind, Role};
 
-use super::lifecycle::prepare;
+use super::shared::prepare;
 use crate::{
     AppError, Result,
     auth::proof::Action,
     extract::{AuthUser, Client, PageQuery},
     mail::Letter,
-    startup::AppState,
+    state::AppState,
     store::{
         audit::Event,
         mfa, rfc3339,

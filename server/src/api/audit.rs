@@ -1,15 +1,15 @@
 //! Security events: `GET /api/account/activity` (the caller's own) and
 //! `GET /api/admin/audit` (every account's, for admins).
 
-use super::openapi::{Failure, Page};
+use crate::{error::Failure, extract::Page};
 use axum::{Json, extract::State};
 use classboard::api::{Event, EventKind, EventPage, Role};
 
-use super::device_name;
+use super::shared::device_name;
 use crate::{
     AppError, Result,
     extract::{AuthUser, PageQuery},
-    startup::AppState,
+    state::AppState,
     store::{
         audit::{self, EventRow, Filter},
         rfc3339,
@@ -141,14 +141,4 @@ fn view(mut row: EventRow, reader: View<'_>) -> Option<Event> {
         session_id: row.session_id,
         detail: row.detail,
     })
-}
-
-/// Records an event that goes with no change of its own (a failed sign-in,
-/// a wrong code, a reuse whose revocation has committed). A failure to
-/// record it is logged with its cause, and the request is answered as it
-/// would have been: the answer (a `401`, the cookie cleared) matters more.
-pub(super) async fn record_alone(state: &AppState, event: &crate::store::audit::Event<'_>) {
-    if let Err(e) = audit::record(&state.db, event).await {
-        tracing::error!(error = %e, kind = event.kind.as_str(), "cannot record a security event");
-    }
 }

@@ -1,24 +1,29 @@
 //! `/api/auth/*`, `/api/me` and the JWKS: signup, login, refresh, logout and
 //! sessions.
 
-use super::openapi::{Failure, Page};
+use crate::{error::Failure, extract::Page};
 use axum::{
     Json,
     extract::{Path, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use classboard::{
     ErrorCode,
     api::{
-        EventKind, LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Role, Session,
-        SessionList, SignupRequest, TokenResponse, User,
+        EventKind, LoginRequest, MfaLogin, MfaMethod, MfaRequired, RefreshRequest, Session,
+        SessionList, SignupRequest,
     },
     validate::{Email, Issue, Username},
 };
 
-use super::{device_name, passkeys};
+use super::{
+    shared::{self, device_name},
+    tokens::{
+        begin_session, no_content_clearing_cookie, no_store, presented_token, start_session,
+        token_response, with_cleared_cookie,
+    },
+};
 use crate::{
     AppError, Result,
     auth::{
@@ -27,22 +32,16 @@ use crate::{
         normalize::{self, LoginName, PasswordForms},
         passkeys::Verified,
         password::Verdict,
-        sessions::{Admission, Issued, Reason, Refresh, SessionCursor, SignIn, Start},
+        sessions::{Reason, Refresh, SessionCursor, SignIn},
     },
-    extract::{
-        AppJson, AuthUser, Client, OptionalJson, PageQuery, from_own_page, is_https, same_origin,
-    },
-    startup::AppState,
+    extract::{AppJson, AuthUser, Client, OptionalJson, PageQuery},
+    state::AppState,
     store::{
         audit::{Event, Origin},
         now_ms, rfc3339,
         users::{self, Account},
     },
 };
-
-/// Name and path of the refresh-token cookie.
-pub const COOKIE: &str = "refresh_token";
-const COOKIE_PATH: &str = "/api/auth";
 
 /// `POST /api/auth/signup`
 #[utoipa::path(
@@ -92,13 +91,13 @@ pub async fn signup(
         now_ms(),
     )
     .await
-    .map_err(|e| match users::taken_field(&e) {
+    .map_err(|e| match crate::store::taken_field(&e) {
         Some("email") => AppError::Conflict("An account with this email already exists."),
         Some(_) => AppError::Conflict("This username is taken."),
         None => e.into(),
     })?;
     tracing::info!(user = %account.id, "account created");
-    super::lifecycle::mail_signup_verification(&state, &account).await;
+    super::shared::mail_signup_verification(&state, &account).await;
     let sign_in = SignIn::password(now_ms());
     let gone = AppError::Internal("the account vanished while signing up".into());
     let events = [(EventKind::Signup, None), (EventKind::LoginSucceeded, None)];
@@ -161,7 +160,11 @@ async fn log_in(
         .map_or(Subject::Name(name.as_str()), |a| Subject::Account(&a.id));
     let attempt = state
         .limiter
-        .attempt(subject, net, limits.failures())
+        .attempt(
+            subject,
+            net,
+            crate::auth::limits::FailureLimits::of(&limits),
+        )
         .await??;
     let (reserved, attempt) = state.reserve_hash(attempt).await?;
 
@@ -181,7 +184,7 @@ async fn log_in(
                 user_id: account.as_ref().map(|a| a.id.as_str()),
                 ..Event::new(EventKind::LoginFailed, "", &origin)
             };
-            super::audit::record_alone(&state, &failed).await;
+            super::shared::record_alone(&state, &failed).await;
             return Err(AppError::InvalidCredentials);
         }
     };
@@ -223,82 +226,6 @@ async fn log_in(
         // second step follows, as if it had been there all along.
         None => mfa_required(&state, &account, origin.user_agent.as_deref()).await,
     }
-}
-
-/// Starts a session for `account`, signed in from `origin` as `sign_in`,
-/// records `events` with it, and answers its tokens; `gone` answers an
-/// account deleted or locked meanwhile, or a factor the sign-in used that
-/// was removed meanwhile.
-pub(super) async fn start_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    (account, origin): (&Account, &Origin),
-    sign_in: SignIn,
-    events: &[(EventKind, Option<&str>)],
-    gone: AppError,
-) -> Result<Response> {
-    let second_factor_needed = AppError::Internal(
-        "a sign-in that used a second factor was taken for a password-only one".into(),
-    );
-    begin_session(
-        state,
-        headers,
-        status,
-        (account, origin),
-        sign_in,
-        events,
-        gone,
-    )
-    .await?
-    .ok_or(second_factor_needed)
-}
-
-/// [`start_session`], for a password-only sign-in: `None` when the account
-/// has a second factor by now (added after the sign-in read the account),
-/// and no session started.
-async fn begin_session(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    (account, origin): (&Account, &Origin),
-    sign_in: SignIn,
-    events: &[(EventKind, Option<&str>)],
-    gone: AppError,
-) -> Result<Option<Response>> {
-    // The account's credentials as the sign-in checked them: a password
-    // reset, change or deletion that committed since refuses the session.
-    let started = state
-        .sessions
-        .start(
-            &account.id,
-            Some(account.credentials_version),
-            origin,
-            sign_in,
-            events,
-        )
-        .await?;
-    let (issued, role) = match started {
-        Start::Started(issued, role) => (issued, role),
-        Start::Not(Admission::SecondFactorNeeded) => return Ok(None),
-        Start::Not(Admission::FactorGone | Admission::Admit) => return Err(gone),
-        Start::Refused => {
-            // Locked since the sign-in read the account: say so, as to a
-            // sign-in that came after.
-            let locked = users::by_id(&state.db, &account.id)
-                .await?
-                .is_some_and(|a| a.locked);
-            return Err(if locked { AppError::Locked } else { gone });
-        }
-    };
-    token_response(
-        state,
-        headers,
-        status,
-        remembered(state, account, role),
-        issued,
-    )
-    .map(Some)
 }
 
 /// The `403 mfa_required` answer: no token yet, a challenge for the second
@@ -355,7 +282,7 @@ pub async fn mfa(
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
     let passkey = match req.method {
-        MfaMethod::Passkey => Some(passkeys::assertion(
+        MfaMethod::Passkey => Some(shared::passkey_assertion(
             req.ceremony.as_deref(),
             req.credential.as_deref(),
         )?),
@@ -372,7 +299,11 @@ pub async fn mfa(
     state.limit_auth_request(net).await?;
     let attempt = state
         .limiter
-        .attempt_code(&challenge.user_id, net, limits.failures())
+        .attempt_code(
+            &challenge.user_id,
+            net,
+            crate::auth::limits::FailureLimits::of(&limits),
+        )
         .await??;
     // The passkey (its key, `hwk` or `swk`, and id) when one verified.
     let (outcome, key) = match (req.method, passkey) {
@@ -416,7 +347,7 @@ pub async fn mfa(
     };
     if let mfa::Outcome::Wrong { .. } = outcome {
         let failed = Event::new(EventKind::SecondFactorFailed, &challenge.user_id, &origin);
-        super::audit::record_alone(&state, &failed).await;
+        super::shared::record_alone(&state, &failed).await;
     }
     let (challenge, recovery_set) = match outcome {
         mfa::Outcome::Done {
@@ -552,10 +483,11 @@ async fn rotate(
             user_id,
         } => {
             state.revocations.insert([&session_id]);
+            crate::metrics::reuse_detected();
             // After the revocation committed: it is what matters, and its
             // statement is shared by every way a reuse can be found.
             let reused = Event::new(EventKind::RefreshTokenReused, &user_id, &origin);
-            super::audit::record_alone(&state, &reused.session(&session_id)).await;
+            super::shared::record_alone(&state, &reused.session(&session_id)).await;
             return Ok(with_cleared_cookie(
                 &state,
                 &headers,
@@ -746,125 +678,4 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CACHE_CONTROL, "public, max-age=60")],
         Json(state.keys.jwks()),
     )
-}
-
-/// The refresh token from the body, else from the cookie. A cookie is sent
-/// by the browser on its own, so it is only accepted from this site's pages.
-fn presented_token(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Option<RefreshRequest>,
-) -> Result<Option<String>> {
-    if let Some(token) = body.and_then(|b| b.refresh_token).filter(|t| !t.is_empty()) {
-        return Ok(Some(token));
-    }
-    match cookie_token(headers) {
-        Some(token) => {
-            same_origin(
-                headers,
-                state.config.trust_forwarded_for,
-                &state.config.cors_allowed_origins,
-            )?;
-            Ok(Some(token))
-        }
-        None => Ok(None),
-    }
-}
-
-/// The value of the refresh-token cookie, if the request carries one.
-pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    CookieJar::from_headers(headers)
-        .get(COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|t| !t.is_empty())
-}
-
-/// The public view of `account` with the `role` its new session carries;
-/// its profile is now remembered for `me`.
-fn remembered(state: &AppState, account: &Account, role: Role) -> User {
-    let profile = account.profile();
-    state.profiles.remember(&account.id, profile.clone());
-    profile.to_api(&account.id, role)
-}
-
-fn token_response(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    user: User,
-    issued: Issued,
-) -> Result<Response> {
-    let access_token = state
-        .keys
-        .issue_signed_in(
-            &user.id,
-            &user.username,
-            user.role,
-            &issued.session_id,
-            &issued.amr,
-            u64::try_from(issued.auth_time / 1000).unwrap_or(0),
-        )
-        .map_err(|_| AppError::NotReady("no signing key is active"))?;
-    let max_age = state.sessions.policy().idle;
-    let cookie = refresh_cookie(state, headers, issued.refresh_token.clone(), max_age);
-    // A page of this site gets the refresh token only as the HttpOnly
-    // cookie: a script injected into the page must not be able to read it.
-    let refresh_token =
-        (!from_own_page(headers, state.config.trust_forwarded_for)).then_some(issued.refresh_token);
-    let body = TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in: state.keys.ttl().as_secs(),
-        refresh_token,
-        user,
-    };
-    let mut response = (status, Json(body)).into_response();
-    no_store(response.headers_mut());
-    set_cookie(&mut response, &cookie);
-    Ok(response)
-}
-
-fn refresh_cookie(
-    state: &AppState,
-    headers: &HeaderMap,
-    value: String,
-    max_age: std::time::Duration,
-) -> Cookie<'static> {
-    Cookie::build((COOKIE, value))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .path(COOKIE_PATH)
-        .secure(is_https(headers, state.config.trust_forwarded_for))
-        .max_age(cookie::time::Duration::seconds(
-            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .build()
-}
-
-fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
-    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-}
-
-fn no_store(headers: &mut HeaderMap) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-fn cleared_cookie(state: &AppState, headers: &HeaderMap) -> Cookie<'static> {
-    refresh_cookie(state, headers, String::new(), std::time::Duration::ZERO)
-}
-
-fn with_cleared_cookie(state: &AppState, headers: &HeaderMap, error: AppError) -> Response {
-    let mut response = error.into_response();
-    no_store(response.headers_mut());
-    set_cookie(&mut response, &cleared_cookie(state, headers));
-    response
-}
-
-fn no_content_clearing_cookie(state: &AppState, headers: &HeaderMap) -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(&mut response, &cleared_cookie(state, headers));
-    response
 }

@@ -1,7 +1,7 @@
 //! `/api/grades`: teachers (and admins) assign; students see their own,
 //! teachers what they assigned, admins everything.
 
-use super::openapi::{Failure, Page};
+use crate::{error::Failure, extract::Page};
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
     api::{Grade, GradeList, GradeResponse, NewGrade, Role},
@@ -11,7 +11,7 @@ use classboard::{
 use crate::{
     AppError, Result,
     extract::{AppJson, AuthUser, PageQuery},
-    startup::AppState,
+    state::AppState,
     store::{grades, now_ms},
 };
 

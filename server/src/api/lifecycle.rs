@@ -7,29 +7,28 @@
 //! request answers the same, at once, whether or not the address has an
 //! account: the lookup and the mail happen after the answer.
 
-use super::openapi::Failure;
+use crate::error::Failure;
 use axum::{Json, extract::State, http::StatusCode};
 use classboard::{
     api::{EventKind, MailedToken, NewEmail, NewPassword, PasswordReset, PasswordResetRequest},
     validate::{Email, Issue},
 };
 
-use super::account::{current, presented};
+use super::shared::{current, mail_token, prepare, presented};
 use crate::{
     AppError, Result,
     auth::{
         limits::{ClientNet, Key},
-        mailed::lifetime,
         normalize,
         proof::Action,
     },
     extract::{AppJson, AuthUser, Client, Proven},
-    mail::{Letter, Prepared},
-    startup::AppState,
+    mail::Letter,
+    state::AppState,
     store::{
         audit::{Event, Origin},
-        email_tokens::{self, NewToken, Purpose, Reset, Verified},
-        ms, now_ms,
+        email_tokens::{self, Purpose, Reset, Verified},
+        now_ms,
         users::{self, Account, Deleted},
     },
 };
@@ -430,84 +429,6 @@ pub async fn delete_account(
 
 fn last_admin() -> AppError {
     AppError::Conflict("You are the last admin: make someone else an admin first.")
-}
-
-/// Mails a verification link for the address the account signed up with.
-/// A failure is logged, not returned: the account exists, and its owner can
-/// ask again.
-pub async fn mail_signup_verification(state: &AppState, account: &Account) {
-    if let Err(e) = mail_token(
-        state,
-        account,
-        Purpose::VerifyEmail,
-        &account.email,
-        None,
-        (&[], None),
-    )
-    .await
-    {
-        tracing::error!(user = %account.id, error = %e, "cannot queue the verification mail");
-    }
-}
-
-/// Mints a token of `purpose` for `account`, ending its older ones, and
-/// queues the mail that carries it to `to`, with `more` letters, and
-/// records `event`, in one
-/// transaction; `false` (nothing done) when the account was deleted, or its
-/// credentials moved on from `version` (when given).
-async fn mail_token(
-    state: &AppState,
-    account: &Account,
-    purpose: Purpose,
-    to: &str,
-    version: Option<i64>,
-    (more, event): (&[Prepared], Option<&Event<'_>>),
-) -> Result<bool> {
-    let (token, hash) = state.mailed.mint();
-    let username = &account.username;
-    let letter = match purpose {
-        Purpose::VerifyEmail => Letter::VerifyEmail {
-            username,
-            token: &token,
-        },
-        Purpose::ChangeEmail => Letter::ConfirmNewEmail {
-            username,
-            token: &token,
-        },
-        Purpose::ResetPassword => Letter::ResetPassword {
-            username,
-            token: &token,
-        },
-    };
-    let carrier = prepare(state, to, letter)?;
-    let now = now_ms();
-    let mail: Vec<_> = std::iter::once(&carrier)
-        .chain(more)
-        .map(Prepared::queued)
-        .collect();
-    let issued = email_tokens::issue(
-        &state.db,
-        &NewToken {
-            hash: &hash,
-            user_id: &account.id,
-            purpose,
-            email: to,
-            now,
-            expires_at: now + ms(lifetime(purpose)),
-        },
-        version,
-        (&mail, event),
-    )
-    .await?;
-    state.mailer.wake();
-    Ok(issued)
-}
-
-pub(super) fn prepare(state: &AppState, to: &str, letter: Letter<'_>) -> Result<Prepared> {
-    state
-        .mailer
-        .prepare(to, letter)
-        .map_err(|e| AppError::Internal(format!("cannot compose a mail: {e}")))
 }
 
 /// A new password for `account`, checked against the rules; `422` on the

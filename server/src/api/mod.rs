@@ -4,7 +4,7 @@ use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{AppError, startup::AppState};
+use crate::{AppError, state::AppState};
 
 pub mod account;
 pub mod admin;
@@ -16,6 +16,8 @@ pub mod lifecycle;
 pub mod openapi;
 pub mod passkeys;
 pub mod posts;
+pub mod shared;
+pub mod tokens;
 pub mod users;
 
 pub use gate::BODY_LIMIT;
@@ -43,10 +45,33 @@ pub fn document() -> utoipa::openapi::OpenApi {
     router().1
 }
 
+/// `GET /api/openapi.json`: the document, made once per process.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "operations",
+    operation_id = "document",
+    responses(
+        (status = 200, description = "This document (OpenAPI 3.1)", body = Object),
+        crate::error::Failure,
+    )
+)]
+pub async fn serve_document() -> impl axum::response::IntoResponse {
+    static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        document()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises")
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        JSON.as_str(),
+    )
+}
+
 /// Routes under `/api`.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(openapi::document))
+        .routes(routes!(serve_document))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
@@ -99,46 +124,4 @@ fn finish(router: Router<AppState>) -> Router<AppState> {
         .route("/api/{*rest}", axum::routing::any(unknown))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(gate::GateLayer::default())
-}
-
-/// A `User-Agent` named as people name a device: "Chrome on Linux",
-/// "Firefox", "Windows 10"; `None` when it names neither a browser nor a
-/// system.
-pub fn device_name(user_agent: &str) -> Option<String> {
-    let parsed = woothee::parser::Parser::new().parse(user_agent)?;
-    let known = |s: &str| !s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN;
-    match (known(parsed.name), known(parsed.os)) {
-        (true, true) => Some(format!("{} on {}", parsed.name, parsed.os)),
-        (true, false) => Some(parsed.name.to_owned()),
-        (false, true) => Some(parsed.os.to_owned()),
-        (false, false) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::device_name;
-
-    #[test]
-    fn devices_are_named_as_people_name_them() {
-        let cases = [
-            (
-                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-                Some("Chrome on Linux"),
-            ),
-            (
-                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
-                Some("Firefox on Windows 10"),
-            ),
-            (
-                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-                Some("Safari on iPhone"),
-            ),
-            ("", None),
-            ("\u{0}garbage\u{7f}", None),
-        ];
-        for (agent, named) in cases {
-            assert_eq!(device_name(agent).as_deref(), named, "{agent:?}");
-        }
-    }
 }

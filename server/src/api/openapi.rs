@@ -53,7 +53,7 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "refresh_cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::auth::COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(super::tokens::COOKIE))),
         );
     }
 }
@@ -77,43 +77,4 @@ pub struct EmailChangeBody {
     proof: Reauth,
     #[serde(flatten)]
     change: NewEmail,
-}
-
-/// `GET /api/openapi.json`: the document, made once per process.
-#[utoipa::path(
-    get,
-    path = "/api/openapi.json",
-    tag = "operations",
-    responses(
-        (status = 200, description = "This document (OpenAPI 3.1)", body = Object),
-        Failure,
-    )
-)]
-pub async fn document() -> impl axum::response::IntoResponse {
-    static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        super::document()
-            .to_pretty_json()
-            .expect("the OpenAPI document serialises")
-    });
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        JSON.as_str(),
-    )
-}
-
-/// Every operation's other answers: an error, in the contract's one error
-/// body (`error`, `error_description`, `details` for `validation_failed`).
-#[derive(utoipa::IntoResponses)]
-#[response(status = "default", description = "An error; the body says which")]
-pub struct Failure(#[allow(dead_code)] classboard::ErrorBody);
-
-/// `?limit=&before=` of every list (see `extract::PageQuery`).
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct Page {
-    /// How many, 1 to 100 (default 20).
-    limit: Option<i64>,
-    /// The `next` of the previous page.
-    before: Option<String>,
 }

@@ -2,7 +2,7 @@
 //! re-authentication) and `/api/auth/passkey*` (signing in with one, with no
 //! password or as the second step of a password login).
 
-use super::openapi::Failure;
+use crate::error::Failure;
 use axum::{
     Json,
     extract::{Path, State},
@@ -11,30 +11,31 @@ use axum::{
 };
 use classboard::{
     api::{
-        EventKind, MfaPasskeyOptions, NewPasskey, Passkey, PasskeyCeremony, PasskeyList,
-        PasskeyResponse, PasskeySignIn, Reauth,
+        EventKind, MfaPasskeyOptions, NewPasskey, PasskeyCeremony, PasskeyList, PasskeyResponse,
+        PasskeySignIn, Reauth,
     },
     validate::Issue,
 };
-use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
-use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::{
-    account::{limit_factor_changes, presented},
-    auth::start_session,
+    shared::{
+        limit_factor_changes, passkey_answer, passkey_assertion, passkey_ceremony, passkey_view,
+        presented,
+    },
+    tokens::start_session,
 };
 use crate::{
     AppError, Result,
     auth::{
         limits::{ClientNet, Key},
-        passkeys::{self, MAX_PER_ACCOUNT, PasskeyRow, Presented, Registered, Started, Verified},
+        passkeys::{self, MAX_PER_ACCOUNT, Registered, Verified},
         proof::Action,
         sessions::SignIn,
     },
     extract::{AppJson, AuthUser, Client, ClientIp},
-    startup::AppState,
-    store::{audit::Event, now_ms, rfc3339, users},
+    state::AppState,
+    store::{audit::Event, now_ms, users},
 };
 
 /// `GET /api/account/passkeys`
@@ -49,7 +50,7 @@ use crate::{
 pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<PasskeyList>> {
     let passkeys = state.passkeys.list(&user.id).await?;
     Ok(Json(PasskeyList {
-        passkeys: passkeys.into_iter().map(view).collect(),
+        passkeys: passkeys.into_iter().map(passkey_view).collect(),
     }))
 }
 
@@ -93,7 +94,7 @@ pub async fn register(
     else {
         return Err(too_many());
     };
-    Ok(Json(ceremony(started)))
+    Ok(Json(passkey_ceremony(started)))
 }
 
 /// `POST /api/account/passkeys {ceremony, credential, name}`: finishes
@@ -115,8 +116,10 @@ pub async fn add(
     user: AuthUser,
     AppJson(req): AppJson<NewPasskey>,
 ) -> Result<(StatusCode, Json<PasskeyResponse>)> {
-    let registration =
-        answer::<RegisterPublicKeyCredential>(Some(&req.ceremony), req.credential.as_deref());
+    let registration = passkey_answer::<RegisterPublicKeyCredential>(
+        Some(&req.ceremony),
+        req.credential.as_deref(),
+    );
     let ((ceremony, presented), name) = match (registration, passkey_name(&req.name)) {
         (Ok(registration), Ok(name)) => (registration, name),
         (registration, name) => {
@@ -156,7 +159,7 @@ pub async fn add(
     Ok((
         StatusCode::CREATED,
         Json(PasskeyResponse {
-            passkey: view(added),
+            passkey: passkey_view(added),
         }),
     ))
 }
@@ -224,7 +227,9 @@ pub async fn sign_in_options(
 ) -> Result<Json<PasskeyCeremony>> {
     // Each ceremony writes a row: it counts like a sign-in request.
     state.limit_auth_request(ClientNet::of(ip)).await?;
-    Ok(Json(ceremony(state.passkeys.begin_sign_in().await?)))
+    Ok(Json(passkey_ceremony(
+        state.passkeys.begin_sign_in().await?,
+    )))
 }
 
 /// `POST /api/auth/passkey {ceremony, credential}`: signs in with a passkey
@@ -244,7 +249,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
-    let (ceremony, presented) = assertion(Some(&req.ceremony), req.credential.as_deref())?;
+    let (ceremony, presented) = passkey_assertion(Some(&req.ceremony), req.credential.as_deref())?;
     // Each ceremony writes a row: it counts like a sign-in request.
     state.limit_auth_request(ClientNet::of(ip)).await?;
     let (user_id, passkey_id, key) =
@@ -310,41 +315,7 @@ pub async fn second_factor_options(
             "This account has no passkey: use another method.".into(),
         ));
     };
-    Ok(Json(ceremony(started)))
-}
-
-/// The ceremony and credential of a passkey assertion, both required, the
-/// credential read as WebAuthn's JSON; `422` naming what is missing or not
-/// one.
-pub fn assertion(
-    ceremony: Option<&str>,
-    credential: Option<&RawValue>,
-) -> Result<(String, Presented<PublicKeyCredential>)> {
-    answer(ceremony, credential).map_err(AppError::validation)
-}
-
-/// A ceremony's answer in a request body: the ceremony and the browser's
-/// credential, both required. Otherwise, the issue of each, for a `422`.
-fn answer<T: DeserializeOwned>(
-    ceremony: Option<&str>,
-    credential: Option<&RawValue>,
-) -> std::result::Result<(String, Presented<T>), [(&'static str, Option<Issue>); 2]> {
-    let ceremony = ceremony.filter(|c| !c.is_empty());
-    let presented = credential.map(|json| Presented::parse(json).ok_or(Issue::Invalid));
-    match (ceremony, presented) {
-        (Some(ceremony), Some(Ok(presented))) => Ok((ceremony.to_owned(), presented)),
-        (ceremony, presented) => Err([
-            ("ceremony", ceremony.is_none().then_some(Issue::Required)),
-            (
-                "credential",
-                match presented {
-                    None => Some(Issue::Required),
-                    Some(Err(issue)) => Some(issue),
-                    Some(Ok(_)) => None,
-                },
-            ),
-        ]),
-    }
+    Ok(Json(passkey_ceremony(started)))
 }
 
 /// A passkey's name as its owner typed it: trimmed, 1 to 64 characters, no
@@ -359,23 +330,6 @@ fn passkey_name(raw: &str) -> std::result::Result<String, Issue> {
         Err(Issue::InvalidCharacters)
     } else {
         Ok(name.to_owned())
-    }
-}
-
-pub fn ceremony(started: Started) -> PasskeyCeremony {
-    PasskeyCeremony {
-        ceremony: started.ceremony,
-        options: started.options,
-    }
-}
-
-/// A passkey as the API shows it.
-pub fn view(row: PasskeyRow) -> Passkey {
-    Passkey {
-        id: row.id,
-        name: row.name,
-        created_at: rfc3339(row.created_at),
-        last_used_at: row.last_used_at.map(rfc3339),
     }
 }
 

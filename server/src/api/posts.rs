@@ -1,13 +1,13 @@
 //! `/api/posts`: everyone reads, members publish, authors and admins delete.
 
-use super::openapi::{Failure, Page};
 use crate::{
     AppError, Result,
     auth::limits::{self, Key},
     extract::{AppJson, AuthUser, PageQuery},
-    startup::AppState,
+    state::AppState,
     store::{Db, now_ms, posts},
 };
+use crate::{error::Failure, extract::Page};
 use axum::{
     Json,
     extract::{Path, State},

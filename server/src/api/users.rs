@@ -1,6 +1,6 @@
 //! `/api/users/{id}/role`: an admin changes someone's role.
 
-use super::openapi::Failure;
+use crate::error::Failure;
 use axum::{
     Json,
     extract::{Path, State},
@@ -14,7 +14,7 @@ use crate::{
     AppError, Result,
     auth::proof::Action,
     extract::{AppJson, AuthUser, Client},
-    startup::AppState,
+    state::AppState,
     store::{
         audit::Event,
         users::{self, RoleChanged},

@@ -186,6 +186,17 @@ pub struct FailureLimits {
     pub codes_per_account: RateLimit,
 }
 
+impl FailureLimits {
+    /// The budgets every sign-in attempt counts against, as configured.
+    pub fn of(limits: &crate::config::Limits) -> Self {
+        Self {
+            per_account_ip: limits.login_failures_per_account_ip,
+            per_account: limits.login_failures_per_account,
+            codes_per_account: limits.second_factor_failures_per_account,
+        }
+    }
+}
+
 /// A sign-in attempt counted by [`Limiter::attempt`]: a failure unless
 /// [`Limiter::succeeded`] says otherwise.
 #[derive(Debug)]

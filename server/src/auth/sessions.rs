@@ -435,7 +435,6 @@ impl Sessions {
                     Decided::Gone => return Ok(Refresh::Invalid),
                     Decided::Revoked(state) => {
                         tracing::warn!(session = %state.session_id, "refresh token reuse detected; session revoked");
-                        crate::metrics::reuse_detected();
                         return Ok(Refresh::Reused {
                             session_id: state.session_id,
                             user_id: state.user_id,

@@ -239,7 +239,7 @@ pub async fn verify(
             .execute(&mut *tx)
             .await;
             match updated {
-                Err(e) if super::users::taken_field(&e) == Some("email") => {
+                Err(e) if super::taken_field(&e) == Some("email") => {
                     return Ok(Verified::Taken);
                 }
                 other => other?.rows_affected(),

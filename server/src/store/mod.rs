@@ -433,6 +433,17 @@ pub(crate) fn violated_unique(e: &sqlx::Error) -> Option<String> {
     })
 }
 
+/// Which field a unique-constraint violation on `users` is about, by the
+/// index or constraint it names (see [`violated_unique`]).
+pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
+    match violated_unique(e)?.as_str() {
+        // SQLite names the columns, PostgreSQL the index or constraint.
+        "users.email" | "users_email_key" => Some("email"),
+        "users.username" | "users_username_lower" => Some("username"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod unavailable {
     use super::{is_lost_connection, is_unavailable};

@@ -8,11 +8,28 @@ use sqlx::{
     sqlite::{SqliteArguments, SqliteRow},
 };
 
-use super::{
-    batches::Batched,
-    counters,
-    sessions::{Rotated, Spent},
-};
+use super::{batches::Batched, counters};
+
+/// What a rotation's count and conditional spend returned.
+#[derive(Debug)]
+pub struct Spent {
+    /// The attempts counted under the key in this window, this one included.
+    pub count: i64,
+    /// Session, user and role when the token was live and is now spent.
+    pub rotated: Option<Rotated>,
+}
+
+/// The session of a token just spent, with its user's role as stored now.
+#[derive(Debug, FromRow)]
+pub struct Rotated {
+    pub session_id: String,
+    pub user_id: String,
+    pub role: String,
+    /// How the session signed in: RFC 8176 `amr` values, space separated.
+    pub amr: String,
+    /// When it signed in (ms).
+    pub auth_time: i64,
+}
 
 /// One refresh's fast path, as the two statements bind it.
 pub struct Rotation {

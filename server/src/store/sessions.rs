@@ -8,7 +8,8 @@ use sqlx::{FromRow, PgConnection, SqliteConnection};
 use super::{
     Db,
     audit::{Event, Record},
-    in_tx, on, rotations,
+    in_tx, on,
+    rotations::{self, Rotated, Spent},
 };
 
 /// Why a session ended (stored, and shown in logs).
@@ -180,7 +181,7 @@ pub struct TokenState {
     pub session_id: String,
     pub user_id: String,
     pub role: String,
-    /// How the session signed in (see [`Rotated::amr`]).
+    /// How the session signed in (see [`rotations::Rotated::amr`]).
     pub amr: String,
     pub auth_time: i64,
     pub spent_at: Option<i64>,
@@ -200,27 +201,6 @@ pub struct SessionRow {
     pub last_used_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
-}
-
-/// What a rotation's count and conditional spend returned.
-#[derive(Debug)]
-pub struct Spent {
-    /// The attempts counted under the key in this window, this one included.
-    pub count: i64,
-    /// Session, user and role when the token was live and is now spent.
-    pub rotated: Option<Rotated>,
-}
-
-/// The session of a token just spent, with its user's role as stored now.
-#[derive(Debug, FromRow)]
-pub struct Rotated {
-    pub session_id: String,
-    pub user_id: String,
-    pub role: String,
-    /// How the session signed in: RFC 8176 `amr` values, space separated.
-    pub amr: String,
-    /// When it signed in (ms).
-    pub auth_time: i64,
 }
 
 /// Which live sessions a revocation ends.

@@ -204,7 +204,7 @@ macro_rules! with_columns {
 }
 
 /// Inserts a new student. A duplicate username or email fails with the
-/// database's unique-constraint error (see [`taken_field`]).
+/// database's unique-constraint error (see [`super::taken_field`]).
 pub async fn insert(
     db: &Db,
     id: &str,
@@ -225,17 +225,6 @@ pub async fn insert(
     .bind(now)
     .fetch_one(pool)
     .await)
-}
-
-/// Which field a unique-constraint violation on `users` is about, by the
-/// index or constraint it names (see `store::violated_unique`).
-pub fn taken_field(e: &sqlx::Error) -> Option<&'static str> {
-    match super::violated_unique(e)?.as_str() {
-        // SQLite names the columns, PostgreSQL the index or constraint.
-        "users.email" | "users_email_key" => Some("email"),
-        "users.username" | "users_username_lower" => Some("username"),
-        _ => None,
-    }
 }
 
 /// The account `id`, if it exists.

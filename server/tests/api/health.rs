@@ -84,7 +84,7 @@ async fn a_secret_that_others_can_read_stops_start_up() {
         _ => None,
     })
     .unwrap();
-    let Err(error) = server::Application::build(config).await else {
+    let Err(error) = server::startup::Application::build(config).await else {
         panic!("started with a secret others can read");
     };
     let error = error.to_string();

@@ -3,7 +3,7 @@ use std::{collections::HashMap, net::SocketAddr, path::PathBuf};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
-use server::{Application, Config, startup::AppState};
+use server::{Config, startup::Application, state::AppState};
 use sqlx::AnyPool;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -241,7 +241,7 @@ impl TestApp {
     /// as the console asks before an admin acts.
     pub async fn user_with_role(&self, username: &str, role: &str) -> TestUser {
         self.signup(username).await;
-        server::admin::set_role(&self.config(), username, role)
+        server::commands::set_role(&self.config(), username, role)
             .await
             .expect("role set");
         let user = self.login(username).await;

@@ -35,7 +35,7 @@ async fn rotating_never_logs_anyone_out_and_new_tokens_carry_the_new_key() {
     let app = TestApp::spawn().await;
     let ada = app.signup("ada").await;
     let before = kid_of(&ada.access);
-    let said = server::admin::keys_rotate(&app.config()).await.unwrap();
+    let said = server::commands::keys_rotate(&app.config()).await.unwrap();
     assert!(said.contains("it signs now"), "HS256 signs at once: {said}");
     // This instance re-reads the ring within seconds; the old token works
     // throughout and after.
@@ -65,7 +65,7 @@ async fn an_asymmetric_key_is_in_jwks_before_it_signs_and_after_it_retires() {
     let app = TestApp::spawn_with(&[("JWT_ALG", "EdDSA"), ("KEY_PUBLISH_LEAD", "3s")]).await;
     let ada = app.signup("ada").await;
     let first = kid_of(&ada.access);
-    let said = server::admin::keys_rotate(&app.config()).await.unwrap();
+    let said = server::commands::keys_rotate(&app.config()).await.unwrap();
     assert!(said.contains("it signs in 3s"), "{said}");
     let kids = || async {
         let response = app.get("/.well-known/jwks.json").await;
@@ -102,7 +102,7 @@ async fn revoking_a_key_ends_its_tokens_and_another_signs_at_once() {
     let app = TestApp::spawn_with(&[("JWT_ALG", "EdDSA")]).await;
     let ada = app.signup("ada").await;
     let kid = kid_of(&ada.access);
-    let said = server::admin::keys_revoke(&app.config(), &kid)
+    let said = server::commands::keys_revoke(&app.config(), &kid)
         .await
         .unwrap();
     assert!(said.contains("signs from now on"), "{said}");
@@ -126,11 +126,11 @@ async fn revoking_a_key_ends_its_tokens_and_another_signs_at_once() {
         "a revoked key is not published"
     );
     // Revoking it again, or a key that does not exist, says so.
-    let again = server::admin::keys_revoke(&app.config(), &kid)
+    let again = server::commands::keys_revoke(&app.config(), &kid)
         .await
         .unwrap();
     assert!(again.contains("revoked already"), "{again}");
-    let unknown = server::admin::keys_revoke(&app.config(), "no-such-kid")
+    let unknown = server::commands::keys_revoke(&app.config(), "no-such-kid")
         .await
         .unwrap_err();
     assert!(
@@ -146,7 +146,7 @@ async fn every_instance_signs_with_a_rotated_key_within_five_seconds() {
     let second = first.sibling().await;
     first.signup("ada").await;
     let before = kid_of(&second.login("ada").await.access);
-    server::admin::keys_rotate(&first.config()).await.unwrap();
+    server::commands::keys_rotate(&first.config()).await.unwrap();
     let took = within(
         "the other instance signs with the new key",
         Duration::from_secs(5),
@@ -209,7 +209,7 @@ async fn private_halves_are_never_stored_readable() {
     let secret = "at-rest-secret-at-rest-secret-at-rest-secret";
     let app = TestApp::spawn_with(&[("JWT_SECRET", secret)]).await;
     app.signup("ada").await;
-    server::admin::keys_rotate(&app.config()).await.unwrap();
+    server::commands::keys_rotate(&app.config()).await.unwrap();
     let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT private_key FROM signing_keys")
         .fetch_all(&app.db().await)
         .await

@@ -236,7 +236,7 @@ async fn no_password_only_login_outlives_the_first_second_factor() {
 /// An admin, signed in but not proven (the helper proves admins).
 async fn unproven_admin(app: &TestApp, name: &str) -> TestUser {
     app.signup(name).await;
-    server::admin::set_role(&app.config(), name, "admin")
+    server::commands::set_role(&app.config(), name, "admin")
         .await
         .unwrap();
     app.login(name).await

@@ -32,7 +32,7 @@ async fn another_backend_verifies_tokens_from_jwks_alone_across_a_key_rotation()
     // The server rotates; once it signs with the new key, the verifier meets
     // an unknown kid, fetches the keys again, once, and accepts the token.
     let old_kid = app.state.keys.active_kid().unwrap();
-    server::admin::keys_rotate(&app.config()).await.unwrap();
+    server::commands::keys_rotate(&app.config()).await.unwrap();
     let started = Instant::now();
     while app.state.keys.active_kid().unwrap() == old_kid {
         assert!(
