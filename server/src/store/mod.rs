@@ -10,8 +10,10 @@
 //! **How one body serves both.** Statements are written once, with `$N`
 //! parameters, which both drivers accept (sqlx's SQLite driver reads `$N` as
 //! the N-th argument). The [`on!`] macro instantiates a body once per pool
-//! type, so the compiler checks each instantiation against its own driver,
-//! and a statement both databases understand is written exactly once. Where
+//! type, so the compiler checks each instantiation's bind and row types
+//! against its own driver (the SQL text itself is checked by the tests, which
+//! run on both databases), and a statement both databases understand is
+//! written exactly once. Where
 //! they differ, a function matches on the backend and says why: how a
 //! transaction takes its locks (SQLite's one write lock, taken up front with
 //! `BEGIN IMMEDIATE`, against PostgreSQL's row locks), a rotation (a batch
@@ -19,6 +21,27 @@
 //! PostgreSQL), and names compared without case. Functions that must run
 //! inside a transaction of either backend are instantiated per connection
 //! type by a macro in their module.
+//!
+//! **Where is…** (file, then function):
+//!
+//! | what | where |
+//! |---|---|
+//! | a session starts (sign-in, signup) | `sessions::start` |
+//! | a refresh token is rotated | `sessions::rotate`: on PostgreSQL one statement; on SQLite the job `rotations::Rotation`, batched by `batches`, whose `UPDATE … SET successor` fires the trigger `refresh_token_spent` (`migrations/sqlite/0004_rotation_trigger.sql`) that stores the successor |
+//! | a presented refresh token is read | `sessions::token_state` |
+//! | a reuse ends a session | `sessions::revoke_if` |
+//! | sessions are revoked (logout, lock, password change…) | `sessions::revoke`, and in another change's transaction `sessions::InTx::revoke_sessions` |
+//! | revoked sessions reach other instances | `revocations::revoked_after` |
+//! | a mailed link is issued, read, spent | `email_tokens::issue`, `peek`, `verify` (address), `reset_password` (password reset) |
+//! | pending links end with a credential change | `email_tokens::end_credential_flows!` |
+//! | an audit event is written | `audit::record` alone; in a change's transaction `audit::Record::record` (e.g. a lock: `users::set_locked`) |
+//! | a mail is queued | `outbox::QueueMail::queue_mail`, in its cause's transaction |
+//! | an account's row is locked before a change | `users::LockForRole::lock_for_role`, `lock_account!` |
+//! | a rate limit counts | `counters::take` (and `count_event!` inside a transaction) |
+//! | TOTP, recovery codes, second-step challenges | `mfa` |
+//! | passkeys and their ceremonies | `passkeys` |
+//! | signing keys | `keys` |
+//! | posts, grades | `posts`, `grades` |
 //!
 //! The alternatives weighed (docs/DEVELOPMENT.md): sqlx's `Any` driver
 //! checks nothing at compile time and knows too few types; a trait with one
