@@ -29,7 +29,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     handoff,
-    store::{self, Ended},
+    storage::{self, Ended},
 };
 
 /// Why a call did not succeed.
@@ -80,7 +80,7 @@ pub type Result<T> = std::result::Result<T, ApiError>;
 pub async fn signup(req: &SignupRequest) -> Result<User> {
     let tokens: TokenResponse =
         json(call(Method::POST, "/api/auth/signup", Some(req), false).await?).await?;
-    store::save(&tokens.access_token, &tokens.user);
+    storage::save(&tokens.access_token, &tokens.user);
     Ok(tokens.user)
 }
 
@@ -111,7 +111,7 @@ pub async fn login(req: &LoginRequest) -> Result<LoggedIn> {
         ));
     }
     let tokens: TokenResponse = json(check(response).await?).await?;
-    store::save(&tokens.access_token, &tokens.user);
+    storage::save(&tokens.access_token, &tokens.user);
     Ok(LoggedIn::Done(tokens.user))
 }
 
@@ -119,7 +119,7 @@ pub async fn login(req: &LoginRequest) -> Result<LoggedIn> {
 pub async fn login_second_step(req: &MfaLogin) -> Result<User> {
     let tokens: TokenResponse =
         json(call(Method::POST, "/api/auth/mfa", Some(req), false).await?).await?;
-    store::save(&tokens.access_token, &tokens.user);
+    storage::save(&tokens.access_token, &tokens.user);
     Ok(tokens.user)
 }
 
@@ -132,7 +132,7 @@ pub async fn passkey_options() -> Result<PasskeyCeremony> {
 pub async fn passkey_sign_in(req: &PasskeySignIn) -> Result<User> {
     let tokens: TokenResponse =
         json(call(Method::POST, "/api/auth/passkey", Some(req), false).await?).await?;
-    store::save(&tokens.access_token, &tokens.user);
+    storage::save(&tokens.access_token, &tokens.user);
     Ok(tokens.user)
 }
 
@@ -317,7 +317,7 @@ pub async fn logout() -> Result<()> {
     let result = call::<()>(Method::POST, "/api/auth/logout", None, false)
         .await
         .map(drop);
-    store::clear(None);
+    storage::clear(None);
     handoff::forget().await;
     result
 }
@@ -326,7 +326,7 @@ pub async fn logout_all() -> Result<()> {
     let result = call::<()>(Method::POST, "/api/auth/logout-all", None, true)
         .await
         .map(drop);
-    store::clear(None);
+    storage::clear(None);
     handoff::forget().await;
     result
 }
@@ -511,7 +511,7 @@ async fn call_with(
     body: Option<&str>,
     bearer: bool,
 ) -> Result<Response> {
-    let token = if bearer { store::token() } else { None };
+    let token = if bearer { storage::token() } else { None };
     let response = send(method.clone(), path, body, token.as_deref()).await?;
     if response.status() == 401
         && let Some(failed) = token
@@ -629,10 +629,10 @@ async fn single_flight<T: Clone + 'static, F: Future<Output = T> + 'static>(
 /// Called while holding the cross-tab lock: if another tab already replaced
 /// the token that failed, use its token; otherwise refresh.
 async fn refresh_unless_done(failed: String) -> std::result::Result<String, RefreshFailure> {
-    match store::token() {
+    match storage::token() {
         None => {
             return Err(RefreshFailure::Ended(
-                store::ended().unwrap_or(Ended::Expired),
+                storage::ended().unwrap_or(Ended::Expired),
             ));
         }
         Some(current) if current != failed => return Ok(current),
@@ -654,7 +654,7 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
             .json()
             .await
             .map_err(|e| RefreshFailure::Network(e.to_string()))?;
-        store::save(&tokens.access_token, &tokens.user);
+        storage::save(&tokens.access_token, &tokens.user);
         handoff::record(&failed, &tokens.access_token).await;
         return Ok(tokens.access_token);
     }
@@ -665,7 +665,7 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
         } else {
             Ended::Expired
         };
-        store::clear(Some(ended));
+        storage::clear(Some(ended));
         return Err(RefreshFailure::Ended(ended));
     }
     Err(RefreshFailure::Network(body.error_description))

@@ -16,7 +16,7 @@ mod handoff;
 mod layout;
 mod pages;
 pub mod session;
-mod store;
+mod storage;
 mod webauthn;
 
 use layout::Layout;

@@ -11,7 +11,7 @@
 use classboard::api::{Role, User};
 use leptos::prelude::*;
 
-use crate::store::{self, Ended};
+use crate::storage::{self, Ended};
 
 /// The part every island of a page shares.
 #[derive(Clone, Copy)]
@@ -110,8 +110,8 @@ pub fn provide_session() {
 thread_local! {
     /// The browser's session: one per page, whichever island asks first.
     static BROWSER: (ArcRwSignal<Option<User>>, ArcRwSignal<Option<String>>) = {
-        let user = ArcRwSignal::new(store::user());
-        let notice = ArcRwSignal::new(store::take_flash());
+        let user = ArcRwSignal::new(storage::user());
+        let notice = ArcRwSignal::new(storage::take_flash());
         follow_other_tabs(user.clone(), notice.clone());
         (user, notice)
     };
@@ -131,12 +131,12 @@ fn follow_other_tabs(user: ArcRwSignal<Option<User>>, notice: ArcRwSignal<Option
     };
     let listener =
         Closure::<dyn Fn(web_sys::StorageEvent)>::new(move |event: web_sys::StorageEvent| {
-            if event.key().as_deref() != Some(store::TOKEN_KEY) {
+            if event.key().as_deref() != Some(storage::TOKEN_KEY) {
                 return;
             }
-            let now = store::user();
+            let now = storage::user();
             if now.is_none()
-                && let Some(ended) = store::ended()
+                && let Some(ended) = storage::ended()
             {
                 notice.set(Some(ended.message().into()));
             }
@@ -215,7 +215,7 @@ pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
         }
         // Storage decides, not the signal: the signal can briefly lag behind
         // a session another tab just stored.
-        if let Some(user) = store::user() {
+        if let Some(user) = storage::user() {
             session.set_user(user);
             return;
         }

@@ -3,9 +3,9 @@
 //! command line and calls into here, so integration tests start exactly the
 //! server that production runs.
 
-pub mod commands;
 pub mod api;
 pub mod auth;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -14,13 +14,13 @@ pub mod headers;
 pub mod health;
 pub mod mail;
 pub mod metrics;
+pub mod profiles;
 pub mod secret;
 pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod users;
 
 pub use config::Config;
 pub use error::{AppError, Result};

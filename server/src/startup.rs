@@ -30,9 +30,9 @@ use crate::{
     },
     config::{JwtAlg, SiteConfig},
     mail::{Mailer, Transport},
-    secret,
+    profiles, secret,
     state::{AppState, Shared},
-    store, telemetry, users,
+    store, telemetry,
 };
 
 /// Why the server could not start. Each message is one line naming the cause.
@@ -159,7 +159,7 @@ impl Application {
             sessions,
             revocations,
             limiter,
-            profiles: users::Profiles::default(),
+            profiles: profiles::Profiles::default(),
             second_factors,
             passkeys,
             proof,

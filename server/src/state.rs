@@ -22,7 +22,7 @@ use crate::{
     },
     config::RateLimit,
     mail::Mailer,
-    store, users,
+    profiles, store,
 };
 
 /// Shared state of every handler: one `Arc`, because axum and Leptos clone
@@ -49,7 +49,7 @@ pub struct Shared {
     pub sessions: Sessions,
     pub revocations: Revocations,
     pub limiter: Limiter,
-    pub profiles: users::Profiles,
+    pub profiles: profiles::Profiles,
     pub second_factors: SecondFactors,
     pub passkeys: Passkeys,
     /// The proof-of-presence policy every sensitive handler asks.

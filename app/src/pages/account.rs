@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use crate::{
     api,
     session::{RequireLogin, go_to, use_session},
-    store,
+    storage,
 };
 
 #[component]
@@ -134,7 +134,7 @@ fn AccountDetails() -> impl IntoView {
                 // Logged out locally either way; say if the server did not hear it.
                 leptos::logging::warn!("logout: {}", e.message());
             }
-            store::flash(if everywhere {
+            storage::flash(if everywhere {
                 "You are logged out on every device."
             } else {
                 "You are logged out."

@@ -17,7 +17,7 @@ use crate::{
     api,
     forms::{Field, FormError, use_hydrated},
     session::{AlreadyLoggedIn, go_to, safe_next, use_session},
-    store, webauthn,
+    storage, webauthn,
 };
 
 #[component]
@@ -51,9 +51,9 @@ fn LoginForm(next: String) -> impl IntoView {
 
     // Why the last session ended, told once.
     Effect::new(move |_| {
-        if let Some(ended) = store::ended() {
+        if let Some(ended) = storage::ended() {
             session.set_notice(Some(ended.message().into()));
-            store::forget_ended();
+            storage::forget_ended();
         }
     });
 

@@ -17,7 +17,7 @@ use crate::{
     api,
     forms::{Field, FormError, nfc, show_issues, strength_hint, use_hydrated},
     session::{go_to, use_session},
-    store,
+    storage,
 };
 
 /// Which of the pages the island is on.
@@ -138,11 +138,11 @@ fn MailForm(purpose: Purpose, token: String) -> impl IntoView {
                     ))),
                     Purpose::Reset => {
                         // Every session ended with the reset, this browser's too.
-                        if store::token().is_some() {
-                            store::clear(None);
+                        if storage::token().is_some() {
+                            storage::clear(None);
                             crate::handoff::forget().await;
                         }
-                        store::flash("Your password was changed. Log in with the new one.");
+                        storage::flash("Your password was changed. Log in with the new one.");
                         return go_to("/login");
                     }
                     Purpose::Verify => {
@@ -151,8 +151,8 @@ fn MailForm(purpose: Purpose, token: String) -> impl IntoView {
                         if session.logged_in()
                             && let Ok(user) = api::me().await
                         {
-                            if let Some(token) = store::token() {
-                                store::save(&token, &user);
+                            if let Some(token) = storage::token() {
+                                storage::save(&token, &user);
                             }
                             session.set_user(user);
                         }

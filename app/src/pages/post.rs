@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api, board,
     session::{go_to, use_session},
-    store,
+    storage,
 };
 
 #[component]
@@ -70,7 +70,7 @@ fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
             match api::delete_post(&id).await {
                 // The button stays busy while the feed loads in its place.
                 Ok(()) => {
-                    store::flash("The post was deleted.");
+                    storage::flash("The post was deleted.");
                     return go_to("/");
                 }
                 Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),

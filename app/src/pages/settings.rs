@@ -12,7 +12,7 @@ use crate::{
     forms::{Field, FormError, nfc, show_issues, strength_hint},
     pages::confirm::{Confirm, ConfirmStep},
     session::{go_to, use_session},
-    store,
+    storage,
 };
 
 /// What a form of the section changes.
@@ -142,9 +142,9 @@ fn ChangeForm(change: Change) -> impl IntoView {
                             "Your password was changed. Your other devices were signed out.".into(),
                         )),
                         Change::Delete => {
-                            store::clear(None);
+                            storage::clear(None);
                             crate::handoff::forget().await;
-                            store::flash("Your account was deleted.");
+                            storage::flash("Your account was deleted.");
                             return go_to("/");
                         }
                     }

@@ -16,9 +16,9 @@ pub mod lifecycle;
 pub mod openapi;
 pub mod passkeys;
 pub mod posts;
+pub mod roles;
 pub mod shared;
 pub mod tokens;
-pub mod users;
 
 pub use gate::BODY_LIMIT;
 
@@ -104,7 +104,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(posts::create, posts::list))
         .routes(routes!(posts::get, posts::delete))
         .routes(routes!(grades::create, grades::list))
-        .routes(routes!(users::change_role))
+        .routes(routes!(roles::change_role))
         .routes(routes!(admin::users))
         .routes(routes!(admin::lock))
         .routes(routes!(admin::unlock))

@@ -59,7 +59,7 @@ pub fn stored_role(stored: &str) -> Role {
 }
 
 /// What `GET /api/me` shows of an account besides its role. Processes keep
-/// it for a moment (see `users::Profiles`).
+/// it for a moment (see `profiles::Profiles`).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Profile {
     pub username: String,

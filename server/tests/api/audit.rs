@@ -506,7 +506,9 @@ async fn the_last_admin_who_can_sign_in_is_never_locked_out() {
         .unwrap();
     assert_eq!(demote_self.status(), 409);
     // The shell unlocks anyone.
-    server::commands::unlock(&app.config(), "grace").await.unwrap();
+    server::commands::unlock(&app.config(), "grace")
+        .await
+        .unwrap();
     let grace = app.login("grace").await;
     assert_eq!(app.me(&grace.access).await.status(), 200);
 }

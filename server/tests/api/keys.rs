@@ -146,7 +146,9 @@ async fn every_instance_signs_with_a_rotated_key_within_five_seconds() {
     let second = first.sibling().await;
     first.signup("ada").await;
     let before = kid_of(&second.login("ada").await.access);
-    server::commands::keys_rotate(&first.config()).await.unwrap();
+    server::commands::keys_rotate(&first.config())
+        .await
+        .unwrap();
     let took = within(
         "the other instance signs with the new key",
         Duration::from_secs(5),
