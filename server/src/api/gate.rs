@@ -92,14 +92,12 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         if holds_nul(request.uri()) {
-            let refused =
-                AppError::InvalidRequest("The address may not hold a NUL character (%00).".into());
-            return Either::Right(Either::Left(ready(Ok(refused.into_response()))));
+            return refused(AppError::InvalidRequest(
+                "The address may not hold a NUL character (%00).".into(),
+            ));
         }
         if announces_too_much(&request) {
-            return Either::Right(Either::Left(ready(Ok(
-                AppError::PayloadTooLarge.into_response()
-            ))));
+            return refused(AppError::PayloadTooLarge);
         }
         if has_body(&request) {
             return Either::Right(Either::Right(Box::pin(read_then_call(
@@ -117,6 +115,11 @@ where
         }
         Either::Left(Either::Left(self.inner.call(request)))
     }
+}
+
+/// The answer to a request refused before its route.
+fn refused<A, C>(error: AppError) -> Either<A, Either<Ready<Answer>, C>> {
+    Either::Right(Either::Left(ready(Ok(error.into_response()))))
 }
 
 impl<S: Clone> Gate<S> {
