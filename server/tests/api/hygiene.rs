@@ -121,6 +121,21 @@ async fn unknown_api_routes_and_methods_answer_in_json() {
     assert_eq!(error_code(response).await, "invalid_request");
 }
 
+/// No shared cache keeps an answer of the API: the public feed changes with
+/// every post and deletion, and the rest is a bearer's own.
+#[tokio::test]
+async fn api_answers_are_kept_by_no_cache() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("ada").await;
+    for response in [
+        app.get("/api/posts").await,
+        app.get("/api/nothing").await,
+        app.me(&ada.access).await,
+    ] {
+        assert_eq!(header(&response, "cache-control"), "no-store");
+    }
+}
+
 #[tokio::test]
 async fn json_responses_are_utf8_json() {
     let app = TestApp::spawn().await;
