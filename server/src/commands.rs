@@ -10,7 +10,7 @@ use crate::{
     },
     store::{
         Db, DbError,
-        audit::{Event, Origin},
+        rows::{Event, Origin},
         users::{self, LockChanged, RoleChanged},
     },
 };

@@ -15,7 +15,7 @@ use crate::{
     AppError,
     auth::{jwt::TokenError, limits::ClientNet, proof::Caller},
     state::AppState,
-    store::audit::Origin,
+    store::rows::Origin,
 };
 
 /// A JSON body whose rejections speak the contract: wrong content type 415,

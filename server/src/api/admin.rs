@@ -18,9 +18,9 @@ use crate::{
     mail::Letter,
     state::AppState,
     store::{
-        audit::Event,
         mfa, rfc3339,
-        users::{self, Listed, LockChanged, stored_role},
+        rows::{Event, stored_role},
+        users::{self, Listed, LockChanged},
     },
 };
 

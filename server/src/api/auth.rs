@@ -37,8 +37,8 @@ use crate::{
     extract::{AppJson, AuthUser, Client, OptionalJson, PageQuery},
     state::AppState,
     store::{
-        audit::{Event, Origin},
         now_ms, rfc3339,
+        rows::{Event, Origin},
         users::{self, Account},
     },
 };

@@ -26,9 +26,9 @@ use crate::{
     mail::Letter,
     state::AppState,
     store::{
-        audit::{Event, Origin},
         email_tokens::{self, Purpose, Reset, Verified},
         now_ms,
+        rows::{Event, Origin},
         users::{self, Account, Deleted},
     },
 };

@@ -35,7 +35,7 @@ use crate::{
     },
     extract::{AppJson, AuthUser, Client, ClientIp},
     state::AppState,
-    store::{audit::Event, now_ms, users},
+    store::{now_ms, rows::Event, users},
 };
 
 /// `GET /api/account/passkeys`

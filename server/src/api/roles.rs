@@ -16,7 +16,7 @@ use crate::{
     extract::{AppJson, AuthUser, Client},
     state::AppState,
     store::{
-        audit::Event,
+        rows::Event,
         users::{self, RoleChanged},
     },
 };

@@ -25,9 +25,10 @@ use crate::{
     mail::{Letter, Prepared},
     state::AppState,
     store::{
-        audit::{self, Event},
+        audit,
         email_tokens::{self, NewToken, Purpose},
         ms, now_ms, rfc3339,
+        rows::Event,
         users::{self, Account},
     },
 };
@@ -50,7 +51,7 @@ pub(crate) fn device_name(user_agent: &str) -> Option<String> {
 /// a wrong code, a reuse whose revocation has committed). A failure to
 /// record it is logged with its cause, and the request is answered as it
 /// would have been: the answer (a `401`, the cookie cleared) matters more.
-pub(crate) async fn record_alone(state: &AppState, event: &crate::store::audit::Event<'_>) {
+pub(crate) async fn record_alone(state: &AppState, event: &crate::store::rows::Event<'_>) {
     if let Err(e) = audit::record(&state.db, event).await {
         tracing::error!(error = %e, kind = event.kind.as_str(), "cannot record a security event");
     }

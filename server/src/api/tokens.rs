@@ -16,7 +16,7 @@ use crate::{
     extract::{from_own_page, is_https, same_origin},
     state::AppState,
     store::{
-        audit::Origin,
+        rows::Origin,
         users::{self, Account},
     },
 };

@@ -26,8 +26,9 @@ use crate::{
     config::JwtAlg,
     store::{
         Db,
-        keys::{self as stored, KeyRow},
+        keys::{self as stored},
         ms, now_ms,
+        rows::KeyRow,
     },
 };
 

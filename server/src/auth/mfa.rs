@@ -20,9 +20,9 @@ use crate::{
     auth::sealing::Sealer,
     store::{
         Db,
-        audit::{Event, Origin},
         mfa::{self as stored, ChallengeRow, Presented, Redeemed},
         now_ms,
+        rows::{Event, Origin},
     },
 };
 

@@ -27,10 +27,9 @@ use webauthn_rs::prelude::{
 
 pub use crate::store::passkeys::{MAX_PER_ACCOUNT, PasskeyRow};
 use crate::store::{
-    Db,
-    audit::{Event, Origin},
-    now_ms,
+    Db, now_ms,
     passkeys::{self as stored, CredentialRow, Inserted, NewPasskey, Purpose},
+    rows::{Event, Origin},
 };
 
 /// How long a ceremony waits to be finished.

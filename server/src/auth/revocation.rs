@@ -1,7 +1,7 @@
 //! Revoked sessions, held in memory so that checking an access token needs no
 //! database read. Each process fills the set from the database at start and
 //! then polls it several times a second for revocations numbered above the
-//! last it saw (see `store::sessions::InTx::revoke_sessions` for why the
+//! last it saw (see `store::tx::Tx::revoke_sessions` for why the
 //! numbers cannot skip a late commit). On PostgreSQL every revocation also
 //! sends a notification, and each instance listening polls at once: a
 //! revocation reaches every instance in milliseconds, and within a poll

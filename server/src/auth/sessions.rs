@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use classboard::api::{EventKind, Role};
 
-pub use crate::store::sessions::{Admission, Factor, FactorKind, Reason, SessionRow, TokenState};
+pub use crate::store::{
+    rows::{FactorKind, Reason},
+    sessions::{Admission, Factor, SessionRow, TokenState},
+};
 use crate::{
     auth::{
         limits::{self, Exceeded},
@@ -14,13 +17,12 @@ use crate::{
     },
     config::RateLimit,
     store::{
-        Db,
-        audit::{Event, Origin},
-        ms, now_ms,
+        Db, ms, now_ms,
         rotations::Rotation,
-        sessions::{self as stored, Decided, FactorsNow, Filter, NewSession, Started},
+        rows::{Event, Origin, stored_role},
+        sessions::{self as stored, Decided, FactorsNow, NewSession, Started},
         settings,
-        users::stored_role,
+        tx::Filter,
     },
 };
 

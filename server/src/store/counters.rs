@@ -5,19 +5,6 @@ use std::time::Duration;
 
 use super::{Db, in_tx, now_ms, on};
 
-/// The statement that counts one event under its first parameter in the
-/// window starting at its second, and returns the new count, with plain `?`
-/// parameters: for SQLite queries of several statements (`rotations`,
-/// `posts`), where sqlx binds `?` in order across statements.
-macro_rules! count_event {
-    () => {
-        "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1
-         RETURNING count"
-    };
-}
-pub(crate) use count_event;
-
 /// Counts one event under `key` in the window starting at `start`; the new count.
 pub async fn count(db: &Db, key: &str, start: i64) -> Result<i64, sqlx::Error> {
     on!(db, write, |pool| sqlx::query_scalar(

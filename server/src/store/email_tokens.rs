@@ -10,11 +10,10 @@ use classboard::api::EventKind;
 use sqlx::FromRow;
 
 use super::{
-    Db,
-    audit::{Event, Origin, Record},
-    in_tx, on,
-    outbox::{QueueMail, Queued},
-    sessions::{Filter, InTx, Reason},
+    Db, in_tx, on,
+    outbox::Queued,
+    rows::{Event, Origin, Reason},
+    tx::{Filter, Tx},
 };
 
 /// What a token allows.
@@ -73,7 +72,7 @@ pub async fn issue(
     (mail, event): (&[Queued<'_>], Option<&Event<'_>>),
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let Some(live) = tx.lock_live_account(pg, token.user_id).await? else {
+        let Some(live) = tx.lock_live_account(token.user_id).await? else {
             return Ok(false);
         };
         let to_own_address = token.purpose != Purpose::ChangeEmail;
@@ -110,53 +109,6 @@ pub async fn issue(
         Ok(true)
     })
 }
-
-/// A live account as a mailed link's transaction reads it, under its lock.
-#[derive(Debug, Clone, FromRow)]
-pub(crate) struct LiveAccount {
-    pub credentials_version: i64,
-    pub email: String,
-    /// An admin locked it: its mailbox changes nothing until unlocked.
-    pub locked: bool,
-}
-
-/// Inside a transaction: locks the account's row on PostgreSQL (always
-/// before any token row, so that no two transactions wait on each other in
-/// opposite orders; SQLite's one writer needs no lock), and reads it;
-/// `None` when it is not live (deleted, or never was).
-pub(crate) trait LockLive {
-    async fn lock_live_account(
-        &mut self,
-        pg: bool,
-        user_id: &str,
-    ) -> Result<Option<LiveAccount>, sqlx::Error>;
-}
-
-macro_rules! lock_live_on {
-    ($conn:ty) => {
-        impl LockLive for $conn {
-            async fn lock_live_account(
-                &mut self,
-                pg: bool,
-                user_id: &str,
-            ) -> Result<Option<LiveAccount>, sqlx::Error> {
-                sqlx::query_as(if pg {
-                    "SELECT credentials_version, email, (locked_at IS NOT NULL) AS locked
-                     FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-                } else {
-                    "SELECT credentials_version, email, (locked_at IS NOT NULL) AS locked
-                     FROM users WHERE id = $1 AND deleted_at IS NULL"
-                })
-                .bind(user_id)
-                .fetch_optional(&mut *self)
-                .await
-            }
-        }
-    };
-}
-
-lock_live_on!(sqlx::SqliteConnection);
-lock_live_on!(sqlx::PgConnection);
 
 /// The live token with `hash` and `purpose`, by a read that spends nothing.
 pub async fn peek(
@@ -198,7 +150,7 @@ pub async fn verify(
     origin: &Origin,
 ) -> Result<Verified, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        // The account first, then its token (see `LockLive`).
+        // The account first, then its token (see `Tx::lock_live_account`).
         let owner: Option<String> =
             sqlx::query_scalar("SELECT user_id FROM email_tokens WHERE hash = $1")
                 .bind(hash)
@@ -208,7 +160,7 @@ pub async fn verify(
             return Ok(Verified::Gone);
         };
         if tx
-            .lock_live_account(pg, &owner)
+            .lock_live_account(&owner)
             .await?
             .is_none_or(|live| live.locked)
         {
@@ -314,7 +266,7 @@ pub async fn reset_password(
     reset: &Reset<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let Some(live) = tx.lock_live_account(pg, reset.user_id).await? else {
+        let Some(live) = tx.lock_live_account(reset.user_id).await? else {
             return Ok(None);
         };
         if live.locked {
@@ -349,7 +301,7 @@ pub async fn reset_password(
         if updated == 0 {
             return Ok(None);
         }
-        end_credential_flows!(tx, reset.user_id).await?;
+        tx.end_credential_flows(reset.user_id).await?;
         let ended = tx
             .revoke_sessions(Filter::User(reset.user_id), Reason::PasswordReset)
             .await?;
@@ -359,31 +311,6 @@ pub async fn reset_password(
         Ok(Some(ended))
     })
 }
-
-/// What a new password (or a lock) ends besides sessions: logins waiting
-/// for their second factor (their password was checked against the old
-/// one) and the mailed links to change the address or reset the password,
-/// which someone who knew the old password may have asked for. A link to
-/// confirm the current address stays.
-pub(crate) const ENDED_BY_NEW_PASSWORD: [&str; 2] = [
-    "DELETE FROM email_tokens WHERE user_id = $1 AND purpose IN ('change_email', 'reset_password')",
-    "DELETE FROM mfa_challenges WHERE user_id = $1",
-];
-
-macro_rules! end_credential_flows {
-    ($tx:expr, $user_id:expr) => {
-        async {
-            for statement in $crate::store::email_tokens::ENDED_BY_NEW_PASSWORD {
-                sqlx::query(statement)
-                    .bind($user_id)
-                    .execute(&mut *$tx)
-                    .await?;
-            }
-            Ok::<(), sqlx::Error>(())
-        }
-    };
-}
-pub(crate) use end_credential_flows;
 
 /// Deletes tokens that have expired.
 pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {

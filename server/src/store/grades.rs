@@ -38,16 +38,32 @@ impl From<GradeRow> for Grade {
     }
 }
 
-/// A grade query: the columns of [`GradeRow`] followed by `$tail`.
-macro_rules! select_grades {
-    ($tail:literal) => {
-        concat!(
-            "SELECT g.id, g.student_id, s.username AS student_username, g.teacher_id,
-                    t.username AS teacher_username, g.course, g.grade, g.created_at
-             FROM grades g JOIN users s ON s.id = g.student_id LEFT JOIN users t ON t.id = g.teacher_id AND t.deleted_at IS NULL ",
-            $tail
-        )
-    };
+/// The statements that read a [`GradeRow`]: the student's and teacher's
+/// usernames are joined in (a teacher who deleted their account shows as
+/// none). Each list walks its own index backwards.
+mod select {
+    pub const BY_ID: &str =
+        "SELECT g.id, g.student_id, s.username AS student_username, g.teacher_id,
+                t.username AS teacher_username, g.course, g.grade, g.created_at
+         FROM grades g JOIN users s ON s.id = g.student_id
+              LEFT JOIN users t ON t.id = g.teacher_id AND t.deleted_at IS NULL
+         WHERE g.id = $1";
+    pub const OF_STUDENT: &str = "SELECT g.id, g.student_id, s.username AS student_username,
+                g.teacher_id, t.username AS teacher_username, g.course, g.grade, g.created_at
+         FROM grades g JOIN users s ON s.id = g.student_id
+              LEFT JOIN users t ON t.id = g.teacher_id AND t.deleted_at IS NULL
+         WHERE g.student_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3";
+    pub const BY_TEACHER: &str = "SELECT g.id, g.student_id, s.username AS student_username,
+                g.teacher_id, t.username AS teacher_username, g.course, g.grade, g.created_at
+         FROM grades g JOIN users s ON s.id = g.student_id
+              LEFT JOIN users t ON t.id = g.teacher_id AND t.deleted_at IS NULL
+         WHERE g.teacher_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3";
+    /// The admin's binds nobody (`$1`).
+    pub const ALL: &str = "SELECT g.id, g.student_id, s.username AS student_username,
+                g.teacher_id, t.username AS teacher_username, g.course, g.grade, g.created_at
+         FROM grades g JOIN users s ON s.id = g.student_id
+              LEFT JOIN users t ON t.id = g.teacher_id AND t.deleted_at IS NULL
+         WHERE $1 = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3";
 }
 
 /// The id of the student whose username is `username` (any case), if any.
@@ -99,12 +115,10 @@ pub async fn insert(
     .await)?;
     // A reader sees the committed row; on SQLite the one writing connection
     // stays free.
-    on!(db, read, |pool| sqlx::query_as(select_grades!(
-        "WHERE g.id = $1"
-    ))
-    .bind(id)
-    .fetch_one(pool)
-    .await)
+    on!(db, read, |pool| sqlx::query_as(select::BY_ID)
+        .bind(id)
+        .fetch_one(pool)
+        .await)
 }
 
 /// A page of the grades `role` may see as `user_id`, newest first: a
@@ -119,14 +133,9 @@ pub async fn list(
 ) -> Result<Vec<GradeRow>, sqlx::Error> {
     // One statement per role, each walking its own index backwards.
     let statement = match role {
-        Role::Student => {
-            select_grades!("WHERE g.student_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3")
-        }
-        Role::Teacher => {
-            select_grades!("WHERE g.teacher_id = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3")
-        }
-        // The admin's binds nobody.
-        Role::Admin => select_grades!("WHERE $1 = $1 AND g.id < $2 ORDER BY g.id DESC LIMIT $3"),
+        Role::Student => select::OF_STUDENT,
+        Role::Teacher => select::BY_TEACHER,
+        Role::Admin => select::ALL,
     };
     on!(db, read, |pool| sqlx::query_as(statement)
         .bind(user_id)

@@ -3,60 +3,24 @@
 //! module keeps the rows and moves keys through their states, each change
 //! of the ring in one transaction that no other instance can interleave.
 
-use sqlx::FromRow;
-
-use super::{Db, in_tx, on};
-
-/// A key of the ring.
-#[derive(Debug, Clone, FromRow)]
-pub struct KeyRow {
-    pub kid: String,
-    /// `HS256`, `EdDSA` or `RS256`.
-    pub alg: String,
-    /// `published`, `active`, `retired` or `revoked`.
-    pub state: String,
-    pub created_at: i64,
-    /// When a published key starts signing.
-    pub activates_at: i64,
-    /// When it was retired or revoked.
-    pub ended_at: Option<i64>,
-    /// The private half, encrypted (see `auth::keys`).
-    pub private_key: Vec<u8>,
-    /// The public half as a JWK, for asymmetric keys.
-    pub public_jwk: Option<String>,
-}
-
-const COLUMNS: &str =
-    "kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk";
+use super::{Db, in_tx, on, rows::KeyRow, tx::Tx};
 
 /// Every key, newest first (revoked ones included, for `keys list`).
 pub async fn all(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(sqlx::AssertSqlSafe(
-        format!("SELECT {COLUMNS} FROM signing_keys ORDER BY created_at DESC, kid")
-    ))
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk
+         FROM signing_keys ORDER BY created_at DESC, kid"
+    )
     .fetch_all(pool)
     .await)
-}
-
-/// Takes the ring's lock for the rest of the transaction: SQLite's write
-/// lock is already held (`BEGIN IMMEDIATE`); PostgreSQL takes an advisory
-/// lock, so that two instances changing the ring at once take turns.
-macro_rules! lock_ring {
-    ($tx:ident, $pg:ident) => {
-        if $pg {
-            sqlx::query("SELECT pg_advisory_xact_lock(7251839024)")
-                .execute(&mut *$tx)
-                .await?;
-        }
-    };
 }
 
 /// The first key of an empty ring (the key an earlier version signed with),
 /// active at once; does nothing when the ring has any key. Returns whether
 /// it was stored.
 pub async fn seed(db: &Db, key: &KeyRow) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, pg| {
-        lock_ring!(tx, pg);
+    in_tx!(db, |tx, _pg| {
+        tx.lock_ring().await?;
         let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
             .fetch_one(&mut *tx)
             .await?;
@@ -71,14 +35,6 @@ pub async fn seed(db: &Db, key: &KeyRow) -> Result<bool, sqlx::Error> {
 
 /// When the active key became active (ms), read under the ring's lock by
 /// the transaction of a scheduled rotation.
-macro_rules! active_since {
-    ($tx:ident) => {
-        sqlx::query_scalar::<_, i64>("SELECT activates_at FROM signing_keys WHERE state = 'active'")
-            .fetch_optional(&mut *$tx)
-            .await?
-    };
-}
-
 /// Adds `key` as published, to start signing at its `activates_at`; when
 /// that is now or past, it is made the active key at once (the one active
 /// before is retired). With `unless_pending`, nothing is added when a
@@ -112,8 +68,8 @@ async fn publish_unless(
     unless_pending: bool,
     unless_younger_than: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, pg| {
-        lock_ring!(tx, pg);
+    in_tx!(db, |tx, _pg| {
+        tx.lock_ring().await?;
         if unless_pending {
             let pending: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = 'published'")
@@ -124,12 +80,15 @@ async fn publish_unless(
             }
         }
         if let Some(every) = unless_younger_than
-            && active_since!(tx).is_some_and(|since| now - since < every)
+            && tx
+                .active_key_since()
+                .await?
+                .is_some_and(|since| now - since < every)
         {
             return Ok(false);
         }
         tx.insert_key(key).await?;
-        tx.promote_due(now).await?;
+        tx.promote_due_key(now).await?;
         tx.commit().await?;
         Ok(true)
     })
@@ -139,9 +98,9 @@ async fn publish_unless(
 /// retired keys whose every token has expired (retired before
 /// `ended_before`). Revoked keys stay. Returns whether the ring changed.
 pub async fn maintain(db: &Db, now: i64, ended_before: i64) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, pg| {
-        lock_ring!(tx, pg);
-        let promoted = tx.promote_due(now).await?;
+    in_tx!(db, |tx, _pg| {
+        tx.lock_ring().await?;
+        let promoted = tx.promote_due_key(now).await?;
         // Revoked keys are kept: a ring that lost all its rows would be
         // seeded again with the first key, which may be the one revoked.
         let deleted =
@@ -165,8 +124,8 @@ pub async fn revoke(
     now: i64,
     replacement: &KeyRow,
 ) -> Result<Option<String>, sqlx::Error> {
-    in_tx!(db, |tx, pg| {
-        lock_ring!(tx, pg);
+    in_tx!(db, |tx, _pg| {
+        tx.lock_ring().await?;
         let before: Option<String> =
             sqlx::query_scalar("SELECT state FROM signing_keys WHERE kid = $1")
                 .bind(kid)
@@ -182,72 +141,9 @@ pub async fn revoke(
         .await?;
         if before.as_deref() == Some("active") {
             tx.insert_key(replacement).await?;
-            tx.promote_due(now).await?;
+            tx.promote_due_key(now).await?;
         }
         tx.commit().await?;
         Ok(before)
     })
 }
-
-/// Statements of the ring run inside a transaction of either database:
-/// one body, instantiated per connection type.
-trait RingTx {
-    /// Stores a key row as it is.
-    async fn insert_key(&mut self, key: &KeyRow) -> Result<(), sqlx::Error>;
-
-    /// Makes the published key that is due (the earliest) the active one,
-    /// retiring the key active until now. Returns whether one was made active.
-    async fn promote_due(&mut self, now: i64) -> Result<bool, sqlx::Error>;
-}
-
-macro_rules! ring_statements {
-    ($conn:ty) => {
-        impl RingTx for $conn {
-            async fn insert_key(&mut self, key: &KeyRow) -> Result<(), sqlx::Error> {
-                sqlx::query(
-                    "INSERT INTO signing_keys
-                         (kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&key.kid)
-                .bind(&key.alg)
-                .bind(&key.state)
-                .bind(key.created_at)
-                .bind(key.activates_at)
-                .bind(key.ended_at)
-                .bind(&key.private_key)
-                .bind(&key.public_jwk)
-                .execute(&mut *self)
-                .await
-                .map(drop)
-            }
-
-            async fn promote_due(&mut self, now: i64) -> Result<bool, sqlx::Error> {
-                let due: Option<String> = sqlx::query_scalar(
-                    "SELECT kid FROM signing_keys WHERE state = 'published' AND activates_at <= $1
-                     ORDER BY activates_at, kid LIMIT 1",
-                )
-                .bind(now)
-                .fetch_optional(&mut *self)
-                .await?;
-                let Some(due) = due else {
-                    return Ok(false);
-                };
-                sqlx::query(
-                    "UPDATE signing_keys SET state = 'retired', ended_at = $1 WHERE state = 'active'",
-                )
-                .bind(now)
-                .execute(&mut *self)
-                .await?;
-                sqlx::query("UPDATE signing_keys SET state = 'active' WHERE kid = $1")
-                    .bind(&due)
-                    .execute(&mut *self)
-                    .await?;
-                Ok(true)
-            }
-        }
-    };
-}
-
-ring_statements!(sqlx::SqliteConnection);
-ring_statements!(sqlx::PgConnection);

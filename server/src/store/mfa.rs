@@ -10,11 +10,10 @@
 use sqlx::FromRow;
 
 use super::{
-    Db,
-    audit::{Event, Record},
-    in_tx, lock_account, on,
-    outbox::{QueueMail, Queued},
-    sessions::{FactorKind, Filter, InTx, Reason},
+    Db, in_tx, on,
+    outbox::Queued,
+    rows::{Event, FactorKind, Reason},
+    tx::{Filter, Tx},
 };
 
 /// How long an unconfirmed secret waits for its first code.
@@ -138,36 +137,6 @@ pub async fn begin_totp(
     Ok(stored == 1)
 }
 
-/// The statements of [`replace_recovery_codes`], inside a transaction: the
-/// old set goes, with the sessions that signed in with one of its codes (but
-/// the caller's), and `codes` become the new one. Evaluates to the sessions
-/// ended.
-macro_rules! replace_codes {
-    ($tx:ident, ($user_id:expr, $keep:expr), $codes:expr, $now:expr) => {{
-        let ended = $tx
-            .revoke_sessions(
-                signed_in_with($user_id, $keep, FactorKind::RecoveryCode),
-                Reason::FactorRemoved,
-            )
-            .await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind($user_id)
-            .execute(&mut *$tx)
-            .await?;
-        for code in $codes {
-            sqlx::query(
-                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind($user_id)
-            .bind(code.as_slice())
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
-        }
-        ended
-    }};
-}
-
 /// Turns TOTP on with the pending secret made at `created_at` (the one the
 /// code was checked against), marks the confirming code's `step` used,
 /// replaces the recovery codes with `codes` (hashed), and ends the sessions
@@ -186,7 +155,7 @@ pub async fn confirm_totp(
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     let now = event.at;
     in_tx!(db, |tx, pg| {
-        lock_account!(tx, pg, user_id);
+        tx.lock_account(user_id).await?;
         let confirmed = sqlx::query(
             "UPDATE totp_secrets SET confirmed_at = $1, last_step = $2
              WHERE user_id = $3 AND created_at = $4 AND confirmed_at IS NULL AND created_at > $5",
@@ -202,10 +171,12 @@ pub async fn confirm_totp(
             tx.rollback().await?;
             return Ok(None);
         }
-        let mut ended = replace_codes!(tx, (user_id, keep), codes, now);
+        let mut ended = tx
+            .replace_recovery_codes((user_id, keep), codes, now)
+            .await?;
         ended.extend(
             tx.revoke_sessions(
-                signed_in_with(user_id, keep, FactorKind::Password),
+                Filter::signed_in_with(user_id, keep, FactorKind::Password),
                 Reason::SecondFactorOn,
             )
             .await?,
@@ -214,17 +185,6 @@ pub async fn confirm_totp(
         tx.commit().await?;
         Ok(Some(ended))
     })
-}
-
-/// The live sessions of `user_id` but `keep` that signed in with a factor
-/// of `kind` (any one of it).
-fn signed_in_with<'a>(user_id: &'a str, keep: &'a str, kind: FactorKind) -> Filter<'a> {
-    Filter::SignedInWith {
-        user_id,
-        keep: Some(keep),
-        kind,
-        id: None,
-    }
 }
 
 /// Replaces the account's recovery codes with `codes` (hashed), if it has a
@@ -240,7 +200,7 @@ pub async fn replace_recovery_codes(
     in_tx!(db, |tx, pg| {
         // Two replacements, or a replacement and the removal of the last
         // second factor, take turns rather than leave two sets or orphans.
-        lock_account!(tx, pg, user_id);
+        tx.lock_account(user_id).await?;
         let on: Option<i64> = sqlx::query_scalar(
             "SELECT confirmed_at FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL",
         )
@@ -255,7 +215,9 @@ pub async fn replace_recovery_codes(
             tx.rollback().await?;
             return Ok(None);
         }
-        let ended = replace_codes!(tx, (user_id, keep), codes, now);
+        let ended = tx
+            .replace_recovery_codes((user_id, keep), codes, now)
+            .await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(Some(ended))
@@ -271,7 +233,7 @@ pub async fn remove_totp(
     event: &Event<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        lock_account!(tx, pg, user_id);
+        tx.lock_account(user_id).await?;
         let removed =
             sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1 AND confirmed_at IS NOT NULL")
                 .bind(user_id)
@@ -292,14 +254,14 @@ pub async fn remove_totp(
             > 0;
         let mut ended = tx
             .revoke_sessions(
-                signed_in_with(user_id, keep, FactorKind::Totp),
+                Filter::signed_in_with(user_id, keep, FactorKind::Totp),
                 Reason::FactorRemoved,
             )
             .await?;
         if codes_gone {
             ended.extend(
                 tx.revoke_sessions(
-                    signed_in_with(user_id, keep, FactorKind::RecoveryCode),
+                    Filter::signed_in_with(user_id, keep, FactorKind::RecoveryCode),
                     Reason::FactorRemoved,
                 )
                 .await?,
@@ -515,7 +477,7 @@ pub async fn remove_all(
     (notice, event): (&Queued<'_>, &Event<'_>),
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        lock_account!(tx, pg, user_id);
+        tx.lock_account(user_id).await?;
         // Challenges before the factors: the order a second step locks them.
         sqlx::query("DELETE FROM mfa_challenges WHERE user_id = $1")
             .bind(user_id)
@@ -544,8 +506,11 @@ pub async fn remove_all(
             FactorKind::Passkey,
         ] {
             ended.extend(
-                tx.revoke_sessions(signed_in_with(user_id, "", kind), Reason::FactorRemoved)
-                    .await?,
+                tx.revoke_sessions(
+                    Filter::signed_in_with(user_id, "", kind),
+                    Reason::FactorRemoved,
+                )
+                .await?,
             );
         }
         tx.queue_mail(notice).await?;

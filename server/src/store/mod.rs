@@ -18,9 +18,12 @@
 //! transaction takes its locks (SQLite's one write lock, taken up front with
 //! `BEGIN IMMEDIATE`, against PostgreSQL's row locks), a rotation (a batch
 //! of statements on SQLite's one writer, one statement of CTEs on
-//! PostgreSQL), and names compared without case. Functions that must run
-//! inside a transaction of either backend are instantiated per connection
-//! type by a macro in their module.
+//! PostgreSQL), and names compared without case. What a transaction can do
+//! once another function began it (lock an account, record an audit event,
+//! queue a mail, revoke sessions…) is one trait in one file, [`tx::Tx`],
+//! implemented once for each database's connection. Every statement is one
+//! string literal that grep finds whole; a statement several functions run
+//! is a named constant. Rows that several files share are in [`rows`].
 //!
 //! **Where is…** (file, then function):
 //!
@@ -30,18 +33,18 @@
 //! | a refresh token is rotated | `sessions::rotate`: on PostgreSQL one statement; on SQLite the job `rotations::Rotation`, batched by `batches`, whose `UPDATE … SET successor` fires the trigger `refresh_token_spent` (`migrations/sqlite/0004_rotation_trigger.sql`) that stores the successor |
 //! | a presented refresh token is read | `sessions::token_state` |
 //! | a reuse ends a session | `sessions::revoke_if` |
-//! | sessions are revoked (logout, lock, password change…) | `sessions::revoke`, and in another change's transaction `sessions::InTx::revoke_sessions` |
+//! | sessions are revoked (logout, lock, password change…) | `sessions::revoke`, and in another change's transaction `tx::Tx::revoke_sessions` |
 //! | revoked sessions reach other instances | `revocations::revoked_after` |
 //! | a mailed link is issued, read, spent | `email_tokens::issue`, `peek`, `verify` (address), `reset_password` (password reset) |
-//! | pending links end with a credential change | `email_tokens::end_credential_flows!` |
-//! | an audit event is written | `audit::record` alone; in a change's transaction `audit::Record::record` (e.g. a lock: `users::set_locked`) |
-//! | a mail is queued | `outbox::QueueMail::queue_mail`, in its cause's transaction |
-//! | an account's row is locked before a change | `users::LockForRole::lock_for_role`, `lock_account!` |
-//! | a rate limit counts | `counters::take` (and `count_event!` inside a transaction) |
+//! | pending links end with a credential change | `tx::Tx::end_credential_flows` |
+//! | an audit event is written | `audit::record` alone; in a change's transaction `tx::Tx::record` (e.g. a lock: `users::set_locked`) |
+//! | a mail is queued | `tx::Tx::queue_mail`, in its cause's transaction (`outbox::queue` alone) |
+//! | an account's row is locked before a change | `tx::Tx::lock_account`, `lock_live_account`, `lock_for_role` |
+//! | a rate limit counts | `counters::take`; with a rotation or a post on SQLite, the first statement of `rotations::STATEMENTS`, `publications::Publication::STATEMENTS` |
 //! | TOTP, recovery codes, second-step challenges | `mfa` |
 //! | passkeys and their ceremonies | `passkeys` |
-//! | signing keys | `keys` |
-//! | posts, grades | `posts`, `grades` |
+//! | signing keys | `keys`, and their in-transaction steps `tx::Tx::lock_ring`, `insert_key`, `promote_due_key` |
+//! | posts, grades | `posts` (on SQLite published by the batched job `publications`), `grades` |
 //!
 //! The alternatives weighed (docs/DEVELOPMENT.md): sqlx's `Any` driver
 //! checks nothing at compile time and knows too few types; a trait with one
@@ -67,10 +70,13 @@ pub mod mfa;
 pub mod outbox;
 pub mod passkeys;
 pub mod posts;
+mod publications;
 pub mod revocations;
 pub mod rotations;
+pub mod rows;
 pub mod sessions;
 pub mod settings;
+pub mod tx;
 pub mod users;
 
 /// Runs `$body` with `$pool` bound to the `$which` pool (`read`, `write` or
@@ -153,22 +159,6 @@ macro_rules! in_tx {
 }
 pub(crate) use in_tx;
 
-/// Inside [`in_tx!`]: on PostgreSQL, locks account `$user_id`'s row, so that
-/// changes to its second factors (TOTP, passkeys, recovery codes) take turns
-/// and each sees what the one before it left. SQLite's one writer does that
-/// already.
-macro_rules! lock_account {
-    ($tx:ident, $pg:ident, $user_id:expr) => {
-        if $pg {
-            sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
-                .bind($user_id)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    };
-}
-pub(crate) use lock_account;
-
 /// Why the database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -216,7 +206,7 @@ pub struct Sqlite {
     /// Rotations queued for the writer, sent to it in batches.
     pub(crate) rotations: rotations::Queue,
     /// Posts queued for the writer, sent to it in batches.
-    pub(crate) publications: posts::Queue,
+    pub(crate) publications: publications::Queue,
 }
 
 /// PostgreSQL: one pool for requests, and a connection for the poll. `read`
@@ -319,7 +309,7 @@ async fn connect_sqlite(url: &str) -> Result<Db, DbError> {
         .await
         .map_err(DbError::Open)?;
     let rotations = rotations::Queue::start(write.clone());
-    let publications = posts::Queue::start(write.clone());
+    let publications = publications::Queue::start(write.clone());
     Ok(Db::Sqlite(Sqlite {
         read,
         write,

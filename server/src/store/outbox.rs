@@ -7,7 +7,7 @@
 //! message, only one sees it still due. A sender that dies mid-delivery
 //! leaves the message to be claimed again when that time has passed.
 
-use sqlx::{FromRow, PgConnection, SqliteConnection};
+use sqlx::FromRow;
 
 use super::{Db, on};
 
@@ -30,33 +30,9 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
-/// Queues mail inside a transaction of either database.
-pub(crate) trait QueueMail {
-    async fn queue_mail(&mut self, mail: &Queued<'_>) -> Result<(), sqlx::Error>;
-}
-
-const INSERT: &str = "INSERT INTO outbox (id, recipient, message, created_at, next_attempt_at)
+pub(super) const INSERT: &str =
+    "INSERT INTO outbox (id, recipient, message, created_at, next_attempt_at)
                       VALUES ($1, $2, $3, $4, $4)";
-
-macro_rules! queue_mail_on {
-    ($conn:ty) => {
-        impl QueueMail for $conn {
-            async fn queue_mail(&mut self, mail: &Queued<'_>) -> Result<(), sqlx::Error> {
-                sqlx::query(INSERT)
-                    .bind(mail.id)
-                    .bind(mail.recipient)
-                    .bind(mail.message)
-                    .bind(mail.now)
-                    .execute(&mut *self)
-                    .await
-                    .map(drop)
-            }
-        }
-    };
-}
-
-queue_mail_on!(SqliteConnection);
-queue_mail_on!(PgConnection);
 
 /// Queues one message outside any transaction.
 pub async fn queue(db: &Db, mail: &Queued<'_>) -> Result<(), sqlx::Error> {

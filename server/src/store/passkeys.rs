@@ -10,10 +10,9 @@
 use sqlx::FromRow;
 
 use super::{
-    Db,
-    audit::{Event, Record},
-    in_tx, lock_account, on,
-    sessions::{FactorKind, Filter, InTx, Reason},
+    Db, in_tx, on,
+    rows::{Event, FactorKind, Reason},
+    tx::{Filter, Tx},
 };
 
 /// What a ceremony is for.
@@ -161,7 +160,7 @@ pub async fn count(db: &Db, user_id: &str) -> Result<i64, sqlx::Error> {
 /// commits first and ends here, or sees the passkey (see `sessions::start`).
 pub async fn insert(db: &Db, new: &NewPasskey<'_>) -> Result<Inserted, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        lock_account!(tx, pg, new.user_id);
+        tx.lock_account(new.user_id).await?;
         let count: i64 = sqlx::query_scalar(COUNT)
             .bind(new.user_id)
             .fetch_one(&mut *tx)
@@ -268,7 +267,7 @@ pub async fn remove(
     event: &Event<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        lock_account!(tx, pg, user_id);
+        tx.lock_account(user_id).await?;
         let removed = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)

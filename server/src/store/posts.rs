@@ -2,13 +2,9 @@
 //! pages by id stay stable while others keep posting.
 
 use classboard::api::{Author, Post};
-use sqlx::{
-    FromRow, Row, Sqlite,
-    query::Query,
-    sqlite::{SqliteArguments, SqliteRow},
-};
+use sqlx::FromRow;
 
-use super::{Db, batches::Batched, counters, on, rfc3339};
+use super::{Db, on, publications::Publication, rfc3339};
 
 /// A post with its author's name.
 #[derive(FromRow)]
@@ -37,15 +33,17 @@ impl From<PostRow> for Post {
     }
 }
 
-/// A post query: the columns of [`PostRow`] followed by `$tail`.
-macro_rules! select_posts {
-    ($tail:literal) => {
-        concat!(
-            "SELECT p.id, p.title, p.body, p.author_id, u.username AS author_username, p.created_at
-             FROM posts p LEFT JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL ",
-            $tail
-        )
-    };
+/// The statements that read a [`PostRow`], its author's username joined in
+/// (an author who deleted their account shows as none).
+mod select {
+    pub const PAGE: &str = "SELECT p.id, p.title, p.body, p.author_id,
+                u.username AS author_username, p.created_at
+         FROM posts p LEFT JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL
+         WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2";
+    pub const BY_ID: &str = "SELECT p.id, p.title, p.body, p.author_id,
+                u.username AS author_username, p.created_at
+         FROM posts p LEFT JOIN users u ON u.id = p.author_id AND u.deleted_at IS NULL
+         WHERE p.id = $1";
 }
 
 /// A post to publish, and the counter of its author's publishing limit.
@@ -69,7 +67,13 @@ pub struct NewPost<'a> {
 /// PostgreSQL: one statement, the insert reading the count its CTE just made.
 pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::Error> {
     match db {
-        Db::Sqlite(db) => db.publications.run(Publication::from(post)).await,
+        Db::Sqlite(db) => {
+            let job = Publication::new(
+                (post.author_id, post.title, post.body, post.now),
+                (post.counter, post.window_start, post.max),
+            );
+            db.publications.run(job).await
+        }
         Db::Postgres(db) => {
             sqlx::query_scalar(
                 "WITH counted AS (
@@ -94,90 +98,23 @@ pub async fn publish(db: &Db, post: &NewPost<'_>) -> Result<Option<i64>, sqlx::E
     }
 }
 
-/// A post to publish on SQLite, as its batched statements bind it.
-pub(crate) struct Publication {
-    post: (String, String, String, i64),
-    counter: (String, i64, i64),
-}
-
-impl From<&NewPost<'_>> for Publication {
-    fn from(post: &NewPost<'_>) -> Self {
-        Self {
-            post: (
-                post.author_id.to_owned(),
-                post.title.to_owned(),
-                post.body.to_owned(),
-                post.now,
-            ),
-            counter: (post.counter.to_owned(), post.window_start, post.max),
-        }
-    }
-}
-
-/// The queue of posts waiting for SQLite's writer.
-pub(crate) type Queue = super::batches::Queue<Publication>;
-
-impl Batched for Publication {
-    /// The count, then the insert, which happens only while that count is
-    /// within the limit.
-    const STATEMENTS: &'static str = concat!(
-        counters::count_event!(),
-        ";
-         INSERT INTO posts (author_id, title, body, created_at)
-         SELECT ?, ?, ?, ?
-         WHERE (SELECT count FROM rate_counters WHERE key = ? AND window_start = ?) <= ?
-         RETURNING id;"
-    );
-    const COUNT: usize = 2;
-    type Answer = Option<i64>;
-
-    fn bind<'q>(
-        &'q self,
-        query: Query<'q, Sqlite, SqliteArguments>,
-    ) -> Query<'q, Sqlite, SqliteArguments> {
-        let (author_id, title, body, now) = &self.post;
-        let (counter, window_start, max) = &self.counter;
-        query
-            .bind(counter)
-            .bind(window_start)
-            .bind(author_id)
-            .bind(title)
-            .bind(body)
-            .bind(now)
-            .bind(counter)
-            .bind(window_start)
-            .bind(max)
-    }
-
-    /// The count's row, then the post's when it was inserted.
-    fn answer(rows: Vec<SqliteRow>) -> Result<Option<i64>, sqlx::Error> {
-        rows.get(1)
-            .map(|inserted| inserted.try_get("id"))
-            .transpose()
-    }
-}
-
 /// Up to `limit` posts older than the post with id `before`, newest first,
 /// and whether there are more.
 pub async fn page(db: &Db, limit: i64, before: i64) -> Result<(Vec<PostRow>, bool), sqlx::Error> {
-    let rows: Vec<PostRow> = on!(db, read, |pool| sqlx::query_as(select_posts!(
-        "WHERE p.id < $1 ORDER BY p.id DESC LIMIT $2"
-    ))
-    .bind(before)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await)?;
+    let rows: Vec<PostRow> = on!(db, read, |pool| sqlx::query_as(select::PAGE)
+        .bind(before)
+        .bind(limit + 1)
+        .fetch_all(pool)
+        .await)?;
     Ok(super::one_page(rows, limit))
 }
 
 /// The post with `id`, if any.
 pub async fn find(db: &Db, id: i64) -> Result<Option<PostRow>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(select_posts!(
-        "WHERE p.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await)
+    on!(db, read, |pool| sqlx::query_as(select::BY_ID)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// The author of the post with `id`: `None` when there is no such post,

@@ -8,7 +8,7 @@ use sqlx::{
     sqlite::{SqliteArguments, SqliteRow},
 };
 
-use super::{batches::Batched, counters};
+use super::batches::Batched;
 
 /// What a rotation's count and conditional spend returned.
 #[derive(Debug)]
@@ -50,9 +50,9 @@ pub struct Rotation {
 /// the first statement made is within the limit; it is atomic by itself, and
 /// the trigger of migration 0004 stores the successor and marks the session
 /// used.
-const STATEMENTS: &str = concat!(
-    counters::count_event!(),
-    ";
+const STATEMENTS: &str = "INSERT INTO rate_counters (key, window_start, count) VALUES (?, ?, 1)
+     ON CONFLICT (key, window_start) DO UPDATE SET count = rate_counters.count + 1
+     RETURNING count;
      UPDATE refresh_tokens
      SET spent_at = ?, successor = ?,
          successor_expires_at = MIN(? + ?, (SELECT expires_at FROM sessions WHERE id = session_id))
@@ -66,9 +66,7 @@ const STATEMENTS: &str = concat!(
                 WHERE s.id = session_id) AS role,
                (SELECT amr FROM sessions WHERE id = session_id) AS amr,
                (SELECT COALESCE(auth_time, created_at) FROM sessions WHERE id = session_id)
-                   AS auth_time;
-    "
-);
+                   AS auth_time;";
 
 /// The queue of rotations waiting for the writing connection.
 pub(crate) type Queue = super::batches::Queue<Rotation>;

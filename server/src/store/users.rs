@@ -4,12 +4,11 @@ use classboard::api::{Role, User};
 use sqlx::FromRow;
 
 use super::{
-    Db,
-    audit::{Event, Record},
-    in_tx, on,
-    outbox::{QueueMail, Queued},
+    Db, in_tx, on,
+    outbox::Queued,
     rfc3339,
-    sessions::{Filter, InTx, Reason},
+    rows::{Event, Reason, stored_role},
+    tx::{Filter, Tx},
 };
 
 /// A stored account, hash included: never serialised as a whole.
@@ -53,11 +52,6 @@ impl Account {
     }
 }
 
-/// A role as stored (the CHECK constraint admits only the three roles).
-pub fn stored_role(stored: &str) -> Role {
-    Role::parse(stored).unwrap_or(Role::Student)
-}
-
 /// What `GET /api/me` shows of an account besides its role. Processes keep
 /// it for a moment (see `profiles::Profiles`).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -94,113 +88,51 @@ impl std::fmt::Debug for Account {
     }
 }
 
-/// An account's role, read with the admins' rows locked (see [`LockForRole`]).
-pub(crate) struct LockedRole {
-    role: Role,
-    /// Whether an admin locked the account.
-    locked: bool,
-    /// Admins who can sign in (not locked), the account included if it is one.
-    admins: usize,
-}
-
-impl LockedRole {
-    /// Whether the account is the only admin who can sign in: it must stay
-    /// one, and stay unlocked.
-    fn last_admin(&self) -> bool {
-        self.role == Role::Admin && !self.locked && self.admins <= 1
-    }
-}
-
-/// The account a [`LockForRole`] is about.
-#[derive(FromRow)]
-struct TargetRow {
-    role: String,
-    locked: bool,
-}
-
-/// Inside a transaction that may take away an admin (a role change, a
-/// deletion, a lock): reads how many admins can sign in and the role of live account
-/// `id` (at credentials `version`, when given). On PostgreSQL every admin's
-/// row is locked first, always in the order of their ids, then the
-/// account's: two admins demoting or deleting each other at once are
-/// serialised, never deadlocked, and the last one stays. SQLite's one writer
-/// does that already. `None` when there is no such live account.
-pub(crate) trait LockForRole {
-    async fn lock_for_role(
-        &mut self,
-        pg: bool,
-        id: &str,
-        version: Option<i64>,
-    ) -> Result<Option<LockedRole>, sqlx::Error>;
-}
-
-macro_rules! lock_for_role_on {
-    ($conn:ty) => {
-        impl LockForRole for $conn {
-            async fn lock_for_role(
-                &mut self,
-                pg: bool,
-                id: &str,
-                version: Option<i64>,
-            ) -> Result<Option<LockedRole>, sqlx::Error> {
-                // PostgreSQL checks the condition again on a row it had to
-                // wait for: an admin locked by the transaction before is
-                // not counted.
-                let admins: Vec<String> = sqlx::query_scalar(if pg {
-                    "SELECT id FROM users WHERE role = 'admin' AND locked_at IS NULL
-                     ORDER BY id FOR UPDATE"
-                } else {
-                    "SELECT id FROM users WHERE role = 'admin' AND locked_at IS NULL"
-                })
-                .fetch_all(&mut *self)
-                .await?;
-                let target: Option<TargetRow> = sqlx::query_as(if pg {
-                    "SELECT role, (locked_at IS NOT NULL) AS locked FROM users
-                     WHERE id = $1 AND deleted_at IS NULL
-                       AND ($2::bigint IS NULL OR credentials_version = $2) FOR UPDATE"
-                } else {
-                    "SELECT role, (locked_at IS NOT NULL) AS locked FROM users
-                     WHERE id = $1 AND deleted_at IS NULL
-                       AND ($2 IS NULL OR credentials_version = $2)"
-                })
-                .bind(id)
-                .bind(version)
-                .fetch_optional(&mut *self)
-                .await?;
-                Ok(target.map(|target| LockedRole {
-                    role: stored_role(&target.role),
-                    locked: target.locked,
-                    admins: admins.len(),
-                }))
-            }
-        }
-    };
-}
-
-lock_for_role_on!(sqlx::SqliteConnection);
-lock_for_role_on!(sqlx::PgConnection);
-
-/// Whether the account in the row has a second factor, as a column.
-macro_rules! mfa_column {
-    () => {
-        "(EXISTS (SELECT 1 FROM totp_secrets t
-                  WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-          OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa"
-    };
-}
-
-/// `$head`, the columns of [`Account`], then `$tail`.
-macro_rules! with_columns {
-    ($head:literal, $tail:literal) => {
-        concat!(
-            $head,
-            " id, username, email, password_hash, password_nfc, role, created_at, email_verified,",
-            " credentials_version, (locked_at IS NOT NULL) AS locked, ",
-            mfa_column!(),
-            " ",
-            $tail
-        )
-    };
+/// The statements that read an [`Account`]. Its `mfa` column: whether the
+/// account has a second factor (TOTP on, or a passkey).
+mod account {
+    pub const INSERT: &str = "INSERT INTO users
+             (id, username, email, password_hash, password_nfc, role, created_at)
+         VALUES ($1, $2, $3, $4, TRUE, 'student', $5)
+         RETURNING id, username, email, password_hash, password_nfc, role, created_at,
+                   email_verified, credentials_version, (locked_at IS NOT NULL) AS locked,
+                   FALSE AS mfa";
+    pub const BY_ID: &str = "SELECT id, username, email, password_hash, password_nfc, role,
+                created_at, email_verified, credentials_version,
+                (locked_at IS NOT NULL) AS locked,
+                (EXISTS (SELECT 1 FROM totp_secrets t
+                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+         FROM users WHERE id = $1 AND deleted_at IS NULL";
+    pub const BY_EMAIL: &str = "SELECT id, username, email, password_hash, password_nfc, role,
+                created_at, email_verified, credentials_version,
+                (locked_at IS NOT NULL) AS locked,
+                (EXISTS (SELECT 1 FROM totp_secrets t
+                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+         FROM users WHERE email = $1 AND deleted_at IS NULL";
+    /// SQLite: its unique index compares usernames with NOCASE.
+    pub const BY_USERNAME_SQLITE: &str = "SELECT id, username, email, password_hash,
+                password_nfc, role, created_at, email_verified, credentials_version,
+                (locked_at IS NOT NULL) AS locked,
+                (EXISTS (SELECT 1 FROM totp_secrets t
+                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+         FROM users WHERE username = $1 COLLATE NOCASE AND deleted_at IS NULL";
+    /// PostgreSQL: its unique index is on `lower(username)`.
+    pub const BY_USERNAME_POSTGRES: &str = "SELECT id, username, email, password_hash,
+                password_nfc, role, created_at, email_verified, credentials_version,
+                (locked_at IS NOT NULL) AS locked,
+                (EXISTS (SELECT 1 FROM totp_secrets t
+                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+         FROM users WHERE lower(username) = $1 AND deleted_at IS NULL";
+    pub const SET_ROLE: &str = "UPDATE users SET role = $1 WHERE id = $2
+         RETURNING id, username, email, password_hash, password_nfc, role, created_at,
+                   email_verified, credentials_version, (locked_at IS NOT NULL) AS locked,
+                   (EXISTS (SELECT 1 FROM totp_secrets t
+                            WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                    OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa";
 }
 
 /// Inserts a new student. A duplicate username or email fails with the
@@ -213,29 +145,22 @@ pub async fn insert(
     password_hash: &str,
     now: i64,
 ) -> Result<Account, sqlx::Error> {
-    on!(db, write, |pool| sqlx::query_as(with_columns!(
-        "INSERT INTO users (id, username, email, password_hash, password_nfc, role, created_at)
-         VALUES ($1, $2, $3, $4, TRUE, 'student', $5) RETURNING",
-        ""
-    ))
-    .bind(id)
-    .bind(username)
-    .bind(email)
-    .bind(password_hash)
-    .bind(now)
-    .fetch_one(pool)
-    .await)
+    on!(db, write, |pool| sqlx::query_as(account::INSERT)
+        .bind(id)
+        .bind(username)
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .fetch_one(pool)
+        .await)
 }
 
 /// The account `id`, if it exists.
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(with_columns!(
-        "SELECT",
-        "FROM users WHERE id = $1 AND deleted_at IS NULL"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await)
+    on!(db, read, |pool| sqlx::query_as(account::BY_ID)
+        .bind(id)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// Finds an account by username (any case) or, when `login` has an `@`, by
@@ -243,45 +168,38 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<Account>, sqlx::Error> {
 /// case).
 pub async fn by_login(db: &Db, login: &str) -> Result<Option<Account>, sqlx::Error> {
     if login.contains('@') {
-        return on!(db, read, |pool| sqlx::query_as(with_columns!(
-            "SELECT",
-            "FROM users WHERE email = $1 AND deleted_at IS NULL"
-        ))
-        .bind(login)
-        .fetch_optional(pool)
-        .await);
+        return on!(db, read, |pool| sqlx::query_as(account::BY_EMAIL)
+            .bind(login)
+            .fetch_optional(pool)
+            .await);
     }
     // Usernames are unique regardless of case: SQLite's index compares
     // with NOCASE, PostgreSQL's indexes lower(username).
     match db {
         Db::Sqlite(db) => {
-            sqlx::query_as(with_columns!(
-                "SELECT",
-                "FROM users WHERE username = $1 COLLATE NOCASE AND deleted_at IS NULL"
-            ))
-            .bind(login)
-            .fetch_optional(&db.read)
-            .await
+            sqlx::query_as(account::BY_USERNAME_SQLITE)
+                .bind(login)
+                .fetch_optional(&db.read)
+                .await
         }
         Db::Postgres(db) => {
-            sqlx::query_as(with_columns!(
-                "SELECT",
-                "FROM users WHERE lower(username) = $1 AND deleted_at IS NULL"
-            ))
-            .bind(login)
-            .fetch_optional(&db.read)
-            .await
+            sqlx::query_as(account::BY_USERNAME_POSTGRES)
+                .bind(login)
+                .fetch_optional(&db.read)
+                .await
         }
     }
 }
 
 /// What `GET /api/me` shows of the account `id`, if it exists.
 pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(concat!(
-        "SELECT username, email, created_at, email_verified, ",
-        mfa_column!(),
-        " FROM users WHERE id = $1 AND deleted_at IS NULL"
-    ))
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT username, email, created_at, email_verified,
+                (EXISTS (SELECT 1 FROM totp_secrets t
+                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+         FROM users WHERE id = $1 AND deleted_at IS NULL",
+    )
     .bind(id)
     .fetch_optional(pool)
     .await)
@@ -290,7 +208,7 @@ pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> 
 /// Whether `id` is the only admin who can sign in, by a read: a check
 /// before the proof of presence is taken. The change that would take the
 /// last admin away decides again, under the admins' locks
-/// ([`LockForRole`]).
+/// ([`Tx::lock_for_role`]).
 pub async fn is_last_admin(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND role = 'admin'
@@ -328,20 +246,17 @@ pub async fn change_role(
     event: &Event<'_>,
 ) -> Result<RoleChanged, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let Some(locked) = tx.lock_for_role(pg, id, None).await? else {
+        let Some(locked) = tx.lock_for_role(id, None).await? else {
             return Ok(RoleChanged::NoSuchUser);
         };
         if locked.last_admin() && role != Role::Admin {
             return Ok(RoleChanged::LastAdmin);
         }
-        let account: Account = sqlx::query_as(with_columns!(
-            "UPDATE users SET role = $1 WHERE id = $2 RETURNING",
-            ""
-        ))
-        .bind(role.as_str())
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let account: Account = sqlx::query_as(account::SET_ROLE)
+            .bind(role.as_str())
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         let ended = tx
             .revoke_sessions(Filter::User(id), Reason::RoleChange)
             .await?;
@@ -413,7 +328,7 @@ pub async fn change_password(
         if updated == 0 {
             return Ok(None);
         }
-        super::email_tokens::end_credential_flows!(tx, id).await?;
+        tx.end_credential_flows(id).await?;
         let ended = tx
             .revoke_sessions(
                 Filter::UserExcept { user_id: id, keep },
@@ -446,7 +361,7 @@ pub enum Deleted {
 /// until [`prune_deleted`] removes it: the sessions' revocations live in
 /// their rows, which go with the account's, and other instances must read
 /// them until the last access token of the account has expired. Admins are
-/// locked first ([`LockForRole`]), so the last admin cannot go.
+/// locked first ([`Tx::lock_for_role`]), so the last admin cannot go.
 pub async fn delete(
     db: &Db,
     (id, version): (&str, i64),
@@ -454,7 +369,7 @@ pub async fn delete(
     (notice, event): (&Queued<'_>, &Event<'_>),
 ) -> Result<Deleted, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let Some(locked) = tx.lock_for_role(pg, id, Some(version)).await? else {
+        let Some(locked) = tx.lock_for_role(id, Some(version)).await? else {
             return Ok(Deleted::Stale);
         };
         if locked.last_admin() {
@@ -527,7 +442,7 @@ pub enum LockChanged {
 /// password, and records `event`. A session start
 /// locks the row on PostgreSQL and checks the lock, so it either
 /// commits first (and ends here) or sees the lock. The admins are locked
-/// first ([`LockForRole`]): the last admin who can sign in stays unlocked,
+/// first ([`Tx::lock_for_role`]): the last admin who can sign in stays unlocked,
 /// even when two admins lock each other at once.
 pub async fn set_locked(
     db: &Db,
@@ -536,7 +451,7 @@ pub async fn set_locked(
     event: &Event<'_>,
 ) -> Result<LockChanged, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let Some(target) = tx.lock_for_role(pg, id, None).await? else {
+        let Some(target) = tx.lock_for_role(id, None).await? else {
             return Ok(LockChanged::NoSuchUser);
         };
         if target.locked == lock {
@@ -553,7 +468,7 @@ pub async fn set_locked(
         let ended = if lock {
             // The mailbox holds no way around the lock: pending links to
             // change the address or reset the password end with it.
-            super::email_tokens::end_credential_flows!(tx, id).await?;
+            tx.end_credential_flows(id).await?;
             tx.revoke_sessions(Filter::User(id), Reason::Locked).await?
         } else {
             Vec::new()
@@ -598,27 +513,33 @@ pub async fn search(
     );
     // PostgreSQL compares by bytes too, as SQLite does, whatever the
     // database's locale: the order, and so the pages, are the same on both.
-    macro_rules! search {
-        ($collate:literal) => {
-            concat!(
-                "SELECT id, username, email, role, created_at, email_verified,
-                        (locked_at IS NOT NULL) AS locked, last_login_at, ",
-                mfa_column!(),
-                " FROM users
-                 WHERE deleted_at IS NULL
-                   AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
-                   AND ($2 IS NULL OR lower(username)",
-                $collate,
-                " > $2)
-                 ORDER BY lower(username)",
-                $collate,
-                " LIMIT $3"
-            )
-        };
-    }
     let sql = match db {
-        Db::Sqlite(_) => search!(""),
-        Db::Postgres(_) => search!(" COLLATE \"C\""),
+        Db::Sqlite(_) => {
+            "SELECT id, username, email, role, created_at, email_verified,
+                    (locked_at IS NOT NULL) AS locked, last_login_at,
+                    (EXISTS (SELECT 1 FROM totp_secrets t
+                             WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                     OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+             FROM users
+             WHERE deleted_at IS NULL
+               AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
+               AND ($2 IS NULL OR lower(username) > $2)
+             ORDER BY lower(username)
+             LIMIT $3"
+        }
+        Db::Postgres(_) => {
+            "SELECT id, username, email, role, created_at, email_verified,
+                    (locked_at IS NOT NULL) AS locked, last_login_at,
+                    (EXISTS (SELECT 1 FROM totp_secrets t
+                             WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+                     OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+             FROM users
+             WHERE deleted_at IS NULL
+               AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
+               AND ($2 IS NULL OR lower(username) COLLATE \"C\" > $2)
+             ORDER BY lower(username) COLLATE \"C\"
+             LIMIT $3"
+        }
     };
     let rows: Vec<Listed> = on!(db, read, |pool| sqlx::query_as(sql)
         .bind(&pattern)

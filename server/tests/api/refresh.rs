@@ -348,7 +348,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
         .start(
             &ada.id,
             None,
-            &server::store::audit::Origin::default(),
+            &server::store::rows::Origin::default(),
             server::auth::sessions::SignIn::password(0),
             &[],
         )

@@ -28,7 +28,7 @@ async fn families(app: &TestApp, count: usize) -> Vec<Issued> {
             .start(
                 &ada.id,
                 None,
-                &server::store::audit::Origin::default(),
+                &server::store::rows::Origin::default(),
                 server::auth::sessions::SignIn::password(0),
                 &[],
             )
