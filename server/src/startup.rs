@@ -17,10 +17,11 @@ use tokio::net::TcpListener;
 use crate::{
     Config,
     auth::{
-        blocklist, jwt,
+        blocklist,
+        email_tokens::EmailTokens,
+        jwt,
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
         limits::Limiter,
-        mailed::MailedTokens,
         mfa::SecondFactors,
         passkeys::Passkeys,
         password::{HashError, Hasher},
@@ -141,7 +142,7 @@ impl Application {
         )
         .map_err(StartupError::Mail)?;
         mailer.spawn_sender(Transport::from_config(&config).map_err(StartupError::Mail)?);
-        let mailed = MailedTokens::new(secret.expose_secret().as_bytes());
+        let email_tokens = EmailTokens::new(secret.expose_secret().as_bytes());
         let proof = Prover::new(
             db.clone(),
             (second_factors.clone(), passkeys.clone()),
@@ -164,7 +165,7 @@ impl Application {
             passkeys,
             proof,
             mailer,
-            mailed,
+            email_tokens,
         });
         Ok(Self {
             listener,

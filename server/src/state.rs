@@ -10,9 +10,9 @@ use leptos::config::LeptosOptions;
 use crate::{
     AppError, Config,
     auth::{
+        email_tokens::EmailTokens,
         jwt::Keys,
         limits::{Attempt, ClientNet, Key, Limiter},
-        mailed::MailedTokens,
         mfa::SecondFactors,
         passkeys::Passkeys,
         password::{Hasher, Reserved},
@@ -55,7 +55,7 @@ pub struct Shared {
     /// The proof-of-presence policy every sensitive handler asks.
     pub proof: Prover,
     pub mailer: Mailer,
-    pub mailed: MailedTokens,
+    pub email_tokens: EmailTokens,
 }
 
 impl AppState {

@@ -49,7 +49,7 @@ pub async fn verify_email(
     AppJson(req): AppJson<MailedToken>,
 ) -> Result<StatusCode> {
     state.limit_auth_request(ClientNet::of(ip)).await?;
-    let hash = state.mailed.hash(&req.token);
+    let hash = state.email_tokens.hash(&req.token);
     match email_tokens::verify(&state.db, &hash, now_ms(), &origin).await? {
         Verified::Done { user_id, changed } => {
             state.profiles.forget(&user_id);
@@ -194,7 +194,7 @@ pub async fn reset_password(
     AppJson(req): AppJson<PasswordReset>,
 ) -> Result<StatusCode> {
     state.limit_auth_request(ClientNet::of(ip)).await?;
-    let hash = state.mailed.hash(&req.token);
+    let hash = state.email_tokens.hash(&req.token);
     let now = now_ms();
     let token = email_tokens::peek(&state.db, &hash, Purpose::ResetPassword, now)
         .await?

@@ -15,9 +15,9 @@ use webauthn_rs::prelude::PublicKeyCredential;
 use crate::{
     AppError, Result,
     auth::{
+        email_tokens::lifetime,
         jwt::TokenError,
         limits::Key,
-        mailed::lifetime,
         passkeys::{self, PasskeyRow, Started},
         proof,
     },
@@ -88,7 +88,7 @@ pub(crate) async fn mail_token(
     version: Option<i64>,
     (more, event): (&[Prepared], Option<&Event<'_>>),
 ) -> Result<bool> {
-    let (token, hash) = state.mailed.mint();
+    let (token, hash) = state.email_tokens.mint();
     let username = &account.username;
     let letter = match purpose {
         Purpose::VerifyEmail => Letter::VerifyEmail {

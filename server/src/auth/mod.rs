@@ -2,10 +2,10 @@
 //! tokens, revocation and abuse limits. Nothing here knows about HTTP.
 
 pub mod blocklist;
+pub mod email_tokens;
 pub mod jwt;
 pub mod keys;
 pub mod limits;
-pub mod mailed;
 pub mod mfa;
 pub mod normalize;
 pub mod passkeys;

@@ -355,7 +355,10 @@ async fn changing_the_password_ends_the_other_sessions_and_keeps_this_one() {
     // either order.
     let mails = app.mails_to("ada@example.com", 2).await;
     let subjects: Vec<&str> = mails.iter().map(|mail| mail.subject.as_str()).collect();
-    assert!(subjects.contains(&"Your password was changed"), "{subjects:?}");
+    assert!(
+        subjects.contains(&"Your password was changed"),
+        "{subjects:?}"
+    );
 }
 
 #[tokio::test]
@@ -507,7 +510,10 @@ async fn deleting_the_account_keeps_its_posts_by_a_deleted_user() {
     // either order.
     let mails = app.mails_to("ada@example.com", 2).await;
     let subjects: Vec<&str> = mails.iter().map(|mail| mail.subject.as_str()).collect();
-    assert!(subjects.contains(&"Your account was deleted"), "{subjects:?}");
+    assert!(
+        subjects.contains(&"Your account was deleted"),
+        "{subjects:?}"
+    );
 
     // The name and the address are free again.
     let again = app.signup("ada").await;

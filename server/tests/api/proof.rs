@@ -521,7 +521,7 @@ async fn a_reset_link_goes_and_works_only_to_the_accounts_address() {
 
     // A reset request that looked the account up before the change
     // commits after it: its link is not issued to the old address.
-    let (token, hash) = app.state.mailed.mint();
+    let (token, hash) = app.state.email_tokens.mint();
     let now = server::store::now_ms();
     let stale = NewToken {
         hash: &hash,

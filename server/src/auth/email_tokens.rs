@@ -16,11 +16,11 @@ pub const VERIFY_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Mints and hashes mailed tokens.
 #[derive(Clone)]
-pub struct MailedTokens {
+pub struct EmailTokens {
     key: [u8; 32],
 }
 
-impl MailedTokens {
+impl EmailTokens {
     pub fn new(server_secret: &[u8]) -> Self {
         Self {
             key: super::derive_key(server_secret, b"classboard mailed token hash key"),
