@@ -1,8 +1,87 @@
-//! Pieces every form uses: a labelled field with its error, and the banner
-//! at the top of a form.
+//! Pieces every form uses: [`Form`] (a request in flight, the banner at the
+//! top, where an error goes), a labelled field with its error, and the
+//! banner itself.
 
-use classboard::validate::{Issue, len};
-use leptos::prelude::*;
+use std::future::Future;
+
+use classboard::{
+    ErrorCode,
+    validate::{Issue, len},
+};
+use leptos::{prelude::*, task::spawn_local};
+
+use crate::{
+    api::ApiError,
+    visitor::{Visitor, use_visitor},
+};
+
+/// What every form and section that sends requests shares: whether one is
+/// in flight (`busy`, which also keeps a second click from sending
+/// another), the banner for what belongs to no one field (`error`), and the
+/// line that says what was done (`done`).
+#[derive(Clone, Copy)]
+pub struct Form {
+    pub busy: RwSignal<bool>,
+    pub error: RwSignal<Option<String>>,
+    pub done: RwSignal<Option<String>>,
+    visitor: Visitor,
+}
+
+/// What a form's request left it to do.
+pub enum Then {
+    /// Take the next request.
+    Ready,
+    /// The form is going (the page is left with `go_to`, or the step it
+    /// belongs to closed): it stays as it is until it is gone.
+    Gone,
+}
+
+impl Form {
+    pub fn new() -> Self {
+        Self {
+            busy: RwSignal::new(false),
+            error: RwSignal::new(None),
+            done: RwSignal::new(None),
+            visitor: use_visitor(),
+        }
+    }
+
+    /// The visitor of the island the form is in.
+    pub fn visitor(self) -> Visitor {
+        self.visitor
+    }
+
+    /// Sends `request` unless one is in flight: busy meanwhile, with the
+    /// banner and the done line cleared first.
+    pub fn send(self, request: impl Future<Output = Then> + 'static) {
+        if self.busy.get_untracked() {
+            return;
+        }
+        self.busy.set(true);
+        self.error.set(None);
+        self.done.set(None);
+        spawn_local(async move {
+            if let Then::Ready = request.await {
+                self.busy.set(false);
+            }
+        });
+    }
+
+    /// Where an error goes: the end of the session to the visitor; a `422`'s
+    /// problems under `fields` (and to the banner when none of them is
+    /// named); anything else to the banner.
+    pub fn fail(self, error: ApiError, fields: &[(&str, RwSignal<Option<String>>)]) {
+        match error {
+            ApiError::SessionEnded(ended) => self.visitor.ended(ended),
+            e if e.code() == Some(ErrorCode::ValidationFailed)
+                && fields.iter().any(|(field, _)| e.issue_for(field).is_some()) =>
+            {
+                show_issues(&e, fields);
+            }
+            e => self.error.set(Some(e.message())),
+        }
+    }
+}
 
 /// A labelled input whose problem, if any, is shown beneath it and tied to
 /// it with `aria-describedby`, so assistive tools read both.
@@ -91,6 +170,17 @@ pub fn FormError(message: RwSignal<Option<String>>) -> impl IntoView {
     }
 }
 
+/// The line that says what a form did, when it did something.
+#[component]
+pub fn Done(form: Form, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    view! {
+        <p class="success" role="status" hidden=move || form.done.with(Option::is_none)>
+            {move || form.done.get().unwrap_or_default()}
+            {children.map(|children| children())}
+        </p>
+    }
+}
+
 /// Shows under each field what the server's `422` says of it, or nothing.
 pub fn show_issues(error: &crate::api::ApiError, fields: &[(&str, RwSignal<Option<String>>)]) {
     for &(field, slot) in fields {
@@ -124,8 +214,8 @@ pub fn nfc(text: &str) -> String {
 /// True once the island is hydrated: buttons stay disabled before, so a form
 /// is never submitted natively (which would put its fields in the URL).
 pub fn use_hydrated() -> Signal<bool> {
-    let session = crate::session::use_session();
-    Signal::derive(move || session.ready())
+    let visitor = crate::visitor::use_visitor();
+    Signal::derive(move || visitor.ready())
 }
 
 /// A hint that needs no dictionary (which would bloat the bundle): length

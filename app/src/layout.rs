@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::{SITE_NAME, session::use_session};
+use crate::{SITE_NAME, visitor::use_visitor};
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
@@ -28,8 +28,8 @@ pub fn Layout(children: Children) -> impl IntoView {
 /// The header's links; `path` is the page's, marked as the current one.
 #[island]
 fn SiteNav(path: String) -> impl IntoView {
-    let session = use_session();
-    let logged_in = move || session.logged_in();
+    let visitor = use_visitor();
+    let logged_in = move || visitor.logged_in();
     let path = StoredValue::new(path);
     let current = move |href: &str| path.with_value(|p| p == href).then_some("page");
     let link = move |href: &'static str, label: &'static str| {
@@ -55,7 +55,7 @@ fn SiteNav(path: String) -> impl IntoView {
                 >
                     <li>
                         <a href="/account" aria-current=current("/account")>
-                            {move || session.with_user(|u| u.map(|u| u.username.clone()).unwrap_or_default())}
+                            {move || visitor.with_user(|u| u.map(|u| u.username.clone()).unwrap_or_default())}
                         </a>
                     </li>
                 </Show>
@@ -68,8 +68,8 @@ fn SiteNav(path: String) -> impl IntoView {
 /// And, quietly, while the account's address is not confirmed, a reminder.
 #[island]
 fn Notice() -> impl IntoView {
-    let session = use_session();
-    let unconfirmed = move || session.with_user(|u| u.is_some_and(|u| !u.email_verified));
+    let visitor = use_visitor();
+    let unconfirmed = move || visitor.with_user(|u| u.is_some_and(|u| !u.email_verified));
     view! {
         <Show when=unconfirmed>
             // No live region: it would be read out on every page.
@@ -78,10 +78,10 @@ fn Notice() -> impl IntoView {
                 <a href="/account">"Send a new link"</a>
             </p>
         </Show>
-        <Show when=move || session.notice().is_some()>
+        <Show when=move || visitor.notice().is_some()>
             <p class="notice" role="status">
-                {move || session.notice().unwrap_or_default()}
-                <button type="button" class="link" on:click=move |_| session.set_notice(None)>"Dismiss"</button>
+                {move || visitor.notice().unwrap_or_default()}
+                <button type="button" class="link" on:click=move |_| visitor.set_notice(None)>"Dismiss"</button>
             </p>
         </Show>
     }

@@ -15,17 +15,17 @@ mod forms;
 mod handoff;
 mod layout;
 mod pages;
-pub mod session;
 mod storage;
+pub mod visitor;
 mod webauthn;
 
 use layout::Layout;
 use pages::{
     account::{AccountPage, AdminPage},
+    email_tokens::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     grades::GradesPage,
     home::HomePage,
     login::LoginPage,
-    mailed::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     new_post::NewPostPage,
     not_found::NotFound,
     post::PostPage,
@@ -64,7 +64,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    session::provide_session();
+    visitor::provide_visitor();
 
     view! {
         <Title formatter=|page: String| {

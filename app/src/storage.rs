@@ -80,9 +80,11 @@ pub fn clear(ended: Option<Ended>) {
     wasm_bindgen_futures::spawn_local(crate::handoff::forget());
 }
 
-/// Clears the remembered reason once it has been shown.
-pub fn forget_ended() {
+/// Why the last session ended, taken so it is told only once.
+pub fn take_ended() -> Option<Ended> {
+    let ended = ended();
     LocalStorage::delete(ENDED_KEY);
+    ended
 }
 
 /// Leaves `message` for the next page this tab loads to show once.

@@ -1,11 +1,13 @@
-//! Who is logged in, as the pages' islands see it.
+//! The visitor: who is at the page (a logged-in user, or nobody), as the
+//! pages' islands see it. (A *session* is the server's: one sign-in's
+//! refresh tokens; the visitor holds what the browser knows of it.)
 //!
 //! Every page is HTML from the server with a few islands hydrated in the
 //! browser (see docs/FRONTEND.md). The server cannot read local storage, so
 //! its HTML always shows the logged-out state. In the browser, the islands of
-//! a page share one session read from local storage, and follow other tabs'
+//! a page share one visitor read from local storage, and follow other tabs'
 //! logins and logouts through the `storage` event. Each island shows what the
-//! session holds only once it is hydrated itself: until then it must match
+//! visitor is only once it is hydrated itself: until then it must match
 //! the server's HTML.
 
 use classboard::api::{Role, User};
@@ -20,21 +22,21 @@ struct Shared {
     notice: RwSignal<Option<String>>,
 }
 
-/// One island's view of the page's session.
+/// One island's view of the page's visitor.
 #[derive(Clone, Copy)]
-pub struct Session {
+pub struct Visitor {
     shared: Shared,
     /// False until this island is hydrated (always false on the server).
     mounted: RwSignal<bool>,
 }
 
-impl Session {
-    /// Whether this island is hydrated, so it may act and show the session. Reactive.
+impl Visitor {
+    /// Whether this island is hydrated, so it may act and show the visitor. Reactive.
     pub fn ready(&self) -> bool {
         self.mounted.get()
     }
 
-    /// Reads the logged-in user, if any (nobody until [`Session::ready`]). Reactive.
+    /// Reads the logged-in user, if any (nobody until [`Visitor::ready`]). Reactive.
     pub fn with_user<R>(&self, read: impl FnOnce(Option<&User>) -> R) -> R {
         let mounted = self.mounted.get();
         self.shared
@@ -80,9 +82,9 @@ impl Session {
 #[derive(Clone, Copy)]
 struct Mounted(RwSignal<bool>);
 
-/// The session as the calling island sees it.
-pub fn use_session() -> Session {
-    let shared = use_context::<Shared>().unwrap_or_else(browser_session);
+/// The visitor as the calling island sees it.
+pub fn use_visitor() -> Visitor {
+    let shared = use_context::<Shared>().unwrap_or_else(browser_visitor);
     // One flag per island: the first caller in it makes it; what the island
     // renders later (after a `Show` flips, say) is in its context already.
     let mounted = use_context::<Mounted>().map_or_else(
@@ -95,12 +97,12 @@ pub fn use_session() -> Session {
         },
         |Mounted(mounted)| mounted,
     );
-    Session { shared, mounted }
+    Visitor { shared, mounted }
 }
 
-/// Creates the server's (always logged-out) session for one rendering of a
+/// Creates the server's (always logged-out) visitor for one rendering of a
 /// page; call once, in the root component. The browser never runs it.
-pub fn provide_session() {
+pub fn provide_visitor() {
     provide_context(Shared {
         user: RwSignal::new(None),
         notice: RwSignal::new(None),
@@ -108,7 +110,7 @@ pub fn provide_session() {
 }
 
 thread_local! {
-    /// The browser's session: one per page, whichever island asks first.
+    /// The browser's visitor: one per page, whichever island asks first.
     static BROWSER: (ArcRwSignal<Option<User>>, ArcRwSignal<Option<String>>) = {
         let user = ArcRwSignal::new(storage::user());
         let notice = ArcRwSignal::new(storage::take_flash());
@@ -117,7 +119,7 @@ thread_local! {
     };
 }
 
-fn browser_session() -> Shared {
+fn browser_visitor() -> Shared {
     BROWSER.with(|(user, notice)| Shared {
         user: user.clone().into(),
         notice: notice.clone().into(),
@@ -208,15 +210,15 @@ pub fn go_to(path: &str) {
 /// `/login?next=<this page>` once the island knows nobody is logged in.
 #[component]
 pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     Effect::new(move |_| {
-        if !session.ready() || session.logged_in() {
+        if !visitor.ready() || visitor.logged_in() {
             return;
         }
         // Storage decides, not the signal: the signal can briefly lag behind
         // a session another tab just stored.
         if let Some(user) = storage::user() {
-            session.set_user(user);
+            visitor.set_user(user);
             return;
         }
         let Some(location) = web_sys::window().map(|w| w.location()) else {
@@ -233,7 +235,7 @@ pub fn RequireLogin(children: ChildrenFn) -> impl IntoView {
     });
     view! {
         <Show
-            when=move || session.logged_in()
+            when=move || visitor.logged_in()
             fallback=|| view! { <p class="status" role="status">"Loading…"</p> }
         >
             {children()}

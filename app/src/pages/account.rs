@@ -1,13 +1,12 @@
 //! `/account`: who you are, where you are logged in, and the ways out.
 
-use classboard::api::Session as Device;
+use classboard::api::Session;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_meta::Title;
 
 use crate::{
-    api,
-    session::{RequireLogin, go_to, use_session},
-    storage,
+    api, storage,
+    visitor::{RequireLogin, go_to, use_visitor},
 };
 
 #[component]
@@ -44,10 +43,10 @@ pub fn AdminPage() -> impl IntoView {
 pub(crate) fn Account(console: bool) -> impl IntoView {
     if console {
         // Fetched only for an admin: anyone else has nothing to download.
-        let session = use_session();
+        let visitor = use_visitor();
         let gate = RwSignal::new(None::<ViewFn>);
         Effect::new(move |_| {
-            if session.role() == Some(classboard::api::Role::Admin)
+            if visitor.role() == Some(classboard::api::Role::Admin)
                 && gate.with_untracked(Option::is_none)
             {
                 spawn_local(async move { gate.set(Some(section(Section::Admin).await)) });
@@ -71,30 +70,57 @@ pub(crate) fn Account(console: bool) -> impl IntoView {
 
 #[component]
 fn AccountDetails() -> impl IntoView {
-    let session = use_session();
-    let devices = RwSignal::new(None::<Vec<Device>>);
+    let visitor = use_visitor();
+    view! {
+        {move || visitor.user().map(|u| view! {
+            <dl class="account">
+                <dt>"Username"</dt><dd>{u.username}</dd>
+                <dt>"Email"</dt><dd>{u.email} {(!u.email_verified).then_some(" (not confirmed yet)")}</dd>
+                <dt>"Role"</dt><dd>{u.role.as_str()}</dd>
+            </dl>
+        })}
+        <SettingsOnDemand/>
+        <TwoStepOnDemand/>
+        <PasskeysOnDemand/>
+        <OnDemand
+            id="activity-heading"
+            title="Recent activity"
+            summary=Signal::stored("Sign-ins and changes to your account's security: what, when, from where and on which device.")
+            button=Signal::stored("Show recent activity")
+            which=Section::Activity
+        />
+        <Devices/>
+        <SignOut/>
+    }
+}
+
+/// Where the account is logged in, a page at a time, each device's session
+/// revocable. The account is read again with the first page (a role may
+/// have changed).
+#[component]
+fn Devices() -> impl IntoView {
+    let visitor = use_visitor();
+    let devices = RwSignal::new(None::<Vec<Session>>);
     // The cursor of the next page of devices, when there is one.
     let more_devices = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-
-    // The account as the server sees it now (a role may have changed), and
-    // the devices, fetched together.
-    let load = move || {
+    let fail = move |e: api::ApiError| match e {
+        api::ApiError::SessionEnded(ended) => visitor.ended(ended),
+        e => error.set(Some(e.message())),
+    };
+    Effect::new(move |_| {
         spawn_local(async move {
             let (me, list) = futures::join!(api::me(), api::sessions(None));
             match me.and_then(|user| list.map(|list| (user, list))) {
                 Ok((user, list)) => {
-                    session.set_user(user);
+                    visitor.set_user(user);
                     devices.set(Some(list.sessions));
                     more_devices.set(list.next);
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-                Err(e) => error.set(Some(e.message())),
+                Err(e) => fail(e),
             }
         });
-    };
-    Effect::new(move |_| load());
+    });
     let load_more = move || {
         let Some(before) = more_devices.get_untracked() else {
             return;
@@ -105,23 +131,73 @@ fn AccountDetails() -> impl IntoView {
                     devices.update(|d| d.get_or_insert_with(Vec::new).extend(page.sessions));
                     more_devices.set(page.next);
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-                Err(e) => error.set(Some(e.message())),
+                Err(e) => fail(e),
             }
         });
     };
-
     let revoke = move |id: String| {
         spawn_local(async move {
             match api::revoke_session(&id).await {
                 Ok(()) => {
                     devices.update(|d| d.iter_mut().for_each(|list| list.retain(|s| s.id != id)))
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-                Err(e) => error.set(Some(e.message())),
+                Err(e) => fail(e),
             }
         });
     };
+    view! {
+        <h2>"Where you are logged in"</h2>
+        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().unwrap_or_default()}
+        </p>
+        {move || match devices.get() {
+            None => view! { <p class="status" role="status">"Loading sessions…"</p> }.into_any(),
+            Some(list) => view! {
+                <ul class="sessions">
+                    {list.into_iter().map(|s| device_item(s, revoke)).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
+        <Show when=move || more_devices.with(Option::is_some)>
+            <button type="button" class="secondary" on:click=move |_| load_more()>"Show more devices"</button>
+        </Show>
+    }
+}
+
+/// One device's session, with its button to revoke it.
+fn device_item(
+    s: Session,
+    revoke: impl Fn(String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = s.id.clone();
+    let device = s
+        .device
+        .clone()
+        .or_else(|| s.user_agent.clone())
+        .unwrap_or_else(|| "Unknown device".into());
+    let place = s.ip.clone().map(|ip| format!(" · from {ip}"));
+    let label = if s.current {
+        "Revoke this device's session".to_owned()
+    } else {
+        format!("Revoke the session of {device}")
+    };
+    view! {
+        <li>
+            <span class="device">{device}</span>
+            {s.current.then(|| view! { <strong class="this-device">" (this device)"</strong> })}
+            <span class="meta">"Signed in " {s.created_at.get(..10).unwrap_or_default().to_owned()}
+                " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC" {place}</span>
+            <button type="button" class="secondary" on:click=move |_| revoke(id.clone()) aria-label=label>
+                "Revoke"
+            </button>
+        </li>
+    }
+}
+
+/// Logging out here, or everywhere.
+#[component]
+fn SignOut() -> impl IntoView {
+    let busy = RwSignal::new(false);
     let sign_out = move |everywhere: bool| {
         busy.set(true);
         spawn_local(async move {
@@ -142,56 +218,7 @@ fn AccountDetails() -> impl IntoView {
             go_to("/login");
         });
     };
-
     view! {
-        {move || session.user().map(|u| view! {
-            <dl class="account">
-                <dt>"Username"</dt><dd>{u.username}</dd>
-                <dt>"Email"</dt><dd>{u.email} {(!u.email_verified).then_some(" (not confirmed yet)")}</dd>
-                <dt>"Role"</dt><dd>{u.role.as_str()}</dd>
-            </dl>
-        })}
-        <SettingsOnDemand/>
-        <TwoStepOnDemand/>
-        <PasskeysOnDemand/>
-        <OnDemand
-            id="activity-heading"
-            title="Recent activity"
-            summary=Signal::stored("Sign-ins and changes to your account's security: what, when, from where and on which device.")
-            button=Signal::stored("Show recent activity")
-            which=Section::Activity
-        />
-        <h2>"Where you are logged in"</h2>
-        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
-            {move || error.get().unwrap_or_default()}
-        </p>
-        {move || match devices.get() {
-            None => view! { <p class="status" role="status">"Loading sessions…"</p> }.into_any(),
-            Some(list) => view! {
-                <ul class="sessions">
-                    {list.into_iter().map(|s| {
-                        let id = s.id.clone();
-                        let device = s.device.clone().or_else(|| s.user_agent.clone()).unwrap_or_else(|| "Unknown device".into());
-                        let place = s.ip.clone().map(|ip| format!(" · from {ip}"));
-                        let label = if s.current { "Revoke this device's session".to_owned() } else { format!("Revoke the session of {device}") };
-                        view! {
-                            <li>
-                                <span class="device">{device}</span>
-                                {s.current.then(|| view! { <strong class="this-device">" (this device)"</strong> })}
-                                <span class="meta">"Signed in " {s.created_at.get(..10).unwrap_or_default().to_owned()}
-                                    " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC" {place}</span>
-                                <button type="button" class="secondary" on:click=move |_| revoke(id.clone()) aria-label=label>
-                                    "Revoke"
-                                </button>
-                            </li>
-                        }
-                    }).collect_view()}
-                </ul>
-            }.into_any(),
-        }}
-        <Show when=move || more_devices.with(Option::is_some)>
-            <button type="button" class="secondary" on:click=move |_| load_more()>"Show more devices"</button>
-        </Show>
         <div class="actions">
             <button type="button" on:click=move |_| sign_out(false) disabled=move || busy.get()>"Log out"</button>
             <button type="button" class="danger" on:click=move |_| sign_out(true) disabled=move || busy.get()>
@@ -206,8 +233,8 @@ fn AccountDetails() -> impl IntoView {
 /// first visit stays within its download budget (docs/FRONTEND.md).
 #[component]
 fn TwoStepOnDemand() -> impl IntoView {
-    let session = use_session();
-    let on = move || session.user().is_some_and(|u| u.mfa);
+    let visitor = use_visitor();
+    let on = move || visitor.user().is_some_and(|u| u.mfa);
     view! {
         <OnDemand
             id="two-step-heading"

@@ -4,7 +4,7 @@
 use classboard::api::{Event, EventPage};
 use leptos::{prelude::*, task::spawn_local};
 
-use crate::{api, session::use_session};
+use crate::{api, visitor::use_visitor};
 
 /// `/account`'s "Recent activity" section.
 #[component]
@@ -26,7 +26,7 @@ where
     Load: Fn(Option<String>) -> Loading + Copy + Send + Sync + 'static,
     Loading: Future<Output = api::Result<EventPage>> + 'static,
 {
-    let session = use_session();
+    let visitor = use_visitor();
     let events = RwSignal::new(None::<Vec<Event>>);
     let next = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
@@ -37,7 +37,7 @@ where
                     events.update(|e| e.get_or_insert_with(Vec::new).extend(page.events));
                     next.set(page.next);
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) => error.set(Some(e.message())),
             }
         });

@@ -14,7 +14,7 @@ use crate::{
         activity::EventList,
         confirm::{Confirm, ConfirmStep},
     },
-    session::use_session,
+    visitor::use_visitor,
 };
 
 /// The not-found text, or for an admin the console. In the on-demand
@@ -22,8 +22,8 @@ use crate::{
 /// which also holds `/admin`'s page).
 #[component]
 pub fn AdminGate() -> impl IntoView {
-    let session = use_session();
-    let admin = move || session.role() == Some(Role::Admin);
+    let visitor = use_visitor();
+    let admin = move || visitor.role() == Some(Role::Admin);
     Effect::new(move |_| {
         if admin()
             && let Some(document) = web_sys::window().and_then(|w| w.document())
@@ -45,7 +45,7 @@ pub fn AdminGate() -> impl IntoView {
 /// The console: finds accounts and manages one at a time.
 #[component]
 pub fn Console() -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     let query = RwSignal::new(String::new());
     let users = RwSignal::new(None::<Vec<AdminUser>>);
     let next = RwSignal::new(None::<String>);
@@ -74,7 +74,7 @@ pub fn Console() -> impl IntoView {
                     });
                     next.set(page.next);
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) => error.set(Some(e.message())),
             }
         });
@@ -170,7 +170,7 @@ fn Manage(
     outcome: RwSignal<Option<Result<String, String>>>,
     on_change: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     let proof = Confirm::new();
     let id = StoredValue::new(user.id.clone());
     let name = StoredValue::new(user.username.clone());
@@ -178,31 +178,7 @@ fn Manage(
     // The action waiting for its confirmation.
     let pending = RwSignal::new(None::<AdminAction>);
     let busy = RwSignal::new(false);
-    let describe = move |action: AdminAction| {
-        let who = name.get_value();
-        match action {
-            AdminAction::Lock => format!(
-                "Lock {who}'s account? They are signed out everywhere at once and cannot sign in until it is unlocked."
-            ),
-            AdminAction::Unlock => format!("Unlock {who}'s account? They can sign in again."),
-            AdminAction::RemoveSecondFactors => format!(
-                "Remove every second factor of {who} (authenticator app, passkeys, recovery codes)? They are told by mail, and sign in with their password alone until they add new ones."
-            ),
-            AdminAction::Role(r) => format!(
-                "Make {who} a {}? They are signed out everywhere, and the new role applies from their next sign-in.",
-                r.as_str()
-            ),
-        }
-    };
-    let done = move |action: AdminAction| {
-        let who = name.get_value();
-        match action {
-            AdminAction::Lock => format!("{who}'s account is locked."),
-            AdminAction::Unlock => format!("{who}'s account is unlocked."),
-            AdminAction::RemoveSecondFactors => format!("{who}'s second factors are removed."),
-            AdminAction::Role(r) => format!("{who} is now a {}.", r.as_str()),
-        }
-    };
+    let describe = move |action: AdminAction| asking(action, &name.get_value());
     let confirm = move |_| {
         let Some(action) = pending.get_untracked() else {
             return;
@@ -216,10 +192,10 @@ fn Manage(
             match result {
                 Ok(None) => {}
                 Ok(Some(())) => {
-                    outcome.set(Some(Ok(done(action))));
+                    outcome.set(Some(Ok(did(action, &name.get_value()))));
                     on_change();
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) => outcome.set(Some(Err(e.message()))),
             }
         });
@@ -266,5 +242,32 @@ fn Manage(
             <h3>"Events"</h3>
             <EventList load=move |before| async move { api::admin_events(&id.get_value(), before.as_deref()).await }/>
         </section>
+    }
+}
+
+/// What confirming `action` on `who`'s account does, as a question.
+fn asking(action: AdminAction, who: &str) -> String {
+    match action {
+        AdminAction::Lock => format!(
+            "Lock {who}'s account? They are signed out everywhere at once and cannot sign in until it is unlocked."
+        ),
+        AdminAction::Unlock => format!("Unlock {who}'s account? They can sign in again."),
+        AdminAction::RemoveSecondFactors => format!(
+            "Remove every second factor of {who} (authenticator app, passkeys, recovery codes)? They are told by mail, and sign in with their password alone until they add new ones."
+        ),
+        AdminAction::Role(r) => format!(
+            "Make {who} a {}? They are signed out everywhere, and the new role applies from their next sign-in.",
+            r.as_str()
+        ),
+    }
+}
+
+/// What `action` on `who`'s account did.
+fn did(action: AdminAction, who: &str) -> String {
+    match action {
+        AdminAction::Lock => format!("{who}'s account is locked."),
+        AdminAction::Unlock => format!("{who}'s account is unlocked."),
+        AdminAction::RemoveSecondFactors => format!("{who}'s second factors are removed."),
+        AdminAction::Role(r) => format!("{who} is now a {}.", r.as_str()),
     }
 }

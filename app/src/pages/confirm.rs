@@ -20,8 +20,7 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api,
-    forms::{Field, FormError, nfc},
-    session::use_session,
+    forms::{Field, Form, FormError, Then, nfc},
     webauthn,
 };
 
@@ -98,19 +97,16 @@ pub fn ConfirmStep(confirm: Confirm) -> impl IntoView {
 /// The password, and the second factor the account has.
 #[component]
 fn ProofForm(confirm: Confirm) -> impl IntoView {
-    let session = use_session();
+    let form = Form::new();
     let factors = RwSignal::new(None::<MfaStatus>);
     let password = RwSignal::new(String::new());
     let password_error = RwSignal::new(None::<String>);
     let code = RwSignal::new(String::new());
     let code_error = RwSignal::new(None::<String>);
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     spawn_local(async move {
         match api::mfa_status().await {
             Ok(status) => factors.set(Some(status)),
-            Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-            Err(e) => error.set(Some(e.message())),
+            Err(e) => form.fail(e, &[]),
         }
     });
     let has = move |f: fn(&MfaStatus) -> bool| factors.with(|s| s.as_ref().is_some_and(f));
@@ -123,48 +119,23 @@ fn ProofForm(confirm: Confirm) -> impl IntoView {
         _ => "Recovery code",
     };
     let prove = move |by_passkey: bool| {
-        if busy.get_untracked() {
-            return;
-        }
         let typed = nfc(&password.get_untracked());
         if typed.is_empty() {
             password_error.set(Some("Enter your current password.".into()));
             return;
         }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let proof = Reauth {
-                password: typed,
-                code: Some(code.get_untracked().trim().to_owned()).filter(|c| !c.is_empty()),
-                ..Reauth::default()
-            };
-            match prove_with(proof, by_passkey).await {
-                Ok(()) => {
-                    busy.set(false);
-                    return confirm.close(true);
-                }
-                Err(Failed::Api(api::ApiError::SessionEnded(ended))) => session.ended(ended),
-                Err(Failed::Api(e)) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    password_error.set(
-                        e.issue_for("password")
-                            .map(|_| "Enter your current password.".into()),
-                    );
-                    // Said above the form: the account may have no code to
-                    // type (a passkey is its only second factor).
-                    error.set(
-                        e.issue_for("code")
-                            .map(|_| "Enter a code, or use a passkey.".into()),
-                    );
-                }
-                Err(Failed::Api(e)) => {
-                    code.set(String::new());
-                    error.set(Some(e.message()));
-                }
-                Err(Failed::Browser(why)) => error.set(Some(why)),
-            }
-            busy.set(false);
-        });
+        let proof = Reauth {
+            password: typed,
+            code: Some(code.get_untracked().trim().to_owned()).filter(|c| !c.is_empty()),
+            ..Reauth::default()
+        };
+        form.send(send_proof(
+            proof,
+            by_passkey,
+            confirm,
+            form,
+            (code, password_error),
+        ));
     };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -174,7 +145,7 @@ fn ProofForm(confirm: Confirm) -> impl IntoView {
         <form class="form confirm" role="dialog" aria-labelledby="confirm-heading" on:submit=submit novalidate>
             <h3 id="confirm-heading">"Confirm it's you"</h3>
             <p>"This change needs your password, and your second step if you have one. You will not be asked again for a few minutes."</p>
-            <FormError message=error/>
+            <FormError message=form.error/>
             <Field name="password" id="confirm-password" label="Current password" kind="password"
                 autocomplete="current-password" value=password error=password_error/>
             <Show when=move || totp() || codes()>
@@ -182,9 +153,9 @@ fn ProofForm(confirm: Confirm) -> impl IntoView {
                     value=code error=code_error/>
             </Show>
             <div class="actions">
-                <button type="submit" disabled=move || busy.get()>"Confirm"</button>
+                <button type="submit" disabled=move || form.busy.get()>"Confirm"</button>
                 <Show when=passkey>
-                    <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| prove(true)>
+                    <button type="button" class="secondary" disabled=move || form.busy.get() on:click=move |_| prove(true)>
                         "Confirm with a passkey"
                     </button>
                 </Show>
@@ -192,6 +163,44 @@ fn ProofForm(confirm: Confirm) -> impl IntoView {
             </div>
         </form>
     }
+}
+
+/// Sends the proof; closes the step when it was taken, or says why not.
+async fn send_proof(
+    proof: Reauth,
+    by_passkey: bool,
+    confirm: Confirm,
+    form: Form,
+    (code, password_error): (RwSignal<String>, RwSignal<Option<String>>),
+) -> Then {
+    match prove_with(proof, by_passkey).await {
+        Ok(()) => {
+            // The step closes: free the form first.
+            form.busy.set(false);
+            confirm.close(true);
+            return Then::Gone;
+        }
+        Err(Failed::Api(e)) if e.code() == Some(ErrorCode::ValidationFailed) => {
+            password_error.set(
+                e.issue_for("password")
+                    .map(|_| "Enter your current password.".into()),
+            );
+            // Said above the form: the account may have no code to type (a
+            // passkey is its only second factor).
+            form.error.set(
+                e.issue_for("code")
+                    .map(|_| "Enter a code, or use a passkey.".into()),
+            );
+        }
+        Err(Failed::Api(e)) => {
+            if !matches!(e, api::ApiError::SessionEnded(_)) {
+                code.set(String::new());
+            }
+            form.fail(e, &[]);
+        }
+        Err(Failed::Browser(why)) => form.error.set(Some(why)),
+    }
+    Then::Ready
 }
 
 /// Why the proof was not given.

@@ -7,17 +7,17 @@
 //! its own, and each split point cuts the code the pages share into more,
 //! smaller chunks (docs/FRONTEND.md, "Size").
 
-use classboard::{ErrorCode, api::PasswordReset, validate::Password};
-use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use classboard::{api::PasswordReset, validate::Password};
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     api,
-    forms::{Field, FormError, nfc, show_issues, strength_hint, use_hydrated},
-    session::{go_to, use_session},
+    forms::{Done, Field, Form, FormError, Then, nfc, strength_hint, use_hydrated},
     storage,
+    visitor::go_to,
 };
 
 /// Which of the pages the island is on.
@@ -71,131 +71,156 @@ fn token_in_query() -> String {
 /// `token`: the mail's token when the page was opened by its link.
 #[island(lazy)]
 fn MailForm(purpose: Purpose, token: String) -> impl IntoView {
-    let session = use_session();
+    let form = Form::new();
     let hydrated = use_hydrated();
     let has_link = !token.is_empty();
-    let code = RwSignal::new(token);
-    let email = RwSignal::new(String::new());
-    let password = RwSignal::new(String::new());
+    let typed = Typed {
+        code: RwSignal::new(token),
+        email: RwSignal::new(String::new()),
+        password: RwSignal::new(String::new()),
+    };
     let errors = [
         RwSignal::new(None::<String>),
         RwSignal::new(None),
         RwSignal::new(None),
     ];
     let [code_error, email_error, password_error] = errors;
-    let form_error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let hint = Signal::derive(move || strength_hint(&nfc(&password.get())));
-
+    let hint = Signal::derive(move || strength_hint(&nfc(&typed.password.get())));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        let token = code.get_untracked().trim().to_owned();
-        let new_password = nfc(&password.get_untracked());
-        let address = email.get_untracked();
+        let asked = typed.read(purpose);
         code_error.set(
-            (purpose != Purpose::Forgot && token.is_empty())
+            (purpose != Purpose::Forgot && asked.token.is_empty())
                 .then(|| "Paste the code from the mail.".into()),
         );
         email_error.set(
-            (purpose == Purpose::Forgot && address.trim().is_empty())
+            (purpose == Purpose::Forgot && asked.address.trim().is_empty())
                 .then(|| "Enter your email address.".into()),
         );
         // The rules that need no account: the server checks the rest.
-        password_error.set(if purpose == Purpose::Reset {
-            Password::parse(&new_password, "", "")
+        password_error.set((purpose == Purpose::Reset).then_some(()).and_then(|()| {
+            Password::parse(&asked.new_password, "", "")
                 .err()
                 .map(|i| i.message("new_password"))
-        } else {
-            None
-        });
-        if errors.iter().any(|e| e.with_untracked(Option::is_some)) {
-            return;
+        }));
+        if errors.iter().all(|e| e.with_untracked(Option::is_none)) {
+            let fields = [("email", email_error), ("new_password", password_error)];
+            form.send(send(purpose, asked, form, fields));
         }
-        busy.set(true);
-        form_error.set(None);
-        spawn_local(async move {
-            let result = match purpose {
-                Purpose::Forgot => api::request_password_reset(&address).await,
-                Purpose::Reset => {
-                    api::reset_password(&PasswordReset {
-                        token,
-                        new_password,
-                    })
-                    .await
-                }
-                Purpose::Verify => api::verify_email(&token).await,
-            };
-            match result {
-                Ok(()) => match purpose {
-                    Purpose::Forgot => done.set(Some(format!(
-                        "If an account uses {}, a link to choose a new password is on its way. \
-                         It works for 30 minutes.",
-                        address.trim()
-                    ))),
-                    Purpose::Reset => {
-                        // Every session ended with the reset, this browser's too.
-                        if storage::token().is_some() {
-                            storage::clear(None);
-                            crate::handoff::forget().await;
-                        }
-                        storage::flash("Your password was changed. Log in with the new one.");
-                        return go_to("/login");
-                    }
-                    Purpose::Verify => {
-                        done.set(Some("Your email address is confirmed.".into()));
-                        // The header stops asking, in this tab and the others.
-                        if session.logged_in()
-                            && let Ok(user) = api::me().await
-                        {
-                            if let Some(token) = storage::token() {
-                                storage::save(&token, &user);
-                            }
-                            session.set_user(user);
-                        }
-                    }
-                },
-                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => show_issues(
-                    &e,
-                    &[("email", email_error), ("new_password", password_error)],
-                ),
-                Err(e) => form_error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
     };
-
     let (button, busy_label) = match purpose {
         Purpose::Forgot => ("Send the link", "Sending…"),
         Purpose::Reset => ("Set the new password", "Saving…"),
         Purpose::Verify => ("Confirm my address", "Confirming…"),
     };
     view! {
-        <p class="success" role="status" hidden=move || done.with(Option::is_none)>
-            {move || done.get().unwrap_or_default()}
-            " " <a href="/">"Go to the board"</a>
-        </p>
-        <form class="form" on:submit=submit novalidate hidden=move || done.with(Option::is_some)>
-            <FormError message=form_error/>
+        <Done form>" " <a href="/">"Go to the board"</a></Done>
+        <form class="form" on:submit=submit novalidate hidden=move || form.done.with(Option::is_some)>
+            <FormError message=form.error/>
             {(purpose == Purpose::Forgot).then(|| view! {
-                <Field name="email" label="Email" kind="email" autocomplete="email" value=email error=email_error/>
+                <Field name="email" label="Email" kind="email" autocomplete="email" value=typed.email error=email_error/>
             })}
             {(purpose != Purpose::Forgot && !has_link).then(|| view! {
-                <Field name="code" label="Code from the mail" autocomplete="off" value=code error=code_error/>
+                <Field name="code" label="Code from the mail" autocomplete="off" value=typed.code error=code_error/>
             })}
             {(purpose == Purpose::Reset).then(|| view! {
                 <Field name="new_password" label="New password" kind="password" autocomplete="new-password"
-                    value=password error=password_error hint=hint/>
+                    value=typed.password error=password_error hint=hint/>
             })}
-            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || if busy.get() { busy_label } else { button }}
+            <button type="submit" disabled=move || form.busy.get() || !hydrated.get()>
+                {move || if form.busy.get() { busy_label } else { button }}
             </button>
         </form>
         {(purpose == Purpose::Reset).then(|| view! {
             <p>"Link expired? " <a href="/forgot-password">"Ask for a new one"</a></p>
         })}
     }
+}
+
+/// What the person typed (or the link brought).
+#[derive(Clone, Copy)]
+struct Typed {
+    code: RwSignal<String>,
+    email: RwSignal<String>,
+    password: RwSignal<String>,
+}
+
+/// What a submission sends, as the server compares it.
+struct Asked {
+    token: String,
+    address: String,
+    new_password: String,
+}
+
+impl Typed {
+    fn read(self, purpose: Purpose) -> Asked {
+        Asked {
+            token: self.code.get_untracked().trim().to_owned(),
+            address: self.email.get_untracked(),
+            new_password: match purpose {
+                Purpose::Reset => nfc(&self.password.get_untracked()),
+                _ => String::new(),
+            },
+        }
+    }
+}
+
+/// Sends what the page asks for, and says what it did.
+async fn send(
+    purpose: Purpose,
+    asked: Asked,
+    form: Form,
+    fields: [(&'static str, RwSignal<Option<String>>); 2],
+) -> Then {
+    let Asked {
+        token,
+        address,
+        new_password,
+    } = asked;
+    let result = match purpose {
+        Purpose::Forgot => api::request_password_reset(&address).await,
+        Purpose::Reset => {
+            api::reset_password(&PasswordReset {
+                token,
+                new_password,
+            })
+            .await
+        }
+        Purpose::Verify => api::verify_email(&token).await,
+    };
+    match result {
+        Ok(()) => match purpose {
+            Purpose::Forgot => form.done.set(Some(format!(
+                "If an account uses {}, a link to choose a new password is on its way. \
+                 It works for 30 minutes.",
+                address.trim()
+            ))),
+            Purpose::Reset => {
+                // Every session ended with the reset, this browser's too.
+                if storage::token().is_some() {
+                    storage::clear(None);
+                    crate::handoff::forget().await;
+                }
+                storage::flash("Your password was changed. Log in with the new one.");
+                go_to("/login");
+                return Then::Gone;
+            }
+            Purpose::Verify => {
+                form.done
+                    .set(Some("Your email address is confirmed.".into()));
+                // The header stops asking, in this tab and the others.
+                let visitor = form.visitor();
+                if visitor.logged_in()
+                    && let Ok(user) = api::me().await
+                {
+                    if let Some(token) = storage::token() {
+                        storage::save(&token, &user);
+                    }
+                    visitor.set_user(user);
+                }
+            }
+        },
+        Err(e) => form.fail(e, &fields),
+    }
+    Then::Ready
 }

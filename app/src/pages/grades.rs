@@ -2,7 +2,6 @@
 //! those they assigned; an admin sees all.
 
 use classboard::{
-    ErrorCode,
     api::{Grade, NewGrade, Role, byline},
     validate,
 };
@@ -11,8 +10,8 @@ use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, show_issues, use_hydrated},
-    session::{RequireLogin, use_session},
+    forms::{Done, Field, Form, FormError, Then, use_hydrated},
+    visitor::{RequireLogin, use_visitor},
 };
 
 /// The grades shown, for the assignment form to add to (it arrives on
@@ -40,7 +39,7 @@ fn Grades() -> impl IntoView {
 
 #[component]
 fn GradeBoard() -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     let grades = RwSignal::new(None::<Vec<Grade>>);
     // The cursor of the next (older) page, when there is one.
     let next = RwSignal::new(None::<String>);
@@ -59,14 +58,14 @@ fn GradeBoard() -> impl IntoView {
                     });
                     next.set(page.next);
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) => error.set(Some(e.message())),
             }
             busy.set(false);
         });
     };
     Effect::new(move |_| load(false));
-    let role = move || session.role().unwrap_or(Role::Student);
+    let role = move || visitor.role().unwrap_or(Role::Student);
     provide_context(Shown(grades));
     // The form's code, fetched once the page knows it may show it.
     let form = RwSignal::new(None::<ViewFn>);
@@ -139,7 +138,7 @@ fn assign_form() -> ViewFn {
 
 #[component]
 fn AssignForm() -> impl IntoView {
-    let session = use_session();
+    let form = Form::new();
     let shown = use_context::<Shown>().map(|Shown(grades)| grades);
     let hydrated = use_hydrated();
     let student = RwSignal::new(String::new());
@@ -151,15 +150,8 @@ fn AssignForm() -> impl IntoView {
         RwSignal::new(None),
     ];
     let [student_error, course_error, grade_error] = errors;
-    let form_error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
         let new = NewGrade {
             student: student.get_untracked(),
             course: course.get_untracked(),
@@ -184,49 +176,42 @@ fn AssignForm() -> impl IntoView {
         if errors.iter().any(|e| e.with_untracked(Option::is_some)) {
             return;
         }
-        busy.set(true);
-        form_error.set(None);
-        done.set(None);
-        spawn_local(async move {
+        form.send(async move {
             match api::assign_grade(&new).await {
                 Ok(created) => {
-                    done.set(Some(format!(
+                    let created = created.grade;
+                    form.done.set(Some(format!(
                         "Assigned {} in {} to {}.",
-                        created.grade.grade, created.grade.course, created.grade.student.username
+                        created.grade, created.course, created.student.username
                     )));
                     course.set(String::new());
                     grade.set(String::new());
                     if let Some(grades) = shown {
-                        grades.update(|g| g.get_or_insert_with(Vec::new).insert(0, created.grade));
+                        grades.update(|g| g.get_or_insert_with(Vec::new).insert(0, created));
                     }
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    show_issues(
-                        &e,
-                        &[
-                            ("student", student_error),
-                            ("course", course_error),
-                            ("grade", grade_error),
-                        ],
-                    );
+                Err(e) => {
+                    let fields = [
+                        ("student", student_error),
+                        ("course", course_error),
+                        ("grade", grade_error),
+                    ];
+                    form.fail(e, &fields);
                 }
-                Err(e) => form_error.set(Some(e.message())),
             }
-            busy.set(false);
+            Then::Ready
         });
     };
-
     view! {
         <h2>"Assign a grade"</h2>
         <form class="form" on:submit=submit novalidate>
-            <FormError message=form_error/>
-            <p class="success" role="status" hidden=move || done.with(Option::is_none)>{move || done.get().unwrap_or_default()}</p>
+            <FormError message=form.error/>
+            <Done form/>
             <Field name="student" label="Student" value=student error=student_error/>
             <Field name="course" label="Course" value=course error=course_error/>
             <Field name="grade" label="Grade" value=grade error=grade_error/>
-            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || if busy.get() { "Assigning…" } else { "Assign" }}
+            <button type="submit" disabled=move || form.busy.get() || !hydrated.get()>
+                {move || if form.busy.get() { "Assigning…" } else { "Assign" }}
             </button>
         </form>
     }

@@ -9,15 +9,16 @@ use classboard::{
     ErrorCode,
     api::{LoginRequest, MfaLogin, MfaMethod, MfaPasskeyOptions, MfaRequired, PasskeySignIn},
 };
-use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
     api,
-    forms::{Field, FormError, use_hydrated},
-    session::{AlreadyLoggedIn, go_to, safe_next, use_session},
-    storage, webauthn,
+    forms::{Field, Form, FormError, Then, use_hydrated},
+    storage,
+    visitor::{AlreadyLoggedIn, go_to, safe_next, use_visitor},
+    webauthn,
 };
 
 #[component]
@@ -36,33 +37,28 @@ pub fn LoginPage() -> impl IntoView {
 /// `next`: the same-site path to go to once logged in.
 #[island(lazy)]
 fn LoginForm(next: String) -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
+    let form = Form::new();
     let hydrated = use_hydrated();
     let login = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let login_error = RwSignal::new(None::<String>);
     let password_error = RwSignal::new(None::<String>);
-    let form_error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     // Set once the password was right and a second factor is needed; its
     // view arrives then (see `second_step`).
-    let second_step = RwSignal::new(None::<MfaRequired>);
-    let second_step_view = RwSignal::new(None::<ViewFn>);
-
+    let second_step = SecondStepState {
+        challenge: RwSignal::new(None),
+        view: RwSignal::new(None),
+    };
     // Why the last session ended, told once.
     Effect::new(move |_| {
-        if let Some(ended) = storage::ended() {
-            session.set_notice(Some(ended.message().into()));
-            storage::forget_ended();
+        if let Some(ended) = storage::take_ended() {
+            visitor.set_notice(Some(ended.message().into()));
         }
     });
-
-    let passkey_next = next.clone();
+    let next = StoredValue::new(next);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
         let (l, p) = (login.get_untracked(), password.get_untracked());
         if l.trim().is_empty() {
             login_error.set(Some("Enter your username or email.".into()));
@@ -70,88 +66,98 @@ fn LoginForm(next: String) -> impl IntoView {
         if p.is_empty() {
             password_error.set(Some("Enter your password.".into()));
         }
-        if l.trim().is_empty() || p.is_empty() {
-            return;
-        }
-        busy.set(true);
-        form_error.set(None);
-        let next = next.clone();
-        spawn_local(async move {
-            match api::login(&LoginRequest {
+        if !l.trim().is_empty() && !p.is_empty() {
+            let request = LoginRequest {
                 login: l,
                 password: p,
-            })
-            .await
-            {
-                // The next page reads the session from storage; the form
-                // stays busy until it is gone.
-                // Checked again here, against the page's own origin.
-                Ok(api::LoggedIn::Done(_)) => return go_to(&safe_next(Some(next))),
-                Ok(api::LoggedIn::SecondStep(required)) => {
-                    password.set(String::new());
-                    if second_step_view.with_untracked(Option::is_none) {
-                        let view = second_step_code(second_step, form_error, next).await;
-                        second_step_view.set(Some(view));
-                    }
-                    second_step.set(Some(required));
-                }
-                Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => {
-                    form_error.set(Some(
-                        "The username, email or password is not correct.".into(),
-                    ));
-                }
-                Err(e) => form_error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
+            };
+            form.send(sign_in(
+                request,
+                next.get_value(),
+                form,
+                second_step,
+                password,
+            ));
+        }
     };
-
     // Known only in the browser, once hydrated: the server renders no
     // passkey button.
     let passkeys = RwSignal::new(false);
     Effect::new(move |_| passkeys.set(webauthn::supported()));
     let with_passkey = move |_| {
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        form_error.set(None);
-        let next = passkey_next.clone();
-        spawn_local(async move {
+        form.send(async move {
             match passkey(PasskeyUse::SignIn).await {
-                Ok(_) => return go_to(&safe_next(Some(next))),
-                Err(why) => form_error.set(Some(why)),
+                Ok(_) => {
+                    go_to(&safe_next(Some(next.get_value())));
+                    Then::Gone
+                }
+                Err(why) => {
+                    form.error.set(Some(why));
+                    Then::Ready
+                }
             }
-            busy.set(false);
         });
     };
-
+    let waiting = move || second_step.challenge.with(Option::is_some);
     view! {
-        {move || {
-            second_step.with(Option::is_some).then(|| second_step_view.get().map(|view| view.run()))
-        }}
-        <form class="form" on:submit=submit novalidate
-            hidden=move || second_step.with(Option::is_some)>
-            <FormError message=form_error/>
+        {move || waiting().then(|| second_step.view.get().map(|view| view.run()))}
+        <form class="form" on:submit=submit novalidate hidden=waiting>
+            <FormError message=form.error/>
             <Field name="login" label="Username or email" autocomplete="username" value=login error=login_error/>
-            <Field
-                name="password"
-                label="Password"
-                kind="password"
-                autocomplete="current-password"
-                value=password
-                error=password_error
-            />
-            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || if busy.get() { "Logging in…" } else { "Log in" }}
+            <Field name="password" label="Password" kind="password" autocomplete="current-password"
+                value=password error=password_error/>
+            <button type="submit" disabled=move || form.busy.get() || !hydrated.get()>
+                {move || if form.busy.get() { "Logging in…" } else { "Log in" }}
             </button>
             <p class="or" hidden=move || !passkeys.get()>
-                <button type="button" class="secondary" on:click=with_passkey disabled=move || busy.get()>
+                <button type="button" class="secondary" on:click=with_passkey disabled=move || form.busy.get()>
                     "Sign in with a passkey"
                 </button>
             </p>
         </form>
     }
+}
+
+/// The second step, once the password was right: the challenge it earned,
+/// and the view that asks for the second factor.
+#[derive(Clone, Copy)]
+struct SecondStepState {
+    challenge: RwSignal<Option<MfaRequired>>,
+    view: RwSignal<Option<ViewFn>>,
+}
+
+/// Sends the username and password; goes on to `next`, or to the second
+/// step, or says why not.
+async fn sign_in(
+    request: LoginRequest,
+    next: String,
+    form: Form,
+    second_step: SecondStepState,
+    password: RwSignal<String>,
+) -> Then {
+    match api::login(&request).await {
+        // The next page reads the session from storage; checked again here,
+        // against the page's own origin.
+        Ok(api::LoggedIn::Done(_)) => {
+            go_to(&safe_next(Some(next)));
+            return Then::Gone;
+        }
+        Ok(api::LoggedIn::SecondStep(required)) => {
+            password.set(String::new());
+            if second_step.view.with_untracked(Option::is_none) {
+                let view = second_step_code(second_step.challenge, form.error, next).await;
+                second_step.view.set(Some(view));
+            }
+            second_step.challenge.set(Some(required));
+        }
+        Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => {
+            form.error.set(Some(
+                "The username, email or password is not correct.".into(),
+            ));
+        }
+        Err(e) => form.error.set(Some(e.message())),
+    }
+    Then::Ready
 }
 
 /// The second step's view. Its code arrives when a password was right and
@@ -175,149 +181,183 @@ fn SecondStep(
     form_error: RwSignal<Option<String>>,
     next: String,
 ) -> impl IntoView {
-    let back = move |why: Option<String>| {
-        challenge.set(None);
-        form_error.set(why);
+    let step = Step {
+        form: Form::new(),
+        challenge,
+        form_error,
+        code: RwSignal::new(String::new()),
+        code_error: RwSignal::new(None),
+        method: RwSignal::new(MfaMethod::Totp),
+        wrong: RwSignal::new(0),
     };
+    step.method.set(step.first_method());
     let hydrated = use_hydrated();
-    let code = RwSignal::new(String::new());
-    let code_error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let offers =
-        move |m: MfaMethod| challenge.with(|c| c.as_ref().is_some_and(|c| c.methods.contains(&m)));
-    // The app's code first; a passkey where there is no app (and the
-    // browser can use one); a recovery code otherwise.
-    let first = if offers(MfaMethod::Totp) {
-        MfaMethod::Totp
-    } else if offers(MfaMethod::Passkey) && webauthn::supported() {
-        MfaMethod::Passkey
-    } else {
-        MfaMethod::RecoveryCode
+    let next = StoredValue::new(next);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Some(mfa_token) = challenge.with_untracked(|c| c.as_ref().map(|c| c.mfa_token.clone()))
+        else {
+            return;
+        };
+        let method = step.method.get_untracked();
+        if method != MfaMethod::Passkey && step.code.with_untracked(|c| c.trim().is_empty()) {
+            step.code_error.set(Some("Enter the code.".into()));
+            return;
+        }
+        step.code_error.set(None);
+        step.form
+            .send(step.answer(mfa_token, method, next.get_value()));
     };
-    let method = RwSignal::new(first);
-    // The server ends the challenge at the fifth wrong code.
-    let wrong = RwSignal::new(0u8);
-    let switch = move |to: MfaMethod| {
-        method.set(to);
-        code.set(String::new());
-        code_error.set(None);
-    };
-    let other_methods = move || {
-        let current = method.get();
+    let busy = step.form.busy;
+    view! {
+        <form class="form" on:submit=submit novalidate>
+            <h2>"Two-step sign-in"</h2>
+            {move || method_prompt(step.method.get(), step.code, step.code_error)}
+            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
+                {move || match (busy.get(), step.method.get()) {
+                    (true, _) => "Checking…",
+                    (false, MfaMethod::Passkey) => "Use a passkey",
+                    (false, _) => "Continue",
+                }}
+            </button>
+            {move || step.other_methods()}
+            <p><button type="button" class="link" on:click=move |_| step.back(None)>"Start over"</button></p>
+        </form>
+    }
+}
+
+/// The second step's state.
+#[derive(Clone, Copy)]
+struct Step {
+    form: Form,
+    challenge: RwSignal<Option<MfaRequired>>,
+    /// The password form's banner.
+    form_error: RwSignal<Option<String>>,
+    code: RwSignal<String>,
+    code_error: RwSignal<Option<String>>,
+    method: RwSignal<MfaMethod>,
+    /// Wrong answers so far: the server ends the challenge at the fifth.
+    wrong: RwSignal<u8>,
+}
+
+impl Step {
+    fn offers(self, m: MfaMethod) -> bool {
+        let usable = m != MfaMethod::Passkey || webauthn::supported();
+        usable
+            && self
+                .challenge
+                .with(|c| c.as_ref().is_some_and(|c| c.methods.contains(&m)))
+    }
+
+    /// The app's code first; a passkey where there is no app (and the
+    /// browser can use one); a recovery code otherwise.
+    fn first_method(self) -> MfaMethod {
+        [MfaMethod::Totp, MfaMethod::Passkey]
+            .into_iter()
+            .find(|m| self.offers(*m))
+            .unwrap_or(MfaMethod::RecoveryCode)
+    }
+
+    /// Back to the password form, saying why.
+    fn back(self, why: Option<String>) {
+        self.challenge.set(None);
+        self.form_error.set(why);
+    }
+
+    fn switch(self, to: MfaMethod) {
+        self.method.set(to);
+        self.code.set(String::new());
+        self.code_error.set(None);
+    }
+
+    /// Links to the methods the challenge offers besides the current one.
+    fn other_methods(self) -> impl IntoView {
+        let current = self.method.get();
         [
             (MfaMethod::Totp, "Use the authenticator app instead"),
             (MfaMethod::Passkey, "Use a passkey instead"),
             (MfaMethod::RecoveryCode, "Use a recovery code instead"),
         ]
         .into_iter()
-        .filter(move |(m, _)| {
-            *m != current && offers(*m) && (*m != MfaMethod::Passkey || webauthn::supported())
-        })
+        .filter(move |(m, _)| *m != current && self.offers(*m))
         .map(move |(m, label)| view! {
-            <p><button type="button" class="link" on:click=move |_| switch(m)>{label}</button></p>
+            <p><button type="button" class="link" on:click=move |_| self.switch(m)>{label}</button></p>
         })
         .collect_view()
-    };
+    }
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        let Some(mfa_token) = challenge.with_untracked(|c| c.as_ref().map(|c| c.mfa_token.clone()))
-        else {
-            return;
+    /// Sends the second factor; goes on to `next`, or says why not.
+    async fn answer(self, mfa_token: String, method: MfaMethod, next: String) -> Then {
+        let request = match method {
+            MfaMethod::Passkey => match passkey(PasskeyUse::SecondStep(mfa_token)).await {
+                Ok(Some(request)) => request,
+                Ok(None) => unreachable!("a second step gives a request"),
+                Err(why) => {
+                    self.code_error.set(Some(why));
+                    return Then::Ready;
+                }
+            },
+            _ => MfaLogin {
+                mfa_token,
+                method,
+                code: self.code.get_untracked(),
+                ceremony: None,
+                credential: None,
+            },
         };
-        let method = method.get_untracked();
-        let typed = code.get_untracked();
-        if method != MfaMethod::Passkey && typed.trim().is_empty() {
-            code_error.set(Some("Enter the code.".into()));
-            return;
-        }
-        busy.set(true);
-        code_error.set(None);
-        let next = next.clone();
-        spawn_local(async move {
-            let request = match method {
-                MfaMethod::Passkey => match passkey(PasskeyUse::SecondStep(mfa_token)).await {
-                    Ok(Some(request)) => request,
-                    Ok(None) => unreachable!("a second step gives a request"),
-                    Err(why) => {
-                        code_error.set(Some(why));
-                        busy.set(false);
-                        return;
-                    }
-                },
-                _ => MfaLogin {
-                    mfa_token,
-                    method,
-                    code: typed,
-                    ceremony: None,
-                    credential: None,
-                },
-            };
-            match api::login_second_step(&request).await {
-                Ok(_) => return go_to(&safe_next(Some(next))),
-                Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => {
-                    code.set(String::new());
-                    wrong.update(|n| *n += 1);
-                    if wrong.get_untracked() >= 5 {
-                        back(Some(
-                            "Too many wrong tries. Enter your password again.".into(),
-                        ));
-                    } else if method == MfaMethod::Passkey {
-                        code_error.set(Some("That passkey was not accepted.".into()));
-                    } else {
-                        code_error.set(Some(
-                            "That code is not right. Try the newest code from your app.".into(),
-                        ));
-                    }
-                }
-                Err(e) if e.code() == Some(ErrorCode::InvalidGrant) => {
-                    back(Some(
-                        "That sign-in step has expired. Enter your password again.".into(),
-                    ));
-                }
-                Err(e) => code_error.set(Some(e.message())),
+        match api::login_second_step(&request).await {
+            Ok(_) => {
+                go_to(&safe_next(Some(next)));
+                return Then::Gone;
             }
-            busy.set(false);
-        });
-    };
+            Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => self.wrong_answer(method),
+            Err(e) if e.code() == Some(ErrorCode::InvalidGrant) => self.back(Some(
+                "That sign-in step has expired. Enter your password again.".into(),
+            )),
+            Err(e) => self.code_error.set(Some(e.message())),
+        }
+        Then::Ready
+    }
 
-    view! {
-        <form class="form" on:submit=submit novalidate>
-            <h2>"Two-step sign-in"</h2>
-            {move || match method.get() {
-                MfaMethod::Totp => view! {
-                    <p>"Enter the 6-digit code from your authenticator app."</p>
-                    <Field
-                        name="code"
-                        label="Code"
-                        autocomplete="one-time-code"
-                        inputmode="numeric"
-                        value=code
-                        error=code_error
-                    />
-                }.into_any(),
-                MfaMethod::RecoveryCode => view! {
-                    <p>"Enter one of the recovery codes you saved. Each works once."</p>
-                    <Field name="code" label="Recovery code" autocomplete="off" value=code error=code_error/>
-                }.into_any(),
-                MfaMethod::Passkey => view! {
-                    <p>"Confirm it is you with a passkey: this device's, or a security key."</p>
-                    <p class="field-error" role="alert">{move || code_error.get().unwrap_or_default()}</p>
-                }.into_any(),
-            }}
-            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || match (busy.get(), method.get()) {
-                    (true, _) => "Checking…",
-                    (false, MfaMethod::Passkey) => "Use a passkey",
-                    (false, _) => "Continue",
-                }}
-            </button>
-            {other_methods}
-            <p><button type="button" class="link" on:click=move |_| back(None)>"Start over"</button></p>
-        </form>
+    fn wrong_answer(self, method: MfaMethod) {
+        self.code.set(String::new());
+        self.wrong.update(|n| *n += 1);
+        let why = if self.wrong.get_untracked() >= 5 {
+            return self.back(Some(
+                "Too many wrong tries. Enter your password again.".into(),
+            ));
+        } else if method == MfaMethod::Passkey {
+            "That passkey was not accepted."
+        } else {
+            "That code is not right. Try the newest code from your app."
+        };
+        self.code_error.set(Some(why.into()));
+    }
+}
+
+/// What the second step asks for, by method.
+fn method_prompt(
+    method: MfaMethod,
+    code: RwSignal<String>,
+    code_error: RwSignal<Option<String>>,
+) -> AnyView {
+    match method {
+        MfaMethod::Totp => view! {
+            <p>"Enter the 6-digit code from your authenticator app."</p>
+            <Field name="code" label="Code" autocomplete="one-time-code" inputmode="numeric"
+                value=code error=code_error/>
+        }
+        .into_any(),
+        MfaMethod::RecoveryCode => view! {
+            <p>"Enter one of the recovery codes you saved. Each works once."</p>
+            <Field name="code" label="Recovery code" autocomplete="off" value=code error=code_error/>
+        }
+        .into_any(),
+        MfaMethod::Passkey => view! {
+            <p>"Confirm it is you with a passkey: this device's, or a security key."</p>
+            <p class="field-error" role="alert">{move || code_error.get().unwrap_or_default()}</p>
+        }
+        .into_any(),
     }
 }
 

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use crate::{
     api,
     forms::{Field, FormError, TextArea, show_issues, use_hydrated},
-    session::{RequireLogin, go_to, use_session},
+    visitor::{RequireLogin, go_to, use_visitor},
 };
 
 #[component]
@@ -30,7 +30,7 @@ fn NewPost() -> impl IntoView {
 
 #[component]
 fn NewPostForm() -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     let hydrated = use_hydrated();
     let title = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
@@ -60,7 +60,7 @@ fn NewPostForm() -> impl IntoView {
         spawn_local(async move {
             match api::create_post(&new).await {
                 Ok(post) => return go_to(&format!("/posts/{}", post.id)),
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
                     show_issues(&e, &[("title", title_error), ("body", body_error)]);
                 }

@@ -3,92 +3,41 @@
 //! (`pages::confirm`): the password, and the passkey or code the account
 //! already has.
 
-use classboard::{
-    ErrorCode,
-    api::{MfaStatus, NewPasskey, Passkey, Reauth},
-};
+use classboard::api::{MfaStatus, NewPasskey, Passkey, Reauth};
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api,
-    forms::{Field, FormError, show_issues},
+    forms::{Done, Field, Form, FormError, Then},
     pages::confirm::{Confirm, ConfirmStep},
-    session::use_session,
     webauthn,
 };
 
 #[component]
 pub fn Passkeys() -> impl IntoView {
-    let session = use_session();
+    let form = Form::new();
     let confirm = Confirm::new();
     let status = RwSignal::new(None::<MfaStatus>);
-    let error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     let name = RwSignal::new(String::new());
     let name_error = RwSignal::new(None::<String>);
     let supported = webauthn::supported();
-
-    let fail = move |e: api::ApiError| match e {
-        api::ApiError::SessionEnded(ended) => session.ended(ended),
-        e => {
-            show_issues(&e, &[("name", name_error)]);
-            if e.code() != Some(ErrorCode::ValidationFailed) {
-                error.set(Some(e.message()));
-            }
-        }
-    };
     let load = move || {
         spawn_local(async move {
             match api::mfa_status().await {
                 Ok(loaded) => status.set(Some(loaded)),
-                Err(e) => fail(e),
+                Err(e) => form.fail(e, &[]),
             }
         });
     };
     Effect::new(move |_| load());
-    // Runs `action` with the section busy; reloads the list when it is done.
     let run = move |action: Action| {
-        if busy.get_untracked() {
-            return;
-        }
         if matches!(action, Action::Add) && name.with_untracked(|n| n.trim().is_empty()) {
             name_error.set(Some(
                 "Give the passkey a name, to tell it from others.".into(),
             ));
             return;
         }
-        busy.set(true);
-        error.set(None);
-        done.set(None);
-        spawn_local(async move {
-            let none = Reauth::default();
-            let result = match &action {
-                Action::Add => add(confirm, name.get_untracked()).await,
-                Action::Remove(id) => confirm
-                    .proven(|| api::passkey_remove(id, &none))
-                    .await
-                    .map_err(Failed::Api),
-            };
-            match result {
-                Ok(None) => {}
-                Ok(Some(())) => {
-                    name.set(String::new());
-                    done.set(Some(match action {
-                        Action::Add => "Passkey added. You can sign in with it now.".into(),
-                        Action::Remove(_) => "Passkey removed.".into(),
-                    }));
-                    // Whether the account has a second factor may have changed.
-                    if let Ok(user) = api::me().await {
-                        session.set_user(user);
-                    }
-                    load();
-                }
-                Err(Failed::Api(e)) => fail(e),
-                Err(Failed::Browser(why)) => error.set(Some(why)),
-            }
-            busy.set(false);
-        });
+        form.send(act(action, form, confirm, (name, name_error), load));
     };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -99,27 +48,63 @@ pub fn Passkeys() -> impl IntoView {
         <section aria-labelledby="passkeys-heading">
             <h2 id="passkeys-heading">"Passkeys"</h2>
             <p>"A passkey signs you in with this device's screen lock or a security key, with no password. After a password, it also serves as the second step."</p>
-            <FormError message=error/>
-            <p class="success" role="status" hidden=move || done.with(Option::is_none)>{move || done.get().unwrap_or_default()}</p>
+            <FormError message=form.error/>
+            <Done form/>
             {move || match status.get() {
                 None => view! { <p class="status" role="status">"Loading…"</p> }.into_any(),
                 Some(loaded) if loaded.passkeys.is_empty() => view! { <p class="empty">"You have no passkeys yet."</p> }.into_any(),
                 Some(loaded) => view! {
                     <ul class="passkeys">
-                        {loaded.passkeys.into_iter().map(|p| passkey_item(p, move |id| run(Action::Remove(id)), busy)).collect_view()}
+                        {loaded.passkeys.into_iter().map(|p| passkey_item(p, move |id| run(Action::Remove(id)), form.busy)).collect_view()}
                     </ul>
                 }.into_any(),
             }}
             <form class="form" on:submit=submit novalidate>
                 {supported.then(|| view! {
                     <Field name="name" label="Name of the new passkey (for example “Laptop”)" value=name error=name_error/>
-                    <button type="submit" disabled=move || busy.get()>"Add a passkey"</button>
+                    <button type="submit" disabled=move || form.busy.get()>"Add a passkey"</button>
                 })}
                 {(!supported).then(|| view! { <p>"This browser cannot make passkeys."</p> })}
             </form>
             <ConfirmStep confirm/>
         </section>
     }
+}
+
+/// Adds or removes a passkey, says so, and reloads the list.
+async fn act(
+    action: Action,
+    form: Form,
+    confirm: Confirm,
+    (name, name_error): (RwSignal<String>, RwSignal<Option<String>>),
+    reload: impl Fn(),
+) -> Then {
+    let none = Reauth::default();
+    let result = match &action {
+        Action::Add => add(confirm, name.get_untracked()).await,
+        Action::Remove(id) => confirm
+            .proven(|| api::passkey_remove(id, &none))
+            .await
+            .map_err(Failed::Api),
+    };
+    match result {
+        Ok(None) => {}
+        Ok(Some(())) => {
+            name.set(String::new());
+            form.done.set(Some(match action {
+                Action::Add => "Passkey added. You can sign in with it now.".into(),
+                Action::Remove(_) => "Passkey removed.".into(),
+            }));
+            // Whether the account has a second factor may have changed.
+            if let Ok(user) = api::me().await {
+                form.visitor().set_user(user);
+            }
+            reload();
+        }
+        Err(Failed::Api(e)) => form.fail(e, &[("name", name_error)]),
+        Err(Failed::Browser(why)) => form.error.set(Some(why)),
+    }
+    Then::Ready
 }
 
 fn passkey_item(

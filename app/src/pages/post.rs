@@ -6,9 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api, board,
-    session::{go_to, use_session},
-    storage,
+    api, board, storage,
+    visitor::{go_to, use_visitor},
 };
 
 #[component]
@@ -57,11 +56,11 @@ pub fn PostMeta(author: String, created_at: String) -> impl IntoView {
 /// is logged in.
 #[island(lazy)]
 fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let allowed = move || {
-        session.with_user(|u| u.is_some_and(|u| u.id == author_id || u.role == Role::Admin))
+        visitor.with_user(|u| u.is_some_and(|u| u.id == author_id || u.role == Role::Admin))
     };
     let delete = move |_| {
         let id = post_id.clone();
@@ -73,7 +72,7 @@ fn DeleteButton(post_id: String, author_id: String) -> impl IntoView {
                     storage::flash("The post was deleted.");
                     return go_to("/");
                 }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) => error.set(Some(e.message())),
             }
             busy.set(false);

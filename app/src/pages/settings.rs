@@ -9,10 +9,10 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api::{self, AccountChange},
-    forms::{Field, FormError, nfc, show_issues, strength_hint},
+    forms::{Done, Field, Form, FormError, Then, nfc, strength_hint},
     pages::confirm::{Confirm, ConfirmStep},
-    session::{go_to, use_session},
     storage,
+    visitor::{go_to, use_visitor},
 };
 
 /// What a form of the section changes.
@@ -25,9 +25,9 @@ enum Change {
 
 #[component]
 pub fn AccountSettings() -> impl IntoView {
-    let session = use_session();
-    let email = move || session.with_user(|u| u.map(|u| u.email.clone()).unwrap_or_default());
-    let unverified = move || session.with_user(|u| u.is_some_and(|u| !u.email_verified));
+    let visitor = use_visitor();
+    let email = move || visitor.with_user(|u| u.map(|u| u.email.clone()).unwrap_or_default());
+    let unverified = move || visitor.with_user(|u| u.is_some_and(|u| !u.email_verified));
     view! {
         <section aria-labelledby="email-heading" id="email">
             <h2 id="email-heading">"Email address"</h2>
@@ -59,7 +59,7 @@ pub fn AccountSettings() -> impl IntoView {
 /// Mails a fresh link to confirm the address.
 #[component]
 fn ResendLink() -> impl IntoView {
-    let session = use_session();
+    let visitor = use_visitor();
     let message = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let resend = move |_| {
@@ -69,7 +69,7 @@ fn ResendLink() -> impl IntoView {
                 Ok(()) => message.set(Some(
                     "We sent a new link. The links sent before no longer work.".into(),
                 )),
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
+                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
                 Err(e) => message.set(Some(e.message())),
             }
             busy.set(false);
@@ -86,25 +86,14 @@ fn ResendLink() -> impl IntoView {
 /// One change; the proof it takes is the confirm step's.
 #[component]
 fn ChangeForm(change: Change) -> impl IntoView {
-    let session = use_session();
+    let form = Form::new();
     let confirm = Confirm::new();
     // Deletion asks twice: the first button only opens the form.
     let armed = RwSignal::new(change != Change::Delete);
     let value = RwSignal::new(String::new());
     let value_error = RwSignal::new(None::<String>);
-    let form_error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
-    let (field, label) = match change {
-        Change::Email => ("email", "New email address"),
-        _ => ("new_password", "New password"),
-    };
-
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
         let new_value = match change {
             Change::Password => nfc(&value.get_untracked()),
             _ => value.get_untracked().trim().to_owned(),
@@ -114,84 +103,103 @@ fn ChangeForm(change: Change) -> impl IntoView {
             Change::Password if new_value.is_empty() => Some("Enter the new password.".into()),
             _ => None,
         });
-        if value_error.with_untracked(Option::is_some) {
-            return;
+        if value_error.with_untracked(Option::is_none) {
+            form.send(send_change(
+                change,
+                new_value,
+                confirm,
+                form,
+                (value, value_error),
+            ));
         }
-        busy.set(true);
-        form_error.set(None);
-        done.set(None);
-        spawn_local(async move {
-            let body = AccountChange {
-                new_password: (change == Change::Password).then_some(new_value.as_str()),
-                email: (change == Change::Email).then_some(new_value.as_str()),
-            };
-            let result = match change {
-                Change::Delete => confirm.proven(api::delete_account).await,
-                _ => confirm.proven(|| api::change_account(&body)).await,
-            };
-            match result {
-                Ok(None) => {}
-                Ok(Some(())) => {
-                    value.set(String::new());
-                    match change {
-                        Change::Email => done.set(Some(format!(
-                            "We sent a link to {new_value}. Your address changes when you \
-                             follow it; until then, it stays as it is."
-                        ))),
-                        Change::Password => done.set(Some(
-                            "Your password was changed. Your other devices were signed out.".into(),
-                        )),
-                        Change::Delete => {
-                            storage::clear(None);
-                            crate::handoff::forget().await;
-                            storage::flash("Your account was deleted.");
-                            return go_to("/");
-                        }
-                    }
-                }
-                Err(api::ApiError::SessionEnded(ended)) => session.ended(ended),
-                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    show_issues(&e, &[(field, value_error)]);
-                }
-                Err(e) if e.code() == Some(ErrorCode::Conflict) && change == Change::Email => {
-                    value_error.set(Some(e.message()));
-                }
-                Err(e) => form_error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
     };
-
     let button = match change {
         Change::Email => "Change my address",
         Change::Password => "Change my password",
         Change::Delete => "Delete my account for good",
     };
-    let hint = Signal::derive(move || strength_hint(&nfc(&value.get())));
     view! {
-        <p class="success" role="status" hidden=move || done.with(Option::is_none)>
-            {move || done.get().unwrap_or_default()}
-        </p>
+        <Done form/>
         <button type="button" class="danger" hidden=move || armed.get() on:click=move |_| armed.set(true)>
             "Delete my account…"
         </button>
         <form class="form" on:submit=submit novalidate hidden=move || !armed.get()>
-            <FormError message=form_error/>
-            {match change {
-                // Not `email`: that is the section's id.
-                Change::Email => Some(view! {
-                    <Field name=field id="new-email" label kind="email" autocomplete="email" value error=value_error/>
-                }.into_any()),
-                Change::Password => Some(view! {
-                    <Field name=field label kind="password" autocomplete="new-password" value error=value_error hint/>
-                }.into_any()),
-                Change::Delete => None,
-            }}
+            <FormError message=form.error/>
+            {new_value_field(change, value, value_error)}
             <button type="submit" class=move || (change == Change::Delete).then_some("danger")
-                disabled=move || busy.get()>
-                {move || if busy.get() { "Saving…" } else { button }}
+                disabled=move || form.busy.get()>
+                {move || if form.busy.get() { "Saving…" } else { button }}
             </button>
         </form>
         <ConfirmStep confirm/>
     }
+}
+
+/// The field of the new address or password; none for a deletion.
+fn new_value_field(
+    change: Change,
+    value: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+) -> Option<AnyView> {
+    let hint = Signal::derive(move || strength_hint(&nfc(&value.get())));
+    match change {
+        // Not `email`: that is the section's id.
+        Change::Email => Some(view! {
+            <Field name="email" id="new-email" label="New email address" kind="email" autocomplete="email" value error/>
+        }.into_any()),
+        Change::Password => Some(view! {
+            <Field name="new_password" label="New password" kind="password" autocomplete="new-password" value error hint/>
+        }.into_any()),
+        Change::Delete => None,
+    }
+}
+
+/// Sends the change, with the proof the confirm step takes, and says what
+/// it did.
+async fn send_change(
+    change: Change,
+    new_value: String,
+    confirm: Confirm,
+    form: Form,
+    (value, value_error): (RwSignal<String>, RwSignal<Option<String>>),
+) -> Then {
+    let body = AccountChange {
+        new_password: (change == Change::Password).then_some(new_value.as_str()),
+        email: (change == Change::Email).then_some(new_value.as_str()),
+    };
+    let result = match change {
+        Change::Delete => confirm.proven(api::delete_account).await,
+        _ => confirm.proven(|| api::change_account(&body)).await,
+    };
+    let field = match change {
+        Change::Email => "email",
+        _ => "new_password",
+    };
+    match result {
+        Ok(None) => {}
+        Ok(Some(())) => {
+            value.set(String::new());
+            form.done.set(Some(match change {
+                Change::Email => format!(
+                    "We sent a link to {new_value}. Your address changes when you \
+                     follow it; until then, it stays as it is."
+                ),
+                Change::Password => {
+                    "Your password was changed. Your other devices were signed out.".into()
+                }
+                Change::Delete => {
+                    storage::clear(None);
+                    crate::handoff::forget().await;
+                    storage::flash("Your account was deleted.");
+                    go_to("/");
+                    return Then::Gone;
+                }
+            }));
+        }
+        Err(e) if e.code() == Some(ErrorCode::Conflict) && change == Change::Email => {
+            value_error.set(Some(e.message()));
+        }
+        Err(e) => form.fail(e, &[(field, value_error)]),
+    }
+    Then::Ready
 }

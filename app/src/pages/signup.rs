@@ -6,13 +6,13 @@ use classboard::{
     api::SignupRequest,
     validate::{Email, Password, Username},
 };
-use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, nfc, show_issues, strength_hint, use_hydrated},
-    session::{AlreadyLoggedIn, go_to},
+    forms::{Field, Form, FormError, Then, nfc, strength_hint, use_hydrated},
+    visitor::{AlreadyLoggedIn, go_to},
 };
 
 #[component]
@@ -28,6 +28,7 @@ pub fn SignupPage() -> impl IntoView {
 
 #[island(lazy)]
 fn SignupForm() -> impl IntoView {
+    let form = Form::new();
     let hydrated = use_hydrated();
     let username = RwSignal::new(String::new());
     let email = RwSignal::new(String::new());
@@ -38,85 +39,88 @@ fn SignupForm() -> impl IntoView {
         RwSignal::new(None),
     ];
     let [username_error, email_error, password_error] = errors;
-    let form_error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     let hint = Signal::derive(move || strength_hint(&nfc(&password.get())));
-
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        let req = SignupRequest {
+        let request = SignupRequest {
             username: username.get_untracked(),
             email: email.get_untracked(),
             password: password.get_untracked(),
         };
-        let local_part = Email::parse(&req.email)
-            .map(|e| e.local_part().to_owned())
-            .unwrap_or_default();
-        let checks = [
-            (
-                "username",
-                username_error,
-                Username::parse(&req.username).err(),
-            ),
-            ("email", email_error, Email::parse(&req.email).err()),
-            (
-                "password",
-                password_error,
-                Password::parse(&nfc(&req.password), &req.username, &local_part).err(),
-            ),
-        ];
-        let mut valid = true;
-        for (field, slot, issue) in checks {
-            slot.set(issue.map(|i| i.message(field)));
-            valid &= issue.is_none();
+        if check(&request, errors) {
+            form.send(sign_up(request, form, errors));
         }
-        if !valid {
-            return;
-        }
-        busy.set(true);
-        form_error.set(None);
-        spawn_local(async move {
-            match api::signup(&req).await {
-                // Logged in: the feed reads the session from storage.
-                Ok(_) => return go_to("/"),
-                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    show_issues(
-                        &e,
-                        &[
-                            ("username", username_error),
-                            ("email", email_error),
-                            ("password", password_error),
-                        ],
-                    );
-                }
-                Err(e) if e.code() == Some(ErrorCode::Conflict) => {
-                    let slot = if e.message().contains("email") {
-                        email_error
-                    } else {
-                        username_error
-                    };
-                    slot.set(Some(e.message()));
-                }
-                Err(e) => form_error.set(Some(e.message())),
-            }
-            busy.set(false);
-        });
     };
-
     view! {
         <form class="form" on:submit=submit novalidate>
-            <FormError message=form_error/>
+            <FormError message=form.error/>
             <Field name="username" label="Username" autocomplete="username" value=username error=username_error
                 hint=Signal::derive(|| "3–32 letters, digits, and . _ -".to_string())/>
             <Field name="email" label="Email" kind="email" autocomplete="email" value=email error=email_error/>
             <Field name="password" label="Password" kind="password" autocomplete="new-password" value=password
                 error=password_error hint=hint/>
-            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || if busy.get() { "Signing up…" } else { "Sign up" }}
+            <button type="submit" disabled=move || form.busy.get() || !hydrated.get()>
+                {move || if form.busy.get() { "Signing up…" } else { "Sign up" }}
             </button>
         </form>
     }
+}
+
+/// The username's, the address's and the password's error slots.
+type Errors = [RwSignal<Option<String>>; 3];
+
+/// Checks every field by the shared rules, saying under each what is wrong;
+/// whether all are right.
+fn check(request: &SignupRequest, [username_error, email_error, password_error]: Errors) -> bool {
+    let local_part = Email::parse(&request.email)
+        .map(|e| e.local_part().to_owned())
+        .unwrap_or_default();
+    let checks = [
+        (
+            "username",
+            username_error,
+            Username::parse(&request.username).err(),
+        ),
+        ("email", email_error, Email::parse(&request.email).err()),
+        (
+            "password",
+            password_error,
+            Password::parse(&nfc(&request.password), &request.username, &local_part).err(),
+        ),
+    ];
+    let mut valid = true;
+    for (field, slot, issue) in checks {
+        slot.set(issue.map(|i| i.message(field)));
+        valid &= issue.is_none();
+    }
+    valid
+}
+
+/// Signs up, and goes to the feed logged in; or says why not.
+async fn sign_up(request: SignupRequest, form: Form, errors: Errors) -> Then {
+    let [username_error, email_error, password_error] = errors;
+    match api::signup(&request).await {
+        // Logged in: the feed reads the session from storage.
+        Ok(_) => {
+            go_to("/");
+            return Then::Gone;
+        }
+        Err(e) if e.code() == Some(ErrorCode::Conflict) => {
+            let slot = if e.message().contains("email") {
+                email_error
+            } else {
+                username_error
+            };
+            slot.set(Some(e.message()));
+        }
+        Err(e) => form.fail(
+            e,
+            &[
+                ("username", username_error),
+                ("email", email_error),
+                ("password", password_error),
+            ],
+        ),
+    }
+    Then::Ready
 }

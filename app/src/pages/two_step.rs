@@ -12,9 +12,8 @@ use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
     api,
-    forms::{Field, FormError},
+    forms::{Field, Form, FormError, Then},
     pages::confirm::{Confirm, ConfirmStep},
-    session::use_session,
 };
 
 /// What the section shows.
@@ -30,123 +29,144 @@ enum View {
 
 #[component]
 pub fn TwoStepSignIn() -> impl IntoView {
-    let session = use_session();
+    let form = Form::new();
     let confirm = Confirm::new();
     let view_state = RwSignal::new(View::Loading);
-    let error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
     let code = RwSignal::new(String::new());
     let code_error = RwSignal::new(None::<String>);
-
-    let fail = move |e: api::ApiError| match e {
-        api::ApiError::SessionEnded(ended) => session.ended(ended),
-        e if e.code() == Some(ErrorCode::InvalidCredentials) => {
-            code.set(String::new());
-            error.set(Some(e.message()));
-        }
-        e => {
-            if let Some(issue) = e.issue_for("code") {
-                code_error.set(Some(crate::forms::issue_message("code", &issue)));
-            }
-            if e.code() != Some(ErrorCode::ValidationFailed) {
-                error.set(Some(e.message()));
-            }
-        }
+    let section = Section {
+        form,
+        confirm,
+        view_state,
+        code,
+        code_error,
     };
-    let load = move || {
-        spawn_local(async move {
-            match api::mfa_status().await {
-                Ok(status) => view_state.set(View::Status(status)),
-                Err(e) => fail(e),
-            }
-        });
-    };
+    let load = move || section.load();
     Effect::new(move |_| load());
-
-    let show_codes = move |result: api::Result<Option<RecoveryCodes>>| match result {
-        Ok(Some(codes)) => {
-            code.set(String::new());
-            view_state.set(View::Codes(codes.recovery_codes));
-        }
-        Ok(None) => {}
-        Err(e) => fail(e),
-    };
-    // Runs `action` with the section busy.
-    let run = move |action: Action| {
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        spawn_local(async move {
-            let none = Reauth::default();
-            match action {
-                Action::Begin => match api::totp_begin().await {
-                    Ok(enrolment) => {
-                        code.set(String::new());
-                        view_state.set(View::Enrolling(enrolment));
-                    }
-                    Err(e) => fail(e),
-                },
-                Action::Confirm => {
-                    let first = TotpConfirmation {
-                        code: code.get_untracked().trim().to_owned(),
-                        ..TotpConfirmation::default()
-                    };
-                    show_codes(confirm.proven(|| api::totp_confirm(&first)).await);
-                }
-                Action::TurnOff => match confirm.proven(|| api::totp_remove(&none)).await {
-                    Ok(Some(())) => load(),
-                    Ok(None) => {}
-                    Err(e) => fail(e),
-                },
-                Action::NewCodes => {
-                    show_codes(confirm.proven(|| api::new_recovery_codes(&none)).await);
-                }
-            }
-            busy.set(false);
-        });
-    };
-    let submit = move |action: Action| {
-        move |ev: SubmitEvent| {
-            ev.prevent_default();
-            run(action);
-        }
+    let run = move |action: Action| form.send(section.act(action));
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        run(Action::Confirm);
     };
 
     view! {
         <section aria-labelledby="two-step-heading">
             <h2 id="two-step-heading">"Two-step sign-in"</h2>
-            <FormError message=error/>
+            <FormError message=form.error/>
             {move || match view_state.get() {
                 View::Loading => view! { <p class="status" role="status">"Loading…"</p> }.into_any(),
-                View::Status(status) if !status.totp.enabled => view! {
-                    <p>"Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."</p>
-                    <button type="button" on:click=move |_| run(Action::Begin) disabled=move || busy.get()>
-                        "Turn on two-step sign-in"
-                    </button>
-                }.into_any(),
-                View::Status(status) => view! {
-                    <p>
-                        "Two-step sign-in is on"
-                        {status.totp.created_at.map(|at| format!(" since {}", at.get(..10).unwrap_or_default()))}
-                        ". Recovery codes left: " <strong>{status.recovery_codes_left}</strong> "."
-                    </p>
-                    <div class="actions">
-                        <button type="button" class="danger" disabled=move || busy.get() on:click=move |_| run(Action::TurnOff)>
-                            "Turn off two-step sign-in"
-                        </button>
-                        <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| run(Action::NewCodes)>
-                            "Get new recovery codes"
-                        </button>
-                    </div>
-                }.into_any(),
-                View::Enrolling(enrolment) => enrolling(enrolment, code, code_error, busy, submit(Action::Confirm), load).into_any(),
+                View::Status(status) => status_view(status, run, form.busy).into_any(),
+                View::Enrolling(enrolment) => enrolling(enrolment, code, code_error, form.busy, submit, load).into_any(),
                 View::Codes(codes) => recovery_codes(codes, load).into_any(),
             }}
             <ConfirmStep confirm/>
         </section>
     }
+}
+
+/// The section's state, and what its buttons do.
+#[derive(Clone, Copy)]
+struct Section {
+    form: Form,
+    confirm: Confirm,
+    view_state: RwSignal<View>,
+    /// The first code from the app, while enrolling.
+    code: RwSignal<String>,
+    code_error: RwSignal<Option<String>>,
+}
+
+impl Section {
+    /// Reads whether TOTP is on, and how many codes are left.
+    fn load(self) {
+        spawn_local(async move {
+            match api::mfa_status().await {
+                Ok(status) => self.view_state.set(View::Status(status)),
+                Err(e) => self.fail(e),
+            }
+        });
+    }
+
+    /// A wrong code empties the field; a code's problem is said under it.
+    fn fail(self, e: api::ApiError) {
+        if e.code() == Some(ErrorCode::InvalidCredentials) {
+            self.code.set(String::new());
+        }
+        self.form.fail(e, &[("code", self.code_error)]);
+    }
+
+    fn show_codes(self, result: api::Result<Option<RecoveryCodes>>) {
+        match result {
+            Ok(Some(codes)) => {
+                self.code.set(String::new());
+                self.view_state.set(View::Codes(codes.recovery_codes));
+            }
+            Ok(None) => {}
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn act(self, action: Action) -> Then {
+        let none = Reauth::default();
+        let confirm = self.confirm;
+        match action {
+            Action::Begin => match api::totp_begin().await {
+                Ok(enrolment) => {
+                    self.code.set(String::new());
+                    self.view_state.set(View::Enrolling(enrolment));
+                }
+                Err(e) => self.fail(e),
+            },
+            Action::Confirm => {
+                let first = TotpConfirmation {
+                    code: self.code.get_untracked().trim().to_owned(),
+                    ..TotpConfirmation::default()
+                };
+                self.show_codes(confirm.proven(|| api::totp_confirm(&first)).await);
+            }
+            Action::TurnOff => match confirm.proven(|| api::totp_remove(&none)).await {
+                Ok(Some(())) => self.load(),
+                Ok(None) => {}
+                Err(e) => self.fail(e),
+            },
+            Action::NewCodes => {
+                self.show_codes(confirm.proven(|| api::new_recovery_codes(&none)).await);
+            }
+        }
+        Then::Ready
+    }
+}
+
+/// Whether TOTP is on, and the buttons that change it.
+fn status_view(
+    status: MfaStatus,
+    run: impl Fn(Action) + Copy + Send + Sync + 'static,
+    busy: RwSignal<bool>,
+) -> impl IntoView {
+    if !status.totp.enabled {
+        return view! {
+            <p>"Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."</p>
+            <button type="button" on:click=move |_| run(Action::Begin) disabled=move || busy.get()>
+                "Turn on two-step sign-in"
+            </button>
+        }
+        .into_any();
+    }
+    view! {
+        <p>
+            "Two-step sign-in is on"
+            {status.totp.created_at.map(|at| format!(" since {}", at.get(..10).unwrap_or_default()))}
+            ". Recovery codes left: " <strong>{status.recovery_codes_left}</strong> "."
+        </p>
+        <div class="actions">
+            <button type="button" class="danger" disabled=move || busy.get() on:click=move |_| run(Action::TurnOff)>
+                "Turn off two-step sign-in"
+            </button>
+            <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| run(Action::NewCodes)>
+                "Get new recovery codes"
+            </button>
+        </div>
+    }
+    .into_any()
 }
 
 /// Scanning the QR code (or typing the key) and typing the first code.
