@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::{
     AppError,
-    auth::{jwt::TokenError, limits::ClientNet, proof::Caller},
+    auth::{jwt::TokenError, limits::RequesterNet, proof::Caller},
     state::AppState,
     store::rows::Origin,
 };
@@ -152,7 +152,7 @@ impl AuthUser {
         Caller {
             user_id: &self.id,
             session_id: &self.session_id,
-            net: ClientNet::of(ip),
+            net: RequesterNet::of(ip),
         }
     }
 
@@ -215,11 +215,11 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, AppError> {
     Ok(token.trim())
 }
 
-/// The client's IP: the TCP peer, or with `TRUST_FORWARDED_FOR=true` the
+/// The requester's IP: the TCP peer, or with `TRUST_FORWARDED_FOR=true` the
 /// address the proxy in front appended last to `X-Forwarded-For`.
-pub struct ClientIp(pub IpAddr);
+pub struct RequesterIp(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientIp {
+impl FromRequestParts<AppState> for RequesterIp {
     type Rejection = AppError;
 
     async fn from_request_parts(
@@ -282,14 +282,14 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     }
 }
 
-/// Who is asking, as a security event records it: the client's address
-/// ([`ClientIp`]) and its `User-Agent`.
-pub struct Client {
+/// Who is asking, as a security event records it: the requester's address
+/// ([`RequesterIp`]) and its `User-Agent`.
+pub struct Requester {
     pub ip: IpAddr,
     pub origin: Origin,
 }
 
-impl Client {
+impl Requester {
     /// The longest `User-Agent` kept, in characters.
     pub const MAX_USER_AGENT: usize = 512;
 
@@ -297,21 +297,21 @@ impl Client {
         Self {
             ip,
             origin: Origin {
-                ip: Some(ClientNet::of(ip).to_string()),
+                ip: Some(RequesterNet::of(ip).to_string()),
                 user_agent: user_agent.map(|ua| ua.chars().take(Self::MAX_USER_AGENT).collect()),
             },
         }
     }
 }
 
-impl FromRequestParts<AppState> for Client {
+impl FromRequestParts<AppState> for Requester {
     type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let RequesterIp(ip) = RequesterIp::from_request_parts(parts, state).await?;
         let Ok(UserAgent(agent)) = UserAgent::from_request_parts(parts, state).await;
         Ok(Self::new(ip, agent.as_deref()))
     }

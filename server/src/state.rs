@@ -12,7 +12,7 @@ use crate::{
     auth::{
         email_tokens::EmailTokens,
         jwt::Keys,
-        limits::{Attempt, ClientNet, Key, Limiter},
+        limits::{Attempt, Key, Limiter, RequesterNet},
         mfa::SecondFactors,
         passkeys::Passkeys,
         password::{Hasher, Reserved},
@@ -70,7 +70,7 @@ impl AppState {
 
     /// Counts one sign-in request (login, second step, passkey ceremony)
     /// from `net` against its budget, `AUTH_REQUESTS_PER_IP`.
-    pub async fn limit_auth_request(&self, net: ClientNet) -> Result<(), AppError> {
+    pub async fn limit_auth_request(&self, net: RequesterNet) -> Result<(), AppError> {
         let limit = self.config.limits.auth_requests_per_ip;
         self.limit(&Key::auth_requests(net), limit).await
     }

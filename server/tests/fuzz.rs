@@ -22,7 +22,7 @@ use server::{
     api::tokens::cookie_token,
     auth::{
         jwt::Keys,
-        limits::ClientNet,
+        limits::RequesterNet,
         normalize::{self, LoginName, PasswordForms},
         refresh_token::{Presented, TokenKeys},
     },
@@ -162,7 +162,7 @@ proptest! {
     fn addresses_in_one_64_are_one_client(high in any::<u64>(), low_a in any::<u64>(), low_b in any::<u64>()) {
         let a = std::net::Ipv6Addr::from((u128::from(high) << 64) | u128::from(low_a));
         let b = std::net::Ipv6Addr::from((u128::from(high) << 64) | u128::from(low_b));
-        prop_assert_eq!(ClientNet::of(a.into()), ClientNet::of(b.into()));
+        prop_assert_eq!(RequesterNet::of(a.into()), RequesterNet::of(b.into()));
     }
 
     #[test]

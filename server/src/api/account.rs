@@ -19,7 +19,7 @@ use super::shared::{self, limit_factor_changes, presented};
 use crate::{
     AppError, Result,
     auth::{jwt::TokenError, limits::Key, mfa::Pending, proof::Action},
-    extract::{AppJson, AuthUser, Client},
+    extract::{AppJson, AuthUser, Requester},
     state::AppState,
     store::{rfc3339, users::Account},
 };
@@ -59,7 +59,7 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
 )]
 pub async fn reauth(
     State(state): State<AppState>,
-    Client { ip, .. }: Client,
+    Requester { ip, .. }: Requester,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<StatusCode> {
@@ -135,7 +135,7 @@ pub async fn totp_begin(
 )]
 pub async fn totp_confirm(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     AppJson(req): AppJson<TotpConfirmation>,
 ) -> Result<Json<RecoveryCodes>> {
@@ -207,7 +207,7 @@ fn nothing_pending() -> AppError {
 )]
 pub async fn totp_remove(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<StatusCode> {
@@ -249,7 +249,7 @@ pub async fn totp_remove(
 )]
 pub async fn recovery_codes(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<RecoveryCodes>> {

@@ -14,7 +14,7 @@ use super::shared::prepare;
 use crate::{
     AppError, Result,
     auth::proof::Action,
-    extract::{AuthUser, Client, PageQuery},
+    extract::{AuthUser, PageQuery, Requester},
     mail::Letter,
     state::AppState,
     store::{
@@ -89,11 +89,11 @@ fn view(row: Listed) -> AdminUser {
 )]
 pub async fn lock(
     state: State<AppState>,
-    client: Client,
+    requester: Requester,
     user: AuthUser,
     id: Path<String>,
 ) -> Result<StatusCode> {
-    set_locked(state, client, user, id, true).await
+    set_locked(state, requester, user, id, true).await
 }
 
 /// `POST /api/admin/users/{id}/unlock`
@@ -108,16 +108,16 @@ pub async fn lock(
 )]
 pub async fn unlock(
     state: State<AppState>,
-    client: Client,
+    requester: Requester,
     user: AuthUser,
     id: Path<String>,
 ) -> Result<StatusCode> {
-    set_locked(state, client, user, id, false).await
+    set_locked(state, requester, user, id, false).await
 }
 
 async fn set_locked(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     Path(id): Path<String>,
     lock: bool,
@@ -168,7 +168,7 @@ async fn set_locked(
 )]
 pub async fn remove_mfa(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {

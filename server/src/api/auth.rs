@@ -27,14 +27,14 @@ use super::{
 use crate::{
     AppError, Result,
     auth::{
-        limits::{ClientNet, Key, Subject},
+        limits::{Key, RequesterNet, Subject},
         mfa,
         normalize::{self, LoginName, PasswordForms},
         passkeys::Verified,
         password::Verdict,
         sessions::{Reason, Refresh, SessionCursor, SignIn},
     },
-    extract::{AppJson, AuthUser, Client, OptionalJson, PageQuery},
+    extract::{AppJson, AuthUser, OptionalJson, PageQuery, Requester},
     state::AppState,
     store::{
         now_ms, rfc3339,
@@ -54,13 +54,13 @@ use crate::{
 )]
 pub async fn signup(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     headers: HeaderMap,
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<Response> {
     state
         .limit(
-            &Key::signups(ClientNet::of(ip)),
+            &Key::signups(RequesterNet::of(ip)),
             state.config.limits.signups_per_ip,
         )
         .await?;
@@ -129,25 +129,25 @@ pub async fn signup(
 )]
 pub async fn login(
     state: State<AppState>,
-    client: Client,
+    requester: Requester,
     headers: HeaderMap,
     req: AppJson<LoginRequest>,
 ) -> Result<Response> {
-    let result = log_in(state, client, headers, req).await;
+    let result = log_in(state, requester, headers, req).await;
     crate::metrics::login(&result);
     result
 }
 
 async fn log_in(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
     // An unusable name is refused before anything is counted or looked up.
     let name =
         LoginName::parse(&req.login).map_err(|issue| AppError::invalid_field("login", issue))?;
-    let net = ClientNet::of(ip);
+    let net = RequesterNet::of(ip);
     let limits = state.config.limits;
     state.limit_auth_request(net).await?;
 
@@ -277,7 +277,7 @@ async fn mfa_required(
 )]
 pub async fn mfa(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     headers: HeaderMap,
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
@@ -294,7 +294,7 @@ pub async fn mfa(
     let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
         return Err(AppError::InvalidMfaToken);
     };
-    let net = ClientNet::of(ip);
+    let net = RequesterNet::of(ip);
     let limits = state.config.limits;
     state.limit_auth_request(net).await?;
     let attempt = state
@@ -445,18 +445,18 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
 )]
 pub async fn refresh(
     state: State<AppState>,
-    client: Client,
+    requester: Requester,
     headers: HeaderMap,
     body: OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    let result = rotate(state, client, headers, body).await;
+    let result = rotate(state, requester, headers, body).await;
     crate::metrics::refresh(&result);
     result
 }
 
 async fn rotate(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
@@ -465,7 +465,9 @@ async fn rotate(
             "No refresh token was sent (cookie or body).".into(),
         ));
     };
-    let counter = state.limiter.stored(&Key::auth_requests(ClientNet::of(ip)));
+    let counter = state
+        .limiter
+        .stored(&Key::auth_requests(RequesterNet::of(ip)));
     let limit = state.config.limits.auth_requests_per_ip;
     if let Some(exceeded) = state.limiter.known_refused(&counter, limit) {
         return Err(exceeded.into());
@@ -533,7 +535,7 @@ async fn rotate(
 )]
 pub async fn logout(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Requester { origin, .. }: Requester,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
@@ -561,7 +563,7 @@ pub async fn logout(
 )]
 pub async fn logout_all(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Requester { origin, .. }: Requester,
     headers: HeaderMap,
     user: AuthUser,
 ) -> Result<Response> {
@@ -629,7 +631,7 @@ pub async fn sessions(
 )]
 pub async fn revoke_session(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Requester { origin, .. }: Requester,
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {

@@ -18,11 +18,11 @@ use super::shared::{current, mail_token, prepare, presented};
 use crate::{
     AppError, Result,
     auth::{
-        limits::{ClientNet, Key},
+        limits::{Key, RequesterNet},
         normalize,
         proof::Action,
     },
-    extract::{AppJson, AuthUser, Client, Proven},
+    extract::{AppJson, AuthUser, Proven, Requester},
     mail::Letter,
     state::AppState,
     store::{
@@ -45,10 +45,10 @@ use crate::{
 )]
 pub async fn verify_email(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     AppJson(req): AppJson<MailedToken>,
 ) -> Result<StatusCode> {
-    state.limit_auth_request(ClientNet::of(ip)).await?;
+    state.limit_auth_request(RequesterNet::of(ip)).await?;
     let hash = state.email_tokens.hash(&req.token);
     match email_tokens::verify(&state.db, &hash, now_ms(), &origin).await? {
         Verified::Done { user_id, changed } => {
@@ -113,7 +113,7 @@ pub async fn resend_verification(
 )]
 pub async fn request_password_reset(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     AppJson(req): AppJson<PasswordResetRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let email = normalize::email(&req.email)
@@ -121,7 +121,7 @@ pub async fn request_password_reset(
     let limits = state.config.limits;
     state
         .limit(
-            &Key::password_resets_from(ClientNet::of(ip)),
+            &Key::password_resets_from(RequesterNet::of(ip)),
             limits.password_resets_per_ip,
         )
         .await?;
@@ -190,10 +190,10 @@ async fn mail_reset_link(state: &AppState, email: &Email, origin: &Origin) -> Re
 )]
 pub async fn reset_password(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     AppJson(req): AppJson<PasswordReset>,
 ) -> Result<StatusCode> {
-    state.limit_auth_request(ClientNet::of(ip)).await?;
+    state.limit_auth_request(RequesterNet::of(ip)).await?;
     let hash = state.email_tokens.hash(&req.token);
     let now = now_ms();
     let token = email_tokens::peek(&state.db, &hash, Purpose::ResetPassword, now)
@@ -242,7 +242,7 @@ pub async fn reset_password(
 )]
 pub async fn change_password(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     Proven { proof, change }: Proven<NewPassword>,
 ) -> Result<StatusCode> {
@@ -303,7 +303,7 @@ pub async fn change_password(
 )]
 pub async fn change_email(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     Proven { proof, change }: Proven<NewEmail>,
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
@@ -382,7 +382,7 @@ pub async fn change_email(
 )]
 pub async fn delete_account(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     AppJson(proof): AppJson<classboard::api::Reauth>,
 ) -> Result<StatusCode> {

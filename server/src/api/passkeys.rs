@@ -28,12 +28,12 @@ use super::{
 use crate::{
     AppError, Result,
     auth::{
-        limits::{ClientNet, Key},
+        limits::{Key, RequesterNet},
         passkeys::{self, MAX_PER_ACCOUNT, Registered, Verified},
         proof::Action,
         sessions::SignIn,
     },
-    extract::{AppJson, AuthUser, Client, ClientIp},
+    extract::{AppJson, AuthUser, Requester, RequesterIp},
     state::AppState,
     store::{now_ms, rows::Event, users},
 };
@@ -68,7 +68,7 @@ pub async fn list(State(state): State<AppState>, user: AuthUser) -> Result<Json<
 )]
 pub async fn register(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterIp(ip): RequesterIp,
     user: AuthUser,
     AppJson(req): AppJson<Reauth>,
 ) -> Result<Json<PasskeyCeremony>> {
@@ -112,7 +112,7 @@ pub async fn register(
 )]
 pub async fn add(
     State(state): State<AppState>,
-    Client { origin, .. }: Client,
+    Requester { origin, .. }: Requester,
     user: AuthUser,
     AppJson(req): AppJson<NewPasskey>,
 ) -> Result<(StatusCode, Json<PasskeyResponse>)> {
@@ -179,7 +179,7 @@ pub async fn add(
 )]
 pub async fn remove(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     Path(id): Path<String>,
     AppJson(req): AppJson<Reauth>,
@@ -223,10 +223,10 @@ pub async fn remove(
 )]
 pub async fn sign_in_options(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterIp(ip): RequesterIp,
 ) -> Result<Json<PasskeyCeremony>> {
     // Each ceremony writes a row: it counts like a sign-in request.
-    state.limit_auth_request(ClientNet::of(ip)).await?;
+    state.limit_auth_request(RequesterNet::of(ip)).await?;
     Ok(Json(passkey_ceremony(
         state.passkeys.begin_sign_in().await?,
     )))
@@ -245,13 +245,13 @@ pub async fn sign_in_options(
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
     let (ceremony, presented) = passkey_assertion(Some(&req.ceremony), req.credential.as_deref())?;
     // Each ceremony writes a row: it counts like a sign-in request.
-    state.limit_auth_request(ClientNet::of(ip)).await?;
+    state.limit_auth_request(RequesterNet::of(ip)).await?;
     let (user_id, passkey_id, key) =
         match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
             Verified::Yes {
@@ -298,14 +298,14 @@ pub async fn sign_in(
 )]
 pub async fn second_factor_options(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    RequesterIp(ip): RequesterIp,
     AppJson(req): AppJson<MfaPasskeyOptions>,
 ) -> Result<Json<PasskeyCeremony>> {
     let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
         return Err(AppError::InvalidMfaToken);
     };
     // Each ceremony writes a row: it counts like a sign-in request.
-    state.limit_auth_request(ClientNet::of(ip)).await?;
+    state.limit_auth_request(RequesterNet::of(ip)).await?;
     let Some(started) = state
         .passkeys
         .begin_assertion(&challenge.user_id, Some(&req.mfa_token))

@@ -13,7 +13,7 @@ use classboard::{
 use crate::{
     AppError, Result,
     auth::proof::Action,
-    extract::{AppJson, AuthUser, Client},
+    extract::{AppJson, AuthUser, Requester},
     state::AppState,
     store::{
         rows::Event,
@@ -36,7 +36,7 @@ use crate::{
 )]
 pub async fn change_role(
     State(state): State<AppState>,
-    Client { ip, origin }: Client,
+    Requester { ip, origin }: Requester,
     user: AuthUser,
     Path(id): Path<String>,
     AppJson(req): AppJson<RoleChange>,

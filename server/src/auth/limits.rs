@@ -37,13 +37,13 @@ pub struct Exceeded {
     pub retry_after_secs: u64,
 }
 
-/// The network a client is counted as: an IPv4 address, or the /64 an IPv6
+/// The network a requester is counted as: an IPv4 address, or the /64 an IPv6
 /// address belongs to (one subscriber commonly holds a whole /64, so counting
 /// single IPv6 addresses would hand out a fresh budget per request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientNet(IpAddr);
+pub struct RequesterNet(IpAddr);
 
-impl ClientNet {
+impl RequesterNet {
     pub fn of(ip: IpAddr) -> Self {
         match ip {
             IpAddr::V4(_) => Self(ip),
@@ -63,7 +63,7 @@ impl ClientNet {
     }
 }
 
-impl fmt::Display for ClientNet {
+impl fmt::Display for RequesterNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             IpAddr::V4(v4) => write!(f, "{v4}"),
@@ -109,12 +109,12 @@ impl Key {
     }
 
     /// Login and refresh requests from one network.
-    pub fn auth_requests(net: ClientNet) -> Self {
+    pub fn auth_requests(net: RequesterNet) -> Self {
         Self::new("auth", &[&net.to_string()])
     }
 
     /// Signups from one network.
-    pub fn signups(net: ClientNet) -> Self {
+    pub fn signups(net: RequesterNet) -> Self {
         Self::new("signup", &[&net.to_string()])
     }
 
@@ -127,7 +127,7 @@ impl Key {
     }
 
     /// Failed logins of one account (or name) from one network.
-    pub fn login_failures_from(subject: Subject<'_>, net: ClientNet) -> Self {
+    pub fn login_failures_from(subject: Subject<'_>, net: RequesterNet) -> Self {
         let net = net.to_string();
         match subject {
             Subject::Account(id) => Self::new("fail_ip", &["account", id, &net]),
@@ -149,7 +149,7 @@ impl Key {
     }
 
     /// Password-reset requests from one network.
-    pub fn password_resets_from(net: ClientNet) -> Self {
+    pub fn password_resets_from(net: RequesterNet) -> Self {
         Self::new("reset_ip", &[&net.to_string()])
     }
 
@@ -340,7 +340,7 @@ impl Limiter {
     pub async fn attempt(
         &self,
         subject: Subject<'_>,
-        net: ClientNet,
+        net: RequesterNet,
         limits: FailureLimits,
     ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
         self.attempt_with(subject, net, limits, false).await
@@ -354,7 +354,7 @@ impl Limiter {
     pub async fn attempt_code(
         &self,
         user_id: &str,
-        net: ClientNet,
+        net: RequesterNet,
         limits: FailureLimits,
     ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
         self.attempt_with(Subject::Account(user_id), net, limits, true)
@@ -364,7 +364,7 @@ impl Limiter {
     async fn attempt_with(
         &self,
         subject: Subject<'_>,
-        net: ClientNet,
+        net: RequesterNet,
         limits: FailureLimits,
         code: bool,
     ) -> Result<Result<Attempt, Exceeded>, sqlx::Error> {
@@ -447,7 +447,7 @@ mod tests {
     use super::*;
 
     fn net(s: &str) -> String {
-        ClientNet::of(s.parse().unwrap()).to_string()
+        RequesterNet::of(s.parse().unwrap()).to_string()
     }
 
     #[test]
@@ -471,10 +471,10 @@ mod tests {
         assert!(stored_name(&ours, &Key::login_failures(Subject::Name(&long))).len() < 40);
         // Keyed: another server secret names the same counter otherwise.
         let theirs = counter_key(b"another secret of thirty-two bytes!");
-        let key = Key::auth_requests(ClientNet::of("10.0.0.1".parse().unwrap()));
+        let key = Key::auth_requests(RequesterNet::of("10.0.0.1".parse().unwrap()));
         assert_ne!(stored_name(&ours, &key), stored_name(&theirs, &key));
         assert!(stored_name(&ours, &key).starts_with("auth:"));
-        let ip: ClientNet = ClientNet::of("127.0.0.1".parse().unwrap());
+        let ip: RequesterNet = RequesterNet::of("127.0.0.1".parse().unwrap());
         // A name that spells another key's parts is another key.
         assert_ne!(
             Key::login_failures(Subject::Name("ada:127.0.0.1")),

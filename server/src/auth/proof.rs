@@ -26,7 +26,7 @@ use classboard::validate::Issue;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::{
-    limits::{Attempt, ClientNet, Exceeded, FailureLimits, Limiter, Subject},
+    limits::{Attempt, Exceeded, FailureLimits, Limiter, RequesterNet, Subject},
     mfa::SecondFactors,
     normalize::PasswordForms,
     passkeys::{self, Passkeys, Verified},
@@ -189,7 +189,7 @@ impl Presented {
 pub struct Caller<'a> {
     pub user_id: &'a str,
     pub session_id: &'a str,
-    pub net: ClientNet,
+    pub net: RequesterNet,
 }
 
 /// Why a demand was refused.
@@ -411,7 +411,7 @@ impl Prover {
     /// counted.
     async fn password(
         &self,
-        net: ClientNet,
+        net: RequesterNet,
         account: &Account,
         password: &str,
         with_code: bool,

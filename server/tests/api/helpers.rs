@@ -362,8 +362,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The per-IP counter key of client number `i`.
 pub fn client_key(i: usize) -> server::auth::limits::Key {
-    use server::auth::limits::{ClientNet, Key};
-    Key::auth_requests(ClientNet::of(
+    use server::auth::limits::{Key, RequesterNet};
+    Key::auth_requests(RequesterNet::of(
         format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap(),
     ))
 }
