@@ -473,10 +473,15 @@ pub enum EventKind {
     AccountLocked,
     AccountUnlocked,
     AccountDeleted,
+    /// An app (OAuth client) was registered; `detail` names it.
+    ClientAdded,
+    ClientRemoved,
+    /// An app's secret was replaced: the old one no longer works.
+    ClientSecretRotated,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 27] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -501,6 +506,9 @@ impl EventKind {
         Self::AccountLocked,
         Self::AccountUnlocked,
         Self::AccountDeleted,
+        Self::ClientAdded,
+        Self::ClientRemoved,
+        Self::ClientSecretRotated,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -529,6 +537,9 @@ impl EventKind {
             Self::AccountLocked => "account_locked",
             Self::AccountUnlocked => "account_unlocked",
             Self::AccountDeleted => "account_deleted",
+            Self::ClientAdded => "client_added",
+            Self::ClientRemoved => "client_removed",
+            Self::ClientSecretRotated => "client_secret_rotated",
         }
     }
 
@@ -563,6 +574,9 @@ impl EventKind {
             Self::AccountLocked => "Account locked",
             Self::AccountUnlocked => "Account unlocked",
             Self::AccountDeleted => "Account deleted",
+            Self::ClientAdded => "App registered",
+            Self::ClientRemoved => "App removed",
+            Self::ClientSecretRotated => "App secret replaced",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Commands an operator runs from the shell, such as making the first admin.
 
 use classboard::api::{EventKind, Role};
+use secrecy::ExposeSecret;
 
 use crate::{
     Config,
@@ -8,8 +9,10 @@ use crate::{
         keys::{KeyRing, Revoked, RingError},
         normalize::LoginName,
     },
+    provider::clients::{Registration, Registry, RegistryError},
     store::{
         Db, DbError,
+        clients::ClientRow,
         rows::{Event, Origin},
         users::{self, LockChanged, RoleChanged},
     },
@@ -31,6 +34,8 @@ pub enum AdminError {
     UnknownUser(String),
     #[error("{0} is the last admin; make another admin first")]
     LastAdmin(String),
+    #[error(transparent)]
+    Apps(#[from] RegistryError),
 }
 
 /// Sets the role of the user with username or email `login`, and ends their
@@ -160,4 +165,101 @@ pub async fn keys_revoke(config: &Config, kid: &str) -> Result<String, AdminErro
         ),
         Revoked::Already => format!("{kid} was revoked already"),
     })
+}
+
+/// The registry of apps, opened as the server opens it.
+async fn registry(config: &Config) -> Result<(Db, Registry), AdminError> {
+    let db = Db::connect(config.database_url.as_str()).await?;
+    let secret = crate::startup::server_secret(config)?;
+    let registry = Registry::new(db.clone(), secret.expose_secret().as_bytes());
+    Ok((db, registry))
+}
+
+/// `server clients add NAME …`: the lines to print, the secret (of a
+/// confidential app) among them, shown this once.
+pub async fn clients_add(
+    config: &Config,
+    registration: &Registration,
+) -> Result<Vec<String>, AdminError> {
+    let (db, registry) = registry(config).await?;
+    let origin = from_the_shell("server clients add");
+    let registered = registry.register(registration, &origin, None).await;
+    db.close().await;
+    let registered = registered?;
+    let mut lines = vec![format!("client_id: {}", registered.client.id)];
+    if let Some(secret) = registered.secret {
+        lines.push(format!("client_secret: {secret}"));
+        lines.push("(the secret is shown this once; the server keeps only its hash)".into());
+    }
+    Ok(lines)
+}
+
+/// `server clients list`: every app, one line each.
+pub async fn clients_list(config: &Config) -> Result<Vec<String>, AdminError> {
+    const PAGE: i64 = 100;
+    let (db, registry) = registry(config).await?;
+    let mut lines = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = registry.page(PAGE, after.as_deref()).await;
+        let (rows, more) = match page {
+            Ok(page) => page,
+            Err(e) => {
+                db.close().await;
+                return Err(e.into());
+            }
+        };
+        after = rows.last().map(|row| row.id.clone());
+        lines.extend(rows.iter().map(client_line));
+        if !more {
+            break;
+        }
+    }
+    db.close().await;
+    Ok(lines)
+}
+
+fn client_line(row: &ClientRow) -> String {
+    format!(
+        "{id}  {kind:<12}  {name:?}  scopes: {scopes}  grants: {grants}{trusted}  redirect: {uris}",
+        id = row.id,
+        kind = if row.secret_hash.is_some() {
+            "confidential"
+        } else {
+            "public"
+        },
+        name = row.name,
+        scopes = row.scopes,
+        grants = row.grant_types,
+        trusted = if row.trusted { "  trusted" } else { "" },
+        uris = if row.redirect_uris.is_empty() {
+            "-"
+        } else {
+            &row.redirect_uris
+        },
+    )
+}
+
+/// `server clients remove ID`.
+pub async fn clients_remove(config: &Config, id: &str) -> Result<String, AdminError> {
+    let (db, registry) = registry(config).await?;
+    let removed = registry
+        .remove(id, &from_the_shell("server clients remove"), None)
+        .await;
+    db.close().await;
+    removed?;
+    Ok(format!("removed the app {id}"))
+}
+
+/// `server clients rotate-secret ID`: the new secret, shown this once.
+pub async fn clients_rotate_secret(config: &Config, id: &str) -> Result<String, AdminError> {
+    let (db, registry) = registry(config).await?;
+    let secret = registry
+        .rotate_secret(id, &from_the_shell("server clients rotate-secret"), None)
+        .await;
+    db.close().await;
+    Ok(format!(
+        "client_secret: {}\n(the old secret no longer works; this one is shown this once)",
+        secret?
+    ))
 }

@@ -15,6 +15,7 @@ pub mod health;
 pub mod mail;
 pub mod metrics;
 pub mod profiles;
+pub mod provider;
 pub mod secret;
 pub mod serve;
 pub mod startup;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use server::{
     Config,
+    provider::clients::Registration,
     startup::{Application, shutdown_signal},
     telemetry,
 };
@@ -34,6 +35,9 @@ enum Command {
     /// The keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The apps (OAuth clients) that sign people in through this server.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// Print the OpenAPI document (what `GET /api/openapi.json` serves).
     Openapi,
 }
@@ -48,6 +52,54 @@ enum KeysCommand {
     Revoke {
         /// The key's id (kid).
         kid: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register an app; prints its client_id and, for a confidential app,
+    /// its client_secret (shown this once).
+    Add {
+        /// The app's name, as the consent page shows it.
+        name: String,
+        /// Where the app may send a person back to (exact; repeat for more).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A single-page or native app: no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// The scopes it may ask for, space-separated
+        /// (default "openid profile email").
+        #[arg(long)]
+        scope: Option<String>,
+        /// One of the school's own apps: people are not asked for consent.
+        #[arg(long)]
+        trusted: bool,
+        /// Where the app may send a person after logging out (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where this server tells the app that a session ended.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// A grant it may use (repeatable; default authorization_code and
+        /// refresh_token; also client_credentials).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// The app's key set, for private_key_jwt.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+    },
+    /// Every app: client_id, kind, name, scopes, grants, redirect URIs.
+    List,
+    /// Remove an app.
+    Remove {
+        /// The app's client_id.
+        id: String,
+    },
+    /// Replace a confidential app's secret; the old one stops working at once.
+    RotateSecret {
+        /// The app's client_id.
+        id: String,
     },
 }
 
@@ -114,6 +166,54 @@ async fn main() -> ExitCode {
                     .map(|l| l.join("\n")),
                 KeysCommand::Rotate => server::commands::keys_rotate(&config).await,
                 KeysCommand::Revoke { kid } => server::commands::keys_revoke(&config, &kid).await,
+            };
+            match said {
+                Ok(said) => {
+                    println!("{said}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Clients(command) => {
+            let said = match command {
+                ClientsCommand::Add {
+                    name,
+                    redirect_uris,
+                    public,
+                    scope,
+                    trusted,
+                    post_logout_redirect_uris,
+                    backchannel_logout_uri,
+                    grants,
+                    jwks_uri,
+                } => {
+                    let registration = Registration {
+                        name,
+                        redirect_uris,
+                        public,
+                        scopes: scope
+                            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                            .unwrap_or_default(),
+                        trusted,
+                        post_logout_redirect_uris,
+                        backchannel_logout_uri,
+                        grant_types: grants,
+                        jwks_uri,
+                    };
+                    server::commands::clients_add(&config, &registration)
+                        .await
+                        .map(|lines| lines.join("\n"))
+                }
+                ClientsCommand::List => server::commands::clients_list(&config)
+                    .await
+                    .map(|lines| lines.join("\n")),
+                ClientsCommand::Remove { id } => {
+                    server::commands::clients_remove(&config, &id).await
+                }
+                ClientsCommand::RotateSecret { id } => {
+                    server::commands::clients_rotate_secret(&config, &id).await
+                }
             };
             match said {
                 Ok(said) => {

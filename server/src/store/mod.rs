@@ -62,6 +62,7 @@ use crate::files::{self, FileError};
 
 pub mod audit;
 mod batches;
+pub mod clients;
 pub mod counters;
 pub mod email_tokens;
 pub mod grades;

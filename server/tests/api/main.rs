@@ -6,6 +6,7 @@ mod helpers;
 
 mod attacks;
 mod audit;
+mod clients;
 mod compression;
 mod cors;
 mod crash;

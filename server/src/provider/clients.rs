@@ -1,0 +1,594 @@
+//! Apps (OAuth 2.1 clients): what an app may be registered as, and its
+//! secret.
+//!
+//! - **Redirect URIs** are compared whole and exactly when an app asks for
+//!   one (no wildcard, no prefix), and only these are registered: `https`;
+//!   `http` on a loopback host only (`localhost`, `127.0.0.1`, `[::1]`, as
+//!   RFC 8252 §7.3 allows native apps); or a private-use scheme with a dot
+//!   in it, such as `com.example.app:/callback` (RFC 8252 §7.1), which rules
+//!   out `javascript:`, `data:` and `file:`. None has a fragment
+//!   (RFC 6749 §3.1.2) or user information.
+//! - **A confidential app's secret** is 256 random bits, shown once and
+//!   stored only as an HMAC-SHA256 under a key derived from the server
+//!   secret: a copy of the database holds no usable secret, and checking
+//!   one costs a hash, not a password hash (the secret is random, not
+//!   chosen by a person).
+//! - **A public app** (a single-page or native app) has no secret; every
+//!   app, public or not, uses PKCE with `S256`.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use classboard::{api::EventKind, validate::Issue};
+use rand::RngCore;
+use url::{Host, Url};
+
+use crate::store::{
+    Db,
+    clients::{self, ClientRow},
+    now_ms,
+    rows::{Event, Origin},
+};
+
+/// The scopes an app may be registered for.
+pub const SCOPES: [&str; 7] = [
+    "openid",
+    "profile",
+    "email",
+    "roles",
+    "offline_access",
+    "grades:read",
+    "posts:write",
+];
+
+/// The grants this server offers, by their `grant_type` names.
+pub const GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
+/// The grants an app gets when it names none.
+pub const DEFAULT_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
+
+/// The scopes an app gets when it names none.
+pub const DEFAULT_SCOPES: &str = "openid profile email";
+
+/// The most redirect URIs of each kind an app may register.
+pub const MAX_URIS: usize = 10;
+/// The longest URI accepted, in bytes.
+pub const MAX_URI: usize = 2000;
+/// The longest name, in characters.
+pub const MAX_NAME: usize = 100;
+
+/// What an app asks to be registered as.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    /// No secret: a single-page or native app.
+    pub public: bool,
+    pub scopes: Vec<String>,
+    /// Not asked for consent (the school's own apps).
+    pub trusted: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub grant_types: Vec<String>,
+    pub jwks_uri: Option<String>,
+}
+
+/// Why a registration was refused: the field, its issue, and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub field: &'static str,
+    pub issue: Issue,
+    pub why: String,
+}
+
+impl Refusal {
+    fn new(field: &'static str, issue: Issue, why: impl Into<String>) -> Self {
+        Self {
+            field,
+            issue,
+            why: why.into(),
+        }
+    }
+}
+
+/// A registration as it is stored: lists normalised (no repeats, the
+/// defaults filled in), space-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub name: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
+    pub scopes: String,
+    pub grant_types: String,
+    pub jwks_uri: Option<String>,
+}
+
+/// Checks `registration` against the rules above; every refusal at once.
+pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
+    let mut refused = Vec::new();
+    let name = registration.name.trim();
+    if name.is_empty() {
+        refused.push(Refusal::new(
+            "name",
+            Issue::Required,
+            "Give the app a name.",
+        ));
+    } else if name.chars().count() > MAX_NAME {
+        refused.push(Refusal::new(
+            "name",
+            Issue::TooLong,
+            format!("The name must be at most {MAX_NAME} characters."),
+        ));
+    } else if name.chars().any(char::is_control) {
+        refused.push(Refusal::new(
+            "name",
+            Issue::InvalidCharacters,
+            "The name may not hold control characters.",
+        ));
+    }
+    let grants = one_each(&registration.grant_types, &DEFAULT_GRANTS);
+    for grant in &grants {
+        if !GRANTS.contains(&grant.as_str()) {
+            refused.push(Refusal::new(
+                "grant_types",
+                Issue::Invalid,
+                format!(
+                    "{grant:?} is not a grant this server offers ({}).",
+                    GRANTS.join(", ")
+                ),
+            ));
+        }
+    }
+    let redirects = grants.iter().any(|g| g == "authorization_code");
+    if redirects && registration.redirect_uris.is_empty() {
+        refused.push(Refusal::new(
+            "redirect_uris",
+            Issue::Required,
+            "An app that signs people in needs at least one redirect URI.",
+        ));
+    }
+    if registration.public && grants.iter().any(|g| g == "client_credentials") {
+        refused.push(Refusal::new(
+            "grant_types",
+            Issue::Invalid,
+            "A public app has no secret, so it cannot use client_credentials.",
+        ));
+    }
+    check_uris("redirect_uris", &registration.redirect_uris, &mut refused);
+    check_uris(
+        "post_logout_redirect_uris",
+        &registration.post_logout_redirect_uris,
+        &mut refused,
+    );
+    for (field, uri) in [
+        (
+            "backchannel_logout_uri",
+            &registration.backchannel_logout_uri,
+        ),
+        ("jwks_uri", &registration.jwks_uri),
+    ] {
+        if let Some(uri) = uri
+            && let Err(why) = server_uri(uri)
+        {
+            refused.push(Refusal::new(
+                field,
+                Issue::Invalid,
+                format!("{uri:?}: {why}"),
+            ));
+        }
+    }
+    if registration.public && registration.jwks_uri.is_some() {
+        refused.push(Refusal::new(
+            "jwks_uri",
+            Issue::Invalid,
+            "A public app does not authenticate, so it registers no keys.",
+        ));
+    }
+    let scopes = if registration.scopes.is_empty() {
+        DEFAULT_SCOPES.split(' ').map(str::to_owned).collect()
+    } else {
+        one_each(&registration.scopes, &[])
+    };
+    for scope in &scopes {
+        if !SCOPES.contains(&scope.as_str()) {
+            refused.push(Refusal::new(
+                "scopes",
+                Issue::Invalid,
+                format!(
+                    "{scope:?} is not a scope of this server ({}).",
+                    SCOPES.join(", ")
+                ),
+            ));
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    Ok(Checked {
+        name: name.to_owned(),
+        redirect_uris: one_each(&registration.redirect_uris, &[]).join(" "),
+        post_logout_redirect_uris: one_each(&registration.post_logout_redirect_uris, &[]).join(" "),
+        backchannel_logout_uri: registration.backchannel_logout_uri.clone(),
+        scopes: scopes.join(" "),
+        grant_types: grants.join(" "),
+        jwks_uri: registration.jwks_uri.clone(),
+    })
+}
+
+/// `items` without repeats, in their order; `default` when empty.
+fn one_each(items: &[String], default: &[&str]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    let items: Vec<String> = if items.is_empty() {
+        default.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        items.iter().map(|s| s.trim().to_owned()).collect()
+    };
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
+fn check_uris(field: &'static str, uris: &[String], refused: &mut Vec<Refusal>) {
+    if uris.len() > MAX_URIS {
+        refused.push(Refusal::new(
+            field,
+            Issue::TooLong,
+            format!("At most {MAX_URIS} URIs."),
+        ));
+    }
+    for uri in uris {
+        if let Err(why) = redirect_uri(uri) {
+            refused.push(Refusal::new(
+                field,
+                Issue::Invalid,
+                format!("{uri:?}: {why}"),
+            ));
+        }
+    }
+}
+
+/// Whether `uri` may be registered as a place to send a person back to.
+pub fn redirect_uri(uri: &str) -> Result<(), String> {
+    let url = parsed(uri)?;
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback(&url) => {}
+        "http" => return Err("http only on localhost or a loopback address; use https".into()),
+        scheme if scheme.contains('.') => {}
+        _ => {
+            return Err(
+                "use https, http on a loopback host, or a private-use scheme with a dot \
+                 (com.example.app:/callback)"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `uri` may be registered as an address this server calls (a
+/// back-channel logout, a key set): `https`, or `http` on a loopback host.
+pub fn server_uri(uri: &str) -> Result<(), String> {
+    let url = parsed(uri)?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback(&url) => Ok(()),
+        _ => Err("use https (http only on a loopback host)".into()),
+    }
+}
+
+fn parsed(uri: &str) -> Result<Url, String> {
+    if uri.len() > MAX_URI {
+        return Err(format!("longer than {MAX_URI} bytes"));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a URI has no spaces or control characters".into());
+    }
+    let url = Url::parse(uri).map_err(|_| "not an absolute URI".to_owned())?;
+    // What the app registers is what it is compared against, character
+    // for character: a form the parser would rewrite could never match.
+    if url.as_str() != uri {
+        return Err(format!("write it as {url}"));
+    }
+    if url.fragment().is_some() {
+        return Err("a redirect URI has no fragment".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("no user or password in the URI".into());
+    }
+    if url.cannot_be_a_base() && url.scheme() != "https" && url.scheme() != "http" {
+        return Err("a private-use scheme needs a path, such as com.example.app:/callback".into());
+    }
+    Ok(url)
+}
+
+fn loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A new `client_id`: 128 random bits.
+pub fn new_client_id() -> String {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Mints and hashes app secrets.
+#[derive(Clone)]
+pub struct Secrets {
+    key: [u8; 32],
+}
+
+impl Secrets {
+    pub fn new(server_secret: &[u8]) -> Self {
+        Self {
+            key: crate::auth::derive_key(server_secret, b"classboard client secret hash key"),
+        }
+    }
+
+    /// A new secret, and the hash to store.
+    pub fn mint(&self) -> (String, [u8; 32]) {
+        let mut raw = [0u8; 32];
+        rand::rng().fill_bytes(&mut raw);
+        let secret = URL_SAFE_NO_PAD.encode(raw);
+        let hash = self.hash(&secret);
+        (secret, hash)
+    }
+
+    /// The stored form of a presented secret.
+    pub fn hash(&self, secret: &str) -> [u8; 32] {
+        crate::auth::hmac_sha256(&self.key, secret.as_bytes())
+    }
+
+    /// Whether `secret` is the one whose hash is `stored`, in constant time.
+    pub fn matches(&self, secret: &str, stored: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        self.hash(secret).ct_eq(stored).into()
+    }
+}
+
+/// The registry of apps: registering, listing, replacing a secret, removing.
+#[derive(Clone)]
+pub struct Registry {
+    db: Db,
+    secrets: Secrets,
+}
+
+/// Why an app could not be registered or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the registration is refused:{}", .0.iter().map(|r| format!("\n  {}: {}", r.field, r.why)).collect::<String>())]
+    Refused(Vec<Refusal>),
+    #[error("no app has the client_id {0:?}")]
+    Unknown(String),
+    #[error("the app {0:?} is public: it has no secret")]
+    Public(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A registered app, and its secret when it was just made (shown this once).
+#[derive(Debug)]
+pub struct Registered {
+    pub client: ClientRow,
+    pub secret: Option<String>,
+}
+
+impl Registry {
+    pub fn new(db: Db, server_secret: &[u8]) -> Self {
+        Self {
+            db,
+            secrets: Secrets::new(server_secret),
+        }
+    }
+
+    /// Registers an app, recording who did it (`by`: an admin's id; `None`
+    /// from the shell).
+    pub async fn register(
+        &self,
+        registration: &Registration,
+        origin: &Origin,
+        by: Option<&str>,
+    ) -> Result<Registered, RegistryError> {
+        let checked = check(registration).map_err(RegistryError::Refused)?;
+        let (secret, hash) = if registration.public {
+            (None, None)
+        } else {
+            let (secret, hash) = self.secrets.mint();
+            (Some(secret), Some(hash.to_vec()))
+        };
+        let client = ClientRow {
+            id: new_client_id(),
+            name: checked.name,
+            secret_hash: hash,
+            redirect_uris: checked.redirect_uris,
+            post_logout_redirect_uris: checked.post_logout_redirect_uris,
+            backchannel_logout_uri: checked.backchannel_logout_uri,
+            scopes: checked.scopes,
+            grant_types: checked.grant_types,
+            trusted: registration.trusted,
+            jwks_uri: checked.jwks_uri,
+            created_at: now_ms(),
+            secret_rotated_at: None,
+        };
+        let detail = format!("{} ({})", client.id, client.name);
+        let event = about_app(EventKind::ClientAdded, origin, by, &detail);
+        clients::insert(&self.db, &client, &event).await?;
+        tracing::info!(client_id = %client.id, by = ?by, public = registration.public, "app registered");
+        Ok(Registered { client, secret })
+    }
+
+    /// A page of apps by `client_id`, after `after`, and whether there are more.
+    pub async fn page(
+        &self,
+        limit: i64,
+        after: Option<&str>,
+    ) -> Result<(Vec<ClientRow>, bool), RegistryError> {
+        Ok(clients::page(&self.db, limit, after).await?)
+    }
+
+    /// Replaces a confidential app's secret: the old one stops working at
+    /// once. The new one is shown this once.
+    pub async fn rotate_secret(
+        &self,
+        id: &str,
+        origin: &Origin,
+        by: Option<&str>,
+    ) -> Result<String, RegistryError> {
+        let Some(client) = clients::by_id(&self.db, id).await? else {
+            return Err(RegistryError::Unknown(id.to_owned()));
+        };
+        if client.secret_hash.is_none() {
+            return Err(RegistryError::Public(id.to_owned()));
+        }
+        let (secret, hash) = self.secrets.mint();
+        let event = about_app(EventKind::ClientSecretRotated, origin, by, id);
+        if !clients::set_secret(&self.db, id, &hash, &event).await? {
+            // Removed meanwhile.
+            return Err(RegistryError::Unknown(id.to_owned()));
+        }
+        tracing::info!(client_id = %id, by = ?by, "app secret replaced");
+        Ok(secret)
+    }
+
+    /// Removes an app.
+    pub async fn remove(
+        &self,
+        id: &str,
+        origin: &Origin,
+        by: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let event = about_app(EventKind::ClientRemoved, origin, by, id);
+        if !clients::remove(&self.db, id, &event).await? {
+            return Err(RegistryError::Unknown(id.to_owned()));
+        }
+        tracing::info!(client_id = %id, by = ?by, "app removed");
+        Ok(())
+    }
+}
+
+/// An event about an app, by admin `by` (or the shell).
+fn about_app<'a>(
+    kind: EventKind,
+    origin: &'a Origin,
+    by: Option<&'a str>,
+    detail: &'a str,
+) -> Event<'a> {
+    Event {
+        kind,
+        at: now_ms(),
+        user_id: None,
+        actor_id: by,
+        session_id: None,
+        detail: Some(detail),
+        origin,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(redirect_uris: &[&str]) -> Registration {
+        Registration {
+            name: "Library".into(),
+            redirect_uris: redirect_uris.iter().map(|s| (*s).to_owned()).collect(),
+            ..Registration::default()
+        }
+    }
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_a_private_use_scheme() {
+        for good in [
+            "https://library.example/callback",
+            "https://library.example/callback?from=board",
+            "http://localhost:8080/cb",
+            "http://127.0.0.1:9000/cb",
+            "http://[::1]/cb",
+            "com.example.library:/callback",
+        ] {
+            assert_eq!(redirect_uri(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "http://library.example/callback",
+            "https://library.example/callback#top",
+            "https://user:pw@library.example/cb",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "library/callback",
+            "https://library.example/a b",
+            "https://library.example/\u{0}",
+            "HTTPS://Library.Example/cb",
+            "https://library.example",
+            "com.example.library:callback",
+        ] {
+            assert!(redirect_uri(bad).is_err(), "{bad} was accepted");
+        }
+        let long = format!("https://library.example/{}", "a".repeat(MAX_URI));
+        assert!(redirect_uri(&long).is_err());
+    }
+
+    #[test]
+    fn a_registration_is_refused_with_every_reason_at_once() {
+        let refused = check(&Registration {
+            name: " ".into(),
+            redirect_uris: vec!["http://library.example/cb".into()],
+            scopes: vec!["openid".into(), "admin".into()],
+            grant_types: vec!["password".into()],
+            public: true,
+            jwks_uri: Some("https://library.example/jwks".into()),
+            ..Registration::default()
+        })
+        .unwrap_err();
+        let fields: Vec<&str> = refused.iter().map(|r| r.field).collect();
+        for field in ["name", "redirect_uris", "scopes", "grant_types", "jwks_uri"] {
+            assert!(fields.contains(&field), "{field} not refused: {refused:#?}");
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in_and_repeats_go() {
+        let checked = check(&app(&["https://a.example/cb", "https://a.example/cb"])).unwrap();
+        assert_eq!(checked.redirect_uris, "https://a.example/cb");
+        assert_eq!(checked.scopes, DEFAULT_SCOPES);
+        assert_eq!(checked.grant_types, "authorization_code refresh_token");
+    }
+
+    #[test]
+    fn an_app_that_signs_people_in_needs_a_redirect_uri_and_a_public_one_no_secret_grant() {
+        assert!(check(&app(&[])).is_err());
+        let service = Registration {
+            name: "Timetable sync".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec!["grades:read".into()],
+            ..Registration::default()
+        };
+        assert!(check(&service).is_ok(), "a service needs no redirect URI");
+        let public = Registration {
+            public: true,
+            ..service
+        };
+        assert!(check(&public).is_err());
+    }
+
+    #[test]
+    fn a_secret_matches_only_itself_and_is_not_stored_readable() {
+        let secrets = Secrets::new(b"server secret");
+        let (secret, hash) = secrets.mint();
+        assert_eq!(secret.len(), 43);
+        assert!(secrets.matches(&secret, &hash));
+        assert!(!secrets.matches(&format!("{secret}x"), &hash));
+        assert!(!secrets.matches("", &hash));
+        assert_ne!(hash.as_slice(), secret.as_bytes());
+        let other = Secrets::new(b"another server secret");
+        assert!(!other.matches(&secret, &hash));
+    }
+}

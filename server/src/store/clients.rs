@@ -1,0 +1,135 @@
+//! Apps (OAuth clients) as stored: registering one, listing, reading one by
+//! its `client_id`, replacing its secret, removing it. What an app *may* be
+//! (its redirect URIs, scopes and grants) is checked in `provider::clients`;
+//! this module only reads and writes.
+
+use sqlx::FromRow;
+
+use super::{Db, in_tx, on, rows::Event, tx::Tx};
+
+/// A registered app.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClientRow {
+    /// The `client_id`.
+    pub id: String,
+    pub name: String,
+    /// The keyed hash of a confidential app's secret; `None` for a public app.
+    pub secret_hash: Option<Vec<u8>>,
+    /// Space-separated, each compared whole.
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: Option<String>,
+    /// The scopes it may ask for, space-separated.
+    pub scopes: String,
+    /// The grants it may use, space-separated.
+    pub grant_types: String,
+    /// A trusted app is not asked for consent.
+    pub trusted: bool,
+    pub jwks_uri: Option<String>,
+    pub created_at: i64,
+    pub secret_rotated_at: Option<i64>,
+}
+
+/// Registers `client`, recording `event` with it.
+pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<(), sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        sqlx::query(
+            "INSERT INTO clients
+                 (id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
+                  backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
+                  secret_rotated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(&client.secret_hash)
+        .bind(&client.redirect_uris)
+        .bind(&client.post_logout_redirect_uris)
+        .bind(&client.backchannel_logout_uri)
+        .bind(&client.scopes)
+        .bind(&client.grant_types)
+        .bind(client.trusted)
+        .bind(&client.jwks_uri)
+        .bind(client.created_at)
+        .bind(client.secret_rotated_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.record(event).await?;
+        tx.commit().await
+    })
+}
+
+/// The app with `client_id` `id`, if any.
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<ClientRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
+                backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
+                secret_rotated_at
+         FROM clients WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Up to `limit` apps by `client_id`, after `after`, and whether there are more.
+pub async fn page(
+    db: &Db,
+    limit: i64,
+    after: Option<&str>,
+) -> Result<(Vec<ClientRow>, bool), sqlx::Error> {
+    let rows = on!(db, read, |pool| sqlx::query_as(
+        "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
+                backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
+                secret_rotated_at
+         FROM clients WHERE $1 IS NULL OR id > $1 ORDER BY id LIMIT $2"
+    )
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await)?;
+    Ok(super::one_page(rows, limit))
+}
+
+/// Replaces a confidential app's secret hash; `false` when there is no such
+/// confidential app (a public app has no secret to replace).
+pub async fn set_secret(
+    db: &Db,
+    id: &str,
+    secret_hash: &[u8],
+    event: &Event<'_>,
+) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let done = sqlx::query(
+            "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2
+             WHERE id = $3 AND secret_hash IS NOT NULL",
+        )
+        .bind(secret_hash)
+        .bind(event.at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Removes the app; `false` when there was none.
+pub async fn remove(db: &Db, id: &str, event: &Event<'_>) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,208 @@
+//! Apps (OAuth clients), registered from the shell as an operator does:
+//! `server clients add | list | rotate-secret | remove`.
+
+use std::path::Path;
+
+use sqlx::Row;
+
+use crate::binary::{command, database, runtime};
+
+/// Runs `server clients ARGS…` in `dir`: success, stdout, stderr.
+fn clients(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = command()
+        .current_dir(dir)
+        .env("DATABASE_URL", crate::binary::database_url(dir))
+        .arg("clients")
+        .args(args)
+        .output()
+        .expect("the server binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The value after `label: ` on its line of `text`.
+fn labelled<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(label)?.strip_prefix(": "))
+}
+
+#[test]
+fn an_app_is_registered_listed_given_a_new_secret_and_removed_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, said, err) = clients(
+        dir.path(),
+        &[
+            "add",
+            "School library",
+            "--redirect-uri",
+            "https://library.example/callback",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/callback",
+            "--scope",
+            "openid profile grades:read offline_access",
+            "--post-logout-redirect-uri",
+            "https://library.example/",
+        ],
+    );
+    assert!(ok, "{said}{err}");
+    let id = labelled(&said, "client_id")
+        .expect("a client_id")
+        .to_owned();
+    let secret = labelled(&said, "client_secret")
+        .expect("a secret")
+        .to_owned();
+    assert!(id.len() >= 22 && secret.len() >= 43, "{said}");
+
+    let (ok, listed, _) = clients(dir.path(), &["list"]);
+    assert!(ok);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    for part in [
+        id.as_str(),
+        "confidential",
+        "\"School library\"",
+        "openid profile grades:read offline_access",
+        "authorization_code refresh_token",
+        "https://library.example/callback http://127.0.0.1:8080/callback",
+    ] {
+        assert!(listed.contains(part), "{part} not in {listed}");
+    }
+    assert!(!listed.contains(&secret), "the list shows no secret");
+
+    // Stored only as a hash, and nowhere readable.
+    let rt = runtime();
+    let db = rt.block_on(database(dir.path()));
+    let stored = |db: &sqlx::AnyPool| {
+        rt.block_on(async {
+            let row = sqlx::query("SELECT secret_hash FROM clients WHERE id = $1")
+                .bind(&id)
+                .fetch_one(db)
+                .await
+                .unwrap();
+            row.get::<Vec<u8>, _>("secret_hash")
+        })
+    };
+    let first_hash = stored(&db);
+    assert_eq!(first_hash.len(), 32);
+    assert!(!String::from_utf8_lossy(&first_hash).contains(&secret));
+
+    let (ok, said, _) = clients(dir.path(), &["rotate-secret", &id]);
+    assert!(ok, "{said}");
+    let new_secret = labelled(&said, "client_secret").expect("a new secret");
+    assert_ne!(new_secret, secret);
+    assert_ne!(stored(&db), first_hash, "the old secret's hash is gone");
+
+    let (ok, said, _) = clients(dir.path(), &["remove", &id]);
+    assert!(ok, "{said}");
+    let (ok, listed, _) = clients(dir.path(), &["list"]);
+    assert!(ok && listed.trim().is_empty(), "{listed}");
+    let (ok, _, err) = clients(dir.path(), &["remove", &id]);
+    assert!(!ok);
+    assert!(err.contains("no app has the client_id"), "{err}");
+
+    // Each change is in the audit log, naming the app and never a secret.
+    let events: Vec<(String, String)> = rt.block_on(async {
+        sqlx::query("SELECT kind, detail FROM audit_events ORDER BY id")
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get("kind"), row.get("detail")))
+            .collect()
+    });
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["client_added", "client_secret_rotated", "client_removed"]
+    );
+    assert!(events[0].1.contains(&id) && events[0].1.contains("School library"));
+    for (_, detail) in &events {
+        assert!(!detail.contains(&secret) && !detail.contains(new_secret));
+    }
+    rt.block_on(db.close());
+}
+
+#[test]
+fn a_public_app_has_no_secret_to_show_or_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, said, err) = clients(
+        dir.path(),
+        &[
+            "add",
+            "Board for phones",
+            "--public",
+            "--redirect-uri",
+            "com.example.board:/callback",
+        ],
+    );
+    assert!(ok, "{said}{err}");
+    assert!(labelled(&said, "client_secret").is_none(), "{said}");
+    let id = labelled(&said, "client_id").unwrap().to_owned();
+    let (ok, listed, _) = clients(dir.path(), &["list"]);
+    assert!(ok && listed.contains("public"), "{listed}");
+    let (ok, _, err) = clients(dir.path(), &["rotate-secret", &id]);
+    assert!(!ok);
+    assert!(err.contains("is public: it has no secret"), "{err}");
+}
+
+#[test]
+fn a_registration_against_the_rules_is_refused_with_every_reason_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, said, err) = clients(
+        dir.path(),
+        &[
+            "add",
+            "Sneaky",
+            "--redirect-uri",
+            "http://evil.example/cb",
+            "--redirect-uri",
+            "https://library.example/cb#fragment",
+            "--redirect-uri",
+            "javascript:alert(1)",
+            "--scope",
+            "openid admin",
+            "--grant",
+            "password",
+        ],
+    );
+    assert!(!ok, "{said}");
+    for reason in [
+        "http only on localhost",
+        "no fragment",
+        "private-use scheme",
+        "\"admin\" is not a scope",
+        "\"password\" is not a grant",
+    ] {
+        assert!(err.contains(reason), "{reason} not in {err}");
+    }
+    let (ok, listed, _) = clients(dir.path(), &["list"]);
+    assert!(ok && listed.trim().is_empty(), "{listed}");
+    // A service that reads grades needs no redirect URI; a public app
+    // cannot be one (it has no secret).
+    let (ok, said, err) = clients(
+        dir.path(),
+        &[
+            "add",
+            "Reports",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "grades:read",
+        ],
+    );
+    assert!(ok, "{said}{err}");
+    let (ok, _, err) = clients(
+        dir.path(),
+        &[
+            "add",
+            "Reports",
+            "--public",
+            "--grant",
+            "client_credentials",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("cannot use client_credentials"), "{err}");
+}
