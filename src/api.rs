@@ -633,6 +633,93 @@ pub struct AdminUser {
     pub last_login_at: Option<String>,
 }
 
+/// An app (OAuth client) registered here, as admins see it: never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// No secret: a single-page or native app (PKCE only).
+    pub public: bool,
+    /// Where the app may send a person back to, each compared exactly.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// The scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// The grants it may use.
+    pub grant_types: Vec<String>,
+    /// People are not asked for consent.
+    pub trusted: bool,
+    pub jwks_uri: Option<String>,
+    pub created_at: String,
+    pub secret_rotated_at: Option<String>,
+}
+
+/// `GET /api/admin/clients`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientPage {
+    pub clients: Vec<Client>,
+    /// Pass as `before` to get the next page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// `POST /api/admin/clients`: an app to register. Only `name` is always
+/// needed; an app that signs people in also needs a redirect URI. The
+/// rules a schema cannot say (which URIs, scopes and grants) are in the
+/// contract's "Apps (OAuth clients)".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewClient {
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$"
+        )
+    )]
+    pub name: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub public: bool,
+    /// Default `openid profile email`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub trusted: bool,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Default `authorization_code` and `refresh_token`.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+}
+
+/// `201` to `POST /api/admin/clients`: the app, and a confidential app's
+/// secret, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientCreated {
+    pub client: Client,
+    pub client_secret: Option<String>,
+}
+
+/// `POST /api/admin/clients/{id}/secret`: the new secret, shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientSecret {
+    pub client_secret: String,
+}
+
 /// `GET /api/admin/users`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

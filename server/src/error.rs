@@ -21,6 +21,10 @@ pub enum AppError {
     InvalidRequest(String),
     #[error("validation failed")]
     Validation(Vec<FieldIssue>),
+    /// A `422` whose fields' issues a sentence explains (which rule a
+    /// redirect URI broke, say).
+    #[error("validation failed: {1}")]
+    Explained(Vec<FieldIssue>, String),
     #[error("invalid credentials")]
     InvalidCredentials,
     /// A wrong password or code where the caller is already known
@@ -140,6 +144,11 @@ impl AppError {
             Self::Validation(details) => ErrorBody {
                 error: C::ValidationFailed,
                 error_description: describe(details),
+                details: details.clone(),
+            },
+            Self::Explained(details, why) => ErrorBody {
+                error: C::ValidationFailed,
+                error_description: why.clone(),
                 details: details.clone(),
             },
             Self::InvalidCredentials => ErrorBody::new(
@@ -381,6 +390,35 @@ impl From<crate::auth::passkeys::PasskeyError> for AppError {
         match e {
             crate::auth::passkeys::PasskeyError::Database(e) => e.into(),
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::provider::clients::RegistryError> for AppError {
+    fn from(e: crate::provider::clients::RegistryError) -> Self {
+        use crate::provider::clients::RegistryError as R;
+        match e {
+            R::Refused(refusals) => {
+                let mut details: Vec<FieldIssue> = Vec::new();
+                for refusal in &refusals {
+                    let issue = FieldIssue {
+                        field: refusal.field.into(),
+                        issue: refusal.issue.code().into(),
+                    };
+                    if !details.contains(&issue) {
+                        details.push(issue);
+                    }
+                }
+                let why = refusals
+                    .iter()
+                    .map(|r| format!("{}: {}", r.field, r.why))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Self::Explained(details, why)
+            }
+            R::Unknown(_) => Self::NotFound,
+            R::Public(_) => Self::Conflict("This app is public: it has no secret."),
+            R::Database(e) => e.into(),
         }
     }
 }

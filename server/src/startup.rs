@@ -31,7 +31,9 @@ use crate::{
     },
     config::{JwtAlg, SiteConfig},
     mail::{Mailer, Transport},
-    profiles, secret,
+    profiles,
+    provider::clients::Registry,
+    secret,
     state::{AppState, Shared},
     store, telemetry,
 };
@@ -143,6 +145,7 @@ impl Application {
         .map_err(StartupError::Mail)?;
         mailer.spawn_sender(Transport::from_config(&config).map_err(StartupError::Mail)?);
         let email_tokens = EmailTokens::new(secret.expose_secret().as_bytes());
+        let clients = Registry::new(db.clone(), secret.expose_secret().as_bytes());
         let proof = Prover::new(
             db.clone(),
             (second_factors.clone(), passkeys.clone()),
@@ -166,6 +169,7 @@ impl Application {
             proof,
             mailer,
             email_tokens,
+            clients,
         });
         Ok(Self {
             listener,

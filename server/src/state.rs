@@ -22,7 +22,9 @@ use crate::{
     },
     config::RateLimit,
     mail::Mailer,
-    profiles, store,
+    profiles,
+    provider::clients::Registry,
+    store,
 };
 
 /// Shared state of every handler: one `Arc`, because axum and Leptos clone
@@ -56,6 +58,8 @@ pub struct Shared {
     pub proof: Prover,
     pub mailer: Mailer,
     pub email_tokens: EmailTokens,
+    /// The apps (OAuth clients) registered here.
+    pub clients: Registry,
 }
 
 impl AppState {

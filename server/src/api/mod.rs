@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod clients;
 pub mod gate;
 pub mod grades;
 pub mod lifecycle;
@@ -109,6 +110,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::lock))
         .routes(routes!(admin::unlock))
         .routes(routes!(admin::remove_mfa))
+        .routes(routes!(clients::list, clients::add))
+        .routes(routes!(clients::remove))
+        .routes(routes!(clients::rotate_secret))
         .routes(routes!(audit::all))
 }
 

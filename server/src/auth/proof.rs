@@ -56,6 +56,9 @@ pub enum Action {
     LockAccount,
     UnlockAccount,
     RemoveSecondFactors,
+    AddClient,
+    RotateClientSecret,
+    RemoveClient,
 }
 
 /// What an action needs.
@@ -70,7 +73,7 @@ pub enum Needs {
 }
 
 impl Action {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 16] = [
         Self::Reauthenticate,
         Self::ChangePassword,
         Self::ChangeEmail,
@@ -84,6 +87,9 @@ impl Action {
         Self::LockAccount,
         Self::UnlockAccount,
         Self::RemoveSecondFactors,
+        Self::AddClient,
+        Self::RotateClientSecret,
+        Self::RemoveClient,
     ];
 
     pub const fn needs(self) -> Needs {
@@ -100,7 +106,10 @@ impl Action {
             Self::ChangeRole
             | Self::LockAccount
             | Self::UnlockAccount
-            | Self::RemoveSecondFactors => Needs::ProvenSession,
+            | Self::RemoveSecondFactors
+            | Self::AddClient
+            | Self::RotateClientSecret
+            | Self::RemoveClient => Needs::ProvenSession,
         }
     }
 
@@ -120,6 +129,9 @@ impl Action {
             Self::LockAccount => ("POST", "/api/admin/users/{id}/lock"),
             Self::UnlockAccount => ("POST", "/api/admin/users/{id}/unlock"),
             Self::RemoveSecondFactors => ("DELETE", "/api/admin/users/{id}/mfa"),
+            Self::AddClient => ("POST", "/api/admin/clients"),
+            Self::RotateClientSecret => ("POST", "/api/admin/clients/{id}/secret"),
+            Self::RemoveClient => ("DELETE", "/api/admin/clients/{id}"),
         }
     }
 
@@ -141,6 +153,9 @@ impl Action {
             Self::RemoveSecondFactors => {
                 "remove an account's second factors (admin; never one's own)"
             }
+            Self::AddClient => "register an app (admin)",
+            Self::RotateClientSecret => "replace an app's secret (admin)",
+            Self::RemoveClient => "remove an app (admin)",
         }
     }
 

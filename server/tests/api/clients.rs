@@ -206,3 +206,175 @@ fn a_registration_against_the_rules_is_refused_with_every_reason_and_stores_noth
     assert!(!ok);
     assert!(err.contains("cannot use client_credentials"), "{err}");
 }
+
+mod console {
+    //! The same register through `/api/admin/clients`, as the admin
+    //! console uses it: admins only, changes from a proven session only.
+
+    use reqwest::Method;
+    use serde_json::{Value, json};
+
+    use crate::helpers::{TestApp, error_code, unproven_admin};
+
+    #[tokio::test]
+    async fn admins_register_list_rotate_and_remove_apps_from_a_proven_session() {
+        let app = TestApp::spawn().await;
+        let root = unproven_admin(&app, "root").await;
+        let ada = app.signup("ada").await;
+        let new = json!({
+            "name": "School library",
+            "redirect_uris": ["https://library.example/callback"],
+            "scopes": ["openid", "profile", "grades:read"],
+        });
+
+        // Not an admin: 403 whatever the proof; an admin: a proven session.
+        let student = app
+            .bearer_json(Method::POST, "/api/admin/clients", &ada.access, new.clone())
+            .await;
+        assert_eq!(student.status(), 403);
+        let listed = app
+            .bearer(Method::GET, "/api/admin/clients", &ada.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 403);
+        let unproven = app
+            .bearer_json(
+                Method::POST,
+                "/api/admin/clients",
+                &root.access,
+                new.clone(),
+            )
+            .await;
+        assert_eq!(unproven.status(), 403);
+        assert_eq!(error_code(unproven).await, "reauth_required");
+
+        app.prove(&root).await;
+        let created = app
+            .bearer_json(Method::POST, "/api/admin/clients", &root.access, new)
+            .await;
+        assert_eq!(created.status(), 201);
+        let created: Value = created.json().await.unwrap();
+        let id = created["client"]["client_id"].as_str().unwrap().to_owned();
+        let secret = created["client_secret"].as_str().unwrap().to_owned();
+        assert_eq!(created["client"]["public"], false);
+        assert_eq!(
+            created["client"]["scopes"],
+            json!(["openid", "profile", "grades:read"])
+        );
+        assert_eq!(
+            created["client"]["grant_types"],
+            json!(["authorization_code", "refresh_token"])
+        );
+
+        let page = app.get_json("/api/admin/clients", &root.access).await;
+        assert_eq!(page["clients"].as_array().unwrap().len(), 1);
+        assert_eq!(page["clients"][0]["client_id"], id.as_str());
+        assert!(
+            !page.to_string().contains(&secret),
+            "a list shows no secret"
+        );
+
+        let rotated = app
+            .bearer_json(
+                Method::POST,
+                &format!("/api/admin/clients/{id}/secret"),
+                &root.access,
+                json!({}),
+            )
+            .await;
+        assert_eq!(rotated.status(), 200);
+        let rotated: Value = rotated.json().await.unwrap();
+        assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+
+        // The admin who did it is named in the log; no secret is.
+        let events = app
+            .get_json("/api/admin/audit?kind=client_added", &root.access)
+            .await;
+        let event = &events["events"][0];
+        assert_eq!(event["actor_id"], root.id.as_str(), "{events}");
+        assert!(event["detail"].as_str().unwrap().contains(&id));
+
+        let removed = app
+            .bearer(
+                Method::DELETE,
+                &format!("/api/admin/clients/{id}"),
+                &root.access,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(removed.status(), 204);
+        let again = app
+            .bearer(
+                Method::DELETE,
+                &format!("/api/admin/clients/{id}"),
+                &root.access,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 404);
+        let page = app.get_json("/api/admin/clients", &root.access).await;
+        assert_eq!(page["clients"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_refused_registration_names_each_field_and_why() {
+        let app = TestApp::spawn().await;
+        let root = app.user_with_role("root", "admin").await;
+        let refused = app
+            .bearer_json(
+                Method::POST,
+                "/api/admin/clients",
+                &root.access,
+                json!({
+                    "name": "  ",
+                    "redirect_uris": ["http://evil.example/cb", "https://ok.example/cb#frag"],
+                    "scopes": ["openid", "admin"],
+                }),
+            )
+            .await;
+        assert_eq!(refused.status(), 422);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(
+            body["details"],
+            json!([
+                {"field": "name", "issue": "required"},
+                {"field": "redirect_uris", "issue": "invalid"},
+                {"field": "scopes", "issue": "invalid"},
+            ]),
+            "{body}"
+        );
+        let why = body["error_description"].as_str().unwrap();
+        assert!(
+            why.contains("http only on localhost") && why.contains("no fragment"),
+            "{why}"
+        );
+        let page = app.get_json("/api/admin/clients", &root.access).await;
+        assert_eq!(page["clients"], json!([]), "nothing stored");
+
+        // A public app has no secret to replace.
+        let public = app
+            .bearer_json(
+                Method::POST,
+                "/api/admin/clients",
+                &root.access,
+                json!({"name": "Phones", "public": true, "redirect_uris": ["com.example.board:/cb"]}),
+            )
+            .await;
+        assert_eq!(public.status(), 201);
+        let public: Value = public.json().await.unwrap();
+        assert_eq!(public["client_secret"], Value::Null);
+        let id = public["client"]["client_id"].as_str().unwrap();
+        let rotate = app
+            .bearer_json(
+                Method::POST,
+                &format!("/api/admin/clients/{id}/secret"),
+                &root.access,
+                json!({}),
+            )
+            .await;
+        assert_eq!(rotate.status(), 409);
+    }
+}

@@ -472,3 +472,13 @@ pub async fn wait_for_mail(read: impl Fn() -> Vec<Mail>, to: &str, count: usize)
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// An admin, signed in but not proven (`TestApp::user_with_role` proves
+/// the admins it makes).
+pub async fn unproven_admin(app: &TestApp, name: &str) -> TestUser {
+    app.signup(name).await;
+    server::commands::set_role(&app.config(), name, "admin")
+        .await
+        .unwrap();
+    app.login(name).await
+}

@@ -10,7 +10,7 @@ use server::auth::proof::{Action, Needs};
 
 use crate::{
     binary::tally,
-    helpers::{PASSWORD, TestApp, TestUser, error_code, user_from},
+    helpers::{PASSWORD, TestApp, TestUser, error_code, unproven_admin, user_from},
     mfa::{code, early_in_a_step, enrol, password_step, second_step},
     passkeys::{ORIGIN, SoftKey, add_passkey, passkey_proof, sign_in, sign_in_options},
 };
@@ -233,15 +233,6 @@ async fn no_password_only_login_outlives_the_first_second_factor() {
     assert!(outcomes.contains_key(&403), "{outcomes:?}");
 }
 
-/// An admin, signed in but not proven (the helper proves admins).
-async fn unproven_admin(app: &TestApp, name: &str) -> TestUser {
-    app.signup(name).await;
-    server::commands::set_role(&app.config(), name, "admin")
-        .await
-        .unwrap();
-    app.login(name).await
-}
-
 /// Every admin action on `target`, as `(method, path, body)`.
 fn admin_actions(target: &str) -> Vec<(Method, String, Value)> {
     vec![
@@ -263,6 +254,21 @@ fn admin_actions(target: &str) -> Vec<(Method, String, Value)> {
         (
             Method::DELETE,
             format!("/api/admin/users/{target}/mfa"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            "/api/admin/clients".into(),
+            json!({"name": "Library", "redirect_uris": ["https://library.example/cb"]}),
+        ),
+        (
+            Method::POST,
+            format!("/api/admin/clients/{target}/secret"),
+            json!({}),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/admin/clients/{target}"),
             json!({}),
         ),
     ]
