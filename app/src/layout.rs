@@ -5,7 +5,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::{SITE_NAME, visitor::use_visitor};
+use crate::visitor::use_visitor;
+
+/// The site's name, shown in the header and in page titles.
+pub const SITE_NAME: &str = "Classroom Board";
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {

@@ -19,7 +19,7 @@ mod storage;
 pub mod visitor;
 mod webauthn;
 
-use layout::Layout;
+use layout::{Layout, SITE_NAME};
 use pages::{
     account::{AccountPage, AdminPage},
     email_tokens::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
@@ -31,9 +31,6 @@ use pages::{
     post::PostPage,
     signup::SignupPage,
 };
-
-/// The site's name, shown in the header and in page titles.
-pub const SITE_NAME: &str = "Classroom Board";
 
 /// The HTML document around the app, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 
 use crate::{
     api, storage,
-    visitor::{RequireLogin, go_to, use_visitor},
+    visitor::{RequireLogin, Visitor, go_to, use_visitor},
 };
 
 #[component]
@@ -71,6 +71,14 @@ pub(crate) fn Account(console: bool) -> impl IntoView {
 #[component]
 fn AccountDetails() -> impl IntoView {
     let visitor = use_visitor();
+    let devices = Devices {
+        visitor,
+        list: RwSignal::new(None),
+        more: RwSignal::new(None),
+        error: RwSignal::new(None),
+    };
+    let busy = RwSignal::new(false);
+    Effect::new(move |_| devices.load());
     view! {
         {move || visitor.user().map(|u| view! {
             <dl class="account">
@@ -89,143 +97,128 @@ fn AccountDetails() -> impl IntoView {
             button=Signal::stored("Show recent activity")
             which=Section::Activity
         />
-        <Devices/>
-        <SignOut/>
+        <h2>"Where you are logged in"</h2>
+        <p class="form-error" role="alert" hidden=move || devices.error.with(Option::is_none)>
+            {move || devices.error.get().unwrap_or_default()}
+        </p>
+        {move || match devices.list.get() {
+            None => view! { <p class="status" role="status">"Loading sessions…"</p> }.into_any(),
+            Some(list) => view! {
+                <ul class="sessions">
+                    {list.into_iter().map(|s| {
+                        let id = s.id.clone();
+                        let device = s.device.clone().or_else(|| s.user_agent.clone()).unwrap_or_else(|| "Unknown device".into());
+                        let place = s.ip.clone().map(|ip| format!(" · from {ip}"));
+                        let label = if s.current { "Revoke this device's session".to_owned() } else { format!("Revoke the session of {device}") };
+                        view! {
+                            <li>
+                                <span class="device">{device}</span>
+                                {s.current.then(|| view! { <strong class="this-device">" (this device)"</strong> })}
+                                <span class="meta">"Signed in " {s.created_at.get(..10).unwrap_or_default().to_owned()}
+                                    " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC" {place}</span>
+                                <button type="button" class="secondary" on:click=move |_| devices.revoke(id.clone()) aria-label=label>
+                                    "Revoke"
+                                </button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
+        <Show when=move || devices.more.with(Option::is_some)>
+            <button type="button" class="secondary" on:click=move |_| devices.load_more()>"Show more devices"</button>
+        </Show>
+        <div class="actions">
+            <button type="button" on:click=move |_| sign_out(false, busy) disabled=move || busy.get()>"Log out"</button>
+            <button type="button" class="danger" on:click=move |_| sign_out(true, busy) disabled=move || busy.get()>
+                "Log out everywhere"
+            </button>
+        </div>
     }
 }
 
-/// Where the account is logged in, a page at a time, each device's session
-/// revocable. The account is read again with the first page (a role may
-/// have changed).
-#[component]
-fn Devices() -> impl IntoView {
-    let visitor = use_visitor();
-    let devices = RwSignal::new(None::<Vec<Session>>);
-    // The cursor of the next page of devices, when there is one.
-    let more_devices = RwSignal::new(None::<String>);
-    let error = RwSignal::new(None::<String>);
-    let fail = move |e: api::ApiError| match e {
-        api::ApiError::SessionEnded(ended) => visitor.ended(ended),
-        e => error.set(Some(e.message())),
-    };
-    Effect::new(move |_| {
+/// Where the account is logged in: its sessions, a page at a time.
+#[derive(Clone, Copy)]
+struct Devices {
+    visitor: Visitor,
+    list: RwSignal<Option<Vec<Session>>>,
+    /// The cursor of the next page, when there is one.
+    more: RwSignal<Option<String>>,
+    error: RwSignal<Option<String>>,
+}
+
+impl Devices {
+    fn fail(self, e: api::ApiError) {
+        match e {
+            api::ApiError::SessionEnded(ended) => self.visitor.ended(ended),
+            e => self.error.set(Some(e.message())),
+        }
+    }
+
+    /// The account as the server sees it now (a role may have changed),
+    /// and the first page of sessions, fetched together.
+    fn load(self) {
         spawn_local(async move {
             let (me, list) = futures::join!(api::me(), api::sessions(None));
             match me.and_then(|user| list.map(|list| (user, list))) {
                 Ok((user, list)) => {
-                    visitor.set_user(user);
-                    devices.set(Some(list.sessions));
-                    more_devices.set(list.next);
+                    self.visitor.set_user(user);
+                    self.list.set(Some(list.sessions));
+                    self.more.set(list.next);
                 }
-                Err(e) => fail(e),
+                Err(e) => self.fail(e),
             }
         });
-    });
-    let load_more = move || {
-        let Some(before) = more_devices.get_untracked() else {
+    }
+
+    fn load_more(self) {
+        let Some(before) = self.more.get_untracked() else {
             return;
         };
         spawn_local(async move {
             match api::sessions(Some(&before)).await {
                 Ok(page) => {
-                    devices.update(|d| d.get_or_insert_with(Vec::new).extend(page.sessions));
-                    more_devices.set(page.next);
+                    self.list
+                        .update(|d| d.get_or_insert_with(Vec::new).extend(page.sessions));
+                    self.more.set(page.next);
                 }
-                Err(e) => fail(e),
+                Err(e) => self.fail(e),
             }
         });
-    };
-    let revoke = move |id: String| {
+    }
+
+    fn revoke(self, id: String) {
         spawn_local(async move {
             match api::revoke_session(&id).await {
-                Ok(()) => {
-                    devices.update(|d| d.iter_mut().for_each(|list| list.retain(|s| s.id != id)))
-                }
-                Err(e) => fail(e),
+                Ok(()) => self
+                    .list
+                    .update(|d| d.iter_mut().for_each(|list| list.retain(|s| s.id != id))),
+                Err(e) => self.fail(e),
             }
         });
-    };
-    view! {
-        <h2>"Where you are logged in"</h2>
-        <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
-            {move || error.get().unwrap_or_default()}
-        </p>
-        {move || match devices.get() {
-            None => view! { <p class="status" role="status">"Loading sessions…"</p> }.into_any(),
-            Some(list) => view! {
-                <ul class="sessions">
-                    {list.into_iter().map(|s| device_item(s, revoke)).collect_view()}
-                </ul>
-            }.into_any(),
-        }}
-        <Show when=move || more_devices.with(Option::is_some)>
-            <button type="button" class="secondary" on:click=move |_| load_more()>"Show more devices"</button>
-        </Show>
     }
 }
 
-/// One device's session, with its button to revoke it.
-fn device_item(
-    s: Session,
-    revoke: impl Fn(String) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let id = s.id.clone();
-    let device = s
-        .device
-        .clone()
-        .or_else(|| s.user_agent.clone())
-        .unwrap_or_else(|| "Unknown device".into());
-    let place = s.ip.clone().map(|ip| format!(" · from {ip}"));
-    let label = if s.current {
-        "Revoke this device's session".to_owned()
-    } else {
-        format!("Revoke the session of {device}")
-    };
-    view! {
-        <li>
-            <span class="device">{device}</span>
-            {s.current.then(|| view! { <strong class="this-device">" (this device)"</strong> })}
-            <span class="meta">"Signed in " {s.created_at.get(..10).unwrap_or_default().to_owned()}
-                " · last used " {s.last_used_at.get(..16).unwrap_or_default().replace('T', " ")} " UTC" {place}</span>
-            <button type="button" class="secondary" on:click=move |_| revoke(id.clone()) aria-label=label>
-                "Revoke"
-            </button>
-        </li>
-    }
-}
-
-/// Logging out here, or everywhere.
-#[component]
-fn SignOut() -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let sign_out = move |everywhere: bool| {
-        busy.set(true);
-        spawn_local(async move {
-            let result = if everywhere {
-                api::logout_all().await
-            } else {
-                api::logout().await
-            };
-            if let Err(e) = result {
-                // Logged out locally either way; say if the server did not hear it.
-                leptos::logging::warn!("logout: {}", e.message());
-            }
-            storage::flash(if everywhere {
-                "You are logged out on every device."
-            } else {
-                "You are logged out."
-            });
-            go_to("/login");
+/// Logs out here, or everywhere, and goes to the login page.
+fn sign_out(everywhere: bool, busy: RwSignal<bool>) {
+    busy.set(true);
+    spawn_local(async move {
+        let result = if everywhere {
+            api::logout_all().await
+        } else {
+            api::logout().await
+        };
+        if let Err(e) = result {
+            // Logged out locally either way; say if the server did not hear it.
+            leptos::logging::warn!("logout: {}", e.message());
+        }
+        storage::flash(if everywhere {
+            "You are logged out on every device."
+        } else {
+            "You are logged out."
         });
-    };
-    view! {
-        <div class="actions">
-            <button type="button" on:click=move |_| sign_out(false) disabled=move || busy.get()>"Log out"</button>
-            <button type="button" class="danger" on:click=move |_| sign_out(true) disabled=move || busy.get()>
-                "Log out everywhere"
-            </button>
-        </div>
-    }
+        go_to("/login");
+    });
 }
 
 /// The two-step section. Its code, the heaviest part of this page and not

@@ -28,7 +28,7 @@ pub fn AdminGate() -> impl IntoView {
         if admin()
             && let Some(document) = web_sys::window().and_then(|w| w.document())
         {
-            document.set_title(&format!("Admin · {}", crate::SITE_NAME));
+            document.set_title(&format!("Admin · {}", crate::layout::SITE_NAME));
         }
     });
     view! {
