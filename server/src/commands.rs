@@ -167,10 +167,11 @@ pub async fn keys_revoke(config: &Config, kid: &str) -> Result<String, AdminErro
     })
 }
 
-/// The registry of apps, opened as the server opens it.
+/// The registry of apps, opened as the server opens it, with the server's
+/// own secret (an app's secret is hashed under a key derived from it).
 async fn registry(config: &Config) -> Result<(Db, Registry), AdminError> {
+    let secret = crate::startup::existing_server_secret(config)?;
     let db = Db::connect(config.database_url.as_str()).await?;
-    let secret = crate::startup::server_secret(config)?;
     let registry = Registry::new(db.clone(), secret.expose_secret().as_bytes());
     Ok((db, registry))
 }

@@ -418,6 +418,9 @@ impl From<crate::provider::clients::RegistryError> for AppError {
             }
             R::Unknown(_) => Self::NotFound,
             R::Public(_) => Self::Conflict("This app is public: it has no secret."),
+            R::ChangedMeanwhile(_) => {
+                Self::Conflict("The app's secret was replaced meanwhile; ask again for a new one.")
+            }
             R::Database(e) => e.into(),
         }
     }

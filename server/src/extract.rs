@@ -104,7 +104,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Proven<T> {
 }
 
 /// `body` read as `T`; a failure names the field, as axum's `Json` does.
-fn read_as<T: DeserializeOwned>(body: &RawValue) -> Result<T, AppError> {
+/// Reads a body taken as [`AppJson`]`<Box<RawValue>>` as a `T`, with
+/// [`AppJson`]'s answers: for a handler that checks who asks before it
+/// looks at what they sent.
+pub fn read_as<T: DeserializeOwned>(body: &RawValue) -> Result<T, AppError> {
     let mut reader = serde_json::Deserializer::from_str(body.get());
     serde_path_to_error::deserialize(&mut reader).map_err(|e| {
         let path = e.path().to_string();

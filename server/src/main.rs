@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use server::{
     Config,
+    commands::AdminError,
     provider::clients::Registration,
     startup::{Application, shutdown_signal},
     telemetry,
@@ -159,71 +160,72 @@ async fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
-        Command::Keys(command) => {
-            let said = match command {
-                KeysCommand::List => server::commands::keys_list(&config)
-                    .await
-                    .map(|l| l.join("\n")),
-                KeysCommand::Rotate => server::commands::keys_rotate(&config).await,
-                KeysCommand::Revoke { kid } => server::commands::keys_revoke(&config, &kid).await,
-            };
-            match said {
-                Ok(said) => {
-                    println!("{said}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e),
-            }
-        }
-        Command::Clients(command) => {
-            let said = match command {
-                ClientsCommand::Add {
-                    name,
-                    redirect_uris,
-                    public,
-                    scope,
-                    trusted,
-                    post_logout_redirect_uris,
-                    backchannel_logout_uri,
-                    grants,
-                    jwks_uri,
-                } => {
-                    let registration = Registration {
-                        name,
-                        redirect_uris,
-                        public,
-                        scopes: scope
-                            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-                            .unwrap_or_default(),
-                        trusted,
-                        post_logout_redirect_uris,
-                        backchannel_logout_uri,
-                        grant_types: grants,
-                        jwks_uri,
-                    };
-                    server::commands::clients_add(&config, &registration)
-                        .await
-                        .map(|lines| lines.join("\n"))
-                }
-                ClientsCommand::List => server::commands::clients_list(&config)
-                    .await
-                    .map(|lines| lines.join("\n")),
-                ClientsCommand::Remove { id } => {
-                    server::commands::clients_remove(&config, &id).await
-                }
-                ClientsCommand::RotateSecret { id } => {
-                    server::commands::clients_rotate_secret(&config, &id).await
-                }
-            };
-            match said {
-                Ok(said) => {
-                    println!("{said}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(&e),
-            }
-        }
+        Command::Keys(command) => say(keys(&config, command).await),
+        Command::Clients(command) => say(clients(&config, command).await),
         Command::Openapi => unreachable!("answered before the configuration is read"),
+    }
+}
+
+/// `server keys …`: what to print.
+async fn keys(config: &Config, command: KeysCommand) -> Result<String, AdminError> {
+    match command {
+        KeysCommand::List => server::commands::keys_list(config)
+            .await
+            .map(|lines| lines.join("\n")),
+        KeysCommand::Rotate => server::commands::keys_rotate(config).await,
+        KeysCommand::Revoke { kid } => server::commands::keys_revoke(config, &kid).await,
+    }
+}
+
+/// `server clients …`: what to print.
+async fn clients(config: &Config, command: ClientsCommand) -> Result<String, AdminError> {
+    match command {
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            public,
+            scope,
+            trusted,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            grants,
+            jwks_uri,
+        } => {
+            let registration = Registration {
+                name,
+                redirect_uris,
+                public,
+                scopes: scope
+                    .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                trusted,
+                post_logout_redirect_uris,
+                backchannel_logout_uri,
+                grant_types: grants,
+                jwks_uri,
+            };
+            server::commands::clients_add(config, &registration)
+                .await
+                .map(|lines| lines.join("\n"))
+        }
+        ClientsCommand::List => server::commands::clients_list(config)
+            .await
+            .map(|lines| lines.join("\n")),
+        ClientsCommand::Remove { id } => server::commands::clients_remove(config, &id).await,
+        ClientsCommand::RotateSecret { id } => {
+            server::commands::clients_rotate_secret(config, &id).await
+        }
+    }
+}
+
+/// Prints what a command said, or its error.
+fn say(said: Result<String, AdminError>) -> ExitCode {
+    match said {
+        Ok(said) => {
+            println!("{said}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 

@@ -25,6 +25,8 @@ pub enum SecretError {
     NotText { path: PathBuf },
     #[error("{} holds fewer than {MIN_SECRET_BYTES} bytes; delete it to generate a new secret", path.display())]
     TooShort { path: PathBuf },
+    #[error("there is no server secret in {}: start the server once with this DATA_DIR (or set JWT_SECRET) first", path.display())]
+    Missing { path: PathBuf },
 }
 
 /// Returns the secret kept in `dir/jwt_secret`, creating the folder (mode
@@ -47,6 +49,22 @@ pub fn load_or_create(dir: &Path) -> Result<SecretString, SecretError> {
         Err(source) => return Err(FileError::Io { path, source }.into()),
     }
 
+    read(path)
+}
+
+/// Returns the secret kept in `dir/jwt_secret`, without creating one: for
+/// commands whose work is keyed by the secret the server uses (an app's
+/// secret is hashed under it), so a secret made anew would be one the
+/// server does not have.
+pub fn load(dir: &Path) -> Result<SecretString, SecretError> {
+    let path = dir.join("jwt_secret");
+    if !path.exists() {
+        return Err(SecretError::Missing { path });
+    }
+    read(path)
+}
+
+fn read(path: PathBuf) -> Result<SecretString, SecretError> {
     let kept = files::read_private(&path)?;
     let kept = String::from_utf8(kept).map_err(|_| SecretError::NotText { path: path.clone() })?;
     let kept = kept.trim();

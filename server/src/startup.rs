@@ -376,6 +376,15 @@ pub fn server_secret(config: &Config) -> Result<SecretString, StartupError> {
     })
 }
 
+/// The server secret as [`server_secret`] finds it, but never a new one
+/// (see `secret::load`).
+pub fn existing_server_secret(config: &Config) -> Result<SecretString, StartupError> {
+    Ok(match &config.jwt_secret {
+        Some(secret) => secret.clone(),
+        None => secret::load(&config.data_dir)?,
+    })
+}
+
 /// The ring of signing keys on `db`, as configured.
 pub async fn open_key_ring(
     config: &Config,

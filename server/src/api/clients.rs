@@ -11,11 +11,12 @@ use axum::{
     http::StatusCode,
 };
 use classboard::api::{Client, ClientCreated, ClientPage, ClientSecret, NewClient, Role};
+use serde_json::value::RawValue;
 
 use crate::{
     Result,
     auth::proof::Action,
-    extract::{AppJson, AuthUser, PageQuery, Requester},
+    extract::{AppJson, AuthUser, PageQuery, Requester, read_as},
     provider::clients::Registration,
     state::AppState,
     store::{clients::ClientRow, rfc3339},
@@ -63,13 +64,16 @@ pub async fn add(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
     user: AuthUser,
-    AppJson(new): AppJson<NewClient>,
+    AppJson(body): AppJson<Box<RawValue>>,
 ) -> Result<(StatusCode, Json<ClientCreated>)> {
     user.require(Role::Admin)?;
     state
         .proof
         .require_proven(user.caller(ip), Action::AddClient)
         .await?;
+    // Read only now: who may not register an app learns nothing of how a
+    // registration is read.
+    let new: NewClient = read_as(&body)?;
     let registration = Registration {
         name: new.name,
         redirect_uris: new.redirect_uris,

@@ -105,54 +105,33 @@ pub struct Checked {
 /// Checks `registration` against the rules above; every refusal at once.
 pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
     let mut refused = Vec::new();
-    let name = registration.name.trim();
-    if name.is_empty() {
-        refused.push(Refusal::new(
-            "name",
-            Issue::Required,
-            "Give the app a name.",
-        ));
-    } else if name.chars().count() > MAX_NAME {
-        refused.push(Refusal::new(
-            "name",
-            Issue::TooLong,
-            format!("The name must be at most {MAX_NAME} characters."),
-        ));
-    } else if name.chars().any(char::is_control) {
-        refused.push(Refusal::new(
-            "name",
-            Issue::InvalidCharacters,
-            "The name may not hold control characters.",
-        ));
-    }
-    let grants = one_each(&registration.grant_types, &DEFAULT_GRANTS);
-    for grant in &grants {
-        if !GRANTS.contains(&grant.as_str()) {
+    check_name(registration.name.trim(), &mut refused);
+    for (field, items, most) in [
+        ("scopes", &registration.scopes, SCOPES.len()),
+        ("grant_types", &registration.grant_types, GRANTS.len()),
+    ] {
+        if items.len() > most {
             refused.push(Refusal::new(
-                "grant_types",
-                Issue::Invalid,
-                format!(
-                    "{grant:?} is not a grant this server offers ({}).",
-                    GRANTS.join(", ")
-                ),
+                field,
+                Issue::TooLong,
+                format!("At most {most}: there are no more to ask for."),
             ));
+            return Err(refused);
         }
     }
-    let redirects = grants.iter().any(|g| g == "authorization_code");
-    if redirects && registration.redirect_uris.is_empty() {
-        refused.push(Refusal::new(
-            "redirect_uris",
-            Issue::Required,
-            "An app that signs people in needs at least one redirect URI.",
-        ));
-    }
-    if registration.public && grants.iter().any(|g| g == "client_credentials") {
-        refused.push(Refusal::new(
-            "grant_types",
-            Issue::Invalid,
-            "A public app has no secret, so it cannot use client_credentials.",
-        ));
-    }
+    let grants = one_each(&registration.grant_types, &DEFAULT_GRANTS);
+    let scopes = if registration.scopes.is_empty() {
+        DEFAULT_SCOPES.split(' ').map(str::to_owned).collect()
+    } else {
+        one_each(&registration.scopes, &[])
+    };
+    check_known(
+        "grant_types",
+        &grants,
+        &GRANTS,
+        "a grant this server offers",
+        &mut refused,
+    );
     check_uris("redirect_uris", &registration.redirect_uris, &mut refused);
     check_uris(
         "post_logout_redirect_uris",
@@ -176,35 +155,19 @@ pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
             ));
         }
     }
-    if registration.public && registration.jwks_uri.is_some() {
-        refused.push(Refusal::new(
-            "jwks_uri",
-            Issue::Invalid,
-            "A public app does not authenticate, so it registers no keys.",
-        ));
-    }
-    let scopes = if registration.scopes.is_empty() {
-        DEFAULT_SCOPES.split(' ').map(str::to_owned).collect()
-    } else {
-        one_each(&registration.scopes, &[])
-    };
-    for scope in &scopes {
-        if !SCOPES.contains(&scope.as_str()) {
-            refused.push(Refusal::new(
-                "scopes",
-                Issue::Invalid,
-                format!(
-                    "{scope:?} is not a scope of this server ({}).",
-                    SCOPES.join(", ")
-                ),
-            ));
-        }
-    }
+    check_known(
+        "scopes",
+        &scopes,
+        &SCOPES,
+        "a scope of this server",
+        &mut refused,
+    );
+    check_kind(registration, &grants, &mut refused);
     if !refused.is_empty() {
         return Err(refused);
     }
     Ok(Checked {
-        name: name.to_owned(),
+        name: registration.name.trim().to_owned(),
         redirect_uris: one_each(&registration.redirect_uris, &[]).join(" "),
         post_logout_redirect_uris: one_each(&registration.post_logout_redirect_uris, &[]).join(" "),
         backchannel_logout_uri: registration.backchannel_logout_uri.clone(),
@@ -212,6 +175,91 @@ pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
         grant_types: grants.join(" "),
         jwks_uri: registration.jwks_uri.clone(),
     })
+}
+
+fn check_name(name: &str, refused: &mut Vec<Refusal>) {
+    let (issue, why) = if name.is_empty() {
+        (Issue::Required, "Give the app a name.".to_owned())
+    } else if name.chars().count() > MAX_NAME {
+        (
+            Issue::TooLong,
+            format!("The name must be at most {MAX_NAME} characters."),
+        )
+    } else if name.chars().any(|c| c.is_control() || invisible(c)) {
+        (
+            Issue::InvalidCharacters,
+            "The name may not hold control, invisible or direction-changing characters.".into(),
+        )
+    } else {
+        return;
+    };
+    refused.push(Refusal::new("name", issue, why));
+}
+
+/// Refuses each of `items` that `known` does not hold.
+fn check_known(
+    field: &'static str,
+    items: &[String],
+    known: &[&str],
+    what: &str,
+    refused: &mut Vec<Refusal>,
+) {
+    for item in items.iter().filter(|item| !known.contains(&item.as_str())) {
+        refused.push(Refusal::new(
+            field,
+            Issue::Invalid,
+            format!("{item:?} is not {what} ({}).", known.join(", ")),
+        ));
+    }
+}
+
+/// What the app's kind allows: an app that signs people in has somewhere
+/// to send them back to; a public app has no secret to authenticate with,
+/// so neither `client_credentials` nor keys, and no one can vouch for it.
+fn check_kind(registration: &Registration, grants: &[String], refused: &mut Vec<Refusal>) {
+    let uses = |grant: &str| grants.iter().any(|g| g == grant);
+    if uses("authorization_code") && registration.redirect_uris.is_empty() {
+        refused.push(Refusal::new(
+            "redirect_uris",
+            Issue::Required,
+            "An app that signs people in needs at least one redirect URI.",
+        ));
+    }
+    if !registration.public {
+        return;
+    }
+    if uses("client_credentials") {
+        refused.push(Refusal::new(
+            "grant_types",
+            Issue::Invalid,
+            "A public app has no secret, so it cannot use client_credentials.",
+        ));
+    }
+    if registration.trusted {
+        // RFC 8252 §8.6: consent is skipped only for an app whose identity
+        // is assured, and any app on a device can claim a public app's
+        // loopback or private-use redirect.
+        refused.push(Refusal::new(
+            "trusted",
+            Issue::Invalid,
+            "A public app cannot be trusted: anything on the device could pose as it.",
+        ));
+    }
+    if registration.jwks_uri.is_some() {
+        refused.push(Refusal::new(
+            "jwks_uri",
+            Issue::Invalid,
+            "A public app does not authenticate, so it registers no keys.",
+        ));
+    }
+}
+
+/// Characters that change how the text around them is shown without being
+/// seen themselves: direction overrides and isolates, zero-width
+/// characters, line and paragraph separators. A name holding one could
+/// read, on a consent page, as another app's.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// `items` without repeats, in their order; `default` when empty.
@@ -370,15 +418,25 @@ pub enum RegistryError {
     Unknown(String),
     #[error("the app {0:?} is public: it has no secret")]
     Public(String),
+    #[error("the secret of the app {0:?} was replaced meanwhile; ask again")]
+    ChangedMeanwhile(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
 
 /// A registered app, and its secret when it was just made (shown this once).
-#[derive(Debug)]
 pub struct Registered {
     pub client: ClientRow,
     pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Registered {
+    /// Never the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registered")
+            .field("client", &self.client.id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -418,7 +476,24 @@ impl Registry {
             created_at: now_ms(),
             secret_rotated_at: None,
         };
-        let detail = format!("{} ({})", client.id, client.name);
+        let detail = format!(
+            "{id} {name:?}: {kind}{trusted}; scopes {scopes}; grants {grants}; redirect {uris}",
+            id = client.id,
+            name = client.name,
+            kind = if registration.public {
+                "public"
+            } else {
+                "confidential"
+            },
+            trusted = if client.trusted { ", trusted" } else { "" },
+            scopes = client.scopes,
+            grants = client.grant_types,
+            uris = if client.redirect_uris.is_empty() {
+                "-"
+            } else {
+                &client.redirect_uris
+            },
+        );
         let event = about_app(EventKind::ClientAdded, origin, by, &detail);
         clients::insert(&self.db, &client, &event).await?;
         tracing::info!(client_id = %client.id, by = ?by, public = registration.public, "app registered");
@@ -445,14 +520,19 @@ impl Registry {
         let Some(client) = clients::by_id(&self.db, id).await? else {
             return Err(RegistryError::Unknown(id.to_owned()));
         };
-        if client.secret_hash.is_none() {
+        let Some(old) = client.secret_hash else {
             return Err(RegistryError::Public(id.to_owned()));
-        }
+        };
         let (secret, hash) = self.secrets.mint();
         let event = about_app(EventKind::ClientSecretRotated, origin, by, id);
-        if !clients::set_secret(&self.db, id, &hash, &event).await? {
-            // Removed meanwhile.
-            return Err(RegistryError::Unknown(id.to_owned()));
+        // Only over the secret read above: of two replacements at once,
+        // one wins and the other is told, rather than both being shown a
+        // secret of which only the last works.
+        if !clients::set_secret(&self.db, id, (&old, &hash), &event).await? {
+            return Err(match clients::by_id(&self.db, id).await? {
+                None => RegistryError::Unknown(id.to_owned()),
+                Some(_) => RegistryError::ChangedMeanwhile(id.to_owned()),
+            });
         }
         tracing::info!(client_id = %id, by = ?by, "app secret replaced");
         Ok(secret)
@@ -465,7 +545,11 @@ impl Registry {
         origin: &Origin,
         by: Option<&str>,
     ) -> Result<(), RegistryError> {
-        let event = about_app(EventKind::ClientRemoved, origin, by, id);
+        let Some(client) = clients::by_id(&self.db, id).await? else {
+            return Err(RegistryError::Unknown(id.to_owned()));
+        };
+        let detail = format!("{id} {:?}; redirect {}", client.name, client.redirect_uris);
+        let event = about_app(EventKind::ClientRemoved, origin, by, &detail);
         if !clients::remove(&self.db, id, &event).await? {
             return Err(RegistryError::Unknown(id.to_owned()));
         }
@@ -552,6 +636,38 @@ mod tests {
         for field in ["name", "redirect_uris", "scopes", "grant_types", "jwks_uri"] {
             assert!(fields.contains(&field), "{field} not refused: {refused:#?}");
         }
+    }
+
+    #[test]
+    fn a_public_app_is_not_trusted_and_a_name_hides_nothing() {
+        let phone = Registration {
+            public: true,
+            trusted: true,
+            ..app(&["com.example.board:/cb"])
+        };
+        assert_eq!(check(&phone).unwrap_err()[0].field, "trusted");
+        for name in [
+            "Library\u{202E}yrarbil",
+            "Lib\u{200B}rary",
+            "Lib\u{2028}rary",
+            "\u{FEFF}Library",
+        ] {
+            let named = Registration {
+                name: name.into(),
+                ..app(&["https://a.example/cb"])
+            };
+            assert_eq!(
+                check(&named).unwrap_err()[0].issue,
+                Issue::InvalidCharacters,
+                "{name:?}"
+            );
+        }
+        let many = Registration {
+            scopes: vec!["openid".into(); 1000],
+            ..app(&["https://a.example/cb"])
+        };
+        let refused = check(&many).unwrap_err();
+        assert_eq!((refused.len(), refused[0].issue), (1, Issue::TooLong));
     }
 
     #[test]

@@ -91,22 +91,23 @@ pub async fn page(
     Ok(super::one_page(rows, limit))
 }
 
-/// Replaces a confidential app's secret hash; `false` when there is no such
-/// confidential app (a public app has no secret to replace).
+/// Replaces app `id`'s secret hash `old` with `new`; `false` when the app
+/// is gone or its hash is no longer `old` (replaced meanwhile).
 pub async fn set_secret(
     db: &Db,
     id: &str,
-    secret_hash: &[u8],
+    (old, new): (&[u8], &[u8]),
     event: &Event<'_>,
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
         let done = sqlx::query(
             "UPDATE clients SET secret_hash = $1, secret_rotated_at = $2
-             WHERE id = $3 AND secret_hash IS NOT NULL",
+             WHERE id = $3 AND secret_hash = $4",
         )
-        .bind(secret_hash)
+        .bind(new)
         .bind(event.at)
         .bind(id)
+        .bind(old)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -132,4 +133,62 @@ pub async fn remove(db: &Db, id: &str, event: &Event<'_>) -> Result<bool, sqlx::
         tx.commit().await?;
         Ok(true)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rows::Origin;
+
+    /// A replacement is made only over the hash it read: of two at once,
+    /// the second finds the first's and is refused, rather than both
+    /// being shown a secret of which only the last works.
+    #[tokio::test]
+    async fn a_secret_is_replaced_only_over_the_one_read() {
+        let (_dir, sqlite) = crate::store::scratch_sqlite().await;
+        let db = Db::Sqlite(sqlite);
+        let origin = Origin::default();
+        let event = Event {
+            kind: classboard::api::EventKind::ClientAdded,
+            at: 1,
+            user_id: None,
+            actor_id: None,
+            session_id: None,
+            detail: None,
+            origin: &origin,
+        };
+        let client = ClientRow {
+            id: "app".into(),
+            name: "Library".into(),
+            secret_hash: Some(vec![1; 32]),
+            redirect_uris: "https://library.example/cb".into(),
+            post_logout_redirect_uris: String::new(),
+            backchannel_logout_uri: None,
+            scopes: "openid".into(),
+            grant_types: "authorization_code".into(),
+            trusted: false,
+            jwks_uri: None,
+            created_at: 1,
+            secret_rotated_at: None,
+        };
+        insert(&db, &client, &event).await.unwrap();
+        assert!(
+            set_secret(&db, "app", (&[1; 32], &[2; 32]), &event)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !set_secret(&db, "app", (&[1; 32], &[3; 32]), &event)
+                .await
+                .unwrap(),
+            "over a hash that is gone"
+        );
+        let stored = by_id(&db, "app").await.unwrap().unwrap();
+        assert_eq!(stored.secret_hash, Some(vec![2; 32]));
+        assert!(
+            !set_secret(&db, "none", (&[2; 32], &[4; 32]), &event)
+                .await
+                .unwrap()
+        );
+    }
 }

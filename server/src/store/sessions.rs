@@ -18,7 +18,7 @@ pub struct NewSession<'a> {
     pub id: &'a str,
     pub user_id: &'a str,
     pub user_agent: Option<&'a str>,
-    /// Where it signed in from (see `audit::Origin`).
+    /// Where it signed in from (see `rows::Origin`).
     pub ip: Option<&'a str>,
     /// Recorded with it: the sign-in, and what it used.
     pub events: &'a [Event<'a>],
@@ -612,6 +612,16 @@ mod tests {
             words(revoking::FIND_OWNED).contains(&words(live)),
             "{}",
             revoking::FIND_OWNED
+        );
+    }
+
+    /// The locking read is the plain read with its lock, and nothing else.
+    #[test]
+    fn the_locking_token_state_is_the_plain_one_locked() {
+        let words = |statement: &str| statement.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            words(TOKEN_STATE_FOR_UPDATE),
+            words(&format!("{TOKEN_STATE} FOR UPDATE OF t"))
         );
     }
 }

@@ -549,3 +549,36 @@ pub async fn search(
         .await)?;
     Ok(super::one_page(rows, limit))
 }
+
+#[cfg(test)]
+mod statements {
+    use super::account;
+
+    /// The statements that read an account, written out whole, read the
+    /// same columns, second factor included, whichever way they find it.
+    #[test]
+    fn every_account_statement_reads_the_same_columns() {
+        let words = |statement: &str| statement.split_whitespace().collect::<Vec<_>>().join(" ");
+        let columns = |statement: &str| {
+            let statement = words(statement);
+            let start = statement.find("id, username").expect("the columns");
+            let end = statement[start..]
+                .find(" FROM ")
+                .map_or(statement.len(), |e| start + e);
+            statement[start..end].to_owned()
+        };
+        let reads = [
+            account::BY_ID,
+            account::BY_EMAIL,
+            account::BY_USERNAME_SQLITE,
+            account::BY_USERNAME_POSTGRES,
+            account::SET_ROLE,
+        ];
+        for statement in reads {
+            assert_eq!(columns(statement), columns(account::BY_ID), "{statement}");
+        }
+        assert!(
+            words(account::INSERT).ends_with("(locked_at IS NOT NULL) AS locked, FALSE AS mfa")
+        );
+    }
+}

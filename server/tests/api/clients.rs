@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sqlx::Row;
 
-use crate::binary::{command, database, runtime};
+use crate::binary::{Server, command, database, runtime};
 
 /// Runs `server clients ARGS…` in `dir`: success, stdout, stderr.
 fn clients(dir: &Path, args: &[&str]) -> (bool, String, String) {
@@ -23,6 +23,14 @@ fn clients(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// A folder where the server ran once, as an operator's is: it holds the
+/// server secret an app's secret is hashed under.
+fn served_once() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    Server::start(dir.path(), &[]).stop();
+    dir
+}
+
 /// The value after `label: ` on its line of `text`.
 fn labelled<'a>(text: &'a str, label: &str) -> Option<&'a str> {
     text.lines()
@@ -31,7 +39,7 @@ fn labelled<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 
 #[test]
 fn an_app_is_registered_listed_given_a_new_secret_and_removed_from_the_shell() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = served_once();
     let (ok, said, err) = clients(
         dir.path(),
         &[
@@ -124,9 +132,30 @@ fn an_app_is_registered_listed_given_a_new_secret_and_removed_from_the_shell() {
     rt.block_on(db.close());
 }
 
+/// Where no server ever ran (a mistyped folder), a secret made anew would
+/// not be the server's: the app's secret would be hashed under a key the
+/// server does not have, and never work. The command says so instead.
+#[test]
+fn a_command_run_where_the_server_never_ran_makes_no_secret_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, said, err) = clients(
+        dir.path(),
+        &[
+            "add",
+            "Library",
+            "--redirect-uri",
+            "https://library.example/cb",
+        ],
+    );
+    assert!(!ok, "{said}");
+    assert!(err.contains("there is no server secret"), "{err}");
+    assert!(!said.contains("client_secret"), "{said}");
+    assert!(!dir.path().join("data/jwt_secret").exists());
+}
+
 #[test]
 fn a_public_app_has_no_secret_to_show_or_replace() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = served_once();
     let (ok, said, err) = clients(
         dir.path(),
         &[
@@ -149,7 +178,7 @@ fn a_public_app_has_no_secret_to_show_or_replace() {
 
 #[test]
 fn a_registration_against_the_rules_is_refused_with_every_reason_and_stores_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = served_once();
     let (ok, said, err) = clients(
         dir.path(),
         &[
@@ -232,6 +261,16 @@ mod console {
             .bearer_json(Method::POST, "/api/admin/clients", &ada.access, new.clone())
             .await;
         assert_eq!(student.status(), 403);
+        // Nor does a body of the wrong shape tell them anything first.
+        let shapeless = app
+            .bearer_json(
+                Method::POST,
+                "/api/admin/clients",
+                &ada.access,
+                json!({"nme": 5}),
+            )
+            .await;
+        assert_eq!(shapeless.status(), 403);
         let listed = app
             .bearer(Method::GET, "/api/admin/clients", &ada.access)
             .send()
@@ -353,6 +392,18 @@ mod console {
         );
         let page = app.get_json("/api/admin/clients", &root.access).await;
         assert_eq!(page["clients"], json!([]), "nothing stored");
+
+        // A misspelt field is refused, not ignored: `is_public` would
+        // otherwise register a confidential app.
+        let typo = app
+            .bearer_json(
+                Method::POST,
+                "/api/admin/clients",
+                &root.access,
+                json!({"name": "Phones", "is_public": true, "redirect_uris": ["com.example.board:/cb"]}),
+            )
+            .await;
+        assert!(typo.status().is_client_error(), "{}", typo.status());
 
         // A public app has no secret to replace.
         let public = app
