@@ -671,6 +671,8 @@ pub struct ClientPage {
 /// contract's "Apps (OAuth clients)".
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// A misspelt `public` would register a confidential app unnoticed.
+#[serde(deny_unknown_fields)]
 pub struct NewClient {
     #[serde(default)]
     #[cfg_attr(
@@ -678,7 +680,7 @@ pub struct NewClient {
         schema(
             min_length = 1,
             max_length = 100,
-            pattern = r"^[^\u0000-\u001f\u007f]*\S[^\u0000-\u001f\u007f]*$"
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$"
         )
     )]
     pub name: String,
@@ -689,6 +691,7 @@ pub struct NewClient {
     pub public: bool,
     /// Default `openid profile email`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 7))]
     pub scopes: Vec<String>,
     #[serde(default)]
     pub trusted: bool,
@@ -699,6 +702,7 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// Default `authorization_code` and `refresh_token`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 3))]
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
