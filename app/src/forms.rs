@@ -182,7 +182,7 @@ pub fn Done(form: Form, #[prop(optional)] children: Option<Children>) -> impl In
 }
 
 /// Shows under each field what the server's `422` says of it, or nothing.
-pub fn show_issues(error: &crate::api::ApiError, fields: &[(&str, RwSignal<Option<String>>)]) {
+fn show_issues(error: &crate::api::ApiError, fields: &[(&str, RwSignal<Option<String>>)]) {
     for &(field, slot) in fields {
         slot.set(
             error
@@ -193,7 +193,7 @@ pub fn show_issues(error: &crate::api::ApiError, fields: &[(&str, RwSignal<Optio
 }
 
 /// The sentence for `issue` (a wire code) on `field`.
-pub fn issue_message(field: &str, issue: &str) -> String {
+fn issue_message(field: &str, issue: &str) -> String {
     Issue::from_code(issue).map_or_else(
         || format!("This {field} is not valid."),
         |i| i.message(field),

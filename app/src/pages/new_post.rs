@@ -1,13 +1,13 @@
 //! `/posts/new`: publish a post, then see it on its own page.
 
-use classboard::{ErrorCode, api::NewPost, validate};
-use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
+use classboard::{api::NewPost, validate};
+use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
     api,
-    forms::{Field, FormError, TextArea, show_issues, use_hydrated},
-    visitor::{RequireLogin, go_to, use_visitor},
+    forms::{Field, Form, FormError, TextArea, Then, use_hydrated},
+    visitor::{RequireLogin, go_to},
 };
 
 #[component]
@@ -30,20 +30,15 @@ fn NewPost() -> impl IntoView {
 
 #[component]
 fn NewPostForm() -> impl IntoView {
-    let visitor = use_visitor();
+    let form = Form::new();
     let hydrated = use_hydrated();
     let title = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
     let title_error = RwSignal::new(None::<String>);
     let body_error = RwSignal::new(None::<String>);
-    let form_error = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(false);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
         let new = NewPost {
             title: title.get_untracked(),
             body: body.get_untracked(),
@@ -55,28 +50,25 @@ fn NewPostForm() -> impl IntoView {
         if t.is_some() || b.is_some() {
             return;
         }
-        busy.set(true);
-        form_error.set(None);
-        spawn_local(async move {
+        form.send(async move {
             match api::create_post(&new).await {
-                Ok(post) => return go_to(&format!("/posts/{}", post.id)),
-                Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
-                Err(e) if e.code() == Some(ErrorCode::ValidationFailed) => {
-                    show_issues(&e, &[("title", title_error), ("body", body_error)]);
+                Ok(post) => {
+                    go_to(&format!("/posts/{}", post.id));
+                    return Then::Gone;
                 }
-                Err(e) => form_error.set(Some(e.message())),
+                Err(e) => form.fail(e, &[("title", title_error), ("body", body_error)]),
             }
-            busy.set(false);
+            Then::Ready
         });
     };
 
     view! {
         <form class="form" on:submit=submit novalidate>
-            <FormError message=form_error/>
+            <FormError message=form.error/>
             <Field name="title" label="Title" value=title error=title_error/>
             <TextArea name="body" label="Body" value=body error=body_error/>
-            <button type="submit" disabled=move || busy.get() || !hydrated.get()>
-                {move || if busy.get() { "Publishing…" } else { "Publish" }}
+            <button type="submit" disabled=move || form.busy.get() || !hydrated.get()>
+                {move || if form.busy.get() { "Publishing…" } else { "Publish" }}
             </button>
         </form>
     }
