@@ -4,9 +4,6 @@
 
 use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use rand::RngCore;
-
 use crate::store::email_tokens::Purpose;
 
 /// How long a password-reset link works.
@@ -29,9 +26,7 @@ impl EmailTokens {
 
     /// A new token, and the hash to store.
     pub fn mint(&self) -> (String, [u8; 32]) {
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let token = URL_SAFE_NO_PAD.encode(raw);
+        let token = super::random_url_safe::<32>();
         let hash = self.hash(&token);
         (token, hash)
     }

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use classboard::api::EventKind;
 use rand::{Rng, RngCore};
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -239,9 +238,7 @@ impl SecondFactors {
         (user_id, version): (&str, i64),
         user_agent: Option<&str>,
     ) -> Result<Option<String>, MfaError> {
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let token = URL_SAFE_NO_PAD.encode(raw);
+        let token = super::random_url_safe::<32>();
         let ttl = i64::try_from(CHALLENGE_TTL.as_millis()).unwrap_or(i64::MAX);
         let created = stored::create_challenge(
             &self.db,

@@ -26,6 +26,16 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// `N` random bytes, written URL-safe: an opaque secret to show once (a
+/// mailed link's token, a second step's `mfa_token`, a passkey ceremony,
+/// an app's secret at 32 bytes), or an id no one can guess (16).
+pub fn random_url_safe<const N: usize>() -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut raw = [0u8; N];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
 /// A key of its own for one use of the server secret, named by `label`:
 /// no two uses (refresh-token tags, counter names, sealing, second-factor
 /// hashes) ever share a key.

@@ -15,9 +15,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use classboard::api::EventKind;
-use rand::RngCore;
 use serde_json::{Value, value::RawValue};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
@@ -446,9 +444,7 @@ impl Passkeys {
         login: Option<&[u8]>,
         state: &impl serde::Serialize,
     ) -> Result<String, PasskeyError> {
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let token = URL_SAFE_NO_PAD.encode(raw);
+        let token = super::random_url_safe::<32>();
         let ttl = i64::try_from(CEREMONY_TTL.as_millis()).unwrap_or(i64::MAX);
         stored::create_ceremony(
             &self.db,

@@ -16,9 +16,7 @@
 //! - **A public app** (a single-page or native app) has no secret; every
 //!   app, public or not, uses PKCE with `S256`.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use classboard::{api::EventKind, validate::Issue};
-use rand::RngCore;
 use url::{Host, Url};
 
 use crate::store::{
@@ -361,13 +359,6 @@ fn loopback(url: &Url) -> bool {
     }
 }
 
-/// A new `client_id`: 128 random bits.
-pub fn new_client_id() -> String {
-    let mut raw = [0u8; 16];
-    rand::rng().fill_bytes(&mut raw);
-    URL_SAFE_NO_PAD.encode(raw)
-}
-
 /// Mints and hashes app secrets.
 #[derive(Clone)]
 pub struct Secrets {
@@ -383,9 +374,7 @@ impl Secrets {
 
     /// A new secret, and the hash to store.
     pub fn mint(&self) -> (String, [u8; 32]) {
-        let mut raw = [0u8; 32];
-        rand::rng().fill_bytes(&mut raw);
-        let secret = URL_SAFE_NO_PAD.encode(raw);
+        let secret = crate::auth::random_url_safe::<32>();
         let hash = self.hash(&secret);
         (secret, hash)
     }
@@ -463,7 +452,8 @@ impl Registry {
             (Some(secret), Some(hash.to_vec()))
         };
         let client = ClientRow {
-            id: new_client_id(),
+            // The client_id: 128 random bits.
+            id: crate::auth::random_url_safe::<16>(),
             name: checked.name,
             secret_hash: hash,
             redirect_uris: checked.redirect_uris,
