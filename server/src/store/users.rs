@@ -493,6 +493,34 @@ pub struct Listed {
     pub last_login_at: Option<i64>,
 }
 
+/// The admins' search of accounts, by username then page. PostgreSQL
+/// compares by bytes too (`COLLATE "C"`), as SQLite does, whatever the
+/// database's locale: the order, and so the pages, are the same on both.
+mod search {
+    pub const SQLITE: &str = "SELECT id, username, email, role, created_at, email_verified,
+            (locked_at IS NOT NULL) AS locked, last_login_at,
+            (EXISTS (SELECT 1 FROM totp_secrets t
+                     WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+             OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+     FROM users
+     WHERE deleted_at IS NULL
+       AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
+       AND ($2 IS NULL OR lower(username) > $2)
+     ORDER BY lower(username)
+     LIMIT $3";
+    pub const POSTGRES: &str = "SELECT id, username, email, role, created_at, email_verified,
+            (locked_at IS NOT NULL) AS locked, last_login_at,
+            (EXISTS (SELECT 1 FROM totp_secrets t
+                     WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+             OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+     FROM users
+     WHERE deleted_at IS NULL
+       AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
+       AND ($2 IS NULL OR lower(username) COLLATE \"C\" > $2)
+     ORDER BY lower(username) COLLATE \"C\"
+     LIMIT $3";
+}
+
 /// Up to `limit` accounts whose username or email starts with `prefix`
 /// (any case; `%` and `_` match only themselves), in the order of their
 /// lower-cased usernames after `after`, and whether there are more.
@@ -511,35 +539,9 @@ pub async fn search(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    // PostgreSQL compares by bytes too, as SQLite does, whatever the
-    // database's locale: the order, and so the pages, are the same on both.
     let sql = match db {
-        Db::Sqlite(_) => {
-            "SELECT id, username, email, role, created_at, email_verified,
-                    (locked_at IS NOT NULL) AS locked, last_login_at,
-                    (EXISTS (SELECT 1 FROM totp_secrets t
-                             WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                     OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
-             FROM users
-             WHERE deleted_at IS NULL
-               AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
-               AND ($2 IS NULL OR lower(username) > $2)
-             ORDER BY lower(username)
-             LIMIT $3"
-        }
-        Db::Postgres(_) => {
-            "SELECT id, username, email, role, created_at, email_verified,
-                    (locked_at IS NOT NULL) AS locked, last_login_at,
-                    (EXISTS (SELECT 1 FROM totp_secrets t
-                             WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                     OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
-             FROM users
-             WHERE deleted_at IS NULL
-               AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
-               AND ($2 IS NULL OR lower(username) COLLATE \"C\" > $2)
-             ORDER BY lower(username) COLLATE \"C\"
-             LIMIT $3"
-        }
+        Db::Sqlite(_) => search::SQLITE,
+        Db::Postgres(_) => search::POSTGRES,
     };
     let rows: Vec<Listed> = on!(db, read, |pool| sqlx::query_as(sql)
         .bind(&pattern)
@@ -580,5 +582,15 @@ mod statements {
         assert!(
             words(account::INSERT).ends_with("(locked_at IS NOT NULL) AS locked, FALSE AS mfa")
         );
+    }
+
+    /// PostgreSQL's search is SQLite's with its comparisons by bytes.
+    #[test]
+    fn the_two_searches_differ_only_in_collation() {
+        let words = |statement: &str| statement.split_whitespace().collect::<Vec<_>>().join(" ");
+        let by_bytes = words(super::search::SQLITE)
+            .replace("lower(username) >", "lower(username) COLLATE \"C\" >")
+            .replace("ORDER BY lower(username)", "ORDER BY lower(username) COLLATE \"C\"");
+        assert_eq!(words(super::search::POSTGRES), by_bytes);
     }
 }
