@@ -478,10 +478,15 @@ pub enum EventKind {
     ClientRemoved,
     /// An app's secret was replaced: the old one no longer works.
     ClientSecretRotated,
+    /// The person allowed an app what it asked; `detail` names the app and
+    /// the scopes.
+    AppAllowed,
+    /// The person withdrew an app's access: its tokens ended.
+    AppAccessWithdrawn,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 29] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -509,6 +514,8 @@ impl EventKind {
         Self::ClientAdded,
         Self::ClientRemoved,
         Self::ClientSecretRotated,
+        Self::AppAllowed,
+        Self::AppAccessWithdrawn,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -540,6 +547,8 @@ impl EventKind {
             Self::ClientAdded => "client_added",
             Self::ClientRemoved => "client_removed",
             Self::ClientSecretRotated => "client_secret_rotated",
+            Self::AppAllowed => "app_allowed",
+            Self::AppAccessWithdrawn => "app_access_withdrawn",
         }
     }
 
@@ -577,6 +586,8 @@ impl EventKind {
             Self::ClientAdded => "App registered",
             Self::ClientRemoved => "App removed",
             Self::ClientSecretRotated => "App secret replaced",
+            Self::AppAllowed => "App allowed",
+            Self::AppAccessWithdrawn => "App's access withdrawn",
         }
     }
 }
@@ -731,4 +742,75 @@ pub struct AdminUserPage {
     pub users: Vec<AdminUser>,
     /// Pass as `before` to get the next page; `null` on the last page.
     pub next: Option<String>,
+}
+
+/// `POST /api/oauth/authorization`: the sign-in request (from an app) the
+/// page at `/authorize` goes on with, by the handle in its address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationAsked {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
+    pub request: String,
+}
+
+/// `POST /api/oauth/authorization/decision`: the person's answer on the
+/// consent page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationDecision {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 43, max_length = 43, pattern = "^[A-Za-z0-9_-]{43}$")
+    )]
+    pub request: String,
+    pub allow: bool,
+}
+
+/// Where an app's sign-in request goes next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum AuthorizationStep {
+    /// Back to the app: the browser goes to `to` (with a code, or an error).
+    Redirect { to: String },
+    /// The person signs in first (again, when the app asked for a recent
+    /// sign-in); `login_hint` is what the app suggested.
+    SignIn { login_hint: Option<String> },
+    /// The person is asked whether `app` may do what `scopes` say.
+    Consent {
+        app: String,
+        scopes: Vec<ScopeInWords>,
+    },
+}
+
+/// A scope, and what it lets an app do, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScopeInWords {
+    pub scope: String,
+    pub description: String,
+}
+
+/// An app the person allowed, on `/account` ("Apps with access").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppAccess {
+    pub client_id: String,
+    pub name: String,
+    /// What it may do, in words.
+    pub scopes: Vec<ScopeInWords>,
+    /// RFC 3339, UTC: when the person last allowed it something.
+    pub allowed_at: String,
+}
+
+/// `GET /api/account/apps`: the apps the person allowed, by name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AppAccessList {
+    pub apps: Vec<AppAccess>,
 }

@@ -13,11 +13,12 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 use classboard::{
     ErrorBody, ErrorCode,
     api::{
-        AdminUserPage, ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest,
-        MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey,
-        NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Post,
-        PostPage, PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList,
-        SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment, User, UserResponse,
+        AdminUserPage, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
+        ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest, MailedToken, MfaLogin,
+        MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey, NewPost, PasskeyCeremony,
+        PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage, PostResponse, Reauth,
+        RecoveryCodes, Role, RoleChange, SessionList, SignupRequest, TokenResponse,
+        TotpConfirmation, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -329,6 +330,42 @@ pub async fn logout_all() -> Result<()> {
     storage::clear(None);
     handoff::forget().await;
     result
+}
+
+/// Where an app's sign-in request `request` goes next (signed in or not).
+pub async fn authorization(request: String) -> Result<AuthorizationStep> {
+    let asked = AuthorizationAsked { request };
+    json(call(Method::POST, "/api/oauth/authorization", Some(&asked), true).await?).await
+}
+
+/// The person's Allow (`true`) or Deny on the consent page.
+pub async fn authorization_decision(request: String, allow: bool) -> Result<AuthorizationStep> {
+    let decision = AuthorizationDecision { request, allow };
+    json(
+        call(
+            Method::POST,
+            "/api/oauth/authorization/decision",
+            Some(&decision),
+            true,
+        )
+        .await?,
+    )
+    .await
+}
+
+/// The apps the person allowed.
+pub async fn apps_with_access() -> Result<AppAccessList> {
+    json(call::<()>(Method::GET, "/api/account/apps", None, true).await?).await
+}
+
+/// Withdraws what the person allowed the app `client_id`.
+pub async fn withdraw_app(client_id: &str) -> Result<()> {
+    let path = format!(
+        "/api/account/apps/{}",
+        js_sys::encode_uri_component(client_id)
+    );
+    call::<()>(Method::DELETE, &path, None, true).await?;
+    Ok(())
 }
 
 pub async fn me() -> Result<User> {

@@ -22,6 +22,7 @@ mod webauthn;
 use layout::{Layout, SITE_NAME};
 use pages::{
     account::{AccountPage, AdminPage},
+    authorize::AuthorizePage,
     email_tokens::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     grades::GradesPage,
     home::HomePage,
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("grades") view=GradesPage/>
                     <Route path=StaticSegment("account") view=AccountPage/>
                     <Route path=StaticSegment("admin") view=AdminPage/>
+                    <Route path=StaticSegment("authorize") view=AuthorizePage/>
                     <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
                     <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
                     <Route path=StaticSegment("verify-email") view=VerifyEmailPage/>

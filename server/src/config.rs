@@ -57,6 +57,12 @@ pub struct Config {
     /// what browsers sign). Unset: `http://localhost:<port listened on>`
     /// (browsers refuse an IP address as a relying party id).
     pub public_url: Option<url::Url>,
+    /// `ISSUER`: the OpenID issuer the apps' tokens name. Unset: the public
+    /// URL without its trailing slash.
+    pub issuer: Option<url::Url>,
+    /// `AUTHORIZATION_CODE_TTL`: how long an authorization code may be
+    /// exchanged.
+    pub authorization_code_ttl: Duration,
     /// `SMTP_URL`: where mail goes (`smtp://host:port` plain, `?tls=required`
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
@@ -175,6 +181,9 @@ pub struct Limits {
     /// Factor changes one account starts: TOTP enrolments, passkey
     /// registrations, re-authentication ceremonies (each writes a row).
     pub factor_changes_per_user: RateLimit,
+    /// Refreshes of one app's grants from one network (an app's backend
+    /// refreshes for every person who uses it).
+    pub app_refreshes_per_ip: RateLimit,
 }
 
 impl Limits {
@@ -191,6 +200,7 @@ impl Limits {
             self.password_resets_per_ip,
             self.verification_mails_per_account,
             self.factor_changes_per_user,
+            self.app_refreshes_per_ip,
         ]
         .iter()
         .map(|r| r.window)
@@ -322,6 +332,7 @@ impl Config {
                 verification_mails_per_account: env
                     .rate_limit("VERIFICATION_MAILS_PER_ACCOUNT", "5/1h")?,
                 factor_changes_per_user: env.rate_limit("FACTOR_CHANGES_PER_USER", "20/1h")?,
+                app_refreshes_per_ip: env.rate_limit("APP_REFRESHES_PER_IP", "6000/5m")?,
             },
             reauth_window: env.duration("REAUTH_WINDOW", "10m")?,
             response_write_timeout: env.duration("RESPONSE_WRITE_TIMEOUT", "30s")?,
@@ -349,6 +360,13 @@ impl Config {
                 |s| parse_public_url(s).map(Some),
                 "an http(s) address with a host name, such as https://board.example",
             )?,
+            issuer: env.parse(
+                "ISSUER",
+                None,
+                |s| parse_issuer(s).map(Some),
+                "an https address (http only on localhost) without query or fragment",
+            )?,
+            authorization_code_ttl: env.duration("AUTHORIZATION_CODE_TTL", "60s")?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
             cors_allowed_origins: env.parse(
                 "CORS_ALLOWED_ORIGINS",
@@ -451,6 +469,23 @@ fn parse_public_url(raw: &str) -> Option<url::Url> {
     let named = matches!(url.host(), Some(url::Host::Domain(_)));
     let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
     (matches!(url.scheme(), "http" | "https") && named && bare).then_some(url)
+}
+
+/// `ISSUER`: https, or http on a loopback or `localhost` host (OpenID
+/// Connect Discovery §3 asks for https), without query or fragment; a
+/// trailing slash is dropped, as issuers are compared character for
+/// character.
+fn parse_issuer(raw: &str) -> Option<url::Url> {
+    let url = url::Url::parse(raw.trim_end_matches('/')).ok()?;
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let scheme = url.scheme() == "https" || url.scheme() == "http" && local;
+    let bare = url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+    (scheme && bare).then_some(url)
 }
 
 /// Parses a positive duration written with a unit: `30s`, `15m`, `1h`, `7d`,

@@ -55,6 +55,10 @@ pub enum AppError {
     /// A valid bearer token whose holder may not do this.
     #[error("insufficient scope: {0}")]
     InsufficientScope(&'static str),
+    /// An app's token whose scope does not allow this route: the scope it
+    /// would need, or `None` where no app's token may go.
+    #[error("an app's token lacks the scope {0:?}")]
+    AppScope(Option<&'static str>),
     /// An action that takes a recently proven session, from one that is not.
     #[error("reauthentication required")]
     ReauthRequired,
@@ -180,6 +184,14 @@ impl AppError {
                 ErrorBody::new(C::InvalidGrant, classboard::api::ENDED_FOR_SAFETY)
             }
             Self::InsufficientScope(why) => ErrorBody::new(C::Forbidden, *why),
+            Self::AppScope(Some(scope)) => ErrorBody::new(
+                C::Forbidden,
+                format!("This app's token does not allow this: it needs the scope {scope}."),
+            ),
+            Self::AppScope(None) => ErrorBody::new(
+                C::Forbidden,
+                "An app's token cannot be used here: this is the person's own.",
+            ),
             Self::ReauthRequired => ErrorBody::new(
                 C::ReauthRequired,
                 "Confirm it is you first (POST /api/account/reauth): this takes a recently proven session.",
@@ -246,9 +258,12 @@ impl AppError {
             Self::InvalidToken(why) => Some(format!(
                 r#"Bearer realm="api", error="invalid_token", error_description="{why}""#
             )),
-            Self::InsufficientScope(_) => {
+            Self::InsufficientScope(_) | Self::AppScope(None) => {
                 Some(r#"Bearer realm="api", error="insufficient_scope""#.into())
             }
+            Self::AppScope(Some(scope)) => Some(format!(
+                r#"Bearer realm="api", error="insufficient_scope", scope="{scope}""#
+            )),
             _ => None,
         }
     }

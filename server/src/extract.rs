@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use crate::{
     AppError,
     auth::{jwt::TokenError, limits::RequesterNet, proof::Caller},
+    provider::scopes,
     state::AppState,
     store::rows::Origin,
 };
@@ -147,6 +148,11 @@ pub struct AuthUser {
     pub role: Role,
     /// The session the token was issued for.
     pub session_id: String,
+    /// When the session's holder signed in (seconds).
+    pub auth_time: u64,
+    /// The app the token was issued to, with the scope it was allowed;
+    /// `None` for the board's own tokens.
+    pub app: Option<(String, String)>,
 }
 
 impl AuthUser {
@@ -196,12 +202,51 @@ impl FromRequestParts<AppState> for AuthUser {
         if state.revocations.is_revoked(&claims.sid) {
             return Err(AppError::InvalidToken(TokenError::Revoked));
         }
+        let app = match (claims.client_id, claims.scope) {
+            (None, _) => None,
+            (Some(client_id), scope) => {
+                let scope = scope.unwrap_or_default();
+                // An app reaches only the routes its scope names; every
+                // other route is the person's own.
+                let path = parts
+                    .extensions
+                    .get::<axum::extract::MatchedPath>()
+                    .map(axum::extract::MatchedPath::as_str)
+                    .unwrap_or_default();
+                match scopes::needed_for(&parts.method, path) {
+                    Some(needed) if scopes::has(&scope, needed) => {}
+                    needed => return Err(AppError::AppScope(needed)),
+                }
+                Some((client_id, scope))
+            }
+        };
         Ok(Self {
             id: claims.sub,
             username: claims.username,
             role: claims.role,
             session_id: claims.sid,
+            auth_time: claims.auth_time,
+            app,
         })
+    }
+}
+
+/// A bearer token when one is sent, else nobody (pages that anyone may
+/// open, and that say more to a signed-in person). A token sent but not
+/// valid is refused as it is everywhere, so that the page refreshes it.
+impl axum::extract::OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -32,7 +32,7 @@ use crate::{
     config::{JwtAlg, SiteConfig},
     mail::{Mailer, Transport},
     profiles,
-    provider::clients::Registry,
+    provider::{authorization::Authorizations, clients::Registry, tokens::TokenIssuer},
     secret,
     state::{AppState, Shared},
     store, telemetry,
@@ -146,6 +146,23 @@ impl Application {
         mailer.spawn_sender(Transport::from_config(&config).map_err(StartupError::Mail)?);
         let email_tokens = EmailTokens::new(secret.expose_secret().as_bytes());
         let clients = Registry::new(db.clone(), secret.expose_secret().as_bytes());
+        let issuer = issuer(config.issuer.as_ref().unwrap_or(&public_url));
+        keys.set_app_issuer(&issuer);
+        let authorizations =
+            Authorizations::new(db.clone(), &issuer, config.authorization_code_ttl);
+        let grants = Sessions::for_apps(
+            db.clone(),
+            sessions.policy(),
+            secret.expose_secret().as_bytes(),
+        );
+        let tokens = TokenIssuer::new(
+            db.clone(),
+            keys.clone(),
+            &issuer,
+            secret.expose_secret().as_bytes(),
+            (grants, config.limits.app_refreshes_per_ip),
+            revocations.clone(),
+        );
         let proof = Prover::new(
             db.clone(),
             (second_factors.clone(), passkeys.clone()),
@@ -170,6 +187,8 @@ impl Application {
             mailer,
             email_tokens,
             clients,
+            authorizations,
+            tokens,
         });
         Ok(Self {
             listener,
@@ -442,6 +461,11 @@ fn first_key(config: &Config, secret: &SecretString) -> Result<FirstKey, Startup
 /// sessions that ended more than an hour after the last of their access
 /// tokens could expire (revocation no longer needs them; their spent refresh
 /// tokens go too), and security events older than `AUDIT_RETENTION`.
+/// The issuer as apps compare it: the address without a trailing slash.
+fn issuer(url: &url::Url) -> String {
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
 fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
     let longest = config.limits.longest_window();
     let sessions_kept = config.access_token_ttl
@@ -470,6 +494,11 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             }
             if let Err(e) = store::email_tokens::prune(&db, store::now_ms()).await {
                 tracing::error!(error = %e, "cannot prune expired mailed tokens");
+            }
+            // A code is kept as long as an ended session, so that a late
+            // second use is still caught as one.
+            if let Err(e) = store::grants::prune(&db, store::now_ms(), ended_before).await {
+                tracing::error!(error = %e, "cannot prune authorization requests and codes");
             }
             // A deleted account's row goes when its sessions would.
             if let Err(e) = store::users::prune_deleted(&db, ended_before).await {

@@ -23,7 +23,7 @@ use crate::{
     config::RateLimit,
     mail::Mailer,
     profiles,
-    provider::clients::Registry,
+    provider::{authorization::Authorizations, clients::Registry, tokens::TokenIssuer},
     store,
 };
 
@@ -60,6 +60,10 @@ pub struct Shared {
     pub email_tokens: EmailTokens,
     /// The apps (OAuth clients) registered here.
     pub clients: Registry,
+    /// The authorization endpoint's requests and codes.
+    pub authorizations: Authorizations,
+    /// The token endpoint.
+    pub tokens: TokenIssuer,
 }
 
 impl AppState {

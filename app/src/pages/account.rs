@@ -91,6 +91,13 @@ fn AccountDetails() -> impl IntoView {
         <TwoStepOnDemand/>
         <PasskeysOnDemand/>
         <OnDemand
+            id="apps-heading"
+            title="Apps with access"
+            summary=Signal::stored("Apps you allowed to sign you in with this account, and what each may do.")
+            button=Signal::stored("Show apps with access")
+            which=Section::Apps
+        />
+        <OnDemand
             id="activity-heading"
             title="Recent activity"
             summary=Signal::stored("Sign-ins and changes to your account's security: what, when, from where and on which device.")
@@ -314,6 +321,7 @@ pub(crate) enum Section {
     TwoStep,
     Passkeys,
     Activity,
+    Apps,
     /// The admin console (`/admin`), whose code arrives the same way.
     Admin,
 }
@@ -328,6 +336,7 @@ pub(crate) fn section(which: Section) -> ViewFn {
         Section::TwoStep => ViewFn::from(|| view! { <crate::pages::two_step::TwoStepSignIn/> }),
         Section::Passkeys => ViewFn::from(|| view! { <crate::pages::passkeys::Passkeys/> }),
         Section::Activity => ViewFn::from(|| view! { <crate::pages::activity::RecentActivity/> }),
+        Section::Apps => ViewFn::from(|| view! { <crate::pages::apps::AppsWithAccess/> }),
         Section::Admin => ViewFn::from(|| view! { <crate::pages::admin::AdminGate/> }),
     }
 }

@@ -4,6 +4,8 @@
 pub mod account;
 pub mod activity;
 pub mod admin;
+pub mod apps;
+pub mod authorize;
 pub mod confirm;
 pub mod email_tokens;
 pub mod grades;

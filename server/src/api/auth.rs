@@ -543,11 +543,12 @@ pub async fn logout(
         && let Some((session_id, user_id)) = state.sessions.unrevoked_session_of(&token).await?
     {
         let event = Event::new(EventKind::Logout, &user_id, &origin).session(&session_id);
-        state
+        // The session, and the apps' grants it signed in.
+        let ended = state
             .sessions
             .revoke(&session_id, Reason::Logout, &event)
             .await?;
-        state.revocations.insert([&session_id]);
+        state.revocations.insert(&ended);
     }
     Ok(no_content_clearing_cookie(&state, &headers))
 }
@@ -636,10 +637,11 @@ pub async fn revoke_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let event = Event::new(EventKind::SessionRevoked, &user.id, &origin).session(&id);
-    if !state.sessions.revoke_own(&user.id, &id, &event).await? {
+    let ended = state.sessions.revoke_own(&user.id, &id, &event).await?;
+    if ended.is_empty() {
         return Err(AppError::NotFound);
     }
-    state.revocations.insert([&id]);
+    state.revocations.insert(&ended);
     Ok(StatusCode::NO_CONTENT)
 }
 

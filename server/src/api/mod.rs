@@ -14,6 +14,7 @@ pub mod clients;
 pub mod gate;
 pub mod grades;
 pub mod lifecycle;
+pub mod oauth;
 pub mod openapi;
 pub mod passkeys;
 pub mod posts;
@@ -37,7 +38,12 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(crate::health::healthz))
         .routes(routes!(crate::health::readyz))
         .routes(routes!(auth::jwks))
+        .routes(routes!(oauth::openid_configuration))
+        .routes(routes!(oauth::authorization_server))
         .split_for_parts();
+    // The authorization endpoint answers browsers with redirects, not JSON:
+    // discovery names it, the OpenAPI document does not.
+    let site = site.route(oauth::AUTHORIZE, axum::routing::get(oauth::authorize));
     (site.merge(finish(api)), document.merge_from(api_document))
 }
 
@@ -114,6 +120,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(clients::remove))
         .routes(routes!(clients::rotate_secret))
         .routes(routes!(audit::all))
+        .routes(routes!(oauth::authorization))
+        .routes(routes!(oauth::decide))
+        .routes(routes!(oauth::apps_with_access))
+        .routes(routes!(oauth::withdraw_app))
+        // Outside `/api`, but read through the same gate.
+        .routes(routes!(oauth::token))
+        .routes(routes!(oauth::userinfo, oauth::userinfo_post))
+        .routes(routes!(oauth::revoke))
+        .routes(routes!(oauth::introspect))
 }
 
 /// What every route under `/api` shares: unknown addresses and methods

@@ -45,6 +45,9 @@ pub struct Claims {
     /// The session (refresh-token family) the token was issued for.
     pub sid: String,
     pub role: Role,
+    /// Absent from an app's token whose scope allows neither `profile`
+    /// nor `posts:write`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub username: String,
     /// How the session's holder signed in (RFC 8176 values). Absent from
     /// tokens of earlier versions, which were all password sign-ins.
@@ -54,6 +57,14 @@ pub struct Claims {
     /// earlier versions.
     #[serde(default)]
     pub auth_time: u64,
+    /// The app the token was issued to (RFC 9068 §2.2); absent from the
+    /// board's own tokens, whose rights are their role's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// What the person allowed the app (space-separated); the API refuses
+    /// an app's token anything its scope does not name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Why a presented access token was refused. The `Display` text is safe to
@@ -168,7 +179,9 @@ impl Key {
         let mut validation = Validation::new(alg);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
-        validation.set_issuer(&[ISSUER]);
+        // The issuer depends on whom the token was issued to (the board's
+        // own tokens name `ISSUER`, an app's the provider's issuer): checked
+        // after decoding, in `Keys::verify_with`.
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         Self {
@@ -188,6 +201,34 @@ impl Key {
     /// The public half as a JWK (`None` for HS256, which publishes nothing).
     pub fn public_jwk(&self) -> Option<&Jwk> {
         self.jwk.as_ref()
+    }
+}
+
+/// What a key of the ring signs. Every key verifies the tokens it signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// Access tokens, the board's own (`JWT_ALG`) and, when that algorithm
+    /// is asymmetric, the apps'.
+    Access,
+    /// ID tokens (RS256, which every OpenID relying party supports), and
+    /// the apps' access tokens when `JWT_ALG` is HS256: an app's token must
+    /// be verifiable by anyone with the JWKS.
+    Id,
+}
+
+impl Purpose {
+    pub const ALL: [Self; 2] = [Self::Access, Self::Id];
+
+    /// As the `signing_keys` table stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Id => "id",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == stored)
     }
 }
 
@@ -212,6 +253,9 @@ pub struct Keys {
     current_at: std::sync::atomic::AtomicU64,
     watched: std::sync::atomic::AtomicBool,
     started: std::time::Instant,
+    /// The provider's issuer, which the apps' tokens name (set once at
+    /// start; until then no app token verifies).
+    app_issuer: std::sync::OnceLock<String>,
 }
 
 /// How long a watched ring may go unread before this process stops
@@ -220,10 +264,15 @@ pub const RING_STALE_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct Ring {
-    /// The kid of the key that signs, if any.
+    /// The kid of the key that signs access tokens, if any.
     active: Option<String>,
+    /// The kid of the key that signs ID tokens, if any.
+    active_id: Option<String>,
     keys: HashMap<String, Key>,
     jwks: JwkSet,
+    /// The kids of the ID keys: what they signed is an app's, never a
+    /// board token.
+    id_kids: std::collections::HashSet<String>,
     /// Tokens these keys verified lately. A new ring starts with none, so a
     /// key taken out of the ring verifies nothing more from here either.
     verified: Verified,
@@ -289,7 +338,13 @@ impl Keys {
             current_at: std::sync::atomic::AtomicU64::new(0),
             watched: std::sync::atomic::AtomicBool::new(false),
             started: std::time::Instant::now(),
+            app_issuer: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the provider's issuer (once; a second call changes nothing).
+    pub fn set_app_issuer(&self, issuer: &str) {
+        let _ = self.app_issuer.set(issuer.to_owned());
     }
 
     /// The ring was just read from the database, whether or not it changed.
@@ -316,7 +371,7 @@ impl Keys {
     /// A ring of one key, active.
     pub fn single(key: Key, ttl: Duration) -> Self {
         let keys = Self::new(ttl);
-        keys.replace(vec![(key, KeyState::Active)]);
+        keys.replace(vec![(key, KeyState::Active, Purpose::Access)]);
         keys
     }
 
@@ -325,20 +380,32 @@ impl Keys {
         Self::single(Key::hs256(secret), ttl)
     }
 
-    /// Replaces the ring. The first active key signs.
-    pub fn replace(&self, keys: Vec<(Key, KeyState)>) {
-        let active = keys
+    /// Replaces the ring. The first active key of each purpose signs.
+    pub fn replace(&self, keys: Vec<(Key, KeyState, Purpose)>) {
+        let active = |purpose| {
+            keys.iter()
+                .find(|(_, state, p)| *state == KeyState::Active && *p == purpose)
+                .map(|(key, _, _)| key.kid.clone())
+        };
+        let (active, active_id) = (active(Purpose::Access), active(Purpose::Id));
+        let id_kids = keys
             .iter()
-            .find(|(_, state)| *state == KeyState::Active)
-            .map(|(key, _)| key.kid.clone());
+            .filter(|(_, _, p)| *p == Purpose::Id)
+            .map(|(key, _, _)| key.kid.clone())
+            .collect();
         let jwks = JwkSet {
-            keys: keys.iter().filter_map(|(key, _)| key.jwk.clone()).collect(),
+            keys: keys
+                .iter()
+                .filter_map(|(key, _, _)| key.jwk.clone())
+                .collect(),
         };
         let ring = Ring {
             active,
+            active_id,
+            id_kids,
             keys: keys
                 .into_iter()
-                .map(|(key, _)| (key.kid.clone(), key))
+                .map(|(key, _, _)| (key.kid.clone(), key))
                 .collect(),
             jwks,
             verified: Verified::default(),
@@ -415,6 +482,8 @@ impl Keys {
             username: username.into(),
             amr: amr.to_vec(),
             auth_time,
+            client_id: None,
+            scope: None,
         };
         let mut header = Header::new(key.alg);
         header.typ = Some(TOKEN_TYPE.into());
@@ -423,19 +492,73 @@ impl Keys {
             .expect("a loaded key signs any claims"))
     }
 
+    /// Signs an app's access token (RFC 9068) with claims made here from
+    /// `claims` (whose `iss`, `aud`, `exp`, `iat` and `jti` are set here):
+    /// by the access key when it is asymmetric, else by the ID key, so that
+    /// anyone holding the JWKS can verify it. Returns it with its lifetime.
+    pub fn issue_for_app(&self, mut claims: Claims) -> Result<(String, u64), NoSigningKey> {
+        let ring = self.ring();
+        let access = ring.active.as_ref().and_then(|kid| ring.keys.get(kid));
+        let key = match access {
+            Some(key) if key.alg != Algorithm::HS256 => key,
+            _ => ring.id_key().ok_or(NoSigningKey)?,
+        };
+        let iat = unix_now();
+        claims.iss = self.app_issuer.get().ok_or(NoSigningKey)?.clone();
+        claims.aud = AUDIENCE.into();
+        claims.iat = iat;
+        claims.exp = iat + self.ttl.as_secs();
+        claims.jti = uuid::Uuid::new_v4().to_string();
+        let mut header = Header::new(key.alg);
+        header.typ = Some(TOKEN_TYPE.into());
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+            .expect("a loaded key signs any claims");
+        Ok((token, self.ttl.as_secs()))
+    }
+
+    /// Signs `claims` as a JWT of type `typ` with the ID key (ID tokens,
+    /// logout tokens). Returns the token and the algorithm, which `at_hash`
+    /// depends on.
+    pub fn sign_with_id_key(
+        &self,
+        typ: &str,
+        claims: &impl Serialize,
+    ) -> Result<String, NoSigningKey> {
+        // Access tokens are made by `issue` and `issue_for_app` only.
+        assert_ne!(typ, TOKEN_TYPE, "the ID key signs no access token this way");
+        let ring = self.ring();
+        let key = ring.id_key().ok_or(NoSigningKey)?;
+        let mut header = Header::new(key.alg);
+        header.typ = Some(typ.into());
+        header.kid = Some(key.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &key.encoding)
+            .expect("a loaded key signs any claims"))
+    }
+
+    /// Whether an ID key is active and the provider's issuer known: the
+    /// provider can answer.
+    pub fn has_id_key(&self) -> bool {
+        self.ring().id_key().is_some() && self.app_issuer.get().is_some()
+    }
+
     /// Verifies everything about `token` that needs no database.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let ring = self.ring();
         if let Some(claims) = ring.verified.get(token, unix_now()) {
             return Ok(claims);
         }
-        let claims = Self::verify_with(&ring, token)?;
+        let claims = Self::verify_with(&ring, token, self.app_issuer.get())?;
         ring.verified.keep(token, &claims);
         Ok(claims)
     }
 
     /// [`Keys::verify`] by the library, every check made.
-    fn verify_with(ring: &Ring, token: &str) -> Result<Claims, TokenError> {
+    fn verify_with(
+        ring: &Ring,
+        token: &str,
+        app_issuer: Option<&String>,
+    ) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let Some(key) = header.kid.as_deref().and_then(|kid| ring.keys.get(kid)) else {
             return Err(TokenError::UnknownKey);
@@ -468,7 +591,21 @@ impl Keys {
                     _ => TokenError::Malformed,
                 }
             })?;
+        let issuer_known = match data.claims.client_id {
+            // A board token is never signed by an ID key.
+            None => data.claims.iss == ISSUER && !ring.id_kids.contains(&key.kid),
+            Some(_) => Some(&data.claims.iss) == app_issuer,
+        };
+        if !issuer_known {
+            return Err(TokenError::WrongIssuerOrAudience);
+        }
         Ok(data.claims)
+    }
+}
+
+impl Ring {
+    fn id_key(&self) -> Option<&Key> {
+        self.active_id.as_ref().and_then(|kid| self.keys.get(kid))
     }
 }
 
@@ -609,6 +746,7 @@ mod tests {
         keys.replace(vec![(
             Key::hs256(b"the-next-secret-the-next-secret-0123"),
             KeyState::Active,
+            Purpose::Access,
         )]);
         assert_eq!(keys.verify(&token), Err(TokenError::UnknownKey));
     }
@@ -629,6 +767,8 @@ mod tests {
             username: "ada".into(),
             amr: vec![],
             auth_time: 0,
+            client_id: None,
+            scope: None,
         };
         kept.keep("a", &claims(1_000, None));
         assert!(
@@ -678,6 +818,8 @@ mod tests {
             username: "ada".into(),
             amr: vec!["pwd".into()],
             auth_time: now - 100,
+            client_id: None,
+            scope: None,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.into());

@@ -20,7 +20,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    auth::jwt::{Key, KeyError, KeyState, Keys, LEEWAY_SECS, new_ed25519_pem},
+    auth::jwt::{Key, KeyError, KeyState, Keys, LEEWAY_SECS, Purpose, new_ed25519_pem},
     auth::revocation::CLOCK_SKEW_MARGIN,
     auth::sealing::Sealer,
     config::JwtAlg,
@@ -56,6 +56,15 @@ pub struct KeyPolicy {
 }
 
 impl KeyPolicy {
+    /// The algorithm of new keys of `purpose`: `JWT_ALG` for access
+    /// tokens, RS256 for ID tokens.
+    fn alg_for(&self, purpose: Purpose) -> JwtAlg {
+        match purpose {
+            Purpose::Access => self.alg,
+            Purpose::Id => JwtAlg::RS256,
+        }
+    }
+
     fn lead_for(&self, alg: JwtAlg) -> Duration {
         match alg {
             JwtAlg::HS256 => Duration::ZERO,
@@ -128,7 +137,7 @@ impl KeyRing {
         if stored::all(&ring.db).await?.is_empty() {
             let (key, alg, private) = first.into_key()?;
             let now = now_ms();
-            let row = ring.row(&key, alg, &private, "active", now, now);
+            let row = ring.row(&key, (alg, Purpose::Access), &private, "active", now, now);
             if stored::seed(&ring.db, &row).await? {
                 tracing::info!(kid = key.kid(), alg = %alg, "signing keys: the ring begins with the current key");
             }
@@ -174,8 +183,12 @@ impl KeyRing {
                 "retired" => KeyState::Retired,
                 _ => continue,
             };
+            let Some(purpose) = Purpose::parse(&row.purpose) else {
+                tracing::error!(kid = %row.kid, purpose = %row.purpose, "signing keys: a key has an unknown purpose");
+                continue;
+            };
             match self.load(row) {
-                Ok(key) => keys.push((key, state)),
+                Ok(key) => keys.push((key, state, purpose)),
                 Err(e) if strict => return Err(e),
                 // One unreadable key must not take the others down with it.
                 Err(e) => tracing::error!(error = %e, "signing keys: a key cannot be loaded"),
@@ -200,19 +213,39 @@ impl KeyRing {
         let now = now_ms();
         let ended_before = now - ms(self.policy.verifies_for());
         stored::maintain(&self.db, now, ended_before).await?;
+        let rows = stored::all(&self.db).await?;
+        if !rows.iter().any(|row| row.purpose == Purpose::Id.as_str()) {
+            self.seed_id_key(now).await?;
+        }
         if let Some(every) = self.policy.rotation {
-            let rows = stored::all(&self.db).await?;
-            let active_since = rows
-                .iter()
-                .find(|row| row.state == "active")
-                .map(|row| row.activates_at);
-            let pending = rows.iter().any(|row| row.state == "published");
-            if !pending && active_since.is_none_or(|since| now - since >= ms(every)) {
-                let kid = self.publish(now, Some(ms(every))).await?;
-                if let Some(kid) = kid {
-                    tracing::info!(%kid, "signing keys: rotated on schedule");
+            for purpose in Purpose::ALL {
+                let mine = || rows.iter().filter(|row| row.purpose == purpose.as_str());
+                let active_since = mine()
+                    .find(|row| row.state == "active")
+                    .map(|row| row.activates_at);
+                let pending = mine().any(|row| row.state == "published");
+                if !pending && active_since.is_none_or(|since| now - since >= ms(every)) {
+                    let kid = self.publish(purpose, now, Some(ms(every))).await?;
+                    if let Some(kid) = kid {
+                        tracing::info!(%kid, purpose = purpose.as_str(), "signing keys: rotated on schedule");
+                    }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The ring's first ID key, active at once: no app can hold an ID token
+    /// before it, so there is nothing to publish it ahead of. Generating an
+    /// RSA key takes a while, off the runtime's threads.
+    async fn seed_id_key(&self, now: i64) -> Result<(), RingError> {
+        let alg = self.policy.alg_for(Purpose::Id);
+        let (key, private) = tokio::task::spawn_blocking(move || generate(alg))
+            .await
+            .map_err(|e| RingError::Generate(e.to_string()))??;
+        let row = self.row(&key, (alg, Purpose::Id), &private, "active", now, now);
+        if stored::seed(&self.db, &row).await? {
+            tracing::info!(kid = key.kid(), "signing keys: the first key for ID tokens");
         }
         Ok(())
     }
@@ -220,7 +253,7 @@ impl KeyRing {
     /// Publishes a new key of the configured algorithm, to sign after the
     /// publish lead (at once for HS256). Returns its kid.
     pub async fn rotate(&self) -> Result<String, RingError> {
-        let kid = self.publish(now_ms(), None).await?;
+        let kid = self.publish(Purpose::Access, now_ms(), None).await?;
         self.reload().await?;
         kid.ok_or_else(|| RingError::Generate("a rotation was refused".into()))
     }
@@ -230,9 +263,16 @@ impl KeyRing {
     pub async fn revoke(&self, kid: &str) -> Result<Revoked, RingError> {
         // The replacement is made first, so that revoking the active key and
         // activating the next are one transaction: no moment without a key.
-        let (key, alg, private) = self.generate()?;
+        let purpose = stored::all(&self.db)
+            .await?
+            .iter()
+            .find(|row| row.kid == kid)
+            .and_then(|row| Purpose::parse(&row.purpose))
+            .ok_or_else(|| RingError::NoSuchKey(kid.to_owned()))?;
+        let alg = self.policy.alg_for(purpose);
+        let (key, private) = generate(alg)?;
         let now = now_ms();
-        let replacement = self.row(&key, alg, &private, "published", now, now);
+        let replacement = self.row(&key, (alg, purpose), &private, "published", now, now);
         let outcome = match stored::revoke(&self.db, kid, now, &replacement)
             .await?
             .as_deref()
@@ -261,14 +301,30 @@ impl KeyRing {
         });
     }
 
-    /// Generates and publishes a key to sign at `now` + the lead. A
-    /// scheduled rotation (`every`: its interval, ms) adds none when it finds
-    /// a key already waiting, or an active key younger than the interval,
-    /// under the ring's lock: another instance rotated first.
-    async fn publish(&self, now: i64, every: Option<i64>) -> Result<Option<String>, RingError> {
-        let (key, alg, private) = self.generate()?;
+    /// Generates and publishes a key of `purpose` to sign at `now` + the
+    /// lead. A scheduled rotation (`every`: its interval, ms) adds none when
+    /// it finds a key of that purpose already waiting, or an active one
+    /// younger than the interval, under the ring's lock: another instance
+    /// rotated first.
+    async fn publish(
+        &self,
+        purpose: Purpose,
+        now: i64,
+        every: Option<i64>,
+    ) -> Result<Option<String>, RingError> {
+        let alg = self.policy.alg_for(purpose);
+        let (key, private) = tokio::task::spawn_blocking(move || generate(alg))
+            .await
+            .map_err(|e| RingError::Generate(e.to_string()))??;
         let activates_at = now + ms(self.policy.lead_for(alg));
-        let row = self.row(&key, alg, &private, "published", now, activates_at);
+        let row = self.row(
+            &key,
+            (alg, purpose),
+            &private,
+            "published",
+            now,
+            activates_at,
+        );
         let added = match every {
             Some(every) => stored::publish_scheduled(&self.db, &row, now, every).await?,
             None => stored::publish(&self.db, &row, now, false).await?,
@@ -276,26 +332,11 @@ impl KeyRing {
         Ok(added.then(|| key.kid().to_owned()))
     }
 
-    /// A new key of the configured algorithm, and its private half.
-    fn generate(&self) -> Result<(Key, JwtAlg, Vec<u8>), RingError> {
-        let alg = self.policy.alg;
-        let private = match alg {
-            JwtAlg::HS256 => {
-                let mut secret = vec![0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-                secret
-            }
-            JwtAlg::EdDSA => new_ed25519_pem(),
-            JwtAlg::RS256 => new_rsa_pem()?,
-        };
-        Ok((decode(alg, &private, "a new key")?, alg, private))
-    }
-
     /// The row that stores `key`.
     fn row(
         &self,
         key: &Key,
-        alg: JwtAlg,
+        (alg, purpose): (JwtAlg, Purpose),
         private: &[u8],
         state: &str,
         now: i64,
@@ -312,6 +353,7 @@ impl KeyRing {
             public_jwk: key
                 .public_jwk()
                 .and_then(|jwk| serde_json::to_string(jwk).ok()),
+            purpose: purpose.as_str().to_owned(),
         }
     }
 
@@ -332,6 +374,20 @@ impl KeyRing {
     }
 }
 
+/// A new key of `alg`, and its private half.
+fn generate(alg: JwtAlg) -> Result<(Key, Vec<u8>), RingError> {
+    let private = match alg {
+        JwtAlg::HS256 => {
+            let mut secret = vec![0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+            secret
+        }
+        JwtAlg::EdDSA => new_ed25519_pem(),
+        JwtAlg::RS256 => new_rsa_pem()?,
+    };
+    Ok((decode(alg, &private, "a new key")?, private))
+}
+
 /// The key the ring begins with when it is empty: the one this server
 /// signed with before the ring existed, or a new one.
 pub enum FirstKey {
@@ -349,13 +405,10 @@ impl FirstKey {
         let (alg, private) = match self {
             Self::Secret(secret) => (JwtAlg::HS256, secret),
             Self::Pem(alg, pem) => (alg, pem),
-            Self::New(JwtAlg::HS256) => {
-                let mut secret = vec![0u8; 32];
-                rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
-                (JwtAlg::HS256, secret)
+            Self::New(alg) => {
+                let (key, private) = generate(alg)?;
+                return Ok((key, alg, private));
             }
-            Self::New(JwtAlg::EdDSA) => (JwtAlg::EdDSA, new_ed25519_pem()),
-            Self::New(JwtAlg::RS256) => (JwtAlg::RS256, new_rsa_pem()?),
         };
         Ok((decode(alg, &private, "the first key")?, alg, private))
     }

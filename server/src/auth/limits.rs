@@ -143,6 +143,22 @@ impl Key {
         }
     }
 
+    /// Failed authentications of one app (by the `client_id` given) from
+    /// one network, at the provider's endpoints.
+    pub fn client_failures_from(client_id: &str, net: RequesterNet) -> Self {
+        Self::new("fail_client", &[client_id, &net.to_string()])
+    }
+
+    /// Failed app authentications from one network, whichever app.
+    pub fn client_failures(net: RequesterNet) -> Self {
+        Self::new("fail_client_ip", &[&net.to_string()])
+    }
+
+    /// One app's refreshes from one network.
+    pub fn app_refreshes(client_id: &str, net: RequesterNet) -> Self {
+        Self::new("app_refresh", &[client_id, &net.to_string()])
+    }
+
     /// Password-reset requests for one address (lower-cased).
     pub fn password_resets(email: &str) -> Self {
         Self::new("reset", &[email])

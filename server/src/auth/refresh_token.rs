@@ -56,6 +56,16 @@ impl TokenKeys {
         }
     }
 
+    /// The keys of the apps' refresh tokens, each with labels of its own:
+    /// an app's token is junk to the board's refresh endpoint, and the
+    /// board's to the token endpoint, before any query.
+    pub fn derive_for_apps(secret: &[u8]) -> Self {
+        Self {
+            tag: super::derive_key(secret, b"classboard app refresh-token tag key"),
+            successor: super::derive_key(secret, b"classboard app refresh-token successor key"),
+        }
+    }
+
     /// A new token: 256 bits from the OS's CSPRNG, then its tag.
     pub fn mint(&self) -> String {
         let mut body = [0u8; BODY];

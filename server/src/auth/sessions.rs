@@ -266,6 +266,42 @@ impl Sessions {
         }
     }
 
+    /// The apps' grants (see `provider::tokens`): the same rotation, reuse
+    /// detection and grace, under refresh-token keys of their own, and no
+    /// untagged tokens (apps never had any).
+    pub fn for_apps(db: Db, policy: Policy, secret: &[u8]) -> Self {
+        Self {
+            db,
+            policy,
+            tokens: TokenKeys::derive_for_apps(secret),
+            untagged_until: 0,
+        }
+    }
+
+    /// The state of `presented` if it is a live token of a live session
+    /// (for introspection): unspent, unexpired, not revoked.
+    pub async fn live_token(&self, presented: &str) -> Result<Option<TokenState>, sqlx::Error> {
+        if !self.may_exist(presented) {
+            return Ok(None);
+        }
+        let now = now_ms();
+        Ok(
+            stored::token_state(&self.db, &refresh_token::hash(presented), now)
+                .await?
+                .filter(|t| {
+                    t.spent_at.is_none()
+                        && t.revoked_at.is_none()
+                        && t.expires_at > now
+                        && t.session_end > now
+                }),
+        )
+    }
+
+    /// A new refresh token (for a grant that starts elsewhere).
+    pub fn mint_token(&self) -> String {
+        self.tokens.mint()
+    }
+
     /// Accepts untagged tokens of earlier versions for as long as a family
     /// started before this database minted tagged ones can live (read from
     /// the database, where a migration recorded that moment).
@@ -478,31 +514,32 @@ impl Sessions {
         stored::unrevoked_session_of(&self.db, &refresh_token::hash(presented)).await
     }
 
-    /// Ends one session, recording `event` if it was live. Returns whether
-    /// it was.
+    /// Ends one session, recording `event` if it was live. Returns the
+    /// sessions ended: it and the apps' grants it signed in (none when it
+    /// had ended already).
     pub async fn revoke(
         &self,
         session_id: &str,
         reason: Reason,
         event: &Event<'_>,
-    ) -> Result<bool, sqlx::Error> {
-        let ended = stored::revoke(&self.db, Filter::One(session_id), reason, Some(event)).await?;
-        Ok(!ended.is_empty())
+    ) -> Result<Vec<String>, sqlx::Error> {
+        stored::revoke(&self.db, Filter::One(session_id), reason, Some(event)).await
     }
 
-    /// Ends one of `user_id`'s sessions, recording `event`; `false` if no
-    /// such live session is theirs. An id that names none is answered by a
+    /// Ends one of `user_id`'s sessions, recording `event`; returns the
+    /// sessions ended as [`Self::revoke`] does, none if no such live
+    /// session is theirs. An id that names none is answered by a
     /// read, without a lock.
     pub async fn revoke_own(
         &self,
         user_id: &str,
         session_id: &str,
         event: &Event<'_>,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Vec<String>, sqlx::Error> {
         if !stored::is_live_and_owned(&self.db, user_id, session_id, now_ms()).await? {
-            return Ok(false);
+            return Ok(Vec::new());
         }
-        let ended = stored::revoke(
+        stored::revoke(
             &self.db,
             Filter::Owned {
                 user_id,
@@ -511,8 +548,7 @@ impl Sessions {
             Reason::Revoked,
             Some(event),
         )
-        .await?;
-        Ok(!ended.is_empty())
+        .await
     }
 
     /// Ends every live session of `user_id`, recording `event` if any

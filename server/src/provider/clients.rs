@@ -359,6 +359,37 @@ fn loopback(url: &Url) -> bool {
     }
 }
 
+/// Whether a redirect URI `asked` in a request is the `registered` one:
+/// character for character, except that a native app's loopback address
+/// (`http` on an IP literal 127.0.0.1 or `[::1]`) may name any port, since
+/// the app listens on whatever port the system gives it (RFC 8252 §7.3).
+/// The rest of it (scheme, host, path, query) must still be the same.
+pub fn redirect_matches(registered: &str, asked: &str) -> bool {
+    if registered == asked {
+        return true;
+    }
+    let (Ok(registered), Ok(asked)) = (Url::parse(registered), Url::parse(asked)) else {
+        return false;
+    };
+    let loopback_ip = |url: &Url| {
+        url.scheme() == "http"
+            && match url.host() {
+                Some(Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            }
+    };
+    if !loopback_ip(&registered) || !loopback_ip(&asked) || asked.as_str().len() > MAX_URI {
+        return false;
+    }
+    let mut asked_any_port = asked.clone();
+    let mut registered_any_port = registered.clone();
+    asked_any_port.set_port(None).is_ok()
+        && registered_any_port.set_port(None).is_ok()
+        && asked_any_port == registered_any_port
+        && asked.fragment().is_none()
+}
+
 /// Mints and hashes app secrets.
 #[derive(Clone)]
 pub struct Secrets {
@@ -569,6 +600,37 @@ fn about_app<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_matches_exactly_but_for_a_loopback_ip_port() {
+        let cb = "https://library.example/cb";
+        assert!(redirect_matches(cb, cb));
+        for other in [
+            "https://library.example/cb/",
+            "https://library.example/cb?x",
+            "https://library.example/CB",
+            "https://library.example:443/cb",
+            "https://library.example:8443/cb",
+        ] {
+            assert!(!redirect_matches(cb, other), "{other}");
+        }
+        let native = "http://127.0.0.1/cb";
+        assert!(redirect_matches(native, "http://127.0.0.1:51004/cb"));
+        assert!(redirect_matches(
+            "http://[::1]:8080/cb",
+            "http://[::1]:9/cb"
+        ));
+        assert!(
+            !redirect_matches(native, "http://127.0.0.2:51004/cb"),
+            "another host"
+        );
+        assert!(!redirect_matches(native, "http://127.0.0.1:51004/cb/x"));
+        assert!(!redirect_matches(native, "http://127.0.0.1:51004/cb#f"));
+        assert!(
+            !redirect_matches("http://localhost/cb", "http://localhost:51004/cb"),
+            "a name, not an address"
+        );
+    }
 
     fn app(redirect_uris: &[&str]) -> Registration {
         Registration {

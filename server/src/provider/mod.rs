@@ -2,4 +2,7 @@
 //! (OpenID Connect 1.0 on OAuth 2.1). It sits on the auth core (accounts,
 //! sessions, keys) and below the handlers; nothing here knows about HTTP.
 
+pub mod authorization;
 pub mod clients;
+pub mod scopes;
+pub mod tokens;

@@ -5,7 +5,11 @@
 
 use sqlx::FromRow;
 
-use super::{Db, in_tx, on, rows::Event, tx::Tx};
+use super::{
+    Db, in_tx, on,
+    rows::{Event, Reason},
+    tx::{Filter, Tx},
+};
 
 /// A registered app.
 #[derive(Debug, Clone, FromRow)]
@@ -119,7 +123,8 @@ pub async fn set_secret(
     })
 }
 
-/// Removes the app; `false` when there was none.
+/// Removes the app, ending every grant it holds (its codes and consents go
+/// with its row); `false` when there was none.
 pub async fn remove(db: &Db, id: &str, event: &Event<'_>) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
         let done = sqlx::query("DELETE FROM clients WHERE id = $1")
@@ -129,6 +134,8 @@ pub async fn remove(db: &Db, id: &str, event: &Event<'_>) -> Result<bool, sqlx::
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        tx.revoke_sessions(Filter::App(id), Reason::AppRemoved)
+            .await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(true)

@@ -8,20 +8,22 @@ use super::{Db, in_tx, on, rows::KeyRow, tx::Tx};
 /// Every key, newest first (revoked ones included, for `keys list`).
 pub async fn all(db: &Db) -> Result<Vec<KeyRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
-        "SELECT kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk
+        "SELECT kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk,
+                purpose
          FROM signing_keys ORDER BY created_at DESC, kid"
     )
     .fetch_all(pool)
     .await)
 }
 
-/// The first key of an empty ring (the key an earlier version signed with),
-/// active at once; does nothing when the ring has any key. Returns whether
-/// it was stored.
+/// The first key of a purpose (for access tokens, the key an earlier
+/// version signed with), active at once; does nothing when the ring has any
+/// key of its purpose, revoked ones included. Returns whether it was stored.
 pub async fn seed(db: &Db, key: &KeyRow) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
         tx.lock_ring().await?;
-        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+        let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE purpose = $1")
+            .bind(&key.purpose)
             .fetch_one(&mut *tx)
             .await?;
         if keys > 0 {
@@ -33,13 +35,12 @@ pub async fn seed(db: &Db, key: &KeyRow) -> Result<bool, sqlx::Error> {
     })
 }
 
-/// When the active key became active (ms), read under the ring's lock by
-/// the transaction of a scheduled rotation.
 /// Adds `key` as published, to start signing at its `activates_at`; when
 /// that is now or past, it is made the active key at once (the one active
 /// before is retired). With `unless_pending`, nothing is added when a
 /// published key is already waiting (an automatic rotation that another
-/// instance made first). Returns whether the key was added.
+/// instance made first). Each purpose rotates on its own: only keys of
+/// `key`'s purpose count. Returns whether the key was added.
 pub async fn publish(
     db: &Db,
     key: &KeyRow,
@@ -71,17 +72,19 @@ async fn publish_unless(
     in_tx!(db, |tx, _pg| {
         tx.lock_ring().await?;
         if unless_pending {
-            let pending: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE state = 'published'")
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM signing_keys WHERE state = 'published' AND purpose = $1",
+            )
+            .bind(&key.purpose)
+            .fetch_one(&mut *tx)
+            .await?;
             if pending > 0 {
                 return Ok(false);
             }
         }
         if let Some(every) = unless_younger_than
             && tx
-                .active_key_since()
+                .active_key_since(&key.purpose)
                 .await?
                 .is_some_and(|since| now - since < every)
         {

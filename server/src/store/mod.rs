@@ -66,6 +66,7 @@ pub mod clients;
 pub mod counters;
 pub mod email_tokens;
 pub mod grades;
+pub mod grants;
 pub mod keys;
 pub mod mfa;
 pub mod outbox;

@@ -28,6 +28,11 @@ pub enum Reason {
     AccountDeleted,
     /// An admin locked the account.
     Locked,
+    /// The app was removed, or the person withdrew its access.
+    AppRemoved,
+    /// An authorization code was used a second time: the grant of its
+    /// first use ends (RFC 6749 §4.1.2).
+    CodeReuse,
 }
 
 impl Reason {
@@ -44,6 +49,8 @@ impl Reason {
             Self::PasswordChange => "password_change",
             Self::AccountDeleted => "account_deleted",
             Self::Locked => "locked",
+            Self::AppRemoved => "app_removed",
+            Self::CodeReuse => "code_reuse",
         }
     }
 }
@@ -85,6 +92,8 @@ pub struct KeyRow {
     pub private_key: Vec<u8>,
     /// The public half as a JWK, for asymmetric keys.
     pub public_jwk: Option<String>,
+    /// `access` or `id` (see `auth::jwt::Purpose`).
+    pub purpose: String,
 }
 
 /// A role as stored (the CHECK constraint admits only the three roles).

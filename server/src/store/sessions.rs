@@ -538,7 +538,7 @@ pub async fn revoke(
 /// `$2`'s live sessions at `$1` (see [`revoking::FIND_OWNED`] for what
 /// live means), after the one used last at `$3` with id `$4`, at most `$5`.
 const LIST: &str = "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions
-     WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1
+     WHERE user_id = $2 AND client_id IS NULL AND revoked_at IS NULL AND expires_at > $1
        AND EXISTS (SELECT 1 FROM refresh_tokens t
                    WHERE t.session_id = sessions.id AND t.spent_at IS NULL
                      AND t.expires_at > $1)
@@ -601,11 +601,12 @@ mod tests {
 
     /// The sessions list and a revocation of one's own session count
     /// "live" alike: a session listed can be ended, and one that cannot be
-    /// ended is not listed.
+    /// ended is not listed. Neither is an app's grant, which is the
+    /// person's to withdraw as an app, not as a device.
     #[test]
     fn the_list_and_the_owned_revocation_mean_the_same_live() {
         let words = |statement: &str| statement.split_whitespace().collect::<Vec<_>>().join(" ");
-        let live = "revoked_at IS NULL AND expires_at > $1 AND EXISTS (SELECT 1 FROM refresh_tokens t \
+        let live = "client_id IS NULL AND revoked_at IS NULL AND expires_at > $1 AND EXISTS (SELECT 1 FROM refresh_tokens t \
                     WHERE t.session_id = sessions.id AND t.spent_at IS NULL AND t.expires_at > $1)";
         assert!(words(LIST).contains(&words(live)), "{LIST}");
         assert!(

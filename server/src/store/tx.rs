@@ -100,14 +100,15 @@ pub(crate) trait Tx {
     /// lock, so that two instances changing the ring at once take turns.
     async fn lock_ring(&mut self) -> Result<(), sqlx::Error>;
 
-    /// Since when the active signing key signs, if there is one.
-    async fn active_key_since(&mut self) -> Result<Option<i64>, sqlx::Error>;
+    /// Since when the active signing key of `purpose` signs, if there is one.
+    async fn active_key_since(&mut self, purpose: &str) -> Result<Option<i64>, sqlx::Error>;
 
     /// Stores a signing key's row as it is.
     async fn insert_key(&mut self, key: &KeyRow) -> Result<(), sqlx::Error>;
 
-    /// Makes the published key that is due (the earliest) the active one,
-    /// retiring the key active until now. Returns whether one was made active.
+    /// Makes the published key that is due (the earliest) of each purpose
+    /// the active one of that purpose, retiring the key active until now.
+    /// Returns whether one was made active.
     async fn promote_due_key(&mut self, now: i64) -> Result<bool, sqlx::Error>;
 }
 
@@ -161,6 +162,13 @@ pub enum Filter<'a> {
         user_id: &'a str,
         keep: &'a str,
     },
+    /// Every grant of an app.
+    App(&'a str),
+    /// Every grant of one person's to one app.
+    UserApp {
+        user_id: &'a str,
+        client_id: &'a str,
+    },
     /// Every session of a user (but `keep`, when given) that signed in with
     /// a factor of `kind`; with `id`, with that one only (and sessions of
     /// earlier versions, which did not record which).
@@ -208,7 +216,8 @@ pub(super) mod revoking {
     /// past its end, and holds a token that can still be used (the same
     /// condition as `sessions::LIST`'s).
     pub const FIND_OWNED: &str = "SELECT id FROM sessions
-         WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1
+         WHERE id = $2 AND user_id = $3 AND client_id IS NULL AND revoked_at IS NULL
+           AND expires_at > $1
            AND EXISTS (SELECT 1 FROM refresh_tokens t
                        WHERE t.session_id = sessions.id AND t.spent_at IS NULL
                          AND t.expires_at > $1)";
@@ -247,6 +256,36 @@ pub(super) mod revoking {
                               WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL
                                 AND factor = $4
                                 AND ($5 IS NULL OR factor_id IS NULL OR factor_id = $5))";
+    pub const FIND_APP: &str =
+        "SELECT id FROM sessions WHERE client_id = $1 AND revoked_at IS NULL";
+    pub const SPEND_APP: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL
+           AND session_id IN (SELECT id FROM sessions WHERE client_id = $2 AND revoked_at IS NULL)";
+    pub const STAMP_APP: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE client_id = $4 AND revoked_at IS NULL RETURNING id";
+    pub const FIND_USER_APP: &str =
+        "SELECT id FROM sessions WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL";
+    pub const SPEND_USER_APP: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL
+           AND session_id IN (SELECT id FROM sessions
+                              WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL)";
+    pub const STAMP_USER_APP: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE user_id = $4 AND client_id = $5 AND revoked_at IS NULL RETURNING id";
+    /// An app's grant ends with the session it came from: after a
+    /// revocation numbered `$2` stamped its sessions, their grants' tokens
+    /// are spent, then the grants stamped with the same number.
+    pub const SPEND_GRANTS: &str = "UPDATE refresh_tokens SET spent_at = $1
+         WHERE spent_at IS NULL
+           AND session_id IN (SELECT id FROM sessions
+                              WHERE revoked_at IS NULL
+                                AND parent_id IN (SELECT id FROM sessions WHERE revoked_seq = $2))";
+    pub const STAMP_GRANTS: &str =
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, revoked_seq = $3
+         WHERE revoked_at IS NULL
+           AND parent_id IN (SELECT id FROM sessions WHERE revoked_seq = $3)
+         RETURNING id";
     /// Takes the clock's lock without moving it (PostgreSQL).
     pub const LOCK_CLOCK: &str = "SELECT seq FROM revocation_clock WHERE id = 1 FOR UPDATE";
     /// PostgreSQL tells every instance listening (see `revocations`).
@@ -266,6 +305,11 @@ impl Filter<'_> {
                 ([FIND_OWNED, SPEND_ONE, STAMP_ONE], vec![Some(session_id)])
             }
             Self::User(user_id) => ([FIND_USER, SPEND_USER, STAMP_USER], vec![Some(user_id)]),
+            Self::App(client_id) => ([FIND_APP, SPEND_APP, STAMP_APP], vec![Some(client_id)]),
+            Self::UserApp { user_id, client_id } => (
+                [FIND_USER_APP, SPEND_USER_APP, STAMP_USER_APP],
+                vec![Some(user_id), Some(client_id)],
+            ),
             Self::UserExcept { user_id, keep } => (
                 [FIND_USER_EXCEPT, SPEND_USER_EXCEPT, STAMP_USER_EXCEPT],
                 vec![Some(user_id), Some(keep)],
@@ -433,7 +477,20 @@ macro_rules! tx_on {
                 for param in &params {
                     stamping = stamping.bind(*param);
                 }
-                let ended: Vec<String> = stamping.fetch_all(&mut *self).await?;
+                let mut ended: Vec<String> = stamping.fetch_all(&mut *self).await?;
+                // The grants the ended sessions signed apps in with end too.
+                sqlx::query(revoking::SPEND_GRANTS)
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *self)
+                    .await?;
+                let grants: Vec<String> = sqlx::query_scalar(revoking::STAMP_GRANTS)
+                    .bind(now)
+                    .bind(reason.as_str())
+                    .bind(seq)
+                    .fetch_all(&mut *self)
+                    .await?;
+                ended.extend(grants);
                 if Self::POSTGRES {
                     sqlx::query(revoking::NOTIFY)
                         .bind(seq.to_string())
@@ -491,17 +548,21 @@ macro_rules! tx_on {
                 Ok(())
             }
 
-            async fn active_key_since(&mut self) -> Result<Option<i64>, sqlx::Error> {
-                sqlx::query_scalar("SELECT activates_at FROM signing_keys WHERE state = 'active'")
-                    .fetch_optional(&mut *self)
-                    .await
+            async fn active_key_since(&mut self, purpose: &str) -> Result<Option<i64>, sqlx::Error> {
+                sqlx::query_scalar(
+                    "SELECT activates_at FROM signing_keys WHERE state = 'active' AND purpose = $1",
+                )
+                .bind(purpose)
+                .fetch_optional(&mut *self)
+                .await
             }
 
             async fn insert_key(&mut self, key: &KeyRow) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO signing_keys
-                         (kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         (kid, alg, state, created_at, activates_at, ended_at, private_key, public_jwk,
+                          purpose)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&key.kid)
                 .bind(&key.alg)
@@ -511,33 +572,42 @@ macro_rules! tx_on {
                 .bind(key.ended_at)
                 .bind(&key.private_key)
                 .bind(&key.public_jwk)
+                .bind(&key.purpose)
                 .execute(&mut *self)
                 .await
                 .map(drop)
             }
 
             async fn promote_due_key(&mut self, now: i64) -> Result<bool, sqlx::Error> {
-                let due: Option<String> = sqlx::query_scalar(
-                    "SELECT kid FROM signing_keys WHERE state = 'published' AND activates_at <= $1
-                     ORDER BY activates_at, kid LIMIT 1",
+                let due: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT kid, purpose FROM signing_keys WHERE state = 'published' AND activates_at <= $1
+                     ORDER BY activates_at, kid",
                 )
                 .bind(now)
-                .fetch_optional(&mut *self)
+                .fetch_all(&mut *self)
                 .await?;
-                let Some(due) = due else {
-                    return Ok(false);
-                };
-                sqlx::query(
-                    "UPDATE signing_keys SET state = 'retired', ended_at = $1 WHERE state = 'active'",
-                )
-                .bind(now)
-                .execute(&mut *self)
-                .await?;
-                sqlx::query("UPDATE signing_keys SET state = 'active' WHERE kid = $1")
-                    .bind(&due)
+                let mut promoted = Vec::new();
+                for (kid, purpose) in due {
+                    // The earliest due key of each purpose; a later one waits
+                    // for the next step.
+                    if promoted.contains(&purpose) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "UPDATE signing_keys SET state = 'retired', ended_at = $1
+                         WHERE state = 'active' AND purpose = $2",
+                    )
+                    .bind(now)
+                    .bind(&purpose)
                     .execute(&mut *self)
                     .await?;
-                Ok(true)
+                    sqlx::query("UPDATE signing_keys SET state = 'active' WHERE kid = $1")
+                        .bind(&kid)
+                        .execute(&mut *self)
+                        .await?;
+                    promoted.push(purpose);
+                }
+                Ok(!promoted.is_empty())
             }
         }
     };
@@ -571,6 +641,14 @@ mod tests {
             revoking::SPEND_USER,
             revoking::SPEND_USER_EXCEPT,
             revoking::SPEND_SIGNED_IN_WITH,
+            revoking::FIND_APP,
+            revoking::SPEND_APP,
+            revoking::STAMP_APP,
+            revoking::FIND_USER_APP,
+            revoking::SPEND_USER_APP,
+            revoking::STAMP_USER_APP,
+            revoking::SPEND_GRANTS,
+            revoking::STAMP_GRANTS,
         ] {
             let plan = crate::store::query_plan(&db.write, statement).await;
             for step in &plan {

@@ -590,7 +590,10 @@ mod statements {
         let words = |statement: &str| statement.split_whitespace().collect::<Vec<_>>().join(" ");
         let by_bytes = words(super::search::SQLITE)
             .replace("lower(username) >", "lower(username) COLLATE \"C\" >")
-            .replace("ORDER BY lower(username)", "ORDER BY lower(username) COLLATE \"C\"");
+            .replace(
+                "ORDER BY lower(username)",
+                "ORDER BY lower(username) COLLATE \"C\"",
+            );
         assert_eq!(words(super::search::POSTGRES), by_bytes);
     }
 }

@@ -28,6 +28,7 @@ mod passkeys;
 mod posts;
 mod process;
 mod proof;
+mod provider;
 mod refresh;
 mod roles;
 mod signup;

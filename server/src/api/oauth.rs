@@ -1,0 +1,793 @@
+//! The identity provider's HTTP side: discovery, the authorization endpoint
+//! and the API its page calls, the token endpoint, `userinfo`. Each handler
+//! parses, calls `provider`, and maps the answer; the decisions are there.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use classboard::api::{
+    AppAccess, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
+    ScopeInWords,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{
+    AppError, Result,
+    auth::limits::{Key, RequesterNet},
+    error::Failure,
+    extract::{AppJson, AuthUser, Requester, RequesterIp},
+    provider::{
+        authorization::{Begun, Person, Step, StepError},
+        clients::{GRANTS, SCOPES},
+        scopes,
+        tokens::{Credentials, PersonClaims, ProviderError, TokenError, Tokens},
+    },
+    state::AppState,
+    store::{clients::ClientRow, rfc3339, users},
+};
+
+/// Where the provider's endpoints are (discovery names them).
+pub const AUTHORIZE: &str = "/oauth/authorize";
+pub const TOKEN: &str = "/oauth/token";
+pub const USERINFO: &str = "/oauth/userinfo";
+pub const REVOKE: &str = "/oauth/revoke";
+pub const INTROSPECT: &str = "/oauth/introspect";
+/// The longest `client_id` looked up (ours are 43 characters).
+pub const MAX_CLIENT_ID: usize = 128;
+/// The page that carries a request through sign-in and consent.
+const PAGE: &str = "/authorize";
+
+/// How an app authenticates at the token and revocation endpoints.
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+/// The claims an ID token or `userinfo` may hold.
+const CLAIMS: [&str; 17] = [
+    "iss",
+    "sub",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "amr",
+    "acr",
+    "sid",
+    "at_hash",
+    "preferred_username",
+    "name",
+    "email",
+    "email_verified",
+    "role",
+];
+
+/// `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0)
+/// and `GET /.well-known/oauth-authorization-server` (RFC 8414): the same
+/// document.
+#[utoipa::path(
+    get, path = "/.well-known/openid-configuration", tag = "provider",
+    responses(
+        (status = 200, description = "The provider's metadata (OpenID Connect Discovery 1.0)", body = Object),
+        Failure,
+    ),
+)]
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    discovery(&state)
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+#[utoipa::path(
+    get, path = "/.well-known/oauth-authorization-server", tag = "provider",
+    responses(
+        (status = 200, description = "The provider's metadata (RFC 8414)", body = Object),
+        Failure,
+    ),
+)]
+pub async fn authorization_server(State(state): State<AppState>) -> Response {
+    discovery(&state)
+}
+
+fn discovery(state: &AppState) -> Response {
+    let issuer = state.authorizations.issuer();
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{AUTHORIZE}"),
+        "token_endpoint": format!("{issuer}{TOKEN}"),
+        "userinfo_endpoint": format!("{issuer}{USERINFO}"),
+        "revocation_endpoint": format!("{issuer}{REVOKE}"),
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GRANTS
+            .iter()
+            .filter(|g| **g != "client_credentials")
+            .collect::<Vec<_>>(),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": SCOPES,
+        "claims_supported": CLAIMS,
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+    });
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(document),
+    )
+        .into_response()
+}
+
+/// `GET /oauth/authorize`: the authorization endpoint. A good request is
+/// kept and the browser goes on to the page that signs the person in and
+/// asks them; an unknown app or redirect URI is explained on that page,
+/// never sent anywhere else; any other error goes back to the app.
+pub async fn authorize(
+    State(state): State<AppState>,
+    RequesterIp(ip): RequesterIp,
+    RawQuery(query): RawQuery,
+) -> Result<Response> {
+    // Each good request is a row kept for the person: counted like a
+    // sign-in request, so that nobody can fill the database with them.
+    state.limit_auth_request(RequesterNet::of(ip)).await?;
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let to = match state.authorizations.begin(&params).await? {
+        Begun::Waiting(handle) => format!("{PAGE}?request={handle}"),
+        Begun::Redirect(to) => to,
+        Begun::Page(problem) => format!("{PAGE}?problem={}", problem_code(problem)),
+    };
+    Ok(see_other(&to))
+}
+
+/// The code in the page's address for each problem shown there.
+fn problem_code(problem: crate::provider::authorization::PageError) -> &'static str {
+    use crate::provider::authorization::PageError as P;
+    match problem {
+        P::NoApp => "no_app",
+        P::UnknownApp => "unknown_app",
+        P::NoRedirect => "no_redirect_uri",
+        P::UnknownRedirect => "unknown_redirect_uri",
+        P::Repeated => "repeated_parameter",
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /api/oauth/authorization`: where the page goes on with a request,
+/// for the signed-in person (bearer) or for nobody.
+#[utoipa::path(
+    post, path = "/api/oauth/authorization", tag = "provider",
+    request_body = AuthorizationAsked,
+    responses(
+        (status = 200, description = "The next step: back to the app, sign in, or consent", body = AuthorizationStep),
+        Failure,
+    ),
+    security((), ("bearer" = [])),
+)]
+pub async fn authorization(
+    State(state): State<AppState>,
+    user: Option<AuthUser>,
+    AppJson(asked): AppJson<AuthorizationAsked>,
+) -> Result<Json<AuthorizationStep>> {
+    let person = user.as_ref().map(person);
+    let step = state
+        .authorizations
+        .step(&asked.request, person)
+        .await
+        .map_err(step_error)?;
+    Ok(Json(wire(step)))
+}
+
+/// `POST /api/oauth/authorization/decision`: the person's Allow or Deny.
+/// It takes the person's bearer token, never a cookie alone, so that
+/// another site cannot make a browser consent.
+#[utoipa::path(
+    post, path = "/api/oauth/authorization/decision", tag = "provider",
+    request_body = AuthorizationDecision,
+    responses(
+        (status = 200, description = "Back to the app, with a code or access_denied", body = AuthorizationStep),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn decide(
+    State(state): State<AppState>,
+    Requester { origin, .. }: Requester,
+    user: AuthUser,
+    AppJson(decision): AppJson<AuthorizationDecision>,
+) -> Result<Json<AuthorizationStep>> {
+    let step = state
+        .authorizations
+        .decide(&decision.request, person(&user), decision.allow, &origin)
+        .await
+        .map_err(step_error)?;
+    Ok(Json(wire(step)))
+}
+
+fn person(user: &AuthUser) -> Person<'_> {
+    Person {
+        user_id: &user.id,
+        session_id: &user.session_id,
+        auth_time: user.auth_time,
+    }
+}
+
+fn step_error(e: StepError) -> AppError {
+    match e {
+        StepError::Ended => AppError::InvalidRequest(e.to_string()),
+        StepError::ReauthRequired => AppError::ReauthRequired,
+        StepError::SessionEnded => AppError::InvalidToken(crate::auth::jwt::TokenError::Revoked),
+        StepError::Database(e) => e.into(),
+    }
+}
+
+fn wire(step: Step) -> AuthorizationStep {
+    match step {
+        Step::Redirect(to) => AuthorizationStep::Redirect { to },
+        Step::SignIn { login_hint } => AuthorizationStep::SignIn { login_hint },
+        Step::Consent { app, scopes: asked } => AuthorizationStep::Consent {
+            app,
+            scopes: in_words(&asked.join(" ")),
+        },
+    }
+}
+
+/// The token endpoint's form, for the OpenAPI document (the handler reads
+/// the body itself, to refuse a parameter given twice).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenForm {
+    /// `authorization_code` or `refresh_token`.
+    grant_type: String,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// An answer of the token endpoint: RFC 6749 §5.1.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenAnswer {
+    access_token: String,
+    /// `Bearer`.
+    token_type: String,
+    expires_in: u64,
+    scope: String,
+    id_token: Option<String>,
+    refresh_token: Option<String>,
+}
+
+/// An error of the token endpoint: RFC 6749 §5.2.
+#[derive(Serialize, utoipa::ToSchema)]
+struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `temporarily_unavailable`.
+    error: String,
+    error_description: String,
+}
+
+/// `POST /oauth/token`: codes and refresh tokens for tokens. The app
+/// authenticates with its secret (HTTP Basic, or in the form), or as a
+/// public app by its `client_id` alone; failures count against the app's
+/// limit.
+#[utoipa::path(
+    post, path = "/oauth/token", tag = "provider",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (RFC 6749 §5.1)", body = TokenAnswer),
+        (status = 400, description = "RFC 6749 §5.2", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 429, description = "Too many failed authentications from this network, or refreshes of this app", body = OAuthError),
+        (status = 503, description = "temporarily_unavailable", body = OAuthError),
+        Failure,
+    ),
+)]
+pub async fn token(
+    State(state): State<AppState>,
+    RequesterIp(ip): RequesterIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match token_answer(&state, RequesterNet::of(ip), &headers, &body).await {
+        Ok(tokens) => no_store((StatusCode::OK, Json(tokens)).into_response()),
+        Err(refusal) => refusal,
+    }
+}
+
+async fn token_answer(
+    state: &AppState,
+    net: RequesterNet,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> std::result::Result<Tokens, Response> {
+    let params = form(headers, body)?;
+    let get = |name: &str| param(&params, name);
+    let client = authenticate(state, net, headers, &get).await?;
+    let answer = match get("grant_type") {
+        Some("authorization_code") => {
+            let Some(code) = get("code") else {
+                return Err(refuse(TokenError::new(
+                    "invalid_request",
+                    "code is missing.",
+                )));
+            };
+            state
+                .tokens
+                .exchange_code(&client, code, get("redirect_uri"), get("code_verifier"))
+                .await
+        }
+        Some("refresh_token") => {
+            let Some(presented) = get("refresh_token") else {
+                return Err(refuse(TokenError::new(
+                    "invalid_request",
+                    "refresh_token is missing.",
+                )));
+            };
+            let counter = state.limiter.stored(&Key::app_refreshes(&client.id, net));
+            state.tokens.refresh(&client, presented, &counter).await
+        }
+        Some(_) => {
+            return Err(refuse(TokenError::new(
+                "unsupported_grant_type",
+                "grant_type is authorization_code or refresh_token.",
+            )));
+        }
+        None => {
+            return Err(refuse(TokenError::new(
+                "invalid_request",
+                "grant_type is missing.",
+            )));
+        }
+    };
+    match answer {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(refusal)) => Err(refuse(refusal)),
+        Err(e) => Err(provider_error(e)),
+    }
+}
+
+/// The value of `name` in a form, if given and not empty.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// The parameters of a form-encoded body (the provider's endpoints take
+/// nothing else), each at most once.
+fn form(headers: &HeaderMap, body: &[u8]) -> std::result::Result<Vec<(String, String)>, Response> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form {
+        return Err(refuse(TokenError::new(
+            "invalid_request",
+            "Send the form as application/x-www-form-urlencoded.",
+        )));
+    }
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let mut seen = std::collections::HashSet::new();
+    if let Some((name, _)) = params.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        return Err(refuse(TokenError::new(
+            "invalid_request",
+            format!("{:.40} is given more than once.", name.escape_debug()),
+        )));
+    }
+    Ok(params)
+}
+
+/// The app a request of the token, revocation or introspection endpoint
+/// comes from, authenticated. A failure is counted per app and network,
+/// and per network; over either, `429`. A request whose secret is right is
+/// never refused for others' failures: an app's `client_id` is public, and
+/// anyone could otherwise lock it out.
+async fn authenticate<'a>(
+    state: &AppState,
+    net: RequesterNet,
+    headers: &HeaderMap,
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> std::result::Result<ClientRow, Response> {
+    let credentials =
+        credentials(headers, get("client_id"), get("client_secret")).map_err(refuse)?;
+    let refusal = match state.tokens.authenticate(&credentials).await {
+        Ok(Ok(client)) => return Ok(client),
+        Ok(Err(refusal)) => refusal,
+        Err(e) => return Err(provider_error(e)),
+    };
+    let limit = state.config.limits.login_failures_per_account_ip;
+    for key in [
+        Key::client_failures_from(&credentials.client_id, net),
+        Key::client_failures(net),
+    ] {
+        if let Err(e) = state.limit(&key, limit).await {
+            return Err(match e {
+                AppError::RateLimited { retry_after_secs } => limited(retry_after_secs),
+                other => other.into_response(),
+            });
+        }
+    }
+    Err(refuse(refusal))
+}
+
+/// The form of the revocation and introspection endpoints, for the OpenAPI
+/// document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenOfApp {
+    /// An access or refresh token.
+    token: String,
+    /// `access_token` or `refresh_token`; a hint only: both are looked for.
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// `POST /oauth/revoke` (RFC 7009): the app ends a token it was issued,
+/// and with it the grant. `200` whether or not there was anything to end.
+#[utoipa::path(
+    post, path = "/oauth/revoke", tag = "provider",
+    request_body(content = TokenOfApp, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing of the app's to revoke"),
+        (status = 400, description = "RFC 6749 §5.2", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 429, description = "Too many failed authentications from this network", body = OAuthError),
+        (status = 503, description = "temporarily_unavailable", body = OAuthError),
+        Failure,
+    ),
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    RequesterIp(ip): RequesterIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = form(&headers, &body)?;
+        let get = |name: &str| param(&params, name);
+        let client = authenticate(&state, RequesterNet::of(ip), &headers, &get).await?;
+        let Some(token) = get("token") else {
+            return Err(refuse(TokenError::new(
+                "invalid_request",
+                "token is missing.",
+            )));
+        };
+        state
+            .tokens
+            .revoke(&client, token)
+            .await
+            .map_err(provider_error)
+    };
+    match answer.await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(refusal) => refusal,
+    }
+}
+
+/// `POST /oauth/introspect` (RFC 7662): what a token is, for a
+/// confidential app.
+#[utoipa::path(
+    post, path = "/oauth/introspect", tag = "provider",
+    request_body(content = TokenOfApp, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "`{active: false}`, or an active token's scope, client_id, sub, exp, …", body = Object),
+        (status = 400, description = "RFC 6749 §5.2", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 429, description = "Too many failed authentications from this network", body = OAuthError),
+        (status = 503, description = "temporarily_unavailable", body = OAuthError),
+        Failure,
+    ),
+)]
+pub async fn introspect(
+    State(state): State<AppState>,
+    RequesterIp(ip): RequesterIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = form(&headers, &body)?;
+        let get = |name: &str| param(&params, name);
+        let client = authenticate(&state, RequesterNet::of(ip), &headers, &get).await?;
+        let Some(token) = get("token") else {
+            return Err(refuse(TokenError::new(
+                "invalid_request",
+                "token is missing.",
+            )));
+        };
+        match state.tokens.introspect(&client, token).await {
+            Ok(Ok(said)) => Ok(said),
+            Ok(Err(refusal)) => Err(refuse(refusal)),
+            Err(e) => Err(provider_error(e)),
+        }
+    };
+    match answer.await {
+        Ok(said) => no_store(Json(said).into_response()),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Who the app says it is: HTTP Basic (`client_secret_basic`, each part
+/// form-encoded, RFC 6749 §2.3.1), or the form (`client_secret_post`, or a
+/// public app's `client_id` alone). One method at a time.
+fn credentials(
+    headers: &HeaderMap,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+) -> std::result::Result<Credentials, TokenError> {
+    let malformed = || {
+        TokenError::new(
+            "invalid_request",
+            "The Authorization header is not HTTP Basic credentials.",
+        )
+    };
+    let usable = |id: &str| {
+        (1..=MAX_CLIENT_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+    };
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| malformed())?;
+        let (scheme, encoded) = value.split_once(' ').ok_or_else(malformed)?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return Err(malformed());
+        }
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+        let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+        let unform = |part: &str| -> String {
+            url::form_urlencoded::parse(format!("x={part}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let (id, secret) = (unform(id), unform(secret));
+        if form_secret.is_some() || form_id.is_some_and(|form_id| form_id != id) {
+            return Err(TokenError::new(
+                "invalid_request",
+                "The app authenticates one way only: HTTP Basic or the form, not both.",
+            ));
+        }
+        if !usable(&id) {
+            return Err(TokenError::invalid_client());
+        }
+        return Ok(Credentials {
+            client_id: id,
+            secret: Some(secret),
+        });
+    }
+    let Some(client_id) = form_id.filter(|id| usable(id)) else {
+        return Err(TokenError::invalid_client());
+    };
+    Ok(Credentials {
+        client_id: client_id.to_owned(),
+        secret: form_secret.map(str::to_owned),
+    })
+}
+
+fn refuse(refusal: TokenError) -> Response {
+    let status = if refusal.error == "invalid_client" {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut response = oauth_error(status, refusal.error, refusal.description);
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Basic realm="classboard""#),
+        );
+    }
+    response
+}
+
+fn limited(retry_after_secs: u64) -> Response {
+    let mut response = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        format!("Too many requests. Try again in {retry_after_secs} seconds."),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+}
+
+fn provider_error(e: ProviderError) -> Response {
+    match e {
+        ProviderError::Limited { retry_after_secs } => limited(retry_after_secs),
+        ProviderError::Database(e) => {
+            tracing::error!(error = %e, "token endpoint: database error");
+            oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "The service is temporarily unavailable.".into(),
+            )
+        }
+        ProviderError::Stale => {
+            tracing::warn!("introspection refused: the revocation set or the keys are stale");
+            oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "The service is temporarily unavailable.".into(),
+            )
+        }
+        ProviderError::NoSigningKey => {
+            tracing::warn!("token endpoint: no key signs ID tokens yet");
+            oauth_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "The service is starting; try again in a moment.".into(),
+            )
+        }
+    }
+}
+
+fn oauth_error(status: StatusCode, error: &'static str, description: String) -> Response {
+    no_store(
+        (
+            status,
+            Json(OAuthError {
+                error: error.to_owned(),
+                error_description: description,
+            }),
+        )
+            .into_response(),
+    )
+}
+
+/// Token answers are never cached (RFC 6749 §5.1).
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /oauth/userinfo` (OpenID Connect Core §5.3): the claims the
+/// app's scopes allow, for an app's token with `openid`.
+#[utoipa::path(
+    get, path = "/oauth/userinfo", tag = "provider",
+    responses(
+        (status = 200, description = "The person's claims, as the token's scope allows", body = Object),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn userinfo(State(state): State<AppState>, user: AuthUser) -> Result<Response> {
+    userinfo_of(&state, &user).await
+}
+
+/// `POST /oauth/userinfo`: the same.
+#[utoipa::path(
+    post, path = "/oauth/userinfo", tag = "provider",
+    responses(
+        (status = 200, description = "The person's claims, as the token's scope allows", body = Object),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn userinfo_post(State(state): State<AppState>, user: AuthUser) -> Result<Response> {
+    userinfo_of(&state, &user).await
+}
+
+async fn userinfo_of(state: &AppState, user: &AuthUser) -> Result<Response> {
+    // The board's own tokens are not for this: the page has `/api/me`.
+    let Some((_, scope)) = &user.app else {
+        return Err(AppError::AppScope(Some("openid")));
+    };
+    let account = users::by_id(&state.db, &user.id)
+        .await?
+        .ok_or(AppError::InvalidToken(
+            crate::auth::jwt::TokenError::Revoked,
+        ))?;
+    #[derive(Serialize)]
+    struct Claims {
+        sub: String,
+        #[serde(flatten)]
+        person: PersonClaims,
+    }
+    let claims = Claims {
+        sub: user.id.clone(),
+        person: PersonClaims::of(&account, scope),
+    };
+    Ok(no_store(Json(claims).into_response()))
+}
+
+/// `GET /api/account/apps`: the apps the person allowed ("Apps with
+/// access" on `/account`).
+#[utoipa::path(
+    get, path = "/api/account/apps", tag = "account",
+    responses(
+        (status = 200, description = "The apps allowed, by name, with what each may do", body = AppAccessList),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn apps_with_access(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<AppAccessList>> {
+    let rows = state.authorizations.apps_with_access(&user.id).await?;
+    Ok(Json(AppAccessList {
+        apps: rows
+            .into_iter()
+            .map(|row| AppAccess {
+                scopes: in_words(&row.scope),
+                client_id: row.client_id,
+                name: row.name,
+                allowed_at: rfc3339(row.granted_at),
+            })
+            .collect(),
+    }))
+}
+
+/// `DELETE /api/account/apps/{client_id}`: withdraws what the person
+/// allowed the app; its tokens of theirs end at once, and it asks again
+/// next time.
+#[utoipa::path(
+    delete, path = "/api/account/apps/{client_id}", tag = "account",
+    params(("client_id" = String, Path, description = "The app")),
+    responses(
+        (status = 204, description = "Withdrawn: the app's tokens of this person have ended"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn withdraw_app(
+    State(state): State<AppState>,
+    Requester { origin, .. }: Requester,
+    user: AuthUser,
+    Path(client_id): Path<String>,
+) -> Result<StatusCode> {
+    let ended = state
+        .authorizations
+        .withdraw(person(&user), &client_id, &origin)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    state.revocations.insert(&ended);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The scopes of `scope`, each with what it lets an app do.
+fn in_words(scope: &str) -> Vec<ScopeInWords> {
+    scopes::in_order(scope)
+        .into_iter()
+        .map(|scope| ScopeInWords {
+            scope: scope.to_owned(),
+            description: scopes::words(scope).to_owned(),
+        })
+        .collect()
+}

@@ -1,0 +1,489 @@
+//! The provider's state as stored: authorization requests waiting for the
+//! person, the codes that answer them, the person's consents, and the
+//! grants (an app's sessions) that codes are exchanged for. What these
+//! *mean* (who may ask what, when a consent counts) is `provider`; this
+//! module only reads and writes, each change in one transaction.
+
+use sqlx::FromRow;
+
+use super::{
+    Db, in_tx, now_ms, on,
+    rows::{Event, Reason},
+    tx::{Filter, Tx},
+};
+
+/// An authorization request, checked, waiting for the person.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRow {
+    /// A hash of the handle the browser holds.
+    pub handle_hash: Vec<u8>,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Space-separated.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    /// Space-separated `prompt` values (`none`, `login`, `consent`).
+    pub prompt: String,
+    /// Seconds.
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization code about to be handed out (only its hash is kept).
+#[derive(Debug, Clone)]
+pub struct NewCode<'a> {
+    pub code_hash: &'a [u8],
+    pub user_id: &'a str,
+    /// The person's session on this site that answered.
+    pub session_id: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// What a code was issued for, read back when it is exchanged.
+#[derive(Debug, Clone, FromRow)]
+pub struct CodeRow {
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+}
+
+/// The person's session a code came from, as it is when the code is
+/// exchanged, with the account's name and role then. Its `auth_time` is
+/// the last time the person authenticated on it: the sign-in, or a later
+/// proof of presence (`POST /api/account/reauth`).
+#[derive(Debug, Clone, FromRow)]
+pub struct SignedIn {
+    /// Milliseconds.
+    pub auth_time: i64,
+    /// RFC 8176 values, space-separated.
+    pub amr: String,
+    pub role: String,
+    pub username: String,
+    pub expires_at: i64,
+}
+
+/// A grant about to start: an app's session, child of the person's.
+#[derive(Debug, Clone)]
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+}
+
+/// What exchanging a code led to.
+#[derive(Debug)]
+pub enum Exchange {
+    /// The code was live, bound to the app, and `check` accepted it: the
+    /// grant started.
+    Started(CodeRow, SignedIn),
+    /// The code was live, but `check` refused it (a wrong redirect URI or
+    /// PKCE verifier): it is spent, and nothing started.
+    Refused,
+    /// The code was used before: the grant its first use started has ended
+    /// (these sessions).
+    Reused(Vec<String>),
+    /// Unknown, expired, another app's, or the person's session or account
+    /// has ended since.
+    Invalid,
+}
+
+/// Stores a checked request.
+pub async fn insert_request(db: &Db, request: &RequestRow) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "INSERT INTO authorization_requests
+             (handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge, prompt,
+              max_age, login_hint, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    )
+    .bind(&request.handle_hash)
+    .bind(&request.client_id)
+    .bind(&request.redirect_uri)
+    .bind(&request.scope)
+    .bind(&request.state)
+    .bind(&request.nonce)
+    .bind(&request.code_challenge)
+    .bind(&request.prompt)
+    .bind(request.max_age)
+    .bind(&request.login_hint)
+    .bind(request.created_at)
+    .bind(request.expires_at)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// The request a handle names, while it waits.
+pub async fn request(
+    db: &Db,
+    handle_hash: &[u8],
+    now: i64,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge, prompt,
+                max_age, login_hint, created_at, expires_at
+         FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2"
+    )
+    .bind(handle_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Ends a request without a code (refused, or answered with an error);
+/// `false` when it had ended already.
+pub async fn end_request(db: &Db, handle_hash: &[u8]) -> Result<bool, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM authorization_requests WHERE handle_hash = $1"
+    )
+    .bind(handle_hash)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() == 1))
+}
+
+/// Answers the request with a code, in one step: the request ends, the
+/// code is stored with what the request asked, and with `consent` the
+/// person's consent to the app becomes that scope, recorded by its event. `false`, and nothing
+/// stored, when the request had ended (answered twice at once, or expired).
+pub async fn answer_with_code(
+    db: &Db,
+    handle_hash: &[u8],
+    code: &NewCode<'_>,
+    consent: Option<(&str, &Event<'_>)>,
+) -> Result<bool, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let request: Option<RequestRow> = sqlx::query_as(
+            "DELETE FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2
+             RETURNING handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge,
+                       prompt, max_age, login_hint, created_at, expires_at",
+        )
+        .bind(handle_hash)
+        .bind(code.now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(request) = request else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "INSERT INTO authorization_codes
+                 (code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,
+                  code_challenge, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(code.code_hash)
+        .bind(&request.client_id)
+        .bind(code.user_id)
+        .bind(code.session_id)
+        .bind(&request.redirect_uri)
+        .bind(&request.scope)
+        .bind(&request.nonce)
+        .bind(&request.code_challenge)
+        .bind(code.now)
+        .bind(code.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some((scope, event)) = consent {
+            tx.record(event).await?;
+            sqlx::query(
+                "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id, client_id)
+                 DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+            )
+            .bind(code.user_id)
+            .bind(&request.client_id)
+            .bind(scope)
+            .bind(code.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// The scopes the person has allowed the app, if any.
+pub async fn consent(
+    db: &Db,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar(
+        "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2"
+    )
+    .bind(user_id)
+    .bind(client_id)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// An app the person allowed, with what.
+#[derive(Debug, Clone, FromRow)]
+pub struct ConsentRow {
+    pub client_id: String,
+    pub name: String,
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+/// The apps `user_id` allowed, by name.
+pub async fn consents_of(db: &Db, user_id: &str) -> Result<Vec<ConsentRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT c.client_id, a.name, c.scope, c.granted_at
+         FROM consents c JOIN clients a ON a.id = c.client_id
+         WHERE c.user_id = $1
+         ORDER BY a.name, c.client_id"
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Withdraws what `user_id` allowed the app `client_id`, and ends every
+/// grant of theirs it holds, recording `event`, in one transaction. The
+/// sessions ended, or `None` when there was no such consent.
+pub async fn withdraw(
+    db: &Db,
+    user_id: &str,
+    client_id: &str,
+    event: &Event<'_>,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let gone = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if gone == 0 {
+            return Ok(None);
+        }
+        let ended = tx
+            .revoke_sessions(Filter::UserApp { user_id, client_id }, Reason::AppRemoved)
+            .await?;
+        tx.record(event).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
+    })
+}
+
+/// Exchanges a code for a grant, in one transaction: the code, if live and
+/// `client_id`'s, is spent; `check` judges what it was issued for (redirect
+/// URI, PKCE); the person's session and account must still be live, and
+/// the grant starts as a child of that session (ending it ends the grant).
+/// A code used before ends the grant of its first use.
+pub async fn exchange_code(
+    db: &Db,
+    code_hash: &[u8],
+    now: i64,
+    grant: &NewGrant<'_>,
+    check: impl Fn(&CodeRow) -> bool,
+) -> Result<Exchange, sqlx::Error> {
+    in_tx!(db, |tx, pg| {
+        let spent: Option<CodeRow> = sqlx::query_as(
+            "UPDATE authorization_codes SET used_at = $1, grant_id = $2
+             WHERE code_hash = $3 AND client_id = $4 AND used_at IS NULL AND expires_at > $1
+             RETURNING user_id, session_id, redirect_uri, scope, nonce, code_challenge",
+        )
+        .bind(now)
+        .bind(grant.id)
+        .bind(code_hash)
+        .bind(grant.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(code) = spent else {
+            let first_use: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT grant_id FROM authorization_codes
+                 WHERE code_hash = $1 AND client_id = $2 AND used_at IS NOT NULL",
+            )
+            .bind(code_hash)
+            .bind(grant.client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(first_grant) = first_use else {
+                return Ok(Exchange::Invalid);
+            };
+            let ended = match first_grant {
+                Some(first_grant) => {
+                    tx.revoke_sessions(Filter::One(&first_grant), Reason::CodeReuse)
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            tx.commit().await?;
+            return Ok(Exchange::Reused(ended));
+        };
+        if !check(&code) {
+            // Spent all the same: a code is tried once.
+            sqlx::query("UPDATE authorization_codes SET grant_id = NULL WHERE code_hash = $1")
+                .bind(code_hash)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Exchange::Refused);
+        }
+        // The session is read under a lock that a revocation's update must
+        // wait for: either the revocation sees the grant and ends it too, or
+        // this sees the session ended and starts none.
+        let signed_in: Option<SignedIn> =
+            sqlx::query_as(if pg { SIGNED_IN_POSTGRES } else { SIGNED_IN })
+                .bind(&code.session_id)
+                .bind(&code.user_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(signed_in) = signed_in else {
+            tx.commit().await?;
+            return Ok(Exchange::Invalid);
+        };
+        sqlx::query(
+            "INSERT INTO sessions
+                 (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, factor,
+                  factor_id, client_id, scope, parent_id)
+             SELECT $1, user_id, $2, $2, expires_at, amr, auth_time, factor, factor_id, $3, $4, id
+             FROM sessions WHERE id = $5",
+        )
+        .bind(grant.id)
+        .bind(now)
+        .bind(grant.client_id)
+        .bind(&code.scope)
+        .bind(&code.session_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Exchange::Started(code, signed_in))
+    })
+}
+
+/// The person's session `$1` of account `$2`, live at `$3`, with the
+/// account's name and role, if the account can still sign in.
+const SIGNED_IN: &str = "SELECT
+         CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
+              ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
+         s.amr, u.role, u.username, s.expires_at
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.id = $1 AND s.user_id = $2 AND s.client_id IS NULL AND s.revoked_at IS NULL
+       AND s.expires_at > $3 AND u.deleted_at IS NULL AND u.locked_at IS NULL";
+/// [`SIGNED_IN`] with the session's row locked against a revocation.
+const SIGNED_IN_POSTGRES: &str = "SELECT
+         CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
+              ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
+         s.amr, u.role, u.username, s.expires_at
+     FROM sessions s JOIN users u ON u.id = s.user_id
+     WHERE s.id = $1 AND s.user_id = $2 AND s.client_id IS NULL AND s.revoked_at IS NULL
+       AND s.expires_at > $3 AND u.deleted_at IS NULL AND u.locked_at IS NULL
+     FOR SHARE OF s";
+
+/// Gives the live grant `grant_id` its first refresh token (hash), which
+/// expires at `expires_at` or with the grant; `false` when the grant has
+/// ended meanwhile.
+pub async fn add_refresh_token(
+    db: &Db,
+    grant_id: &str,
+    hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
+         SELECT $1, id, $3, CASE WHEN expires_at < $4 THEN expires_at ELSE $4 END
+         FROM sessions WHERE id = $2 AND revoked_at IS NULL"
+    )
+    .bind(hash)
+    .bind(grant_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() == 1))
+}
+
+/// A grant: whose app it is, what it may do, and the person's session it
+/// came from.
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantRow {
+    pub client_id: String,
+    pub scope: String,
+    pub parent_id: String,
+}
+
+/// The live grant `grant_id`.
+pub async fn grant(db: &Db, grant_id: &str) -> Result<Option<GrantRow>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(
+        "SELECT client_id, scope, parent_id FROM sessions
+         WHERE id = $1 AND client_id IS NOT NULL AND revoked_at IS NULL"
+    )
+    .bind(grant_id)
+    .fetch_optional(pool)
+    .await)
+}
+
+/// Ends the grant `grant_id` for `reason` (its app revoked a token of it,
+/// or another app presented its refresh token); returns the sessions ended.
+pub async fn end_grant(
+    db: &Db,
+    grant_id: &str,
+    reason: Reason,
+) -> Result<Vec<String>, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let ended = tx.revoke_sessions(Filter::One(grant_id), reason).await?;
+        tx.commit().await?;
+        Ok(ended)
+    })
+}
+
+/// The person's session `session_id` of `user_id` as it is now, if it and
+/// the account are live.
+pub async fn signed_in(
+    db: &Db,
+    session_id: &str,
+    user_id: &str,
+) -> Result<Option<SignedIn>, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_as(SIGNED_IN)
+        .bind(session_id)
+        .bind(user_id)
+        .bind(now_ms())
+        .fetch_optional(pool)
+        .await)
+}
+
+/// Deletes requests and codes past their end (codes after `codes_before`,
+/// kept a while after they expire so that a late second use is still
+/// caught as reuse). Returns how many rows went.
+pub async fn prune(db: &Db, now: i64, codes_before: i64) -> Result<u64, sqlx::Error> {
+    in_tx!(db, |tx, _pg| {
+        let requests = sqlx::query("DELETE FROM authorization_requests WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
+            .bind(codes_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(requests + codes)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The locking read is the plain read with its lock, and nothing else.
+    #[test]
+    fn the_locking_session_read_is_the_plain_one_locked() {
+        let words = |statement: &str| statement.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            words(SIGNED_IN_POSTGRES),
+            words(&format!("{SIGNED_IN} FOR SHARE OF s"))
+        );
+    }
+}
