@@ -1,0 +1,139 @@
+// The identity provider, as an app and a person meet it: npm `openid-client`
+// (a relying party nobody here wrote) discovers the server, builds the
+// authorization request with PKCE and a nonce, and checks the ID token
+// itself; Chromium plays the person on the sign-in and consent pages.
+import { execFileSync } from "node:child_process";
+import { Page } from "@playwright/test";
+import { dataDirs, server, baseURL } from "../playwright.config";
+import { PASSWORD, expect, hydrated, signupViaApi, test, uniqueName } from "./helpers";
+
+const REDIRECT = "http://127.0.0.1:9/callback";
+
+/** Registers an app from the shell, as an operator does. */
+function registerApp(scopes: string): { id: string; secret: string } {
+  const said = execFileSync(
+    server,
+    ["clients", "add", "School library", "--redirect-uri", REDIRECT, "--scope", scopes],
+    { env: { ...process.env, DATA_DIR: dataDirs.main, RUST_LOG: "warn" } },
+  ).toString();
+  const value = (label: string) => said.match(new RegExp(`^${label}: (\\S+)$`, "m"))![1];
+  return { id: value("client_id"), secret: value("client_secret") };
+}
+
+/**
+ * Where the browser is sent back to the app: caught, never loaded. (Wrapped:
+ * an async function returning the promise itself would wait for it.)
+ */
+async function catchRedirect(page: Page): Promise<{ arrived: Promise<URL> }> {
+  let arrive: (url: URL) => void;
+  const arrived = new Promise<URL>((resolve) => (arrive = resolve));
+  await page.route(`${REDIRECT}**`, async (route) => {
+    arrive(new URL(route.request().url()));
+    await route.fulfill({ status: 200, contentType: "text/plain", body: "back at the app" });
+  });
+  return { arrived };
+}
+
+async function relyingParty(app: { id: string; secret: string }) {
+  const client = await import("openid-client");
+  const config = await client.discovery(new URL(baseURL), app.id, app.secret, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
+  return { client, config };
+}
+
+test("an app signs a person in through the sign-in and consent pages", async ({ page, request }) => {
+  const app = registerApp("openid profile email grades:read");
+  const name = uniqueName("oidc");
+  await signupViaApi(request, baseURL, name);
+  const { client, config } = await relyingParty(app);
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: "openid profile email grades:read",
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+    nonce,
+  });
+  const back = await catchRedirect(page);
+
+  // Nobody is signed in: the page sends the person to log in, then back.
+  await page.goto(url.href);
+  await expect(page).toHaveURL(/\/login\?next=/);
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+
+  // The consent page says who asks and what for, in words.
+  await expect(page.getByText("School library")).toBeVisible();
+  await expect(page.getByText("See your grades")).toBeVisible();
+  await expect(page.getByText("See your email address")).toBeVisible();
+  await page.getByRole("button", { name: "Allow" }).click();
+  const callback = await back.arrived;
+  expect(callback.searchParams.get("iss")).toBe(baseURL);
+
+  // openid-client checks state, iss, the ID token's signature, aud, nonce.
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  });
+  const claims = tokens.claims()!;
+  expect(claims.preferred_username).toBe(name);
+  expect(claims.email).toBe(`${name}@example.com`);
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  expect(info.preferred_username).toBe(name);
+  const grades = await request.get(`${baseURL}/api/grades`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  expect(grades.status()).toBe(200);
+
+  // Asked again for the same: no page this time, straight back.
+  const again = await catchRedirect(page);
+  const quietly = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: "openid profile",
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+  });
+  // The page sends the browser on by itself: wait for the answer only.
+  await page.goto(quietly.href, { waitUntil: "commit" });
+  expect((await again.arrived).searchParams.get("code")).toBeTruthy();
+});
+
+test("Deny goes back to the app with access_denied, and an unknown redirect stays here", async ({ page, request }) => {
+  const app = registerApp("openid");
+  const name = uniqueName("deny");
+  await signupViaApi(request, baseURL, name);
+  const { client, config } = await relyingParty(app);
+  const verifier = client.randomPKCECodeVerifier();
+  const asked = {
+    redirect_uri: REDIRECT,
+    scope: "openid",
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state: "s-1",
+  };
+  const back = await catchRedirect(page);
+  await page.goto(client.buildAuthorizationUrl(config, asked).href);
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+  await page.getByRole("button", { name: "Deny" }).click();
+  const denied = await back.arrived;
+  expect(denied.searchParams.get("error")).toBe("access_denied");
+  expect(denied.searchParams.get("state")).toBe("s-1");
+
+  const elsewhere = client.buildAuthorizationUrl(config, { ...asked, redirect_uri: "https://evil.example/cb" });
+  const response = await page.goto(elsewhere.href);
+  expect(response!.status()).toBe(400);
+  await expect(page.getByText("did not register")).toBeVisible();
+  expect(page.url()).toContain(`${baseURL}/authorize?problem=unknown_redirect_uri`);
+});
