@@ -156,6 +156,14 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
+    /// Whether the token is an app's for itself (`client_credentials`):
+    /// no person is behind it.
+    pub fn is_app_itself(&self) -> bool {
+        self.app
+            .as_ref()
+            .is_some_and(|(client_id, _)| *client_id == self.id)
+    }
+
     /// The caller as the proof policy sees it, asking from `ip`.
     pub fn caller(&self, ip: IpAddr) -> Caller<'_> {
         Caller {

@@ -500,6 +500,9 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             if let Err(e) = store::grants::prune(&db, store::now_ms(), ended_before).await {
                 tracing::error!(error = %e, "cannot prune authorization requests and codes");
             }
+            if let Err(e) = store::clients::prune_removed(&db, ended_before).await {
+                tracing::error!(error = %e, "cannot prune removed apps");
+            }
             // A deleted account's row goes when its sessions would.
             if let Err(e) = store::users::prune_deleted(&db, ended_before).await {
                 tracing::error!(error = %e, "cannot prune deleted accounts");

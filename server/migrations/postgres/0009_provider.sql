@@ -51,3 +51,11 @@ CREATE TABLE consents (
     granted_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, client_id)
 );
+
+CREATE TABLE removed_clients (
+    client_id   TEXT PRIMARY KEY,
+    removed_at  BIGINT NOT NULL,
+    revoked_seq BIGINT NOT NULL
+);
+
+CREATE INDEX removed_clients_seq ON removed_clients (revoked_seq);

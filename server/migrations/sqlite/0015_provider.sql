@@ -70,3 +70,14 @@ CREATE TABLE consents (
     granted_at INTEGER NOT NULL,
     PRIMARY KEY (user_id, client_id)
 ) STRICT, WITHOUT ROWID;
+
+-- An app removed is a revocation like a session's: the tokens it got for
+-- itself (client_credentials) name it in `sid` as `app:<client_id>`, and every
+-- instance reads this table beside the sessions it polls, by the same clock.
+CREATE TABLE removed_clients (
+    client_id   TEXT PRIMARY KEY NOT NULL,
+    removed_at  INTEGER NOT NULL,
+    revoked_seq INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX removed_clients_seq ON removed_clients (revoked_seq);

@@ -148,7 +148,9 @@ pub async fn remove(
         .proof
         .require_proven(user.caller(ip), Action::RemoveClient)
         .await?;
-    state.clients.remove(&id, &origin, Some(&user.id)).await?;
+    // Its grants' tokens and its own end here at once, elsewhere by the poll.
+    let ended = state.clients.remove(&id, &origin, Some(&user.id)).await?;
+    state.revocations.insert(&ended);
     Ok(StatusCode::NO_CONTENT)
 }
 

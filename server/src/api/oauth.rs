@@ -107,10 +107,7 @@ fn discovery(state: &AppState) -> Response {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": GRANTS
-            .iter()
-            .filter(|g| **g != "client_credentials")
-            .collect::<Vec<_>>(),
+        "grant_types_supported": GRANTS,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": SCOPES,
@@ -261,8 +258,10 @@ fn wire(step: Step) -> AuthorizationStep {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 struct TokenForm {
-    /// `authorization_code` or `refresh_token`.
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
     grant_type: String,
+    /// For `client_credentials`: what the app asks for itself.
+    scope: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
@@ -354,10 +353,11 @@ async fn token_answer(
             let counter = state.limiter.stored(&Key::app_refreshes(&client.id, net));
             state.tokens.refresh(&client, presented, &counter).await
         }
+        Some("client_credentials") => state.tokens.client_credentials(&client, get("scope")),
         Some(_) => {
             return Err(refuse(TokenError::new(
                 "unsupported_grant_type",
-                "grant_type is authorization_code or refresh_token.",
+                "grant_type is authorization_code, refresh_token or client_credentials.",
             )));
         }
         None => {

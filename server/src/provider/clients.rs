@@ -559,23 +559,26 @@ impl Registry {
         Ok(secret)
     }
 
-    /// Removes an app.
+    /// Removes an app: every grant it holds ends, and the tokens it got
+    /// for itself. Returns the `sid`s that ended (for this instance's
+    /// revocation set; the others learn of them by their poll).
     pub async fn remove(
         &self,
         id: &str,
         origin: &Origin,
         by: Option<&str>,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<Vec<String>, RegistryError> {
         let Some(client) = clients::by_id(&self.db, id).await? else {
             return Err(RegistryError::Unknown(id.to_owned()));
         };
         let detail = format!("{id} {:?}; redirect {}", client.name, client.redirect_uris);
         let event = about_app(EventKind::ClientRemoved, origin, by, &detail);
-        if !clients::remove(&self.db, id, &event).await? {
+        let Some(mut ended) = clients::remove(&self.db, id, &event).await? else {
             return Err(RegistryError::Unknown(id.to_owned()));
-        }
+        };
         tracing::info!(client_id = %id, by = ?by, "app removed");
-        Ok(())
+        ended.push(super::scopes::own_sid(id));
+        Ok(ended)
     }
 }
 

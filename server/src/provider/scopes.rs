@@ -7,6 +7,16 @@
 
 pub use super::clients::SCOPES;
 
+/// The scopes an app may get for itself (`client_credentials`), with no
+/// person behind it: reading grades, for a backend that reads them.
+pub const FOR_APPS_THEMSELVES: [&str; 1] = ["grades:read"];
+
+/// The `sid` of the tokens an app got for itself: removing the app revokes
+/// it, as ending a session revokes its tokens.
+pub fn own_sid(client_id: &str) -> String {
+    format!("app:{client_id}")
+}
+
 /// What the consent page says for each scope.
 pub fn words(scope: &str) -> &'static str {
     match scope {

@@ -123,23 +123,41 @@ pub async fn set_secret(
     })
 }
 
-/// Removes the app, ending every grant it holds (its codes and consents go
-/// with its row); `false` when there was none.
-pub async fn remove(db: &Db, id: &str, event: &Event<'_>) -> Result<bool, sqlx::Error> {
+/// Removes the app, ending every grant it holds and the tokens it got for
+/// itself (its codes and consents go with its row). The grants ended, or
+/// `None` when there was no such app.
+pub async fn remove(
+    db: &Db,
+    id: &str,
+    event: &Event<'_>,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
         let done = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(None);
         }
-        tx.revoke_sessions(Filter::App(id), Reason::AppRemoved)
+        let ended = tx
+            .revoke_sessions(Filter::App(id), Reason::AppRemoved)
             .await?;
+        tx.revoke_app(id).await?;
         tx.record(event).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ended))
     })
+}
+
+/// Forgets apps removed before `before` (ms): their tokens have expired.
+pub async fn prune_removed(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "DELETE FROM removed_clients WHERE removed_at < $1"
+    )
+    .bind(before)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected()))
 }
 
 #[cfg(test)]

@@ -78,6 +78,11 @@ pub(crate) trait Tx {
         reason: Reason,
     ) -> Result<Vec<String>, sqlx::Error>;
 
+    /// Ends the tokens app `client_id` got for itself (client_credentials,
+    /// `sid` `app:<client_id>`): a revocation numbered by the same clock as
+    /// sessions', so that every instance learns of it the same way.
+    async fn revoke_app(&mut self, client_id: &str) -> Result<(), sqlx::Error>;
+
     /// What a new password (or a lock) ends besides sessions: logins waiting
     /// for their second factor (their password was checked against the old
     /// one) and the mailed links to change the address or reset the
@@ -498,6 +503,28 @@ macro_rules! tx_on {
                         .await?;
                 }
                 Ok(ended)
+            }
+
+            async fn revoke_app(&mut self, client_id: &str) -> Result<(), sqlx::Error> {
+                let seq: i64 = sqlx::query_scalar(revoking::NEXT_NUMBER)
+                    .fetch_one(&mut *self)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO removed_clients (client_id, removed_at, revoked_seq)
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(client_id)
+                .bind(now_ms())
+                .bind(seq)
+                .execute(&mut *self)
+                .await?;
+                if Self::POSTGRES {
+                    sqlx::query(revoking::NOTIFY)
+                        .bind(seq.to_string())
+                        .execute(&mut *self)
+                        .await?;
+                }
+                Ok(())
             }
 
             async fn end_credential_flows(&mut self, user_id: &str) -> Result<(), sqlx::Error> {

@@ -49,7 +49,12 @@ async fn register(app: &TestApp, public: bool, trusted: bool, scopes: &str) -> A
 /// The provider once its first ID key is in the ring (generated in the
 /// background right after the first start).
 async fn provider() -> TestApp {
-    let app = TestApp::spawn().await;
+    provider_with(&[]).await
+}
+
+/// [`provider`] with `overrides`.
+async fn provider_with(overrides: &[(&str, &str)]) -> TestApp {
+    let app = TestApp::spawn_with(overrides).await;
     for _ in 0..600 {
         if app.state.keys.has_id_key() {
             return app;
@@ -358,7 +363,7 @@ async fn an_app_signs_a_person_in_and_the_openidconnect_crate_accepts_every_toke
 
 #[tokio::test]
 async fn a_code_and_a_consent_from_one_instance_count_on_another() {
-    let app = provider().await;
+    let app = provider_with(&[("ISSUER", "https://board.example")]).await;
     let sibling = app.sibling().await;
     let library = register(&app, false, false, "openid offline_access").await;
     let ada = app.signup("ada").await;
@@ -1120,4 +1125,131 @@ async fn introspection_tells_live_tokens_and_revocation_ends_them() {
     )
     .await;
     assert_eq!(refreshed.status(), 400);
+}
+
+async fn register_service(app: &TestApp, scopes: &str, grants: &[&str]) -> App {
+    let registered = app
+        .state
+        .clients
+        .register(
+            &Registration {
+                name: "Report card printer".into(),
+                scopes: scopes.split(' ').map(str::to_owned).collect(),
+                grant_types: grants.iter().map(|g| (*g).to_owned()).collect(),
+                ..Registration::default()
+            },
+            &Origin::default(),
+            None,
+        )
+        .await
+        .expect("the service registers");
+    App {
+        id: registered.client.id,
+        secret: registered.secret,
+    }
+}
+
+#[tokio::test]
+async fn a_backend_reads_grades_for_itself_until_it_is_removed() {
+    // Instances of one deployment share its issuer.
+    let app = provider_with(&[("ISSUER", "https://board.example")]).await;
+    let printer = register_service(&app, "grades:read", &["client_credentials"]).await;
+    let teacher = app.user_with_role("tess", "teacher").await;
+    let ada = app.signup("ada").await;
+    let graded = app
+        .bearer_json(
+            Method::POST,
+            "/api/grades",
+            &teacher.access,
+            json!({"student": "ada", "course": "Essay", "grade": "A"}),
+        )
+        .await;
+    assert_eq!(graded.status(), 201, "{}", graded.text().await.unwrap());
+
+    let issued = token(&app, &printer, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(issued.status(), 200);
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["scope"], "grades:read");
+    assert!(issued.get("refresh_token").is_none() && issued.get("id_token").is_none());
+    let access = issued["access_token"].as_str().unwrap();
+    let claims = crate::helpers::claims(access);
+    assert_eq!(claims["sub"], printer.id, "the app is the subject");
+    assert_eq!(claims["client_id"], printer.id);
+
+    let grades = app.get_json("/api/grades", access).await;
+    assert_eq!(
+        grades["grades"].as_array().unwrap().len(),
+        1,
+        "every grade: {grades}"
+    );
+    for (method, path) in [
+        (Method::GET, "/oauth/userinfo"),
+        (Method::GET, "/api/me"),
+        (Method::GET, "/api/account/apps"),
+        (Method::POST, "/api/grades"),
+    ] {
+        let refused = app
+            .bearer(method.clone(), path, access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{method} {path}");
+    }
+    let said: Value = about_token(&app, "/oauth/introspect", &printer, access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(said["active"], true);
+    assert_eq!(said["sub"], printer.id);
+
+    // Only what an app may have for itself, and only a confidential app
+    // registered for the grant.
+    let more = token(
+        &app,
+        &printer,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "grades:read openid"),
+        ],
+    )
+    .await;
+    assert_eq!(error_code(more).await, "invalid_scope");
+    let library = register(&app, false, false, "openid grades:read").await;
+    let not_registered = token(&app, &library, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(error_code(not_registered).await, "unauthorized_client");
+    let _ = ada;
+
+    // Removed: its own tokens end, here at once and on another instance.
+    let sibling = app.sibling().await;
+    assert_eq!(
+        sibling
+            .bearer(Method::GET, "/api/grades", access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    app.state
+        .clients
+        .remove(&printer.id, &Origin::default(), None)
+        .await
+        .unwrap();
+    let mut status = 0;
+    for _ in 0..60 {
+        status = sibling
+            .bearer(Method::GET, "/api/grades", access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 401, "the removal reached the other instance");
+    sibling.stop().await.unwrap();
 }
