@@ -415,10 +415,13 @@ impl PageQuery {
 
     /// The query parameter `name`, unless it is missing or empty.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.others
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.given(name).filter(|v| !v.is_empty())
+    }
+
+    /// The value of `name` as given, empty included: for a parameter
+    /// whose every value must be one of a list (`kind=` is none of them).
+    pub fn given(&self, name: &str) -> Option<&str> {
+        self.others.get(name).map(String::as_str)
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn all(
 ) -> Result<Json<EventPage>> {
     user.require(Role::Admin)?;
     let kind = page
-        .param("kind")
+        .given("kind")
         .map(|raw| {
             EventKind::parse(raw).ok_or_else(|| {
                 AppError::InvalidRequest("kind must be one of the kinds of event.".into())
