@@ -29,7 +29,7 @@ use crate::{
         tokens::{Credentials, PersonClaims, ProviderError, TokenError, Tokens},
     },
     state::AppState,
-    store::{clients::ClientRow, rfc3339, users},
+    store::{clients::ClientRow, rfc3339},
 };
 
 /// Where the provider's endpoints are (discovery names them).
@@ -708,20 +708,28 @@ async fn userinfo_of(state: &AppState, user: &AuthUser) -> Result<Response> {
     let Some((_, scope)) = &user.app else {
         return Err(AppError::AppScope(Some("openid")));
     };
-    let account = users::by_id(&state.db, &user.id)
+    // The profile as `/api/me` reads it (kept a moment in memory); the role
+    // is the token's, as there: a role change ends the grant.
+    let profile = state
+        .profiles
+        .get(&state.db, &user.id)
         .await?
         .ok_or(AppError::InvalidToken(
             crate::auth::jwt::TokenError::Revoked,
         ))?;
     #[derive(Serialize)]
-    struct Claims {
-        sub: String,
+    struct Claims<'a> {
+        sub: &'a str,
         #[serde(flatten)]
         person: PersonClaims,
     }
     let claims = Claims {
-        sub: user.id.clone(),
-        person: PersonClaims::of(&account, scope),
+        sub: &user.id,
+        person: PersonClaims::of_profile(
+            (&profile.username, &profile.email, profile.email_verified),
+            user.role,
+            scope,
+        ),
     };
     Ok(no_store(Json(claims).into_response()))
 }

@@ -329,6 +329,7 @@ pub struct NoSigningKey;
 impl Keys {
     /// An empty ring: verifies nothing, signs nothing, until [`Keys::replace`].
     pub fn new(ttl: Duration) -> Self {
+        super::rs256::install();
         Self {
             ring: RwLock::new(Arc::new(Ring {
                 jwks: JwkSet { keys: vec![] },

@@ -13,6 +13,7 @@ pub mod password;
 pub mod proof;
 pub mod refresh_token;
 pub mod revocation;
+pub mod rs256;
 pub mod sealing;
 pub mod sessions;
 

@@ -137,14 +137,28 @@ pub struct PersonClaims {
 impl PersonClaims {
     /// What `scope` allows of `account`.
     pub fn of(account: &users::Account, scope: &str) -> Self {
+        Self::of_profile(
+            (&account.username, &account.email, account.email_verified),
+            account.role(),
+            scope,
+        )
+    }
+
+    /// What `scope` allows of the account with this name, address (and
+    /// whether it is confirmed) and role.
+    pub fn of_profile(
+        (username, email, verified): (&str, &str, bool),
+        role: classboard::api::Role,
+        scope: &str,
+    ) -> Self {
         let profile = scopes::has(scope, "profile");
-        let email = scopes::has(scope, "email");
+        let with_email = scopes::has(scope, "email");
         Self {
-            preferred_username: profile.then(|| account.username.clone()),
-            name: profile.then(|| account.username.clone()),
-            email: email.then(|| account.email.clone()),
-            email_verified: email.then_some(account.email_verified),
-            role: scopes::has(scope, "roles").then(|| account.role()),
+            preferred_username: profile.then(|| username.to_owned()),
+            name: profile.then(|| username.to_owned()),
+            email: with_email.then(|| email.to_owned()),
+            email_verified: with_email.then_some(verified),
+            role: scopes::has(scope, "roles").then_some(role),
         }
     }
 }
@@ -291,7 +305,10 @@ impl TokenIssuer {
                 &grant_id,
                 (&code.user_id, &code.scope),
                 &signed_in,
-                (Some(&code.session_id), code.nonce.as_deref()),
+                Some(IdTokenFor {
+                    sid: &code.session_id,
+                    nonce: code.nonce.as_deref(),
+                }),
                 refresh,
             )
             .await?;
@@ -423,7 +440,10 @@ impl TokenIssuer {
                 &issued.session_id,
                 (&issued.user_id, &grant.scope),
                 &signed_in,
-                (Some(&grant.parent_id), None),
+                // No new ID token at a refresh (OpenID Connect Core §12.2
+                // allows it): the sign-in it tells of has not changed, and
+                // an RS256 signature is most of what a refresh would cost.
+                None,
                 Some(issued.refresh_token),
             )
             .await?;
@@ -439,7 +459,7 @@ impl TokenIssuer {
         grant_id: &str,
         (user_id, scope): (&str, &str),
         signed_in: &SignedIn,
-        (sid, nonce): (Option<&str>, Option<&str>),
+        id_token_for: Option<IdTokenFor<'_>>,
         refresh_token: Option<String>,
     ) -> Result<Tokens, ProviderError> {
         let auth_time = u64::try_from(signed_in.auth_time / 1000).unwrap_or(0);
@@ -466,7 +486,9 @@ impl TokenIssuer {
             client_id: Some(client.id.clone()),
             scope: Some(scope.to_owned()),
         })?;
-        let id_token = if scopes::has(scope, "openid") {
+        let id_token = if let Some(IdTokenFor { sid, nonce }) = id_token_for
+            && scopes::has(scope, "openid")
+        {
             let account = users::by_id(&self.db, user_id).await?;
             let person = account
                 .as_ref()
@@ -488,7 +510,7 @@ impl TokenIssuer {
                 } else {
                     "1"
                 },
-                sid: sid.unwrap_or(grant_id),
+                sid,
                 at_hash: left_half_hash(&access_token),
                 person,
             };
@@ -623,6 +645,13 @@ impl TokenIssuer {
             ..Introspection::default()
         }))
     }
+}
+
+/// What an ID token is issued for: the person's session on this site
+/// (`sid`), and the request's `nonce`.
+struct IdTokenFor<'a> {
+    sid: &'a str,
+    nonce: Option<&'a str>,
 }
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url
