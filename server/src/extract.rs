@@ -159,9 +159,12 @@ impl AuthUser {
     /// Whether the token is an app's for itself (`client_credentials`):
     /// no person is behind it.
     pub fn is_app_itself(&self) -> bool {
-        self.app
-            .as_ref()
-            .is_some_and(|(client_id, _)| *client_id == self.id)
+        self.app.as_ref().is_some_and(|(client_id, _)| {
+            *client_id == self.id
+                && self
+                    .session_id
+                    .starts_with(&scopes::own_sid_prefix(client_id))
+        })
     }
 
     /// The caller as the proof policy sees it, asking from `ip`.

@@ -52,10 +52,10 @@ CREATE TABLE consents (
     PRIMARY KEY (user_id, client_id)
 );
 
-CREATE TABLE removed_clients (
-    client_id   TEXT PRIMARY KEY,
-    removed_at  BIGINT NOT NULL,
+CREATE TABLE revoked_app_tokens (
+    sid         TEXT PRIMARY KEY,
+    revoked_at  BIGINT NOT NULL,
     revoked_seq BIGINT NOT NULL
 );
 
-CREATE INDEX removed_clients_seq ON removed_clients (revoked_seq);
+CREATE INDEX revoked_app_tokens_seq ON revoked_app_tokens (revoked_seq);

@@ -71,13 +71,14 @@ CREATE TABLE consents (
     PRIMARY KEY (user_id, client_id)
 ) STRICT, WITHOUT ROWID;
 
--- An app removed is a revocation like a session's: the tokens it got for
--- itself (client_credentials) name it in `sid` as `app:<client_id>`, and every
--- instance reads this table beside the sessions it polls, by the same clock.
-CREATE TABLE removed_clients (
-    client_id   TEXT PRIMARY KEY NOT NULL,
-    removed_at  INTEGER NOT NULL,
+-- The tokens an app got for itself (client_credentials) name the app and its
+-- secret's generation in `sid` (`app:<client_id>:<generation>`). Replacing the
+-- secret, or removing the app, ends that `sid`: a revocation like a session's,
+-- numbered by the same clock, read by every instance beside the sessions.
+CREATE TABLE revoked_app_tokens (
+    sid         TEXT PRIMARY KEY NOT NULL,
+    revoked_at  INTEGER NOT NULL,
     revoked_seq INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
-CREATE INDEX removed_clients_seq ON removed_clients (revoked_seq);
+CREATE INDEX revoked_app_tokens_seq ON revoked_app_tokens (revoked_seq);

@@ -42,7 +42,15 @@ fn signer(alg: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>> {
         // JWT_PRIVATE_KEY_FILE) is signed with as before.
         Algorithm::RS256 => match parsed(key.as_bytes()) {
             Some(pair) => Ok(Box::new(Rs256(pair))),
-            None => (rust_crypto::DEFAULT_PROVIDER.signer_factory)(alg, key),
+            None => {
+                static TOLD: Once = Once::new();
+                TOLD.call_once(|| {
+                    tracing::warn!(
+                        "an RS256 key that ring refuses is signed with RustCrypto (slower)"
+                    );
+                });
+                (rust_crypto::DEFAULT_PROVIDER.signer_factory)(alg, key)
+            }
         },
         _ => (rust_crypto::DEFAULT_PROVIDER.signer_factory)(alg, key),
     }
@@ -101,6 +109,10 @@ mod tests {
         let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
         let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
         let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+        assert!(
+            parsed(encoding.as_bytes()).is_some(),
+            "ring takes the key: it signs"
+        );
         let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap();
         let decoding = DecodingKey::from_jwk(&jwk).unwrap();
         let claims = serde_json::json!({"sub": "a", "exp": 4_000_000_000u64});

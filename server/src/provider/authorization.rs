@@ -27,7 +27,7 @@ use classboard::api::EventKind;
 pub const REQUEST_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// The longest `state`, `nonce` or `login_hint` kept, in bytes.
 const MAX_PARAM: usize = 512;
-/// The longest `client_id` looked up (ours are 43 characters).
+/// The longest `client_id` looked up (ours are 22 characters).
 const MAX_CLIENT_ID: usize = 128;
 
 /// Why a request cannot even be sent back to the app: shown on a page.
@@ -292,9 +292,21 @@ impl Authorizations {
             .await
     }
 
-    /// The apps `user_id` allowed, by name, with what.
+    /// The apps `user_id` allowed (by a consent, or a trusted app by
+    /// holding a grant), by name, each once with all it may do and when it
+    /// was last allowed something.
     pub async fn apps_with_access(&self, user_id: &str) -> Result<Vec<ConsentRow>, sqlx::Error> {
-        grants::consents_of(&self.db, user_id).await
+        let mut apps: Vec<ConsentRow> = Vec::new();
+        for row in grants::consents_of(&self.db, user_id).await? {
+            match apps.iter_mut().find(|app| app.client_id == row.client_id) {
+                Some(app) => {
+                    app.scope = scopes::union(&app.scope, &row.scope);
+                    app.granted_at = app.granted_at.max(row.granted_at);
+                }
+                None => apps.push(row),
+            }
+        }
+        Ok(apps)
     }
 
     /// Withdraws what the person allowed the app: their grants to it end

@@ -26,16 +26,7 @@ use crate::store::{
     rows::{Event, Origin},
 };
 
-/// The scopes an app may be registered for.
-pub const SCOPES: [&str; 7] = [
-    "openid",
-    "profile",
-    "email",
-    "roles",
-    "offline_access",
-    "grades:read",
-    "posts:write",
-];
+pub use super::scopes::SCOPES;
 
 /// The grants this server offers, by their `grant_type` names.
 pub const GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
@@ -541,7 +532,7 @@ impl Registry {
         let Some(client) = clients::by_id(&self.db, id).await? else {
             return Err(RegistryError::Unknown(id.to_owned()));
         };
-        let Some(old) = client.secret_hash else {
+        let Some(old) = client.secret_hash.clone() else {
             return Err(RegistryError::Public(id.to_owned()));
         };
         let (secret, hash) = self.secrets.mint();
@@ -549,7 +540,8 @@ impl Registry {
         // Only over the secret read above: of two replacements at once,
         // one wins and the other is told, rather than both being shown a
         // secret of which only the last works.
-        if !clients::set_secret(&self.db, id, (&old, &hash), &event).await? {
+        let old_sid = super::scopes::own_sid(&client);
+        if !clients::set_secret(&self.db, id, (&old, &hash), &old_sid, &event).await? {
             return Err(match clients::by_id(&self.db, id).await? {
                 None => RegistryError::Unknown(id.to_owned()),
                 Some(_) => RegistryError::ChangedMeanwhile(id.to_owned()),
@@ -560,7 +552,8 @@ impl Registry {
     }
 
     /// Removes an app: every grant it holds ends, and the tokens it got
-    /// for itself. Returns the `sid`s that ended (for this instance's
+    /// for itself (a replaced secret's ended with it). Returns the `sid`s
+    /// that ended (for this instance's
     /// revocation set; the others learn of them by their poll).
     pub async fn remove(
         &self,
@@ -573,11 +566,12 @@ impl Registry {
         };
         let detail = format!("{id} {:?}; redirect {}", client.name, client.redirect_uris);
         let event = about_app(EventKind::ClientRemoved, origin, by, &detail);
-        let Some(mut ended) = clients::remove(&self.db, id, &event).await? else {
+        let own_sid = super::scopes::own_sid(&client);
+        let Some(mut ended) = clients::remove(&self.db, id, &own_sid, &event).await? else {
             return Err(RegistryError::Unknown(id.to_owned()));
         };
         tracing::info!(client_id = %id, by = ?by, "app removed");
-        ended.push(super::scopes::own_sid(id));
+        ended.push(own_sid);
         Ok(ended)
     }
 }

@@ -5,16 +5,33 @@
 //! the order of [`SCOPES`], each once, space-separated. Two requests that
 //! ask for the same things therefore store the same string.
 
-pub use super::clients::SCOPES;
+/// The scopes an app may be registered for, in the order a scope string
+/// keeps them.
+pub const SCOPES: [&str; 7] = [
+    "openid",
+    "profile",
+    "email",
+    "roles",
+    "offline_access",
+    "grades:read",
+    "posts:write",
+];
 
 /// The scopes an app may get for itself (`client_credentials`), with no
 /// person behind it: reading grades, for a backend that reads them.
 pub const FOR_APPS_THEMSELVES: [&str; 1] = ["grades:read"];
 
-/// The `sid` of the tokens an app got for itself: removing the app revokes
-/// it, as ending a session revokes its tokens.
-pub fn own_sid(client_id: &str) -> String {
-    format!("app:{client_id}")
+/// The `sid` of the tokens an app got for itself with its current secret
+/// (`app`'s row): replacing the secret or removing the app revokes it, as
+/// ending a session revokes its tokens.
+pub fn own_sid(app: &crate::store::clients::ClientRow) -> String {
+    let generation = app.secret_rotated_at.unwrap_or(app.created_at);
+    format!("{}{generation}", own_sid_prefix(&app.id))
+}
+
+/// What every `sid` of `client_id`'s own tokens begins with.
+pub fn own_sid_prefix(client_id: &str) -> String {
+    format!("app:{client_id}:")
 }
 
 /// What the consent page says for each scope.

@@ -23,7 +23,6 @@ use crate::{
         grants::{self, CodeRow, Exchange, NewGrant, SignedIn},
         ms, now_ms,
         rows::{Reason, stored_role},
-        users,
     },
 };
 
@@ -135,15 +134,6 @@ pub struct PersonClaims {
 }
 
 impl PersonClaims {
-    /// What `scope` allows of `account`.
-    pub fn of(account: &users::Account, scope: &str) -> Self {
-        Self::of_profile(
-            (&account.username, &account.email, account.email_verified),
-            account.role(),
-            scope,
-        )
-    }
-
     /// What `scope` allows of the account with this name, address (and
     /// whether it is confirmed) and role.
     pub fn of_profile(
@@ -250,10 +240,15 @@ impl TokenIssuer {
         }
         let grant_id = uuid::Uuid::new_v4().to_string();
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        let check = |code: &CodeRow| {
+        let check = |code: &CodeRow, consent: Option<&str>| {
             use subtle::ConstantTimeEq;
+            // Still allowed: a withdrawal between the code and its
+            // exchange wins (a trusted app is not asked).
+            let allowed = client.trusted
+                || consent.is_some_and(|allowed| scopes::covers(allowed, &code.scope));
             code.redirect_uri == redirect_uri
                 && bool::from(code.code_challenge.as_bytes().ct_eq(challenge.as_bytes()))
+                && allowed
         };
         let now = now_ms();
         let exchanged = grants::exchange_code(
@@ -359,7 +354,7 @@ impl TokenIssuer {
             iat: 0,
             nbf: None,
             jti: String::new(),
-            sid: scopes::own_sid(&client.id),
+            sid: scopes::own_sid(client),
             // The least role: what an app may do for itself is its scope's.
             role: classboard::api::Role::Student,
             username: String::new(),
@@ -489,11 +484,16 @@ impl TokenIssuer {
         let id_token = if let Some(IdTokenFor { sid, nonce }) = id_token_for
             && scopes::has(scope, "openid")
         {
-            let account = users::by_id(&self.db, user_id).await?;
-            let person = account
-                .as_ref()
-                .map(|a| PersonClaims::of(a, scope))
-                .unwrap_or_default();
+            // The account as the exchange read it, in its transaction.
+            let person = PersonClaims::of_profile(
+                (
+                    &signed_in.username,
+                    &signed_in.email,
+                    signed_in.email_verified,
+                ),
+                stored_role(&signed_in.role),
+                scope,
+            );
             let iat = unix_now();
             let claims = IdClaims {
                 iss: &self.issuer,
@@ -562,18 +562,36 @@ impl TokenIssuer {
     /// ended alone: its grant is, refresh token included, RFC 7009 §2.1).
     /// Anything else (another app's token, junk, a token already ended)
     /// changes nothing, and is answered alike.
-    pub async fn revoke(&self, client: &ClientRow, token: &str) -> Result<(), ProviderError> {
+    pub async fn revoke(
+        &self,
+        client: &ClientRow,
+        token: &str,
+    ) -> Result<Result<(), TokenError>, ProviderError> {
         let grant_id = match self.grants.unrevoked_session_of(token).await? {
             Some((session_id, _)) => Some(session_id),
-            None => self
-                .keys
-                .verify(token)
-                .ok()
-                .filter(|claims| claims.client_id.as_deref() == Some(client.id.as_str()))
-                .map(|claims| claims.sid),
+            None => {
+                let Some(claims) = self
+                    .keys
+                    .verify(token)
+                    .ok()
+                    .filter(|claims| claims.client_id.as_deref() == Some(client.id.as_str()))
+                else {
+                    return Ok(Ok(()));
+                };
+                // A token the app got for itself cannot be ended alone
+                // (replacing the secret ends them all): say so rather than
+                // answer "revoked" (RFC 7009 §2.2.1).
+                if claims.sid.starts_with(&scopes::own_sid_prefix(&client.id)) {
+                    return Ok(Err(TokenError::new(
+                        "unsupported_token_type",
+                        "A token the app got for itself ends when its secret is replaced or the app is removed.",
+                    )));
+                }
+                Some(claims.sid)
+            }
         };
         let Some(grant_id) = grant_id else {
-            return Ok(());
+            return Ok(Ok(()));
         };
         let theirs = grants::grant(&self.db, &grant_id)
             .await?
@@ -582,14 +600,15 @@ impl TokenIssuer {
             let ended = grants::end_grant(&self.db, &grant_id, Reason::Revoked).await?;
             self.revocations.insert(&ended);
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
-    /// RFC 7662: what `token` is, for a confidential app. An app's access
-    /// token (any app's: the app asking may be the API that received it)
-    /// while valid and its grant live; a refresh token only to the app that
-    /// holds it. The board's own tokens, and anything ended, expired or
-    /// unknown, are `{"active": false}` and nothing else.
+    /// RFC 7662: what `token` is, for a confidential app, of its own tokens
+    /// only (every app's token is for this server's API, so no other app is
+    /// the resource server of it): an access token while valid and its
+    /// grant live, a refresh token while live. Another app's token, the
+    /// board's own, and anything ended, expired or unknown, are
+    /// `{"active": false}` and nothing else.
     pub async fn introspect(
         &self,
         client: &ClientRow,
@@ -607,7 +626,8 @@ impl TokenIssuer {
             if !self.revocations.is_fresh() || !self.keys.is_fresh() {
                 return Err(ProviderError::Stale);
             }
-            let live = claims.client_id.is_some() && !self.revocations.is_revoked(&claims.sid);
+            let live = claims.client_id.as_deref() == Some(client.id.as_str())
+                && !self.revocations.is_revoked(&claims.sid);
             if !live {
                 return Ok(Ok(Introspection::default()));
             }

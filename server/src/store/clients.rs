@@ -95,12 +95,14 @@ pub async fn page(
     Ok(super::one_page(rows, limit))
 }
 
-/// Replaces app `id`'s secret hash `old` with `new`; `false` when the app
-/// is gone or its hash is no longer `old` (replaced meanwhile).
+/// Replaces app `id`'s secret hash `old` with `new`, ending the tokens the
+/// app got for itself with the old one (`old_sid`); `false` when the app is
+/// gone or its hash is no longer `old` (replaced meanwhile).
 pub async fn set_secret(
     db: &Db,
     id: &str,
     (old, new): (&[u8], &[u8]),
+    old_sid: &str,
     event: &Event<'_>,
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
@@ -117,6 +119,7 @@ pub async fn set_secret(
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        tx.revoke_app_tokens(old_sid).await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(true)
@@ -129,6 +132,7 @@ pub async fn set_secret(
 pub async fn remove(
     db: &Db,
     id: &str,
+    own_sid: &str,
     event: &Event<'_>,
 ) -> Result<Option<Vec<String>>, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
@@ -142,17 +146,17 @@ pub async fn remove(
         let ended = tx
             .revoke_sessions(Filter::App(id), Reason::AppRemoved)
             .await?;
-        tx.revoke_app(id).await?;
+        tx.revoke_app_tokens(own_sid).await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(Some(ended))
     })
 }
 
-/// Forgets apps removed before `before` (ms): their tokens have expired.
+/// Forgets apps' own tokens ended before `before` (ms): they have expired.
 pub async fn prune_removed(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
     on!(db, write, |pool| sqlx::query(
-        "DELETE FROM removed_clients WHERE removed_at < $1"
+        "DELETE FROM revoked_app_tokens WHERE revoked_at < $1"
     )
     .bind(before)
     .execute(pool)
@@ -198,12 +202,12 @@ mod tests {
         };
         insert(&db, &client, &event).await.unwrap();
         assert!(
-            set_secret(&db, "app", (&[1; 32], &[2; 32]), &event)
+            set_secret(&db, "app", (&[1; 32], &[2; 32]), "app:app:1", &event)
                 .await
                 .unwrap()
         );
         assert!(
-            !set_secret(&db, "app", (&[1; 32], &[3; 32]), &event)
+            !set_secret(&db, "app", (&[1; 32], &[3; 32]), "app:app:1", &event)
                 .await
                 .unwrap(),
             "over a hash that is gone"
@@ -211,7 +215,7 @@ mod tests {
         let stored = by_id(&db, "app").await.unwrap().unwrap();
         assert_eq!(stored.secret_hash, Some(vec![2; 32]));
         assert!(
-            !set_secret(&db, "none", (&[2; 32], &[4; 32]), &event)
+            !set_secret(&db, "none", (&[2; 32], &[4; 32]), "app:none:1", &event)
                 .await
                 .unwrap()
         );

@@ -67,6 +67,8 @@ pub struct SignedIn {
     pub amr: String,
     pub role: String,
     pub username: String,
+    pub email: String,
+    pub email_verified: bool,
     pub expires_at: i64,
 }
 
@@ -232,22 +234,31 @@ pub struct ConsentRow {
     pub granted_at: i64,
 }
 
-/// The apps `user_id` allowed, by name.
+/// The apps `user_id` allowed, by name: by a consent, or holding a live
+/// grant (a trusted app is not asked, so it has no consent). One row per
+/// consent and per grant: an app may have several.
 pub async fn consents_of(db: &Db, user_id: &str) -> Result<Vec<ConsentRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
         "SELECT c.client_id, a.name, c.scope, c.granted_at
          FROM consents c JOIN clients a ON a.id = c.client_id
          WHERE c.user_id = $1
-         ORDER BY a.name, c.client_id"
+         UNION ALL
+         SELECT s.client_id, a.name, s.scope, s.created_at AS granted_at
+         FROM sessions s JOIN clients a ON a.id = s.client_id
+         WHERE s.user_id = $1 AND s.parent_id IS NOT NULL AND s.revoked_at IS NULL
+           AND s.expires_at > $2
+         ORDER BY 2, 1"
     )
     .bind(user_id)
+    .bind(now_ms())
     .fetch_all(pool)
     .await)
 }
 
-/// Withdraws what `user_id` allowed the app `client_id`, and ends every
-/// grant of theirs it holds, recording `event`, in one transaction. The
-/// sessions ended, or `None` when there was no such consent.
+/// Withdraws what `user_id` allowed the app `client_id`, in one
+/// transaction recording `event`: the consent goes, the codes not yet
+/// exchanged are spent, and every grant of theirs the app holds ends. The
+/// sessions ended, or `None` when the app had nothing of theirs.
 pub async fn withdraw(
     db: &Db,
     user_id: &str,
@@ -261,12 +272,21 @@ pub async fn withdraw(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        if gone == 0 {
-            return Ok(None);
-        }
+        sqlx::query(
+            "UPDATE authorization_codes SET used_at = $3
+             WHERE user_id = $1 AND client_id = $2 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(event.at)
+        .execute(&mut *tx)
+        .await?;
         let ended = tx
             .revoke_sessions(Filter::UserApp { user_id, client_id }, Reason::AppRemoved)
             .await?;
+        if gone == 0 && ended.is_empty() {
+            return Ok(None);
+        }
         tx.record(event).await?;
         tx.commit().await?;
         Ok(Some(ended))
@@ -275,15 +295,17 @@ pub async fn withdraw(
 
 /// Exchanges a code for a grant, in one transaction: the code, if live and
 /// `client_id`'s, is spent; `check` judges what it was issued for (redirect
-/// URI, PKCE); the person's session and account must still be live, and
-/// the grant starts as a child of that session (ending it ends the grant).
-/// A code used before ends the grant of its first use.
+/// URI, PKCE) and the person's consent to the app as it is now (read under
+/// a lock a withdrawal must wait for, so that a code cannot outlive it);
+/// the person's session and account must still be live, and the grant
+/// starts as a child of that session (ending it ends the grant). A code
+/// used before ends the grant of its first use.
 pub async fn exchange_code(
     db: &Db,
     code_hash: &[u8],
     now: i64,
     grant: &NewGrant<'_>,
-    check: impl Fn(&CodeRow) -> bool,
+    check: impl Fn(&CodeRow, Option<&str>) -> bool,
 ) -> Result<Exchange, sqlx::Error> {
     in_tx!(db, |tx, pg| {
         let spent: Option<CodeRow> = sqlx::query_as(
@@ -319,7 +341,16 @@ pub async fn exchange_code(
             tx.commit().await?;
             return Ok(Exchange::Reused(ended));
         };
-        if !check(&code) {
+        let consent: Option<String> = sqlx::query_scalar(if pg {
+            "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 FOR SHARE"
+        } else {
+            "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2"
+        })
+        .bind(&code.user_id)
+        .bind(grant.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if !check(&code, consent.as_deref()) {
             // Spent all the same: a code is tried once.
             sqlx::query("UPDATE authorization_codes SET grant_id = NULL WHERE code_hash = $1")
                 .bind(code_hash)
@@ -366,7 +397,7 @@ pub async fn exchange_code(
 const SIGNED_IN: &str = "SELECT
          CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
               ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
-         s.amr, u.role, u.username, s.expires_at
+         s.amr, u.role, u.username, u.email, u.email_verified, s.expires_at
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.id = $1 AND s.user_id = $2 AND s.client_id IS NULL AND s.revoked_at IS NULL
        AND s.expires_at > $3 AND u.deleted_at IS NULL AND u.locked_at IS NULL";
@@ -374,7 +405,7 @@ const SIGNED_IN: &str = "SELECT
 const SIGNED_IN_POSTGRES: &str = "SELECT
          CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
               ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
-         s.amr, u.role, u.username, s.expires_at
+         s.amr, u.role, u.username, u.email, u.email_verified, s.expires_at
      FROM sessions s JOIN users u ON u.id = s.user_id
      WHERE s.id = $1 AND s.user_id = $2 AND s.client_id IS NULL AND s.revoked_at IS NULL
        AND s.expires_at > $3 AND u.deleted_at IS NULL AND u.locked_at IS NULL

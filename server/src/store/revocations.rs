@@ -1,6 +1,6 @@
 //! What every instance reads to keep its set of revoked sessions current:
-//! the revocation clock, and sessions (and removed apps, whose own tokens
-//! name them as `app:<client_id>`) by the number of their revocation.
+//! the revocation clock, and sessions (and the apps' own tokens, by their
+//! `sid`) by the number of their revocation.
 
 use super::Db;
 
@@ -16,13 +16,14 @@ pub async fn clock(db: &Db) -> Result<i64, sqlx::Error> {
     .await)
 }
 
-/// Every revoked session the database still holds (at start), and every
-/// app removed lately, as the `sid` of its own tokens (`app:<client_id>`).
+/// Every revoked session the database still holds (at start), and the
+/// `sid`s of apps' own tokens ended lately (a secret replaced, an app
+/// removed).
 pub async fn all_revoked(db: &Db) -> Result<Vec<String>, sqlx::Error> {
     super::on!(db, poll, |pool| sqlx::query_scalar(
         "SELECT id FROM sessions WHERE revoked_at IS NOT NULL
          UNION ALL
-         SELECT 'app:' || client_id FROM removed_clients"
+         SELECT sid FROM revoked_app_tokens"
     )
     .fetch_all(pool)
     .await)
@@ -50,9 +51,8 @@ pub async fn revoked_after(
              SELECT id, revoked_seq FROM sessions
              WHERE revoked_seq > $1 OR ($2 IS NOT NULL AND revoked_seq = $1 AND id > $2)
              UNION ALL
-             SELECT 'app:' || client_id AS id, revoked_seq FROM removed_clients
-             WHERE revoked_seq > $1
-                OR ($2 IS NOT NULL AND revoked_seq = $1 AND 'app:' || client_id > $2)
+             SELECT sid AS id, revoked_seq FROM revoked_app_tokens
+             WHERE revoked_seq > $1 OR ($2 IS NOT NULL AND revoked_seq = $1 AND sid > $2)
          ) AS revoked
          ORDER BY revoked_seq, id LIMIT $3"
     )

@@ -78,10 +78,10 @@ pub(crate) trait Tx {
         reason: Reason,
     ) -> Result<Vec<String>, sqlx::Error>;
 
-    /// Ends the tokens app `client_id` got for itself (client_credentials,
-    /// `sid` `app:<client_id>`): a revocation numbered by the same clock as
-    /// sessions', so that every instance learns of it the same way.
-    async fn revoke_app(&mut self, client_id: &str) -> Result<(), sqlx::Error>;
+    /// Ends the tokens an app got for itself (client_credentials) under
+    /// `sid`: a revocation numbered by the same clock as sessions', so that
+    /// every instance learns of it the same way.
+    async fn revoke_app_tokens(&mut self, sid: &str) -> Result<(), sqlx::Error>;
 
     /// What a new password (or a lock) ends besides sessions: logins waiting
     /// for their second factor (their password was checked against the old
@@ -505,15 +505,15 @@ macro_rules! tx_on {
                 Ok(ended)
             }
 
-            async fn revoke_app(&mut self, client_id: &str) -> Result<(), sqlx::Error> {
+            async fn revoke_app_tokens(&mut self, sid: &str) -> Result<(), sqlx::Error> {
                 let seq: i64 = sqlx::query_scalar(revoking::NEXT_NUMBER)
                     .fetch_one(&mut *self)
                     .await?;
                 sqlx::query(
-                    "INSERT INTO removed_clients (client_id, removed_at, revoked_seq)
-                     VALUES ($1, $2, $3)",
+                    "INSERT INTO revoked_app_tokens (sid, revoked_at, revoked_seq)
+                     VALUES ($1, $2, $3) ON CONFLICT (sid) DO NOTHING",
                 )
-                .bind(client_id)
+                .bind(sid)
                 .bind(now_ms())
                 .bind(seq)
                 .execute(&mut *self)

@@ -1015,8 +1015,14 @@ async fn introspection_tells_live_tokens_and_revocation_ends_them() {
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
 
-    // Another confidential app (the API that received the token) may ask.
-    let said: Value = about_token(&app, "/oauth/introspect", &api, access)
+    // The app asks of its own token; another app learns nothing of it.
+    let theirs: Value = about_token(&app, "/oauth/introspect", &api, access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs, json!({"active": false}));
+    let said: Value = about_token(&app, "/oauth/introspect", &library, access)
         .await
         .json()
         .await
@@ -1074,7 +1080,7 @@ async fn introspection_tells_live_tokens_and_revocation_ends_them() {
             .status(),
         200
     );
-    let revoked: Value = about_token(&app, "/oauth/introspect", &api, access)
+    let revoked: Value = about_token(&app, "/oauth/introspect", &library, access)
         .await
         .json()
         .await
@@ -1252,4 +1258,116 @@ async fn a_backend_reads_grades_for_itself_until_it_is_removed() {
     }
     assert_eq!(status, 401, "the removal reached the other instance");
     sibling.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_apps_own_tokens_end_with_its_secret_and_cannot_be_revoked_alone() {
+    let app = provider().await;
+    let printer = register_service(&app, "grades:read", &["client_credentials"]).await;
+    let issued: Value = token(&app, &printer, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = issued["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.bearer(Method::GET, "/api/grades", access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let alone = about_token(&app, "/oauth/revoke", &printer, access).await;
+    assert_eq!(alone.status(), 400);
+    assert_eq!(error_code(alone).await, "unsupported_token_type");
+
+    // A new secret: the tokens of the old one end; the new one's work.
+    let secret = app
+        .state
+        .clients
+        .rotate_secret(&printer.id, &Origin::default(), None)
+        .await
+        .unwrap();
+    let renewed = App {
+        id: printer.id.clone(),
+        secret: Some(secret),
+    };
+    let mut status = 0;
+    for _ in 0..60 {
+        status = app
+            .bearer(Method::GET, "/api/grades", access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 401, "the old secret's token ended");
+    let fresh: Value = token(&app, &renewed, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = fresh["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.bearer(Method::GET, "/api/grades", fresh)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_withdrawal_wins_over_a_code_not_yet_exchanged_and_covers_trusted_apps() {
+    let app = provider().await;
+    let library = register(&app, false, false, "openid offline_access").await;
+    let ada = app.signup("ada").await;
+    let code = code_for(&app, &library, &ada, "openid offline_access").await;
+    let path = format!("/api/account/apps/{}", library.id);
+    let withdrawn = app
+        .bearer(Method::DELETE, &path, &ada.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 204);
+    let late = exchange(&app, &library, &code).await;
+    assert_eq!(late.status(), 400);
+    assert_eq!(error_code(late).await, "invalid_grant");
+    assert_eq!(
+        app.get_json("/api/account/apps", &ada.access).await["apps"],
+        json!([])
+    );
+
+    // A trusted app is not asked, yet listed while it holds a grant, and
+    // its access withdrawn there.
+    let own = register(&app, false, true, "openid").await;
+    let code = code_for(&app, &own, &ada, "openid").await;
+    let tokens: Value = exchange(&app, &own, &code).await.json().await.unwrap();
+    let listed = app.get_json("/api/account/apps", &ada.access).await;
+    assert_eq!(listed["apps"][0]["client_id"], own.id, "{listed}");
+    let path = format!("/api/account/apps/{}", own.id);
+    assert_eq!(
+        app.bearer(Method::DELETE, &path, &ada.access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.bearer(Method::GET, "/oauth/userinfo", access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
