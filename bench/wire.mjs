@@ -34,6 +34,9 @@ const PAGES = [
   ["/posts/new", "student"],
   ["/grades", "student"],
   ["/account", "student"],
+  // An app's sign-in: the page that carries it through sign-in and consent
+  // (a request that has ended: the same code, with the page's answer).
+  ["/authorize?request=0000000000000000000000000000000000000000000", "student"],
   ["/grades", "teacher"],
   ["/admin", "admin"],
 ];

@@ -87,23 +87,13 @@ fn AccountDetails() -> impl IntoView {
                 <dt>"Role"</dt><dd>{u.role.as_str()}</dd>
             </dl>
         })}
-        <SettingsOnDemand/>
+        {ON_DEMAND[..1].iter().map(|&(id, title, summary, button, which)| view! {
+            <OnDemand id title summary=Signal::stored(summary) button=Signal::stored(button) which/>
+        }).collect_view()}
         <TwoStepOnDemand/>
-        <PasskeysOnDemand/>
-        <OnDemand
-            id="apps-heading"
-            title="Apps with access"
-            summary=Signal::stored("Apps you allowed to sign you in with this account, and what each may do.")
-            button=Signal::stored("Show apps with access")
-            which=Section::Apps
-        />
-        <OnDemand
-            id="activity-heading"
-            title="Recent activity"
-            summary=Signal::stored("Sign-ins and changes to your account's security: what, when, from where and on which device.")
-            button=Signal::stored("Show recent activity")
-            which=Section::Activity
-        />
+        {ON_DEMAND[1..].iter().map(|&(id, title, summary, button, which)| view! {
+            <OnDemand id title summary=Signal::stored(summary) button=Signal::stored(button) which/>
+        }).collect_view()}
         <h2>"Where you are logged in"</h2>
         <p class="form-error" role="alert" hidden=move || devices.error.with(Option::is_none)>
             {move || devices.error.get().unwrap_or_default()}
@@ -250,33 +240,40 @@ fn TwoStepOnDemand() -> impl IntoView {
     }
 }
 
-/// The passkeys section, on demand like the two-step one.
-#[component]
-fn PasskeysOnDemand() -> impl IntoView {
-    view! {
-        <OnDemand
-            id="passkeys-heading"
-            title="Passkeys"
-            summary=Signal::stored("A passkey signs you in with this device's screen lock or a security key, with no password.")
-            button=Signal::stored("Manage passkeys")
-            which=Section::Passkeys
-        />
-    }
-}
-
-/// The email, password and deletion section, on demand like the others.
-#[component]
-fn SettingsOnDemand() -> impl IntoView {
-    view! {
-        <OnDemand
-            id="settings-heading"
-            title="Email, password and deletion"
-            summary=Signal::stored("Change your email address or your password, or delete your account.")
-            button=Signal::stored("Change email, password or account")
-            which=Section::Settings
-        />
-    }
-}
+/// The sections whose title, summary and button never change, in the
+/// page's order (two-step sign-in goes after the first): heading id, title,
+/// summary, button, section. One table rather than a component each: each
+/// component was a copy of the same view code in the page's download.
+const ON_DEMAND: [(&str, &str, &str, &str, Section); 4] = [
+    (
+        "settings-heading",
+        "Email, password and deletion",
+        "Change your email address or your password, or delete your account.",
+        "Change email, password or account",
+        Section::Settings,
+    ),
+    (
+        "passkeys-heading",
+        "Passkeys",
+        "A passkey signs you in with this device's screen lock or a security key, with no password.",
+        "Manage passkeys",
+        Section::Passkeys,
+    ),
+    (
+        "apps-heading",
+        "Apps with access",
+        "Apps you allowed to sign you in with this account, and what each may do.",
+        "Show apps with access",
+        Section::Apps,
+    ),
+    (
+        "activity-heading",
+        "Recent activity",
+        "Sign-ins and changes to your account's security: what, when, from where and on which device.",
+        "Show recent activity",
+        Section::Activity,
+    ),
+];
 
 /// A section whose code arrives when the person opens it: until then, its
 /// title, a summary and the button that opens it. (Not generic over how the
@@ -322,6 +319,10 @@ pub(crate) enum Section {
     Passkeys,
     Activity,
     Apps,
+    /// "Confirm it's you" on `/authorize`, for an app that asks for a
+    /// recent sign-in: the proof form's code (passkeys included) is not
+    /// in that page's first download.
+    Confirm(crate::pages::confirm::Confirm),
     /// The admin console (`/admin`), whose code arrives the same way.
     Admin,
 }
@@ -337,6 +338,9 @@ pub(crate) fn section(which: Section) -> ViewFn {
         Section::Passkeys => ViewFn::from(|| view! { <crate::pages::passkeys::Passkeys/> }),
         Section::Activity => ViewFn::from(|| view! { <crate::pages::activity::RecentActivity/> }),
         Section::Apps => ViewFn::from(|| view! { <crate::pages::apps::AppsWithAccess/> }),
+        Section::Confirm(confirm) => {
+            ViewFn::from(move || view! { <crate::pages::confirm::ConfirmStep confirm/> })
+        }
         Section::Admin => ViewFn::from(|| view! { <crate::pages::admin::AdminGate/> }),
     }
 }

@@ -17,7 +17,10 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::{self, ApiError},
     forms::{Form, FormError, Then},
-    pages::confirm::{Confirm, ConfirmStep},
+    pages::{
+        account::{Section, section},
+        confirm::Confirm,
+    },
     visitor::{go_to, use_visitor},
 };
 
@@ -66,6 +69,14 @@ fn Authorize(request: String) -> impl IntoView {
     let request = StoredValue::new(request);
     let asked = RwSignal::new(None::<(String, Vec<ScopeInWords>)>);
     let started = StoredValue::new(false);
+    // "Confirm it's you", fetched the first time it is needed (an app that
+    // asks for a recent sign-in): most sign-ins never show it.
+    let proof = RwSignal::new(None::<ViewFn>);
+    Effect::new(move |_| {
+        if confirm.is_open() && proof.with_untracked(Option::is_none) {
+            spawn_local(async move { proof.set(Some(section(Section::Confirm(confirm)).await)) });
+        }
+    });
     Effect::new(move |_| {
         if !visitor.ready() || started.get_value() {
             return;
@@ -88,7 +99,7 @@ fn Authorize(request: String) -> impl IntoView {
     };
     view! {
         <FormError message=form.error/>
-        <ConfirmStep confirm/>
+        {move || proof.get().map(|view| view.run())}
         <Show
             when=move || asked.with(Option::is_some)
             fallback=move || view! {

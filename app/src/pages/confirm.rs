@@ -65,6 +65,11 @@ impl Confirm {
         self.asking.with(Option::is_some)
     }
 
+    /// Whether the step is asking now. Reactive.
+    pub fn is_open(self) -> bool {
+        self.open()
+    }
+
     fn close(self, proven: bool) {
         if let Some(tx) = self.asking.try_update(Option::take).flatten() {
             let _ = tx.send(proven);
