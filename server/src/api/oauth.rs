@@ -367,11 +367,37 @@ async fn token_answer(
             )));
         }
     };
+    answered(answer)
+}
+
+/// The provider's answer as the endpoint sends it: a refusal as its RFC
+/// 6749 §5.2 body, a failure as `503` or `429`.
+fn answered<T>(answer: Result<Result<T, TokenError>, ProviderError>) -> Result<T, Response> {
     match answer {
-        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Ok(done)) => Ok(done),
         Ok(Err(refusal)) => Err(refuse(refusal)),
         Err(e) => Err(provider_error(e)),
     }
+}
+
+/// What the revocation and introspection endpoints both read: the app,
+/// authenticated, and the `token` it asks about.
+async fn token_of_app(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(ClientRow, String), Response> {
+    let params = form(headers, body)?;
+    let get = |name: &str| param(&params, name);
+    let client = authenticate(state, RequesterNet::of(ip), headers, &get).await?;
+    let Some(token) = get("token") else {
+        return Err(refuse(TokenError::new(
+            "invalid_request",
+            "token is missing.",
+        )));
+    };
+    Ok((client, token.to_owned()))
 }
 
 /// The value of `name` in a form, if given and not empty.
@@ -478,20 +504,8 @@ pub async fn revoke(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let params = form(&headers, &body)?;
-        let get = |name: &str| param(&params, name);
-        let client = authenticate(&state, RequesterNet::of(ip), &headers, &get).await?;
-        let Some(token) = get("token") else {
-            return Err(refuse(TokenError::new(
-                "invalid_request",
-                "token is missing.",
-            )));
-        };
-        match state.tokens.revoke(&client, token).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(refusal)) => Err(refuse(refusal)),
-            Err(e) => Err(provider_error(e)),
-        }
+        let (client, token) = token_of_app(&state, ip, &headers, &body).await?;
+        answered(state.tokens.revoke(&client, &token).await)
     };
     match answer.await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
@@ -520,20 +534,8 @@ pub async fn introspect(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let params = form(&headers, &body)?;
-        let get = |name: &str| param(&params, name);
-        let client = authenticate(&state, RequesterNet::of(ip), &headers, &get).await?;
-        let Some(token) = get("token") else {
-            return Err(refuse(TokenError::new(
-                "invalid_request",
-                "token is missing.",
-            )));
-        };
-        match state.tokens.introspect(&client, token).await {
-            Ok(Ok(said)) => Ok(said),
-            Ok(Err(refusal)) => Err(refuse(refusal)),
-            Err(e) => Err(provider_error(e)),
-        }
+        let (client, token) = token_of_app(&state, ip, &headers, &body).await?;
+        answered(state.tokens.introspect(&client, &token).await)
     };
     match answer.await {
         Ok(said) => no_store(Json(said).into_response()),
