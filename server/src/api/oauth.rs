@@ -24,7 +24,7 @@ use crate::{
     extract::{AppJson, AuthUser, Requester, RequesterIp},
     provider::{
         authorization::{Begun, Person, Step, StepError},
-        clients::{GRANTS, SCOPES},
+        clients::{GRANTS, SCOPES, usable_id},
         scopes,
         tokens::{Credentials, PersonClaims, ProviderError, TokenError, Tokens},
     },
@@ -38,8 +38,6 @@ pub const TOKEN: &str = "/oauth/token";
 pub const USERINFO: &str = "/oauth/userinfo";
 pub const REVOKE: &str = "/oauth/revoke";
 pub const INTROSPECT: &str = "/oauth/introspect";
-/// The longest `client_id` looked up (ours are 22 characters).
-pub const MAX_CLIENT_ID: usize = 128;
 /// The page that carries a request through sign-in and consent.
 const PAGE: &str = "/authorize";
 
@@ -557,9 +555,6 @@ fn credentials(
             "The Authorization header is not HTTP Basic credentials.",
         )
     };
-    let usable = |id: &str| {
-        (1..=MAX_CLIENT_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
-    };
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| malformed())?;
         let (scheme, encoded) = value.split_once(' ').ok_or_else(malformed)?;
@@ -582,7 +577,7 @@ fn credentials(
                 "The app authenticates one way only: HTTP Basic or the form, not both.",
             ));
         }
-        if !usable(&id) {
+        if !usable_id(&id) {
             return Err(TokenError::invalid_client());
         }
         return Ok(Credentials {
@@ -590,7 +585,7 @@ fn credentials(
             secret: Some(secret),
         });
     }
-    let Some(client_id) = form_id.filter(|id| usable(id)) else {
+    let Some(client_id) = form_id.filter(|id| usable_id(id)) else {
         return Err(TokenError::invalid_client());
     };
     Ok(Credentials {

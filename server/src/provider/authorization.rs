@@ -27,8 +27,6 @@ use classboard::api::EventKind;
 pub const REQUEST_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// The longest `state`, `nonce` or `login_hint` kept, in bytes.
 const MAX_PARAM: usize = 512;
-/// The longest `client_id` looked up (ours are 22 characters).
-const MAX_CLIENT_ID: usize = 128;
 
 /// Why a request cannot even be sent back to the app: shown on a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -148,9 +146,7 @@ impl Authorizations {
         let Some(client_id) = get("client_id") else {
             return Ok(Begun::Page(PageError::NoApp));
         };
-        let usable =
-            client_id.len() <= MAX_CLIENT_ID && client_id.bytes().all(|b| b.is_ascii_graphic());
-        if !usable {
+        if !super::clients::usable_id(client_id) {
             return Ok(Begun::Page(PageError::UnknownApp));
         }
         let Some(client) = clients::by_id(&self.db, client_id).await? else {

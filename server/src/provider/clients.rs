@@ -350,6 +350,16 @@ fn loopback(url: &Url) -> bool {
     }
 }
 
+/// The longest `client_id` looked up (ours are 22 characters).
+const MAX_CLIENT_ID: usize = 128;
+
+/// Whether `id` could name an app: 1 to 128 printable ASCII characters. Any
+/// other is refused as unknown before a query (PostgreSQL refuses a NUL in
+/// text, and nobody need look up 100 KB of name).
+pub fn usable_id(id: &str) -> bool {
+    (1..=MAX_CLIENT_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Whether a redirect URI `asked` in a request is the `registered` one:
 /// character for character, except that a native app's loopback address
 /// (`http` on an IP literal 127.0.0.1 or `[::1]`) may name any port, since
