@@ -1371,3 +1371,47 @@ async fn a_withdrawal_wins_over_a_code_not_yet_exchanged_and_covers_trusted_apps
         401
     );
 }
+
+/// A code presented many times at once, through two instances: exactly
+/// one exchange gets tokens, and the reuse that the others are ends them.
+#[tokio::test]
+async fn a_code_presented_forty_times_at_once_gives_tokens_once() {
+    let app = provider_with(&[("ISSUER", "https://board.example")]).await;
+    let sibling = app.sibling().await;
+    let library = register(&app, false, false, "openid").await;
+    let ada = app.signup("ada").await;
+    let code = code_for(&app, &library, &ada, "openid").await;
+    let answers = futures::future::join_all((0..40).map(|i| {
+        let (server, library, code) = (if i % 2 == 0 { &app } else { &sibling }, &library, &code);
+        async move { exchange(server, library, code).await }
+    }))
+    .await;
+    let mut granted = Vec::new();
+    for answer in answers {
+        match answer.status().as_u16() {
+            200 => granted.push(answer.json::<Value>().await.unwrap()),
+            400 => assert_eq!(error_code(answer).await, "invalid_grant"),
+            other => panic!("answered {other}"),
+        }
+    }
+    assert_eq!(granted.len(), 1, "one exchange of forty");
+    // The others were reuse: the one grant has ended (on this instance at
+    // once, or by its poll when the reuse landed on the other).
+    let access = granted[0]["access_token"].as_str().unwrap();
+    let mut status = 0;
+    for _ in 0..60 {
+        status = app
+            .bearer(Method::GET, "/oauth/userinfo", access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 401);
+    sibling.stop().await.unwrap();
+}
