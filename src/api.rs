@@ -483,10 +483,16 @@ pub enum EventKind {
     AppAllowed,
     /// The person withdrew an app's access: its tokens ended.
     AppAccessWithdrawn,
+    /// An app was told by a back-channel logout token that the person's
+    /// session it signed in through ended; `detail` names the app.
+    AppLogoutDelivered,
+    /// An app could not be told so: given up after retries, or its address
+    /// is one this server does not call; `detail` says why.
+    AppLogoutFailed,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -516,6 +522,8 @@ impl EventKind {
         Self::ClientSecretRotated,
         Self::AppAllowed,
         Self::AppAccessWithdrawn,
+        Self::AppLogoutDelivered,
+        Self::AppLogoutFailed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -549,6 +557,8 @@ impl EventKind {
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::AppAllowed => "app_allowed",
             Self::AppAccessWithdrawn => "app_access_withdrawn",
+            Self::AppLogoutDelivered => "app_logout_delivered",
+            Self::AppLogoutFailed => "app_logout_failed",
         }
     }
 
@@ -588,6 +598,8 @@ impl EventKind {
             Self::ClientSecretRotated => "App secret replaced",
             Self::AppAllowed => "App allowed",
             Self::AppAccessWithdrawn => "App's access withdrawn",
+            Self::AppLogoutDelivered => "App told of the sign-out",
+            Self::AppLogoutFailed => "App could not be told of the sign-out",
         }
     }
 }
@@ -786,6 +798,33 @@ pub enum AuthorizationStep {
         app: String,
         scopes: Vec<ScopeInWords>,
     },
+}
+
+/// `POST /api/oauth/logout`: the sign-out request (from an app) the page
+/// at `/logout` goes on with, by the handle in its address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogoutAsked {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 8192, pattern = "^[A-Za-z0-9_-]+$")
+    )]
+    pub request: String,
+}
+
+/// What the `/logout` page does for the person at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LogoutStep {
+    /// The app that asked, by name, when the request named one.
+    pub app: Option<String>,
+    /// Whether to ask the person before signing them out: the app's
+    /// request did not name the session this browser holds.
+    pub ask: bool,
+    /// Where to go afterwards (the app's registered address, with its
+    /// `state`); `null`: stay on this site.
+    pub then: Option<String>,
 }
 
 /// A scope, and what it lets an app do, in words.

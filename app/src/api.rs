@@ -14,11 +14,11 @@ use classboard::{
     ErrorBody, ErrorCode,
     api::{
         AdminUserPage, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
-        ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest, MailedToken, MfaLogin,
-        MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade, NewPasskey, NewPost, PasskeyCeremony,
-        PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage, PostResponse, Reauth,
-        RecoveryCodes, Role, RoleChange, SessionList, SignupRequest, TokenResponse,
-        TotpConfirmation, TotpEnrolment, User, UserResponse,
+        ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest, LogoutAsked,
+        LogoutStep, MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade,
+        NewPasskey, NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest,
+        Post, PostPage, PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList,
+        SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -330,6 +330,12 @@ pub async fn logout_all() -> Result<()> {
     storage::clear(None);
     handoff::forget().await;
     result
+}
+
+/// What an app's sign-out request `request` says for this browser.
+pub async fn logout_step(request: String) -> Result<LogoutStep> {
+    let asked = LogoutAsked { request };
+    json(call(Method::POST, "/api/oauth/logout", Some(&asked), true).await?).await
 }
 
 /// Where an app's sign-in request `request` goes next (signed in or not).

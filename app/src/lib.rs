@@ -27,6 +27,7 @@ use pages::{
     grades::GradesPage,
     home::HomePage,
     login::LoginPage,
+    logout::LogoutPage,
     new_post::NewPostPage,
     not_found::NotFound,
     post::PostPage,
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage/>
                     <Route path=StaticSegment("admin") view=AdminPage/>
                     <Route path=StaticSegment("authorize") view=AuthorizePage/>
+                    <Route path=StaticSegment("logout") view=LogoutPage/>
                     <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
                     <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>
                     <Route path=StaticSegment("verify-email") view=VerifyEmailPage/>

@@ -63,6 +63,10 @@ pub struct Config {
     /// `AUTHORIZATION_CODE_TTL`: how long an authorization code may be
     /// exchanged.
     pub authorization_code_ttl: Duration,
+    /// `ALLOW_LOOPBACK_CALLS`: whether the server may call an app's
+    /// back-channel logout address or JWKS on this machine's loopback
+    /// (development and tests); private and reserved addresses never.
+    pub allow_loopback_calls: bool,
     /// `SMTP_URL`: where mail goes (`smtp://host:port` plain, `?tls=required`
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
@@ -367,6 +371,12 @@ impl Config {
                 "an https address (http only on localhost) without query or fragment",
             )?,
             authorization_code_ttl: env.duration("AUTHORIZATION_CODE_TTL", "60s")?,
+            allow_loopback_calls: env.parse(
+                "ALLOW_LOOPBACK_CALLS",
+                false,
+                parse_bool,
+                "true or false",
+            )?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
             cors_allowed_origins: env.parse(
                 "CORS_ALLOWED_ORIGINS",

@@ -14,6 +14,7 @@ pub mod headers;
 pub mod health;
 pub mod mail;
 pub mod metrics;
+pub mod outbound;
 pub mod profiles;
 pub mod provider;
 pub mod secret;

@@ -37,10 +37,6 @@ const LEASE: Duration = Duration::from_secs(600);
 /// Attempts before a message is given up (the pauses between them add up to
 /// about two and a half hours).
 const MAX_ATTEMPTS: i32 = 12;
-/// The pause after the first failed attempt; each next one doubles, up to
-/// [`LONGEST_PAUSE`].
-const FIRST_PAUSE: Duration = Duration::from_secs(5);
-const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
 /// How often a sender looks for due messages when nobody wakes it.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -426,7 +422,7 @@ impl Mailer {
                 outbox::delete(&self.db, &claimed.id).await
             }
             Err(error) => {
-                let pause = pause_after(claimed.attempts);
+                let pause = crate::outbound::pause_after(claimed.attempts);
                 tracing::warn!(mail = %claimed.id, attempts = claimed.attempts, %error,
                     retry_in_secs = pause.as_secs(), "mail not delivered; will try again");
                 let at = now_ms() + i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
@@ -446,26 +442,9 @@ fn envelope(from: &Mailbox, recipient: &str) -> Result<Envelope, String> {
     Envelope::new(Some(from.email.clone()), vec![to]).map_err(|e| e.to_string())
 }
 
-/// The pause after `attempts` failed attempts.
-fn pause_after(attempts: i32) -> Duration {
-    let doublings = u32::try_from(attempts.saturating_sub(1))
-        .unwrap_or(0)
-        .min(16);
-    (FIRST_PAUSE * 2u32.pow(doublings)).min(LONGEST_PAUSE)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pauses_double_up_to_an_hour() {
-        assert_eq!(pause_after(1), Duration::from_secs(5));
-        assert_eq!(pause_after(2), Duration::from_secs(10));
-        assert_eq!(pause_after(5), Duration::from_secs(80));
-        assert_eq!(pause_after(11), LONGEST_PAUSE);
-        assert_eq!(pause_after(40), LONGEST_PAUSE);
-    }
 
     fn config(dir: &tempfile::TempDir, vars: &[(&str, &str)]) -> Config {
         let data_dir = dir.path().display().to_string();

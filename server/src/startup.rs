@@ -31,8 +31,14 @@ use crate::{
     },
     config::{JwtAlg, SiteConfig},
     mail::{Mailer, Transport},
+    outbound::Outbound,
     profiles,
-    provider::{authorization::Authorizations, clients::Registry, tokens::TokenIssuer},
+    provider::{
+        authorization::Authorizations,
+        clients::Registry,
+        logout::{BackchannelSender, EndSessions},
+        tokens::TokenIssuer,
+    },
     secret,
     state::{AppState, Shared},
     store, telemetry,
@@ -155,6 +161,7 @@ impl Application {
             sessions.policy(),
             secret.expose_secret().as_bytes(),
         );
+        let outbound = Outbound::new(config.allow_loopback_calls);
         let tokens = TokenIssuer::new(
             db.clone(),
             keys.clone(),
@@ -162,7 +169,11 @@ impl Application {
             secret.expose_secret().as_bytes(),
             (grants, config.limits.app_refreshes_per_ip),
             revocations.clone(),
+            outbound.clone(),
         );
+        let end_sessions =
+            EndSessions::new(db.clone(), keys.clone(), secret.expose_secret().as_bytes());
+        BackchannelSender::new(db.clone(), keys.clone(), &issuer, outbound).spawn();
         let proof = Prover::new(
             db.clone(),
             (second_factors.clone(), passkeys.clone()),
@@ -189,6 +200,7 @@ impl Application {
             clients,
             authorizations,
             tokens,
+            end_sessions,
         });
         Ok(Self {
             listener,

@@ -23,7 +23,9 @@ use crate::{
     config::RateLimit,
     mail::Mailer,
     profiles,
-    provider::{authorization::Authorizations, clients::Registry, tokens::TokenIssuer},
+    provider::{
+        authorization::Authorizations, clients::Registry, logout::EndSessions, tokens::TokenIssuer,
+    },
     store,
 };
 
@@ -64,6 +66,8 @@ pub struct Shared {
     pub authorizations: Authorizations,
     /// The token endpoint.
     pub tokens: TokenIssuer,
+    /// The end-session endpoint (RP-initiated logout).
+    pub end_sessions: EndSessions,
 }
 
 impl AppState {

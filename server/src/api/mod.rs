@@ -14,6 +14,7 @@ pub mod clients;
 pub mod gate;
 pub mod grades;
 pub mod lifecycle;
+pub mod logout;
 pub mod oauth;
 pub mod openapi;
 pub mod passkeys;
@@ -43,7 +44,13 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts();
     // The authorization endpoint answers browsers with redirects, not JSON:
     // discovery names it, the OpenAPI document does not.
-    let site = site.route(oauth::AUTHORIZE, axum::routing::get(oauth::authorize));
+    // So is the end-session endpoint (RP-initiated logout).
+    let site = site
+        .route(oauth::AUTHORIZE, axum::routing::get(oauth::authorize))
+        .route(
+            oauth::END_SESSION,
+            axum::routing::get(logout::end_session_get).post(logout::end_session_post),
+        );
     (site.merge(finish(api)), document.merge_from(api_document))
 }
 
@@ -124,6 +131,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::decide))
         .routes(routes!(oauth::apps_with_access))
         .routes(routes!(oauth::withdraw_app))
+        .routes(routes!(logout::logout_step))
         // Outside `/api`, but read through the same gate.
         .routes(routes!(oauth::token))
         .routes(routes!(oauth::userinfo, oauth::userinfo_post))

@@ -23,6 +23,7 @@ use crate::{
     error::Failure,
     extract::{AppJson, AuthUser, Requester, RequesterIp},
     provider::{
+        assertions::{ASSERTION_TYPE, claimed_app},
         authorization::{Begun, Person, Step, StepError},
         clients::{GRANTS, SCOPES, usable_id},
         scopes,
@@ -38,11 +39,27 @@ pub const TOKEN: &str = "/oauth/token";
 pub const USERINFO: &str = "/oauth/userinfo";
 pub const REVOKE: &str = "/oauth/revoke";
 pub const INTROSPECT: &str = "/oauth/introspect";
+pub const END_SESSION: &str = "/oauth/logout";
 /// The page that carries a request through sign-in and consent.
 const PAGE: &str = "/authorize";
 
 /// How an app authenticates at the token and revocation endpoints.
-const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+const AUTH_METHODS: [&str; 4] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+/// How a confidential app authenticates at the introspection endpoint.
+const CONFIDENTIAL_AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+/// What a `private_key_jwt` assertion may be signed with.
+const ASSERTION_ALGORITHMS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
 
 /// The claims an ID token or `userinfo` may hold.
 const CLAIMS: [&str; 17] = [
@@ -101,7 +118,7 @@ fn discovery(state: &AppState) -> Response {
         "revocation_endpoint": format!("{issuer}{REVOKE}"),
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -112,6 +129,12 @@ fn discovery(state: &AppState) -> Response {
         "claims_supported": CLAIMS,
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "end_session_endpoint": format!("{issuer}{END_SESSION}"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
@@ -161,7 +184,7 @@ fn problem_code(problem: crate::provider::authorization::PageError) -> &'static 
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(location) = HeaderValue::from_str(to) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -266,6 +289,10 @@ struct TokenForm {
     refresh_token: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, with
+    /// `client_assertion` (`private_key_jwt`).
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// An answer of the token endpoint: RFC 6749 §5.1.
@@ -327,7 +354,7 @@ async fn token_answer(
 ) -> std::result::Result<Tokens, Response> {
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
-    let client = authenticate(state, net, headers, &get).await?;
+    let client = authenticate(state, (net, TOKEN), headers, &get).await?;
     let answer = match get("grant_type") {
         Some("authorization_code") => {
             let Some(code) = get("code") else {
@@ -382,13 +409,13 @@ fn answered<T>(answer: Result<Result<T, TokenError>, ProviderError>) -> Result<T
 /// authenticated, and the `token` it asks about.
 async fn token_of_app(
     state: &AppState,
-    ip: std::net::IpAddr,
+    (ip, path): (std::net::IpAddr, &str),
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRow, String), Response> {
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
-    let client = authenticate(state, RequesterNet::of(ip), headers, &get).await?;
+    let client = authenticate(state, (RequesterNet::of(ip), path), headers, &get).await?;
     let Some(token) = get("token") else {
         return Err(refuse(TokenError::new(
             "invalid_request",
@@ -442,13 +469,12 @@ fn form(headers: &HeaderMap, body: &[u8]) -> std::result::Result<Vec<(String, St
 /// anyone could otherwise lock it out.
 async fn authenticate<'a>(
     state: &AppState,
-    net: RequesterNet,
+    (net, path): (RequesterNet, &str),
     headers: &HeaderMap,
     get: &impl Fn(&str) -> Option<&'a str>,
 ) -> std::result::Result<ClientRow, Response> {
-    let credentials =
-        credentials(headers, get("client_id"), get("client_secret")).map_err(refuse)?;
-    let refusal = match state.tokens.authenticate(&credentials).await {
+    let credentials = credentials(headers, get).map_err(refuse)?;
+    let refusal = match state.tokens.authenticate(&credentials, path).await {
         Ok(Ok(client)) => return Ok(client),
         Ok(Err(refusal)) => refusal,
         Err(e) => return Err(provider_error(e)),
@@ -479,6 +505,8 @@ struct TokenOfApp {
     token_type_hint: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 /// `POST /oauth/revoke` (RFC 7009): the app ends a token it was issued,
@@ -502,7 +530,7 @@ pub async fn revoke(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let (client, token) = token_of_app(&state, ip, &headers, &body).await?;
+        let (client, token) = token_of_app(&state, (ip, REVOKE), &headers, &body).await?;
         answered(state.tokens.revoke(&client, &token).await)
     };
     match answer.await {
@@ -532,7 +560,7 @@ pub async fn introspect(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let (client, token) = token_of_app(&state, ip, &headers, &body).await?;
+        let (client, token) = token_of_app(&state, (ip, INTROSPECT), &headers, &body).await?;
         answered(state.tokens.introspect(&client, &token).await)
     };
     match answer.await {
@@ -542,13 +570,37 @@ pub async fn introspect(
 }
 
 /// Who the app says it is: HTTP Basic (`client_secret_basic`, each part
-/// form-encoded, RFC 6749 §2.3.1), or the form (`client_secret_post`, or a
+/// form-encoded, RFC 6749 §2.3.1), or the form (`client_secret_post`, an
+/// assertion for `private_key_jwt` with or without `client_id`, or a
 /// public app's `client_id` alone). One method at a time.
-fn credentials(
+fn credentials<'a>(
     headers: &HeaderMap,
-    form_id: Option<&str>,
-    form_secret: Option<&str>,
+    get: &impl Fn(&str) -> Option<&'a str>,
 ) -> std::result::Result<Credentials, TokenError> {
+    let (form_id, form_secret) = (get("client_id"), get("client_secret"));
+    let assertion = match (get("client_assertion_type"), get("client_assertion")) {
+        (None, None) => None,
+        (Some(ASSERTION_TYPE), Some(assertion)) => Some(assertion),
+        (Some(ASSERTION_TYPE), None) => {
+            return Err(TokenError::new(
+                "invalid_request",
+                "client_assertion is missing.",
+            ));
+        }
+        _ => {
+            return Err(TokenError::new(
+                "invalid_request",
+                format!("client_assertion_type must be {ASSERTION_TYPE}."),
+            ));
+        }
+    };
+    let one_way_only = || {
+        TokenError::new(
+            "invalid_request",
+            "The app authenticates one way only: HTTP Basic, a secret in the form, or an \
+             assertion.",
+        )
+    };
     let malformed = || {
         TokenError::new(
             "invalid_request",
@@ -571,11 +623,11 @@ fn credentials(
                 .unwrap_or_default()
         };
         let (id, secret) = (unform(id), unform(secret));
-        if form_secret.is_some() || form_id.is_some_and(|form_id| form_id != id) {
-            return Err(TokenError::new(
-                "invalid_request",
-                "The app authenticates one way only: HTTP Basic or the form, not both.",
-            ));
+        if form_secret.is_some()
+            || assertion.is_some()
+            || form_id.is_some_and(|form_id| form_id != id)
+        {
+            return Err(one_way_only());
         }
         if !usable_id(&id) {
             return Err(TokenError::invalid_client());
@@ -583,14 +635,26 @@ fn credentials(
         return Ok(Credentials {
             client_id: id,
             secret: Some(secret),
+            assertion: None,
         });
     }
-    let Some(client_id) = form_id.filter(|id| usable_id(id)) else {
-        return Err(TokenError::invalid_client());
+    if form_secret.is_some() && assertion.is_some() {
+        return Err(one_way_only());
+    }
+    // RFC 7523 §3: without client_id, the assertion's issuer names the app.
+    let claimed = assertion.and_then(claimed_app);
+    let client_id = match (form_id, claimed.as_deref()) {
+        (Some(id), Some(claimed)) if id != claimed => return Err(TokenError::invalid_client()),
+        (Some(id), _) | (None, Some(id)) => id,
+        (None, None) => return Err(TokenError::invalid_client()),
     };
+    if !usable_id(client_id) {
+        return Err(TokenError::invalid_client());
+    }
     Ok(Credentials {
         client_id: client_id.to_owned(),
         secret: form_secret.map(str::to_owned),
+        assertion: assertion.map(str::to_owned),
     })
 }
 

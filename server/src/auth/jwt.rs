@@ -320,6 +320,17 @@ impl Verified {
     }
 }
 
+/// Whom an ID token was for, as an `id_token_hint` tells it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdTokenHint {
+    pub sub: String,
+    /// The app (`aud` is one app: the ID tokens of this server name one).
+    pub aud: String,
+    /// The person's session on this site it was issued in.
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
 /// No key is active (only between an operator revoking the active key and
 /// the ring's next change): no token can be signed.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
@@ -541,6 +552,29 @@ impl Keys {
     /// provider can answer.
     pub fn has_id_key(&self) -> bool {
         self.ring().id_key().is_some() && self.app_issuer.get().is_some()
+    }
+
+    /// What an ID token this server issued says of whom it was for, when
+    /// `token` is one: signed by an ID key of the ring (of type `JWT`, so
+    /// neither an access nor a logout token), naming the provider's issuer.
+    /// Its time is not checked: an `id_token_hint` may have expired
+    /// (OpenID Connect RP-Initiated Logout 1.0 §2).
+    pub fn verify_id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
+        let ring = self.ring();
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let kid = header.kid.as_deref()?;
+        let key = ring.keys.get(kid).filter(|_| ring.id_kids.contains(kid))?;
+        if header.alg != key.alg || header.typ.as_deref() != Some("JWT") {
+            return None;
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[self.app_issuer.get()?]);
+        jsonwebtoken::decode::<IdTokenHint>(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// Verifies everything about `token` that needs no database.

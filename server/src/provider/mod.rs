@@ -2,7 +2,9 @@
 //! (OpenID Connect 1.0 on OAuth 2.1). It sits on the auth core (accounts,
 //! sessions, keys) and below the handlers; nothing here knows about HTTP.
 
+pub mod assertions;
 pub mod authorization;
 pub mod clients;
+pub mod logout;
 pub mod scopes;
 pub mod tokens;

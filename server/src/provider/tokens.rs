@@ -9,7 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{authorization::hash, clients::Secrets, scopes};
+use super::{assertions::AppKeys, authorization::hash, clients::Secrets, scopes};
 use crate::{
     auth::{
         jwt::{Claims, Keys, unix_now},
@@ -17,6 +17,7 @@ use crate::{
         sessions::{Refresh, Sessions},
     },
     config::RateLimit,
+    outbound::Outbound,
     store::{
         Db,
         clients::{self, ClientRow},
@@ -79,9 +80,11 @@ impl From<crate::auth::jwt::NoSigningKey> for ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub client_id: String,
-    /// `client_secret_basic` or `client_secret_post`; `None` for a public
-    /// app (`none`).
+    /// `client_secret_basic` or `client_secret_post`.
     pub secret: Option<String>,
+    /// `private_key_jwt`: a JWT signed by a key of the app's JWKS. With
+    /// neither, a public app (`none`).
+    pub assertion: Option<String>,
 }
 
 /// What the token endpoint answers (RFC 6749 §5.1).
@@ -166,6 +169,8 @@ pub struct TokenIssuer {
     refresh_limit: RateLimit,
     /// This instance's revoked sessions, told at once of a grant ended here.
     revocations: Revocations,
+    /// The apps' JWKS, for `private_key_jwt`.
+    app_keys: AppKeys,
 }
 
 impl TokenIssuer {
@@ -176,8 +181,10 @@ impl TokenIssuer {
         server_secret: &[u8],
         (grants, refresh_limit): (Sessions, RateLimit),
         revocations: Revocations,
+        outbound: Outbound,
     ) -> Self {
         Self {
+            app_keys: AppKeys::new(db.clone(), outbound),
             secrets: Secrets::new(server_secret),
             db,
             keys,
@@ -189,18 +196,37 @@ impl TokenIssuer {
     }
 
     /// The app `credentials` name, if they authenticate it: a confidential
-    /// app by its secret (compared in constant time), a public app by its
-    /// `client_id` alone (its codes are bound to PKCE).
+    /// app by its secret (compared in constant time) or by an assertion
+    /// signed with a key of its JWKS (for the endpoint at `path`), a public
+    /// app by its `client_id` alone (its codes are bound to PKCE).
     pub async fn authenticate(
         &self,
         credentials: &Credentials,
+        path: &str,
     ) -> Result<Result<ClientRow, TokenError>, ProviderError> {
         let Some(client) = clients::by_id(&self.db, &credentials.client_id).await? else {
             return Ok(Err(TokenError::invalid_client()));
         };
-        let good = match (&client.secret_hash, &credentials.secret) {
-            (Some(stored), Some(secret)) => self.secrets.matches(secret, stored),
-            (None, None) => true,
+        let confidential = client.secret_hash.is_some();
+        let good = match (
+            &client.secret_hash,
+            &credentials.secret,
+            &credentials.assertion,
+        ) {
+            (Some(stored), Some(secret), None) => self.secrets.matches(secret, stored),
+            (_, None, Some(assertion)) if confidential => {
+                let token_endpoint = format!("{}/oauth/token", self.issuer);
+                let endpoint = format!("{}{path}", self.issuer);
+                let audiences = [self.issuer.as_str(), &token_endpoint, &endpoint];
+                match self.app_keys.verify(&client, assertion, &audiences).await? {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::info!(client_id = %client.id, %why, "client assertion refused");
+                        false
+                    }
+                }
+            }
+            (None, None, None) => true,
             _ => false,
         };
         Ok(if good {

@@ -164,6 +164,27 @@ pub async fn prune_removed(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
     .map(|done| done.rows_affected()))
 }
 
+/// Records that `client_id` authenticated with an assertion whose `jti`
+/// hashes to `jti_hash`, valid until `expires_at`; `false` when it already
+/// did (a replay), on this instance or another.
+pub async fn spend_assertion(
+    db: &Db,
+    client_id: &str,
+    jti_hash: &[u8],
+    expires_at: i64,
+) -> Result<bool, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "INSERT INTO client_assertions (client_id, jti_hash, expires_at) VALUES ($1, $2, $3)
+         ON CONFLICT (client_id, jti_hash) DO NOTHING"
+    )
+    .bind(client_id)
+    .bind(jti_hash)
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() == 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

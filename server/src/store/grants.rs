@@ -484,7 +484,7 @@ pub async fn signed_in(
         .await)
 }
 
-/// Deletes requests and codes past their end (codes after `codes_before`,
+/// Deletes requests, codes and spent assertions' `jti`s past their end (codes after `codes_before`,
 /// kept a while after they expire so that a late second use is still
 /// caught as reuse). Returns how many rows went.
 pub async fn prune(db: &Db, now: i64, codes_before: i64) -> Result<u64, sqlx::Error> {
@@ -499,8 +499,13 @@ pub async fn prune(db: &Db, now: i64, codes_before: i64) -> Result<u64, sqlx::Er
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let assertions = sqlx::query("DELETE FROM client_assertions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(requests + codes)
+        Ok(requests + codes + assertions)
     })
 }
 

@@ -68,6 +68,7 @@ pub mod email_tokens;
 pub mod grades;
 pub mod grants;
 pub mod keys;
+pub mod logouts;
 pub mod mfa;
 pub mod outbox;
 pub mod passkeys;

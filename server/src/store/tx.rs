@@ -496,6 +496,12 @@ macro_rules! tx_on {
                     .fetch_all(&mut *self)
                     .await?;
                 ended.extend(grants);
+                // The apps told of it by a logout token.
+                sqlx::query(super::logouts::QUEUE)
+                    .bind(now)
+                    .bind(seq)
+                    .execute(&mut *self)
+                    .await?;
                 if Self::POSTGRES {
                     sqlx::query(revoking::NOTIFY)
                         .bind(seq.to_string())

@@ -19,6 +19,7 @@ mod keys;
 mod lifecycle;
 mod limits;
 mod login;
+mod logout;
 mod metrics;
 mod mfa;
 mod openapi;

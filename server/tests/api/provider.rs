@@ -14,15 +14,15 @@ use server::{provider::clients::Registration, store::rows::Origin};
 
 use crate::helpers::{TestApp, TestUser, error_code, header};
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 /// A registered app: its id, and its secret when it has one.
-struct App {
-    id: String,
-    secret: Option<String>,
+pub(crate) struct App {
+    pub(crate) id: String,
+    pub(crate) secret: Option<String>,
 }
 
-async fn register(app: &TestApp, public: bool, trusted: bool, scopes: &str) -> App {
+pub(crate) async fn register(app: &TestApp, public: bool, trusted: bool, scopes: &str) -> App {
     let registered = app
         .state
         .clients
@@ -48,12 +48,12 @@ async fn register(app: &TestApp, public: bool, trusted: bool, scopes: &str) -> A
 
 /// The provider once its first ID key is in the ring (generated in the
 /// background right after the first start).
-async fn provider() -> TestApp {
+pub(crate) async fn provider() -> TestApp {
     provider_with(&[]).await
 }
 
 /// [`provider`] with `overrides`.
-async fn provider_with(overrides: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn provider_with(overrides: &[(&str, &str)]) -> TestApp {
     let app = TestApp::spawn_with(overrides).await;
     for _ in 0..600 {
         if app.state.keys.has_id_key() {
@@ -65,7 +65,7 @@ async fn provider_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 /// The issuer: `PUBLIC_URL`'s default, `http://localhost:<port>`.
-fn issuer(app: &TestApp) -> String {
+pub(crate) fn issuer(app: &TestApp) -> String {
     app.address.replace("127.0.0.1", "localhost")
 }
 
@@ -118,7 +118,7 @@ async fn decide(app: &TestApp, handle: &str, user: &TestUser, allow: bool) -> Va
 }
 
 /// The query parameters of an address.
-fn query(url: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -142,13 +142,13 @@ fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &str) -> St
 
 const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more-0123456789";
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Signs `user` in through the whole flow by hand (consent given when
 /// asked); the code at the redirect URI.
-async fn code_for(app: &TestApp, client: &App, user: &TestUser, scope: &str) -> String {
+pub(crate) async fn code_for(app: &TestApp, client: &App, user: &TestUser, scope: &str) -> String {
     let location = authorize_at(app, &authorize_url(app, &client.id, scope, "")).await;
     let handle = handle(&location);
     let answer: Value = step(app, &handle, Some(user)).await.json().await.unwrap();
@@ -163,7 +163,7 @@ async fn code_for(app: &TestApp, client: &App, user: &TestUser, scope: &str) -> 
 
 /// `POST /oauth/token` with `form`, as `client` (HTTP Basic when it has a
 /// secret, else its `client_id` in the form).
-async fn token(app: &TestApp, client: &App, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn token(app: &TestApp, client: &App, form: &[(&str, &str)]) -> reqwest::Response {
     let mut form: Vec<(&str, &str)> = form.to_vec();
     let request = app.client.post(app.url("/oauth/token"));
     let request = match &client.secret {
@@ -176,7 +176,7 @@ async fn token(app: &TestApp, client: &App, form: &[(&str, &str)]) -> reqwest::R
     request.form(&form).send().await.unwrap()
 }
 
-async fn exchange(app: &TestApp, client: &App, code: &str) -> reqwest::Response {
+pub(crate) async fn exchange(app: &TestApp, client: &App, code: &str) -> reqwest::Response {
     token(
         app,
         client,
@@ -778,6 +778,16 @@ async fn discovery_names_what_is_served() {
             true
         );
         assert_eq!(document["response_types_supported"], json!(["code"]));
+        assert_eq!(
+            document["token_endpoint_auth_methods_supported"],
+            json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+        );
+        assert_eq!(
+            document["end_session_endpoint"],
+            format!("{}/oauth/logout", issuer(&app))
+        );
+        assert_eq!(document["backchannel_logout_supported"], true);
+        assert_eq!(document["backchannel_logout_session_supported"], true);
     }
     let jwks: Value = app
         .get("/.well-known/jwks.json")
@@ -1133,7 +1143,7 @@ async fn introspection_tells_live_tokens_and_revocation_ends_them() {
     assert_eq!(refreshed.status(), 400);
 }
 
-async fn register_service(app: &TestApp, scopes: &str, grants: &[&str]) -> App {
+pub(crate) async fn register_service(app: &TestApp, scopes: &str, grants: &[&str]) -> App {
     let registered = app
         .state
         .clients
