@@ -14,11 +14,12 @@ use classboard::{
     ErrorBody, ErrorCode,
     api::{
         AdminUserPage, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
-        ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest, LogoutAsked,
-        LogoutStep, MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewGrade,
-        NewPasskey, NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest,
-        Post, PostPage, PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList,
-        SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment, User, UserResponse,
+        ClientCreated, ClientPage, ClientSecret, ENDED_FOR_SAFETY, EventPage, GradeList,
+        GradeResponse, LoginRequest, LogoutAsked, LogoutStep, MailedToken, MfaLogin,
+        MfaPasskeyOptions, MfaRequired, MfaStatus, NewClient, NewGrade, NewPasskey, NewPost,
+        PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage,
+        PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList, SignupRequest,
+        TokenResponse, TotpConfirmation, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -472,6 +473,36 @@ pub async fn admin_events(user_id: &str, before: Option<&str>) -> Result<EventPa
         path.push_str(&format!("&before={}", js_sys::encode_uri_component(cursor)));
     }
     json(call::<()>(Method::GET, &path, None, true).await?).await
+}
+
+/// A page of the registered apps, for an admin.
+pub async fn admin_clients(before: Option<&str>) -> Result<ClientPage> {
+    let mut path = "/api/admin/clients?limit=50".to_owned();
+    if let Some(cursor) = before {
+        path.push_str(&format!("&before={}", js_sys::encode_uri_component(cursor)));
+    }
+    json(call::<()>(Method::GET, &path, None, true).await?).await
+}
+
+/// Registers an app; its secret (for a confidential app) comes this once.
+pub async fn admin_client_add(new: &NewClient) -> Result<ClientCreated> {
+    json(call(Method::POST, "/api/admin/clients", Some(new), true).await?).await
+}
+
+/// Replaces an app's secret; the new one comes this once.
+pub async fn admin_client_secret(client_id: &str) -> Result<ClientSecret> {
+    let id = js_sys::encode_uri_component(client_id);
+    let path = format!("/api/admin/clients/{id}/secret");
+    json(call::<()>(Method::POST, &path, None, true).await?).await
+}
+
+/// Removes an app: every grant and token of it ends.
+pub async fn admin_client_remove(client_id: &str) -> Result<()> {
+    let id = js_sys::encode_uri_component(client_id);
+    let path = format!("/api/admin/clients/{id}");
+    call::<()>(Method::DELETE, &path, None, true)
+        .await
+        .map(drop)
 }
 
 /// What an admin does to an account.

@@ -76,6 +76,51 @@ test("a failure is explained: an admin cannot lock their own account", async ({ 
   await expect(page.getByRole("alert").filter({ hasText: "You cannot lock your own account." })).toBeVisible();
 });
 
+test("an admin registers an app, is shown its secret once, replaces it and removes the app", async ({ page, request, baseURL }) => {
+  await adminAndTarget(page, request, baseURL!);
+  await page.goto("/admin");
+  const apps = page.getByRole("region", { name: "Apps" });
+  const appName = uniqueName("Timetable");
+  await apps.getByText("Register an app").click();
+  await apps.getByLabel("Name, as people will see it").fill(appName);
+  await apps.getByLabel("Addresses it returns people to").fill("https://timetable.example/callback");
+  await apps.getByRole("checkbox", { name: "grades:read" }).check();
+  await apps.getByRole("button", { name: "Register" }).click();
+  // A change to the register of apps takes a proof of presence.
+  const proof = apps.getByRole("dialog", { name: "Confirm it's you" });
+  await proof.getByLabel("Current password").fill(PASSWORD);
+  await proof.getByRole("button", { name: "Confirm", exact: true }).click();
+
+  const shown = apps.locator(".secret-once");
+  await expect(shown).toContainText(`${appName} is ready`);
+  const secret = (await shown.locator("code.secret").textContent())!;
+  expect(secret.length).toBeGreaterThanOrEqual(40);
+  await shown.getByRole("button", { name: "Done" }).click();
+  await expect(apps.locator(".secret-once")).toHaveCount(0);
+  const item = apps.getByRole("listitem").filter({ hasText: appName });
+  await expect(item).toContainText("openid profile email grades:read");
+  await expect(item).toContainText("https://timetable.example/callback");
+  await expect(page.getByText(secret)).toHaveCount(0);
+
+  // A refused registration says why, and registers nothing.
+  await apps.getByLabel("Name, as people will see it").fill(uniqueName("Broken"));
+  await apps.getByLabel("Addresses it returns people to").fill("http://evil.example/cb");
+  await apps.getByRole("button", { name: "Register" }).click();
+  await expect(apps.getByRole("alert").filter({ hasText: "http only on localhost" })).toBeVisible();
+
+  await item.getByRole("button", { name: "Replace secret" }).click();
+  await item.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+  const replaced = (await apps.locator(".secret-once code.secret").textContent())!;
+  expect(replaced).not.toBe(secret);
+  await apps.locator(".secret-once").getByRole("button", { name: "Done" }).click();
+
+  await item.getByRole("button", { name: "Remove" }).click();
+  await expect(item.getByRole("alertdialog")).toContainText("signed out of it");
+  await item.getByRole("alertdialog").getByRole("button", { name: "Confirm" }).click();
+  await expect(apps.getByRole("status").filter({ hasText: `${appName} is removed.` })).toBeVisible();
+  await expect(apps.getByRole("listitem").filter({ hasText: appName })).toHaveCount(0);
+});
+
 test("to anyone but an admin, /admin is the not-found page", async ({ page, request, baseURL }) => {
   const response = await page.goto("/admin");
   expect(response!.status()).toBe(404);

@@ -8,12 +8,13 @@ import { dataDirs, server, baseURL } from "../playwright.config";
 import { PASSWORD, expect, hydrated, signupViaApi, test, uniqueName } from "./helpers";
 
 const REDIRECT = "http://127.0.0.1:9/callback";
+const BYE = "http://127.0.0.1:9/bye";
 
 /** Registers an app from the shell, as an operator does. */
-function registerApp(scopes: string): { id: string; secret: string } {
+function registerApp(scopes: string, ...more: string[]): { id: string; secret: string } {
   const said = execFileSync(
     server,
-    ["clients", "add", "School library", "--redirect-uri", REDIRECT, "--scope", scopes],
+    ["clients", "add", "School library", "--redirect-uri", REDIRECT, "--scope", scopes, ...more],
     { env: { ...process.env, DATA_DIR: dataDirs.main, RUST_LOG: "warn" } },
   ).toString();
   const value = (label: string) => said.match(new RegExp(`^${label}: (\\S+)$`, "m"))![1];
@@ -24,10 +25,10 @@ function registerApp(scopes: string): { id: string; secret: string } {
  * Where the browser is sent back to the app: caught, never loaded. (Wrapped:
  * an async function returning the promise itself would wait for it.)
  */
-async function catchRedirect(page: Page): Promise<{ arrived: Promise<URL> }> {
+async function catchRedirect(page: Page, at: string = REDIRECT): Promise<{ arrived: Promise<URL> }> {
   let arrive: (url: URL) => void;
   const arrived = new Promise<URL>((resolve) => (arrive = resolve));
-  await page.route(`${REDIRECT}**`, async (route) => {
+  await page.route(`${at}**`, async (route) => {
     arrive(new URL(route.request().url()));
     await route.fulfill({ status: 200, contentType: "text/plain", body: "back at the app" });
   });
@@ -138,4 +139,65 @@ test("Deny goes back to the app with access_denied, and an unknown redirect stay
   expect(response!.status()).toBe(400);
   await expect(page.getByText("did not register")).toBeVisible();
   expect(page.url()).toContain(`${baseURL}/authorize?problem=unknown_redirect_uri`);
+});
+
+test("an app signs the person out here and gets them back at an address it registered", async ({ page, request }) => {
+  const app = registerApp("openid profile", "--post-logout-redirect-uri", BYE);
+  const name = uniqueName("bye");
+  await signupViaApi(request, baseURL, name);
+  const { client, config } = await relyingParty(app);
+  const verifier = client.randomPKCECodeVerifier();
+  const back = await catchRedirect(page);
+  await page.goto(
+    client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: "openid profile",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state: "in-1",
+    }).href,
+  );
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+  await page.getByRole("button", { name: "Allow" }).click();
+  const tokens = await client.authorizationCodeGrant(config, await back.arrived, {
+    pkceCodeVerifier: verifier,
+    expectedState: "in-1",
+    idTokenExpected: true,
+  });
+  await page.waitForURL(`${REDIRECT}**`);
+
+  // The app's logout link: the hint names this browser's session, so the
+  // page signs out without asking and returns to the app with its state.
+  const gone = await catchRedirect(page, BYE);
+  page
+    .goto(
+      client.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: BYE,
+        state: "out-1",
+      }).href,
+    )
+    .catch(() => undefined);
+  expect((await gone.arrived).searchParams.get("state")).toBe("out-1");
+  await page.waitForURL(`${BYE}**`);
+
+  // Signed out here, and the app's tokens ended with the session.
+  const info = await request.get(`${baseURL}/oauth/userinfo`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  expect(info.status()).toBe(401);
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/login/);
+
+  // An address the app did not register is never followed.
+  const elsewhere = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token!,
+    post_logout_redirect_uri: "https://evil.example/bye",
+  });
+  const refused = await page.goto(elsewhere.href);
+  expect(refused!.status()).toBe(400);
+  await expect(page.getByText("did not register")).toBeVisible();
 });

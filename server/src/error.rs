@@ -433,6 +433,9 @@ impl From<crate::provider::clients::RegistryError> for AppError {
             }
             R::Unknown(_) => Self::NotFound,
             R::Public(_) => Self::Conflict("This app is public: it has no secret."),
+            R::KeysOnly(_) => Self::Conflict(
+                "This app authenticates with the keys of its JWKS: it has no secret to replace.",
+            ),
             R::ChangedMeanwhile(_) => {
                 Self::Conflict("The app's secret was replaced meanwhile; ask again for a new one.")
             }

@@ -55,7 +55,13 @@ pub enum CallError {
 pub struct Outbound {
     client: reqwest::Client,
     allow_loopback: bool,
+    /// Calls in flight at once, at most [`MAX_CALLS`]: apps that answer
+    /// slowly cannot hold more of this process than that.
+    calls: Arc<tokio::sync::Semaphore>,
 }
+
+/// The most calls to apps one process makes at once.
+const MAX_CALLS: usize = 16;
 
 impl Outbound {
     /// `allow_loopback` lets apps on this machine be called
@@ -73,6 +79,7 @@ impl Outbound {
         Self {
             client,
             allow_loopback,
+            calls: Arc::new(tokio::sync::Semaphore::new(MAX_CALLS)),
         }
     }
 
@@ -83,6 +90,11 @@ impl Outbound {
         form: &[(&str, &str)],
     ) -> Result<reqwest::StatusCode, CallError> {
         let url = self.checked(url)?;
+        let _call = self
+            .calls
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let response = self
             .client
             .post(url)
@@ -96,6 +108,11 @@ impl Outbound {
     /// `GET`s `url`, expecting `200` and at most `max_bytes` of body.
     pub async fn get(&self, url: &str, max_bytes: usize) -> Result<Vec<u8>, CallError> {
         let url = self.checked(url)?;
+        let _call = self
+            .calls
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let mut response = self.client.get(url).send().await.map_err(failed)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(CallError::Failed(format!(
@@ -139,6 +156,17 @@ impl Outbound {
 
 /// `e` as a [`CallError`]: [`CallError::Refused`] when the resolver refused
 /// the name's addresses, else [`CallError::Failed`] with every cause.
+/// Whether `url`'s host is this machine's loopback (`localhost`, or an
+/// address of it).
+pub fn is_loopback_url(url: &str) -> bool {
+    match url::Url::parse(url).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 fn failed(e: reqwest::Error) -> CallError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     let mut said = Vec::new();
@@ -229,19 +257,18 @@ fn callable_v6(ip: Ipv6Addr, allow_loopback: bool) -> bool {
     if ip.is_loopback() {
         return allow_loopback;
     }
-    let first = ip.segments()[0];
-    !(ip.is_unspecified()
-        || ip.is_multicast()
-        // Unique local (fc00::/7), link-local (fe80::/10), site-local
-        // (fec0::/10, deprecated), documentation (2001:db8::/32), NAT64
-        // (64:ff9b::/96, which reaches IPv4 addresses unchecked here).
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || (first & 0xffc0) == 0xfec0
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
-        || (first == 0x0064 && ip.segments()[1] == 0xff9b)
-        // IPv4-compatible (::a.b.c.d, deprecated).
-        || ip.segments()[..6].iter().all(|s| *s == 0))
+    let [first, second, ..] = ip.segments();
+    // Global unicast (2000::/3) only: unique local, link-local, multicast,
+    // the unspecified and IPv4-compatible or -translated forms are not.
+    // Within it, not the ranges that carry an IPv4 address this check would
+    // not see, or lead nowhere public: 6to4 (2002::/16), Teredo and the
+    // other protocol assignments (2001::/23), documentation (2001:db8::/32,
+    // 3fff::/20), and NAT64 (64:ff9b::/96 lies outside 2000::/3 anyway).
+    (first & 0xe000) == 0x2000
+        && first != 0x2002
+        && !(first == 0x2001 && second < 0x0200)
+        && !(first == 0x2001 && second == 0x0db8)
+        && (first & 0xfff0) != 0x3ff0
 }
 
 #[cfg(test)]
@@ -293,6 +320,11 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "::127.0.0.1",
+            "::ffff:0:a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378::1",
+            "100::1",
+            "3fff::1",
         ] {
             assert!(!callable(ip.parse().unwrap(), false), "{ip}");
         }
@@ -305,6 +337,20 @@ mod tests {
         }
         for ip in ["10.0.0.1", "169.254.169.254", "fe80::1", "0.0.0.0"] {
             assert!(!callable(ip.parse().unwrap(), true), "{ip}");
+        }
+    }
+
+    #[test]
+    fn loopback_issuers_are_told_apart() {
+        for url in [
+            "http://localhost:3000",
+            "http://127.0.0.1:8080/",
+            "http://[::1]/",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in ["https://board.example", "http://10.0.0.1", "not a url"] {
+            assert!(!is_loopback_url(url), "{url}");
         }
     }
 

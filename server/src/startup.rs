@@ -67,6 +67,11 @@ pub enum StartupError {
     RelyingParty(crate::auth::passkeys::PasskeyError),
     #[error("mail: {0}")]
     Mail(crate::mail::MailError),
+    #[error(
+        "ALLOW_LOOPBACK_CALLS=true is for a server that is itself on loopback (development, \
+         tests), but the issuer is {0}"
+    )]
+    LoopbackCalls(String),
     #[error("METRICS_ADDR: cannot listen on {addr}: {source}")]
     BindMetrics {
         addr: SocketAddr,
@@ -161,6 +166,11 @@ impl Application {
             sessions.policy(),
             secret.expose_secret().as_bytes(),
         );
+        // Loopback calls let any registered app reach this machine's other
+        // services: only where the server itself is a developer's.
+        if config.allow_loopback_calls && !crate::outbound::is_loopback_url(&issuer) {
+            return Err(StartupError::LoopbackCalls(issuer));
+        }
         let outbound = Outbound::new(config.allow_loopback_calls);
         let tokens = TokenIssuer::new(
             db.clone(),

@@ -12,6 +12,7 @@ use crate::{
     api::{self, AdminAction},
     pages::{
         activity::EventList,
+        admin_apps::AdminApps,
         confirm::{Confirm, ConfirmStep},
     },
     visitor::use_visitor,
@@ -38,6 +39,7 @@ pub fn AdminGate() -> impl IntoView {
         >
             <h1>"Admin"</h1>
             <Console/>
+            <AdminApps/>
         </Show>
     }
 }

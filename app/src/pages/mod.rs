@@ -4,6 +4,7 @@
 pub mod account;
 pub mod activity;
 pub mod admin;
+pub mod admin_apps;
 pub mod apps;
 pub mod authorize;
 pub mod confirm;

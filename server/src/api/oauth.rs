@@ -354,7 +354,7 @@ async fn token_answer(
 ) -> std::result::Result<Tokens, Response> {
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
-    let client = authenticate(state, (net, TOKEN), headers, &get).await?;
+    let client = authenticate(state, net, headers, &get).await?;
     let answer = match get("grant_type") {
         Some("authorization_code") => {
             let Some(code) = get("code") else {
@@ -409,13 +409,13 @@ fn answered<T>(answer: Result<Result<T, TokenError>, ProviderError>) -> Result<T
 /// authenticated, and the `token` it asks about.
 async fn token_of_app(
     state: &AppState,
-    (ip, path): (std::net::IpAddr, &str),
+    ip: std::net::IpAddr,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ClientRow, String), Response> {
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
-    let client = authenticate(state, (RequesterNet::of(ip), path), headers, &get).await?;
+    let client = authenticate(state, RequesterNet::of(ip), headers, &get).await?;
     let Some(token) = get("token") else {
         return Err(refuse(TokenError::new(
             "invalid_request",
@@ -469,12 +469,12 @@ fn form(headers: &HeaderMap, body: &[u8]) -> std::result::Result<Vec<(String, St
 /// anyone could otherwise lock it out.
 async fn authenticate<'a>(
     state: &AppState,
-    (net, path): (RequesterNet, &str),
+    net: RequesterNet,
     headers: &HeaderMap,
     get: &impl Fn(&str) -> Option<&'a str>,
 ) -> std::result::Result<ClientRow, Response> {
     let credentials = credentials(headers, get).map_err(refuse)?;
-    let refusal = match state.tokens.authenticate(&credentials, path).await {
+    let refusal = match state.tokens.authenticate(&credentials).await {
         Ok(Ok(client)) => return Ok(client),
         Ok(Err(refusal)) => refusal,
         Err(e) => return Err(provider_error(e)),
@@ -530,7 +530,7 @@ pub async fn revoke(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let (client, token) = token_of_app(&state, (ip, REVOKE), &headers, &body).await?;
+        let (client, token) = token_of_app(&state, ip, &headers, &body).await?;
         answered(state.tokens.revoke(&client, &token).await)
     };
     match answer.await {
@@ -560,7 +560,7 @@ pub async fn introspect(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let (client, token) = token_of_app(&state, (ip, INTROSPECT), &headers, &body).await?;
+        let (client, token) = token_of_app(&state, ip, &headers, &body).await?;
         answered(state.tokens.introspect(&client, &token).await)
     };
     match answer.await {

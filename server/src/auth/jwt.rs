@@ -570,7 +570,7 @@ impl Keys {
         let mut validation = Validation::new(key.alg);
         validation.validate_exp = false;
         validation.validate_aud = false;
-        validation.required_spec_claims.clear();
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
         validation.set_issuer(&[self.app_issuer.get()?]);
         jsonwebtoken::decode::<IdTokenHint>(token, &key.decoding, &validation)
             .ok()

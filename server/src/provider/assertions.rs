@@ -7,9 +7,8 @@
 //! at most every ten seconds when an assertion names a key it lacks (a key
 //! the app just rotated in). An assertion must be signed with an asymmetric
 //! algorithm by the key its `kid` names, have `iss` and `sub` the app,
-//! `aud` this server (its issuer or the endpoint called), an `exp` within
-//! ten minutes, and a `jti` never seen before from the app, on any
-//! instance.
+//! `aud` this server's issuer (one string), an `exp` within ten minutes,
+//! and a `jti` never seen before from the app, on any instance.
 
 use std::{
     collections::HashMap,
@@ -66,6 +65,10 @@ pub struct AppKeys {
     db: Db,
     outbound: Outbound,
     fetched: Arc<Mutex<HashMap<String, Fetched>>>,
+    /// When each app's JWKS was last asked for, whatever came of it: a
+    /// fetch that failed, or many requests at once, cost one call per
+    /// [`REFETCH_AFTER`].
+    attempted: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 struct Fetched {
@@ -77,6 +80,10 @@ struct Fetched {
 #[derive(Deserialize)]
 struct AssertionClaims {
     sub: String,
+    /// One string: an array would let an assertion made for another
+    /// server that lists this one be replayed here.
+    #[allow(dead_code)]
+    aud: String,
     exp: u64,
     jti: Option<String>,
 }
@@ -99,16 +106,17 @@ impl AppKeys {
             db,
             outbound,
             fetched: Arc::default(),
+            attempted: Arc::default(),
         }
     }
 
-    /// Whether `assertion` authenticates `client`, accepted for any of
-    /// `audiences`; `Err` says why not (for the log, never the app).
+    /// Whether `assertion` authenticates `client` to the provider of
+    /// `issuer`; `Err` says why not (for the log, never the app).
     pub async fn verify(
         &self,
         client: &ClientRow,
         assertion: &str,
-        audiences: &[&str],
+        issuer: &str,
     ) -> Result<Result<(), String>, sqlx::Error> {
         let Some(uri) = client.jwks_uri.as_deref() else {
             return Ok(Err("the app registered no JWKS".into()));
@@ -135,7 +143,9 @@ impl AppKeys {
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY;
         validation.set_issuer(&[&client.id]);
-        validation.set_audience(audiences);
+        // The issuer alone, as RFC 7523bis says: an endpoint's URL could be
+        // one another server also presents as its own.
+        validation.set_audience(&[issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         let claims = match jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation) {
             Ok(data) => data.claims,
@@ -150,7 +160,8 @@ impl AppKeys {
         let Some(jti) = claims.jti.filter(|jti| (1..=256).contains(&jti.len())) else {
             return Ok(Err("no jti".into()));
         };
-        let remembered_until = i64::try_from(claims.exp.saturating_add(LEEWAY))
+        // A second beyond the last moment the library would accept it.
+        let remembered_until = i64::try_from(claims.exp.saturating_add(LEEWAY + 1))
             .unwrap_or(i64::MAX)
             .saturating_mul(1000);
         let first = clients::spend_assertion(
@@ -187,6 +198,16 @@ impl AppKeys {
         }
         if kept.is_some() && age < REFETCH_AFTER {
             return Err("no such key in the app's JWKS".into());
+        }
+        {
+            let mut attempted = self.attempted.lock().unwrap_or_else(|e| e.into_inner());
+            if attempted
+                .get(client_id)
+                .is_some_and(|at| at.elapsed() < REFETCH_AFTER)
+            {
+                return Err("the app's JWKS was asked for moments ago".into());
+            }
+            attempted.insert(client_id.to_owned(), Instant::now());
         }
         let keys = self.fetch(client_id, uri).await?;
         pick(&keys, kid, alg).ok_or_else(|| "no such key in the app's JWKS".into())

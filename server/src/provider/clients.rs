@@ -439,6 +439,8 @@ pub enum RegistryError {
     Unknown(String),
     #[error("the app {0:?} is public: it has no secret")]
     Public(String),
+    #[error("the app {0:?} authenticates with the keys of its JWKS: it has no secret")]
+    KeysOnly(String),
     #[error("the secret of the app {0:?} was replaced meanwhile; ask again")]
     ChangedMeanwhile(String),
     #[error("database error: {0}")]
@@ -481,7 +483,11 @@ impl Registry {
             (None, None)
         } else {
             let (secret, hash) = self.secrets.mint();
-            (Some(secret), Some(hash.to_vec()))
+            // An app with a JWKS authenticates with its keys alone: its
+            // secret is made (it is what makes the app confidential, and
+            // numbers the tokens it gets for itself) but shown to nobody.
+            let secret = Some(secret).filter(|_| checked.jwks_uri.is_none());
+            (secret, Some(hash.to_vec()))
         };
         let client = ClientRow {
             // The client_id: 128 random bits.
@@ -545,6 +551,9 @@ impl Registry {
         let Some(old) = client.secret_hash.clone() else {
             return Err(RegistryError::Public(id.to_owned()));
         };
+        if client.jwks_uri.is_some() {
+            return Err(RegistryError::KeysOnly(id.to_owned()));
+        }
         let (secret, hash) = self.secrets.mint();
         let event = about_app(EventKind::ClientSecretRotated, origin, by, id);
         // Only over the secret read above: of two replacements at once,

@@ -225,6 +225,9 @@ const LEASE: Duration = Duration::from_secs(60);
 const MAX_ATTEMPTS: i32 = 11;
 /// How often a sender looks for due deliveries.
 const POLL: Duration = Duration::from_secs(1);
+/// Deliveries one instance makes at once: an app that answers slowly holds
+/// up one of them, not every other app's.
+const WORKERS: usize = 4;
 /// A logout token's lifetime (it is signed when sent).
 const LOGOUT_TOKEN_LIFETIME: u64 = 120;
 /// The event a logout token carries.
@@ -252,12 +255,36 @@ pub struct BackchannelSender {
     outbound: Outbound,
 }
 
-/// How one delivery went.
+/// How one delivery went. `why` is for the server's log; `reason`, a
+/// fixed phrase, for the person's activity (an app's error could name
+/// addresses inside its network).
 enum Outcome {
     Delivered,
     /// Not worth trying again.
-    GiveUp(String),
-    Retry(String),
+    GiveUp {
+        reason: &'static str,
+        why: String,
+    },
+    Retry {
+        reason: &'static str,
+        why: String,
+    },
+}
+
+impl Outcome {
+    fn give_up(reason: &'static str, why: impl Into<String>) -> Self {
+        Self::GiveUp {
+            reason,
+            why: why.into(),
+        }
+    }
+
+    fn retry(reason: &'static str, why: impl Into<String>) -> Self {
+        Self::Retry {
+            reason,
+            why: why.into(),
+        }
+    }
 }
 
 impl BackchannelSender {
@@ -270,15 +297,18 @@ impl BackchannelSender {
         }
     }
 
-    /// Starts this instance's sender: it delivers due logout tokens until
-    /// the process ends.
+    /// Starts this instance's senders: they deliver due logout tokens
+    /// until the process ends.
     pub fn spawn(self) {
-        tokio::spawn(async move {
-            loop {
-                while self.deliver_one().await {}
-                tokio::time::sleep(POLL).await;
-            }
-        });
+        for _ in 0..WORKERS {
+            let sender = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    while sender.deliver_one().await {}
+                    tokio::time::sleep(POLL).await;
+                }
+            });
+        }
     }
 
     /// Claims and delivers the oldest due logout token; `false` when none
@@ -312,11 +342,14 @@ impl BackchannelSender {
     async fn deliver(&self, claimed: &Claimed) -> Outcome {
         let client = match clients::by_id(&self.db, &claimed.client_id).await {
             Ok(client) => client,
-            Err(e) => return Outcome::Retry(format!("cannot read the app: {e}")),
+            Err(e) => return Outcome::retry("this server's database failed", e.to_string()),
         };
         // Removed meanwhile (its rows go with it), or no longer listening.
         let Some(uri) = client.and_then(|client| client.backchannel_logout_uri) else {
-            return Outcome::GiveUp("the app no longer has a back-channel logout address".into());
+            return Outcome::give_up(
+                "the app no longer has a back-channel logout address",
+                "no address",
+            );
         };
         let iat = unix_now();
         let claims = LogoutClaims {
@@ -330,7 +363,7 @@ impl BackchannelSender {
             events: serde_json::json!({ BACKCHANNEL_EVENT: {} }),
         };
         let Ok(token) = self.keys.sign_with_id_key("logout+jwt", &claims) else {
-            return Outcome::Retry("no ID key is active".into());
+            return Outcome::retry("this server had no signing key", "no ID key is active");
         };
         match self
             .outbound
@@ -341,11 +374,20 @@ impl BackchannelSender {
             // Back-Channel Logout 1.0 §2.8: 400 says the app refused the
             // token; sending it again will not change its mind.
             Ok(status) if status.is_client_error() && status != 408 && status != 429 => {
-                Outcome::GiveUp(format!("the app answered {}", status.as_u16()))
+                Outcome::give_up(
+                    "the app refused the logout token",
+                    format!("the app answered {}", status.as_u16()),
+                )
             }
-            Ok(status) => Outcome::Retry(format!("the app answered {}", status.as_u16())),
-            Err(CallError::Refused(why)) => Outcome::GiveUp(why),
-            Err(CallError::Failed(why)) => Outcome::Retry(why),
+            Ok(status) => Outcome::retry(
+                "the app did not accept it in time",
+                format!("the app answered {}", status.as_u16()),
+            ),
+            Err(CallError::Refused(why)) => Outcome::give_up(
+                "the app's address is not one this server calls (private or loopback)",
+                why,
+            ),
+            Err(CallError::Failed(why)) => Outcome::retry("the app did not answer in time", why),
         }
     }
 
@@ -360,17 +402,17 @@ impl BackchannelSender {
                 );
                 (EventKind::AppLogoutDelivered, client_id.to_owned())
             }
-            Outcome::Retry(why) if claimed.attempts < MAX_ATTEMPTS => {
+            Outcome::Retry { why, .. } if claimed.attempts < MAX_ATTEMPTS => {
                 let pause = pause_after(claimed.attempts);
                 tracing::warn!(client_id, attempts = claimed.attempts, error = %why,
                     retry_in_secs = pause.as_secs(), "logout token not delivered; will try again");
                 let at = now_ms() + i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
-                return logouts::retry_at(&self.db, (client_id, sid), at, &why).await;
+                return logouts::retry_at(&self.db, claimed, at, &why).await;
             }
-            Outcome::GiveUp(why) | Outcome::Retry(why) => {
+            Outcome::GiveUp { reason, why } | Outcome::Retry { reason, why } => {
                 tracing::error!(client_id, attempts = claimed.attempts, error = %why,
                     "logout token not delivered; giving up");
-                (EventKind::AppLogoutFailed, format!("{client_id}: {why}"))
+                (EventKind::AppLogoutFailed, format!("{client_id}: {reason}"))
             }
         };
         let origin = Origin::default();
@@ -383,7 +425,7 @@ impl BackchannelSender {
             },
         )
         .await?;
-        logouts::delete(&self.db, client_id, sid).await
+        logouts::delete(&self.db, claimed).await
     }
 }
 

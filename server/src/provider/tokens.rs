@@ -196,13 +196,12 @@ impl TokenIssuer {
     }
 
     /// The app `credentials` name, if they authenticate it: a confidential
-    /// app by its secret (compared in constant time) or by an assertion
-    /// signed with a key of its JWKS (for the endpoint at `path`), a public
-    /// app by its `client_id` alone (its codes are bound to PKCE).
+    /// app by its secret (compared in constant time) or, when it registered
+    /// a JWKS, by an assertion signed with a key of it (and then only so), a
+    /// public app by its `client_id` alone (its codes are bound to PKCE).
     pub async fn authenticate(
         &self,
         credentials: &Credentials,
-        path: &str,
     ) -> Result<Result<ClientRow, TokenError>, ProviderError> {
         let Some(client) = clients::by_id(&self.db, &credentials.client_id).await? else {
             return Ok(Err(TokenError::invalid_client()));
@@ -215,10 +214,11 @@ impl TokenIssuer {
         ) {
             (Some(stored), Some(secret), None) => self.secrets.matches(secret, stored),
             (_, None, Some(assertion)) if confidential => {
-                let token_endpoint = format!("{}/oauth/token", self.issuer);
-                let endpoint = format!("{}{path}", self.issuer);
-                let audiences = [self.issuer.as_str(), &token_endpoint, &endpoint];
-                match self.app_keys.verify(&client, assertion, &audiences).await? {
+                match self
+                    .app_keys
+                    .verify(&client, assertion, &self.issuer)
+                    .await?
+                {
                     Ok(()) => true,
                     Err(why) => {
                         tracing::info!(client_id = %client.id, %why, "client assertion refused");

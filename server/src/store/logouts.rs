@@ -62,31 +62,36 @@ pub async fn claim(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Claimed>, 
     .await)
 }
 
-/// Forgets a delivery made (or given up).
-pub async fn delete(db: &Db, client_id: &str, sid: &str) -> Result<(), sqlx::Error> {
+/// Forgets a delivery made (or given up), if it is still the one
+/// `claimed` (a sender that overran its lease leaves the next claim's
+/// attempt alone).
+pub async fn delete(db: &Db, claimed: &Claimed) -> Result<(), sqlx::Error> {
     on!(db, write, |pool| sqlx::query(
-        "DELETE FROM logout_deliveries WHERE client_id = $1 AND sid = $2"
+        "DELETE FROM logout_deliveries WHERE client_id = $1 AND sid = $2 AND attempts = $3"
     )
-    .bind(client_id)
-    .bind(sid)
+    .bind(&claimed.client_id)
+    .bind(&claimed.sid)
+    .bind(claimed.attempts)
     .execute(pool)
     .await
     .map(drop))
 }
 
-/// Puts a delivery that failed back, due at `next_attempt_at`.
+/// Puts a delivery that failed back, due at `next_attempt_at`, if it is
+/// still the one `claimed`.
 pub async fn retry_at(
     db: &Db,
-    (client_id, sid): (&str, &str),
+    claimed: &Claimed,
     next_attempt_at: i64,
     error: &str,
 ) -> Result<(), sqlx::Error> {
     on!(db, write, |pool| sqlx::query(
-        "UPDATE logout_deliveries SET next_attempt_at = $3, last_error = $4
-         WHERE client_id = $1 AND sid = $2"
+        "UPDATE logout_deliveries SET next_attempt_at = $4, last_error = $5
+         WHERE client_id = $1 AND sid = $2 AND attempts = $3"
     )
-    .bind(client_id)
-    .bind(sid)
+    .bind(&claimed.client_id)
+    .bind(&claimed.sid)
+    .bind(claimed.attempts)
     .bind(next_attempt_at)
     .bind(error)
     .execute(pool)

@@ -109,6 +109,19 @@ fn an_unknown_log_format_or_metrics_address_stops_start_up() {
 }
 
 #[test]
+fn loopback_calls_are_refused_to_a_server_that_is_not_itself_on_loopback() {
+    let stderr = fails_to_start(
+        &[
+            ("ALLOW_LOOPBACK_CALLS", "true"),
+            ("PUBLIC_URL", "https://board.example"),
+        ],
+        |_| {},
+    );
+    assert!(stderr.contains("ALLOW_LOOPBACK_CALLS"), "{stderr}");
+    assert!(stderr.contains("https://board.example"), "{stderr}");
+}
+
+#[test]
 fn no_log_line_contains_a_password_hash_token_or_secret() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "log-test-secret-log-test-secret-log-test";

@@ -780,7 +780,12 @@ async fn discovery_names_what_is_served() {
         assert_eq!(document["response_types_supported"], json!(["code"]));
         assert_eq!(
             document["token_endpoint_auth_methods_supported"],
-            json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "none"])
+            json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none"
+            ])
         );
         assert_eq!(
             document["end_session_endpoint"],
