@@ -440,7 +440,9 @@ impl TokenIssuer {
                 });
             }
         };
-        let Some(grant) = grants::grant(&self.db, &issued.session_id).await? else {
+        let Some((grant, signed_in)) =
+            grants::grant_and_signed_in(&self.db, &issued.session_id, &issued.user_id).await?
+        else {
             return invalid();
         };
         if grant.client_id != client.id {
@@ -450,9 +452,7 @@ impl TokenIssuer {
             self.revocations.insert(&ended);
             return invalid();
         }
-        let Some(signed_in) =
-            grants::signed_in(&self.db, &grant.parent_id, &issued.user_id).await?
-        else {
+        let Some(signed_in) = signed_in else {
             return invalid();
         };
         let tokens = self

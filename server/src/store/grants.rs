@@ -455,6 +455,83 @@ pub async fn grant(db: &Db, grant_id: &str) -> Result<Option<GrantRow>, sqlx::Er
     .await)
 }
 
+/// The live grant `grant_id`, with its person's session as [`signed_in`]
+/// reads it (`None` when that session or the account no longer signs
+/// anything in), in one read: what an app's refresh needs after the
+/// rotation.
+pub async fn grant_and_signed_in(
+    db: &Db,
+    grant_id: &str,
+    user_id: &str,
+) -> Result<Option<(GrantRow, Option<SignedIn>)>, sqlx::Error> {
+    let row: Option<GrantAndSignedIn> = on!(db, read, |pool| sqlx::query_as(
+        "SELECT g.client_id, g.scope, g.parent_id,
+             CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
+                  ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
+             s.amr, u.role, u.username, u.email, u.email_verified, s.expires_at
+         FROM sessions g
+         LEFT JOIN sessions s
+             ON s.id = g.parent_id AND s.user_id = $2 AND s.client_id IS NULL
+            AND s.revoked_at IS NULL AND s.expires_at > $3
+         LEFT JOIN users u
+             ON u.id = s.user_id AND u.deleted_at IS NULL AND u.locked_at IS NULL
+         WHERE g.id = $1 AND g.client_id IS NOT NULL AND g.revoked_at IS NULL"
+    )
+    .bind(grant_id)
+    .bind(user_id)
+    .bind(now_ms())
+    .fetch_optional(pool)
+    .await)?;
+    Ok(row.map(GrantAndSignedIn::split))
+}
+
+/// A row of [`grant_and_signed_in`]: the person's columns are `NULL` when
+/// the session or the account does not qualify.
+#[derive(Debug, FromRow)]
+struct GrantAndSignedIn {
+    client_id: String,
+    scope: String,
+    parent_id: String,
+    auth_time: Option<i64>,
+    amr: Option<String>,
+    role: Option<String>,
+    username: Option<String>,
+    email: Option<String>,
+    email_verified: Option<bool>,
+    expires_at: Option<i64>,
+}
+
+impl GrantAndSignedIn {
+    fn split(self) -> (GrantRow, Option<SignedIn>) {
+        let signed_in = match (
+            self.auth_time,
+            self.amr,
+            self.role,
+            self.username,
+            self.email,
+        ) {
+            (Some(auth_time), Some(amr), Some(role), Some(username), Some(email)) => {
+                Some(SignedIn {
+                    auth_time,
+                    amr,
+                    role,
+                    username,
+                    email,
+                    email_verified: self.email_verified.unwrap_or(false),
+                    expires_at: self.expires_at.unwrap_or(0),
+                })
+            }
+            _ => None,
+        };
+        let grant = GrantRow {
+            client_id: self.client_id,
+            scope: self.scope,
+            parent_id: self.parent_id,
+        };
+        (grant, signed_in)
+    }
+}
+
 /// Ends the grant `grant_id` for `reason` (its app revoked a token of it,
 /// or another app presented its refresh token); returns the sessions ended.
 pub async fn end_grant(
