@@ -525,6 +525,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
 #[allow(dead_code)]
 pub struct Page {
     /// How many, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next` of the previous page.
     before: Option<String>,

@@ -51,7 +51,9 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             oauth::END_SESSION,
             axum::routing::get(logout::end_session_get).post(logout::end_session_post),
         );
-    (site.merge(finish(api)), document.merge_from(api_document))
+    let mut document = document.merge_from(api_document);
+    openapi::refuse_nul(&mut document);
+    (site.merge(finish(api)), document)
 }
 
 /// The OpenAPI document, as [`router`] makes it.

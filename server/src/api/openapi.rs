@@ -78,3 +78,163 @@ pub struct EmailChangeBody {
     #[serde(flatten)]
     change: NewEmail,
 }
+
+/// What the gate refuses in every body and every address, as JSON Schema
+/// says it: no NUL.
+pub const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// The component that says "any JSON value without a NUL in any string or
+/// name": what an object's other fields may hold.
+const ANY_WITHOUT_NUL: &str = "AnyWithoutNul";
+
+/// Says [`NO_NUL`] of every string the document describes (component
+/// schemas, parameters, inline bodies) that does not already have a
+/// pattern, and of every object's other fields and their names: the gate
+/// (`api::gate`) refuses a NUL anywhere in a request, a field the server
+/// ignores included, so a schema that allowed one would promise what the
+/// server refuses.
+pub fn refuse_nul(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, path::Operation};
+    if let Some(components) = document.components.as_mut() {
+        for schema in components.schemas.values_mut() {
+            no_nul_in(schema);
+        }
+        components
+            .schemas
+            .insert(ANY_WITHOUT_NUL.to_owned(), RefOr::T(any_without_nul()));
+    }
+    let in_operation = |operation: &mut Operation| {
+        for parameter in operation.parameters.iter_mut().flatten() {
+            if let RefOr::T(parameter) = parameter
+                && let Some(schema) = parameter.schema.as_mut()
+            {
+                no_nul_in(schema);
+            }
+        }
+        if let Some(RefOr::T(body)) = operation.request_body.as_mut() {
+            for content in body.content.values_mut() {
+                if let RefOr::T(content) = content
+                    && let Some(schema) = content.schema.as_mut()
+                {
+                    no_nul_in(schema);
+                }
+            }
+        }
+    };
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            in_operation(operation);
+        }
+    }
+}
+
+fn no_nul_in(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) {
+    use utoipa::openapi::{
+        Ref, RefOr,
+        schema::{AdditionalProperties, ArrayItems, Schema, SchemaType, Type},
+    };
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            let string = match &object.schema_type {
+                SchemaType::Type(Type::String) => true,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                _ => false,
+            };
+            if string
+                && object.pattern.is_none()
+                && object.format.is_none()
+                && object.enum_values.is_none()
+            {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            for property in object.properties.values_mut() {
+                no_nul_in(property);
+            }
+            let object_type = match &object.schema_type {
+                SchemaType::Type(Type::Object) => true,
+                SchemaType::Array(types) => types.contains(&Type::Object),
+                _ => false,
+            };
+            let closed = matches!(
+                object.additional_properties.as_deref(),
+                Some(AdditionalProperties::FreeForm(false))
+            );
+            if object_type && !closed {
+                object.property_names = Some(Box::new(Schema::Object(no_nul_string())));
+                if object.additional_properties.is_none()
+                    || matches!(
+                        object.additional_properties.as_deref(),
+                        Some(AdditionalProperties::FreeForm(true))
+                    )
+                {
+                    object.additional_properties = Some(Box::new(AdditionalProperties::RefOr(
+                        RefOr::Ref(Ref::from_schema_name(ANY_WITHOUT_NUL)),
+                    )));
+                }
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                no_nul_in(items);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(no_nul_in),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(no_nul_in),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(no_nul_in),
+        _ => {}
+    }
+}
+
+fn no_nul_string() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(NO_NUL))
+        .build()
+}
+
+/// [`ANY_WITHOUT_NUL`]: a string without NUL, a number, a boolean, null,
+/// or an array or object of such values (names without NUL).
+fn any_without_nul() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::{
+        Ref, RefOr,
+        schema::{
+            AdditionalProperties, AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaType,
+            Type,
+        },
+    };
+    let itself = || RefOr::Ref(Ref::from_schema_name(ANY_WITHOUT_NUL));
+    let scalars = ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![
+            Type::Number,
+            Type::Boolean,
+            Type::Null,
+        ]))
+        .build();
+    let array = ArrayBuilder::new().items(itself()).build();
+    let object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(no_nul_string()))
+        .additional_properties(Some(AdditionalProperties::RefOr(itself())))
+        .build();
+    Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(no_nul_string())
+            .item(scalars)
+            .item(array)
+            .item(object)
+            .build(),
+    )
+}
