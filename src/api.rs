@@ -742,6 +742,9 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     pub created_at: String,
     pub secret_rotated_at: Option<String>,
+    /// What its ID and logout tokens are signed with: `RS256`, `EdDSA` or
+    /// `ES256`.
+    pub id_token_signed_response_alg: String,
 }
 
 /// `GET /api/admin/clients`
@@ -794,6 +797,13 @@ pub struct NewClient {
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// Default `RS256`; `EdDSA` or `ES256` for an app that prefers them.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, pattern = "^(RS256|EdDSA|ES256)$")
+    )]
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// `201` to `POST /api/admin/clients`: the app, and a confidential app's

@@ -122,7 +122,7 @@ pub async fn keys_list(config: &Config) -> Result<Vec<String>, AdminError> {
         .map(|row| {
             let when = |ms: Option<i64>| ms.map_or_else(|| "-".to_owned(), crate::store::rfc3339);
             format!(
-                "{kid}  {alg:<5}  {purpose:<6}  {state:<9}  created {created}  signs from {from}  ended {ended}",
+                "{kid}  {alg:<5}  {purpose:<8}  {state:<9}  created {created}  signs from {from}  ended {ended}",
                 kid = row.kid,
                 alg = row.alg,
                 purpose = row.purpose,

@@ -155,6 +155,8 @@ pub enum JwtAlg {
     HS256,
     EdDSA,
     RS256,
+    /// Only for the ID tokens of apps that register it; never `JWT_ALG`.
+    ES256,
 }
 
 /// At most `max` events per `window`.
@@ -531,6 +533,7 @@ impl fmt::Display for JwtAlg {
             Self::HS256 => "HS256",
             Self::EdDSA => "EdDSA",
             Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
         })
     }
 }

@@ -89,6 +89,9 @@ enum ClientsCommand {
         /// The app's key set, for private_key_jwt.
         #[arg(long)]
         jwks_uri: Option<String>,
+        /// What its ID tokens are signed with: RS256 (default), EdDSA or ES256.
+        #[arg(long)]
+        id_token_signed_response_alg: Option<String>,
     },
     /// Every app: client_id, kind, name, scopes, grants, redirect URIs.
     List,
@@ -190,6 +193,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<String, Adm
             backchannel_logout_uri,
             grants,
             jwks_uri,
+            id_token_signed_response_alg,
         } => {
             let registration = Registration {
                 name,
@@ -203,6 +207,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<String, Adm
                 backchannel_logout_uri,
                 grant_types: grants,
                 jwks_uri,
+                id_token_signed_response_alg,
             };
             server::commands::clients_add(config, &registration)
                 .await

@@ -476,6 +476,8 @@ fn first_key(config: &Config, secret: &SecretString) -> Result<FirstKey, Startup
             }
             None => FirstKey::New(JwtAlg::RS256),
         },
+        // `JWT_ALG` never names it (it is for apps' ID tokens only).
+        JwtAlg::ES256 => FirstKey::New(JwtAlg::ES256),
     })
 }
 

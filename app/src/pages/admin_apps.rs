@@ -198,6 +198,8 @@ fn AppItem(
                 <dd>{app.scopes.join(" ")}</dd>
                 <dt>"Grants"</dt>
                 <dd>{app.grant_types.join(" ")}</dd>
+                <dt>"ID tokens"</dt>
+                <dd>{app.id_token_signed_response_alg.clone()}</dd>
                 {(!app.redirect_uris.is_empty()).then(|| view! {
                     <dt>"Returns people to"</dt>
                     <dd>{app.redirect_uris.iter().map(|u| view! { <span class="uri">{u.clone()}</span> }).collect_view()}</dd>
@@ -266,6 +268,7 @@ fn Register(
     let jwks = RwSignal::new(String::new());
     let public = RwSignal::new(false);
     let trusted = RwSignal::new(false);
+    let id_token_alg = RwSignal::new("RS256".to_owned());
     let scopes = RwSignal::new(vec!["openid".to_owned(), "profile".into(), "email".into()]);
     let grants = RwSignal::new(vec![
         "authorization_code".to_owned(),
@@ -296,6 +299,7 @@ fn Register(
             backchannel_logout_uri: optional(backchannel.get_untracked()),
             grant_types: grants.get_untracked(),
             jwks_uri: optional(jwks.get_untracked()),
+            id_token_signed_response_alg: Some(id_token_alg.get_untracked()),
         };
         form.send(async move {
             match proof.proven(|| api::admin_client_add(&new)).await {
@@ -366,6 +370,14 @@ fn Register(
                     <input type="checkbox" bind:checked=trusted/>
                     " Trusted: the school's own app, people are not asked for consent"
                 </label>
+                <div class="field">
+                    <label for="app-id-alg">"ID tokens signed with"</label>
+                    <select id="app-id-alg" on:change=move |ev| id_token_alg.set(event_target_value(&ev))>
+                        <option value="RS256" selected>"RS256 (every library reads it)"</option>
+                        <option value="EdDSA">"EdDSA"</option>
+                        <option value="ES256">"ES256"</option>
+                    </select>
+                </div>
                 <div class="field">
                     <label for="app-post-logout">"Addresses to return to after sign-out, one per line (optional)"</label>
                     <textarea id="app-post-logout" rows="1" bind:value=post_logout></textarea>

@@ -83,9 +83,16 @@ fn Authorize(request: String) -> impl IntoView {
         }
         started.set_value(true);
         spawn_local(async move {
-            let step = confirm
+            let mut step = confirm
                 .proven(|| api::authorization(request.get_value()))
                 .await;
+            // The session held here has ended: asked again as nobody, the
+            // server answers what the app asked for (`prompt=none` goes back
+            // with login_required, without showing a page).
+            if let Err(ApiError::SessionEnded(ended)) = step {
+                crate::storage::clear(Some(ended));
+                step = api::authorization(request.get_value()).await.map(Some);
+            }
             follow(step, asked, form, &request.get_value());
         });
     });

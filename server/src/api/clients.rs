@@ -84,6 +84,7 @@ pub async fn add(
         backchannel_logout_uri: new.backchannel_logout_uri,
         grant_types: new.grant_types,
         jwks_uri: new.jwks_uri,
+        id_token_signed_response_alg: new.id_token_signed_response_alg,
     };
     let registered = state
         .clients
@@ -170,5 +171,6 @@ fn view(row: &ClientRow) -> Client {
         jwks_uri: row.jwks_uri.clone(),
         created_at: rfc3339(row.created_at),
         secret_rotated_at: row.secret_rotated_at.map(rfc3339),
+        id_token_signed_response_alg: row.id_token_signed_response_alg.clone(),
     }
 }

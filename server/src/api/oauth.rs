@@ -25,7 +25,7 @@ use crate::{
     provider::{
         assertions::{ASSERTION_TYPE, claimed_app},
         authorization::{Begun, Person, Step, StepError},
-        clients::{GRANTS, SCOPES, usable_id},
+        clients::{GRANTS, ID_TOKEN_ALGS, SCOPES, usable_id},
         scopes,
         tokens::{Credentials, PersonClaims, ProviderError, TokenError, Tokens},
     },
@@ -124,7 +124,7 @@ fn discovery(state: &AppState) -> Response {
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANTS,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": ID_TOKEN_ALGS,
         "scopes_supported": SCOPES,
         "claims_supported": CLAIMS,
         "code_challenge_methods_supported": ["S256"],
@@ -363,10 +363,27 @@ async fn token_answer(
                     "code is missing.",
                 )));
             };
-            state
+            // A code that is not one costs a write transaction: such
+            // failures count per app and network, on the budget of the
+            // requests an app's backend makes for everyone
+            // (`APP_REFRESHES_PER_IP`: a busy app's few stale codes never
+            // reach it), and over it the app is answered from memory.
+            let failures = Key::app_code_failures(&client.id, net);
+            let limit = state.config.limits.app_refreshes_per_ip;
+            if let Some(exceeded) = state
+                .limiter
+                .known_refused(&state.limiter.stored(&failures), limit)
+            {
+                return Err(limited(exceeded.retry_after_secs));
+            }
+            let answer = state
                 .tokens
                 .exchange_code(&client, code, get("redirect_uri"), get("code_verifier"))
-                .await
+                .await;
+            if matches!(&answer, Ok(Err(refusal)) if refusal.error == "invalid_grant") {
+                count_failure(state, &failures, limit).await?;
+            }
+            answer
         }
         Some("refresh_token") => {
             let Some(presented) = get("refresh_token") else {
@@ -479,19 +496,32 @@ async fn authenticate<'a>(
         Ok(Err(refusal)) => refusal,
         Err(e) => return Err(provider_error(e)),
     };
-    let limit = state.config.limits.login_failures_per_account_ip;
+    // The network's count first: once it is over, the refusal is answered
+    // from memory, and a flood of made-up client_ids writes no counter each.
     for key in [
-        Key::client_failures_from(&credentials.client_id, net),
         Key::client_failures(net),
+        Key::client_failures_from(&credentials.client_id, net),
     ] {
-        if let Err(e) = state.limit(&key, limit).await {
-            return Err(match e {
-                AppError::RateLimited { retry_after_secs } => limited(retry_after_secs),
-                other => other.into_response(),
-            });
-        }
+        count_failure(
+            state,
+            &key,
+            state.config.limits.login_failures_per_account_ip,
+        )
+        .await?;
     }
     Err(refuse(refusal))
+}
+
+/// Counts one failed app request under `key`; over `limit`, `429`.
+async fn count_failure(
+    state: &AppState,
+    key: &Key,
+    limit: crate::config::RateLimit,
+) -> std::result::Result<(), Response> {
+    state.limit(key, limit).await.map_err(|e| match e {
+        AppError::RateLimited { retry_after_secs } => limited(retry_after_secs),
+        other => other.into_response(),
+    })
 }
 
 /// The form of the revocation and introspection endpoints, for the OpenAPI

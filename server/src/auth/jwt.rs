@@ -152,6 +152,15 @@ impl Key {
         Self::asymmetric(Algorithm::RS256, encoding, decoding, jwk).map_err(invalid)
     }
 
+    /// ES256 (P-256) from a PKCS#8 DER private key.
+    pub fn es256(der: &[u8], source: &str) -> Result<Self, KeyError> {
+        let invalid = |e| KeyError::Invalid(source.to_owned(), e);
+        let encoding = EncodingKey::from_ec_der(der);
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(invalid)?;
+        let decoding = DecodingKey::from_jwk(&jwk).map_err(invalid)?;
+        Self::asymmetric(Algorithm::ES256, encoding, decoding, jwk).map_err(invalid)
+    }
+
     fn asymmetric(
         alg: Algorithm,
         encoding: EncodingKey,
@@ -164,6 +173,7 @@ impl Key {
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(match alg {
             Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+            Algorithm::ES256 => KeyAlgorithm::ES256,
             _ => KeyAlgorithm::RS256,
         });
         Ok(Self::build(alg, kid, encoding, decoding, Some(jwk)))
@@ -210,20 +220,43 @@ pub enum Purpose {
     /// Access tokens, the board's own (`JWT_ALG`) and, when that algorithm
     /// is asymmetric, the apps'.
     Access,
-    /// ID tokens (RS256, which every OpenID relying party supports), and
-    /// the apps' access tokens when `JWT_ALG` is HS256: an app's token must
-    /// be verifiable by anyone with the JWKS.
+    /// ID tokens in RS256 (which every OpenID relying party supports, and
+    /// the default), and the apps' access tokens when `JWT_ALG` is HS256:
+    /// an app's token must be verifiable by anyone with the JWKS.
     Id,
+    /// ID tokens of the apps that registered `EdDSA`.
+    IdEdDsa,
+    /// ID tokens of the apps that registered `ES256`.
+    IdEs256,
 }
 
 impl Purpose {
-    pub const ALL: [Self; 2] = [Self::Access, Self::Id];
+    pub const ALL: [Self; 4] = [Self::Access, Self::Id, Self::IdEdDsa, Self::IdEs256];
+    /// The purposes of ID keys, one per algorithm an app may register.
+    pub const ID: [Self; 3] = [Self::Id, Self::IdEdDsa, Self::IdEs256];
 
     /// As the `signing_keys` table stores it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Access => "access",
             Self::Id => "id",
+            Self::IdEdDsa => "id:EdDSA",
+            Self::IdEs256 => "id:ES256",
+        }
+    }
+
+    /// Whether its keys sign ID tokens (never a board token).
+    pub fn is_id(self) -> bool {
+        self != Self::Access
+    }
+
+    /// The ID keys for an app's `id_token_signed_response_alg` (`RS256`,
+    /// `EdDSA`, `ES256`); RS256 for anything else.
+    pub fn for_id_tokens(alg: &str) -> Self {
+        match alg {
+            "EdDSA" => Self::IdEdDsa,
+            "ES256" => Self::IdEs256,
+            _ => Self::Id,
         }
     }
 
@@ -266,8 +299,8 @@ pub const RING_STALE_AFTER: Duration = Duration::from_secs(5);
 struct Ring {
     /// The kid of the key that signs access tokens, if any.
     active: Option<String>,
-    /// The kid of the key that signs ID tokens, if any.
-    active_id: Option<String>,
+    /// The kid of the key that signs ID tokens, per ID purpose.
+    active_ids: HashMap<Purpose, String>,
     keys: HashMap<String, Key>,
     jwks: JwkSet,
     /// The kids of the ID keys: what they signed is an app's, never a
@@ -399,10 +432,14 @@ impl Keys {
                 .find(|(_, state, p)| *state == KeyState::Active && *p == purpose)
                 .map(|(key, _, _)| key.kid.clone())
         };
-        let (active, active_id) = (active(Purpose::Access), active(Purpose::Id));
+        let active_ids = Purpose::ID
+            .into_iter()
+            .filter_map(|purpose| Some((purpose, active(purpose)?)))
+            .collect();
+        let active = active(Purpose::Access);
         let id_kids = keys
             .iter()
-            .filter(|(_, _, p)| *p == Purpose::Id)
+            .filter(|(_, _, p)| p.is_id())
             .map(|(key, _, _)| key.kid.clone())
             .collect();
         let jwks = JwkSet {
@@ -413,7 +450,7 @@ impl Keys {
         };
         let ring = Ring {
             active,
-            active_id,
+            active_ids,
             id_kids,
             keys: keys
                 .into_iter()
@@ -513,7 +550,7 @@ impl Keys {
         let access = ring.active.as_ref().and_then(|kid| ring.keys.get(kid));
         let key = match access {
             Some(key) if key.alg != Algorithm::HS256 => key,
-            _ => ring.id_key().ok_or(NoSigningKey)?,
+            _ => ring.id_key(Purpose::Id).ok_or(NoSigningKey)?,
         };
         let iat = unix_now();
         claims.iss = self.app_issuer.get().ok_or(NoSigningKey)?.clone();
@@ -529,18 +566,18 @@ impl Keys {
         Ok((token, self.ttl.as_secs()))
     }
 
-    /// Signs `claims` as a JWT of type `typ` with the ID key (ID tokens,
-    /// logout tokens). Returns the token and the algorithm, which `at_hash`
-    /// depends on.
+    /// Signs `claims` as a JWT of type `typ` with the active ID key of
+    /// `purpose` (ID tokens, logout tokens).
     pub fn sign_with_id_key(
         &self,
+        purpose: Purpose,
         typ: &str,
         claims: &impl Serialize,
     ) -> Result<String, NoSigningKey> {
         // Access tokens are made by `issue` and `issue_for_app` only.
         assert_ne!(typ, TOKEN_TYPE, "the ID key signs no access token this way");
         let ring = self.ring();
-        let key = ring.id_key().ok_or(NoSigningKey)?;
+        let key = ring.id_key(purpose).ok_or(NoSigningKey)?;
         let mut header = Header::new(key.alg);
         header.typ = Some(typ.into());
         header.kid = Some(key.kid.clone());
@@ -548,10 +585,11 @@ impl Keys {
             .expect("a loaded key signs any claims"))
     }
 
-    /// Whether an ID key is active and the provider's issuer known: the
-    /// provider can answer.
+    /// Whether an ID key of every ID algorithm is active and the
+    /// provider's issuer known: the provider can answer every app.
     pub fn has_id_key(&self) -> bool {
-        self.ring().id_key().is_some() && self.app_issuer.get().is_some()
+        let ring = self.ring();
+        Purpose::ID.iter().all(|p| ring.id_key(*p).is_some()) && self.app_issuer.get().is_some()
     }
 
     /// What an ID token this server issued says of whom it was for, when
@@ -639,8 +677,10 @@ impl Keys {
 }
 
 impl Ring {
-    fn id_key(&self) -> Option<&Key> {
-        self.active_id.as_ref().and_then(|kid| self.keys.get(kid))
+    fn id_key(&self, purpose: Purpose) -> Option<&Key> {
+        self.active_ids
+            .get(&purpose)
+            .and_then(|kid| self.keys.get(kid))
     }
 }
 

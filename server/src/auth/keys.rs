@@ -57,18 +57,20 @@ pub struct KeyPolicy {
 
 impl KeyPolicy {
     /// The algorithm of new keys of `purpose`: `JWT_ALG` for access
-    /// tokens, RS256 for ID tokens.
+    /// tokens, the purpose's own for ID tokens.
     fn alg_for(&self, purpose: Purpose) -> JwtAlg {
         match purpose {
             Purpose::Access => self.alg,
             Purpose::Id => JwtAlg::RS256,
+            Purpose::IdEdDsa => JwtAlg::EdDSA,
+            Purpose::IdEs256 => JwtAlg::ES256,
         }
     }
 
     fn lead_for(&self, alg: JwtAlg) -> Duration {
         match alg {
             JwtAlg::HS256 => Duration::ZERO,
-            JwtAlg::EdDSA | JwtAlg::RS256 => self.lead,
+            JwtAlg::EdDSA | JwtAlg::RS256 | JwtAlg::ES256 => self.lead,
         }
     }
 
@@ -214,8 +216,10 @@ impl KeyRing {
         let ended_before = now - ms(self.policy.verifies_for());
         stored::maintain(&self.db, now, ended_before).await?;
         let rows = stored::all(&self.db).await?;
-        if !rows.iter().any(|row| row.purpose == Purpose::Id.as_str()) {
-            self.seed_id_key(now).await?;
+        for purpose in Purpose::ID {
+            if !rows.iter().any(|row| row.purpose == purpose.as_str()) {
+                self.seed_id_key(purpose, now).await?;
+            }
         }
         if let Some(every) = self.policy.rotation {
             for purpose in Purpose::ALL {
@@ -235,17 +239,22 @@ impl KeyRing {
         Ok(())
     }
 
-    /// The ring's first ID key, active at once: no app can hold an ID token
-    /// before it, so there is nothing to publish it ahead of. Generating an
-    /// RSA key takes a while, off the runtime's threads.
-    async fn seed_id_key(&self, now: i64) -> Result<(), RingError> {
-        let alg = self.policy.alg_for(Purpose::Id);
+    /// The ring's first ID key of `purpose`, active at once: no app can
+    /// hold an ID token of it before it, so there is nothing to publish it
+    /// ahead of. Generating an RSA key takes a while, off the runtime's
+    /// threads.
+    async fn seed_id_key(&self, purpose: Purpose, now: i64) -> Result<(), RingError> {
+        let alg = self.policy.alg_for(purpose);
         let (key, private) = tokio::task::spawn_blocking(move || generate(alg))
             .await
             .map_err(|e| RingError::Generate(e.to_string()))??;
-        let row = self.row(&key, (alg, Purpose::Id), &private, "active", now, now);
+        let row = self.row(&key, (alg, purpose), &private, "active", now, now);
         if stored::seed(&self.db, &row).await? {
-            tracing::info!(kid = key.kid(), "signing keys: the first key for ID tokens");
+            tracing::info!(
+                kid = key.kid(),
+                purpose = purpose.as_str(),
+                "signing keys: the first key for ID tokens"
+            );
         }
         Ok(())
     }
@@ -384,6 +393,7 @@ fn generate(alg: JwtAlg) -> Result<(Key, Vec<u8>), RingError> {
         }
         JwtAlg::EdDSA => new_ed25519_pem(),
         JwtAlg::RS256 => new_rsa_pem()?,
+        JwtAlg::ES256 => new_p256_der()?,
     };
     Ok((decode(alg, &private, "a new key")?, private))
 }
@@ -420,6 +430,7 @@ fn decode(alg: JwtAlg, private: &[u8], source: &str) -> Result<Key, KeyError> {
         JwtAlg::HS256 => Key::hs256(private),
         JwtAlg::EdDSA => Key::eddsa(private, source)?,
         JwtAlg::RS256 => Key::rs256(private, source)?,
+        JwtAlg::ES256 => Key::es256(private, source)?,
     })
 }
 
@@ -428,6 +439,7 @@ fn parse_alg(alg: &str) -> Option<JwtAlg> {
         "HS256" => Some(JwtAlg::HS256),
         "EdDSA" => Some(JwtAlg::EdDSA),
         "RS256" => Some(JwtAlg::RS256),
+        "ES256" => Some(JwtAlg::ES256),
         _ => None,
     }
 }
@@ -441,4 +453,15 @@ fn new_rsa_pem() -> Result<Vec<u8>, RingError> {
         .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
         .map_err(|e| RingError::Generate(e.to_string()))?;
     Ok(pem.as_bytes().to_vec())
+}
+
+/// A new P-256 private key, PKCS#8 DER.
+fn new_p256_der() -> Result<Vec<u8>, RingError> {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &ring::rand::SystemRandom::new(),
+    )
+    .map(|der| der.as_ref().to_vec())
+    .map_err(|e| RingError::Generate(e.to_string()))
 }

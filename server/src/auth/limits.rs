@@ -159,6 +159,12 @@ impl Key {
         Self::new("app_refresh", &[client_id, &net.to_string()])
     }
 
+    /// Codes one app presented from one network that were not codes (or
+    /// no longer): each cost a write transaction.
+    pub fn app_code_failures(client_id: &str, net: RequesterNet) -> Self {
+        Self::new("app_code_fail", &[client_id, &net.to_string()])
+    }
+
     /// Password-reset requests for one address (lower-cased).
     pub fn password_resets(email: &str) -> Self {
         Self::new("reset", &[email])

@@ -16,7 +16,7 @@ use super::scopes;
 use crate::store::{
     Db,
     clients::{self, ClientRow},
-    grants::{self, ConsentRow, NewCode, RequestRow},
+    grants::{self, ConsentRow, NewCode, NewConsent, RequestRow},
     ms, now_ms,
     rows::{Event, Origin},
     sessions,
@@ -228,12 +228,13 @@ impl Authorizations {
             }
             return Err(StepError::ReauthRequired);
         }
-        // A public app's identity is not assured (any app on a device can
-        // claim its redirect): it never gets a code without a click
-        // (RFC 8252 §8.6, RFC 9700 §2.1.1), whatever was allowed before.
-        let public = client.secret_hash.is_none();
+        // A public or native app's identity is not assured (any app on a
+        // device can claim its redirect): it never gets a code without a
+        // click (RFC 8252 §8.6, RFC 9700 §2.1.1), whatever was allowed
+        // before.
+        let assured = super::clients::identity_assured(&client);
         let consented = !prompt.consent
-            && !public
+            && assured
             && (client.trusted || self.consented(&request, person.user_id).await?);
         if consented {
             return self.answer(&request, person, None).await;
@@ -275,17 +276,22 @@ impl Authorizations {
                 )
                 .await;
         }
-        let allowed = match grants::consent(&self.db, person.user_id, &request.client_id).await? {
-            Some(before) => scopes::union(&before, &request.scope),
+        let before = grants::consent(&self.db, person.user_id, &request.client_id).await?;
+        let allowed = match &before {
+            Some(before) => scopes::union(before, &request.scope),
             None => request.scope.clone(),
         };
-        let detail = format!("{} {allowed}", request.client_id);
+        let detail = format!("{} {}", request.client_id, request.scope);
         let event = Event {
             detail: Some(&detail),
             ..Event::new(EventKind::AppAllowed, person.user_id, origin).session(person.session_id)
         };
-        self.answer(&request, person, Some((&allowed, &event)))
-            .await
+        let consent = NewConsent {
+            before: before.as_deref(),
+            allowed: &allowed,
+            event: &event,
+        };
+        self.answer(&request, person, Some(&consent)).await
     }
 
     /// The apps `user_id` allowed (by a consent, or a trusted app by
@@ -355,7 +361,7 @@ impl Authorizations {
         &self,
         request: &RequestRow,
         person: Person<'_>,
-        consent: Option<(&str, &Event<'_>)>,
+        consent: Option<&NewConsent<'_>>,
     ) -> Result<Step, StepError> {
         let code = crate::auth::random_url_safe::<32>();
         let now = now_ms();
@@ -628,6 +634,7 @@ mod tests {
             jwks_uri: None,
             created_at: 0,
             secret_rotated_at: None,
+            id_token_signed_response_alg: "RS256".into(),
         }
     }
 

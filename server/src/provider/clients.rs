@@ -58,6 +58,9 @@ pub struct Registration {
     pub backchannel_logout_uri: Option<String>,
     pub grant_types: Vec<String>,
     pub jwks_uri: Option<String>,
+    /// What its ID tokens are signed with: `RS256` (the default when
+    /// `None`), `EdDSA` or `ES256`.
+    pub id_token_signed_response_alg: Option<String>,
 }
 
 /// Why a registration was refused: the field, its issue, and a sentence.
@@ -89,7 +92,11 @@ pub struct Checked {
     pub scopes: String,
     pub grant_types: String,
     pub jwks_uri: Option<String>,
+    pub id_token_signed_response_alg: String,
 }
+
+/// The algorithms an app's ID tokens may be signed with.
+pub const ID_TOKEN_ALGS: [&str; 3] = ["RS256", "EdDSA", "ES256"];
 
 /// Checks `registration` against the rules above; every refusal at once.
 pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
@@ -152,10 +159,25 @@ pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
         &mut refused,
     );
     check_kind(registration, &grants, &mut refused);
+    let id_token_alg = registration
+        .id_token_signed_response_alg
+        .as_deref()
+        .unwrap_or("RS256");
+    if !ID_TOKEN_ALGS.contains(&id_token_alg) {
+        refused.push(Refusal::new(
+            "id_token_signed_response_alg",
+            Issue::Invalid,
+            format!(
+                "{:.40}: ID tokens are signed with RS256, EdDSA or ES256.",
+                id_token_alg.escape_debug()
+            ),
+        ));
+    }
     if !refused.is_empty() {
         return Err(refused);
     }
     Ok(Checked {
+        id_token_signed_response_alg: id_token_alg.to_owned(),
         name: registration.name.trim().to_owned(),
         redirect_uris: one_each(&registration.redirect_uris, &[]).join(" "),
         post_logout_redirect_uris: one_each(&registration.post_logout_redirect_uris, &[]).join(" "),
@@ -212,6 +234,23 @@ fn check_kind(registration: &Registration, grants: &[String], refused: &mut Vec<
             "redirect_uris",
             Issue::Required,
             "An app that signs people in needs at least one redirect URI.",
+        ));
+    }
+    if registration.trusted
+        && !registration.public
+        && registration
+            .redirect_uris
+            .iter()
+            .any(|uri| native_redirect(uri))
+    {
+        // The same for a confidential app that returns people to a device:
+        // its secret would ship inside the app, and any app on the device
+        // could claim the address.
+        refused.push(Refusal::new(
+            "trusted",
+            Issue::Invalid,
+            "An app that returns people to a loopback or private-use address cannot be trusted: \
+             anything on the device could pose as it.",
         ));
     }
     if !registration.public {
@@ -339,6 +378,20 @@ fn parsed(uri: &str) -> Result<Url, String> {
         return Err("a private-use scheme needs a path, such as com.example.app:/callback".into());
     }
     Ok(url)
+}
+
+/// Whether `uri` returns people to a device (a native app): `http` on a
+/// loopback host, or a private-use scheme.
+pub fn native_redirect(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|url| url.scheme() != "https")
+}
+
+/// Whether an app's identity is assured, so that what a person allowed it
+/// before may answer a new request without asking (RFC 8252 §8.6): a
+/// confidential app that returns people only to `https` addresses. Any
+/// app on a device can claim a public or native app's redirect.
+pub fn identity_assured(client: &ClientRow) -> bool {
+    client.secret_hash.is_some() && !client.redirect_uris.split(' ').any(native_redirect)
 }
 
 fn loopback(url: &Url) -> bool {
@@ -503,6 +556,7 @@ impl Registry {
             jwks_uri: checked.jwks_uri,
             created_at: now_ms(),
             secret_rotated_at: None,
+            id_token_signed_response_alg: checked.id_token_signed_response_alg,
         };
         let detail = format!(
             "{id} {name:?}: {kind}{trusted}; scopes {scopes}; grants {grants}; redirect {uris}",
@@ -653,6 +707,32 @@ mod tests {
             name: "Library".into(),
             redirect_uris: redirect_uris.iter().map(|s| (*s).to_owned()).collect(),
             ..Registration::default()
+        }
+    }
+
+    #[test]
+    fn id_tokens_are_signed_in_rs256_unless_the_app_asks_for_eddsa_or_es256() {
+        let checked = check(&app(&["https://library.example/cb"])).unwrap();
+        assert_eq!(checked.id_token_signed_response_alg, "RS256");
+        for alg in ["EdDSA", "ES256", "RS256"] {
+            let asked = Registration {
+                id_token_signed_response_alg: Some(alg.into()),
+                ..app(&["https://library.example/cb"])
+            };
+            assert_eq!(check(&asked).unwrap().id_token_signed_response_alg, alg);
+        }
+        for alg in ["HS256", "none", "rs256", ""] {
+            let asked = Registration {
+                id_token_signed_response_alg: Some(alg.into()),
+                ..app(&["https://library.example/cb"])
+            };
+            let refused = check(&asked).unwrap_err();
+            assert!(
+                refused
+                    .iter()
+                    .any(|r| r.field == "id_token_signed_response_alg"),
+                "{alg}: {refused:?}"
+            );
         }
     }
 

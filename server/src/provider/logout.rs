@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     auth::{
-        jwt::{Keys, unix_now},
+        jwt::{Keys, Purpose, unix_now},
         sealing::Sealer,
     },
     outbound::{CallError, Outbound, pause_after},
@@ -345,7 +345,12 @@ impl BackchannelSender {
             Err(e) => return Outcome::retry("this server's database failed", e.to_string()),
         };
         // Removed meanwhile (its rows go with it), or no longer listening.
-        let Some(uri) = client.and_then(|client| client.backchannel_logout_uri) else {
+        let Some((uri, alg)) = client.and_then(|client| {
+            Some((
+                client.backchannel_logout_uri?,
+                client.id_token_signed_response_alg,
+            ))
+        }) else {
             return Outcome::give_up(
                 "the app no longer has a back-channel logout address",
                 "no address",
@@ -362,7 +367,10 @@ impl BackchannelSender {
             sid: &claimed.sid,
             events: serde_json::json!({ BACKCHANNEL_EVENT: {} }),
         };
-        let Ok(token) = self.keys.sign_with_id_key("logout+jwt", &claims) else {
+        let Ok(token) =
+            self.keys
+                .sign_with_id_key(Purpose::for_id_tokens(&alg), "logout+jwt", &claims)
+        else {
             return Outcome::retry("this server had no signing key", "no ID key is active");
         };
         match self

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::{assertions::AppKeys, authorization::hash, clients::Secrets, scopes};
 use crate::{
     auth::{
-        jwt::{Claims, Keys, unix_now},
+        jwt::{Claims, Keys, Purpose, unix_now},
         revocation::Revocations,
         sessions::{Refresh, Sessions},
     },
@@ -510,6 +510,8 @@ impl TokenIssuer {
         let id_token = if let Some(IdTokenFor { sid, nonce }) = id_token_for
             && scopes::has(scope, "openid")
         {
+            // In the algorithm the app registered.
+            let purpose = Purpose::for_id_tokens(&client.id_token_signed_response_alg);
             // The account as the exchange read it, in its transaction.
             let person = PersonClaims::of_profile(
                 (
@@ -537,10 +539,10 @@ impl TokenIssuer {
                     "1"
                 },
                 sid,
-                at_hash: left_half_hash(&access_token),
+                at_hash: left_half_hash(&access_token, purpose),
                 person,
             };
-            Some(self.keys.sign_with_id_key("JWT", &claims)?)
+            Some(self.keys.sign_with_id_key(purpose, "JWT", &claims)?)
         } else {
             None
         };
@@ -702,9 +704,20 @@ struct IdTokenFor<'a> {
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url
 /// (OpenID Connect Core §3.1.3.6; SHA-256 for RS256).
-fn left_half_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// `at_hash` (OpenID Connect Core §3.1.3.6): the left half of the access
+/// token's hash by the hash of the ID token's algorithm: SHA-256 for RS256
+/// and ES256, SHA-512 for EdDSA (Ed25519 signs with SHA-512).
+fn left_half_hash(token: &str, purpose: Purpose) -> String {
+    match purpose {
+        Purpose::IdEdDsa => {
+            let digest = sha2::Sha512::digest(token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..32])
+        }
+        _ => {
+            let digest = Sha256::digest(token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest[..16])
+        }
+    }
 }
 
 fn well_formed_verifier(verifier: &str) -> bool {
@@ -730,7 +743,7 @@ mod tests {
     fn at_hash_is_the_left_half_of_sha256() {
         // OpenID Connect Core's example is for RS256 too.
         assert_eq!(
-            left_half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            left_half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", Purpose::Id),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
     }

@@ -32,6 +32,9 @@ pub struct ClientRow {
     pub jwks_uri: Option<String>,
     pub created_at: i64,
     pub secret_rotated_at: Option<i64>,
+    /// What its ID and logout tokens are signed with: `RS256` (the
+    /// default), `EdDSA` or `ES256`.
+    pub id_token_signed_response_alg: String,
 }
 
 /// Registers `client`, recording `event` with it.
@@ -41,8 +44,8 @@ pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<()
             "INSERT INTO clients
                  (id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
                   backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                  secret_rotated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                  secret_rotated_at, id_token_signed_response_alg)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -56,6 +59,7 @@ pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<()
         .bind(&client.jwks_uri)
         .bind(client.created_at)
         .bind(client.secret_rotated_at)
+        .bind(&client.id_token_signed_response_alg)
         .execute(&mut *tx)
         .await?;
         tx.record(event).await?;
@@ -68,7 +72,7 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<ClientRow>, sqlx::Error> 
     on!(db, read, |pool| sqlx::query_as(
         "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
                 backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                secret_rotated_at
+                secret_rotated_at, id_token_signed_response_alg
          FROM clients WHERE id = $1"
     )
     .bind(id)
@@ -85,7 +89,7 @@ pub async fn page(
     let rows = on!(db, read, |pool| sqlx::query_as(
         "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
                 backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                secret_rotated_at
+                secret_rotated_at, id_token_signed_response_alg
          FROM clients WHERE $1 IS NULL OR id > $1 ORDER BY id LIMIT $2"
     )
     .bind(after)
@@ -220,6 +224,7 @@ mod tests {
             jwks_uri: None,
             created_at: 1,
             secret_rotated_at: None,
+            id_token_signed_response_alg: "RS256".into(),
         };
         insert(&db, &client, &event).await.unwrap();
         assert!(

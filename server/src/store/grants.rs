@@ -72,6 +72,15 @@ pub struct SignedIn {
     pub expires_at: i64,
 }
 
+/// The consent an Allow stores with its code: `allowed` (what the person
+/// allowed before, `before`, with what they allow now), recorded by
+/// `event`.
+pub struct NewConsent<'a> {
+    pub before: Option<&'a str>,
+    pub allowed: &'a str,
+    pub event: &'a Event<'a>,
+}
+
 /// A grant about to start: an app's session, child of the person's.
 #[derive(Debug, Clone)]
 pub struct NewGrant<'a> {
@@ -158,9 +167,9 @@ pub async fn answer_with_code(
     db: &Db,
     handle_hash: &[u8],
     code: &NewCode<'_>,
-    consent: Option<(&str, &Event<'_>)>,
+    consent: Option<&NewConsent<'_>>,
 ) -> Result<bool, sqlx::Error> {
-    in_tx!(db, |tx, _pg| {
+    in_tx!(db, |tx, pg| {
         let request: Option<RequestRow> = sqlx::query_as(
             "DELETE FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2
              RETURNING handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge,
@@ -191,8 +200,25 @@ pub async fn answer_with_code(
         .bind(code.expires_at)
         .execute(&mut *tx)
         .await?;
-        if let Some((scope, event)) = consent {
-            tx.record(event).await?;
+        if let Some(consent) = consent {
+            tx.record(consent.event).await?;
+            // The consent as it is now, under the lock: if it changed since
+            // `before` was read (withdrawn meanwhile, say), only what was
+            // just allowed is stored, never a scope taken away since.
+            let current: Option<String> = sqlx::query_scalar(if pg {
+                "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 FOR UPDATE"
+            } else {
+                "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2"
+            })
+            .bind(code.user_id)
+            .bind(&request.client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let scope = if current.as_deref() == consent.before {
+                consent.allowed
+            } else {
+                &request.scope
+            };
             sqlx::query(
                 "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (user_id, client_id)

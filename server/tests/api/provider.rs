@@ -14,7 +14,9 @@ use server::{provider::clients::Registration, store::rows::Origin};
 
 use crate::helpers::{TestApp, TestUser, error_code, header};
 
-pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
+/// A web app's redirect URI (never loaded: the tests read the code from
+/// the address the browser would be sent to).
+pub(crate) const REDIRECT: &str = "https://library.example/callback";
 
 /// A registered app: its id, and its secret when it has one.
 pub(crate) struct App {
@@ -362,6 +364,97 @@ async fn an_app_signs_a_person_in_and_the_openidconnect_crate_accepts_every_toke
 }
 
 #[tokio::test]
+async fn an_app_gets_id_tokens_in_the_algorithm_it_registered() {
+    use openidconnect::core::CoreJwsSigningAlgorithm;
+    let app = provider().await;
+    let ada = app.signup("ada").await;
+    let http = rp_http();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(issuer(&app)).unwrap(), &http)
+            .await
+            .unwrap();
+    for (alg, expected) in [
+        ("EdDSA", CoreJwsSigningAlgorithm::EdDsa),
+        ("ES256", CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        ("RS256", CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256),
+    ] {
+        let registered = app
+            .state
+            .clients
+            .register(
+                &Registration {
+                    name: format!("Timetable ({alg})"),
+                    redirect_uris: vec![REDIRECT.into()],
+                    id_token_signed_response_alg: Some(alg.into()),
+                    trusted: true,
+                    ..Registration::default()
+                },
+                &Origin::default(),
+                None,
+            )
+            .await
+            .unwrap();
+        let client = CoreClient::from_provider_metadata(
+            metadata.clone(),
+            ClientId::new(registered.client.id.clone()),
+            registered.secret.clone().map(ClientSecret::new),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        let url = url.as_str().replace(&issuer(&app), &app.address);
+        let handle = handle(&authorize_at(&app, &url).await);
+        let answer: Value = step(&app, &handle, Some(&ada)).await.json().await.unwrap();
+        assert_eq!(
+            answer["step"], "redirect",
+            "{alg}: a trusted app is not asked"
+        );
+        let code = query(answer["to"].as_str().unwrap())["code"].clone();
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .unwrap();
+        let id_token = tokens.id_token().unwrap();
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(vec![expected.clone()]);
+        let claims = id_token
+            .claims(&verifier, &nonce)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(claims.subject().as_str(), ada.id);
+        assert_eq!(id_token.signing_alg().unwrap(), &expected, "{alg}");
+        // at_hash by the algorithm's own hash (SHA-512 for EdDSA).
+        let at_hash = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg().unwrap(),
+            id_token.signing_key(&verifier).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims.access_token_hash(), Some(&at_hash), "{alg}");
+    }
+    let document: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        document["id_token_signing_alg_values_supported"],
+        json!(["RS256", "EdDSA", "ES256"])
+    );
+}
+
+#[tokio::test]
 async fn a_code_and_a_consent_from_one_instance_count_on_another() {
     let app = provider_with(&[("ISSUER", "https://board.example")]).await;
     let sibling = app.sibling().await;
@@ -528,11 +621,13 @@ async fn the_authorization_endpoint_refuses_what_the_security_bcp_lists() {
     let unknown = authorize_url(&app, "nobody", "openid", "");
     assert_eq!(page(authorize_at(&app, &unknown).await), "unknown_app");
     for other in [
-        "http://127.0.0.1:9/callback/",
-        "http://127.0.0.1:9/callback/x",
-        "http://127.0.0.1:9/callback?x=1",
-        "http://127.0.0.1:9/Callback",
-        "http://localhost:9/callback",
+        "https://library.example/callback/",
+        "https://library.example/callback/x",
+        "https://library.example/callback?x=1",
+        "https://library.example/Callback",
+        "https://library.example:8443/callback",
+        "http://library.example/callback",
+        "https://evil.example/callback",
     ] {
         let url = authorize_url(&app, &library.id, "openid", "")
             .replace(&urlencode(REDIRECT), &urlencode(other));
@@ -542,8 +637,37 @@ async fn the_authorization_endpoint_refuses_what_the_security_bcp_lists() {
             "{other}"
         );
     }
-    // A native app's loopback address may name any port (RFC 8252 §7.3).
-    let other_port = authorize_url(&app, &library.id, "openid", "").replace(
+    // A native app's loopback address may name any port (RFC 8252 §7.3),
+    // and nothing else about it may differ.
+    let native = app
+        .state
+        .clients
+        .register(
+            &Registration {
+                name: "Timetable for phones".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+                public: true,
+                ..Registration::default()
+            },
+            &Origin::default(),
+            None,
+        )
+        .await
+        .unwrap()
+        .client;
+    for other in [
+        "http://127.0.0.1:9/callback/",
+        "http://localhost:9/callback",
+    ] {
+        let url = authorize_url(&app, &native.id, "openid", "")
+            .replace(&urlencode(REDIRECT), &urlencode(other));
+        assert_eq!(
+            page(authorize_at(&app, &url).await),
+            "unknown_redirect_uri",
+            "{other}"
+        );
+    }
+    let other_port = authorize_url(&app, &native.id, "openid", "").replace(
         &urlencode(REDIRECT),
         &urlencode("http://127.0.0.1:51004/callback"),
     );
@@ -771,7 +895,7 @@ async fn discovery_names_what_is_served() {
         );
         assert_eq!(
             document["id_token_signing_alg_values_supported"],
-            json!(["RS256"])
+            json!(["RS256", "EdDSA", "ES256"])
         );
         assert_eq!(
             document["authorization_response_iss_parameter_supported"],
@@ -891,6 +1015,48 @@ async fn a_public_app_never_gets_a_code_without_a_click() {
         )
         .await,
     );
+    let answer: Value = step(&app, &silent, Some(&ada)).await.json().await.unwrap();
+    assert_eq!(
+        query(answer["to"].as_str().unwrap())["error"],
+        "consent_required"
+    );
+
+    // A confidential app that returns people to a device is no better
+    // assured: its secret ships in the app. Asked every time, never trusted.
+    let native = |trusted: bool| Registration {
+        name: "Desktop timetable".into(),
+        redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+        trusted,
+        ..Registration::default()
+    };
+    assert!(
+        app.state
+            .clients
+            .register(&native(true), &Origin::default(), None)
+            .await
+            .is_err(),
+        "a native app cannot be trusted"
+    );
+    let desktop = app
+        .state
+        .clients
+        .register(&native(false), &Origin::default(), None)
+        .await
+        .unwrap()
+        .client;
+    let ask = |extra: &'static str| {
+        authorize_url(&app, &desktop.id, "openid", extra).replace(
+            &urlencode(REDIRECT),
+            &urlencode("http://127.0.0.1:9/callback"),
+        )
+    };
+    for _ in 0..2 {
+        let asked = handle(&authorize_at(&app, &ask("")).await);
+        let answer: Value = step(&app, &asked, Some(&ada)).await.json().await.unwrap();
+        assert_eq!(answer["step"], "consent");
+        decide(&app, &asked, &ada, true).await;
+    }
+    let silent = handle(&authorize_at(&app, &ask("&prompt=none")).await);
     let answer: Value = step(&app, &silent, Some(&ada)).await.json().await.unwrap();
     assert_eq!(
         query(answer["to"].as_str().unwrap())["error"],
@@ -1337,6 +1503,55 @@ async fn an_apps_own_tokens_end_with_its_secret_and_cannot_be_revoked_alone() {
             .status(),
         200
     );
+}
+
+#[tokio::test]
+async fn an_allow_racing_a_withdrawal_never_brings_back_what_was_withdrawn() {
+    let app = provider().await;
+    let library = register(&app, false, false, "openid profile email").await;
+    let ada = app.signup("ada").await;
+    let path = format!("/api/account/apps/{}", library.id);
+    for round in 0..20 {
+        // Allowed: openid and profile. Then asked for email too, while the
+        // person withdraws the app in another tab, both at once.
+        code_for(&app, &library, &ada, "openid profile").await;
+        let asked = handle(
+            &authorize_at(&app, &authorize_url(&app, &library.id, "openid email", "")).await,
+        );
+        assert_eq!(
+            step(&app, &asked, Some(&ada))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()["step"],
+            "consent"
+        );
+        let allow = app.bearer_json(
+            Method::POST,
+            "/api/oauth/authorization/decision",
+            &ada.access,
+            json!({"request": asked, "allow": true}),
+        );
+        let withdraw = app.bearer(Method::DELETE, &path, &ada.access).send();
+        let (allowed, withdrawn) = tokio::join!(allow, withdraw);
+        assert_eq!(allowed.status(), 200);
+        assert!(withdrawn.unwrap().status().is_success());
+        let consent = server::store::grants::consent(&app.state.db, &ada.id, &library.id)
+            .await
+            .unwrap();
+        // Either order leaves no "profile": withdrawn first, only what the
+        // Allow asked for is stored; allowed first, the withdrawal took all.
+        assert!(
+            consent
+                .as_deref()
+                .is_none_or(|scope| !scope.contains("profile")),
+            "round {round}: {consent:?}"
+        );
+        app.bearer(Method::DELETE, &path, &ada.access)
+            .send()
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]
