@@ -7,7 +7,8 @@ import { Page } from "@playwright/test";
 import { dataDirs, server, baseURL } from "../playwright.config";
 import { PASSWORD, expect, hydrated, signupViaApi, test, uniqueName } from "./helpers";
 
-const REDIRECT = "http://127.0.0.1:9/callback";
+// A web app's address (caught by the test, never loaded).
+const REDIRECT = "https://library.example/callback";
 const BYE = "http://127.0.0.1:9/bye";
 
 /** Registers an app from the shell, as an operator does. */
