@@ -8,12 +8,12 @@ use axum::{
     Json,
     body::Bytes,
     extract::{RawQuery, State},
-    http::{HeaderMap, header},
+    http::HeaderMap,
     response::Response,
 };
 use classboard::api::{LogoutAsked, LogoutStep};
 
-use super::oauth::see_other;
+use super::oauth::{NOT_A_FORM, is_form, see_other};
 use crate::{
     AppError, Result,
     error::Failure,
@@ -42,18 +42,8 @@ pub async fn end_session_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form {
-        return Err(AppError::InvalidRequest(
-            "Send the form as application/x-www-form-urlencoded.".into(),
-        ));
+    if !is_form(&headers) {
+        return Err(AppError::InvalidRequest(NOT_A_FORM.into()));
     }
     end_session(&state, &body).await
 }

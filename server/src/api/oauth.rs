@@ -451,22 +451,27 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The parameters of a form-encoded body (the provider's endpoints take
-/// nothing else), each at most once.
-fn form(headers: &HeaderMap, body: &[u8]) -> std::result::Result<Vec<(String, String)>, Response> {
-    let form = headers
+/// What a request whose body is not a form is told.
+pub(crate) const NOT_A_FORM: &str = "Send the form as application/x-www-form-urlencoded.";
+
+/// Whether the request says its body is a form
+/// (`application/x-www-form-urlencoded`, parameters aside).
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| {
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form {
-        return Err(refuse(TokenError::new(
-            "invalid_request",
-            "Send the form as application/x-www-form-urlencoded.",
-        )));
+        })
+}
+
+/// The parameters of a form-encoded body (the provider's endpoints take
+/// nothing else), each at most once.
+fn form(headers: &HeaderMap, body: &[u8]) -> std::result::Result<Vec<(String, String)>, Response> {
+    if !is_form(headers) {
+        return Err(refuse(TokenError::new("invalid_request", NOT_A_FORM)));
     }
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let mut seen = std::collections::HashSet::new();

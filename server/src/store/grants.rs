@@ -572,21 +572,6 @@ pub async fn end_grant(
     })
 }
 
-/// The person's session `session_id` of `user_id` as it is now, if it and
-/// the account are live.
-pub async fn signed_in(
-    db: &Db,
-    session_id: &str,
-    user_id: &str,
-) -> Result<Option<SignedIn>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(SIGNED_IN)
-        .bind(session_id)
-        .bind(user_id)
-        .bind(now_ms())
-        .fetch_optional(pool)
-        .await)
-}
-
 /// Deletes requests, codes and spent assertions' `jti`s past their end (codes after `codes_before`,
 /// kept a while after they expire so that a late second use is still
 /// caught as reuse). Returns how many rows went.
