@@ -22,12 +22,7 @@ pub fn AccountPage() -> impl IntoView {
 /// `admin`). To anyone else it is the not-found page, with a 404.
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::NOT_FOUND);
-        }
-    }
+    super::answer_with(404);
     view! {
         <Title text="Page not found"/>
         <Account console=true/>

@@ -31,10 +31,7 @@ pub fn AuthorizePage() -> impl IntoView {
     let body = match (request, problem) {
         (Some(request), None) => view! { <Authorize request/> }.into_any(),
         (_, problem) => {
-            #[cfg(feature = "ssr")]
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::BAD_REQUEST);
-            }
+            super::answer_with(400);
             view! { <p class="notice">{explain(problem.as_deref())}</p> }.into_any()
         }
     };
