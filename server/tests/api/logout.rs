@@ -382,6 +382,71 @@ async fn a_sign_out_reaches_the_app_by_a_logout_token_through_a_failure_and_is_r
 }
 
 #[tokio::test]
+async fn sessions_ended_at_once_on_two_instances_are_each_told_once() {
+    let app = provider_with(&[("ALLOW_LOOPBACK_CALLS", "true")]).await;
+    let other = app.sibling().await;
+    let listener = AppServer::default();
+    let base = listener.start().await;
+    let client = library(&app, Some(format!("{base}/backchannel"))).await;
+    // Ten people signed in to the app, each through a session of their own.
+    let mut people = Vec::new();
+    for i in 0..10 {
+        let person = app.signup(&format!("person{i}")).await;
+        let tokens = signed_in(&app, &client, &person, "openid").await;
+        let sid = claims(tokens["id_token"].as_str().unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        people.push((person, sid));
+    }
+    // All sign out at once, half through each instance; both instances'
+    // senders then race for the deliveries.
+    let bodies: Vec<Value> = people
+        .iter()
+        .map(|(person, _)| json!({"refresh_token": person.refresh}))
+        .collect();
+    let outs = futures::future::join_all(bodies.iter().enumerate().map(|(i, body)| {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        instance.post_json("/api/auth/logout", body)
+    }))
+    .await;
+    assert!(outs.iter().all(|out| out.status().is_success()));
+    assert!(
+        until(30, async || listener.received().len() >= people.len()).await,
+        "{} of {}",
+        listener.received().len(),
+        people.len()
+    );
+    // Every delivery settled: a second claim of any would have sent it
+    // again before its row went.
+    assert!(
+        until(30, async || {
+            sqlx::query_as::<_, (String,)>("SELECT client_id FROM logout_deliveries")
+                .fetch_all(&app.db().await)
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await
+    );
+    let mut told: Vec<String> = listener
+        .received()
+        .iter()
+        .map(|token| claims(token)["sid"].as_str().unwrap().to_owned())
+        .collect();
+    told.sort();
+    let mut expected: Vec<String> = people.iter().map(|(_, sid)| sid.clone()).collect();
+    expected.sort();
+    assert_eq!(told, expected, "each session told once");
+    let recorded: Vec<(String,)> =
+        sqlx::query_as("SELECT session_id FROM audit_events WHERE kind = 'app_logout_delivered'")
+            .fetch_all(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(recorded.len(), people.len(), "{recorded:?}");
+}
+
+#[tokio::test]
 async fn an_app_listening_on_a_private_address_is_never_called() {
     // ALLOW_LOOPBACK_CALLS is off, as in production.
     let app = provider().await;
@@ -501,9 +566,24 @@ async fn an_app_authenticates_with_its_key_once_per_assertion_on_every_instance(
         assert_eq!(replayed.status(), 401);
         assert_eq!(error_code(replayed).await, "invalid_client");
     }
-    // The issuer is an audience too (as openid-client sends it).
-    let to_issuer = assertion(&key, "k1", &claims_with(json!({"aud": ISSUER})));
-    assert_eq!(with_assertion(&other, &to_issuer).await.status(), 200);
+    // One assertion presented twenty times at once, through two
+    // instances: it authenticates once.
+    let raced = assertion(&key, "k1", &claims_with(json!({})));
+    let answers = futures::future::join_all(
+        (0..20).map(|i| with_assertion(if i % 2 == 0 { &app } else { &other }, &raced)),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        19,
+        "{statuses:?}"
+    );
 
     let (stranger, _) = app_key("k1");
     let hmac = jsonwebtoken::encode(
