@@ -302,17 +302,23 @@ fn signing_keys_are_listed_rotated_and_revoked_from_the_shell() {
     };
     let (ok, listed, _) = keys(&["list"]);
     assert!(ok);
-    // The board's key; the ring's ID key (RS256) is listed too once made.
+    // The board's key; the ring's ID keys (one per algorithm an app may
+    // register) are listed too once the server has made them.
     let board: Vec<&str> = listed.lines().filter(|l| l.contains(" access ")).collect();
     assert_eq!(board.len(), 1, "{listed}");
     assert!(
         board[0].contains("EdDSA") && board[0].contains("active"),
         "{listed}"
     );
+    let purpose_and_alg = |line: &str| {
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        (columns[2].to_owned(), columns[1].to_owned())
+    };
     assert!(
-        listed
-            .lines()
-            .all(|l| l.contains(" access ") || l.contains("RS256  id ")),
+        listed.lines().map(purpose_and_alg).all(|pair| matches!(
+            (pair.0.as_str(), pair.1.as_str()),
+            ("access", "EdDSA") | ("id", "RS256") | ("id:EdDSA", "EdDSA") | ("id:ES256", "ES256")
+        )),
         "{listed}"
     );
     let first = board[0].split_whitespace().next().unwrap().to_owned();
