@@ -745,6 +745,9 @@ pub struct Client {
     /// What its ID and logout tokens are signed with: `RS256`, `EdDSA` or
     /// `ES256`.
     pub id_token_signed_response_alg: String,
+    /// Its authorization requests must be pushed first (PAR, RFC 9126).
+    #[serde(default)]
+    pub require_par: bool,
 }
 
 /// `GET /api/admin/clients`
@@ -804,6 +807,9 @@ pub struct NewClient {
         schema(value_type = Option<String>, pattern = "^(RS256|EdDSA|ES256)$")
     )]
     pub id_token_signed_response_alg: Option<String>,
+    /// Its authorization requests must be pushed first (PAR, RFC 9126).
+    #[serde(default)]
+    pub require_par: bool,
 }
 
 /// `201` to `POST /api/admin/clients`: the app, and a confidential app's

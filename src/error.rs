@@ -12,6 +12,12 @@ pub enum ErrorCode {
     ValidationFailed,
     InvalidCredentials,
     InvalidToken,
+    /// A DPoP proof (RFC 9449) that is malformed, stale, replayed, or for
+    /// another request or key.
+    InvalidDpopProof,
+    /// A DPoP proof without this server's current nonce: send it again
+    /// with the nonce of the `DPoP-Nonce` header.
+    UseDpopNonce,
     InvalidGrant,
     Forbidden,
     /// The password was right; the account's second factor is next.
@@ -34,7 +40,10 @@ impl ErrorCode {
     pub const fn status(self) -> u16 {
         match self {
             Self::InvalidRequest | Self::InvalidGrant => 400,
-            Self::InvalidCredentials | Self::InvalidToken => 401,
+            Self::InvalidCredentials
+            | Self::InvalidToken
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => 401,
             Self::Forbidden | Self::MfaRequired | Self::ReauthRequired => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
@@ -54,6 +63,8 @@ impl ErrorCode {
             Self::ValidationFailed => "validation_failed",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidToken => "invalid_token",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::InvalidGrant => "invalid_grant",
             Self::Forbidden => "forbidden",
             Self::MfaRequired => "mfa_required",

@@ -202,3 +202,73 @@ test("an app signs the person out here and gets them back at an address it regis
   expect(refused!.status()).toBe(400);
   await expect(page.getByText("did not register")).toBeVisible();
 });
+
+test("an app pushes its request first (PAR) and binds its tokens to a DPoP key", async ({ page, request }) => {
+  const app = registerApp("openid profile offline_access grades:read", "--require-par");
+  const name = uniqueName("dpop");
+  await signupViaApi(request, baseURL, name);
+  const { client, config } = await relyingParty(app);
+  const DPoP = client.getDPoPHandle(config, await client.randomDPoPKeyPair("ES256"));
+  const verifier = client.randomPKCECodeVerifier();
+  const asked = {
+    redirect_uri: REDIRECT,
+    scope: "openid profile offline_access grades:read",
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state: "par-1",
+  };
+  // The app registered to push: a plain request goes back refused.
+  const refused = await catchRedirect(page);
+  page.goto(client.buildAuthorizationUrl(config, asked).href).catch(() => undefined);
+  expect((await refused.arrived).searchParams.get("error")).toBe("invalid_request");
+  await page.unrouteAll();
+
+  // openid-client pushes it (with a proof, which binds the code to the key)
+  // and sends the browser with the request_uri alone.
+  const url = await client.buildAuthorizationUrlWithPAR(config, asked, { DPoP });
+  expect([...url.searchParams.keys()].sort()).toEqual(["client_id", "request_uri"]);
+  const back = await catchRedirect(page);
+  await page.goto(url.href);
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+  await expect(page.getByText("See your grades")).toBeVisible();
+  await page.getByRole("button", { name: "Allow" }).click();
+  const callback = await back.arrived;
+  expect(callback.searchParams.get("state")).toBe("par-1");
+
+  const tokens = await client.authorizationCodeGrant(
+    config,
+    callback,
+    { pkceCodeVerifier: verifier, expectedState: "par-1", idTokenExpected: true },
+    undefined,
+    { DPoP },
+  );
+  expect(tokens.token_type).toBe("dpop");
+  const info = await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub, { DPoP });
+  expect(info.preferred_username).toBe(name);
+  const grades = await client.fetchProtectedResource(
+    config,
+    tokens.access_token,
+    new URL(`${baseURL}/api/grades`),
+    "GET",
+    undefined,
+    undefined,
+    { DPoP },
+  );
+  expect(grades.status).toBe(200);
+
+  // The bound token, copied out and sent as a bearer token: refused.
+  const copied = await request.get(`${baseURL}/api/grades`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  expect(copied.status()).toBe(401);
+  expect(copied.headers()["www-authenticate"]).toMatch(/^DPoP /);
+
+  // A refresh with the same key: a new bound access token.
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP });
+  expect(refreshed.token_type).toBe("dpop");
+  const again = await client.fetchUserInfo(config, refreshed.access_token, tokens.claims()!.sub, { DPoP });
+  expect(again.preferred_username).toBe(name);
+});

@@ -223,7 +223,7 @@ pub async fn clients_list(config: &Config) -> Result<Vec<String>, AdminError> {
 
 fn client_line(row: &ClientRow) -> String {
     format!(
-        "{id}  {kind:<12}  {name:?}  scopes: {scopes}  grants: {grants}{trusted}  redirect: {uris}",
+        "{id}  {kind:<12}  {name:?}  scopes: {scopes}  grants: {grants}{trusted}{par}  redirect: {uris}",
         id = row.id,
         kind = if row.secret_hash.is_some() {
             "confidential"
@@ -234,6 +234,7 @@ fn client_line(row: &ClientRow) -> String {
         scopes = row.scopes,
         grants = row.grant_types,
         trusted = if row.trusted { "  trusted" } else { "" },
+        par = if row.require_par { "  PAR only" } else { "" },
         uris = if row.redirect_uris.is_empty() {
             "-"
         } else {

@@ -12,6 +12,9 @@ use classboard::{ErrorBody, ErrorCode, FieldIssue, validate::Issue};
 
 use crate::auth::jwt::TokenError;
 
+/// The header a server's DPoP nonce is given in (RFC 9449 §8).
+pub const DPOP_NONCE: header::HeaderName = header::HeaderName::from_static("dpop-nonce");
+
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,12 @@ pub enum AppError {
     MissingToken,
     #[error("invalid token: {0}")]
     InvalidToken(TokenError),
+    /// A DPoP proof refused (RFC 9449 §7.1); the sentence says why.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
+    /// A DPoP proof without a current nonce: this one is to be used.
+    #[error("DPoP proof without the current nonce")]
+    UseDpopNonce(String),
     /// A refresh token that is unknown, expired, spent or revoked.
     #[error("invalid grant")]
     InvalidGrant,
@@ -164,6 +173,11 @@ impl AppError {
                 ErrorBody::new(C::InvalidToken, "This request needs a bearer access token.")
             }
             Self::InvalidToken(why) => ErrorBody::new(C::InvalidToken, why.to_string()),
+            Self::InvalidDpopProof(why) => ErrorBody::new(C::InvalidDpopProof, *why),
+            Self::UseDpopNonce(_) => ErrorBody::new(
+                C::UseDpopNonce,
+                "Send the proof again with the nonce in the DPoP-Nonce header.",
+            ),
             Self::InvalidGrant => ErrorBody::new(
                 C::InvalidGrant,
                 "The refresh token is not valid: it is unknown, expired, already used or revoked.",
@@ -255,8 +269,20 @@ impl AppError {
     fn challenge(&self) -> Option<String> {
         match self {
             Self::MissingToken => Some(r#"Bearer realm="api""#.into()),
+            Self::InvalidToken(why @ TokenError::NeedsProof) => Some(format!(
+                r#"DPoP algs="{algs}", error="invalid_token", error_description="{why}""#,
+                algs = crate::auth::dpop::ALGORITHMS.join(" ")
+            )),
             Self::InvalidToken(why) => Some(format!(
                 r#"Bearer realm="api", error="invalid_token", error_description="{why}""#
+            )),
+            Self::InvalidDpopProof(why) => Some(format!(
+                r#"DPoP algs="{algs}", error="invalid_dpop_proof", error_description="{why}""#,
+                algs = crate::auth::dpop::ALGORITHMS.join(" ")
+            )),
+            Self::UseDpopNonce(_) => Some(format!(
+                r#"DPoP algs="{algs}", error="use_dpop_nonce", error_description="The proof needs the nonce of the DPoP-Nonce header.""#,
+                algs = crate::auth::dpop::ALGORITHMS.join(" ")
             )),
             Self::InsufficientScope(_) | Self::AppScope(None) => {
                 Some(r#"Bearer realm="api", error="insufficient_scope""#.into())
@@ -302,6 +328,11 @@ impl IntoResponse for AppError {
             Self::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
+            Self::UseDpopNonce(nonce) => {
+                if let Ok(nonce) = HeaderValue::from_str(&nonce) {
+                    headers.insert(DPOP_NONCE, nonce);
+                }
+            }
             // A hash takes tens of milliseconds: a slot frees up within a second;
             // a database restarting takes about as long.
             Self::Busy | Self::Unavailable(_) => {
@@ -310,6 +341,17 @@ impl IntoResponse for AppError {
             _ => {}
         }
         response
+    }
+}
+
+impl From<crate::auth::dpop::DpopError> for AppError {
+    fn from(e: crate::auth::dpop::DpopError) -> Self {
+        use crate::auth::dpop::DpopError as D;
+        match e {
+            D::Invalid(why) => Self::InvalidDpopProof(why),
+            D::UseNonce(nonce) => Self::UseDpopNonce(nonce),
+            D::Database(e) => e.into(),
+        }
     }
 }
 

@@ -199,7 +199,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
             return Err(AppError::MissingToken);
         };
-        let token = bearer_token(value.as_bytes())?;
+        let (scheme, token) = presented_token(value.as_bytes())?;
         let claims = state.keys.verify(token).map_err(AppError::InvalidToken)?;
         // Without a current list of revoked sessions this process cannot
         // tell a revoked token from a live one: it refuses rather than guess.
@@ -212,6 +212,27 @@ impl FromRequestParts<AppState> for AuthUser {
         }
         if state.revocations.is_revoked(&claims.sid) {
             return Err(AppError::InvalidToken(TokenError::Revoked));
+        }
+        // A bound token works only with a proof of its key, for this very
+        // request (RFC 9449 §7); an unbound one only as a bearer token.
+        match (scheme, &claims.cnf) {
+            (Scheme::Bearer, None) => {}
+            (Scheme::Bearer, Some(_)) => return Err(AppError::InvalidToken(TokenError::NeedsProof)),
+            (Scheme::Dpop, None) => return Err(AppError::InvalidToken(TokenError::NotBound)),
+            (Scheme::Dpop, Some(bound)) => {
+                let proof = one_proof(&parts.headers)?;
+                let request = crate::auth::dpop::Request {
+                    method: parts.method.as_str(),
+                    path: parts.uri.path(),
+                    access_token: Some(token),
+                };
+                let proven = state.dpop.check(proof, request).await?;
+                if proven.jkt != bound.jkt {
+                    return Err(AppError::InvalidDpopProof(
+                        "The proof is signed by another key than the one the token is bound to.",
+                    ));
+                }
+            }
         }
         let app = match (claims.client_id, claims.scope) {
             (None, _) => None,
@@ -261,17 +282,52 @@ impl axum::extract::OptionalFromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The token of an `Authorization` header's value: `Bearer <token>`, the
-/// scheme in any case. Another scheme carries no bearer credentials, and is
-/// answered as if no header had been sent.
-pub fn bearer_token(value: &[u8]) -> Result<&str, AppError> {
+/// How an access token is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    /// With a proof of the key it is bound to (RFC 9449 §7.1).
+    Dpop,
+}
+
+/// The scheme and token of an `Authorization` header's value:
+/// `Bearer <token>` or `DPoP <token>`, the scheme in any case. Another
+/// scheme carries no credentials of ours, and is answered as if no header
+/// had been sent.
+pub fn presented_token(value: &[u8]) -> Result<(Scheme, &str), AppError> {
     let value =
         std::str::from_utf8(value).map_err(|_| AppError::InvalidToken(TokenError::Malformed))?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Err(AppError::MissingToken);
+    };
+    Ok((scheme, token.trim()))
+}
+
+/// The request's one `DPoP` header, if it has one (`Ok(None)`), as text.
+pub fn dpop_header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, AppError> {
+    let mut proofs = headers.get_all("dpop").iter();
+    match (proofs.next(), proofs.next()) {
+        (None, _) => Ok(None),
+        (Some(proof), None) => proof
+            .to_str()
+            .map(Some)
+            .map_err(|_| AppError::InvalidDpopProof("The DPoP header is not text.")),
+        (Some(_), Some(_)) => Err(AppError::InvalidDpopProof(
+            "Send one DPoP header, not several.",
+        )),
     }
-    Ok(token.trim())
+}
+
+/// The request's one `DPoP` proof, which it must have.
+fn one_proof(headers: &axum::http::HeaderMap) -> Result<&str, AppError> {
+    dpop_header(headers)?.ok_or(AppError::InvalidDpopProof(
+        "A DPoP-bound token comes with a DPoP proof header.",
+    ))
 }
 
 /// The requester's IP: the TCP peer, or with `TRUST_FORWARDED_FOR=true` the

@@ -92,6 +92,9 @@ enum ClientsCommand {
         /// What its ID tokens are signed with: RS256 (default), EdDSA or ES256.
         #[arg(long)]
         id_token_signed_response_alg: Option<String>,
+        /// Its authorization requests must be pushed first (PAR, RFC 9126).
+        #[arg(long)]
+        require_par: bool,
     },
     /// Every app: client_id, kind, name, scopes, grants, redirect URIs.
     List,
@@ -194,6 +197,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<String, Adm
             grants,
             jwks_uri,
             id_token_signed_response_alg,
+            require_par,
         } => {
             let registration = Registration {
                 name,
@@ -208,6 +212,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<String, Adm
                 grant_types: grants,
                 jwks_uri,
                 id_token_signed_response_alg,
+                require_par,
             };
             server::commands::clients_add(config, &registration)
                 .await

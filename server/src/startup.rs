@@ -18,6 +18,7 @@ use crate::{
     Config,
     auth::{
         blocklist,
+        dpop::Dpop,
         email_tokens::EmailTokens,
         jwt,
         keys::{FirstKey, KeyPolicy, KeyRing, RingError},
@@ -183,6 +184,13 @@ impl Application {
         );
         let end_sessions =
             EndSessions::new(db.clone(), keys.clone(), secret.expose_secret().as_bytes());
+        // A proof's `htu` is the issuer's address or the public one: what
+        // apps and pages call, whatever a proxy in front says.
+        let dpop = Dpop::new(
+            db.clone(),
+            secret.expose_secret().as_bytes(),
+            &[&url::Url::parse(&issuer).expect("the issuer is a URL"), &public_url],
+        );
         BackchannelSender::new(db.clone(), keys.clone(), &issuer, outbound).spawn();
         let proof = Prover::new(
             db.clone(),
@@ -211,6 +219,7 @@ impl Application {
             authorizations,
             tokens,
             end_sessions,
+            dpop,
         });
         Ok(Self {
             listener,
@@ -296,13 +305,16 @@ fn router(state: AppState) -> Router {
 }
 
 /// Cross-origin access for the pages of `origins` (`CORS_ALLOWED_ORIGINS`):
-/// preflights answered, the bearer header and JSON bodies allowed, the
-/// headers a client reads on refusals (`WWW-Authenticate`, `Retry-After`)
-/// exposed, and credentials allowed, for a site whose pages share the
+/// preflights answered, the bearer header, DPoP proofs and JSON bodies
+/// allowed, the headers a client reads on refusals (`WWW-Authenticate`,
+/// `Retry-After`, `DPoP-Nonce`) exposed, and credentials allowed, for a site whose pages share the
 /// cookie's site. Any other origin gets no CORS header. `None` for none.
 fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
     use http::{HeaderValue, Method, header};
     use tower_http::cors::{AllowOrigin, CorsLayer};
+
+    use crate::error::DPOP_NONCE;
+    const DPOP: header::HeaderName = header::HeaderName::from_static("dpop");
     if origins.is_empty() {
         return None;
     }
@@ -314,8 +326,8 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, DPOP])
+            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, DPOP_NONCE])
             .allow_credentials(true)
             .max_age(std::time::Duration::from_secs(600)),
     )

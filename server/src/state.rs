@@ -10,6 +10,7 @@ use leptos::config::LeptosOptions;
 use crate::{
     AppError, Config,
     auth::{
+        dpop::Dpop,
         email_tokens::EmailTokens,
         jwt::Keys,
         limits::{Attempt, Key, Limiter, RequesterNet},
@@ -68,6 +69,8 @@ pub struct Shared {
     pub tokens: TokenIssuer,
     /// The end-session endpoint (RP-initiated logout).
     pub end_sessions: EndSessions,
+    /// DPoP proofs (RFC 9449) and the nonces they must carry.
+    pub dpop: Dpop,
 }
 
 impl AppState {

@@ -26,7 +26,7 @@ use server::{
         normalize::{self, LoginName, PasswordForms},
         refresh_token::{Presented, TokenKeys},
     },
-    extract::{bearer_token, forwarded_client},
+    extract::{forwarded_client, presented_token},
 };
 
 fn cases() -> u32 {
@@ -70,7 +70,7 @@ proptest! {
 
     #[test]
     fn any_authorization_header_is_refused_or_yields_its_token(raw in proptest::collection::vec(any::<u8>(), 0..300)) {
-        if let Ok(token) = bearer_token(&raw) {
+        if let Ok((_, token)) = presented_token(&raw) {
             // Only ever a trimmed part of what was sent.
             let text = std::str::from_utf8(&raw).unwrap();
             prop_assert!(text.contains(token));

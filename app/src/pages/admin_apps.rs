@@ -191,6 +191,7 @@ fn AppItem(
                 <strong>{app.name.clone()}</strong>
                 " · " {kind}
                 {app.trusted.then_some(" · trusted (not asked for consent)")}
+                {app.require_par.then_some(" · pushed requests only (PAR)")}
             </p>
             <p class="meta"><code>{app.client_id.clone()}</code></p>
             <dl class="app-facts">
@@ -268,6 +269,7 @@ fn Register(
     let jwks = RwSignal::new(String::new());
     let public = RwSignal::new(false);
     let trusted = RwSignal::new(false);
+    let require_par = RwSignal::new(false);
     let id_token_alg = RwSignal::new("RS256".to_owned());
     let scopes = RwSignal::new(vec!["openid".to_owned(), "profile".into(), "email".into()]);
     let grants = RwSignal::new(vec![
@@ -300,6 +302,7 @@ fn Register(
             grant_types: grants.get_untracked(),
             jwks_uri: optional(jwks.get_untracked()),
             id_token_signed_response_alg: Some(id_token_alg.get_untracked()),
+            require_par: require_par.get_untracked(),
         };
         form.send(async move {
             match proof.proven(|| api::admin_client_add(&new)).await {
@@ -369,6 +372,10 @@ fn Register(
                 <label class="check">
                     <input type="checkbox" bind:checked=trusted/>
                     " Trusted: the school's own app, people are not asked for consent"
+                </label>
+                <label class="check">
+                    <input type="checkbox" bind:checked=require_par/>
+                    " Pushed requests only: the app sends each sign-in request to this server first (PAR)"
                 </label>
                 <div class="field">
                     <label for="app-id-alg">"ID tokens signed with"</label>

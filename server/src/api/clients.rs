@@ -85,6 +85,7 @@ pub async fn add(
         grant_types: new.grant_types,
         jwks_uri: new.jwks_uri,
         id_token_signed_response_alg: new.id_token_signed_response_alg,
+        require_par: new.require_par,
     };
     let registered = state
         .clients
@@ -172,5 +173,6 @@ fn view(row: &ClientRow) -> Client {
         created_at: rfc3339(row.created_at),
         secret_rotated_at: row.secret_rotated_at.map(rfc3339),
         id_token_signed_response_alg: row.id_token_signed_response_alg.clone(),
+        require_par: row.require_par,
     }
 }

@@ -139,6 +139,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::userinfo, oauth::userinfo_post))
         .routes(routes!(oauth::revoke))
         .routes(routes!(oauth::introspect))
+        .routes(routes!(oauth::par))
 }
 
 /// What every route under `/api` shares: unknown addresses and methods

@@ -19,12 +19,15 @@ use serde_json::json;
 
 use crate::{
     AppError, Result,
-    auth::limits::{Key, RequesterNet},
-    error::Failure,
-    extract::{AppJson, AuthUser, Requester, RequesterIp},
+    auth::{
+        dpop::{self, DpopError, Proven},
+        limits::{Key, RequesterNet},
+    },
+    error::{DPOP_NONCE, Failure},
+    extract::{AppJson, AuthUser, Requester, RequesterIp, dpop_header},
     provider::{
         assertions::{ASSERTION_TYPE, claimed_app},
-        authorization::{Begun, Person, Step, StepError},
+        authorization::{Begun, Person, Pushed, Step, StepError},
         clients::{GRANTS, ID_TOKEN_ALGS, SCOPES, usable_id},
         scopes,
         tokens::{Credentials, PersonClaims, ProviderError, TokenError, Tokens},
@@ -40,6 +43,7 @@ pub const USERINFO: &str = "/oauth/userinfo";
 pub const REVOKE: &str = "/oauth/revoke";
 pub const INTROSPECT: &str = "/oauth/introspect";
 pub const END_SESSION: &str = "/oauth/logout";
+pub const PAR: &str = "/oauth/par";
 /// The page that carries a request through sign-in and consent.
 const PAGE: &str = "/authorize";
 
@@ -133,6 +137,9 @@ fn discovery(state: &AppState) -> Response {
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "end_session_endpoint": format!("{issuer}{END_SESSION}"),
+        "pushed_authorization_request_endpoint": format!("{issuer}{PAR}"),
+        "require_pushed_authorization_requests": false,
+        "dpop_signing_alg_values_supported": dpop::ALGORITHMS,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -181,6 +188,7 @@ fn problem_code(problem: crate::provider::authorization::PageError) -> &'static 
         P::NoRedirect => "no_redirect_uri",
         P::UnknownRedirect => "unknown_redirect_uri",
         P::Repeated => "repeated_parameter",
+        P::RequestUriEnded => "request_uri_ended",
     }
 }
 
@@ -341,20 +349,77 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     match token_answer(&state, RequesterNet::of(ip), &headers, &body).await {
-        Ok(tokens) => no_store((StatusCode::OK, Json(tokens)).into_response()),
+        Ok((tokens, proven)) => {
+            let mut response = no_store((StatusCode::OK, Json(tokens)).into_response());
+            if proven {
+                with_nonce(&state, &mut response);
+            }
+            response
+        }
         Err(refusal) => refusal,
     }
 }
 
+/// Gives the app the DPoP nonce to use next (RFC 9449 §8.2).
+fn with_nonce(state: &AppState, response: &mut Response) {
+    if let Ok(nonce) = HeaderValue::from_str(&state.dpop.nonce()) {
+        response.headers_mut().insert(DPOP_NONCE, nonce);
+    }
+}
+
+/// The request's DPoP proof for the provider's endpoint `path`, checked
+/// (RFC 9449 §5), if it sent one. A refusal is the endpoint's RFC 6749
+/// §5.2 body: `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to
+/// use.
+async fn proof_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> std::result::Result<Option<Proven>, Response> {
+    let proof = match dpop_header(headers) {
+        Ok(Some(proof)) => proof,
+        Ok(None) => return Ok(None),
+        Err(_) => {
+            return Err(refuse(TokenError::new(
+                "invalid_dpop_proof",
+                "Send one DPoP header, not several.",
+            )));
+        }
+    };
+    let request = dpop::Request {
+        method: "POST",
+        path,
+        access_token: None,
+    };
+    match state.dpop.check(proof, request).await {
+        Ok(proven) => Ok(Some(proven)),
+        Err(DpopError::Invalid(why)) => Err(refuse(TokenError::new("invalid_dpop_proof", why))),
+        Err(DpopError::UseNonce(nonce)) => {
+            let mut response = refuse(TokenError::new(
+                "use_dpop_nonce",
+                "Send the proof again with the nonce in the DPoP-Nonce header.",
+            ));
+            if let Ok(nonce) = HeaderValue::from_str(&nonce) {
+                response.headers_mut().insert(DPOP_NONCE, nonce);
+            }
+            Err(response)
+        }
+        Err(DpopError::Database(e)) => Err(provider_error(e.into())),
+    }
+}
+
+/// The tokens, and whether they are bound to a DPoP key.
 async fn token_answer(
     state: &AppState,
     net: RequesterNet,
     headers: &HeaderMap,
     body: &[u8],
-) -> std::result::Result<Tokens, Response> {
+) -> std::result::Result<(Tokens, bool), Response> {
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
     let client = authenticate(state, net, headers, &get).await?;
+    let proven = proof_at(state, headers, TOKEN).await?;
+    let proven = proven.as_ref();
     let answer = match get("grant_type") {
         Some("authorization_code") => {
             let Some(code) = get("code") else {
@@ -378,7 +443,12 @@ async fn token_answer(
             }
             let answer = state
                 .tokens
-                .exchange_code(&client, code, get("redirect_uri"), get("code_verifier"))
+                .exchange_code(
+                    &client,
+                    code,
+                    (get("redirect_uri"), get("code_verifier")),
+                    proven,
+                )
                 .await;
             if matches!(&answer, Ok(Err(refusal)) if refusal.error == "invalid_grant") {
                 count_failure(state, &failures, limit).await?;
@@ -393,9 +463,16 @@ async fn token_answer(
                 )));
             };
             let counter = state.limiter.stored(&Key::app_refreshes(&client.id, net));
-            state.tokens.refresh(&client, presented, &counter).await
+            state
+                .tokens
+                .refresh(&client, presented, &counter, proven)
+                .await
         }
-        Some("client_credentials") => state.tokens.client_credentials(&client, get("scope")),
+        Some("client_credentials") => {
+            state
+                .tokens
+                .client_credentials(&client, get("scope"), proven)
+        }
         Some(_) => {
             return Err(refuse(TokenError::new(
                 "unsupported_grant_type",
@@ -409,7 +486,102 @@ async fn token_answer(
             )));
         }
     };
-    answered(answer)
+    answered(answer).map(|tokens| (tokens, proven.is_some()))
+}
+
+/// The pushed authorization request's form (RFC 9126 §2.1), for the
+/// OpenAPI document: the authorization request's parameters, with the
+/// app's authentication.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct PushedForm {
+    response_type: String,
+    client_id: Option<String>,
+    redirect_uri: String,
+    scope: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    code_challenge: String,
+    /// `S256`.
+    code_challenge_method: String,
+    prompt: Option<String>,
+    max_age: Option<String>,
+    login_hint: Option<String>,
+    /// The thumbprint of the DPoP key the code will be exchanged with
+    /// (RFC 9449 §10); a DPoP proof sent with the push binds it as well.
+    dpop_jkt: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// RFC 9126 §2.2.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct PushedAnswer {
+    /// `urn:ietf:params:oauth:request_uri:…`: pass it to the authorization
+    /// endpoint with `client_id`, once.
+    request_uri: String,
+    /// Seconds.
+    expires_in: u64,
+}
+
+/// `POST /oauth/par` (RFC 9126): an app pushes its authorization request
+/// first, authenticated, and sends the browser with the `request_uri` it
+/// gets. The request is checked as the authorization endpoint checks one.
+#[utoipa::path(
+    post, path = "/oauth/par", tag = "provider",
+    request_body(content = PushedForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 201, description = "Kept: the request_uri to send the browser with", body = PushedAnswer),
+        (status = 400, description = "RFC 6749 §5.2, as the authorization endpoint would refuse it", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 429, description = "Too many requests or failed authentications from this network", body = OAuthError),
+        (status = 503, description = "temporarily_unavailable", body = OAuthError),
+        Failure,
+    ),
+)]
+pub async fn par(
+    State(state): State<AppState>,
+    RequesterIp(ip): RequesterIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = form(&headers, &body)?;
+        let get = |name: &str| param(&params, name);
+        let net = RequesterNet::of(ip);
+        let client = authenticate(&state, net, &headers, &get).await?;
+        // Each push is a row kept for a person: counted like a request to
+        // the authorization endpoint.
+        state
+            .limit_auth_request(net)
+            .await
+            .map_err(oauth_limited)?;
+        let proven = proof_at(&state, &headers, PAR).await?;
+        let jkt = proven.as_ref().map(|proven| proven.jkt.as_str());
+        match state.authorizations.push(&client, &params, jkt).await {
+            Ok(Ok(pushed)) => Ok(pushed),
+            Ok(Err(refusal)) => Err(refuse(TokenError::new(
+                refusal.error,
+                refusal.description,
+            ))),
+            Err(e) => Err(provider_error(e.into())),
+        }
+    };
+    match answer.await {
+        Ok(Pushed {
+            request_uri,
+            expires_in,
+        }) => no_store(
+            (
+                StatusCode::CREATED,
+                Json(json!({ "request_uri": request_uri, "expires_in": expires_in })),
+            )
+                .into_response(),
+        ),
+        Err(refusal) => refusal,
+    }
 }
 
 /// The provider's answer as the endpoint sends it: a refusal as its RFC
@@ -523,10 +695,15 @@ async fn count_failure(
     key: &Key,
     limit: crate::config::RateLimit,
 ) -> std::result::Result<(), Response> {
-    state.limit(key, limit).await.map_err(|e| match e {
+    state.limit(key, limit).await.map_err(oauth_limited)
+}
+
+/// A limit's refusal as the provider's endpoints answer it.
+fn oauth_limited(e: AppError) -> Response {
+    match e {
         AppError::RateLimited { retry_after_secs } => limited(retry_after_secs),
         other => other.into_response(),
-    })
+    }
 }
 
 /// The form of the revocation and introspection endpoints, for the OpenAPI

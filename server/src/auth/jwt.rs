@@ -65,6 +65,16 @@ pub struct Claims {
     /// an app's token anything its scope does not name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The DPoP key the token is bound to (RFC 9449 §6): it works only with
+    /// a proof signed by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` (RFC 7800) of a DPoP-bound token: its key's RFC 7638 thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 /// Why a presented access token was refused. The `Display` text is safe to
@@ -87,6 +97,10 @@ pub enum TokenError {
     WrongIssuerOrAudience,
     #[error("The session of this access token has ended.")]
     Revoked,
+    #[error("This access token is bound to a DPoP key: send it as DPoP, with a proof of that key.")]
+    NeedsProof,
+    #[error("This access token is not bound to a DPoP key: send it as a bearer token.")]
+    NotBound,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -533,6 +547,7 @@ impl Keys {
             auth_time,
             client_id: None,
             scope: None,
+            cnf: None,
         };
         let mut header = Header::new(key.alg);
         header.typ = Some(TOKEN_TYPE.into());
@@ -844,6 +859,7 @@ mod tests {
             auth_time: 0,
             client_id: None,
             scope: None,
+            cnf: None,
         };
         kept.keep("a", &claims(1_000, None));
         assert!(
@@ -895,6 +911,7 @@ mod tests {
             auth_time: now - 100,
             client_id: None,
             scope: None,
+            cnf: None,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(TOKEN_TYPE.into());

@@ -2,6 +2,7 @@
 //! tokens, revocation and abuse limits. Nothing here knows about HTTP.
 
 pub mod blocklist;
+pub mod dpop;
 pub mod email_tokens;
 pub mod jwt;
 pub mod keys;

@@ -25,6 +25,10 @@ use classboard::api::EventKind;
 
 /// How long a checked request waits for the person to sign in and decide.
 pub const REQUEST_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// How long a pushed request waits for the browser (RFC 9126 §2.2).
+pub const PUSHED_LIFETIME: Duration = Duration::from_secs(60);
+/// What a pushed request's `request_uri` starts with (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// The longest `state`, `nonce` or `login_hint` kept, in bytes.
 const MAX_PARAM: usize = 512;
 
@@ -41,6 +45,8 @@ pub enum PageError {
     UnknownRedirect,
     #[error("A parameter is given more than once.")]
     Repeated,
+    #[error("This request_uri is unknown, was used already, or has expired.")]
+    RequestUriEnded,
 }
 
 /// An error sent back to the app (RFC 6749 §4.1.2.1).
@@ -68,6 +74,13 @@ pub enum Begun {
     Redirect(String),
     /// Refused on this site's page.
     Page(PageError),
+}
+
+/// A request pushed by an app (RFC 9126), waiting for the browser.
+#[derive(Debug)]
+pub struct Pushed {
+    pub request_uri: String,
+    pub expires_in: u64,
 }
 
 /// Who answers a request: the holder of a board access token.
@@ -152,6 +165,11 @@ impl Authorizations {
         let Some(client) = clients::by_id(&self.db, client_id).await? else {
             return Ok(Begun::Page(PageError::UnknownApp));
         };
+        // A pushed request: only what the app pushed counts (RFC 9126 §4),
+        // and only the app that pushed it may bring it, once.
+        if let Some(request_uri) = get("request_uri") {
+            return self.claim(&client, request_uri).await;
+        }
         let Some(redirect_uri) = get("redirect_uri") else {
             return Ok(Begun::Page(PageError::NoRedirect));
         };
@@ -166,31 +184,109 @@ impl Authorizations {
         let back = |refusal: Refusal| {
             Begun::Redirect(self.redirect(redirect_uri, &refused_params(&refusal, state)))
         };
+        if client.require_par {
+            return Ok(back(Refusal::new(
+                "invalid_request",
+                "This app must push its requests first (PAR, RFC 9126).",
+            )));
+        }
         let request = match check(&client, &get) {
             Ok(request) => request,
             Err(refusal) => return Ok(back(refusal)),
         };
         let handle = crate::auth::random_url_safe::<32>();
+        let row = request.row(&client, (redirect_uri, state), &handle, REQUEST_LIFETIME);
+        grants::insert_request(&self.db, &row).await?;
+        Ok(Begun::Waiting(handle))
+    }
+
+    /// A pushed authorization request (RFC 9126) from `client`,
+    /// authenticated: checked as the authorization endpoint checks one,
+    /// and kept [`PUSHED_LIFETIME`] under a `request_uri` that works once.
+    /// With a DPoP proof (`proven_jkt`), the code is bound to its key
+    /// (RFC 9449 §10.1), as `dpop_jkt` would bind it.
+    pub async fn push(
+        &self,
+        client: &ClientRow,
+        params: &[(String, String)],
+        proven_jkt: Option<&str>,
+    ) -> Result<Result<Pushed, Refusal>, sqlx::Error> {
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        if get("request_uri").is_some() {
+            return Ok(Err(Refusal::new(
+                "invalid_request",
+                "A pushed request cannot name a request_uri.",
+            )));
+        }
+        if get("client_id").is_some_and(|named| named != client.id) {
+            return Ok(Err(Refusal::new(
+                "invalid_request",
+                "client_id is not the app that authenticated.",
+            )));
+        }
+        let Some(redirect_uri) = get("redirect_uri") else {
+            return Ok(Err(Refusal::new("invalid_request", "redirect_uri is missing.")));
+        };
+        if !client
+            .redirect_uris
+            .split(' ')
+            .any(|registered| super::clients::redirect_matches(registered, redirect_uri))
+        {
+            return Ok(Err(Refusal::new(
+                "invalid_request",
+                "This redirect_uri is not one the app registered.",
+            )));
+        }
+        let mut request = match check(client, &get) {
+            Ok(request) => request,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        match (request.dpop_jkt.as_deref(), proven_jkt) {
+            (Some(asked), Some(proven)) if asked != proven => {
+                return Ok(Err(Refusal::new(
+                    "invalid_request",
+                    "dpop_jkt is not the key of the DPoP proof.",
+                )));
+            }
+            (None, Some(proven)) => request.dpop_jkt = Some(proven.to_owned()),
+            _ => {}
+        }
+        let handle = crate::auth::random_url_safe::<32>();
+        let mut row = request.row(client, (redirect_uri, get("state")), &handle, PUSHED_LIFETIME);
+        row.pushed = true;
+        grants::insert_request(&self.db, &row).await?;
+        Ok(Ok(Pushed {
+            request_uri: format!("{REQUEST_URI_PREFIX}{handle}"),
+            expires_in: PUSHED_LIFETIME.as_secs(),
+        }))
+    }
+
+    /// Brings a pushed request to the authorization endpoint: it waits for
+    /// the person under a new handle, and its `request_uri` is spent.
+    async fn claim(&self, client: &ClientRow, request_uri: &str) -> Result<Begun, sqlx::Error> {
+        let Some(pushed) = request_uri.strip_prefix(REQUEST_URI_PREFIX) else {
+            return Ok(Begun::Page(PageError::RequestUriEnded));
+        };
+        let handle = crate::auth::random_url_safe::<32>();
         let now = now_ms();
-        grants::insert_request(
+        let claimed = grants::claim_pushed(
             &self.db,
-            &RequestRow {
-                handle_hash: hash(&handle),
-                client_id: client.id,
-                redirect_uri: redirect_uri.to_owned(),
-                scope: request.scope,
-                state: state.map(str::to_owned),
-                nonce: request.nonce,
-                code_challenge: request.code_challenge,
-                prompt: request.prompt,
-                max_age: request.max_age,
-                login_hint: request.login_hint,
-                created_at: now,
-                expires_at: now + ms(REQUEST_LIFETIME),
-            },
+            (&hash(pushed), &client.id),
+            &hash(&handle),
+            now,
+            now + ms(REQUEST_LIFETIME),
         )
         .await?;
-        Ok(Begun::Waiting(handle))
+        Ok(match claimed {
+            Some(_) => Begun::Waiting(handle),
+            None => Begun::Page(PageError::RequestUriEnded),
+        })
     }
 
     /// Where the request `handle` goes next, for `person` (`None`: nobody
@@ -436,6 +532,36 @@ struct Checked {
     prompt: String,
     max_age: Option<i64>,
     login_hint: Option<String>,
+    dpop_jkt: Option<String>,
+}
+
+impl Checked {
+    /// The row that keeps the request for `lifetime` under `handle`.
+    fn row(
+        self,
+        client: &ClientRow,
+        (redirect_uri, state): (&str, Option<&str>),
+        handle: &str,
+        lifetime: Duration,
+    ) -> RequestRow {
+        let now = now_ms();
+        RequestRow {
+            handle_hash: hash(handle),
+            client_id: client.id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            scope: self.scope,
+            state: state.map(str::to_owned),
+            nonce: self.nonce,
+            code_challenge: self.code_challenge,
+            prompt: self.prompt,
+            max_age: self.max_age,
+            login_hint: self.login_hint,
+            created_at: now,
+            expires_at: now + ms(lifetime),
+            pushed: false,
+            dpop_jkt: self.dpop_jkt,
+        }
+    }
 }
 
 /// The checks that are answered at the app's redirect URI.
@@ -447,12 +573,6 @@ fn check<'a>(
         return Err(Refusal::new(
             "request_not_supported",
             "Request objects are not supported.",
-        ));
-    }
-    if get("request_uri").is_some() {
-        return Err(Refusal::new(
-            "request_uri_not_supported",
-            "request_uri is not supported.",
         ));
     }
     match get("response_type") {
@@ -570,6 +690,16 @@ fn check<'a>(
     let nonce = bounded("nonce")?;
     bounded("state")?;
     let login_hint = bounded("login_hint")?;
+    // RFC 9449 §10: the code will be exchanged with a proof of this key.
+    let dpop_jkt = match get("dpop_jkt") {
+        Some(jkt) if !crate::auth::dpop::is_thumbprint(jkt) => {
+            return Err(Refusal::new(
+                "invalid_request",
+                "dpop_jkt is not a SHA-256 JWK thumbprint (RFC 7638).",
+            ));
+        }
+        jkt => jkt.map(str::to_owned),
+    };
     Ok(Checked {
         scope,
         nonce,
@@ -577,6 +707,7 @@ fn check<'a>(
         prompt: prompt_values.join(" "),
         max_age,
         login_hint,
+        dpop_jkt,
     })
 }
 
@@ -635,6 +766,7 @@ mod tests {
             created_at: 0,
             secret_rotated_at: None,
             id_token_signed_response_alg: "RS256".into(),
+            require_par: false,
         }
     }
 
@@ -705,10 +837,6 @@ mod tests {
         assert_eq!(error(&[("max_age", "-1")]), Some("invalid_request"));
         assert_eq!(error(&[("request", "eyJ")]), Some("request_not_supported"));
         assert_eq!(
-            error(&[("request_uri", "urn:x")]),
-            Some("request_uri_not_supported")
-        );
-        assert_eq!(
             error(&[("response_mode", "fragment")]),
             Some("invalid_request")
         );
@@ -735,6 +863,8 @@ mod tests {
             login_hint: None,
             created_at: now,
             expires_at: now + 1,
+            pushed: false,
+            dpop_jkt: None,
         };
         let at = |secs_ago: i64| now - secs_ago * 1000;
         assert!(fresh_enough(&request("", None), at(86_400)));

@@ -61,6 +61,8 @@ pub struct Registration {
     /// What its ID tokens are signed with: `RS256` (the default when
     /// `None`), `EdDSA` or `ES256`.
     pub id_token_signed_response_alg: Option<String>,
+    /// Its authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
 }
 
 /// Why a registration was refused: the field, its issue, and a sentence.
@@ -93,6 +95,7 @@ pub struct Checked {
     pub grant_types: String,
     pub jwks_uri: Option<String>,
     pub id_token_signed_response_alg: String,
+    pub require_par: bool,
 }
 
 /// The algorithms an app's ID tokens may be signed with.
@@ -185,6 +188,7 @@ pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
         scopes: scopes.join(" "),
         grant_types: grants.join(" "),
         jwks_uri: registration.jwks_uri.clone(),
+        require_par: registration.require_par,
     })
 }
 
@@ -557,9 +561,10 @@ impl Registry {
             created_at: now_ms(),
             secret_rotated_at: None,
             id_token_signed_response_alg: checked.id_token_signed_response_alg,
+            require_par: checked.require_par,
         };
         let detail = format!(
-            "{id} {name:?}: {kind}{trusted}; scopes {scopes}; grants {grants}; redirect {uris}",
+            "{id} {name:?}: {kind}{trusted}{par}; scopes {scopes}; grants {grants}; redirect {uris}",
             id = client.id,
             name = client.name,
             kind = if registration.public {
@@ -568,6 +573,7 @@ impl Registry {
                 "confidential"
             },
             trusted = if client.trusted { ", trusted" } else { "" },
+            par = if client.require_par { ", PAR only" } else { "" },
             scopes = client.scopes,
             grants = client.grant_types,
             uris = if client.redirect_uris.is_empty() {

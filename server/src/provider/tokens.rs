@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use super::{assertions::AppKeys, authorization::hash, clients::Secrets, scopes};
 use crate::{
     auth::{
-        jwt::{Claims, Keys, Purpose, unix_now},
+        dpop::Proven,
+        jwt::{Claims, Confirmation, Keys, Purpose, unix_now},
         revocation::Revocations,
         sessions::{Refresh, Sessions},
     },
@@ -236,13 +237,16 @@ impl TokenIssuer {
         })
     }
 
-    /// `grant_type=authorization_code`.
+    /// `grant_type=authorization_code`. With a DPoP proof (`proven`), the
+    /// access token is bound to its key, and so are a public app's refresh
+    /// tokens (RFC 9449 §5); a code bound to a key (`dpop_jkt`) needs a
+    /// proof of it.
     pub async fn exchange_code(
         &self,
         client: &ClientRow,
         code: &str,
-        redirect_uri: Option<&str>,
-        verifier: Option<&str>,
+        (redirect_uri, verifier): (Option<&str>, Option<&str>),
+        proven: Option<&Proven>,
     ) -> Result<Result<Tokens, TokenError>, ProviderError> {
         if !may_use(client, "authorization_code") {
             return Ok(Err(unauthorized()));
@@ -272,9 +276,14 @@ impl TokenIssuer {
             // exchange wins (a trusted app is not asked).
             let allowed = client.trusted
                 || consent.is_some_and(|allowed| scopes::covers(allowed, &code.scope));
+            let key_matches = match &code.dpop_jkt {
+                Some(bound) => proven.is_some_and(|proven| proven.jkt == *bound),
+                None => true,
+            };
             code.redirect_uri == redirect_uri
                 && bool::from(code.code_challenge.as_bytes().ct_eq(challenge.as_bytes()))
                 && allowed
+                && key_matches
         };
         let now = now_ms();
         let exchanged = grants::exchange_code(
@@ -284,6 +293,11 @@ impl TokenIssuer {
             &NewGrant {
                 id: &grant_id,
                 client_id: &client.id,
+                // A confidential app's refresh tokens are bound to its
+                // authentication already (RFC 9449 §5).
+                dpop_jkt: proven
+                    .filter(|_| client.secret_hash.is_none())
+                    .map(|proven| proven.jkt.as_str()),
             },
             check,
         )
@@ -292,7 +306,7 @@ impl TokenIssuer {
             Exchange::Started(code, signed_in) => (code, signed_in),
             Exchange::Refused => {
                 return Ok(Err(TokenError::invalid_grant(
-                    "The redirect_uri or the code_verifier does not match the code's.",
+                    "The redirect_uri, the code_verifier or the DPoP key does not match the code's.",
                 )));
             }
             Exchange::Reused(ended) => {
@@ -330,7 +344,7 @@ impl TokenIssuer {
                     sid: &code.session_id,
                     nonce: code.nonce.as_deref(),
                 }),
-                refresh,
+                (refresh, proven),
             )
             .await?;
         Ok(Ok(tokens))
@@ -345,6 +359,7 @@ impl TokenIssuer {
         &self,
         client: &ClientRow,
         scope: Option<&str>,
+        proven: Option<&Proven>,
     ) -> Result<Result<Tokens, TokenError>, ProviderError> {
         if !may_use(client, "client_credentials") || client.secret_hash.is_none() {
             return Ok(Err(unauthorized()));
@@ -388,10 +403,11 @@ impl TokenIssuer {
             auth_time: 0,
             client_id: Some(client.id.clone()),
             scope: Some(granted.clone()),
+            cnf: bound_to(proven),
         })?;
         Ok(Ok(Tokens {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(proven),
             expires_in,
             scope: granted,
             id_token: None,
@@ -401,12 +417,15 @@ impl TokenIssuer {
 
     /// `grant_type=refresh_token`: the token rotates exactly as the
     /// board's own (a second use outside the grace window ends the grant);
-    /// a token of another app's grant ends that grant.
+    /// a token of another app's grant ends that grant, and so does a token
+    /// bound to a DPoP key presented without a proof of that key: either
+    /// way it has left the app it was issued to.
     pub async fn refresh(
         &self,
         client: &ClientRow,
         presented: &str,
         counter: &str,
+        proven: Option<&Proven>,
     ) -> Result<Result<Tokens, TokenError>, ProviderError> {
         if !may_use(client, "refresh_token") {
             return Ok(Err(unauthorized()));
@@ -452,6 +471,16 @@ impl TokenIssuer {
             self.revocations.insert(&ended);
             return invalid();
         }
+        if let Some(bound) = &grant.dpop_jkt
+            && proven.is_none_or(|proven| proven.jkt != *bound)
+        {
+            tracing::warn!(client_id = %client.id, "a DPoP-bound refresh token came without a proof of its key; its grant ended");
+            let ended = grants::end_grant(&self.db, &issued.session_id, Reason::Reuse).await?;
+            self.revocations.insert(&ended);
+            return Ok(Err(TokenError::invalid_grant(
+                "The refresh token is bound to another DPoP key; the grant has ended.",
+            )));
+        }
         let Some(signed_in) = signed_in else {
             return invalid();
         };
@@ -465,15 +494,16 @@ impl TokenIssuer {
                 // allows it): the sign-in it tells of has not changed, and
                 // an RS256 signature is most of what a refresh would cost.
                 None,
-                Some(issued.refresh_token),
+                (Some(issued.refresh_token), proven),
             )
             .await?;
         Ok(Ok(tokens))
     }
 
     /// The tokens of grant `grant_id` for `user_id` with `scope`: an access
-    /// token always, an ID token with `openid` (bound to `nonce` when the
-    /// request sent one, naming the person's session `sid`).
+    /// token always (bound to the key of `proven`), an ID token with
+    /// `openid` (bound to `nonce` when the request sent one, naming the
+    /// person's session `sid`).
     async fn tokens(
         &self,
         client: &ClientRow,
@@ -481,7 +511,7 @@ impl TokenIssuer {
         (user_id, scope): (&str, &str),
         signed_in: &SignedIn,
         id_token_for: Option<IdTokenFor<'_>>,
-        refresh_token: Option<String>,
+        (refresh_token, proven): (Option<String>, Option<&Proven>),
     ) -> Result<Tokens, ProviderError> {
         let auth_time = u64::try_from(signed_in.auth_time / 1000).unwrap_or(0);
         let amr: Vec<String> = signed_in.amr.split(' ').map(str::to_owned).collect();
@@ -506,6 +536,7 @@ impl TokenIssuer {
             auth_time,
             client_id: Some(client.id.clone()),
             scope: Some(scope.to_owned()),
+            cnf: bound_to(proven),
         })?;
         let id_token = if let Some(IdTokenFor { sid, nonce }) = id_token_for
             && scopes::has(scope, "openid")
@@ -548,7 +579,7 @@ impl TokenIssuer {
         };
         Ok(Tokens {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(proven),
             expires_in,
             scope: scope.to_owned(),
             id_token,
@@ -582,6 +613,10 @@ pub struct Introspection {
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The DPoP key a bound access token needs a proof of (RFC 9449 §6.2):
+    /// the resource server that asked checks the proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }
 
 impl TokenIssuer {
@@ -664,13 +699,14 @@ impl TokenIssuer {
                 scope: claims.scope,
                 client_id: claims.client_id,
                 username: Some(claims.username).filter(|u| !u.is_empty()),
-                token_type: Some("Bearer"),
+                token_type: Some(if claims.cnf.is_some() { "DPoP" } else { "Bearer" }),
                 exp: Some(claims.exp),
                 iat: Some(claims.iat),
                 sub: Some(claims.sub),
                 aud: Some(claims.aud),
                 iss: Some(claims.iss),
                 jti: Some(claims.jti),
+                cnf: claims.cnf,
             }));
         }
         let Some(state) = self.grants.live_token(token).await? else {
@@ -687,6 +723,7 @@ impl TokenIssuer {
             scope: Some(grant.scope),
             client_id: Some(grant.client_id),
             token_type: Some("refresh_token"),
+            cnf: grant.dpop_jkt.map(|jkt| Confirmation { jkt }),
             exp: u64::try_from(state.expires_at / 1000).ok(),
             sub: Some(state.user_id),
             iss: Some(self.issuer.clone()),
@@ -725,6 +762,18 @@ fn well_formed_verifier(verifier: &str) -> bool {
         && verifier
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// `cnf` of an access token issued with a proof of `proven`'s key.
+fn bound_to(proven: Option<&Proven>) -> Option<Confirmation> {
+    proven.map(|proven| Confirmation {
+        jkt: proven.jkt.clone(),
+    })
+}
+
+/// `token_type` of an access token issued with or without a DPoP proof.
+fn token_type(proven: Option<&Proven>) -> &'static str {
+    if proven.is_some() { "DPoP" } else { "Bearer" }
 }
 
 fn may_use(client: &ClientRow, grant: &str) -> bool {

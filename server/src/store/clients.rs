@@ -35,6 +35,8 @@ pub struct ClientRow {
     /// What its ID and logout tokens are signed with: `RS256` (the
     /// default), `EdDSA` or `ES256`.
     pub id_token_signed_response_alg: String,
+    /// Its authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
 }
 
 /// Registers `client`, recording `event` with it.
@@ -44,8 +46,8 @@ pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<()
             "INSERT INTO clients
                  (id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
                   backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                  secret_rotated_at, id_token_signed_response_alg)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                  secret_rotated_at, id_token_signed_response_alg, require_par)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&client.id)
         .bind(&client.name)
@@ -60,6 +62,7 @@ pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<()
         .bind(client.created_at)
         .bind(client.secret_rotated_at)
         .bind(&client.id_token_signed_response_alg)
+        .bind(client.require_par)
         .execute(&mut *tx)
         .await?;
         tx.record(event).await?;
@@ -72,7 +75,7 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<ClientRow>, sqlx::Error> 
     on!(db, read, |pool| sqlx::query_as(
         "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
                 backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                secret_rotated_at, id_token_signed_response_alg
+                secret_rotated_at, id_token_signed_response_alg, require_par
          FROM clients WHERE id = $1"
     )
     .bind(id)
@@ -89,7 +92,7 @@ pub async fn page(
     let rows = on!(db, read, |pool| sqlx::query_as(
         "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
                 backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                secret_rotated_at, id_token_signed_response_alg
+                secret_rotated_at, id_token_signed_response_alg, require_par
          FROM clients WHERE $1 IS NULL OR id > $1 ORDER BY id LIMIT $2"
     )
     .bind(after)
@@ -225,6 +228,7 @@ mod tests {
             created_at: 1,
             secret_rotated_at: None,
             id_token_signed_response_alg: "RS256".into(),
+            require_par: false,
         };
         insert(&db, &client, &event).await.unwrap();
         assert!(

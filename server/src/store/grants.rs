@@ -31,6 +31,20 @@ pub struct RequestRow {
     pub login_hint: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Pushed (RFC 9126) and not yet brought to the authorization endpoint:
+    /// only [`claim_pushed`] reads it.
+    pub pushed: bool,
+    /// The thumbprint of the DPoP key the code must be exchanged with.
+    pub dpop_jkt: Option<String>,
+}
+
+/// The columns of a [`RequestRow`], in its order (a macro, so that the
+/// statements that read them stay literal).
+macro_rules! request_columns {
+    () => {
+        "handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge, prompt,
+         max_age, login_hint, created_at, expires_at, pushed, dpop_jkt"
+    };
 }
 
 /// An authorization code about to be handed out (only its hash is kept).
@@ -53,6 +67,8 @@ pub struct CodeRow {
     pub scope: String,
     pub nonce: Option<String>,
     pub code_challenge: String,
+    /// The DPoP key it is bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
 }
 
 /// The person's session a code came from, as it is when the code is
@@ -86,6 +102,8 @@ pub struct NewConsent<'a> {
 pub struct NewGrant<'a> {
     pub id: &'a str,
     pub client_id: &'a str,
+    /// The DPoP key its refresh tokens are bound to (a public app's).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// What exchanging a code led to.
@@ -110,8 +128,8 @@ pub async fn insert_request(db: &Db, request: &RequestRow) -> Result<(), sqlx::E
     on!(db, write, |pool| sqlx::query(
         "INSERT INTO authorization_requests
              (handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge, prompt,
-              max_age, login_hint, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+              max_age, login_hint, created_at, expires_at, pushed, dpop_jkt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     )
     .bind(&request.handle_hash)
     .bind(&request.client_id)
@@ -125,26 +143,61 @@ pub async fn insert_request(db: &Db, request: &RequestRow) -> Result<(), sqlx::E
     .bind(&request.login_hint)
     .bind(request.created_at)
     .bind(request.expires_at)
+    .bind(request.pushed)
+    .bind(&request.dpop_jkt)
     .execute(pool)
     .await
     .map(drop))
 }
 
-/// The request a handle names, while it waits.
+/// The request a handle names, while it waits (never a pushed one: its
+/// `request_uri` is not a handle).
 pub async fn request(
     db: &Db,
     handle_hash: &[u8],
     now: i64,
 ) -> Result<Option<RequestRow>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(
-        "SELECT handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge, prompt,
-                max_age, login_hint, created_at, expires_at
-         FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2"
-    )
-    .bind(handle_hash)
-    .bind(now)
-    .fetch_optional(pool)
-    .await)
+    const STATEMENT: &str = concat!(
+        "SELECT ",
+        request_columns!(),
+        " FROM authorization_requests
+         WHERE handle_hash = $1 AND expires_at > $2 AND pushed = $3"
+    );
+    on!(db, read, |pool| sqlx::query_as(STATEMENT)
+        .bind(handle_hash)
+        .bind(now)
+        .bind(false)
+        .fetch_optional(pool)
+        .await)
+}
+
+/// Brings the pushed request whose `request_uri` hashes to `uri_hash`, if
+/// it is `client_id`'s and live, to the authorization endpoint, once: it
+/// becomes a waiting request under `handle_hash` until `expires_at`. Of two
+/// at once, one gets it.
+pub async fn claim_pushed(
+    db: &Db,
+    (uri_hash, client_id): (&[u8], &str),
+    handle_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    const STATEMENT: &str = concat!(
+        "UPDATE authorization_requests SET handle_hash = $1, expires_at = $2, pushed = $3
+         WHERE handle_hash = $4 AND client_id = $5 AND pushed = $6 AND expires_at > $7
+         RETURNING ",
+        request_columns!()
+    );
+    on!(db, write, |pool| sqlx::query_as(STATEMENT)
+        .bind(handle_hash)
+        .bind(expires_at)
+        .bind(false)
+        .bind(uri_hash)
+        .bind(client_id)
+        .bind(true)
+        .bind(now)
+        .fetch_optional(pool)
+        .await)
 }
 
 /// Ends a request without a code (refused, or answered with an error);
@@ -170,13 +223,15 @@ pub async fn answer_with_code(
     consent: Option<&NewConsent<'_>>,
 ) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, pg| {
-        let request: Option<RequestRow> = sqlx::query_as(
-            "DELETE FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2
-             RETURNING handle_hash, client_id, redirect_uri, scope, state, nonce, code_challenge,
-                       prompt, max_age, login_hint, created_at, expires_at",
-        )
+        let request: Option<RequestRow> = sqlx::query_as(concat!(
+            "DELETE FROM authorization_requests
+             WHERE handle_hash = $1 AND expires_at > $2 AND pushed = $3
+             RETURNING ",
+            request_columns!()
+        ))
         .bind(handle_hash)
         .bind(code.now)
+        .bind(false)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(request) = request else {
@@ -185,8 +240,8 @@ pub async fn answer_with_code(
         sqlx::query(
             "INSERT INTO authorization_codes
                  (code_hash, client_id, user_id, session_id, redirect_uri, scope, nonce,
-                  code_challenge, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                  code_challenge, created_at, expires_at, dpop_jkt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(code.code_hash)
         .bind(&request.client_id)
@@ -198,6 +253,7 @@ pub async fn answer_with_code(
         .bind(&request.code_challenge)
         .bind(code.now)
         .bind(code.expires_at)
+        .bind(&request.dpop_jkt)
         .execute(&mut *tx)
         .await?;
         if let Some(consent) = consent {
@@ -337,7 +393,7 @@ pub async fn exchange_code(
         let spent: Option<CodeRow> = sqlx::query_as(
             "UPDATE authorization_codes SET used_at = $1, grant_id = $2
              WHERE code_hash = $3 AND client_id = $4 AND used_at IS NULL AND expires_at > $1
-             RETURNING user_id, session_id, redirect_uri, scope, nonce, code_challenge",
+             RETURNING user_id, session_id, redirect_uri, scope, nonce, code_challenge, dpop_jkt",
         )
         .bind(now)
         .bind(grant.id)
@@ -402,8 +458,9 @@ pub async fn exchange_code(
         sqlx::query(
             "INSERT INTO sessions
                  (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, factor,
-                  factor_id, client_id, scope, parent_id)
-             SELECT $1, user_id, $2, $2, expires_at, amr, auth_time, factor, factor_id, $3, $4, id
+                  factor_id, client_id, scope, parent_id, dpop_jkt)
+             SELECT $1, user_id, $2, $2, expires_at, amr, auth_time, factor, factor_id, $3, $4, id,
+                    $6
              FROM sessions WHERE id = $5",
         )
         .bind(grant.id)
@@ -411,6 +468,7 @@ pub async fn exchange_code(
         .bind(grant.client_id)
         .bind(&code.scope)
         .bind(&code.session_id)
+        .bind(grant.dpop_jkt)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -468,12 +526,14 @@ pub struct GrantRow {
     pub client_id: String,
     pub scope: String,
     pub parent_id: String,
+    /// The DPoP key its refresh tokens are bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The live grant `grant_id`.
 pub async fn grant(db: &Db, grant_id: &str) -> Result<Option<GrantRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
-        "SELECT client_id, scope, parent_id FROM sessions
+        "SELECT client_id, scope, parent_id, dpop_jkt FROM sessions
          WHERE id = $1 AND client_id IS NOT NULL AND revoked_at IS NULL"
     )
     .bind(grant_id)
@@ -491,7 +551,7 @@ pub async fn grant_and_signed_in(
     user_id: &str,
 ) -> Result<Option<(GrantRow, Option<SignedIn>)>, sqlx::Error> {
     let row: Option<GrantAndSignedIn> = on!(db, read, |pool| sqlx::query_as(
-        "SELECT g.client_id, g.scope, g.parent_id,
+        "SELECT g.client_id, g.scope, g.parent_id, g.dpop_jkt,
              CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
                   ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
              s.amr, u.role, u.username, u.email, u.email_verified, s.expires_at
@@ -518,6 +578,7 @@ struct GrantAndSignedIn {
     client_id: String,
     scope: String,
     parent_id: String,
+    dpop_jkt: Option<String>,
     auth_time: Option<i64>,
     amr: Option<String>,
     role: Option<String>,
@@ -553,6 +614,7 @@ impl GrantAndSignedIn {
             client_id: self.client_id,
             scope: self.scope,
             parent_id: self.parent_id,
+            dpop_jkt: self.dpop_jkt,
         };
         (grant, signed_in)
     }
@@ -572,7 +634,7 @@ pub async fn end_grant(
     })
 }
 
-/// Deletes requests, codes and spent assertions' `jti`s past their end (codes after `codes_before`,
+/// Deletes requests, codes, and spent assertions' and DPoP proofs' `jti`s past their end (codes after `codes_before`,
 /// kept a while after they expire so that a late second use is still
 /// caught as reuse). Returns how many rows went.
 pub async fn prune(db: &Db, now: i64, codes_before: i64) -> Result<u64, sqlx::Error> {
@@ -592,8 +654,13 @@ pub async fn prune(db: &Db, now: i64, codes_before: i64) -> Result<u64, sqlx::Er
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let proofs = sqlx::query("DELETE FROM dpop_proofs WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(requests + codes + assertions)
+        Ok(requests + codes + assertions + proofs)
     })
 }
 

@@ -64,6 +64,7 @@ pub mod audit;
 mod batches;
 pub mod clients;
 pub mod counters;
+pub mod dpop;
 pub mod email_tokens;
 pub mod grades;
 pub mod grants;

@@ -80,21 +80,21 @@ fn rp_http() -> openidconnect::reqwest::Client {
 }
 
 /// `GET` the authorization endpoint at `url`; the `Location` it answers.
-async fn authorize_at(app: &TestApp, url: &str) -> String {
+pub(crate) async fn authorize_at(app: &TestApp, url: &str) -> String {
     let response = app.client.get(url).send().await.unwrap();
     assert_eq!(response.status(), 303, "{url}");
     header(&response, "location")
 }
 
 /// The request handle in the page's address `/authorize?request=…`.
-fn handle(location: &str) -> String {
+pub(crate) fn handle(location: &str) -> String {
     location
         .strip_prefix("/authorize?request=")
         .unwrap_or_else(|| panic!("not the page: {location}"))
         .to_owned()
 }
 
-async fn step(app: &TestApp, handle: &str, user: Option<&TestUser>) -> reqwest::Response {
+pub(crate) async fn step(app: &TestApp, handle: &str, user: Option<&TestUser>) -> reqwest::Response {
     let request = app
         .client
         .post(app.url("/api/oauth/authorization"))
@@ -106,7 +106,7 @@ async fn step(app: &TestApp, handle: &str, user: Option<&TestUser>) -> reqwest::
     request.send().await.unwrap()
 }
 
-async fn decide(app: &TestApp, handle: &str, user: &TestUser, allow: bool) -> Value {
+pub(crate) async fn decide(app: &TestApp, handle: &str, user: &TestUser, allow: bool) -> Value {
     let response = app
         .bearer_json(
             Method::POST,
@@ -129,7 +129,7 @@ pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
 }
 
 /// An authorization request by hand: PKCE with `verifier`'s challenge.
-fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &str) -> String {
+pub(crate) fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &str) -> String {
     let challenge =
         PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(VERIFIER.into()));
     format!(
@@ -142,7 +142,7 @@ fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &str) -> St
     )
 }
 
-const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more-0123456789";
+pub(crate) const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more-0123456789";
 
 pub(crate) fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
