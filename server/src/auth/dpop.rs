@@ -39,8 +39,12 @@ const NONCE_PERIOD: u64 = 300;
 const MAX_PROOF: usize = 4096;
 /// The longest `jti`.
 const MAX_JTI: usize = 256;
-/// Members of a JWK that only a private key has.
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+/// Members of a JWK that only a private or symmetric key has.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+/// How long a spent `jti` is kept beyond the end of its proof's window:
+/// the clocks of several instances may differ by this much, and one whose
+/// clock runs fast must not forget a `jti` another still accepts.
+const CLOCK_SPREAD: u64 = 60;
 
 /// A proof that passed: the thumbprint (RFC 7638, SHA-256) of its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +162,9 @@ impl Dpop {
         spent.update(jkt.as_bytes());
         spent.update([0]);
         spent.update(claims.jti.as_bytes());
-        let remembered_until = i64::try_from((now + WINDOW + AHEAD) * 1000).unwrap_or(i64::MAX);
+        let remembered_until =
+            i64::try_from((claims.iat.max(now) + WINDOW + 1 + CLOCK_SPREAD) * 1000)
+                .unwrap_or(i64::MAX);
         if !store::dpop::spend(&self.db, &spent.finalize(), remembered_until).await? {
             return Err(DpopError::Invalid("The proof was used before (jti)."));
         }
@@ -206,6 +212,11 @@ impl Dpop {
                 "The proof's alg is not one this server accepts.",
             ));
         }
+        if !key_fits(header.alg, raw_jwk) {
+            return Err(DpopError::Invalid(
+                "The proof's jwk is not a key of its alg (curve, or RSA of 2048 to 4096 bits with e=65537).",
+            ));
+        }
         let jwk = header
             .jwk
             .ok_or(DpopError::Invalid("The proof carries no public key (jwk)."))?;
@@ -227,17 +238,54 @@ impl Dpop {
     }
 
     /// Whether `htu` is one of this server's addresses with `path`
-    /// (RFC 9449 §4.3: without query and fragment, normalised).
+    /// (RFC 9449 §4.3): the origin compared normalised (scheme and host in
+    /// any case, the default port or none), the path exactly as written
+    /// (no dot segment resolved, on either side), query and fragment left
+    /// out.
     fn is_own(&self, htu: &str, path: &str) -> bool {
-        let Ok(mut htu) = url::Url::parse(htu) else {
+        let Ok(parsed) = url::Url::parse(htu) else {
             return false;
         };
-        htu.set_query(None);
-        htu.set_fragment(None);
+        let Some(written) = written_path(htu) else {
+            return false;
+        };
         self.bases.iter().any(|base| {
-            let joined = format!("{}{path}", base.as_str().trim_end_matches('/'));
-            url::Url::parse(&joined).is_ok_and(|expected| expected == htu)
+            base.origin() == parsed.origin()
+                && written
+                    .strip_prefix(base.path().trim_end_matches('/'))
+                    .is_some_and(|rest| rest == path)
         })
+    }
+}
+
+/// The path of an absolute URL as written: from the first `/` after the
+/// authority to `?` or `#`.
+fn written_path(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let start = rest.find(['/', '?', '#'])?;
+    let rest = &rest[start..];
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// Whether a proof's `jwk` is a key of `alg`: the curve its algorithm
+/// signs with, or an RSA key of 2048 to 4096 bits with the usual exponent
+/// (RFC 7518 §3.3; a larger exponent costs the server more to verify).
+fn key_fits(alg: Algorithm, jwk: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let member = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+    match alg {
+        Algorithm::ES256 => member("kty") == Some("EC") && member("crv") == Some("P-256"),
+        Algorithm::ES384 => member("kty") == Some("EC") && member("crv") == Some("P-384"),
+        Algorithm::EdDSA => member("kty") == Some("OKP") && member("crv") == Some("Ed25519"),
+        Algorithm::RS256 | Algorithm::PS256 => {
+            let modulus = member("n")
+                .and_then(|n| URL_SAFE_NO_PAD.decode(n).ok())
+                .map(|n| n.len() - n.iter().take_while(|b| **b == 0).count());
+            member("kty") == Some("RSA")
+                && member("e") == Some("AQAB")
+                && modulus.is_some_and(|bytes| (256..=512).contains(&bytes))
+        }
+        _ => false,
     }
 }
 
@@ -271,6 +319,30 @@ mod tests {
         assert!(!dpop.is_own("https://board.example:8443/api/me", "/api/me"));
         assert!(!dpop.is_own("https://evil.example/api/me", "/api/me"));
         assert!(!dpop.is_own("not a url", "/api/me"));
+        assert!(!dpop.is_own("https://board.example/api/posts/..", "/api/"));
+        assert!(!dpop.is_own("https://board.example/api/", "/api/posts/%2e%2e"));
+        assert!(!dpop.is_own("https://board.example", "/"));
+        assert!(dpop.is_own("https://board.example/", "/"));
+        assert!(!dpop.is_own("https://id.example/oauth/token", "/oauth/token"));
+    }
+
+    #[test]
+    fn a_key_must_be_of_its_algorithm() {
+        let jwk = |value: serde_json::Value| value.as_object().unwrap().clone();
+        let p256 = jwk(serde_json::json!({"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}));
+        assert!(key_fits(Algorithm::ES256, &p256));
+        assert!(!key_fits(Algorithm::ES384, &p256));
+        assert!(!key_fits(Algorithm::EdDSA, &p256));
+        let ed = jwk(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "a"}));
+        assert!(key_fits(Algorithm::EdDSA, &ed));
+        let rsa = |bytes: usize, e: &str| {
+            jwk(serde_json::json!({"kty": "RSA", "e": e, "n": URL_SAFE_NO_PAD.encode(vec![0xc5u8; bytes])}))
+        };
+        assert!(key_fits(Algorithm::RS256, &rsa(256, "AQAB")));
+        assert!(key_fits(Algorithm::PS256, &rsa(512, "AQAB")));
+        assert!(!key_fits(Algorithm::RS256, &rsa(128, "AQAB")), "1024 bits");
+        assert!(!key_fits(Algorithm::RS256, &rsa(513, "AQAB")));
+        assert!(!key_fits(Algorithm::RS256, &rsa(256, "AQAAAQ")), "a large exponent");
     }
 
     #[tokio::test]

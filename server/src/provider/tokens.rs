@@ -484,6 +484,14 @@ impl TokenIssuer {
         let Some(signed_in) = signed_in else {
             return invalid();
         };
+        // A public app that sends a proof from now on binds its grant for
+        // good (RFC 9449 §5), even if it started without one.
+        if grant.dpop_jkt.is_none()
+            && client.secret_hash.is_none()
+            && let Some(proven) = proven
+        {
+            grants::bind_grant(&self.db, &issued.session_id, &proven.jkt).await?;
+        }
         let tokens = self
             .tokens(
                 client,

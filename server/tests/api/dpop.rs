@@ -470,6 +470,32 @@ async fn a_public_apps_refresh_tokens_stay_bound_and_leaving_the_key_ends_the_gr
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
     assert_eq!(token_with(&app, &client, &form, None).await.status(), 400);
+
+    // A grant started without a proof is bound by the first refresh that
+    // sends one (RFC 9449 §5): from then on, a proof of that key.
+    let code = code_for(&app, &client, &person, "openid offline_access").await;
+    let tokens: Value = token_with(&app, &client, &exchange_form(&code), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ];
+    let proof = prover.proof("POST", "/oauth/token", Some(&nonce), None);
+    let tokens: Value = token_with(&app, &client, &form, Some(proof))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["token_type"], "DPoP");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ];
+    assert_eq!(token_with(&app, &client, &form, None).await.status(), 400);
 }
 
 #[tokio::test]
