@@ -748,6 +748,10 @@ pub struct Client {
     /// Its authorization requests must be pushed first (PAR, RFC 9126).
     #[serde(default)]
     pub require_par: bool,
+    /// It registered itself (dynamic registration, RFC 7591) rather than
+    /// being registered by an admin.
+    #[serde(default)]
+    pub registered_itself: bool,
 }
 
 /// `GET /api/admin/clients`

@@ -196,6 +196,30 @@ pub async fn clients_add(
     Ok(lines)
 }
 
+/// `server clients registration-token`: a new initial access token for
+/// dynamic registration (it registers one app, within `lifetime`), and
+/// when it expires.
+pub async fn clients_registration_token(
+    config: &Config,
+    lifetime: std::time::Duration,
+) -> Result<Vec<String>, AdminError> {
+    let (db, registry) = registry(config).await?;
+    let minted = registry.mint_initial_token(lifetime).await;
+    db.close().await;
+    let (token, expires_at) = minted?;
+    let mut lines = vec![
+        format!("registration_token: {token}"),
+        format!(
+            "(it registers one app, until {}; shown this once, the server keeps only its hash)",
+            crate::store::rfc3339(expires_at)
+        ),
+    ];
+    if !config.dynamic_registration {
+        lines.push("(DYNAMIC_REGISTRATION is off: the server takes it once it is `token`)".into());
+    }
+    Ok(lines)
+}
+
 /// `server clients list`: every app, one line each.
 pub async fn clients_list(config: &Config) -> Result<Vec<String>, AdminError> {
     const PAGE: i64 = 100;

@@ -67,6 +67,10 @@ pub struct Config {
     /// back-channel logout address or JWKS on this machine's loopback
     /// (development and tests); private and reserved addresses never.
     pub allow_loopback_calls: bool,
+    /// `DYNAMIC_REGISTRATION`: `off` (the default), or `token`: apps may
+    /// register themselves (RFC 7591) with an initial access token from
+    /// `server clients registration-token`.
+    pub dynamic_registration: bool,
     /// `SMTP_URL`: where mail goes (`smtp://host:port` plain, `?tls=required`
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
@@ -378,6 +382,16 @@ impl Config {
                 false,
                 parse_bool,
                 "true or false",
+            )?,
+            dynamic_registration: env.parse(
+                "DYNAMIC_REGISTRATION",
+                false,
+                |s| match s {
+                    "off" => Some(false),
+                    "token" => Some(true),
+                    _ => None,
+                },
+                "off or token",
             )?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
             cors_allowed_origins: env.parse(

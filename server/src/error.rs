@@ -481,6 +481,7 @@ impl From<crate::provider::clients::RegistryError> for AppError {
             R::ChangedMeanwhile(_) => {
                 Self::Conflict("The app's secret was replaced meanwhile; ask again for a new one.")
             }
+            R::TokenNotLive => Self::InvalidToken(crate::auth::jwt::TokenError::Revoked),
             R::Database(e) => e.into(),
         }
     }

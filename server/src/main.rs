@@ -108,6 +108,13 @@ enum ClientsCommand {
         /// The app's client_id.
         id: String,
     },
+    /// A new initial access token with which one app may register itself
+    /// (DYNAMIC_REGISTRATION=token).
+    RegistrationToken {
+        /// How long it may be used (default 7d).
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        expires_in: std::time::Duration,
+    },
 }
 
 #[tokio::main]
@@ -222,7 +229,12 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<String, Adm
             .await
             .map(|lines| lines.join("\n")),
         ClientsCommand::Remove { id } => server::commands::clients_remove(config, &id).await,
-        ClientsCommand::RotateSecret { id } => {
+        ClientsCommand::RegistrationToken { expires_in } => {
+            server::commands::clients_registration_token(config, expires_in)
+                .await
+                .map(|lines| lines.join("\n"))
+        }
+                ClientsCommand::RotateSecret { id } => {
             server::commands::clients_rotate_secret(config, &id).await
         }
     }

@@ -192,6 +192,7 @@ fn AppItem(
                 " · " {kind}
                 {app.trusted.then_some(" · trusted (not asked for consent)")}
                 {app.require_par.then_some(" · pushed requests only (PAR)")}
+                {app.registered_itself.then_some(" · registered itself (dynamic registration)")}
             </p>
             <p class="meta"><code>{app.client_id.clone()}</code></p>
             <dl class="app-facts">

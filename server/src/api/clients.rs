@@ -174,5 +174,6 @@ fn view(row: &ClientRow) -> Client {
         secret_rotated_at: row.secret_rotated_at.map(rfc3339),
         id_token_signed_response_alg: row.id_token_signed_response_alg.clone(),
         require_par: row.require_par,
+        registered_itself: row.registration_access_hash.is_some(),
     }
 }

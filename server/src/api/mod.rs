@@ -19,6 +19,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod passkeys;
 pub mod posts;
+pub mod registration;
 pub mod roles;
 pub mod shared;
 pub mod tokens;
@@ -140,6 +141,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::revoke))
         .routes(routes!(oauth::introspect))
         .routes(routes!(oauth::par))
+        .routes(routes!(registration::register))
+        .routes(routes!(registration::read, registration::remove))
 }
 
 /// What every route under `/api` shares: unknown addresses and methods

@@ -114,7 +114,7 @@ pub async fn authorization_server(State(state): State<AppState>) -> Response {
 
 fn discovery(state: &AppState) -> Response {
     let issuer = state.authorizations.issuer();
-    let document = json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{AUTHORIZE}"),
         "token_endpoint": format!("{issuer}{TOKEN}"),
@@ -148,6 +148,10 @@ fn discovery(state: &AppState) -> Response {
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
     });
+    if state.config.dynamic_registration {
+        document["registration_endpoint"] =
+            json!(format!("{issuer}{}", super::registration::REGISTER));
+    }
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
         Json(document),
@@ -379,12 +383,10 @@ async fn proof_at(
     let proof = match dpop_header(headers) {
         Ok(Some(proof)) => proof,
         Ok(None) => return Ok(None),
-        Err(_) => {
-            return Err(refuse(TokenError::new(
-                "invalid_dpop_proof",
-                "Send one DPoP header, not several.",
-            )));
+        Err(AppError::InvalidDpopProof(why)) => {
+            return Err(refuse(TokenError::new("invalid_dpop_proof", why)));
         }
+        Err(other) => return Err(other.into_response()),
     };
     let request = dpop::Request {
         method: "POST",
@@ -418,6 +420,12 @@ async fn token_answer(
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
     let client = authenticate(state, net, headers, &get).await?;
+    if client.secret_hash.is_none() && headers.contains_key("dpop") {
+        // Anyone who names a public app is that app: each proof checked
+        // costs a signature and a write, so they count against the
+        // network's budget of sign-in requests.
+        state.limit_auth_request(net).await.map_err(oauth_limited)?;
+    }
     let proven = proof_at(state, headers, TOKEN).await?;
     let proven = proven.as_ref();
     let answer = match get("grant_type") {
@@ -942,7 +950,7 @@ fn oauth_error(status: StatusCode, error: &'static str, description: String) -> 
 }
 
 /// Token answers are never cached (RFC 6749 §5.1).
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -767,6 +767,7 @@ mod tests {
             secret_rotated_at: None,
             id_token_signed_response_alg: "RS256".into(),
             require_par: false,
+            registration_access_hash: None,
         }
     }
 

@@ -456,8 +456,13 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn new(server_secret: &[u8]) -> Self {
+        Self::labelled(server_secret, b"classboard client secret hash key")
+    }
+
+    /// Hashes under a key of their own, named by `label`.
+    fn labelled(server_secret: &[u8], label: &[u8]) -> Self {
         Self {
-            key: crate::auth::derive_key(server_secret, b"classboard client secret hash key"),
+            key: crate::auth::derive_key(server_secret, label),
         }
     }
 
@@ -485,6 +490,9 @@ impl Secrets {
 pub struct Registry {
     db: Db,
     secrets: Secrets,
+    /// Initial access tokens (dynamic registration) hash under a key of
+    /// their own: one is never an app's secret.
+    initial_tokens: Secrets,
 }
 
 /// Why an app could not be registered or changed.
@@ -500,6 +508,9 @@ pub enum RegistryError {
     KeysOnly(String),
     #[error("the secret of the app {0:?} was replaced meanwhile; ask again")]
     ChangedMeanwhile(String),
+    /// The initial access token was spent, or expired, meanwhile.
+    #[error("the initial access token is not live")]
+    TokenNotLive,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -508,6 +519,9 @@ pub enum RegistryError {
 pub struct Registered {
     pub client: ClientRow,
     pub secret: Option<String>,
+    /// For an app that registered itself: the token with which it reads or
+    /// removes its registration (RFC 7592), shown this once.
+    pub registration_access_token: Option<String>,
 }
 
 impl std::fmt::Debug for Registered {
@@ -524,7 +538,29 @@ impl Registry {
         Self {
             db,
             secrets: Secrets::new(server_secret),
+            initial_tokens: Secrets::labelled(server_secret, b"classboard initial access token key"),
         }
+    }
+
+    /// A new initial access token for dynamic registration (RFC 7591
+    /// §3): it registers one app, once, within `lifetime`. The token, shown
+    /// this once (only its keyed hash is kept), and when it expires (ms).
+    pub async fn mint_initial_token(
+        &self,
+        lifetime: std::time::Duration,
+    ) -> Result<(String, i64), RegistryError> {
+        let (token, hash) = self.initial_tokens.mint();
+        let now = now_ms();
+        let expires_at = now + crate::store::ms(lifetime);
+        clients::insert_registration_token(&self.db, &hash, now, expires_at).await?;
+        Ok((token, expires_at))
+    }
+
+    /// The hash of `token` when it is a live, unused initial access token.
+    pub async fn live_initial_token(&self, token: &str) -> Result<Option<[u8; 32]>, RegistryError> {
+        let hash = self.initial_tokens.hash(token);
+        let live = clients::registration_token_live(&self.db, &hash, now_ms()).await?;
+        Ok(live.then_some(hash))
     }
 
     /// Registers an app, recording who did it (`by`: an admin's id; `None`
@@ -535,7 +571,38 @@ impl Registry {
         origin: &Origin,
         by: Option<&str>,
     ) -> Result<Registered, RegistryError> {
+        self.register_as(registration, origin, by, None).await
+    }
+
+    /// An app registers itself (RFC 7591) with the initial access token
+    /// whose hash is `initial`: spent with the registration, in one
+    /// transaction, so that of many registrations with one token one is
+    /// made. The app gets a registration access token of its own.
+    pub async fn register_itself(
+        &self,
+        registration: &Registration,
+        origin: &Origin,
+        initial: &[u8],
+    ) -> Result<Registered, RegistryError> {
+        self.register_as(registration, origin, None, Some(initial))
+            .await
+    }
+
+    async fn register_as(
+        &self,
+        registration: &Registration,
+        origin: &Origin,
+        by: Option<&str>,
+        initial: Option<&[u8]>,
+    ) -> Result<Registered, RegistryError> {
         let checked = check(registration).map_err(RegistryError::Refused)?;
+        let (registration_access_token, registration_access_hash) = match initial {
+            Some(_) => {
+                let (token, hash) = self.secrets.mint();
+                (Some(token), Some(hash.to_vec()))
+            }
+            None => (None, None),
+        };
         let (secret, hash) = if registration.public {
             (None, None)
         } else {
@@ -562,9 +629,10 @@ impl Registry {
             secret_rotated_at: None,
             id_token_signed_response_alg: checked.id_token_signed_response_alg,
             require_par: checked.require_par,
+            registration_access_hash,
         };
         let detail = format!(
-            "{id} {name:?}: {kind}{trusted}{par}; scopes {scopes}; grants {grants}; redirect {uris}",
+            "{id} {name:?}: {kind}{trusted}{par}{dynamic}; scopes {scopes}; grants {grants}; redirect {uris}",
             id = client.id,
             name = client.name,
             kind = if registration.public {
@@ -574,6 +642,11 @@ impl Registry {
             },
             trusted = if client.trusted { ", trusted" } else { "" },
             par = if client.require_par { ", PAR only" } else { "" },
+            dynamic = if initial.is_some() {
+                ", registered itself"
+            } else {
+                ""
+            },
             scopes = client.scopes,
             grants = client.grant_types,
             uris = if client.redirect_uris.is_empty() {
@@ -583,9 +656,33 @@ impl Registry {
             },
         );
         let event = about_app(EventKind::ClientAdded, origin, by, &detail);
-        clients::insert(&self.db, &client, &event).await?;
-        tracing::info!(client_id = %client.id, by = ?by, public = registration.public, "app registered");
-        Ok(Registered { client, secret })
+        let now = now_ms();
+        if !clients::insert(&self.db, &client, &event, initial.map(|hash| (hash, now))).await? {
+            return Err(RegistryError::TokenNotLive);
+        }
+        tracing::info!(client_id = %client.id, by = ?by, public = registration.public, dynamic = initial.is_some(), "app registered");
+        Ok(Registered {
+            client,
+            secret,
+            registration_access_token,
+        })
+    }
+
+    /// The app `id` whose registration access token is `token` (compared
+    /// in constant time), if it registered itself.
+    pub async fn registered_itself(
+        &self,
+        id: &str,
+        token: &str,
+    ) -> Result<Option<ClientRow>, RegistryError> {
+        let Some(client) = clients::by_id(&self.db, id).await? else {
+            return Ok(None);
+        };
+        let matches = client
+            .registration_access_hash
+            .as_deref()
+            .is_some_and(|stored| self.secrets.matches(token, stored));
+        Ok(matches.then_some(client))
     }
 
     /// A page of apps by `client_id`, after `after`, and whether there are more.

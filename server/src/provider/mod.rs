@@ -6,5 +6,6 @@ pub mod assertions;
 pub mod authorization;
 pub mod clients;
 pub mod logout;
+pub mod registration;
 pub mod scopes;
 pub mod tokens;

@@ -37,18 +37,50 @@ pub struct ClientRow {
     pub id_token_signed_response_alg: String,
     /// Its authorization requests must be pushed first (RFC 9126).
     pub require_par: bool,
+    /// The keyed hash of the registration access token of an app that
+    /// registered itself (RFC 7592); `None` for an app an admin registered.
+    pub registration_access_hash: Option<Vec<u8>>,
 }
 
-/// Registers `client`, recording `event` with it.
-pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<(), sqlx::Error> {
+/// The columns of a [`ClientRow`], in its order.
+macro_rules! client_columns {
+    () => {
+        "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
+         scopes, grant_types, trusted, jwks_uri, created_at, secret_rotated_at,
+         id_token_signed_response_alg, require_par, registration_access_hash"
+    };
+}
+
+/// Registers `client`, recording `event` with it. With `initial` (an
+/// initial access token's hash, and the time), the app registers itself:
+/// the token must be live and unused, and is spent in the same
+/// transaction; `false`, and nothing stored, when it is not.
+pub async fn insert(
+    db: &Db,
+    client: &ClientRow,
+    event: &Event<'_>,
+    initial: Option<(&[u8], i64)>,
+) -> Result<bool, sqlx::Error> {
     in_tx!(db, |tx, _pg| {
-        sqlx::query(
-            "INSERT INTO clients
-                 (id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
-                  backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                  secret_rotated_at, id_token_signed_response_alg, require_par)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
+        if let Some((token_hash, now)) = initial {
+            let spent = sqlx::query(
+                "UPDATE registration_tokens SET used_at = $1, client_id = $2
+                 WHERE token_hash = $3 AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(&client.id)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+            if spent.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ))
         .bind(&client.id)
         .bind(&client.name)
         .bind(&client.secret_hash)
@@ -63,21 +95,58 @@ pub async fn insert(db: &Db, client: &ClientRow, event: &Event<'_>) -> Result<()
         .bind(client.secret_rotated_at)
         .bind(&client.id_token_signed_response_alg)
         .bind(client.require_par)
+        .bind(&client.registration_access_hash)
         .execute(&mut *tx)
         .await?;
         tx.record(event).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(true)
     })
+}
+
+/// Stores a new initial access token's hash, live until `expires_at`.
+pub async fn insert_registration_token(
+    db: &Db,
+    token_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "INSERT INTO registration_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)"
+    )
+    .bind(token_hash)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .map(drop))
+}
+
+/// Whether the initial access token hashing to `token_hash` is live and
+/// unused at `now`.
+pub async fn registration_token_live(
+    db: &Db,
+    token_hash: &[u8],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    on!(db, read, |pool| sqlx::query_scalar::<_, i64>(
+        "SELECT 1 FROM registration_tokens
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map(|found| found.is_some()))
 }
 
 /// The app with `client_id` `id`, if any.
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<ClientRow>, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_as(
-        "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
-                backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                secret_rotated_at, id_token_signed_response_alg, require_par
-         FROM clients WHERE id = $1"
-    )
+    on!(db, read, |pool| sqlx::query_as(concat!(
+        "SELECT ",
+        client_columns!(),
+        " FROM clients WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await)
@@ -89,12 +158,11 @@ pub async fn page(
     limit: i64,
     after: Option<&str>,
 ) -> Result<(Vec<ClientRow>, bool), sqlx::Error> {
-    let rows = on!(db, read, |pool| sqlx::query_as(
-        "SELECT id, name, secret_hash, redirect_uris, post_logout_redirect_uris,
-                backchannel_logout_uri, scopes, grant_types, trusted, jwks_uri, created_at,
-                secret_rotated_at, id_token_signed_response_alg, require_par
-         FROM clients WHERE $1 IS NULL OR id > $1 ORDER BY id LIMIT $2"
-    )
+    let rows = on!(db, read, |pool| sqlx::query_as(concat!(
+        "SELECT ",
+        client_columns!(),
+        " FROM clients WHERE $1 IS NULL OR id > $1 ORDER BY id LIMIT $2"
+    ))
     .bind(after)
     .bind(limit + 1)
     .fetch_all(pool)
@@ -160,15 +228,23 @@ pub async fn remove(
     })
 }
 
-/// Forgets apps' own tokens ended before `before` (ms): they have expired.
+/// Forgets apps' own tokens ended before `before` (ms), and initial access
+/// tokens that expired then: they can no longer be used.
 pub async fn prune_removed(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
-    on!(db, write, |pool| sqlx::query(
-        "DELETE FROM revoked_app_tokens WHERE revoked_at < $1"
-    )
-    .bind(before)
-    .execute(pool)
-    .await
-    .map(|done| done.rows_affected()))
+    in_tx!(db, |tx, _pg| {
+        let tokens = sqlx::query("DELETE FROM revoked_app_tokens WHERE revoked_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let initial = sqlx::query("DELETE FROM registration_tokens WHERE expires_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(tokens + initial)
+    })
 }
 
 /// Records that `client_id` authenticated with an assertion whose `jti`
@@ -229,8 +305,9 @@ mod tests {
             secret_rotated_at: None,
             id_token_signed_response_alg: "RS256".into(),
             require_par: false,
+            registration_access_hash: None,
         };
-        insert(&db, &client, &event).await.unwrap();
+        assert!(insert(&db, &client, &event, None).await.unwrap());
         assert!(
             set_secret(&db, "app", (&[1; 32], &[2; 32]), "app:app:1", &event)
                 .await

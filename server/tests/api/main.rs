@@ -29,6 +29,7 @@ mod pages;
 mod passkeys;
 mod posts;
 mod process;
+mod registration;
 mod proof;
 mod provider;
 mod refresh;
