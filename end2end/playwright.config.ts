@@ -72,7 +72,7 @@ export default defineConfig({
   },
   webServer: [
     // Pages of this other origin may call the API (cors.spec.ts).
-    webServer(`127.0.0.1:${port}`, dataDirs.main, { CORS_ALLOWED_ORIGINS: corsOrigin, ISSUER: baseURL }),
+    webServer(`127.0.0.1:${port}`, dataDirs.main, { CORS_ALLOWED_ORIGINS: corsOrigin, ISSUER: baseURL, DYNAMIC_REGISTRATION: "token" }),
     webServer(`127.0.0.1:${shortPort}`, dataDirs.short, { ACCESS_TOKEN_TTL: "3s", REFRESH_REUSE_GRACE: "2s" }),
   ],
 });

@@ -272,3 +272,42 @@ test("an app pushes its request first (PAR) and binds its tokens to a DPoP key",
   const again = await client.fetchUserInfo(config, refreshed.access_token, tokens.claims()!.sub, { DPoP });
   expect(again.preferred_username).toBe(name);
 });
+
+test("an app registers itself with an initial access token and gets tokens", async ({ request }) => {
+  const said = execFileSync(server, ["clients", "registration-token"], {
+    env: { ...process.env, DATA_DIR: dataDirs.main, DYNAMIC_REGISTRATION: "token", RUST_LOG: "warn" },
+  }).toString();
+  const initialAccessToken = said.match(/^registration_token: (\S+)$/m)![1];
+  const client = await import("openid-client");
+  // openid-client discovers the registration endpoint and registers.
+  const config = await client.dynamicClientRegistration(
+    new URL(baseURL),
+    { client_name: "Grades printer", grant_types: ["client_credentials"], scope: "grades:read" },
+    undefined,
+    { initialAccessToken, execute: [client.allowInsecureRequests] },
+  );
+  const metadata = config.clientMetadata();
+  expect(metadata.client_secret).toBeTruthy();
+  expect(metadata.registration_access_token).toBeTruthy();
+  const tokens = await client.clientCredentialsGrant(config, { scope: "grades:read" });
+  const grades = await request.get(`${baseURL}/api/grades`, {
+    headers: { authorization: `Bearer ${tokens.access_token}` },
+  });
+  expect(grades.status()).toBe(200);
+
+  // The token registered one app: a second registration with it is refused.
+  await expect(
+    client.dynamicClientRegistration(
+      new URL(baseURL),
+      { client_name: "Another", grant_types: ["client_credentials"], scope: "grades:read" },
+      undefined,
+      { initialAccessToken, execute: [client.allowInsecureRequests] },
+    ),
+  ).rejects.toThrow();
+
+  // The app removes itself with its registration access token.
+  const removed = await request.delete(metadata.registration_client_uri as string, {
+    headers: { authorization: `Bearer ${metadata.registration_access_token}` },
+  });
+  expect(removed.status()).toBe(204);
+});
