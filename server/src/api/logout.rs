@@ -13,7 +13,10 @@ use axum::{
 };
 use classboard::api::{LogoutAsked, LogoutStep};
 
-use super::oauth::{NOT_A_FORM, is_form, see_other};
+use super::{
+    app_requests::{NOT_A_FORM, is_form},
+    oauth::see_other,
+};
 use crate::{
     AppError, Result,
     error::Failure,

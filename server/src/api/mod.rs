@@ -8,6 +8,7 @@ use crate::{AppError, state::AppState};
 
 pub mod account;
 pub mod admin;
+pub mod app_requests;
 pub mod audit;
 pub mod auth;
 pub mod clients;

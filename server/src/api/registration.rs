@@ -17,7 +17,7 @@ use crate::{
     AppError,
     auth::limits::{Key, RequesterNet},
     error::Failure,
-    api::oauth::no_store,
+    api::app_requests::no_store,
     extract::{Requester, presented_token},
     provider::{
         clients::RegistryError,
