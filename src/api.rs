@@ -800,7 +800,7 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// Default `authorization_code` and `refresh_token`.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 3))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 4))]
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub jwks_uri: Option<String>,
@@ -910,6 +910,41 @@ pub struct LogoutStep {
     /// Where to go afterwards (the app's registered address, with its
     /// `state`); `null`: stay on this site.
     pub then: Option<String>,
+}
+
+/// `POST /api/oauth/device`: the code a device shows, as the person typed
+/// it (any case, with or without the dash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCode {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = "^[^\\u0000]*$")
+    )]
+    pub user_code: String,
+}
+
+/// What a device asks, for the person to allow or deny at `/device`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceAsks {
+    /// The app's name.
+    pub app: String,
+    pub scopes: Vec<ScopeInWords>,
+}
+
+/// `POST /api/oauth/device/decision`: the person's answer at `/device`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceDecision {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 32, pattern = "^[^\\u0000]*$")
+    )]
+    pub user_code: String,
+    pub allow: bool,
 }
 
 /// A scope, and what it lets an app do, in words.

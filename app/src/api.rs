@@ -14,7 +14,8 @@ use classboard::{
     ErrorBody, ErrorCode,
     api::{
         AdminUserPage, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
-        ClientCreated, ClientPage, ClientSecret, ENDED_FOR_SAFETY, EventPage, GradeList,
+        ClientCreated, ClientPage, ClientSecret, DeviceAsks, DeviceCode, DeviceDecision,
+        ENDED_FOR_SAFETY, EventPage, GradeList,
         GradeResponse, LoginRequest, LogoutAsked, LogoutStep, MailedToken, MfaLogin,
         MfaPasskeyOptions, MfaRequired, MfaStatus, NewClient, NewGrade, NewPasskey, NewPost,
         PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage,
@@ -337,6 +338,20 @@ pub async fn logout_all() -> Result<()> {
 pub async fn logout_step(request: String) -> Result<LogoutStep> {
     let asked = LogoutAsked { request };
     json(call(Method::POST, "/api/oauth/logout", Some(&asked), true).await?).await
+}
+
+/// What the device whose code the person typed asks for.
+pub async fn device_asks(user_code: String) -> Result<DeviceAsks> {
+    let code = DeviceCode { user_code };
+    json(call(Method::POST, "/api/oauth/device", Some(&code), true).await?).await
+}
+
+/// The person's Allow (`true`) or Deny of a device's request.
+pub async fn device_decision(user_code: String, allow: bool) -> Result<()> {
+    let decision = DeviceDecision { user_code, allow };
+    call::<DeviceDecision>(Method::POST, "/api/oauth/device/decision", Some(&decision), true)
+        .await?;
+    Ok(())
 }
 
 /// Where an app's sign-in request `request` goes next (signed in or not).

@@ -23,6 +23,7 @@ use layout::{Layout, SITE_NAME};
 use pages::{
     account::{AccountPage, AdminPage},
     authorize::AuthorizePage,
+    device::DevicePage,
     email_tokens::{ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     grades::GradesPage,
     home::HomePage,
@@ -83,6 +84,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("account") view=AccountPage/>
                     <Route path=StaticSegment("admin") view=AdminPage/>
                     <Route path=StaticSegment("authorize") view=AuthorizePage/>
+                    <Route path=StaticSegment("device") view=DevicePage/>
                     <Route path=StaticSegment("logout") view=LogoutPage/>
                     <Route path=StaticSegment("forgot-password") view=ForgotPasswordPage/>
                     <Route path=StaticSegment("reset-password") view=ResetPasswordPage/>

@@ -311,3 +311,40 @@ test("an app registers itself with an initial access token and gets tokens", asy
   });
   expect(removed.status()).toBe(204);
 });
+
+test("a device without a keyboard signs in while the person allows it at /device", async ({ page, request }) => {
+  const app = registerApp("openid profile", "--grant", "device_code");
+  const name = uniqueName("device");
+  await signupViaApi(request, baseURL, name);
+  const { client, config } = await relyingParty(app);
+  // The device asks for codes and polls (openid-client waits the interval).
+  const started = await client.initiateDeviceAuthorization(config, { scope: "openid profile" });
+  expect(started.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  const polled = client.pollDeviceAuthorizationGrant(config, started);
+
+  // The person opens the address the device shows, signs in, and comes back.
+  await page.goto(`${started.verification_uri}`);
+  await expect(page).toHaveURL(/\/login\?next=/);
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+  await expect(page).toHaveURL(/\/device$/);
+  await hydrated(page, "Continue");
+
+  // A wrong code is said so; the right one, typed loosely, shows who asks.
+  await page.getByLabel("Code").fill("BCDF-GHJK");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByText("No device is waiting for this code")).toBeVisible();
+  await page.getByLabel("Code").fill(started.user_code.toLowerCase().replace("-", " "));
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByText("School library")).toBeVisible();
+  await expect(page.getByText("See your username")).toBeVisible();
+  await page.getByRole("button", { name: "Allow" }).click();
+  await expect(page.getByRole("status")).toContainText("is signed in on your device");
+
+  const tokens = await polled;
+  expect(tokens.claims()!.preferred_username).toBe(name);
+  const info = await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+  expect(info.preferred_username).toBe(name);
+});

@@ -79,6 +79,10 @@ pub enum AppError {
     Locked,
     #[error("no such resource")]
     NotFound,
+    /// Nothing by this name, said in a sentence (a code that names nothing
+    /// waiting).
+    #[error("not found: {0}")]
+    NotFoundBecause(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict: {0}")]
@@ -219,6 +223,7 @@ impl AppError {
                 "This account is locked. Ask an administrator to unlock it.",
             ),
             Self::NotFound => ErrorBody::new(C::NotFound, "There is nothing at this address."),
+            Self::NotFoundBecause(why) => ErrorBody::new(C::NotFound, *why),
             Self::MethodNotAllowed => {
                 ErrorBody::new(C::InvalidRequest, "This method is not allowed here.")
             }

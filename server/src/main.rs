@@ -83,7 +83,8 @@ enum ClientsCommand {
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
         /// A grant it may use (repeatable; default authorization_code and
-        /// refresh_token; also client_credentials).
+        /// refresh_token; also client_credentials, and the device grant as
+        /// urn:ietf:params:oauth:grant-type:device_code or device_code).
         #[arg(long = "grant")]
         grants: Vec<String>,
         /// The app's key set, for private_key_jwt.

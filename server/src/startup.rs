@@ -37,6 +37,7 @@ use crate::{
     provider::{
         authorization::Authorizations,
         clients::Registry,
+        device::Devices,
         logout::{BackchannelSender, EndSessions},
         tokens::TokenIssuer,
     },
@@ -184,6 +185,7 @@ impl Application {
         );
         let end_sessions =
             EndSessions::new(db.clone(), keys.clone(), secret.expose_secret().as_bytes());
+        let devices = Devices::new(db.clone(), &issuer, secret.expose_secret().as_bytes());
         // A proof's `htu` is the issuer's address or the public one: what
         // apps and pages call, whatever a proxy in front says.
         let dpop = Dpop::new(
@@ -220,6 +222,7 @@ impl Application {
             tokens,
             end_sessions,
             dpop,
+            devices,
         });
         Ok(Self {
             listener,
@@ -535,6 +538,9 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             // second use is still caught as one.
             if let Err(e) = store::grants::prune(&db, store::now_ms(), ended_before).await {
                 tracing::error!(error = %e, "cannot prune authorization requests and codes");
+            }
+            if let Err(e) = store::devices::prune(&db, store::now_ms()).await {
+                tracing::error!(error = %e, "cannot prune expired device requests");
             }
             if let Err(e) = store::clients::prune_removed(&db, ended_before).await {
                 tracing::error!(error = %e, "cannot prune removed apps");

@@ -25,7 +25,8 @@ use crate::{
     mail::Mailer,
     profiles,
     provider::{
-        authorization::Authorizations, clients::Registry, logout::EndSessions, tokens::TokenIssuer,
+        authorization::Authorizations, clients::Registry, device::Devices, logout::EndSessions,
+        tokens::TokenIssuer,
     },
     store,
 };
@@ -71,6 +72,8 @@ pub struct Shared {
     pub end_sessions: EndSessions,
     /// DPoP proofs (RFC 9449) and the nonces they must carry.
     pub dpop: Dpop,
+    /// The device grant's requests and the person's answers (RFC 8628).
+    pub devices: Devices,
 }
 
 impl AppState {

@@ -23,6 +23,7 @@ pub mod admin;
 pub mod admin_apps;
 pub mod apps;
 pub mod authorize;
+pub mod device;
 pub mod confirm;
 pub mod email_tokens;
 pub mod grades;

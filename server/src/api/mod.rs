@@ -12,6 +12,7 @@ pub mod app_requests;
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod device;
 pub mod gate;
 pub mod grades;
 pub mod lifecycle;
@@ -142,6 +143,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(oauth::revoke))
         .routes(routes!(oauth::introspect))
         .routes(routes!(oauth::par))
+        .routes(routes!(device::device_authorization))
+        .routes(routes!(device::asks))
+        .routes(routes!(device::decide))
         .routes(routes!(registration::register))
         .routes(routes!(registration::read, registration::remove))
 }

@@ -139,6 +139,7 @@ fn discovery(state: &AppState) -> Response {
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "end_session_endpoint": format!("{issuer}{END_SESSION}"),
+        "device_authorization_endpoint": format!("{issuer}{}", super::device::DEVICE_AUTHORIZATION),
         "pushed_authorization_request_endpoint": format!("{issuer}{PAR}"),
         "require_pushed_authorization_requests": false,
         "dpop_signing_alg_values_supported": dpop::ALGORITHMS,
@@ -293,7 +294,8 @@ fn wire(step: Step) -> AuthorizationStep {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 struct TokenForm {
-    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    /// `authorization_code`, `refresh_token`, `client_credentials` or
+    /// `urn:ietf:params:oauth:grant-type:device_code`.
     grant_type: String,
     /// For `client_credentials`: what the app asks for itself.
     scope: Option<String>,
@@ -301,6 +303,8 @@ struct TokenForm {
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
     refresh_token: Option<String>,
+    /// For the device grant (`urn:ietf:params:oauth:grant-type:device_code`).
+    device_code: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
     /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, with
@@ -427,10 +431,22 @@ async fn token_answer(
                 .tokens
                 .client_credentials(&client, get("scope"), proven)
         }
+        Some(crate::provider::device::DEVICE_GRANT) => {
+            let Some(device_code) = get("device_code") else {
+                return Err(refuse(TokenError::new(
+                    "invalid_request",
+                    "device_code is missing.",
+                )));
+            };
+            state
+                .tokens
+                .device_code(&client, device_code, proven)
+                .await
+        }
         Some(_) => {
             return Err(refuse(TokenError::new(
                 "unsupported_grant_type",
-                "grant_type is authorization_code, refresh_token or client_credentials.",
+                "grant_type is authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:device_code.",
             )));
         }
         None => {
@@ -747,7 +763,7 @@ pub async fn withdraw_app(
 }
 
 /// The scopes of `scope`, each with what it lets an app do.
-fn in_words(scope: &str) -> Vec<ScopeInWords> {
+pub(crate) fn in_words(scope: &str) -> Vec<ScopeInWords> {
     scopes::in_order(scope)
         .into_iter()
         .map(|scope| ScopeInWords {

@@ -154,6 +154,17 @@ impl Key {
         Self::new("fail_client_ip", &[&net.to_string()])
     }
 
+    /// User codes of the device grant one person typed that named nothing
+    /// waiting.
+    pub fn user_code_failures(user_id: &str) -> Self {
+        Self::new("user_code_fail", &[user_id])
+    }
+
+    /// User codes typed from one network that named nothing waiting.
+    pub fn user_code_failures_from(net: RequesterNet) -> Self {
+        Self::new("user_code_fail_ip", &[&net.to_string()])
+    }
+
     /// One app's refreshes from one network.
     pub fn app_refreshes(client_id: &str, net: RequesterNet) -> Self {
         Self::new("app_refresh", &[client_id, &net.to_string()])

@@ -29,7 +29,12 @@ use crate::store::{
 pub use super::scopes::SCOPES;
 
 /// The grants this server offers, by their `grant_type` names.
-pub const GRANTS: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+pub const GRANTS: [&str; 4] = [
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    super::device::DEVICE_GRANT,
+];
 
 /// The grants an app gets when it names none.
 pub const DEFAULT_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
@@ -118,7 +123,16 @@ pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
             return Err(refused);
         }
     }
-    let grants = one_each(&registration.grant_types, &DEFAULT_GRANTS);
+    // `device_code` is the device grant's short name (the contract's).
+    let named: Vec<String> = registration
+        .grant_types
+        .iter()
+        .map(|g| match g.trim() {
+            "device_code" => super::device::DEVICE_GRANT.to_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    let grants = one_each(&named, &DEFAULT_GRANTS);
     let scopes = if registration.scopes.is_empty() {
         DEFAULT_SCOPES.split(' ').map(str::to_owned).collect()
     } else {

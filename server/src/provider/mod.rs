@@ -5,6 +5,7 @@
 pub mod assertions;
 pub mod authorization;
 pub mod clients;
+pub mod device;
 pub mod logout;
 pub mod registration;
 pub mod scopes;

@@ -160,7 +160,7 @@ impl PersonClaims {
 /// The token endpoint's side of the provider.
 #[derive(Clone)]
 pub struct TokenIssuer {
-    db: Db,
+    pub(super) db: Db,
     keys: Arc<Keys>,
     issuer: String,
     secrets: Secrets,
@@ -265,7 +265,7 @@ impl TokenIssuer {
         };
         // Nothing is spent that cannot be answered: a retry of a code the
         // server could not sign for would look like its reuse.
-        if !self.keys.has_id_key() {
+        if !self.keys_ready() {
             return Err(ProviderError::NoSigningKey);
         }
         let grant_id = uuid::Uuid::new_v4().to_string();
@@ -325,12 +325,7 @@ impl TokenIssuer {
         // code is spent: the grant's first token is added then.
         let refresh =
             if scopes::has(&code.scope, "offline_access") && may_use(client, "refresh_token") {
-                let token = self.grants.mint_token();
-                let hash = crate::auth::refresh_token::hash(&token);
-                let ends = now + ms(self.grants.policy().idle);
-                grants::add_refresh_token(&self.db, &grant_id, &hash, now, ends)
-                    .await?
-                    .then_some(token)
+                self.first_refresh_token(&grant_id).await?
             } else {
                 None
             };
@@ -348,6 +343,27 @@ impl TokenIssuer {
             )
             .await?;
         Ok(Ok(tokens))
+    }
+
+    /// Whether the keys an answer needs are there: nothing is spent that
+    /// cannot be answered.
+    pub(super) fn keys_ready(&self) -> bool {
+        self.keys.has_id_key()
+    }
+
+    /// The first refresh token of the grant `grant_id`, just started;
+    /// `None` when it ended meanwhile.
+    pub(super) async fn first_refresh_token(
+        &self,
+        grant_id: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let token = self.grants.mint_token();
+        let hash = crate::auth::refresh_token::hash(&token);
+        let now = now_ms();
+        let ends = now + ms(self.grants.policy().idle);
+        Ok(grants::add_refresh_token(&self.db, grant_id, &hash, now, ends)
+            .await?
+            .then_some(token))
     }
 
     /// `grant_type=client_credentials`: an access token for the app itself
@@ -512,7 +528,7 @@ impl TokenIssuer {
     /// token always (bound to the key of `proven`), an ID token with
     /// `openid` (bound to `nonce` when the request sent one, naming the
     /// person's session `sid`).
-    async fn tokens(
+    pub(super) async fn tokens(
         &self,
         client: &ClientRow,
         grant_id: &str,
@@ -742,9 +758,9 @@ impl TokenIssuer {
 
 /// What an ID token is issued for: the person's session on this site
 /// (`sid`), and the request's `nonce`.
-struct IdTokenFor<'a> {
-    sid: &'a str,
-    nonce: Option<&'a str>,
+pub(super) struct IdTokenFor<'a> {
+    pub(super) sid: &'a str,
+    pub(super) nonce: Option<&'a str>,
 }
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url
@@ -784,7 +800,7 @@ fn token_type(proven: Option<&Proven>) -> &'static str {
     if proven.is_some() { "DPoP" } else { "Bearer" }
 }
 
-fn may_use(client: &ClientRow, grant: &str) -> bool {
+pub(super) fn may_use(client: &ClientRow, grant: &str) -> bool {
     client.grant_types.split(' ').any(|g| g == grant)
 }
 

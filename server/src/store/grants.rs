@@ -455,14 +455,7 @@ pub async fn exchange_code(
             tx.commit().await?;
             return Ok(Exchange::Invalid);
         };
-        sqlx::query(
-            "INSERT INTO sessions
-                 (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, factor,
-                  factor_id, client_id, scope, parent_id, dpop_jkt)
-             SELECT $1, user_id, $2, $2, expires_at, amr, auth_time, factor, factor_id, $3, $4, id,
-                    $6
-             FROM sessions WHERE id = $5",
-        )
+        sqlx::query(START_GRANT)
         .bind(grant.id)
         .bind(now)
         .bind(grant.client_id)
@@ -476,9 +469,18 @@ pub async fn exchange_code(
     })
 }
 
+/// Starts grant `$1` at `$2` for app `$3` with scope `$4`, as a child of
+/// the person's session `$5` (its sign-in, factors and end), its refresh
+/// tokens bound to the DPoP key `$6` when given.
+pub(super) const START_GRANT: &str = "INSERT INTO sessions
+         (id, user_id, created_at, last_used_at, expires_at, amr, auth_time, factor, factor_id,
+          client_id, scope, parent_id, dpop_jkt)
+     SELECT $1, user_id, $2, $2, expires_at, amr, auth_time, factor, factor_id, $3, $4, id, $6
+     FROM sessions WHERE id = $5";
+
 /// The person's session `$1` of account `$2`, live at `$3`, with the
 /// account's name and role, if the account can still sign in.
-const SIGNED_IN: &str = "SELECT
+pub(super) const SIGNED_IN: &str = "SELECT
          CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
               ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
          s.amr, u.role, u.username, u.email, u.email_verified, s.expires_at
@@ -486,7 +488,7 @@ const SIGNED_IN: &str = "SELECT
      WHERE s.id = $1 AND s.user_id = $2 AND s.client_id IS NULL AND s.revoked_at IS NULL
        AND s.expires_at > $3 AND u.deleted_at IS NULL AND u.locked_at IS NULL";
 /// [`SIGNED_IN`] with the session's row locked against a revocation.
-const SIGNED_IN_POSTGRES: &str = "SELECT
+pub(super) const SIGNED_IN_POSTGRES: &str = "SELECT
          CASE WHEN s.proven_at > COALESCE(s.auth_time, s.created_at) THEN s.proven_at
               ELSE COALESCE(s.auth_time, s.created_at) END AS auth_time,
          s.amr, u.role, u.username, u.email, u.email_verified, s.expires_at

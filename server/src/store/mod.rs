@@ -64,6 +64,7 @@ pub mod audit;
 mod batches;
 pub mod clients;
 pub mod counters;
+pub mod devices;
 pub mod dpop;
 pub mod email_tokens;
 pub mod grades;

@@ -10,6 +10,7 @@ mod clients;
 mod compression;
 mod cors;
 mod crash;
+mod device;
 mod dpop;
 
 mod grades;

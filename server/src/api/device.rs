@@ -1,0 +1,202 @@
+//! The device grant's HTTP side (RFC 8628): the device authorization
+//! endpoint an app's device calls, and the API the `/device` page calls
+//! for the person. (The device's polls go to the token endpoint.) Each
+//! handler parses, calls `provider::device`, and maps the answer.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use classboard::api::{DeviceAsks, DeviceCode, DeviceDecision};
+
+use super::app_requests::{
+    OAuthError, authenticate, form, no_store, oauth_limited, param, provider_error, refuse,
+};
+use crate::{
+    AppError, Result,
+    auth::limits::{Key, RequesterNet},
+    error::Failure,
+    extract::{AppJson, AuthUser, Requester, RequesterIp},
+    provider::authorization::Person,
+    state::AppState,
+};
+
+/// Where a device asks for its codes (discovery names it).
+pub const DEVICE_AUTHORIZATION: &str = "/oauth/device_authorization";
+
+/// The device authorization endpoint's form, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct DeviceForm {
+    /// What the app asks for, space-separated.
+    scope: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// RFC 8628 §3.2.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct DeviceAnswer {
+    /// What the device polls the token endpoint with.
+    device_code: String,
+    /// What the person types at `verification_uri`: `XXXX-XXXX`.
+    user_code: String,
+    verification_uri: String,
+    /// `verification_uri` with the code in it, for a QR code.
+    verification_uri_complete: String,
+    /// Seconds.
+    expires_in: u64,
+    /// Seconds between polls.
+    interval: i64,
+}
+
+/// `POST /oauth/device_authorization` (RFC 8628 §3.1): a device of an app
+/// registered for the device grant asks for a device code and a user code.
+#[utoipa::path(
+    post, path = "/oauth/device_authorization", tag = "provider",
+    request_body(content = DeviceForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The codes, where to send the person, how often to poll", body = DeviceAnswer),
+        (status = 400, description = "RFC 6749 §5.2: invalid_scope, unauthorized_client, invalid_request", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 429, description = "Too many requests or failed authentications from this network", body = OAuthError),
+        (status = 503, description = "temporarily_unavailable", body = OAuthError),
+        Failure,
+    ),
+)]
+pub async fn device_authorization(
+    State(state): State<AppState>,
+    RequesterIp(ip): RequesterIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = form(&headers, &body)?;
+        let get = |name: &str| param(&params, name);
+        let net = RequesterNet::of(ip);
+        let client = authenticate(&state, net, &headers, &get).await?;
+        // Each request is a row kept for a person: counted like a request
+        // to the authorization endpoint.
+        state
+            .limit_auth_request(net)
+            .await
+            .map_err(oauth_limited)?;
+        match state.devices.start(&client, get("scope")).await {
+            Ok(Ok(started)) => Ok(started),
+            Ok(Err(refusal)) => Err(refuse(refusal)),
+            Err(e) => Err(provider_error(e.into())),
+        }
+    };
+    match answer.await {
+        Ok(started) => no_store((StatusCode::OK, Json(started)).into_response()),
+        Err(refusal) => refusal,
+    }
+}
+
+/// `POST /api/oauth/device`: what the device whose code the person typed
+/// asks for, for them to allow or deny. A code that names nothing waiting
+/// is `404`, and counts against the person and their network.
+#[utoipa::path(
+    post, path = "/api/oauth/device", tag = "provider",
+    request_body = DeviceCode,
+    responses(
+        (status = 200, description = "The app that asks, and what for in words", body = DeviceAsks),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn asks(
+    State(state): State<AppState>,
+    Requester { ip, .. }: Requester,
+    user: AuthUser,
+    AppJson(code): AppJson<DeviceCode>,
+) -> Result<Json<DeviceAsks>> {
+    let person = person_only(&user)?;
+    let net = RequesterNet::of(ip);
+    guesses_left(&state, person.user_id, net).await?;
+    let Some(waiting) = state.devices.waiting(&code.user_code).await? else {
+        return Err(wrong_code(&state, person.user_id, net).await);
+    };
+    Ok(Json(DeviceAsks {
+        app: waiting.name,
+        scopes: super::oauth::in_words(&waiting.scope),
+    }))
+}
+
+/// `POST /api/oauth/device/decision`: the person's Allow or Deny. It
+/// takes their bearer token, never a cookie alone.
+#[utoipa::path(
+    post, path = "/api/oauth/device/decision", tag = "provider",
+    request_body = DeviceDecision,
+    responses(
+        (status = 204, description = "Answered: the device gets its tokens, or access_denied, at its next poll"),
+        Failure,
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn decide(
+    State(state): State<AppState>,
+    Requester { ip, origin }: Requester,
+    user: AuthUser,
+    AppJson(decision): AppJson<DeviceDecision>,
+) -> Result<StatusCode> {
+    let person = person_only(&user)?;
+    let net = RequesterNet::of(ip);
+    guesses_left(&state, person.user_id, net).await?;
+    let answered = state
+        .devices
+        .answer(&decision.user_code, person, decision.allow, &origin)
+        .await?;
+    if !answered {
+        return Err(wrong_code(&state, person.user_id, net).await);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The person behind a board token (an app's token is refused: a device is
+/// allowed by its person, on this site).
+fn person_only(user: &AuthUser) -> Result<Person<'_>> {
+    if user.app.is_some() {
+        return Err(AppError::AppScope(None));
+    }
+    Ok(Person {
+        user_id: &user.id,
+        session_id: &user.session_id,
+        auth_time: user.auth_time,
+    })
+}
+
+/// Refuses from memory once the person or their network has typed too
+/// many codes that named nothing.
+async fn guesses_left(state: &AppState, user_id: &str, net: RequesterNet) -> Result<()> {
+    let limit = state.config.limits.login_failures_per_account_ip;
+    for key in [Key::user_code_failures(user_id), Key::user_code_failures_from(net)] {
+        if let Some(exceeded) = state
+            .limiter
+            .known_refused(&state.limiter.stored(&key), limit)
+        {
+            return Err(exceeded.into());
+        }
+    }
+    Ok(())
+}
+
+/// A code that named nothing waiting: counted, then `404` (or `429` once
+/// over the budget).
+async fn wrong_code(state: &AppState, user_id: &str, net: RequesterNet) -> AppError {
+    let limit = state.config.limits.login_failures_per_account_ip;
+    for key in [Key::user_code_failures_from(net), Key::user_code_failures(user_id)] {
+        if let Err(e) = state.limit(&key, limit).await {
+            return e;
+        }
+    }
+    AppError::NotFoundBecause(
+        "No device is waiting for this code: check it, or start again on the device.",
+    )
+}
