@@ -882,6 +882,9 @@ pub enum AuthorizationStep {
     Consent {
         app: String,
         scopes: Vec<ScopeInWords>,
+        /// The app registered itself: no one at the school checked it.
+        #[serde(default)]
+        registered_itself: bool,
     },
 }
 
@@ -932,6 +935,11 @@ pub struct DeviceAsks {
     /// The app's name.
     pub app: String,
     pub scopes: Vec<ScopeInWords>,
+    /// The code as the device shows it (`XXXX-XXXX`): the person checks
+    /// it matches their device.
+    pub user_code: String,
+    /// The app registered itself: no one at the school checked it.
+    pub registered_itself: bool,
 }
 
 /// `POST /api/oauth/device/decision`: the person's answer at `/device`.

@@ -273,41 +273,60 @@ test("an app pushes its request first (PAR) and binds its tokens to a DPoP key",
   expect(again.preferred_username).toBe(name);
 });
 
-test("an app registers itself with an initial access token and gets tokens", async ({ request }) => {
+test("an app registers itself with an initial access token and signs a person in", async ({ page, request }) => {
   const said = execFileSync(server, ["clients", "registration-token"], {
     env: { ...process.env, DATA_DIR: dataDirs.main, DYNAMIC_REGISTRATION: "token", RUST_LOG: "warn" },
   }).toString();
   const initialAccessToken = said.match(/^registration_token: (\S+)$/m)![1];
+  const name = uniqueName("dcr");
+  await signupViaApi(request, baseURL, name);
   const client = await import("openid-client");
   // openid-client discovers the registration endpoint and registers.
-  const config = await client.dynamicClientRegistration(
-    new URL(baseURL),
-    { client_name: "Grades printer", grant_types: ["client_credentials"], scope: "grades:read" },
-    undefined,
-    { initialAccessToken, execute: [client.allowInsecureRequests] },
-  );
-  const metadata = config.clientMetadata();
-  expect(metadata.client_secret).toBeTruthy();
-  expect(metadata.registration_access_token).toBeTruthy();
-  const tokens = await client.clientCredentialsGrant(config, { scope: "grades:read" });
-  const grades = await request.get(`${baseURL}/api/grades`, {
-    headers: { authorization: `Bearer ${tokens.access_token}` },
+  const metadata = { client_name: "Timetable", redirect_uris: [REDIRECT], scope: "openid profile" };
+  const config = await client.dynamicClientRegistration(new URL(baseURL), metadata, undefined, {
+    initialAccessToken,
+    execute: [client.allowInsecureRequests],
   });
-  expect(grades.status()).toBe(200);
+  const registered = config.clientMetadata();
+  expect(registered.client_secret).toBeTruthy();
+
+  // The new app signs a person in (asked for consent: it is never trusted).
+  const verifier = client.randomPKCECodeVerifier();
+  const back = await catchRedirect(page);
+  await page.goto(
+    client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: "openid profile",
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: "S256",
+      state: "dcr-1",
+    }).href,
+  );
+  await hydrated(page, "Log in");
+  await page.getByLabel("Username or email").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in", exact: true }).click();
+  await expect(page.getByText("Timetable")).toBeVisible();
+  await page.getByRole("button", { name: "Allow" }).click();
+  const tokens = await client.authorizationCodeGrant(config, await back.arrived, {
+    pkceCodeVerifier: verifier,
+    expectedState: "dcr-1",
+    idTokenExpected: true,
+  });
+  expect(tokens.claims()!.preferred_username).toBe(name);
+  await page.waitForURL(`${REDIRECT}**`);
 
   // The token registered one app: a second registration with it is refused.
   await expect(
-    client.dynamicClientRegistration(
-      new URL(baseURL),
-      { client_name: "Another", grant_types: ["client_credentials"], scope: "grades:read" },
-      undefined,
-      { initialAccessToken, execute: [client.allowInsecureRequests] },
-    ),
+    client.dynamicClientRegistration(new URL(baseURL), metadata, undefined, {
+      initialAccessToken,
+      execute: [client.allowInsecureRequests],
+    }),
   ).rejects.toThrow();
 
   // The app removes itself with its registration access token.
-  const removed = await request.delete(metadata.registration_client_uri as string, {
-    headers: { authorization: `Bearer ${metadata.registration_access_token}` },
+  const removed = await request.delete(registered.registration_client_uri as string, {
+    headers: { authorization: `Bearer ${registered.registration_access_token}` },
   });
   expect(removed.status()).toBe(204);
 });

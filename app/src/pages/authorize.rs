@@ -64,7 +64,8 @@ fn Authorize(request: String) -> impl IntoView {
     let form = Form::new();
     let confirm = Confirm::new();
     let request = StoredValue::new(request);
-    let asked = RwSignal::new(None::<(String, Vec<ScopeInWords>)>);
+    // The app's name, what it asks for, and whether it registered itself.
+    let asked = RwSignal::new(None::<(String, Vec<ScopeInWords>, bool)>);
     let started = StoredValue::new(false);
     // "Confirm it's you", fetched the first time it is needed (an app that
     // asks for a recent sign-in): most sign-ins never show it.
@@ -114,14 +115,19 @@ fn Authorize(request: String) -> impl IntoView {
         >
             <section class="consent">
                 <p>
-                    <strong>{move || asked.with(|a| a.as_ref().map(|(app, _)| app.clone()))}</strong>
+                    <strong>{move || asked.with(|a| a.as_ref().map(|(app, _, _)| app.clone()))}</strong>
                     " would like to:"
                 </p>
                 <ul>
-                    {move || asked.with(|a| a.as_ref().map(|(_, scopes)| scopes.iter().map(|s| view! {
+                    {move || asked.with(|a| a.as_ref().map(|(_, scopes, _)| scopes.iter().map(|s| view! {
                         <li title=s.scope.clone()>{s.description.clone()}</li>
                     }).collect_view()))}
                 </ul>
+                <Show when=move || asked.with(|a| a.as_ref().is_some_and(|(_, _, itself)| *itself))>
+                    <p class="notice">
+                        "This app registered itself on this site: nobody at the school has checked it."
+                    </p>
+                </Show>
                 <p class="hint">
                     "Signed in as "
                     {move || visitor.user().map(|u| u.username)}
@@ -143,7 +149,7 @@ fn Authorize(request: String) -> impl IntoView {
 /// Goes where the server's answer says.
 fn follow(
     step: api::Result<Option<AuthorizationStep>>,
-    asked: RwSignal<Option<(String, Vec<ScopeInWords>)>>,
+    asked: RwSignal<Option<(String, Vec<ScopeInWords>, bool)>>,
     form: Form,
     request: &str,
 ) -> Then {
@@ -157,8 +163,12 @@ fn follow(
             go_to(&format!("/login?next={next}"));
             Then::Gone
         }
-        Ok(Some(AuthorizationStep::Consent { app, scopes })) => {
-            asked.set(Some((app, scopes)));
+        Ok(Some(AuthorizationStep::Consent {
+            app,
+            scopes,
+            registered_itself,
+        })) => {
+            asked.set(Some((app, scopes, registered_itself)));
             Then::Ready
         }
         // The person cancelled "Confirm it's you".

@@ -31,9 +31,11 @@ pub fn DevicePage() -> impl IntoView {
 /// What the device asked, once the person typed its code.
 #[derive(Clone)]
 struct Asked {
+    /// As the device shows it.
     code: String,
     app: String,
     scopes: Vec<ScopeInWords>,
+    registered_itself: bool,
 }
 
 #[island(lazy)]
@@ -58,11 +60,12 @@ fn Device(code: String) -> impl IntoView {
         ev.prevent_default();
         let code = typed.get_untracked().trim().to_owned();
         form.send(async move {
-            match api::device_asks(code.clone()).await {
+            match api::device_asks(code).await {
                 Ok(asks) => asked.set(Some(Asked {
-                    code,
+                    code: asks.user_code,
                     app: asks.app,
                     scopes: asks.scopes,
+                    registered_itself: asks.registered_itself,
                 })),
                 Err(e) => form.fail(e, &[]),
             }
@@ -119,11 +122,21 @@ fn Device(code: String) -> impl IntoView {
                         <li title=s.scope.clone()>{s.description.clone()}</li>
                     }).collect_view()))}
                 </ul>
+                <p>
+                    "Check that your device shows "
+                    <strong class="user-code">{move || asked.with(|a| a.as_ref().map(|a| a.code.clone()))}</strong>
+                    ". If it does not, or you did not start this yourself just now, choose Deny: \
+                     someone may be trying to sign in as you."
+                </p>
+                <Show when=move || asked.with(|a| a.as_ref().is_some_and(|a| a.registered_itself))>
+                    <p class="notice">
+                        "This app registered itself on this site: nobody at the school has checked it."
+                    </p>
+                </Show>
                 <p class="hint">
                     "Signed in as "
                     {move || visitor.user().map(|u| u.username)}
-                    ". Allow it only if you started this on your own device just now. \
-                     You can withdraw it later on your account page."
+                    ". You can withdraw it later on your account page."
                 </p>
                 <div class="actions">
                     <button type="button" on:click=move |_| decide(true) disabled=move || form.busy.get()>

@@ -118,14 +118,16 @@ pub async fn asks(
     AppJson(code): AppJson<DeviceCode>,
 ) -> Result<Json<DeviceAsks>> {
     let person = person_only(&user)?;
-    let net = RequesterNet::of(ip);
-    guesses_left(&state, person.user_id, net).await?;
-    let Some(waiting) = state.devices.waiting(&code.user_code).await? else {
-        return Err(wrong_code(&state, person.user_id, net).await);
+    let guess = take_guess(&state, person.user_id, RequesterNet::of(ip)).await?;
+    let Some((waiting, user_code)) = state.devices.waiting(&code.user_code).await? else {
+        return Err(nothing_waiting());
     };
+    state.limiter.give_back(&guess).await?;
     Ok(Json(DeviceAsks {
         app: waiting.name,
         scopes: super::oauth::in_words(&waiting.scope),
+        user_code,
+        registered_itself: waiting.registered_itself,
     }))
 }
 
@@ -147,15 +149,15 @@ pub async fn decide(
     AppJson(decision): AppJson<DeviceDecision>,
 ) -> Result<StatusCode> {
     let person = person_only(&user)?;
-    let net = RequesterNet::of(ip);
-    guesses_left(&state, person.user_id, net).await?;
+    let guess = take_guess(&state, person.user_id, RequesterNet::of(ip)).await?;
     let answered = state
         .devices
         .answer(&decision.user_code, person, decision.allow, &origin)
         .await?;
     if !answered {
-        return Err(wrong_code(&state, person.user_id, net).await);
+        return Err(nothing_waiting());
     }
+    state.limiter.give_back(&guess).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -172,30 +174,30 @@ fn person_only(user: &AuthUser) -> Result<Person<'_>> {
     })
 }
 
-/// Refuses from memory once the person or their network has typed too
-/// many codes that named nothing.
-async fn guesses_left(state: &AppState, user_id: &str, net: RequesterNet) -> Result<()> {
-    let limit = state.config.limits.login_failures_per_account_ip;
-    for key in [Key::user_code_failures(user_id), Key::user_code_failures_from(net)] {
-        if let Some(exceeded) = state
-            .limiter
-            .known_refused(&state.limiter.stored(&key), limit)
-        {
-            return Err(exceeded.into());
-        }
-    }
-    Ok(())
+/// Counts a typed code against the person's budget of wrong codes
+/// (`LOGIN_FAILURES_PER_ACCOUNT_IP`) and their network's, larger one (a
+/// school's network is many people: `AUTH_REQUESTS_PER_IP`), **before** it
+/// is looked up, in the database every instance shares: many guesses at
+/// once take the budget once each, and over either budget nothing is
+/// looked up. A code that names a waiting device gives its count back.
+async fn take_guess(
+    state: &AppState,
+    user_id: &str,
+    net: RequesterNet,
+) -> Result<crate::auth::limits::Taken> {
+    let limits = &state.config.limits;
+    let person = Key::user_code_failures(user_id);
+    let network = Key::user_code_failures_from(net);
+    Ok(state
+        .limiter
+        .take(&[
+            (&person, limits.login_failures_per_account_ip),
+            (&network, limits.auth_requests_per_ip),
+        ])
+        .await??)
 }
 
-/// A code that named nothing waiting: counted, then `404` (or `429` once
-/// over the budget).
-async fn wrong_code(state: &AppState, user_id: &str, net: RequesterNet) -> AppError {
-    let limit = state.config.limits.login_failures_per_account_ip;
-    for key in [Key::user_code_failures_from(net), Key::user_code_failures(user_id)] {
-        if let Err(e) = state.limit(&key, limit).await {
-            return e;
-        }
-    }
+fn nothing_waiting() -> AppError {
     AppError::NotFoundBecause(
         "No device is waiting for this code: check it, or start again on the device.",
     )

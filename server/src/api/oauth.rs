@@ -282,8 +282,13 @@ fn wire(step: Step) -> AuthorizationStep {
     match step {
         Step::Redirect(to) => AuthorizationStep::Redirect { to },
         Step::SignIn { login_hint } => AuthorizationStep::SignIn { login_hint },
-        Step::Consent { app, scopes: asked } => AuthorizationStep::Consent {
+        Step::Consent {
             app,
+            scopes: asked,
+            registered_itself,
+        } => AuthorizationStep::Consent {
+            app,
+            registered_itself,
             scopes: in_words(&asked.join(" ")),
         },
     }
@@ -372,9 +377,12 @@ async fn token_answer(
     let client = authenticate(state, net, headers, &get).await?;
     if client.secret_hash.is_none() && headers.contains_key("dpop") {
         // Anyone who names a public app is that app: each proof checked
-        // costs a signature and a write, so they count against the
-        // network's budget of sign-in requests.
-        state.limit_auth_request(net).await.map_err(oauth_limited)?;
+        // costs a signature and a write, so they count, per app and
+        // network, against the budget of the requests an app makes for
+        // everyone there (devices polling every few seconds among them).
+        let key = Key::public_app_proofs(&client.id, net);
+        let limit = state.config.limits.app_refreshes_per_ip;
+        state.limit(&key, limit).await.map_err(oauth_limited)?;
     }
     let proven = proof_at(state, headers, TOKEN).await?;
     let proven = proven.as_ref();

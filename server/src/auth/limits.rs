@@ -165,6 +165,12 @@ impl Key {
         Self::new("user_code_fail_ip", &[&net.to_string()])
     }
 
+    /// DPoP proofs a public app's requests carried to the token endpoint
+    /// from one network (anyone can name a public app).
+    pub fn public_app_proofs(client_id: &str, net: RequesterNet) -> Self {
+        Self::new("app_proof", &[client_id, &net.to_string()])
+    }
+
     /// One app's refreshes from one network.
     pub fn app_refreshes(client_id: &str, net: RequesterNet) -> Self {
         Self::new("app_refresh", &[client_id, &net.to_string()])

@@ -105,6 +105,8 @@ pub enum Step {
         app: String,
         /// The scopes asked for, in the server's order.
         scopes: Vec<&'static str>,
+        /// The app registered itself (dynamic registration).
+        registered_itself: bool,
     },
 }
 
@@ -347,6 +349,7 @@ impl Authorizations {
                 .await;
         }
         Ok(Step::Consent {
+            registered_itself: client.registration_access_hash.is_some(),
             app: client.name,
             scopes: scopes::in_order(&request.scope),
         })

@@ -120,7 +120,7 @@ impl Devices {
             )
             .await?;
             if stored {
-                let shown = format!("{}-{}", &user_code[..4], &user_code[4..]);
+                let shown = shown(&user_code);
                 let verification_uri = format!("{}/device", self.issuer);
                 return Ok(Ok(Started {
                     verification_uri_complete: format!("{verification_uri}?code={shown}"),
@@ -135,12 +135,17 @@ impl Devices {
         Err(sqlx::Error::Protocol("no free user code after three draws".into()))
     }
 
-    /// The request `user_code` names (as typed), while it waits.
-    pub async fn waiting(&self, user_code: &str) -> Result<Option<WaitingDevice>, sqlx::Error> {
+    /// The request `user_code` names (as typed), while it waits, with the
+    /// code as the device shows it.
+    pub async fn waiting(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<(WaitingDevice, String)>, sqlx::Error> {
         let Some(code) = normalize(user_code) else {
             return Ok(None);
         };
-        devices::waiting(&self.db, &self.hash_user_code(&code), now_ms()).await
+        let waiting = devices::waiting(&self.db, &self.hash_user_code(&code), now_ms()).await?;
+        Ok(waiting.map(|waiting| (waiting, shown(&code))))
     }
 
     /// The person's answer to the request `user_code` names; `false` when
@@ -186,6 +191,11 @@ fn new_user_code() -> String {
     (0..USER_CODE_LENGTH)
         .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
         .collect()
+}
+
+/// A user code as a device shows it: `XXXX-XXXX`.
+fn shown(code: &str) -> String {
+    format!("{}-{}", &code[..4], &code[4..])
 }
 
 /// A user code as typed, in the stored form: upper case, without dashes

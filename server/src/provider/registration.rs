@@ -104,6 +104,17 @@ pub fn registration_of(metadata: Metadata) -> Result<Registration, MetadataError
     {
         return Err(MetadataError::metadata("Only the response type code is offered."));
     }
+    // An app's access for itself (grades:read with no person asking) is
+    // given by an administrator, never taken by a registration.
+    if metadata
+        .grant_types
+        .as_ref()
+        .is_some_and(|grants| grants.iter().any(|g| g == "client_credentials"))
+    {
+        return Err(MetadataError::metadata(
+            "client_credentials is registered by an administrator: an app's access for itself needs one.",
+        ));
+    }
     let Some(name) = metadata.client_name.filter(|n| !n.trim().is_empty()) else {
         return Err(MetadataError::metadata(
             "client_name is required: people see it when the app asks them.",
@@ -221,7 +232,7 @@ mod tests {
         assert!(asked.public && !asked.trusted);
         assert_eq!(asked.scopes, ["openid", "profile"]);
         let confidential = registration_of(metadata(serde_json::json!({
-            "client_name": "Backend", "grant_types": ["client_credentials"],
+            "client_name": "Web", "redirect_uris": ["https://web.example/cb"],
         })))
         .unwrap();
         assert!(!confidential.public);
@@ -233,6 +244,7 @@ mod tests {
             serde_json::json!({"client_name": "A", "jwks_uri": "https://a.example/jwks"}),
             serde_json::json!({"client_name": "A", "jwks": {"keys": []}}),
             serde_json::json!({"client_name": "A", "response_types": ["token"]}),
+            serde_json::json!({"client_name": "A", "grant_types": ["client_credentials"]}),
         ] {
             let error = registration_of(metadata(refused.clone())).unwrap_err();
             assert_eq!(error.error, "invalid_client_metadata", "{refused}");

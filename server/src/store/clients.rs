@@ -129,7 +129,8 @@ pub async fn registration_token_live(
     token_hash: &[u8],
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    on!(db, read, |pool| sqlx::query_scalar::<_, i64>(
+    // `1` is an INT4 on PostgreSQL.
+    on!(db, read, |pool| sqlx::query_scalar::<_, i32>(
         "SELECT 1 FROM registration_tokens
          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2"
     )

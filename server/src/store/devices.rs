@@ -31,6 +31,8 @@ pub struct WaitingDevice {
     pub client_id: String,
     pub name: String,
     pub scope: String,
+    /// The app registered itself (dynamic registration).
+    pub registered_itself: bool,
 }
 
 /// What a poll found, under the lock of its row.
@@ -97,7 +99,8 @@ pub async fn waiting(
     now: i64,
 ) -> Result<Option<WaitingDevice>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
-        "SELECT d.client_id, c.name, d.scope
+        "SELECT d.client_id, c.name, d.scope,
+                c.registration_access_hash IS NOT NULL AS registered_itself
          FROM device_authorizations d JOIN clients c ON c.id = d.client_id
          WHERE d.user_code_hash = $1 AND d.state = 'pending' AND d.expires_at > $2"
     )
@@ -174,9 +177,11 @@ pub async fn poll(
         if row.expires_at <= now {
             return Ok(Poll::Expired);
         }
+        // A second of slack: polls may reach instances whose clocks differ
+        // a little.
         let too_soon = row
             .last_polled_at
-            .is_some_and(|at| now - at < row.interval_secs.saturating_mul(1000));
+            .is_some_and(|at| now - at < row.interval_secs.saturating_mul(1000) - 1000);
         sqlx::query(
             "UPDATE device_authorizations SET last_polled_at = $1, interval_secs = $2
              WHERE device_code_hash = $3",

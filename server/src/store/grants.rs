@@ -363,6 +363,15 @@ pub async fn withdraw(
         .bind(event.at)
         .execute(&mut *tx)
         .await?;
+        // A device the person allowed that has not polled yet gets nothing.
+        sqlx::query(
+            "UPDATE device_authorizations SET state = 'denied'
+             WHERE user_id = $1 AND client_id = $2 AND state = 'approved'",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
         let ended = tx
             .revoke_sessions(Filter::UserApp { user_id, client_id }, Reason::AppRemoved)
             .await?;

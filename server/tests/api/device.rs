@@ -119,6 +119,8 @@ async fn a_device_polls_while_its_person_allows_it_and_gets_tokens_once() {
     assert_eq!(response.status(), 200);
     let asked: Value = response.json().await.unwrap();
     assert_eq!(asked["app"], "Classroom display");
+    assert_eq!(asked["user_code"], user_code.as_str(), "shown as the device shows it");
+    assert_eq!(asked["registered_itself"], false);
     let scopes: Vec<&str> = asked["scopes"]
         .as_array()
         .unwrap()
@@ -205,6 +207,22 @@ async fn denied_expired_and_guessed_codes_get_nothing() {
     // Even the right code, once over the budget.
     let right = started["user_code"].as_str().unwrap();
     assert_eq!(asks(&app, &guesser, right).await.status(), 429);
+
+    // Guesses fired at once take the budget once each, on two instances:
+    // no more than it holds are looked up.
+    let sibling = app.sibling().await;
+    let eve = app.signup("eve").await;
+    let guesses = (0..20).map(|i| {
+        let at = if i % 2 == 0 { &app } else { &sibling };
+        asks(at, &eve, "BCDF-GHJK")
+    });
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17, "{statuses:?}");
 }
 
 #[tokio::test]

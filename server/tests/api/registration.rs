@@ -141,13 +141,24 @@ async fn a_token_spent_by_many_registrations_at_once_registers_one_app() {
 #[tokio::test]
 async fn an_app_reads_and_removes_its_own_registration_only() {
     let app = provider().await;
-    let backend = json!({
+    // An app's access for itself is an administrator's to give.
+    let token = initial_token(&app).await;
+    let printer = json!({
         "client_name": "Grades printer",
         "grant_types": ["client_credentials"],
         "scope": "grades:read",
+    });
+    let response = register(&app, Some(&token), &printer).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
+
+    let backend = json!({
+        "client_name": "Library",
+        "redirect_uris": [REDIRECT],
+        "scope": "openid",
         "token_endpoint_auth_method": "client_secret_post",
     });
-    let registered: Value = register(&app, Some(&initial_token(&app).await), &backend)
+    let registered: Value = register(&app, Some(&token), &backend)
         .await
         .json()
         .await
@@ -189,33 +200,27 @@ async fn an_app_reads_and_removes_its_own_registration_only() {
         assert_eq!(request.send().await.unwrap().status(), 401);
     }
 
-    // Its token works until it removes itself; then the app is gone.
-    let issued = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(issued.status(), 200);
+    // Its secret authenticates it until it removes itself (a made-up code
+    // is the grant's refusal, not the app's); then the app is gone.
+    let exchange = || {
+        app.client
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "made-up"),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", "a-verifier-of-forty-three-characters-or-more-0123456789"),
+                ("client_id", client_id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .send()
+    };
+    let issued = exchange().await.unwrap();
+    assert_eq!(issued.status(), 400);
+    assert_eq!(issued.json::<Value>().await.unwrap()["error"], "invalid_grant");
     let removed = app.client.delete(app.url(&path)).bearer_auth(&access).send().await.unwrap();
     assert_eq!(removed.status(), 204);
-    let issued = app
-        .client
-        .post(app.url("/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(issued.status(), 401);
+    assert_eq!(exchange().await.unwrap().status(), 401);
     let again = app.client.get(app.url(&path)).bearer_auth(&access).send().await.unwrap();
     assert_eq!(again.status(), 401);
 }
