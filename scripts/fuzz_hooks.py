@@ -28,7 +28,9 @@ SELF_LOCKING = {"/api/account/password", "/api/account/email", "/api/account"}
 # The provider's form endpoints authenticate an app (HTTP Basic, or the
 # form), never a person's bearer token: sent one, they would stop at "not
 # HTTP Basic credentials" and the fuzzer would never reach the grants.
-APP_AUTHENTICATED = {"/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/par"}
+APP_AUTHENTICATED = {
+    "/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/par", "/oauth/device_authorization",
+}
 
 
 def _json(path, body, token=None):
