@@ -15,12 +15,12 @@ use classboard::{
     api::{
         AdminUserPage, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
         ClientCreated, ClientPage, ClientSecret, DeviceAsks, DeviceCode, DeviceDecision,
-        ENDED_FOR_SAFETY, EventPage, GradeList,
-        GradeResponse, LoginRequest, LogoutAsked, LogoutStep, MailedToken, MfaLogin,
-        MfaPasskeyOptions, MfaRequired, MfaStatus, NewClient, NewGrade, NewPasskey, NewPost,
-        PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage,
-        PostResponse, Reauth, RecoveryCodes, Role, RoleChange, SessionList, SignupRequest,
-        TokenResponse, TotpConfirmation, TotpEnrolment, User, UserResponse,
+        ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest, LogoutAsked,
+        LogoutStep, MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewClient,
+        NewGrade, NewPasskey, NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset,
+        PasswordResetRequest, Post, PostPage, PostResponse, Reauth, RecoveryCodes, Role,
+        RoleChange, SessionList, SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment,
+        User, UserResponse,
     },
 };
 use futures::{
@@ -349,8 +349,13 @@ pub async fn device_asks(user_code: String) -> Result<DeviceAsks> {
 /// The person's Allow (`true`) or Deny of a device's request.
 pub async fn device_decision(user_code: String, allow: bool) -> Result<()> {
     let decision = DeviceDecision { user_code, allow };
-    call::<DeviceDecision>(Method::POST, "/api/oauth/device/decision", Some(&decision), true)
-        .await?;
+    call::<DeviceDecision>(
+        Method::POST,
+        "/api/oauth/device/decision",
+        Some(&decision),
+        true,
+    )
+    .await?;
     Ok(())
 }
 

@@ -217,7 +217,9 @@ impl FromRequestParts<AppState> for AuthUser {
         // request (RFC 9449 §7); an unbound one only as a bearer token.
         match (scheme, &claims.cnf) {
             (Scheme::Bearer, None) => {}
-            (Scheme::Bearer, Some(_)) => return Err(AppError::InvalidToken(TokenError::NeedsProof)),
+            (Scheme::Bearer, Some(_)) => {
+                return Err(AppError::InvalidToken(TokenError::NeedsProof));
+            }
             (Scheme::Dpop, None) => return Err(AppError::InvalidToken(TokenError::NotBound)),
             (Scheme::Dpop, Some(bound)) => {
                 let proof = one_proof(&parts.headers)?;

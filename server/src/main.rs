@@ -235,7 +235,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<String, Adm
                 .await
                 .map(|lines| lines.join("\n"))
         }
-                ClientsCommand::RotateSecret { id } => {
+        ClientsCommand::RotateSecret { id } => {
             server::commands::clients_rotate_secret(config, &id).await
         }
     }

@@ -191,7 +191,10 @@ impl Application {
         let dpop = Dpop::new(
             db.clone(),
             secret.expose_secret().as_bytes(),
-            &[&url::Url::parse(&issuer).expect("the issuer is a URL"), &public_url],
+            &[
+                &url::Url::parse(&issuer).expect("the issuer is a URL"),
+                &public_url,
+            ],
         );
         BackchannelSender::new(db.clone(), keys.clone(), &issuer, outbound).spawn();
         let proof = Prover::new(

@@ -89,7 +89,9 @@ pub(crate) async fn proof_at(
 
 /// The provider's answer as the endpoint sends it: a refusal as its RFC
 /// 6749 §5.2 body, a failure as `503` or `429`.
-pub(crate) fn answered<T>(answer: Result<Result<T, TokenError>, ProviderError>) -> Result<T, Response> {
+pub(crate) fn answered<T>(
+    answer: Result<Result<T, TokenError>, ProviderError>,
+) -> Result<T, Response> {
     match answer {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(refusal)) => Err(refuse(refusal)),
@@ -124,7 +126,10 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
 
 /// The parameters of a form-encoded body (the provider's endpoints take
 /// nothing else), each at most once.
-pub(crate) fn form(headers: &HeaderMap, body: &[u8]) -> std::result::Result<Vec<(String, String)>, Response> {
+pub(crate) fn form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> std::result::Result<Vec<(String, String)>, Response> {
     if !is_form(headers) {
         return Err(refuse(TokenError::new("invalid_request", NOT_A_FORM)));
     }
@@ -336,7 +341,11 @@ pub(crate) fn provider_error(e: ProviderError) -> Response {
     }
 }
 
-pub(crate) fn oauth_error(status: StatusCode, error: &'static str, description: String) -> Response {
+pub(crate) fn oauth_error(
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+) -> Response {
     no_store(
         (
             status,

@@ -83,10 +83,7 @@ pub async fn device_authorization(
         let client = authenticate(&state, net, &headers, &get).await?;
         // Each request is a row kept for a person: counted like a request
         // to the authorization endpoint.
-        state
-            .limit_auth_request(net)
-            .await
-            .map_err(oauth_limited)?;
+        state.limit_auth_request(net).await.map_err(oauth_limited)?;
         match state.devices.start(&client, get("scope")).await {
             Ok(Ok(started)) => Ok(started),
             Ok(Err(refusal)) => Err(refuse(refusal)),
@@ -125,7 +122,7 @@ pub async fn asks(
     state.limiter.give_back(&guess).await?;
     Ok(Json(DeviceAsks {
         app: waiting.name,
-        scopes: super::oauth::in_words(&waiting.scope),
+        scopes: super::shared::in_words(&waiting.scope),
         user_code,
         registered_itself: waiting.registered_itself,
     }))

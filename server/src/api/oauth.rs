@@ -11,14 +11,16 @@ use axum::{
 };
 use classboard::api::{
     AppAccess, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
-    ScopeInWords,
 };
 use serde::Serialize;
 use serde_json::json;
 
-use super::app_requests::{
-    OAuthError, answered, authenticate, count_failure, form, limited, no_store, oauth_limited,
-    param, proof_at, provider_error, refuse, with_nonce,
+use super::{
+    app_requests::{
+        OAuthError, answered, authenticate, count_failure, form, limited, no_store, oauth_limited,
+        param, proof_at, provider_error, refuse, with_nonce,
+    },
+    shared::in_words,
 };
 use crate::{
     AppError, Result,
@@ -31,7 +33,6 @@ use crate::{
     provider::{
         authorization::{Begun, Person, Pushed, Step, StepError},
         clients::{GRANTS, ID_TOKEN_ALGS, SCOPES},
-        scopes,
         tokens::{PersonClaims, TokenError, Tokens},
     },
     state::AppState,
@@ -446,10 +447,7 @@ async fn token_answer(
                     "device_code is missing.",
                 )));
             };
-            state
-                .tokens
-                .device_code(&client, device_code, proven)
-                .await
+            state.tokens.device_code(&client, device_code, proven).await
         }
         Some(_) => {
             return Err(refuse(TokenError::new(
@@ -532,18 +530,12 @@ pub async fn par(
         let client = authenticate(&state, net, &headers, &get).await?;
         // Each push is a row kept for a person: counted like a request to
         // the authorization endpoint.
-        state
-            .limit_auth_request(net)
-            .await
-            .map_err(oauth_limited)?;
+        state.limit_auth_request(net).await.map_err(oauth_limited)?;
         let proven = proof_at(&state, &headers, PAR).await?;
         let jkt = proven.as_ref().map(|proven| proven.jkt.as_str());
         match state.authorizations.push(&client, &params, jkt).await {
             Ok(Ok(pushed)) => Ok(pushed),
-            Ok(Err(refusal)) => Err(refuse(TokenError::new(
-                refusal.error,
-                refusal.description,
-            ))),
+            Ok(Err(refusal)) => Err(refuse(TokenError::new(refusal.error, refusal.description))),
             Err(e) => Err(provider_error(e.into())),
         }
     };
@@ -768,15 +760,4 @@ pub async fn withdraw_app(
         .ok_or(AppError::NotFound)?;
     state.revocations.insert(&ended);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The scopes of `scope`, each with what it lets an app do.
-pub(crate) fn in_words(scope: &str) -> Vec<ScopeInWords> {
-    scopes::in_order(scope)
-        .into_iter()
-        .map(|scope| ScopeInWords {
-            scope: scope.to_owned(),
-            description: scopes::words(scope).to_owned(),
-        })
-        .collect()
 }

@@ -15,9 +15,9 @@ use serde_json::json;
 
 use crate::{
     AppError,
+    api::app_requests::no_store,
     auth::limits::{Key, RequesterNet},
     error::Failure,
-    api::app_requests::no_store,
     extract::{Requester, presented_token},
     provider::{
         clients::RegistryError,
@@ -224,10 +224,7 @@ fn metadata_error(e: MetadataError) -> Response {
 }
 
 fn configuration_uri(state: &AppState, client_id: &str) -> String {
-    format!(
-        "{}{REGISTER}/{client_id}",
-        state.authorizations.issuer()
-    )
+    format!("{}{REGISTER}/{client_id}", state.authorizations.issuer())
 }
 
 /// Whether the request says its body is JSON.

@@ -1,11 +1,11 @@
 //! What several handlers do alike, below them all: naming a device,
 //! recording an event on its own, mailing a link, reading the caller's
-//! account and the proof it presents, counting factor changes, and the
-//! passkey ceremonies' wire shapes. A handler imports from here, never from
+//! account and the proof it presents, counting factor changes, the
+//! passkey ceremonies' wire shapes, and an app's scopes in words. A handler imports from here, never from
 //! another handler.
 
 use classboard::{
-    api::{Passkey, PasskeyCeremony, Reauth},
+    api::{Passkey, PasskeyCeremony, Reauth, ScopeInWords},
     validate::Issue,
 };
 use serde::de::DeserializeOwned;
@@ -246,4 +246,15 @@ mod tests {
             assert_eq!(device_name(agent).as_deref(), named, "{agent:?}");
         }
     }
+}
+
+/// The scopes of `scope`, each with what it lets an app do.
+pub(crate) fn in_words(scope: &str) -> Vec<ScopeInWords> {
+    crate::provider::scopes::in_order(scope)
+        .into_iter()
+        .map(|scope| ScopeInWords {
+            scope: scope.to_owned(),
+            description: crate::provider::scopes::words(scope).to_owned(),
+        })
+        .collect()
 }

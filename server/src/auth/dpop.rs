@@ -136,7 +136,9 @@ impl Dpop {
             return Err(DpopError::Invalid("The proof is for another method (htm)."));
         }
         if !self.is_own(&claims.htu, request.path) {
-            return Err(DpopError::Invalid("The proof is for another address (htu)."));
+            return Err(DpopError::Invalid(
+                "The proof is for another address (htu).",
+            ));
         }
         let now = unix_now();
         if claims.iat > now + AHEAD || claims.iat + WINDOW < now {
@@ -152,7 +154,11 @@ impl Dpop {
                 ));
             }
         }
-        if !claims.nonce.as_deref().is_some_and(|n| self.nonce_is_current(n)) {
+        if !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| self.nonce_is_current(n))
+        {
             return Err(DpopError::UseNonce(self.nonce()));
         }
         let jkt = jwk
@@ -227,12 +233,12 @@ impl Dpop {
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         let claims = jsonwebtoken::decode::<ProofClaims>(proof, &key, &validation)
-            .map_err(|_| {
-                DpopError::Invalid("The proof's signature or claims are not valid.")
-            })?
+            .map_err(|_| DpopError::Invalid("The proof's signature or claims are not valid."))?
             .claims;
         if claims.jti.is_empty() || claims.jti.len() > MAX_JTI {
-            return Err(DpopError::Invalid("The proof's jti is missing or too long."));
+            return Err(DpopError::Invalid(
+                "The proof's jti is missing or too long.",
+            ));
         }
         Ok((claims, jwk))
     }
@@ -336,13 +342,18 @@ mod tests {
         let ed = jwk(serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "a"}));
         assert!(key_fits(Algorithm::EdDSA, &ed));
         let rsa = |bytes: usize, e: &str| {
-            jwk(serde_json::json!({"kty": "RSA", "e": e, "n": URL_SAFE_NO_PAD.encode(vec![0xc5u8; bytes])}))
+            jwk(
+                serde_json::json!({"kty": "RSA", "e": e, "n": URL_SAFE_NO_PAD.encode(vec![0xc5u8; bytes])}),
+            )
         };
         assert!(key_fits(Algorithm::RS256, &rsa(256, "AQAB")));
         assert!(key_fits(Algorithm::PS256, &rsa(512, "AQAB")));
         assert!(!key_fits(Algorithm::RS256, &rsa(128, "AQAB")), "1024 bits");
         assert!(!key_fits(Algorithm::RS256, &rsa(513, "AQAB")));
-        assert!(!key_fits(Algorithm::RS256, &rsa(256, "AQAAAQ")), "a large exponent");
+        assert!(
+            !key_fits(Algorithm::RS256, &rsa(256, "AQAAAQ")),
+            "a large exponent"
+        );
     }
 
     #[tokio::test]

@@ -233,7 +233,10 @@ impl Authorizations {
             )));
         }
         let Some(redirect_uri) = get("redirect_uri") else {
-            return Ok(Err(Refusal::new("invalid_request", "redirect_uri is missing.")));
+            return Ok(Err(Refusal::new(
+                "invalid_request",
+                "redirect_uri is missing.",
+            )));
         };
         if !client
             .redirect_uris
@@ -260,7 +263,12 @@ impl Authorizations {
             _ => {}
         }
         let handle = crate::auth::random_url_safe::<32>();
-        let mut row = request.row(client, (redirect_uri, get("state")), &handle, PUSHED_LIFETIME);
+        let mut row = request.row(
+            client,
+            (redirect_uri, get("state")),
+            &handle,
+            PUSHED_LIFETIME,
+        );
         row.pushed = true;
         grants::insert_request(&self.db, &row).await?;
         Ok(Ok(Pushed {

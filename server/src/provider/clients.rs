@@ -33,8 +33,11 @@ pub const GRANTS: [&str; 4] = [
     "authorization_code",
     "refresh_token",
     "client_credentials",
-    super::device::DEVICE_GRANT,
+    DEVICE_GRANT,
 ];
+
+/// The device grant's `grant_type` (RFC 8628 §3.4).
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// The grants an app gets when it names none.
 pub const DEFAULT_GRANTS: [&str; 2] = ["authorization_code", "refresh_token"];
@@ -128,7 +131,7 @@ pub fn check(registration: &Registration) -> Result<Checked, Vec<Refusal>> {
         .grant_types
         .iter()
         .map(|g| match g.trim() {
-            "device_code" => super::device::DEVICE_GRANT.to_owned(),
+            "device_code" => DEVICE_GRANT.to_owned(),
             other => other.to_owned(),
         })
         .collect();
@@ -552,7 +555,10 @@ impl Registry {
         Self {
             db,
             secrets: Secrets::new(server_secret),
-            initial_tokens: Secrets::labelled(server_secret, b"classboard initial access token key"),
+            initial_tokens: Secrets::labelled(
+                server_secret,
+                b"classboard initial access token key",
+            ),
         }
     }
 

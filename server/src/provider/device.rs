@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use classboard::api::EventKind;
 
+pub use super::clients::DEVICE_GRANT;
 use super::{
     authorization::{Person, hash},
     scopes,
@@ -39,8 +40,6 @@ use crate::{
     },
 };
 
-/// The grant's `grant_type` (RFC 8628 §3.4).
-pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// How long the codes live.
 pub const LIFETIME: Duration = Duration::from_secs(600);
 /// The seconds a device waits between polls, at first.
@@ -132,7 +131,9 @@ impl Devices {
                 }));
             }
         }
-        Err(sqlx::Error::Protocol("no free user code after three draws".into()))
+        Err(sqlx::Error::Protocol(
+            "no free user code after three draws".into(),
+        ))
     }
 
     /// The request `user_code` names (as typed), while it waits, with the
@@ -300,7 +301,10 @@ mod tests {
         for _ in 0..100 {
             let code = new_user_code();
             assert_eq!(normalize(&code).as_deref(), Some(code.as_str()));
-            assert!(!code.bytes().any(|b| b"AEIOUY0123456789".contains(&b)), "{code}");
+            assert!(
+                !code.bytes().any(|b| b"AEIOUY0123456789".contains(&b)),
+                "{code}"
+            );
         }
         assert_eq!(normalize("bcdf-ghjk").as_deref(), Some("BCDFGHJK"));
         assert_eq!(normalize(" BCDF GHJK ").as_deref(), Some("BCDFGHJK"));

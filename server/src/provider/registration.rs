@@ -102,7 +102,9 @@ pub fn registration_of(metadata: Metadata) -> Result<Registration, MetadataError
     if let Some(types) = &metadata.response_types
         && types.iter().any(|t| t != "code")
     {
-        return Err(MetadataError::metadata("Only the response type code is offered."));
+        return Err(MetadataError::metadata(
+            "Only the response type code is offered.",
+        ));
     }
     // An app's access for itself (grades:read with no person asking) is
     // given by an administrator, never taken by a registration.

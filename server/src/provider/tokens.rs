@@ -361,9 +361,11 @@ impl TokenIssuer {
         let hash = crate::auth::refresh_token::hash(&token);
         let now = now_ms();
         let ends = now + ms(self.grants.policy().idle);
-        Ok(grants::add_refresh_token(&self.db, grant_id, &hash, now, ends)
-            .await?
-            .then_some(token))
+        Ok(
+            grants::add_refresh_token(&self.db, grant_id, &hash, now, ends)
+                .await?
+                .then_some(token),
+        )
     }
 
     /// `grant_type=client_credentials`: an access token for the app itself
@@ -723,7 +725,11 @@ impl TokenIssuer {
                 scope: claims.scope,
                 client_id: claims.client_id,
                 username: Some(claims.username).filter(|u| !u.is_empty()),
-                token_type: Some(if claims.cnf.is_some() { "DPoP" } else { "Bearer" }),
+                token_type: Some(if claims.cnf.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                }),
                 exp: Some(claims.exp),
                 iat: Some(claims.iat),
                 sub: Some(claims.sub),

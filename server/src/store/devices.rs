@@ -7,8 +7,9 @@
 use sqlx::FromRow;
 
 use super::{
-    Db, in_tx, on,
+    Db,
     grants::{NewGrant, SIGNED_IN, SIGNED_IN_POSTGRES, START_GRANT, SignedIn},
+    in_tx, on,
     rows::Event,
     tx::Tx,
 };

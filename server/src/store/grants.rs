@@ -465,14 +465,14 @@ pub async fn exchange_code(
             return Ok(Exchange::Invalid);
         };
         sqlx::query(START_GRANT)
-        .bind(grant.id)
-        .bind(now)
-        .bind(grant.client_id)
-        .bind(&code.scope)
-        .bind(&code.session_id)
-        .bind(grant.dpop_jkt)
-        .execute(&mut *tx)
-        .await?;
+            .bind(grant.id)
+            .bind(now)
+            .bind(grant.client_id)
+            .bind(&code.scope)
+            .bind(&code.session_id)
+            .bind(grant.dpop_jkt)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Exchange::Started(code, signed_in))
     })

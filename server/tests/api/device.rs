@@ -20,7 +20,9 @@ async fn register(app: &TestApp, grants: &[&str]) -> App {
                 name: "Classroom display".into(),
                 redirect_uris: vec![crate::provider::REDIRECT.into()],
                 public: true,
-                scopes: ["openid", "profile", "offline_access"].map(str::to_owned).to_vec(),
+                scopes: ["openid", "profile", "offline_access"]
+                    .map(str::to_owned)
+                    .to_vec(),
                 grant_types: grants.iter().map(|g| (*g).to_owned()).collect(),
                 ..Registration::default()
             },
@@ -74,8 +76,13 @@ async fn oauth_error(response: Response) -> String {
 }
 
 async fn asks(app: &TestApp, user: &TestUser, code: &str) -> Response {
-    app.bearer_json(Method::POST, "/api/oauth/device", &user.access, json!({"user_code": code}))
-        .await
+    app.bearer_json(
+        Method::POST,
+        "/api/oauth/device",
+        &user.access,
+        json!({"user_code": code}),
+    )
+    .await
 }
 
 async fn decide(app: &TestApp, user: &TestUser, code: &str, allow: bool) -> Response {
@@ -94,23 +101,40 @@ async fn a_device_polls_while_its_person_allows_it_and_gets_tokens_once() {
     let client = register(&app, &["device_code", "refresh_token"]).await;
     let response = start(&app, &client, "openid profile offline_access").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(crate::helpers::header(&response, "cache-control"), "no-store");
+    assert_eq!(
+        crate::helpers::header(&response, "cache-control"),
+        "no-store"
+    );
     let started: Value = response.json().await.unwrap();
     let user_code = started["user_code"].as_str().unwrap().to_owned();
     let device_code = started["device_code"].as_str().unwrap().to_owned();
     let shape = regex_like(&user_code);
     assert!(shape, "{user_code}");
-    assert!(started["verification_uri"].as_str().unwrap().ends_with("/device"));
+    assert!(
+        started["verification_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/device")
+    );
     assert_eq!(
         started["verification_uri_complete"].as_str().unwrap(),
-        format!("{}?code={user_code}", started["verification_uri"].as_str().unwrap())
+        format!(
+            "{}?code={user_code}",
+            started["verification_uri"].as_str().unwrap()
+        )
     );
     assert_eq!(started["expires_in"], 600);
     assert_eq!(started["interval"], 5);
 
     // Nobody has answered; polling again at once is too soon.
-    assert_eq!(oauth_error(poll(&app, &client, &device_code).await).await, "authorization_pending");
-    assert_eq!(oauth_error(poll(&app, &client, &device_code).await).await, "slow_down");
+    assert_eq!(
+        oauth_error(poll(&app, &client, &device_code).await).await,
+        "authorization_pending"
+    );
+    assert_eq!(
+        oauth_error(poll(&app, &client, &device_code).await).await,
+        "slow_down"
+    );
 
     // The person types the code in any form, sees the app and what it asks.
     let person = app.signup("ada").await;
@@ -119,7 +143,11 @@ async fn a_device_polls_while_its_person_allows_it_and_gets_tokens_once() {
     assert_eq!(response.status(), 200);
     let asked: Value = response.json().await.unwrap();
     assert_eq!(asked["app"], "Classroom display");
-    assert_eq!(asked["user_code"], user_code.as_str(), "shown as the device shows it");
+    assert_eq!(
+        asked["user_code"],
+        user_code.as_str(),
+        "shown as the device shows it"
+    );
     assert_eq!(asked["registered_itself"], false);
     let scopes: Vec<&str> = asked["scopes"]
         .as_array()
@@ -150,7 +178,10 @@ async fn a_device_polls_while_its_person_allows_it_and_gets_tokens_once() {
 
     // Once: the next poll gets nothing.
     waited(&app).await;
-    assert_eq!(oauth_error(poll(&app, &client, &device_code).await).await, "invalid_grant");
+    assert_eq!(
+        oauth_error(poll(&app, &client, &device_code).await).await,
+        "invalid_grant"
+    );
     // The person sees the app among those with access.
     let apps = app.get_json("/api/account/apps", &person.access).await;
     assert_eq!(apps["apps"][0]["name"], "Classroom display", "{apps}");
@@ -177,7 +208,10 @@ async fn denied_expired_and_guessed_codes_get_nothing() {
     let code = started["user_code"].as_str().unwrap();
     assert_eq!(decide(&app, &person, code, false).await.status(), 204);
     let device_code = started["device_code"].as_str().unwrap();
-    assert_eq!(oauth_error(poll(&app, &client, device_code).await).await, "access_denied");
+    assert_eq!(
+        oauth_error(poll(&app, &client, device_code).await).await,
+        "access_denied"
+    );
 
     let started: Value = start(&app, &client, "openid").await.json().await.unwrap();
     sqlx::query("UPDATE device_authorizations SET expires_at = 0")
@@ -185,7 +219,10 @@ async fn denied_expired_and_guessed_codes_get_nothing() {
         .await
         .unwrap();
     let device_code = started["device_code"].as_str().unwrap();
-    assert_eq!(oauth_error(poll(&app, &client, device_code).await).await, "expired_token");
+    assert_eq!(
+        oauth_error(poll(&app, &client, device_code).await).await,
+        "expired_token"
+    );
     let expired = asks(&app, &person, started["user_code"].as_str().unwrap()).await;
     assert_eq!(expired.status(), 404);
 
@@ -193,8 +230,14 @@ async fn denied_expired_and_guessed_codes_get_nothing() {
     let other = register(&app, &["device_code"]).await;
     let started: Value = start(&app, &client, "openid").await.json().await.unwrap();
     let device_code = started["device_code"].as_str().unwrap();
-    assert_eq!(oauth_error(poll(&app, &other, device_code).await).await, "invalid_grant");
-    assert_eq!(oauth_error(poll(&app, &client, "made-up").await).await, "invalid_grant");
+    assert_eq!(
+        oauth_error(poll(&app, &other, device_code).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        oauth_error(poll(&app, &client, "made-up").await).await,
+        "invalid_grant"
+    );
 
     // Guessing codes: each wrong one counts, and the person is soon refused
     // (one failure was counted above, for the expired code).
@@ -203,7 +246,10 @@ async fn denied_expired_and_guessed_codes_get_nothing() {
     for _ in 0..4 {
         statuses.push(asks(&app, &guesser, "BCDF-GHJK").await.status().as_u16());
     }
-    assert!(statuses.contains(&404) && statuses.ends_with(&[429]), "{statuses:?}");
+    assert!(
+        statuses.contains(&404) && statuses.ends_with(&[429]),
+        "{statuses:?}"
+    );
     // Even the right code, once over the budget.
     let right = started["user_code"].as_str().unwrap();
     assert_eq!(asks(&app, &guesser, right).await.status(), 429);
@@ -221,8 +267,16 @@ async fn denied_expired_and_guessed_codes_get_nothing() {
         .iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 3, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 17, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        17,
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -244,8 +298,16 @@ async fn an_allowed_device_polled_at_once_on_two_instances_gets_tokens_once() {
         .iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 11, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        11,
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -263,7 +325,10 @@ async fn only_apps_registered_for_it_start_and_only_people_answer() {
         .await
         .unwrap();
     assert_eq!(oauth_error(response).await, "invalid_scope");
-    assert_eq!(oauth_error(start(&app, &device, "openid grades:write").await).await, "invalid_scope");
+    assert_eq!(
+        oauth_error(start(&app, &device, "openid grades:write").await).await,
+        "invalid_scope"
+    );
     let unknown = App {
         id: "nobody".into(),
         secret: None,
@@ -274,7 +339,10 @@ async fn only_apps_registered_for_it_start_and_only_people_answer() {
     let started: Value = start(&app, &device, "openid").await.json().await.unwrap();
     let code = started["user_code"].as_str().unwrap();
     let response = app
-        .post_json("/api/oauth/device/decision", &json!({"user_code": code, "allow": true}))
+        .post_json(
+            "/api/oauth/device/decision",
+            &json!({"user_code": code, "allow": true}),
+        )
         .await;
     assert_eq!(response.status(), 401);
     assert_eq!(error_code(response).await, "invalid_token");

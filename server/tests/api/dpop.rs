@@ -107,7 +107,10 @@ async fn nonce(app: &TestApp, prover: &Prover) -> String {
         .client
         .post(app.url("/oauth/token"))
         .header("DPoP", prover.proof("POST", "/oauth/token", None, None))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "nobody")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "nobody"),
+        ])
         .send()
         .await
         .unwrap();
@@ -128,7 +131,11 @@ async fn nonce(app: &TestApp, prover: &Prover) -> String {
         .client
         .post(app.url("/oauth/token"))
         .header("DPoP", prover.proof("POST", "/oauth/token", None, None))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x"), ("client_id", &client.id)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &client.id),
+        ])
         .send()
         .await
         .unwrap();
@@ -140,7 +147,12 @@ async fn nonce(app: &TestApp, prover: &Prover) -> String {
 }
 
 /// `POST /oauth/token` with `form` as `client`, with `proof` when given.
-async fn token_with(app: &TestApp, client: &App, form: &[(&str, &str)], proof: Option<String>) -> Response {
+async fn token_with(
+    app: &TestApp,
+    client: &App,
+    form: &[(&str, &str)],
+    proof: Option<String>,
+) -> Response {
     let mut form: Vec<(&str, &str)> = form.to_vec();
     let mut request = app.client.post(app.url("/oauth/token"));
     if let Some(proof) = proof {
@@ -184,7 +196,10 @@ async fn refused_with(response: Response, status: u16, error: &str) {
     assert_eq!(body["error"], error, "{body}");
     if status == 401 {
         assert!(challenge.starts_with("DPoP "), "{challenge}");
-        assert!(challenge.contains(&format!("error=\"{error}\"")), "{challenge}");
+        assert!(
+            challenge.contains(&format!("error=\"{error}\"")),
+            "{challenge}"
+        );
     }
 }
 
@@ -211,7 +226,12 @@ async fn a_bound_token_works_only_with_a_fresh_proof_of_its_key_for_that_very_re
     assert_eq!(response.status(), 200);
     let person_claims: Value = response.json().await.unwrap();
     assert_eq!(person_claims["preferred_username"], "ada");
-    refused_with(userinfo(&app, "DPoP", access, Some(proof)).await, 401, "invalid_dpop_proof").await;
+    refused_with(
+        userinfo(&app, "DPoP", access, Some(proof)).await,
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
 
     // As a bearer token, or without a proof.
     let response = userinfo(&app, "Bearer", access, None).await;
@@ -219,19 +239,44 @@ async fn a_bound_token_works_only_with_a_fresh_proof_of_its_key_for_that_very_re
     assert!(header(&response, "www-authenticate").starts_with("DPoP "));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
-    refused_with(userinfo(&app, "DPoP", access, None).await, 401, "invalid_dpop_proof").await;
+    refused_with(
+        userinfo(&app, "DPoP", access, None).await,
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
 
     // A proof without `ath`, or for another token: userinfo checks `ath`
     // too (Keycloak once did not).
     let no_ath = prover.proof("GET", "/oauth/userinfo", Some(&nonce), None);
-    refused_with(userinfo(&app, "DPoP", access, Some(no_ath)).await, 401, "invalid_dpop_proof").await;
-    let other_ath = prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some("another token"));
-    refused_with(userinfo(&app, "DPoP", access, Some(other_ath)).await, 401, "invalid_dpop_proof").await;
+    refused_with(
+        userinfo(&app, "DPoP", access, Some(no_ath)).await,
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
+    let other_ath = prover.proof(
+        "GET",
+        "/oauth/userinfo",
+        Some(&nonce),
+        Some("another token"),
+    );
+    refused_with(
+        userinfo(&app, "DPoP", access, Some(other_ath)).await,
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
 
     // Signed by another key.
     let thief = Prover::es256();
     let stolen = thief.proof("GET", "/oauth/userinfo", Some(&nonce), Some(access));
-    refused_with(userinfo(&app, "DPoP", access, Some(stolen)).await, 401, "invalid_dpop_proof").await;
+    refused_with(
+        userinfo(&app, "DPoP", access, Some(stolen)).await,
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
 
     // For another method, another address, the request's own address
     // rather than the public one, or with a query it does not have.
@@ -246,7 +291,12 @@ async fn a_bound_token_works_only_with_a_fresh_proof_of_its_key_for_that_very_re
             "iat": now(), "nonce": nonce,
             "ath": URL_SAFE_NO_PAD.encode(Sha256::digest(access.as_bytes())),
         }));
-        refused_with(userinfo(&app, "DPoP", access, Some(proof)).await, 401, "invalid_dpop_proof").await;
+        refused_with(
+            userinfo(&app, "DPoP", access, Some(proof)).await,
+            401,
+            "invalid_dpop_proof",
+        )
+        .await;
     }
     // A query and a fragment are not part of `htu`'s comparison.
     let proof = prover.sign(&json!({
@@ -254,7 +304,10 @@ async fn a_bound_token_works_only_with_a_fresh_proof_of_its_key_for_that_very_re
         "htu": format!("{PUBLIC}/oauth/userinfo?x=1#y"), "iat": now(), "nonce": nonce,
         "ath": URL_SAFE_NO_PAD.encode(Sha256::digest(access.as_bytes())),
     }));
-    assert_eq!(userinfo(&app, "DPoP", access, Some(proof)).await.status(), 200);
+    assert_eq!(
+        userinfo(&app, "DPoP", access, Some(proof)).await.status(),
+        200
+    );
 
     // Made too long ago, or in the future.
     for iat in [now() - 120, now() + 60] {
@@ -263,7 +316,12 @@ async fn a_bound_token_works_only_with_a_fresh_proof_of_its_key_for_that_very_re
             "htu": format!("{PUBLIC}/oauth/userinfo"), "iat": iat, "nonce": nonce,
             "ath": URL_SAFE_NO_PAD.encode(Sha256::digest(access.as_bytes())),
         }));
-        refused_with(userinfo(&app, "DPoP", access, Some(proof)).await, 401, "invalid_dpop_proof").await;
+        refused_with(
+            userinfo(&app, "DPoP", access, Some(proof)).await,
+            401,
+            "invalid_dpop_proof",
+        )
+        .await;
     }
 
     // Without the server's nonce, or with a made-up one: told the nonce.
@@ -338,8 +396,16 @@ async fn proofs_that_are_not_proofs_are_refused() {
         parts.join(".")
     };
     for proof in [
-        encode(&json!({"typ": "dpop+jwt", "alg": "none", "jwk": prover.jwk}), &claims, ""),
-        encode(&json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": with_private}), &claims, "sig"),
+        encode(
+            &json!({"typ": "dpop+jwt", "alg": "none", "jwk": prover.jwk}),
+            &claims,
+            "",
+        ),
+        encode(
+            &json!({"typ": "dpop+jwt", "alg": "EdDSA", "jwk": with_private}),
+            &claims,
+            "sig",
+        ),
         encode(&json!({"typ": "dpop+jwt", "alg": "EdDSA"}), &claims, "sig"),
         hmac,
         jwt_typ,
@@ -347,15 +413,26 @@ async fn proofs_that_are_not_proofs_are_refused() {
         "not a jwt".to_owned(),
         "a".repeat(5000),
     ] {
-        refused_with(userinfo(&app, "DPoP", access, Some(proof)).await, 401, "invalid_dpop_proof").await;
+        refused_with(
+            userinfo(&app, "DPoP", access, Some(proof)).await,
+            401,
+            "invalid_dpop_proof",
+        )
+        .await;
     }
     // Two DPoP headers.
     let response = app
         .client
         .get(app.url("/oauth/userinfo"))
         .header("Authorization", format!("DPoP {access}"))
-        .header("DPoP", prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some(access)))
-        .header("DPoP", prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some(access)))
+        .header(
+            "DPoP",
+            prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some(access)),
+        )
+        .header(
+            "DPoP",
+            prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some(access)),
+        )
         .send()
         .await
         .unwrap();
@@ -400,11 +477,24 @@ async fn a_proof_replayed_on_another_instance_at_once_works_once() {
         .iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 19, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        19,
+        "{statuses:?}"
+    );
     // A nonce one instance gave works on the other.
     let proof = prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some(&access));
-    assert_eq!(userinfo(&second, "DPoP", &access, Some(proof)).await.status(), 200);
+    assert_eq!(
+        userinfo(&second, "DPoP", &access, Some(proof))
+            .await
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -425,7 +515,10 @@ async fn a_public_apps_refresh_tokens_stay_bound_and_leaving_the_key_ends_the_gr
 
     // With a proof of the key: rotated, and the new access token bound.
     let proof = prover.proof("POST", "/oauth/token", Some(&nonce), None);
-    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
     let response = token_with(&app, &client, &form, Some(proof)).await;
     assert_eq!(response.status(), 200);
     let tokens: Value = response.json().await.unwrap();
@@ -440,7 +533,10 @@ async fn a_public_apps_refresh_tokens_stay_bound_and_leaving_the_key_ends_the_gr
 
     // Without a proof, or with another key's: the token has left the app,
     // and the grant ends with every token of it.
-    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.as_str()),
+    ];
     let thief = Prover::es256();
     let thief_nonce = nonce.clone();
     let response = token_with(
@@ -454,7 +550,10 @@ async fn a_public_apps_refresh_tokens_stay_bound_and_leaving_the_key_ends_the_gr
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
     let proof = prover.proof("GET", "/oauth/userinfo", Some(&nonce), Some(&access));
-    assert_eq!(userinfo(&app, "DPoP", &access, Some(proof)).await.status(), 401);
+    assert_eq!(
+        userinfo(&app, "DPoP", &access, Some(proof)).await.status(),
+        401
+    );
     let proof = prover.proof("POST", "/oauth/token", Some(&nonce), None);
     let response = token_with(&app, &client, &form, Some(proof)).await;
     assert_eq!(response.status(), 400);
@@ -567,14 +666,29 @@ async fn a_code_bound_by_dpop_jkt_is_exchanged_only_with_that_key() {
         }
     };
     let code = code_bound_to(prover.jkt()).await;
-    assert_eq!(token_with(&app, &client, &exchange_form(&code), None).await.status(), 400);
+    assert_eq!(
+        token_with(&app, &client, &exchange_form(&code), None)
+            .await
+            .status(),
+        400
+    );
     let code = code_bound_to(prover.jkt()).await;
     let thief = Prover::es256();
     let proof = thief.proof("POST", "/oauth/token", Some(&nonce), None);
-    assert_eq!(token_with(&app, &client, &exchange_form(&code), Some(proof)).await.status(), 400);
+    assert_eq!(
+        token_with(&app, &client, &exchange_form(&code), Some(proof))
+            .await
+            .status(),
+        400
+    );
     let code = code_bound_to(prover.jkt()).await;
     let proof = prover.proof("POST", "/oauth/token", Some(&nonce), None);
-    assert_eq!(token_with(&app, &client, &exchange_form(&code), Some(proof)).await.status(), 200);
+    assert_eq!(
+        token_with(&app, &client, &exchange_form(&code), Some(proof))
+            .await
+            .status(),
+        200
+    );
 
     // A `dpop_jkt` that is not a thumbprint goes back as invalid_request.
     let url = authorize_url(&app, &client.id, "openid", "&dpop_jkt=short");
@@ -583,7 +697,12 @@ async fn a_code_bound_by_dpop_jkt_is_exchanged_only_with_that_key() {
 }
 
 /// `POST /oauth/par` as `client`.
-async fn push(app: &TestApp, client: &App, form: &[(&str, &str)], proof: Option<String>) -> Response {
+async fn push(
+    app: &TestApp,
+    client: &App,
+    form: &[(&str, &str)],
+    proof: Option<String>,
+) -> Response {
     let mut request = app.client.post(app.url("/oauth/par"));
     if let Some(proof) = proof {
         request = request.header("DPoP", proof);
@@ -688,7 +807,11 @@ async fn a_pushed_request_works_once_for_its_app_and_par_only_apps_push() {
         19
     );
     let handle = handle(going_on[0]);
-    let answer: Value = step(&app, &handle, Some(&person)).await.json().await.unwrap();
+    let answer: Value = step(&app, &handle, Some(&person))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(answer["step"], "consent");
     let answer = decide(&app, &handle, &person, true).await;
     let back = query(answer["to"].as_str().unwrap());
@@ -702,14 +825,20 @@ async fn a_pushed_request_works_once_for_its_app_and_par_only_apps_push() {
     assert_eq!(back["error"], "invalid_request");
     assert_eq!(back["state"], "st-1");
     // A request_uri that was never pushed, or is not one.
-    for made_up in ["urn:ietf:params:oauth:request_uri:nothing", "https://evil.example/r"] {
+    for made_up in [
+        "urn:ietf:params:oauth:request_uri:nothing",
+        "https://evil.example/r",
+    ] {
         let url = format!(
             "{}/oauth/authorize?client_id={}&request_uri={}",
             app.address,
             client.id,
             urlencode(made_up)
         );
-        assert_eq!(authorize_at(&app, &url).await, "/authorize?problem=request_uri_ended");
+        assert_eq!(
+            authorize_at(&app, &url).await,
+            "/authorize?problem=request_uri_ended"
+        );
     }
 }
 
@@ -726,15 +855,22 @@ async fn a_push_is_checked_as_the_authorization_endpoint_checks_a_request() {
         ("code_challenge_method", "S256"),
     ];
     let with = |name: &'static str, value: &'static str| {
-        let mut form: Vec<(&str, &str)> = good.iter().filter(|(n, _)| *n != name).cloned().collect();
+        let mut form: Vec<(&str, &str)> =
+            good.iter().filter(|(n, _)| *n != name).cloned().collect();
         form.push((name, value));
         form
     };
     for (form, error) in [
-        (with("redirect_uri", "https://library.example/callback/"), "invalid_request"),
+        (
+            with("redirect_uri", "https://library.example/callback/"),
+            "invalid_request",
+        ),
         (with("code_challenge_method", "plain"), "invalid_request"),
         (with("scope", "openid grades:write"), "invalid_scope"),
-        (with("request_uri", "urn:ietf:params:oauth:request_uri:x"), "invalid_request"),
+        (
+            with("request_uri", "urn:ietf:params:oauth:request_uri:x"),
+            "invalid_request",
+        ),
         (with("client_id", "another-app"), "invalid_request"),
         (with("response_type", "token"), "unsupported_response_type"),
     ] {
@@ -750,7 +886,10 @@ async fn a_push_is_checked_as_the_authorization_endpoint_checks_a_request() {
     };
     let response = push(&app, &wrong, &good, None).await;
     assert_eq!(response.status(), 401);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
     let response = app
         .client
         .post(app.url("/oauth/par"))
@@ -793,10 +932,17 @@ async fn a_push_with_a_proof_binds_the_code_to_its_key() {
     let other = Prover::es256().jkt();
     mismatched.push(("dpop_jkt", other.as_str()));
     let proof = prover.proof("POST", "/oauth/par", Some(&nonce), None);
-    assert_eq!(push(&app, &client, &mismatched, Some(proof)).await.status(), 400);
+    assert_eq!(
+        push(&app, &client, &mismatched, Some(proof)).await.status(),
+        400
+    );
 
     let proof = prover.proof("POST", "/oauth/par", Some(&nonce), None);
-    let pushed: Value = push(&app, &client, &form, Some(proof)).await.json().await.unwrap();
+    let pushed: Value = push(&app, &client, &form, Some(proof))
+        .await
+        .json()
+        .await
+        .unwrap();
     let url = format!(
         "{}/oauth/authorize?client_id={}&request_uri={}",
         app.address,
@@ -808,5 +954,10 @@ async fn a_push_with_a_proof_binds_the_code_to_its_key() {
     let answer = decide(&app, &handle, &person, true).await;
     let code = query(answer["to"].as_str().unwrap())["code"].clone();
     // Without the proof: refused (and the code is spent).
-    assert_eq!(token_with(&app, &client, &exchange_form(&code), None).await.status(), 400);
+    assert_eq!(
+        token_with(&app, &client, &exchange_form(&code), None)
+            .await
+            .status(),
+        400
+    );
 }

@@ -94,7 +94,11 @@ pub(crate) fn handle(location: &str) -> String {
         .to_owned()
 }
 
-pub(crate) async fn step(app: &TestApp, handle: &str, user: Option<&TestUser>) -> reqwest::Response {
+pub(crate) async fn step(
+    app: &TestApp,
+    handle: &str,
+    user: Option<&TestUser>,
+) -> reqwest::Response {
     let request = app
         .client
         .post(app.url("/api/oauth/authorization"))

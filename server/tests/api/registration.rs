@@ -60,7 +60,10 @@ async fn an_app_registers_itself_once_per_token_and_signs_people_in() {
         let response = register(&app, token, &web_app()).await;
         assert_eq!(response.status(), 401);
         assert!(header(&response, "www-authenticate").starts_with("Bearer"));
-        assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_token");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["error"],
+            "invalid_token"
+        );
     }
 
     let token = initial_token(&app).await;
@@ -69,17 +72,26 @@ async fn an_app_registers_itself_once_per_token_and_signs_people_in() {
     bad["redirect_uris"] = json!(["http://evil.example/cb"]);
     let response = register(&app, Some(&token), &bad).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_redirect_uri");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_redirect_uri"
+    );
     let mut bad = web_app();
     bad["scope"] = json!("openid admin");
     let response = register(&app, Some(&token), &bad).await;
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_client_metadata"
+    );
 
     let response = register(&app, Some(&token), &web_app()).await;
     assert_eq!(response.status(), 201);
     assert_eq!(header(&response, "cache-control"), "no-store");
     let registered: Value = response.json().await.unwrap();
-    assert!(registered.get("client_secret").is_none(), "a public app: {registered}");
+    assert!(
+        registered.get("client_secret").is_none(),
+        "a public app: {registered}"
+    );
     assert_eq!(registered["token_endpoint_auth_method"], "none");
     assert_eq!(registered["redirect_uris"], json!([REDIRECT]));
     assert_eq!(registered["scope"], "openid profile");
@@ -125,7 +137,11 @@ async fn a_token_spent_by_many_registrations_at_once_registers_one_app() {
         .iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
     // The others are refused; their failures count against the network,
     // which soon answers 429.
     assert_eq!(
@@ -150,7 +166,10 @@ async fn an_app_reads_and_removes_its_own_registration_only() {
     });
     let response = register(&app, Some(&token), &printer).await;
     assert_eq!(response.status(), 400);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_client_metadata");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_client_metadata"
+    );
 
     let backend = json!({
         "client_name": "Library",
@@ -165,9 +184,18 @@ async fn an_app_reads_and_removes_its_own_registration_only() {
         .unwrap();
     let secret = registered["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(registered["client_secret_expires_at"], 0);
-    assert_eq!(registered["token_endpoint_auth_method"], "client_secret_post");
-    let access = registered["registration_access_token"].as_str().unwrap().to_owned();
-    let uri = registered["registration_client_uri"].as_str().unwrap().to_owned();
+    assert_eq!(
+        registered["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+    let access = registered["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = registered["registration_client_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let client_id = registered["client_id"].as_str().unwrap().to_owned();
     let path = uri[uri.find("/oauth/register/").unwrap()..].to_owned();
     let other: Value = register(&app, Some(&initial_token(&app).await), &web_app())
@@ -209,7 +237,10 @@ async fn an_app_reads_and_removes_its_own_registration_only() {
                 ("grant_type", "authorization_code"),
                 ("code", "made-up"),
                 ("redirect_uri", REDIRECT),
-                ("code_verifier", "a-verifier-of-forty-three-characters-or-more-0123456789"),
+                (
+                    "code_verifier",
+                    "a-verifier-of-forty-three-characters-or-more-0123456789",
+                ),
                 ("client_id", client_id.as_str()),
                 ("client_secret", secret.as_str()),
             ])
@@ -217,11 +248,26 @@ async fn an_app_reads_and_removes_its_own_registration_only() {
     };
     let issued = exchange().await.unwrap();
     assert_eq!(issued.status(), 400);
-    assert_eq!(issued.json::<Value>().await.unwrap()["error"], "invalid_grant");
-    let removed = app.client.delete(app.url(&path)).bearer_auth(&access).send().await.unwrap();
+    assert_eq!(
+        issued.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let removed = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(removed.status(), 204);
     assert_eq!(exchange().await.unwrap().status(), 401);
-    let again = app.client.get(app.url(&path)).bearer_auth(&access).send().await.unwrap();
+    let again = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 401);
 }
 
