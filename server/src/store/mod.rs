@@ -45,6 +45,8 @@
 //! | passkeys and their ceremonies | `passkeys` |
 //! | signing keys | `keys`, and their in-transaction steps `tx::Tx::lock_ring`, `insert_key`, `promote_due_key` |
 //! | posts, grades | `posts` (on SQLite published by the batched job `publications`), `grades` |
+//! | apps, their grants, codes, requests (pushed or not), device requests | `clients`, `grants`, `devices` |
+//! | a DPoP proof's `jti` is spent | `dpop::spend` (on SQLite the batched job `dpop::Spend`) |
 //!
 //! The alternatives weighed (docs/DEVELOPMENT.md): sqlx's `Any` driver
 //! checks nothing at compile time and knows too few types; a trait with one
@@ -212,6 +214,8 @@ pub struct Sqlite {
     pub(crate) rotations: rotations::Queue,
     /// Posts queued for the writer, sent to it in batches.
     pub(crate) publications: publications::Queue,
+    /// DPoP proofs' `jti`s queued for the writer, spent in batches.
+    pub(crate) proof_spends: dpop::Queue,
 }
 
 /// PostgreSQL: one pool for requests, and a connection for the poll. `read`
@@ -315,12 +319,14 @@ async fn connect_sqlite(url: &str) -> Result<Db, DbError> {
         .map_err(DbError::Open)?;
     let rotations = rotations::Queue::start(write.clone());
     let publications = publications::Queue::start(write.clone());
+    let proof_spends = dpop::Queue::start(write.clone());
     Ok(Db::Sqlite(Sqlite {
         read,
         write,
         poll,
         rotations,
         publications,
+        proof_spends,
     }))
 }
 
