@@ -37,6 +37,8 @@ const PAGES = [
   // An app's sign-in: the page that carries it through sign-in and consent
   // (a request that has ended: the same code, with the page's answer).
   ["/authorize?request=0000000000000000000000000000000000000000000", "student"],
+  // A device's sign-in (the device grant): the code form.
+  ["/device", "student"],
   ["/grades", "teacher"],
   ["/admin", "admin"],
 ];
