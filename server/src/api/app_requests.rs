@@ -144,6 +144,24 @@ pub(crate) fn form(
     Ok(params)
 }
 
+/// The form of a request that asks the server to keep a row for a person
+/// (a pushed authorization request, a device's request), with the app it
+/// comes from, authenticated, and its network: each such request counts
+/// against the network's sign-in budget, as a request to the authorization
+/// endpoint does, so that nobody can fill the database with them.
+pub(crate) async fn request_to_keep(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Vec<(String, String)>, ClientRow), Response> {
+    let params = form(headers, body)?;
+    let net = RequesterNet::of(ip);
+    let client = authenticate(state, net, headers, &|name: &str| param(&params, name)).await?;
+    state.limit_auth_request(net).await.map_err(oauth_limited)?;
+    Ok((params, client))
+}
+
 /// The app a request of the token, revocation or introspection endpoint
 /// comes from, authenticated. A failure is counted per app and network,
 /// and per network; over either, `429`. A request whose secret is right is

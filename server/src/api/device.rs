@@ -12,15 +12,13 @@ use axum::{
 };
 use classboard::api::{DeviceAsks, DeviceCode, DeviceDecision};
 
-use super::app_requests::{
-    OAuthError, authenticate, form, no_store, oauth_limited, param, provider_error, refuse,
-};
+use super::app_requests::{OAuthError, answered, no_store, param, request_to_keep};
 use crate::{
     AppError, Result,
     auth::limits::{Key, RequesterNet},
     error::Failure,
     extract::{AppJson, AuthUser, Requester, RequesterIp},
-    provider::authorization::Person,
+    provider::{authorization::Person, tokens::ProviderError},
     state::AppState,
 };
 
@@ -77,18 +75,9 @@ pub async fn device_authorization(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let params = form(&headers, &body)?;
-        let get = |name: &str| param(&params, name);
-        let net = RequesterNet::of(ip);
-        let client = authenticate(&state, net, &headers, &get).await?;
-        // Each request is a row kept for a person: counted like a request
-        // to the authorization endpoint.
-        state.limit_auth_request(net).await.map_err(oauth_limited)?;
-        match state.devices.start(&client, get("scope")).await {
-            Ok(Ok(started)) => Ok(started),
-            Ok(Err(refusal)) => Err(refuse(refusal)),
-            Err(e) => Err(provider_error(e.into())),
-        }
+        let (params, client) = request_to_keep(&state, ip, &headers, &body).await?;
+        let started = state.devices.start(&client, param(&params, "scope")).await;
+        answered(started.map_err(ProviderError::from))
     };
     match answer.await {
         Ok(started) => no_store((StatusCode::OK, Json(started)).into_response()),

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{
     app_requests::{
         OAuthError, answered, authenticate, count_failure, form, limited, no_store, oauth_limited,
-        param, proof_at, provider_error, refuse, with_nonce,
+        param, proof_at, provider_error, refuse, request_to_keep, with_nonce,
     },
     shared::in_words,
 };
@@ -524,13 +524,7 @@ pub async fn par(
     body: Bytes,
 ) -> Response {
     let answer = async {
-        let params = form(&headers, &body)?;
-        let get = |name: &str| param(&params, name);
-        let net = RequesterNet::of(ip);
-        let client = authenticate(&state, net, &headers, &get).await?;
-        // Each push is a row kept for a person: counted like a request to
-        // the authorization endpoint.
-        state.limit_auth_request(net).await.map_err(oauth_limited)?;
+        let (params, client) = request_to_keep(&state, ip, &headers, &body).await?;
         let proven = proof_at(&state, &headers, PAR).await?;
         let jkt = proven.as_ref().map(|proven| proven.jkt.as_str());
         match state.authorizations.push(&client, &params, jkt).await {
