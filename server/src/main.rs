@@ -52,6 +52,7 @@ enum KeysCommand {
     /// Stop signing and verifying with a key at once: its tokens are refused.
     Revoke {
         /// The key's id (kid).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -101,12 +102,14 @@ enum ClientsCommand {
     List,
     /// Remove an app.
     Remove {
-        /// The app's client_id.
+        /// The app's client_id (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// Replace a confidential app's secret; the old one stops working at once.
     RotateSecret {
-        /// The app's client_id.
+        /// The app's client_id (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
     /// A new initial access token with which one app may register itself

@@ -176,6 +176,18 @@ fn a_public_app_has_no_secret_to_show_or_replace() {
     assert!(err.contains("is public: it has no secret"), "{err}");
 }
 
+/// A `client_id` is base64url, so one in 64 begins with `-`: the shell's
+/// commands take it as the id, not as a flag (nor a `kid`, alike).
+#[test]
+fn ids_that_begin_with_a_dash_are_ids_to_the_shell() {
+    let dir = served_once();
+    for command in ["remove", "rotate-secret"] {
+        let (ok, _, err) = clients(dir.path(), &[command, "-f0oBar"]);
+        assert!(!ok);
+        assert!(err.contains("no app has the client_id"), "{command}: {err}");
+    }
+}
+
 #[test]
 fn a_registration_against_the_rules_is_refused_with_every_reason_and_stores_nothing() {
     let dir = served_once();
