@@ -13,6 +13,7 @@ pub mod api;
 pub mod board;
 mod forms;
 mod handoff;
+mod idb;
 mod layout;
 mod pages;
 mod storage;
