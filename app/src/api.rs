@@ -31,7 +31,7 @@ use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    handoff,
+    dpop, handoff,
     storage::{self, Ended},
 };
 
@@ -620,27 +620,74 @@ async fn call_with(
     check(response).await
 }
 
+/// The calls that start or renew a session: their DPoP proof binds it to
+/// this browser's key (see `dpop`).
+const SESSION_CALLS: [&str; 5] = [
+    "/api/auth/signup",
+    "/api/auth/login",
+    "/api/auth/mfa",
+    "/api/auth/passkey",
+    "/api/auth/refresh",
+];
+
+/// Sends one request, with a DPoP proof when it carries the access token or
+/// starts or renews a session, and the browser has a key: the token then
+/// goes as `DPoP`, else as `Bearer`. When the server asks for its newer
+/// nonce (`use_dpop_nonce`), the request is sent once more with it; every
+/// nonce the server gives is kept for the next proof.
 async fn send(
     method: Method,
     path: &str,
     body: Option<&str>,
     token: Option<&str>,
 ) -> Result<Response> {
-    let mut request = RequestBuilder::new(path).method(method);
-    if let Some(token) = token {
-        request = request.header("Authorization", &format!("Bearer {token}"));
+    let prove = token.is_some() || SESSION_CALLS.contains(&path);
+    let mut retried = false;
+    loop {
+        let proof = if prove {
+            dpop::proof(
+                method.as_str().to_owned(),
+                path.to_owned(),
+                token.map(str::to_owned),
+            )
+            .await
+        } else {
+            None
+        };
+        let mut request = RequestBuilder::new(path).method(method.clone());
+        if let Some(proof) = &proof {
+            request = request.header("DPoP", proof);
+        }
+        if let Some(token) = token {
+            let scheme = if proof.is_some() { "DPoP" } else { "Bearer" };
+            request = request.header("Authorization", &format!("{scheme} {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("Content-Type", "application/json")
+                .body(body),
+            None => request.build(),
+        };
+        let response = request
+            .map_err(|e| ApiError::Network(e.to_string()))?
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let headers = response.headers();
+        if let Some(nonce) = headers.get("dpop-nonce") {
+            storage::keep_dpop_nonce(&nonce);
+            if let Some(date) = headers.get("date") {
+                storage::keep_clock_offset(&date);
+            }
+        }
+        let stale_nonce = headers
+            .get("www-authenticate")
+            .is_some_and(|challenge| challenge.contains("use_dpop_nonce"));
+        if !(stale_nonce && proof.is_some() && !retried) {
+            return Ok(response);
+        }
+        retried = true;
     }
-    let request = match body {
-        Some(body) => request
-            .header("Content-Type", "application/json")
-            .body(body),
-        None => request.build(),
-    };
-    request
-        .map_err(|e| ApiError::Network(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))
 }
 
 async fn check(response: Response) -> Result<Response> {
@@ -736,13 +783,9 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
     if let Some(fresh) = handoff::replacement(&failed).await {
         return Ok(fresh);
     }
-    let response = RequestBuilder::new("/api/auth/refresh")
-        .method(Method::POST)
-        .build()
-        .map_err(|e| RefreshFailure::Network(e.to_string()))?
-        .send()
+    let response = send(Method::POST, "/api/auth/refresh", None, None)
         .await
-        .map_err(|e| RefreshFailure::Network(e.to_string()))?;
+        .map_err(|e| RefreshFailure::Network(e.message()))?;
     if response.ok() {
         let tokens: TokenResponse = response
             .json()

@@ -11,6 +11,7 @@ use leptos_router::{
 
 pub mod api;
 pub mod board;
+mod dpop;
 mod forms;
 mod handoff;
 mod idb;
@@ -36,8 +37,13 @@ use pages::{
     signup::SignupPage,
 };
 
-/// The HTML document around the app, rendered only on the server.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The name of the `<meta>` that tells the pages the server's public
+/// address, which their DPoP proofs name (see `dpop`).
+pub const PROOF_BASE_META: &str = "dpop-htu-base";
+
+/// The HTML document around the app, rendered only on the server;
+/// `proof_base` is the public address the pages' DPoP proofs name.
+pub fn shell(options: LeptosOptions, proof_base: String) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -45,6 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <meta name=PROOF_BASE_META content=proof_base/>
                 <link rel="icon" type="image/png" href="/favicon.png"/>
                 // The stylesheet under its hashed name, when the build hashed
                 // the site's files (see hash.txt beside the server).

@@ -1,6 +1,9 @@
 //! What the browser keeps between page loads, in local storage: the access
 //! token, the user it was issued to (for the header), and why the last
 //! session ended. Other tabs see every change through the `storage` event.
+//! The latest DPoP nonce the server gave (`dpop`): not a secret, the
+//! server hands it to anyone who sends a proof; and how far the server's
+//! clock is from this device's, which proofs' `iat` corrects for.
 //! In this tab's session storage: a message for the next page to show.
 
 use classboard::api::User;
@@ -45,6 +48,33 @@ pub const TOKEN_KEY: &str = "classboard.access_token";
 pub const USER_KEY: &str = "classboard.user";
 pub const ENDED_KEY: &str = "classboard.session_ended";
 pub const FLASH_KEY: &str = "classboard.flash";
+pub const DPOP_NONCE_KEY: &str = "classboard.dpop_nonce";
+
+/// The nonce for the next DPoP proof, if the server gave one.
+pub fn dpop_nonce() -> Option<String> {
+    LocalStorage::get::<String>(DPOP_NONCE_KEY).ok()
+}
+
+pub fn keep_dpop_nonce(nonce: &str) {
+    let _ = LocalStorage::set(DPOP_NONCE_KEY, nonce);
+}
+
+pub const CLOCK_OFFSET_KEY: &str = "classboard.clock_offset";
+
+/// How far the server's clock is ahead of this device's, in milliseconds,
+/// as the server's last answer told it (`Date`); `0.0` until one did.
+pub fn clock_offset() -> f64 {
+    LocalStorage::get::<f64>(CLOCK_OFFSET_KEY).unwrap_or(0.0)
+}
+
+/// Keeps the offset between the server's `Date` and this device's clock,
+/// when the header reads as a date.
+pub fn keep_clock_offset(server_date: &str) {
+    let server = js_sys::Date::parse(server_date);
+    if server.is_finite() {
+        let _ = LocalStorage::set(CLOCK_OFFSET_KEY, server - js_sys::Date::now());
+    }
+}
 
 pub fn token() -> Option<String> {
     LocalStorage::get::<String>(TOKEN_KEY).ok()

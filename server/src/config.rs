@@ -71,6 +71,11 @@ pub struct Config {
     /// register themselves (RFC 7591) with an initial access token from
     /// `server clients registration-token`.
     pub dynamic_registration: bool,
+    /// `FIRST_PARTY_DPOP`: `preferred` (the default): the board's own pages
+    /// bind their sessions to a DPoP key when the browser can keep one, and
+    /// fall back to bearer tokens when it cannot; `required`: a sign-in or
+    /// refresh of the board without a DPoP proof is refused.
+    pub first_party_dpop_required: bool,
     /// `SMTP_URL`: where mail goes (`smtp://host:port` plain, `?tls=required`
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
@@ -392,6 +397,16 @@ impl Config {
                     _ => None,
                 },
                 "off or token",
+            )?,
+            first_party_dpop_required: env.parse(
+                "FIRST_PARTY_DPOP",
+                false,
+                |s| match s {
+                    "preferred" => Some(false),
+                    "required" => Some(true),
+                    _ => None,
+                },
+                "preferred or required",
             )?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
             cors_allowed_origins: env.parse(

@@ -325,6 +325,36 @@ pub fn dpop_header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, AppE
     }
 }
 
+/// The DPoP key a browser signs in or refreshes its own session with: its
+/// proof (`DPoP` header) checked for this very request, without an access
+/// token (RFC 9449 §5). `None` when no proof came, which
+/// `FIRST_PARTY_DPOP=required` refuses.
+pub struct SessionKey(pub Option<crate::auth::dpop::Proven>);
+
+impl FromRequestParts<AppState> for SessionKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(proof) = dpop_header(&parts.headers)? else {
+            if state.config.first_party_dpop_required {
+                return Err(AppError::InvalidDpopProof(
+                    "This server keeps sessions only in browsers that prove a DPoP key: send a DPoP proof.",
+                ));
+            }
+            return Ok(Self(None));
+        };
+        let request = crate::auth::dpop::Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            access_token: None,
+        };
+        Ok(Self(Some(state.dpop.check(proof, request).await?)))
+    }
+}
+
 /// The request's one `DPoP` proof, which it must have.
 fn one_proof(headers: &axum::http::HeaderMap) -> Result<&str, AppError> {
     dpop_header(headers)?.ok_or(AppError::InvalidDpopProof(

@@ -279,14 +279,22 @@ fn router(state: AppState) -> Router {
 
     let metrics_on = state.config.metrics_addr.is_some();
     let (api, _) = crate::api::router();
+    let proof_base: Arc<str> = state.dpop.page_base().into();
+    let fallback_base = proof_base.clone();
     let routes = api
         .leptos_routes_with_context(
             &state,
             routes,
             move || leptos::prelude::provide_context(board.clone()),
-            move || page_shell(leptos_options.clone()),
+            move || page_shell(leptos_options.clone(), proof_base.clone()),
         )
-        .fallback(file_and_error_handler::<AppState, _>(page_shell))
+        .fallback(file_and_error_handler::<AppState, _>(move |options| {
+            page_shell(options, fallback_base.clone())
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::app_requests::fresh_nonce,
+        ))
         .layer(crate::headers::HeadersLayer::new(
             state.config.trust_forwarded_for,
         ));
@@ -387,7 +395,9 @@ pub fn route_list() -> Vec<AxumRouteListing> {
 /// The app's HTML shell, plus the page's Content-Security-Policy. Leptos
 /// gives each render a fresh nonce and puts it on the hydration script, so
 /// that script is the only inline one the policy admits.
-fn page_shell(options: LeptosOptions) -> impl leptos::IntoView {
+/// A page: the app in its document, with the page's security policy, and
+/// `proof_base` (the public address the pages' DPoP proofs name).
+fn page_shell(options: LeptosOptions, proof_base: Arc<str>) -> impl leptos::IntoView {
     if let (Some(nonce), Some(response)) = (
         leptos::nonce::use_nonce(),
         leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
@@ -395,7 +405,7 @@ fn page_shell(options: LeptosOptions) -> impl leptos::IntoView {
     {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
-    shell(options)
+    shell(options, proof_base.to_string())
 }
 
 /// The policy of every page: only this origin's files, the nonce'd

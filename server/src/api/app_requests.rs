@@ -48,6 +48,23 @@ pub(crate) fn with_nonce(state: &AppState, response: &mut Response) {
     }
 }
 
+/// Answers every request that came with a DPoP proof (an app's, or the
+/// board's own pages') with the nonce for the next one (RFC 9449 §8.2), so
+/// a client that keeps the latest meets `use_dpop_nonce` only after a
+/// pause of ten minutes or more.
+pub(crate) async fn fresh_nonce(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let proved = request.headers().contains_key("dpop");
+    let mut response = next.run(request).await;
+    if proved && !response.headers().contains_key(DPOP_NONCE) {
+        with_nonce(&state, &mut response);
+    }
+    response
+}
+
 /// The request's DPoP proof for the provider's endpoint `path`, checked
 /// (RFC 9449 §5), if it sent one. A refusal is the endpoint's RFC 6749
 /// §5.2 body: `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce to

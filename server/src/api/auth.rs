@@ -34,7 +34,7 @@ use crate::{
         password::Verdict,
         sessions::{Reason, Refresh, SessionCursor, SignIn},
     },
-    extract::{AppJson, AuthUser, OptionalJson, PageQuery, Requester},
+    extract::{AppJson, AuthUser, OptionalJson, PageQuery, Requester, SessionKey},
     state::AppState,
     store::{
         now_ms, rfc3339,
@@ -55,6 +55,7 @@ use crate::{
 pub async fn signup(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
+    SessionKey(key): SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<Response> {
@@ -98,7 +99,7 @@ pub async fn signup(
     })?;
     tracing::info!(user = %account.id, "account created");
     super::shared::mail_signup_verification(&state, &account).await;
-    let sign_in = SignIn::password(now_ms());
+    let sign_in = SignIn::password(now_ms()).bound_to(key);
     let gone = AppError::Internal("the account vanished while signing up".into());
     let events = [(EventKind::Signup, None), (EventKind::LoginSucceeded, None)];
     start_session(
@@ -130,10 +131,11 @@ pub async fn signup(
 pub async fn login(
     state: State<AppState>,
     requester: Requester,
+    key: SessionKey,
     headers: HeaderMap,
     req: AppJson<LoginRequest>,
 ) -> Result<Response> {
-    let result = log_in(state, requester, headers, req).await;
+    let result = log_in(state, requester, key, headers, req).await;
     crate::metrics::login(&result);
     result
 }
@@ -141,6 +143,7 @@ pub async fn login(
 async fn log_in(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
+    SessionKey(key): SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
@@ -207,7 +210,7 @@ async fn log_in(
     // meanwhile, say) is answered as a wrong password, but does not count as
     // one.
     state.limiter.succeeded(attempt).await?;
-    let sign_in = SignIn::password(now_ms());
+    let sign_in = SignIn::password(now_ms()).bound_to(key);
     // Deleted between the password check and now: as if it never existed.
     let gone = AppError::InvalidCredentials;
     let started = begin_session(
@@ -278,6 +281,7 @@ async fn mfa_required(
 pub async fn mfa(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
+    SessionKey(session_key): SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
@@ -376,7 +380,8 @@ pub async fn mfa(
                 "a second step was done without the factor that did it".into(),
             ));
         }
-    };
+    }
+    .bound_to(session_key);
     let Some(mut account) = users::by_id(&state.db, &challenge.user_id).await? else {
         return Err(AppError::InvalidMfaToken);
     };
@@ -446,10 +451,11 @@ async fn rehash(state: &AppState, account: &Account, password: &str) -> Result<(
 pub async fn refresh(
     state: State<AppState>,
     requester: Requester,
+    key: SessionKey,
     headers: HeaderMap,
     body: OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
-    let result = rotate(state, requester, headers, body).await;
+    let result = rotate(state, requester, key, headers, body).await;
     crate::metrics::refresh(&result);
     result
 }
@@ -457,6 +463,7 @@ pub async fn refresh(
 async fn rotate(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
+    SessionKey(key): SessionKey,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
@@ -473,8 +480,20 @@ async fn rotate(
         return Err(exceeded.into());
     }
 
+    // A session bound to a browser's key is refreshed only with a proof of
+    // it. A live token without any proof is refused before it is spent: the
+    // browser that holds the key goes on (a tab of an older page, a key
+    // IndexedDB failed to give back for a moment), and whoever copied the
+    // token gets nothing. A spent one is a reuse, and a proof of another key
+    // a theft: both end the session (below).
+    if key.is_none() && state.sessions.needs_proof(&token).await? {
+        return Err(AppError::InvalidDpopProof(
+            "This session is bound to its browser's DPoP key: a refresh needs a proof of it.",
+        ));
+    }
+
     // The rotation counts the attempt in the same trip to the database.
-    let (issued, role) = match state.sessions.refresh(&token, &counter, limit).await? {
+    let (mut issued, role) = match state.sessions.refresh(&token, &counter, limit).await? {
         Refresh::Rotated(issued, role) | Refresh::Replayed(issued, role) => (issued, role),
         Refresh::Limited(exceeded) => {
             state.limiter.remember_refused(&counter, limit);
@@ -511,6 +530,25 @@ async fn rotate(
             ));
         }
     };
+    if !state.sessions.holds_key(&mut issued, key.as_ref()).await? {
+        // The token was spent with a proof of another key (or without one,
+        // when the session was bound meanwhile): it left the browser it was
+        // issued to. End the session, as a reuse.
+        tracing::warn!(session = %issued.session_id, "a DPoP-bound refresh token came with a proof of another key; session ended");
+        let stolen = Event::new(EventKind::RefreshTokenReused, &issued.user_id, &origin)
+            .session(&issued.session_id);
+        let ended = state
+            .sessions
+            .revoke(&issued.session_id, Reason::Reuse, &stolen)
+            .await?;
+        state.revocations.insert(&ended);
+        crate::metrics::reuse_detected();
+        return Ok(with_cleared_cookie(
+            &state,
+            &headers,
+            AppError::EndedForSafety,
+        ));
+    }
     let Some(profile) = state.profiles.get(&state.db, &issued.user_id).await? else {
         return Ok(with_cleared_cookie(
             &state,

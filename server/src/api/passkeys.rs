@@ -33,7 +33,7 @@ use crate::{
         proof::Action,
         sessions::SignIn,
     },
-    extract::{AppJson, AuthUser, Requester, RequesterIp},
+    extract::{AppJson, AuthUser, Requester, RequesterIp, SessionKey},
     state::AppState,
     store::{now_ms, rows::Event, users},
 };
@@ -246,6 +246,7 @@ pub async fn sign_in_options(
 pub async fn sign_in(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
+    SessionKey(session_key): SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
@@ -279,7 +280,7 @@ pub async fn sign_in(
         &headers,
         StatusCode::OK,
         (&account, &origin),
-        SignIn::passkey(key, &passkey_id, now_ms()),
+        SignIn::passkey(key, &passkey_id, now_ms()).bound_to(session_key),
         &events,
         AppError::WrongProof("This passkey was not accepted."),
     )

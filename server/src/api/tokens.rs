@@ -12,7 +12,10 @@ use classboard::api::{EventKind, RefreshRequest, Role, TokenResponse, User};
 
 use crate::{
     AppError, Result,
-    auth::sessions::{Admission, Issued, SignIn, Start},
+    auth::{
+        jwt::Confirmation,
+        sessions::{Admission, Issued, SignIn, Start},
+    },
     extract::{from_own_page, is_https, same_origin},
     state::AppState,
     store::{
@@ -151,12 +154,13 @@ pub(crate) fn token_response(
     let access_token = state
         .keys
         .issue_signed_in(
-            &user.id,
-            &user.username,
-            user.role,
+            (&user.id, &user.username, user.role),
             &issued.session_id,
-            &issued.amr,
-            u64::try_from(issued.auth_time / 1000).unwrap_or(0),
+            (
+                &issued.amr,
+                u64::try_from(issued.auth_time / 1000).unwrap_or(0),
+            ),
+            issued.dpop_jkt.clone().map(|jkt| Confirmation { jkt }),
         )
         .map_err(|_| AppError::NotReady("no signing key is active"))?;
     let max_age = state.sessions.policy().idle;
@@ -167,7 +171,13 @@ pub(crate) fn token_response(
         (!from_own_page(headers, state.config.trust_forwarded_for)).then_some(issued.refresh_token);
     let body = TokenResponse {
         access_token,
-        token_type: "Bearer".into(),
+        // A session bound to the browser's DPoP key (RFC 9449 §5).
+        token_type: if issued.dpop_jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+        .into(),
         expires_in: state.keys.ttl().as_secs(),
         refresh_token,
         user,

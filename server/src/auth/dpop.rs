@@ -108,6 +108,16 @@ impl Dpop {
         }
     }
 
+    /// The origin the board's own pages name in their proofs' `htu`: the
+    /// public address, whatever name the browser reached the server by (a
+    /// proxy's, an IP address), so that proofs always match what this
+    /// server checks.
+    pub fn page_base(&self) -> &str {
+        self.bases
+            .last()
+            .map_or("", |base| base.as_str().trim_end_matches('/'))
+    }
+
     /// The nonce to give out now.
     pub fn nonce(&self) -> String {
         self.nonce_of(unix_now() / NONCE_PERIOD)

@@ -505,12 +505,10 @@ impl Keys {
         sid: &str,
     ) -> Result<String, NoSigningKey> {
         self.issue_signed_in(
-            user_id,
-            username,
-            role,
+            (user_id, username, role),
             sid,
-            &["pwd".to_owned()],
-            unix_now(),
+            (&["pwd".to_owned()], unix_now()),
+            None,
         )
     }
 
@@ -518,12 +516,10 @@ impl Keys {
     /// signed in with `amr` at `auth_time` (seconds), with the active key.
     pub fn issue_signed_in(
         &self,
-        user_id: &str,
-        username: &str,
-        role: Role,
+        (user_id, username, role): (&str, &str, Role),
         sid: &str,
-        amr: &[String],
-        auth_time: u64,
+        (amr, auth_time): (&[String], u64),
+        cnf: Option<Confirmation>,
     ) -> Result<String, NoSigningKey> {
         let ring = self.ring();
         let key = ring
@@ -547,7 +543,7 @@ impl Keys {
             auth_time,
             client_id: None,
             scope: None,
-            cnf: None,
+            cnf,
         };
         let mut header = Header::new(key.alg);
         header.typ = Some(TOKEN_TYPE.into());

@@ -12,6 +12,7 @@ pub use crate::store::{
 };
 use crate::{
     auth::{
+        dpop::Proven,
         limits::{self, Exceeded},
         refresh_token::{self, Presented, TokenKeys},
     },
@@ -50,6 +51,10 @@ pub struct Issued {
     pub amr: Vec<String>,
     /// When it signed in (ms): the tokens' `auth_time`.
     pub auth_time: i64,
+    /// The DPoP key (RFC 7638 thumbprint) the session is bound to: its
+    /// access tokens carry it as `cnf.jkt`, and its refresh tokens work
+    /// only with a proof of it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// How and when a session's holder signed in: the RFC 8176 `amr` values and
@@ -62,6 +67,9 @@ pub struct SignIn {
     /// Milliseconds since the epoch.
     pub at: i64,
     pub factor: Factor,
+    /// The DPoP key the browser proved it holds when it signed in: the
+    /// session is bound to it (see [`Issued::dpop_jkt`]).
+    pub dpop_jkt: Option<String>,
 }
 
 impl SignIn {
@@ -100,6 +108,16 @@ impl SignIn {
             amr: amr.iter().map(|&m| m.to_owned()).collect(),
             at,
             factor,
+            dpop_jkt: None,
+        }
+    }
+
+    /// The same sign-in, by a browser that proved it holds the DPoP key
+    /// `proven` (when it sent a proof): its session is bound to that key.
+    pub fn bound_to(self, proven: Option<Proven>) -> Self {
+        Self {
+            dpop_jkt: proven.map(|proven| proven.jkt),
+            ..self
         }
     }
 
@@ -378,6 +396,7 @@ impl Sessions {
                 auth_time: sign_in.at,
                 credentials_version: version,
                 factor: &sign_in.factor,
+                dpop_jkt: sign_in.dpop_jkt.as_deref(),
             },
             |factors| sign_in.admitted(factors),
         )
@@ -390,6 +409,7 @@ impl Sessions {
                     refresh_token: token,
                     amr: sign_in.amr,
                     auth_time: sign_in.at,
+                    dpop_jkt: sign_in.dpop_jkt,
                 },
                 stored_role(&role),
             ),
@@ -447,6 +467,7 @@ impl Sessions {
                 Issued {
                     amr: amr_of(&rotated.amr),
                     auth_time: rotated.auth_time,
+                    dpop_jkt: rotated.dpop_jkt,
                     session_id: rotated.session_id,
                     user_id: rotated.user_id,
                     refresh_token: successor,
@@ -491,6 +512,7 @@ impl Sessions {
                 Issued {
                     amr: amr_of(&state.amr),
                     auth_time: state.auth_time,
+                    dpop_jkt: state.dpop_jkt,
                     session_id: state.session_id,
                     user_id: state.user_id,
                     refresh_token: successor,
@@ -512,6 +534,45 @@ impl Sessions {
             return Ok(None);
         }
         stored::unrevoked_session_of(&self.db, &refresh_token::hash(presented)).await
+    }
+
+    /// Whether `presented` is a live refresh token of a session bound to a
+    /// DPoP key, found by a read: a refresh without a proof is refused by it
+    /// before the token is spent. (A spent one goes on to the rotation, which
+    /// finds the reuse it is.)
+    pub async fn needs_proof(&self, presented: &str) -> Result<bool, sqlx::Error> {
+        if !self.may_exist(presented) {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let state = stored::token_state(&self.db, &refresh_token::hash(presented), now).await?;
+        Ok(state.is_some_and(|state| {
+            state.dpop_jkt.is_some() && state.spent_at.is_none() && state.expires_at > now
+        }))
+    }
+
+    /// Whether the client that just refreshed `issued`'s session holds the
+    /// session's DPoP key. A bound session needs a proof of its key; an
+    /// unbound one is bound by its first refresh with a proof (it started
+    /// before the browser had a key), and `issued` then carries the key. A
+    /// `false` means the refresh token left the browser it was issued to:
+    /// the caller ends the session.
+    pub async fn holds_key(
+        &self,
+        issued: &mut Issued,
+        proven: Option<&Proven>,
+    ) -> Result<bool, sqlx::Error> {
+        match (&issued.dpop_jkt, proven) {
+            (Some(bound), proven) => Ok(proven.is_some_and(|proven| proven.jkt == *bound)),
+            (None, Some(proven)) => {
+                let bound = stored::bind_key(&self.db, &issued.session_id, &proven.jkt).await?;
+                if bound {
+                    issued.dpop_jkt = Some(proven.jkt.clone());
+                }
+                Ok(bound)
+            }
+            (None, None) => Ok(true),
+        }
     }
 
     /// Ends one session, recording `event` if it was live. Returns the
@@ -604,6 +665,7 @@ mod tests {
             role: "student".into(),
             amr: "pwd".into(),
             auth_time: NOW,
+            dpop_jkt: None,
             spent_at: None,
             expires_at: NOW + 1000,
             successor: None,

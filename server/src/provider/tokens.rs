@@ -508,7 +508,7 @@ impl TokenIssuer {
             && client.secret_hash.is_none()
             && let Some(proven) = proven
         {
-            grants::bind_grant(&self.db, &issued.session_id, &proven.jkt).await?;
+            crate::store::sessions::bind_key(&self.db, &issued.session_id, &proven.jkt).await?;
         }
         let tokens = self
             .tokens(

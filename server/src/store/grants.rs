@@ -530,19 +530,6 @@ pub async fn add_refresh_token(
     .map(|done| done.rows_affected() == 1))
 }
 
-/// Binds the grant `grant_id`'s refresh tokens to the DPoP key `jkt`,
-/// unless they are bound already.
-pub async fn bind_grant(db: &Db, grant_id: &str, jkt: &str) -> Result<(), sqlx::Error> {
-    on!(db, write, |pool| sqlx::query(
-        "UPDATE sessions SET dpop_jkt = $1 WHERE id = $2 AND dpop_jkt IS NULL"
-    )
-    .bind(jkt)
-    .bind(grant_id)
-    .execute(pool)
-    .await
-    .map(drop))
-}
-
 /// A grant: whose app it is, what it may do, and the person's session it
 /// came from.
 #[derive(Debug, Clone, FromRow)]

@@ -29,6 +29,8 @@ pub struct Rotated {
     pub amr: String,
     /// When it signed in (ms).
     pub auth_time: i64,
+    /// The DPoP key the session is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// One refresh's fast path, as the two statements bind it.
@@ -66,7 +68,8 @@ const STATEMENTS: &str = "INSERT INTO rate_counters (key, window_start, count) V
                 WHERE s.id = session_id) AS role,
                (SELECT amr FROM sessions WHERE id = session_id) AS amr,
                (SELECT COALESCE(auth_time, created_at) FROM sessions WHERE id = session_id)
-                   AS auth_time;";
+                   AS auth_time,
+               (SELECT dpop_jkt FROM sessions WHERE id = session_id) AS dpop_jkt;";
 
 /// The queue of rotations waiting for the writing connection.
 pub(crate) type Queue = super::batches::Queue<Rotation>;

@@ -36,6 +36,8 @@ pub struct NewSession<'a> {
     /// session starts only if it is unchanged (no reset, password change or
     /// deletion committed in between).
     pub credentials_version: Option<i64>,
+    /// The DPoP key the session is bound to, if any.
+    pub dpop_jkt: Option<&'a str>,
     /// What the sign-in used besides (or instead of) the password.
     pub factor: &'a Factor,
 }
@@ -123,6 +125,8 @@ pub struct TokenState {
     /// How the session signed in (see [`rotations::Rotated::amr`]).
     pub amr: String,
     pub auth_time: i64,
+    /// The DPoP key the session is bound to.
+    pub dpop_jkt: Option<String>,
     pub spent_at: Option<i64>,
     pub expires_at: i64,
     pub successor: Option<Vec<u8>>,
@@ -206,8 +210,8 @@ pub async fn start(
         sqlx::query(
             "INSERT INTO sessions
                  (id, user_id, created_at, last_used_at, expires_at, user_agent, amr, auth_time,
-                  ip, factor, factor_id)
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10)",
+                  ip, factor, factor_id, dpop_jkt)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(new.id)
         .bind(new.user_id)
@@ -219,6 +223,7 @@ pub async fn start(
         .bind(new.ip)
         .bind(new.factor.kind().as_str())
         .bind(new.factor.id())
+        .bind(new.dpop_jkt)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
@@ -292,6 +297,22 @@ pub async fn proven_at(
     .await)
 }
 
+/// Binds session `session_id` (a person's or an app's grant) to the DPoP
+/// key `jkt` unless it is bound already; whether it is bound to `jkt` now.
+/// Of two keys that race to bind one session, one wins and the other is
+/// told `false`.
+pub async fn bind_key(db: &Db, session_id: &str, jkt: &str) -> Result<bool, sqlx::Error> {
+    on!(db, write, |pool| sqlx::query(
+        "UPDATE sessions SET dpop_jkt = $1
+         WHERE id = $2 AND (dpop_jkt IS NULL OR dpop_jkt = $1)"
+    )
+    .bind(jkt)
+    .bind(session_id)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected() == 1))
+}
+
 /// Counts the attempt and, unless the count goes over the limit, spends the
 /// live token `rotation.presented_hash` and stores its successor: one atomic
 /// conditional step, so of many presentations of one token at once exactly
@@ -319,7 +340,8 @@ pub async fn rotate(db: &Db, rotation: rotations::Rotation) -> Result<Spent, sql
                        AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $4
                        AND (SELECT count FROM counted) <= $3
                      RETURNING t.session_id, s.user_id, t.successor, t.successor_expires_at,
-                               s.amr, COALESCE(s.auth_time, s.created_at) AS auth_time
+                               s.amr, COALESCE(s.auth_time, s.created_at) AS auth_time,
+                               s.dpop_jkt
                  ),
                  stored AS (
                      INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at)
@@ -330,7 +352,8 @@ pub async fn rotate(db: &Db, rotation: rotations::Rotation) -> Result<Spent, sql
                      WHERE id IN (SELECT session_id FROM spent)
                  )
                  SELECT (SELECT count FROM counted) AS count,
-                        spent.session_id, spent.user_id, u.role, spent.amr, spent.auth_time
+                        spent.session_id, spent.user_id, u.role, spent.amr, spent.auth_time,
+                        spent.dpop_jkt
                  FROM (SELECT 1) AS one
                  LEFT JOIN spent ON TRUE
                  LEFT JOIN users u ON u.id = spent.user_id",
@@ -358,6 +381,7 @@ struct RotationRow {
     role: Option<String>,
     amr: Option<String>,
     auth_time: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 impl From<RotationRow> for Spent {
@@ -376,6 +400,7 @@ impl From<RotationRow> for Spent {
                     role,
                     amr,
                     auth_time,
+                    dpop_jkt: row.dpop_jkt,
                 })
             }
             _ => None,
@@ -389,7 +414,7 @@ impl From<RotationRow> for Spent {
 
 /// The state of the token with hash `hash` (`$1`) at `now` (`$2`).
 const TOKEN_STATE: &str = "SELECT t.session_id, s.user_id, u.role, s.amr,
-            COALESCE(s.auth_time, s.created_at) AS auth_time,
+            COALESCE(s.auth_time, s.created_at) AS auth_time, s.dpop_jkt,
             t.spent_at, t.expires_at, t.successor,
             n.spent_at IS NULL AND n.expires_at > $2 AS successor_live,
             s.expires_at AS session_end, s.revoked_at, s.revoked_reason
@@ -401,7 +426,7 @@ const TOKEN_STATE: &str = "SELECT t.session_id, s.user_id, u.role, s.amr,
 
 /// [`TOKEN_STATE`] with the token's row locked (PostgreSQL).
 const TOKEN_STATE_FOR_UPDATE: &str = "SELECT t.session_id, s.user_id, u.role, s.amr,
-            COALESCE(s.auth_time, s.created_at) AS auth_time,
+            COALESCE(s.auth_time, s.created_at) AS auth_time, s.dpop_jkt,
             t.spent_at, t.expires_at, t.successor,
             n.spent_at IS NULL AND n.expires_at > $2 AS successor_live,
             s.expires_at AS session_end, s.revoked_at, s.revoked_reason

@@ -25,22 +25,22 @@ use crate::{
 
 /// What the tests' server says it is: a proxy in front would make the
 /// request's own `Host` something else, and proofs name this.
-const PUBLIC: &str = "https://board.example";
+pub(crate) const PUBLIC: &str = "https://board.example";
 
 /// A DPoP key of an app: it signs proofs.
-struct Prover {
+pub(crate) struct Prover {
     key: EncodingKey,
     alg: Algorithm,
     jwk: Value,
 }
 
 impl Prover {
-    fn ed25519() -> Self {
+    pub(crate) fn ed25519() -> Self {
         let key = EncodingKey::from_ed_pem(&server::auth::jwt::new_ed25519_pem()).unwrap();
         Self::of(key, Algorithm::EdDSA)
     }
 
-    fn es256() -> Self {
+    pub(crate) fn es256() -> Self {
         use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
         let der = EcdsaKeyPair::generate_pkcs8(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -57,14 +57,20 @@ impl Prover {
     }
 
     /// The RFC 7638 thumbprint of the key.
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         let jwk: Jwk = serde_json::from_value(self.jwk.clone()).unwrap();
         jwk.thumbprint(ThumbprintHash::SHA256).unwrap()
     }
 
     /// A proof for `method` at `PUBLIC` + `path`, with `nonce`, and the
     /// hash of `token` when given.
-    fn proof(&self, method: &str, path: &str, nonce: Option<&str>, token: Option<&str>) -> String {
+    pub(crate) fn proof(
+        &self,
+        method: &str,
+        path: &str,
+        nonce: Option<&str>,
+        token: Option<&str>,
+    ) -> String {
         let mut claims = json!({
             "jti": uuid::Uuid::new_v4().to_string(),
             "htm": method,

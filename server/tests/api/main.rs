@@ -12,6 +12,7 @@ mod cors;
 mod crash;
 mod device;
 mod dpop;
+mod first_party_dpop;
 
 mod grades;
 mod health;
