@@ -5,7 +5,7 @@
 // compression included. A response served from the cache crossed nothing.
 //
 // Usage: node bench/wire.mjs BASE_URL SESSIONS_JSON
-//   SESSIONS_JSON: {"student": {"access_token", "refresh_token", "user"}, "teacher": …, "admin": …}
+//   SESSIONS_JSON: {"student": {"login", "password"}, "teacher": …, "admin": …}
 // Prints one JSON object: {pages: [{path, who, first: {wasm, js, css, html, other}, second: {…}}]}.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -49,10 +49,19 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 
-/** The browser state of someone signed in: the page's stored access token and user, and the refresh cookie. */
-function signedIn(who) {
+/**
+ * The browser state of someone signed in: the page's stored access token and
+ * user, and the refresh cookie, of a session signed in for this browser alone
+ * (its pages bind it to their DPoP key on their first call).
+ */
+async function signedIn(who) {
   if (!who) return undefined;
-  const s = sessions[who];
+  const answer = await fetch(`${base}/api/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(sessions[who]),
+  });
+  const s = await answer.json();
   const url = new URL(base);
   return {
     cookies: [{ name: "refresh_token", value: s.refresh_token, domain: url.hostname, path: "/api/auth",
@@ -108,7 +117,7 @@ async function visit(page, cdp, target) {
 
 const pages = [];
 for (const [target, who] of PAGES) {
-  const context = await browser.newContext({ storageState: signedIn(who) });
+  const context = await browser.newContext({ storageState: await signedIn(who) });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send("Network.enable");

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { PASSWORD, expect, hydrated, login, signupViaApi, signupViaForm, test, uniqueName } from "./helpers";
 
 test("signup refuses a common password, then accepts a good one and logs in", async ({ page }) => {
@@ -146,4 +148,93 @@ test("the refresh cookie is HttpOnly and invisible to page scripts", async ({ pa
   const stored = await page.evaluate(() => Object.keys(localStorage));
   expect(stored).toContain("classboard.access_token");
   expect(JSON.stringify(await page.evaluate(() => ({ ...localStorage })))).not.toContain(refresh!.value);
+});
+
+test("the page's tokens are bound to a key it cannot export: copied into another browser or curl, they are refused", async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const name = uniqueName("kay");
+  await signupViaForm(page, name);
+  await page.goto("/account");
+  await expect(page.getByText("(this device)")).toBeVisible();
+  const stored = await page.evaluate(() => ({
+    token: JSON.parse(localStorage.getItem("classboard.access_token")!) as string,
+    user: localStorage.getItem("classboard.user")!,
+  }));
+  const claims = JSON.parse(Buffer.from(stored.token.split(".")[1], "base64url").toString());
+
+  // The key: a P-256 private key in IndexedDB that WebCrypto will not
+  // export, whose public half the access token is bound to.
+  const key = await page.evaluate(async () => {
+    const record: { private: CryptoKey; header: string } = await new Promise((resolve, reject) => {
+      const open = indexedDB.open("classboard");
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const get = open.result.transaction("keys").objectStore("keys").get("dpop");
+        get.onerror = () => reject(get.error);
+        get.onsuccess = () => resolve(get.result);
+      };
+    });
+    let exported = "exported";
+    try {
+      await crypto.subtle.exportKey("jwk", record.private);
+    } catch {
+      exported = "refused";
+    }
+    return { extractable: record.private.extractable, type: record.private.type, exported, header: record.header };
+  });
+  expect(key).toMatchObject({ extractable: false, type: "private", exported: "refused" });
+  const jwk = JSON.parse(Buffer.from(key.header, "base64url").toString()).jwk;
+  const thumbprint = createHash("sha256")
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest("base64url");
+  expect(claims.cnf).toEqual({ jkt: thumbprint });
+
+  // Another browser, with the token copied into its storage: refused, sent
+  // by a script as it is and by the board's own pages with their own key.
+  const other = await browser.newContext({ baseURL });
+  const thief = await other.newPage();
+  await thief.goto("/");
+  await thief.evaluate(({ token, user }) => {
+    localStorage.setItem("classboard.user", user);
+    localStorage.setItem("classboard.access_token", JSON.stringify(token));
+  }, stored);
+  const statuses = await thief.evaluate(async (token) => {
+    const asBearer = await fetch("/api/me", { headers: { Authorization: `Bearer ${token}` } });
+    const asDpop = await fetch("/api/me", { headers: { Authorization: `DPoP ${token}` } });
+    return [asBearer.status, asDpop.status];
+  }, stored.token);
+  expect(statuses).toEqual([401, 401]);
+  // (The first answer there asks for the server's nonce; the page sends
+  // the request again with it, and that one is refused for its key.)
+  const refused = thief.waitForResponse(
+    (r) =>
+      r.url().includes("/api/auth/sessions") &&
+      r.status() === 401 &&
+      (r.headers()["www-authenticate"] ?? "").includes('error="invalid_dpop_proof"'),
+  );
+  await thief.goto("/account");
+  await refused;
+  await other.close();
+
+  // curl, as a bearer token and as a DPoP token without a proof.
+  const curl = (...args: string[]) =>
+    execFileSync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", ...args]).toString();
+  expect(curl("-H", `Authorization: Bearer ${stored.token}`, `${baseURL}/api/me`)).toBe("401");
+  expect(curl("-H", `Authorization: DPoP ${stored.token}`, `${baseURL}/api/me`)).toBe("401");
+
+  // The refresh cookie copied into curl: refused without a proof of the
+  // key, and nothing spent: the page that holds the key goes on.
+  const cookie = (await page.context().cookies()).find((c) => c.name === "refresh_token")!.value;
+  expect(
+    curl("-X", "POST", "-H", "Content-Type: application/json", "-d", JSON.stringify({ refresh_token: cookie }),
+      `${baseURL}/api/auth/refresh`),
+  ).toBe("401");
+  // A token the server refuses makes the page refresh with that cookie.
+  await page.evaluate(() => localStorage.setItem("classboard.access_token", JSON.stringify("expired.token.x")));
+  await page.reload();
+  await expect(page.getByText("(this device)")).toBeVisible();
+  expect((await page.context().cookies()).find((c) => c.name === "refresh_token")!.value).not.toBe(cookie);
 });
