@@ -633,8 +633,10 @@ const SESSION_CALLS: [&str; 5] = [
 /// Sends one request, with a DPoP proof when it carries the access token or
 /// starts or renews a session, and the browser has a key: the token then
 /// goes as `DPoP`, else as `Bearer`. When the server asks for its newer
-/// nonce (`use_dpop_nonce`), the request is sent once more with it; every
-/// nonce the server gives is kept for the next proof.
+/// nonce (`use_dpop_nonce`), or refuses the proof's time (`iat`, a device
+/// clock that is off), the request is sent once more with a new proof;
+/// every nonce the server gives is kept for the next proof, and its clock's
+/// offset from this device's with it.
 async fn send(
     method: Method,
     path: &str,
@@ -680,10 +682,13 @@ async fn send(
                 storage::keep_clock_offset(&date);
             }
         }
-        let stale_nonce = headers
-            .get("www-authenticate")
-            .is_some_and(|challenge| challenge.contains("use_dpop_nonce"));
-        if !(stale_nonce && proof.is_some() && !retried) {
+        // A proof refused for its nonce, or for its time on a device whose
+        // clock is off (the answer's `Date` has corrected it by now), is
+        // made again once.
+        let remade_would_pass = headers.get("www-authenticate").is_some_and(|challenge| {
+            challenge.contains("use_dpop_nonce") || challenge.contains("(iat)")
+        });
+        if !(remade_would_pass && proof.is_some() && !retried) {
             return Ok(response);
         }
         retried = true;

@@ -238,3 +238,22 @@ test("the page's tokens are bound to a key it cannot export: copied into another
   await expect(page.getByText("(this device)")).toBeVisible();
   expect((await page.context().cookies()).find((c) => c.name === "refresh_token")!.value).not.toBe(cookie);
 });
+
+test("a device whose clock is ten minutes fast signs in and keeps its bound session", async ({ browser, baseURL }) => {
+  const context = await browser.newContext({ baseURL });
+  await context.addInitScript(() => {
+    const realNow = Date.now;
+    Date.now = () => realNow() + 10 * 60 * 1000;
+  });
+  const page = await context.newPage();
+  const name = uniqueName("clk");
+  await signupViaForm(page, name);
+  await page.goto("/account");
+  await expect(page.getByText("(this device)")).toBeVisible();
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("classboard.access_token")!) as string);
+  expect(JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()).cnf?.jkt).toBeTruthy();
+  // The page corrects its proofs by the server's clock from then on.
+  const offset = await page.evaluate(() => Number(localStorage.getItem("classboard.clock_offset")));
+  expect(offset).toBeLessThan(-9 * 60 * 1000);
+  await context.close();
+});
