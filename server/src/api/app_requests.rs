@@ -42,7 +42,7 @@ pub(crate) struct OAuthError {
 }
 
 /// Gives the app the DPoP nonce to use next (RFC 9449 §8.2).
-pub(crate) fn with_nonce(state: &AppState, response: &mut Response) {
+fn with_nonce(state: &AppState, response: &mut Response) {
     if let Ok(nonce) = HeaderValue::from_str(&state.dpop.nonce()) {
         response.headers_mut().insert(DPOP_NONCE, nonce);
     }

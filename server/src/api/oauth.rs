@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{
     app_requests::{
         OAuthError, answered, authenticate, count_failure, form, limited, no_store, oauth_limited,
-        param, proof_at, provider_error, refuse, request_to_keep, with_nonce,
+        param, proof_at, provider_error, refuse, request_to_keep,
     },
     shared::in_words,
 };
@@ -355,13 +355,8 @@ pub async fn token(
     body: Bytes,
 ) -> Response {
     match token_answer(&state, RequesterNet::of(ip), &headers, &body).await {
-        Ok((tokens, proven)) => {
-            let mut response = no_store((StatusCode::OK, Json(tokens)).into_response());
-            if proven {
-                with_nonce(&state, &mut response);
-            }
-            response
-        }
+        // A request with a proof gets the next nonce from `fresh_nonce`.
+        Ok(tokens) => no_store((StatusCode::OK, Json(tokens)).into_response()),
         Err(refusal) => refusal,
     }
 }
@@ -372,7 +367,7 @@ async fn token_answer(
     net: RequesterNet,
     headers: &HeaderMap,
     body: &[u8],
-) -> std::result::Result<(Tokens, bool), Response> {
+) -> std::result::Result<Tokens, Response> {
     let params = form(headers, body)?;
     let get = |name: &str| param(&params, name);
     let client = authenticate(state, net, headers, &get).await?;
@@ -462,7 +457,7 @@ async fn token_answer(
             )));
         }
     };
-    answered(answer).map(|tokens| (tokens, proven.is_some()))
+    answered(answer)
 }
 
 /// The pushed authorization request's form (RFC 9126 §2.1), for the
