@@ -20,6 +20,7 @@ mod pages;
 mod storage;
 pub mod visitor;
 mod webauthn;
+mod when;
 
 use layout::{Layout, SITE_NAME};
 use pages::{

@@ -64,6 +64,36 @@ test("an admin finds an account, reads its events, locks and unlocks it", async 
   expect(allowed.status()).toBe(200);
 });
 
+test("the console searches as the admin types, and shows only the newest search's answer", async ({ page, request, baseURL }) => {
+  const { target } = await adminAndTarget(page, request, baseURL!);
+  await page.goto("/admin");
+  await expect(page.getByRole("button", { name: "Search" })).toBeEnabled();
+  // The answer to the search for the first letters is held back until the
+  // answer to the full name has been shown.
+  const early = target.slice(0, 3);
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\/api\/admin\/users\?/, async (route) => {
+    if (new URL(route.request().url()).searchParams.get("q") === early) await held;
+    await route.continue();
+  });
+  const box = page.getByLabel("Find accounts by the start of their username or email");
+  const first = page.waitForRequest((r) => new URL(r.url()).searchParams.get("q") === early);
+  await box.fill(early);
+  await first;
+  await box.fill(target);
+  const rows = page.getByRole("row");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(1)).toContainText(target);
+  // Now the older answer arrives: it is not shown.
+  const late = page.waitForResponse((r) => new URL(r.url()).searchParams.get("q") === early);
+  release();
+  expect((await late).status()).toBe(200);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(1)).toContainText(target);
+});
+
 test("a failure is explained: an admin cannot lock their own account", async ({ page, request, baseURL }) => {
   const { admin } = await adminAndTarget(page, request, baseURL!);
   await page.goto("/admin");

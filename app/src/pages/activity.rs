@@ -4,7 +4,7 @@
 use classboard::api::{Event, EventPage};
 use leptos::{prelude::*, task::spawn_local};
 
-use crate::{api, visitor::use_visitor};
+use crate::{api, visitor::use_visitor, when::Moment};
 
 /// `/account`'s "Recent activity" section.
 #[component]
@@ -70,10 +70,6 @@ fn EventItem(event: Event) -> impl IntoView {
         Some(detail) => format!("{} ({detail})", event.kind.describe()),
         None => event.kind.describe().to_owned(),
     };
-    let when = format!(
-        "{} UTC",
-        event.at.get(..16).unwrap_or_default().replace('T', " ")
-    );
     let place = [event.device, event.ip]
         .into_iter()
         .flatten()
@@ -84,7 +80,7 @@ fn EventItem(event: Event) -> impl IntoView {
             <span class="what">{what}</span>
             {event.current.then(|| view! { <strong class="this-device">" (this session)"</strong> })}
             {event.actor_id.is_some().then(|| view! { <span class="by-admin">" by an admin"</span> })}
-            <span class="meta">{when} {(!place.is_empty()).then(|| format!(" · {place}"))}</span>
+            <span class="meta"><Moment at=event.at/> {(!place.is_empty()).then(|| format!(" · {place}"))}</span>
         </li>
     }
 }

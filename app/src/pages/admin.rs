@@ -6,6 +6,8 @@
 //! page shows.
 
 use classboard::api::{AdminUser, Role};
+use std::time::Duration;
+
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 
 use crate::{
@@ -16,7 +18,11 @@ use crate::{
         confirm::{Confirm, ConfirmStep},
     },
     visitor::use_visitor,
+    when::Moment,
 };
+
+/// How long typing pauses before the console searches.
+const TYPING_PAUSE: Duration = Duration::from_millis(300);
 
 /// The not-found text, or for an admin the console. In the on-demand
 /// sections' chunk, loaded by `/admin`'s island (see `account::Account`,
@@ -37,9 +43,11 @@ pub fn AdminGate() -> impl IntoView {
             when=admin
             fallback=crate::pages::not_found::nothing_here
         >
-            <h1>"Admin"</h1>
-            <Console/>
-            <AdminApps/>
+            <div class="console">
+                <h1>"Admin"</h1>
+                <Console/>
+                <AdminApps/>
+            </div>
         </Show>
     }
 }
@@ -61,10 +69,19 @@ pub fn Console() -> impl IntoView {
         selected.track();
         outcome.set(None);
     });
+    // Searches overlap when the person types: only the newest one's answer
+    // is shown, whatever order the answers arrive in.
+    let newest = StoredValue::new(0_u32);
     let search = move |before: Option<String>| {
         let q = query.get_untracked();
+        let asked = newest.get_value().wrapping_add(1);
+        newest.set_value(asked);
         spawn_local(async move {
-            match api::admin_users(q.trim(), before.as_deref()).await {
+            let answer = api::admin_users(q.trim(), before.as_deref()).await;
+            if newest.get_value() != asked {
+                return;
+            }
+            match answer {
                 Ok(page) => {
                     error.set(None);
                     users.update(|u| {
@@ -82,8 +99,30 @@ pub fn Console() -> impl IntoView {
         });
     };
     Effect::new(move |_| search(None));
+    // Typing searches once the typist pauses; Enter searches at once.
+    let waiting = StoredValue::new(None::<TimeoutHandle>);
+    let stop_waiting = move || {
+        if let Some(handle) = waiting.get_value() {
+            handle.clear();
+        }
+        waiting.set_value(None);
+    };
+    let typed = move |ev: leptos::ev::Event| {
+        query.set(event_target_value(&ev));
+        stop_waiting();
+        let handle = set_timeout_with_handle(
+            move || {
+                waiting.set_value(None);
+                selected.set(None);
+                search(None);
+            },
+            TYPING_PAUSE,
+        );
+        waiting.set_value(handle.ok());
+    };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        stop_waiting();
         selected.set(None);
         search(None);
     };
@@ -94,7 +133,7 @@ pub fn Console() -> impl IntoView {
     view! {
         <form class="search" on:submit=submit role="search">
             <label for="user-search">"Find accounts by the start of their username or email"</label>
-            <input id="user-search" type="search" bind:value=query autocomplete="off"/>
+            <input id="user-search" type="search" prop:value=query on:input=typed autocomplete="off"/>
             <button type="submit">"Search"</button>
         </form>
         <p class="form-error" role="alert" hidden=move || error.with(Option::is_none)>
@@ -120,20 +159,23 @@ pub fn Console() -> impl IntoView {
     }
 }
 
+/// The accounts found: a table on a wide screen, one card per account on a
+/// narrow one (the CSS reads each cell's `data-label`).
 #[component]
 fn UserTable(list: Vec<AdminUser>, selected: RwSignal<Option<String>>) -> impl IntoView {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     view! {
+        <div class="table-wrap">
         <table class="users">
             <thead>
                 <tr>
                     <th scope="col">"Account"</th>
                     <th scope="col">"Role"</th>
+                    <th scope="col">"State"</th>
                     <th scope="col">"Email confirmed"</th>
                     <th scope="col">"Second factor"</th>
                     <th scope="col">"Last sign-in"</th>
-                    <th scope="col">"State"</th>
-                    <th scope="col">"Actions"</th>
+                    <th scope="col" aria-label="Actions"></th>
                 </tr>
             </thead>
             <tbody>
@@ -142,13 +184,16 @@ fn UserTable(list: Vec<AdminUser>, selected: RwSignal<Option<String>>) -> impl I
                     let label = format!("Manage {}", u.username);
                     view! {
                         <tr>
-                            <td><strong>{u.username}</strong><br/><span class="meta">{u.email}</span></td>
-                            <td>{u.role.as_str()}</td>
-                            <td>{yes_no(u.email_verified)}</td>
-                            <td>{yes_no(u.mfa)}</td>
-                            <td>{u.last_login_at.map_or_else(|| "never".to_owned(), |at| at.get(..16).unwrap_or_default().replace('T', " "))}</td>
-                            <td>{if u.locked { "locked" } else { "active" }}</td>
-                            <td>
+                            <td class="who"><strong>{u.username}</strong><span class="meta">{u.email}</span></td>
+                            <td data-label="Role">{u.role.as_str()}</td>
+                            <td data-label="State">{if u.locked { "locked" } else { "active" }}</td>
+                            <td data-label="Email confirmed">{yes_no(u.email_verified)}</td>
+                            <td data-label="Second factor">{yes_no(u.mfa)}</td>
+                            <td data-label="Last sign-in">{match u.last_login_at {
+                                Some(at) => view! { <Moment at/> }.into_any(),
+                                None => "never".into_any(),
+                            }}</td>
+                            <td class="act">
                                 <button type="button" class="secondary" aria-label=label
                                     on:click=move |_| selected.set(Some(id.clone()))>
                                     "Manage"
@@ -159,6 +204,7 @@ fn UserTable(list: Vec<AdminUser>, selected: RwSignal<Option<String>>) -> impl I
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }
 
@@ -202,12 +248,20 @@ fn Manage(
             }
         });
     };
+    // Opened below the list: brought into view, or on a phone it would
+    // open out of sight, under every card.
+    let section = NodeRef::<leptos::html::Section>::new();
+    Effect::new(move |_| {
+        if let Some(section) = section.get() {
+            section.scroll_into_view();
+        }
+    });
     let ask = move |action: AdminAction| {
         outcome.set(None);
         pending.set(Some(action));
     };
     view! {
-        <section class="manage" aria-labelledby="manage-heading">
+        <section class="manage" aria-labelledby="manage-heading" node_ref=section>
             <h2 id="manage-heading">{format!("Manage {}", user.username)}</h2>
             <p class="meta">{user.email.clone()}</p>
             <div class="actions">
