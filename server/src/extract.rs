@@ -327,9 +327,25 @@ pub fn dpop_header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, AppE
 
 /// The DPoP key a browser signs in or refreshes its own session with: its
 /// proof (`DPoP` header) checked for this very request, without an access
-/// token (RFC 9449 §5). `None` when no proof came, which
-/// `FIRST_PARTY_DPOP=required` refuses.
-pub struct SessionKey(pub Option<crate::auth::dpop::Proven>);
+/// token (RFC 9449 §5), all but its `jti`. The handler spends that with
+/// `SessionKey::spend` once the request's rate limits have let it through,
+/// so that a flood of refused requests writes nothing; a proof without the
+/// current nonce is refused here, before anything is counted. `None` when
+/// no proof came, which `FIRST_PARTY_DPOP=required` refuses.
+pub struct SessionKey(Option<crate::auth::dpop::Unspent>);
+
+impl SessionKey {
+    /// The proof's key, its `jti` now spent; `None` when no proof came.
+    pub async fn spend(
+        self,
+        state: &AppState,
+    ) -> Result<Option<crate::auth::dpop::Proven>, AppError> {
+        match self.0 {
+            Some(unspent) => Ok(Some(unspent.spend(&state.dpop).await?)),
+            None => Ok(None),
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for SessionKey {
     type Rejection = AppError;
@@ -351,7 +367,7 @@ impl FromRequestParts<AppState> for SessionKey {
             path: parts.uri.path(),
             access_token: None,
         };
-        Ok(Self(Some(state.dpop.check(proof, request).await?)))
+        Ok(Self(Some(state.dpop.unspent(proof, request)?)))
     }
 }
 

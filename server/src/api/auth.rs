@@ -55,7 +55,7 @@ use crate::{
 pub async fn signup(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
-    SessionKey(key): SessionKey,
+    key: SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<Response> {
@@ -65,6 +65,7 @@ pub async fn signup(
             state.config.limits.signups_per_ip,
         )
         .await?;
+    let key = key.spend(&state).await?;
 
     let username = Username::parse(&req.username);
     let email = normalize::email(&req.email);
@@ -143,7 +144,7 @@ pub async fn login(
 async fn log_in(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
-    SessionKey(key): SessionKey,
+    key: SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response> {
@@ -153,6 +154,7 @@ async fn log_in(
     let net = RequesterNet::of(ip);
     let limits = state.config.limits;
     state.limit_auth_request(net).await?;
+    let key = key.spend(&state).await?;
 
     let account = users::by_login(&state.db, name.as_str()).await?;
     // Failures count against the account however its name was typed; for a
@@ -281,7 +283,7 @@ async fn mfa_required(
 pub async fn mfa(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
-    SessionKey(session_key): SessionKey,
+    session_key: SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<MfaLogin>,
 ) -> Result<Response> {
@@ -301,6 +303,7 @@ pub async fn mfa(
     let net = RequesterNet::of(ip);
     let limits = state.config.limits;
     state.limit_auth_request(net).await?;
+    let session_key = session_key.spend(&state).await?;
     let attempt = state
         .limiter
         .attempt_code(
@@ -463,7 +466,7 @@ pub async fn refresh(
 async fn rotate(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
-    SessionKey(key): SessionKey,
+    key: SessionKey,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<RefreshRequest>,
 ) -> Result<Response> {
@@ -479,6 +482,7 @@ async fn rotate(
     if let Some(exceeded) = state.limiter.known_refused(&counter, limit) {
         return Err(exceeded.into());
     }
+    let key = key.spend(&state).await?;
 
     // A session bound to a browser's key is refreshed only with a proof of
     // it. A live token without any proof is refused before it is spent: the

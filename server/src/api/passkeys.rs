@@ -246,13 +246,14 @@ pub async fn sign_in_options(
 pub async fn sign_in(
     State(state): State<AppState>,
     Requester { ip, origin }: Requester,
-    SessionKey(session_key): SessionKey,
+    session_key: SessionKey,
     headers: HeaderMap,
     AppJson(req): AppJson<PasskeySignIn>,
 ) -> Result<Response> {
     let (ceremony, presented) = passkey_assertion(Some(&req.ceremony), req.credential.as_deref())?;
     // Each ceremony writes a row: it counts like a sign-in request.
     state.limit_auth_request(RequesterNet::of(ip)).await?;
+    let session_key = session_key.spend(&state).await?;
     let (user_id, passkey_id, key) =
         match state.passkeys.finish_sign_in(&ceremony, &presented).await? {
             Verified::Yes {

@@ -52,6 +52,25 @@ pub struct Proven {
     pub jkt: String,
 }
 
+/// A proof that passed every check but its `jti`'s: not a `Proven` until
+/// `spend` has recorded the `jti` once for every instance.
+#[derive(Debug)]
+pub struct Unspent {
+    jkt: String,
+    jti_hash: [u8; 32],
+    remembered_until: i64,
+}
+
+impl Unspent {
+    /// Records the proof's `jti`; refused when it was used before.
+    pub async fn spend(self, dpop: &Dpop) -> Result<Proven, DpopError> {
+        if !store::dpop::spend(&dpop.db, &self.jti_hash, self.remembered_until).await? {
+            return Err(DpopError::Invalid("The proof was used before (jti)."));
+        }
+        Ok(Proven { jkt: self.jkt })
+    }
+}
+
 /// Why a proof was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DpopError {
@@ -141,6 +160,13 @@ impl Dpop {
     /// Checks `proof` for `request`; the key's thumbprint when it passes.
     /// Its `jti` is spent only once everything else holds.
     pub async fn check(&self, proof: &str, request: Request<'_>) -> Result<Proven, DpopError> {
+        self.unspent(proof, request)?.spend(self).await
+    }
+
+    /// Everything `check` checks but the `jti`, which costs a write to the
+    /// database: a caller that still has limits to apply spends it after
+    /// them (`Unspent::spend`), so refused requests write nothing.
+    pub fn unspent(&self, proof: &str, request: Request<'_>) -> Result<Unspent, DpopError> {
         let (claims, jwk) = self.verified(proof)?;
         if claims.htm != request.method {
             return Err(DpopError::Invalid("The proof is for another method (htm)."));
@@ -181,10 +207,11 @@ impl Dpop {
         let remembered_until =
             i64::try_from((claims.iat.max(now) + WINDOW + 1 + CLOCK_SPREAD) * 1000)
                 .unwrap_or(i64::MAX);
-        if !store::dpop::spend(&self.db, &spent.finalize(), remembered_until).await? {
-            return Err(DpopError::Invalid("The proof was used before (jti)."));
-        }
-        Ok(Proven { jkt })
+        Ok(Unspent {
+            jkt,
+            jti_hash: spent.finalize().into(),
+            remembered_until,
+        })
     }
 
     /// The proof's claims and key, when its header is a DPoP proof's and

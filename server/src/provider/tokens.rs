@@ -504,11 +504,19 @@ impl TokenIssuer {
         };
         // A public app that sends a proof from now on binds its grant for
         // good (RFC 9449 §5), even if it started without one.
+        // Of two keys racing to bind it (the token copied, both copies
+        // refreshed at once), one wins: the other has left the app, as above.
         if grant.dpop_jkt.is_none()
             && client.secret_hash.is_none()
             && let Some(proven) = proven
+            && !crate::store::sessions::bind_key(&self.db, &issued.session_id, &proven.jkt).await?
         {
-            crate::store::sessions::bind_key(&self.db, &issued.session_id, &proven.jkt).await?;
+            tracing::warn!(client_id = %client.id, "two DPoP keys raced to bind one grant; it ended");
+            let ended = grants::end_grant(&self.db, &issued.session_id, Reason::Reuse).await?;
+            self.revocations.insert(&ended);
+            return Ok(Err(TokenError::invalid_grant(
+                "The refresh token is bound to another DPoP key; the grant has ended.",
+            )));
         }
         let tokens = self
             .tokens(

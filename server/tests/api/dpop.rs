@@ -603,6 +603,59 @@ async fn a_public_apps_refresh_tokens_stay_bound_and_leaving_the_key_ends_the_gr
     assert_eq!(token_with(&app, &client, &form, None).await.status(), 400);
 }
 
+/// A public app's grant that started without a key, its refresh token
+/// refreshed at once by two keys through two instances (a copy of it
+/// left the app): tokens of at most one key come out, and the other key's
+/// refresh ends the grant.
+#[tokio::test]
+async fn two_keys_racing_to_bind_one_grant_on_two_instances_bind_at_most_one() {
+    let app = provider().await;
+    let sibling = app.sibling().await;
+    let keys = [Prover::es256(), Prover::ed25519()];
+    let nonce = nonce(&app, &keys[0]).await;
+    let client = register(&app, true, false, "openid offline_access").await;
+    let person = app.signup("eve").await;
+    // A race is lost or won by timing: several rounds, a new grant each.
+    for round in 0..5 {
+        let code = code_for(&app, &client, &person, "openid offline_access").await;
+        let tokens: Value = token_with(&app, &client, &exchange_form(&code), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ];
+        let attempts = (0..20).map(|i| {
+            let server = if i % 2 == 0 { &app } else { &sibling };
+            let proof = keys[i % 2].proof("POST", "/oauth/token", Some(&nonce), None);
+            token_with(server, &client, &form, Some(proof))
+        });
+        let mut bound = std::collections::HashSet::new();
+        let mut refused = 0;
+        for answer in futures::future::join_all(attempts).await {
+            if answer.status() == 200 {
+                let body: Value = answer.json().await.unwrap();
+                let access = body["access_token"].as_str().unwrap();
+                bound.insert(claims(access)["cnf"]["jkt"].as_str().unwrap().to_owned());
+            } else {
+                assert_eq!(answer.status(), 400);
+                refused += 1;
+            }
+        }
+        assert!(
+            bound.len() <= 1,
+            "round {round}: tokens bound to two keys: {bound:?}"
+        );
+        assert!(
+            refused >= 1,
+            "round {round}: the other key's refresh ended the grant"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_confidential_apps_tokens_bind_and_introspection_says_so() {
     let app = provider().await;

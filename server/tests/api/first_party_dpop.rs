@@ -247,3 +247,40 @@ async fn required_refuses_every_sign_in_and_refresh_without_a_proof() {
         .unwrap();
     assert_eq!(error_code(bearer).await, "invalid_token");
 }
+
+/// A proof's `jti` is written once for every instance, which costs a
+/// write to the database: it is written only once the request's rate limits
+/// have let it through, so a flood of requests the limits refuse, each with
+/// a proof of its own, writes nothing.
+#[tokio::test]
+async fn requests_the_limits_refuse_write_no_proof() {
+    let app =
+        TestApp::spawn_with(&[("PUBLIC_URL", PUBLIC), ("AUTH_REQUESTS_PER_IP", "3/5m")]).await;
+    let prover = Prover::es256();
+    // Learning the nonce is a refusal that counts nothing.
+    let nonce = nonce(&app, &prover).await;
+    let db = app.db().await;
+    let written = || async {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM dpop_proofs")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        count
+    };
+    let wrong = json!({"login": "nobody", "password": "not this one"});
+    for _ in 0..3 {
+        let answer = post(&app, "/api/auth/login", &wrong, Some((&prover, &nonce))).await;
+        assert_eq!(answer.status(), 401, "within the limit");
+    }
+    assert_eq!(written().await, 3, "each proof within the limit is spent");
+    let beyond = futures::future::join_all(
+        (0..20).map(|_| post(&app, "/api/auth/login", &wrong, Some((&prover, &nonce)))),
+    )
+    .await;
+    assert!(beyond.iter().all(|answer| answer.status() == 429));
+    assert_eq!(
+        written().await,
+        3,
+        "no proof of a refused request is written"
+    );
+}
