@@ -66,19 +66,33 @@ pub fn Console() -> impl IntoView {
     // account's section is drawn again from the reloaded list.
     let outcome = RwSignal::new(None::<Result<String, String>>);
     Effect::new(move |_| {
-        selected.track();
+        let managing = selected.with(Option::is_some);
         outcome.set(None);
+        // The account's section opens below the list: brought into view,
+        // or on a phone it would open out of sight, under every card.
+        if managing {
+            request_animation_frame(|| {
+                if let Some(heading) = document().get_element_by_id("manage-heading") {
+                    heading.scroll_into_view();
+                }
+            });
+        }
     });
     // Searches overlap when the person types: only the newest one's answer
-    // is shown, whatever order the answers arrive in.
+    // is shown, whatever order the answers arrive in. The list shown keeps
+    // the query it answers: "Show more" and the reload after an action go
+    // on with it, whatever the box holds now. (`try_` reads: an answer may
+    // arrive after the console has gone, the visitor signed out.)
     let newest = StoredValue::new(0_u32);
-    let search = move |before: Option<String>| {
-        let q = query.get_untracked();
-        let asked = newest.get_value().wrapping_add(1);
+    let shown_query = StoredValue::new(String::new());
+    let load = move |q: String, before: Option<String>| {
+        let Some(asked) = newest.try_get_value().map(|n| n.wrapping_add(1)) else {
+            return;
+        };
         newest.set_value(asked);
         spawn_local(async move {
-            let answer = api::admin_users(q.trim(), before.as_deref()).await;
-            if newest.get_value() != asked {
+            let answer = api::admin_users(&q, before.as_deref()).await;
+            if newest.try_get_value() != Some(asked) {
                 return;
             }
             match answer {
@@ -91,6 +105,7 @@ pub fn Console() -> impl IntoView {
                         }
                         list.extend(page.users);
                     });
+                    shown_query.set_value(q);
                     next.set(page.next);
                 }
                 Err(api::ApiError::SessionEnded(ended)) => visitor.ended(ended),
@@ -98,23 +113,43 @@ pub fn Console() -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| search(None));
+    // A new search: "Show more" of the list shown goes until it answers.
+    let search = move || {
+        if let Some(q) = query.try_get_untracked() {
+            next.set(None);
+            selected.set(None);
+            load(q.trim().to_owned(), None);
+        }
+    };
+    let more = move || {
+        if let (Some(q), Some(Some(before))) =
+            (shown_query.try_get_value(), next.try_get_untracked())
+        {
+            load(q, Some(before));
+        }
+    };
+    let reload = move || {
+        if let Some(q) = shown_query.try_get_value() {
+            load(q, None);
+        }
+    };
+    Effect::new(move |_| search());
     // Typing searches once the typist pauses; Enter searches at once.
     let waiting = StoredValue::new(None::<TimeoutHandle>);
     let stop_waiting = move || {
-        if let Some(handle) = waiting.get_value() {
+        if let Some(handle) = waiting.try_get_value().flatten() {
             handle.clear();
         }
         waiting.set_value(None);
     };
+    on_cleanup(stop_waiting);
     let typed = move |ev: leptos::ev::Event| {
         query.set(event_target_value(&ev));
         stop_waiting();
         let handle = set_timeout_with_handle(
             move || {
                 waiting.set_value(None);
-                selected.set(None);
-                search(None);
+                search();
             },
             TYPING_PAUSE,
         );
@@ -123,8 +158,7 @@ pub fn Console() -> impl IntoView {
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         stop_waiting();
-        selected.set(None);
-        search(None);
+        search();
     };
     let chosen = move || {
         let id = selected.get()?;
@@ -145,7 +179,7 @@ pub fn Console() -> impl IntoView {
             Some(list) => view! { <UserTable list selected/> }.into_any(),
         }}
         <Show when=move || next.with(Option::is_some)>
-            <button type="button" class="secondary" on:click=move |_| search(next.get_untracked())>
+            <button type="button" class="secondary" on:click=move |_| more()>
                 "Show more accounts"
             </button>
         </Show>
@@ -154,7 +188,7 @@ pub fn Console() -> impl IntoView {
             Err(why) => view! { <p class="form-error" role="alert">{why}</p> }.into_any(),
         })}
         {move || chosen().map(|user| view! {
-            <Manage user outcome on_change=move || search(None)/>
+            <Manage user outcome on_change=reload/>
         })}
     }
 }
@@ -248,20 +282,12 @@ fn Manage(
             }
         });
     };
-    // Opened below the list: brought into view, or on a phone it would
-    // open out of sight, under every card.
-    let section = NodeRef::<leptos::html::Section>::new();
-    Effect::new(move |_| {
-        if let Some(section) = section.get() {
-            section.scroll_into_view();
-        }
-    });
     let ask = move |action: AdminAction| {
         outcome.set(None);
         pending.set(Some(action));
     };
     view! {
-        <section class="manage" aria-labelledby="manage-heading" node_ref=section>
+        <section class="manage" aria-labelledby="manage-heading">
             <h2 id="manage-heading">{format!("Manage {}", user.username)}</h2>
             <p class="meta">{user.email.clone()}</p>
             <div class="actions">
