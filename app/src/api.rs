@@ -42,8 +42,11 @@ pub enum ApiError {
     Status(u16, ErrorBody),
     /// The session is over and could not be renewed.
     SessionEnded(Ended),
-    /// No answer (offline, server down) or an unreadable one.
-    Network(String),
+    /// No answer (offline, server down) or an unreadable one. It carries
+    /// no detail: the person is told the same whatever failed, and turning
+    /// the libraries' errors into text would bring their formatting code
+    /// (serde's, floats' included) into every page's download.
+    Network,
 }
 
 impl ApiError {
@@ -52,7 +55,7 @@ impl ApiError {
         match self {
             Self::Status(_, body) => body.error_description.clone(),
             Self::SessionEnded(ended) => ended.message().into(),
-            Self::Network(_) => {
+            Self::Network => {
                 "The server could not be reached. Check your connection and try again.".into()
             }
         }
@@ -99,10 +102,7 @@ pub enum LoggedIn {
 pub async fn login(req: &LoginRequest) -> Result<LoggedIn> {
     let response = send(Method::POST, "/api/auth/login", Some(&encode(req)?), None).await?;
     if response.status() == 403 {
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let text = response.text().await.map_err(|_| ApiError::Network)?;
         if let Ok(required) = serde_json::from_str::<MfaRequired>(&text) {
             return Ok(LoggedIn::SecondStep(required));
         }
@@ -596,7 +596,7 @@ async fn call<B: Serialize>(
 }
 
 fn encode<B: Serialize>(body: &B) -> Result<String> {
-    serde_json::to_string(body).map_err(|e| ApiError::Network(e.to_string()))
+    serde_json::to_string(body).map_err(|_| ApiError::Network)
 }
 
 async fn call_with(
@@ -671,10 +671,10 @@ async fn send(
             None => request.build(),
         };
         let response = request
-            .map_err(|e| ApiError::Network(e.to_string()))?
+            .map_err(|_| ApiError::Network)?
             .send()
             .await
-            .map_err(|e| ApiError::Network(e.to_string()))?;
+            .map_err(|_| ApiError::Network)?;
         let headers = response.headers();
         if let Some(nonce) = headers.get("dpop-nonce") {
             storage::keep_dpop_nonce(&nonce);
@@ -715,10 +715,7 @@ async fn error_body(response: Response) -> ErrorBody {
 }
 
 async fn json<T: DeserializeOwned>(response: Response) -> Result<T> {
-    response
-        .json()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))
+    response.json().await.map_err(|_| ApiError::Network)
 }
 
 type RefreshFuture = Shared<LocalBoxFuture<'static, std::result::Result<String, RefreshFailure>>>;
@@ -726,7 +723,7 @@ type RefreshFuture = Shared<LocalBoxFuture<'static, std::result::Result<String, 
 #[derive(Debug, Clone, PartialEq)]
 enum RefreshFailure {
     Ended(Ended),
-    Network(String),
+    Network,
 }
 
 thread_local! {
@@ -743,7 +740,7 @@ async fn refresh_once(failed: String) -> Result<String> {
     .await;
     result.map_err(|e| match e {
         RefreshFailure::Ended(ended) => ApiError::SessionEnded(ended),
-        RefreshFailure::Network(why) => ApiError::Network(why),
+        RefreshFailure::Network => ApiError::Network,
     })
 }
 
@@ -790,12 +787,9 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
     }
     let response = send(Method::POST, "/api/auth/refresh", None, None)
         .await
-        .map_err(|e| RefreshFailure::Network(e.message()))?;
+        .map_err(|_| RefreshFailure::Network)?;
     if response.ok() {
-        let tokens: TokenResponse = response
-            .json()
-            .await
-            .map_err(|e| RefreshFailure::Network(e.to_string()))?;
+        let tokens: TokenResponse = response.json().await.map_err(|_| RefreshFailure::Network)?;
         storage::save(&tokens.access_token, &tokens.user);
         handoff::record(&failed, &tokens.access_token).await;
         return Ok(tokens.access_token);
@@ -810,7 +804,7 @@ async fn refresh_unless_done(failed: String) -> std::result::Result<String, Refr
         storage::clear(Some(ended));
         return Err(RefreshFailure::Ended(ended));
     }
-    Err(RefreshFailure::Network(body.error_description))
+    Err(RefreshFailure::Network)
 }
 
 /// Runs `work` while holding the Web Lock `name`, so only one tab at a time

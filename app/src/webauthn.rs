@@ -92,7 +92,8 @@ async fn ceremony(parse: &str, call: &str, options: &RawValue) -> Result<Box<Raw
         .call0(&credential)
         .map_err(other)?;
     let text: String = JSON::stringify(&as_json).map_err(other)?.into();
-    RawValue::from_string(text).map_err(|e| Failure::Other(e.to_string()))
+    // Without serde's own error text: its formatting code would come along.
+    RawValue::from_string(text).map_err(|_| Failure::Other("the credential is not JSON".into()))
 }
 
 fn method(object: &JsValue, name: &str) -> Result<Function, Failure> {
