@@ -489,10 +489,20 @@ impl TokenIssuer {
             self.revocations.insert(&ended);
             return invalid();
         }
-        if let Some(bound) = &grant.dpop_jkt
-            && proven.is_none_or(|proven| proven.jkt != *bound)
-        {
-            tracing::warn!(client_id = %client.id, "a DPoP-bound refresh token came without a proof of its key; its grant ended");
+        // A public app's grant is bound to the first key that proves for it
+        // (RFC 9449 §5), even if it started without one; from then on each
+        // refresh needs a proof of that key. A refresh without one, or with
+        // another key's (the loser of two keys racing to bind it too), has
+        // left the app: the grant ends with every token of it.
+        let keeps_key = match (&grant.dpop_jkt, proven) {
+            (Some(bound), proven) => proven.is_some_and(|proven| proven.jkt == *bound),
+            (None, Some(proven)) if client.secret_hash.is_none() => {
+                crate::store::sessions::bind_key(&self.db, &issued.session_id, &proven.jkt).await?
+            }
+            (None, _) => true,
+        };
+        if !keeps_key {
+            tracing::warn!(client_id = %client.id, "a refresh token came without a proof of its grant's DPoP key; its grant ended");
             let ended = grants::end_grant(&self.db, &issued.session_id, Reason::Reuse).await?;
             self.revocations.insert(&ended);
             return Ok(Err(TokenError::invalid_grant(
@@ -502,22 +512,6 @@ impl TokenIssuer {
         let Some(signed_in) = signed_in else {
             return invalid();
         };
-        // A public app that sends a proof from now on binds its grant for
-        // good (RFC 9449 §5), even if it started without one.
-        // Of two keys racing to bind it (the token copied, both copies
-        // refreshed at once), one wins: the other has left the app, as above.
-        if grant.dpop_jkt.is_none()
-            && client.secret_hash.is_none()
-            && let Some(proven) = proven
-            && !crate::store::sessions::bind_key(&self.db, &issued.session_id, &proven.jkt).await?
-        {
-            tracing::warn!(client_id = %client.id, "two DPoP keys raced to bind one grant; it ended");
-            let ended = grants::end_grant(&self.db, &issued.session_id, Reason::Reuse).await?;
-            self.revocations.insert(&ended);
-            return Ok(Err(TokenError::invalid_grant(
-                "The refresh token is bound to another DPoP key; the grant has ended.",
-            )));
-        }
         let tokens = self
             .tokens(
                 client,

@@ -2,7 +2,10 @@
 //! where an attacker would go. The browser tests drive both with npm
 //! `openid-client`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    collections::HashSet,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{
@@ -603,6 +606,25 @@ async fn a_public_apps_refresh_tokens_stay_bound_and_leaving_the_key_ends_the_gr
     assert_eq!(token_with(&app, &client, &form, None).await.status(), 400);
 }
 
+/// Of token answers to refreshes raced by several keys: the keys the
+/// issued access tokens are bound to, and how many were refused (`400`, the
+/// only other answer allowed).
+pub(crate) async fn keys_bound(answers: Vec<Response>) -> (HashSet<String>, usize) {
+    let mut bound = HashSet::new();
+    let mut refused = 0;
+    for answer in answers {
+        if answer.status() == 200 {
+            let body: Value = answer.json().await.unwrap();
+            let access = body["access_token"].as_str().unwrap();
+            bound.insert(claims(access)["cnf"]["jkt"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!(answer.status(), 400);
+            refused += 1;
+        }
+    }
+    (bound, refused)
+}
+
 /// A public app's grant that started without a key, its refresh token
 /// refreshed at once by two keys through two instances (a copy of it
 /// left the app): tokens of at most one key come out, and the other key's
@@ -633,18 +655,7 @@ async fn two_keys_racing_to_bind_one_grant_on_two_instances_bind_at_most_one() {
             let proof = keys[i % 2].proof("POST", "/oauth/token", Some(&nonce), None);
             token_with(server, &client, &form, Some(proof))
         });
-        let mut bound = std::collections::HashSet::new();
-        let mut refused = 0;
-        for answer in futures::future::join_all(attempts).await {
-            if answer.status() == 200 {
-                let body: Value = answer.json().await.unwrap();
-                let access = body["access_token"].as_str().unwrap();
-                bound.insert(claims(access)["cnf"]["jkt"].as_str().unwrap().to_owned());
-            } else {
-                assert_eq!(answer.status(), 400);
-                refused += 1;
-            }
-        }
+        let (bound, refused) = keys_bound(futures::future::join_all(attempts).await).await;
         assert!(
             bound.len() <= 1,
             "round {round}: tokens bound to two keys: {bound:?}"

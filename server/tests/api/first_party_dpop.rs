@@ -7,7 +7,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::{
-    dpop::{PUBLIC, Prover},
+    dpop::{PUBLIC, Prover, keys_bound},
     helpers::{PASSWORD, TestApp, claims, error_code, header},
 };
 
@@ -198,19 +198,7 @@ async fn two_keys_racing_to_bind_one_session_on_two_instances_bind_at_most_one()
         let (server, key) = (if i % 2 == 0 { &app } else { &sibling }, &keys[i % 2]);
         post(server, "/api/auth/refresh", &body, Some((key, &nonce)))
     });
-    let answers = futures::future::join_all(attempts).await;
-    let mut bound = std::collections::HashSet::new();
-    let mut refused = 0;
-    for answer in answers {
-        if answer.status() == 200 {
-            let body: Value = answer.json().await.unwrap();
-            let access = body["access_token"].as_str().unwrap();
-            bound.insert(claims(access)["cnf"]["jkt"].as_str().unwrap().to_owned());
-        } else {
-            assert_eq!(answer.status(), 400);
-            refused += 1;
-        }
-    }
+    let (bound, refused) = keys_bound(futures::future::join_all(attempts).await).await;
     assert!(bound.len() <= 1, "tokens bound to two keys: {bound:?}");
     assert!(refused >= 1, "the other key's refresh ended the session");
 }
