@@ -647,12 +647,7 @@ async fn send(
     let mut retried = false;
     loop {
         let proof = if prove {
-            dpop::proof(
-                method.as_str().to_owned(),
-                path.to_owned(),
-                token.map(str::to_owned),
-            )
-            .await
+            dpop::proof(method.as_str(), path, token).await
         } else {
             None
         };

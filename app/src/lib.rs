@@ -11,7 +11,7 @@ use leptos_router::{
 
 pub mod api;
 pub mod board;
-mod dpop;
+pub mod dpop;
 mod forms;
 mod handoff;
 mod idb;

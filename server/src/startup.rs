@@ -282,6 +282,7 @@ fn router(state: AppState) -> Router {
     let proof_base: Arc<str> = state.dpop.page_base().into();
     let fallback_base = proof_base.clone();
     let routes = api
+        .route(&app::dpop::script_path(), axum::routing::get(dpop_script))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -316,6 +317,86 @@ fn router(state: AppState) -> Router {
         None => routes,
     };
     routes.layer(telemetry::trace_layer()).with_state(state)
+}
+
+/// The pages' DPoP script (`app/js/dpop.js`), which the server keeps in
+/// memory rather than the build in `pkg/`: it is part of the app's code, so
+/// every way of building and running the app serves it. Its full-line
+/// comments are dropped and it is compressed once, brotli at its highest
+/// level and gzip, like the site's files; `HeadersLayer` adds their cache
+/// headers (its name carries its hash).
+async fn dpop_script(headers: http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http::header;
+
+    struct Script {
+        plain: Vec<u8>,
+        brotli: Vec<u8>,
+        gzip: Vec<u8>,
+    }
+    static SCRIPT: OnceLock<Script> = OnceLock::new();
+    let script = SCRIPT.get_or_init(|| {
+        let plain: String = app::dpop::SCRIPT
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("//"))
+            .flat_map(|line| [line, "\n"])
+            .collect();
+        let plain = plain.into_bytes();
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            ..Default::default()
+        };
+        let compressed = brotli::BrotliCompress(&mut &plain[..], &mut brotli, &params);
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzipped = std::io::Write::write_all(&mut gzip, &plain).and_then(|()| gzip.finish());
+        // Writing to memory cannot fail; sent plain if it did.
+        Script {
+            brotli: compressed.map_or_else(|_| Vec::new(), |_| brotli),
+            gzip: gzipped.unwrap_or_default(),
+            plain,
+        }
+    });
+    let accepts = |coding: &str| {
+        headers
+            .get_all(header::ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|offer| {
+                let mut parts = offer.split(';').map(str::trim);
+                // Named, and not refused with `q=0`.
+                parts
+                    .next()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(coding))
+                    && parts.all(|param| match param.split_once('=') {
+                        Some((q, weight)) if q.trim() == "q" => {
+                            weight.trim().parse::<f32>().is_ok_and(|w| w > 0.0)
+                        }
+                        _ => true,
+                    })
+            })
+    };
+    let (body, coding) = if !script.brotli.is_empty() && accepts("br") {
+        (&script.brotli, Some("br"))
+    } else if !script.gzip.is_empty() && accepts("gzip") {
+        (&script.gzip, Some("gzip"))
+    } else {
+        (&script.plain, None)
+    };
+    let mut response = (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        body.clone(),
+    )
+        .into_response();
+    if let Some(coding) = coding {
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            http::HeaderValue::from_static(coding),
+        );
+    }
+    response
 }
 
 /// Cross-origin access for the pages of `origins` (`CORS_ALLOWED_ORIGINS`):

@@ -106,3 +106,65 @@ async fn pages_are_revalidated_on_every_visit() {
         assert_eq!(header(&page, "cache-control"), "no-cache", "{path}");
     }
 }
+
+/// The pages' DPoP script, which the server keeps in memory rather than
+/// in the build's files: under a name carrying its hash, kept for a year,
+/// sent brotli or gzip as the browser accepts (and not in a coding it
+/// refuses with `q=0`), the same text in each, without its comments.
+#[tokio::test]
+async fn the_pages_dpop_script_is_compressed_and_kept() {
+    let app = TestApp::spawn().await;
+    let path = app::dpop::script_path();
+    let fetch = |encodings: &'static str| {
+        app.client
+            .get(app.url(&path))
+            .header("accept-encoding", encodings)
+            .send()
+    };
+    let plain = fetch("identity").await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert_eq!(
+        header(&plain, "content-type"),
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        header(&plain, "cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(header(&plain, "content-encoding"), "");
+    let text = plain.text().await.unwrap();
+    assert!(text.contains("self.classboardProof"), "{text}");
+    assert!(
+        text.lines()
+            .all(|line| !line.trim_start().starts_with("//"))
+    );
+    assert!(text.len() < app::dpop::SCRIPT.len());
+
+    let brotli = fetch("gzip, deflate, br").await.unwrap();
+    assert_eq!(header(&brotli, "content-encoding"), "br");
+    assert!(
+        header(&brotli, "vary")
+            .to_ascii_lowercase()
+            .contains("accept-encoding")
+    );
+    let mut decoded = Vec::new();
+    brotli::BrotliDecompress(&mut &brotli.bytes().await.unwrap()[..], &mut decoded).unwrap();
+    assert_eq!(String::from_utf8(decoded).unwrap(), text);
+
+    let gzipped = fetch("br;q=0, gzip").await.unwrap();
+    assert_eq!(header(&gzipped, "content-encoding"), "gzip");
+    let mut decoded = String::new();
+    flate2::read::GzDecoder::new(&gzipped.bytes().await.unwrap()[..])
+        .read_to_string(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, text);
+
+    // Another content's name is not this script.
+    let other = app
+        .client
+        .get(app.url("/pkg/dpop.0123456789.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
