@@ -74,7 +74,8 @@ async function signedIn(who) {
 }
 
 function kind(mime, url) {
-  if (url.endsWith(".wasm") || mime === "application/wasm") return "wasm";
+  // A split point's modules arrive in one `.bundle` (scripts/setup): WebAssembly.
+  if (url.endsWith(".wasm") || url.endsWith(".bundle") || mime === "application/wasm") return "wasm";
   if (mime.includes("javascript")) return "js";
   if (mime === "text/css") return "css";
   if (mime === "text/html") return "html";

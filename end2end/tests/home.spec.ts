@@ -48,7 +48,7 @@ test("an unknown address shows the not-found page with a way back", async ({ pag
   await expect(page).toHaveURL(/\/$/);
 });
 
-test("the feed loads the core module and none of the other pages' chunks, and Load more appends older posts", async ({
+test("the feed loads the core module and its own bundle, none of the other pages' code, and Load more appends older posts", async ({
   page,
   request,
   baseURL,
@@ -66,15 +66,23 @@ test("the feed loads the core module and none of the other pages' chunks, and Lo
   const code: string[] = [];
   page.on("request", (r) => {
     const path = new URL(r.url()).pathname;
-    // Names carry their content's hash (22 url-safe base64 characters).
-    if (/\.(js|wasm)$/.test(path)) code.push(path.replace(/\.[A-Za-z0-9_-]{22}\.(js|wasm)$/, ".$1"));
+    // Names carry their content's hash (22 url-safe base64 characters, 10
+    // for a split point's bundle).
+    if (/\.(js|wasm|bundle)$/.test(path)) {
+      code.push(path.replace(/\.([A-Za-z0-9_-]{22}|[A-Za-z0-9_-]{10})\.(js|wasm|bundle)$/, ".$2"));
+    }
   });
 
   await page.goto("/");
   await page.waitForLoadState("networkidle");
-  // The core module and the loader of split chunks; the feed's islands
-  // are in the core, so no chunk is fetched.
-  expect(code.sort()).toEqual(["/pkg/__wasm_split.js", "/pkg/classboard.js", "/pkg/classboard.wasm"]);
+  // The core module, the split loader, and the bundle of "Load more" (a
+  // lazy island): no other page's code.
+  expect(code.sort()).toEqual([
+    "/pkg/__wasm_split.js",
+    "/pkg/bundle_load_more.bundle",
+    "/pkg/classboard.js",
+    "/pkg/classboard.wasm",
+  ]);
 
   const oldest = page.getByRole("link", { name: `${name} post 0`, exact: true });
   await expect(page.getByRole("link", { name: `${name} post 20`, exact: true })).toBeVisible();

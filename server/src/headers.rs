@@ -229,8 +229,8 @@ fn cache_control(headers: &mut HeaderMap, what: What, ok: bool) {
 /// Whether a file name carries a content hash as the build writes it: a
 /// part of URL-safe base64 characters between dots, 22 of them as
 /// cargo-leptos writes it (`classboard.DdT0_tkbgqWft8hsX2oL9g.wasm`), or 10
-/// for the split chunks, whose hashes the build shortens
-/// (`chunk_11.bGjuETBWPj.wasm`; `scripts/setup`).
+/// as the build names a split point's bundle (`bundle_account.7c6YrH913Y.bundle`;
+/// `scripts/setup`) and the server its DPoP script (`dpop.8f3a09c2d1.js`).
 fn carries_hash(file: &str) -> bool {
     let parts: Vec<&str> = file.split('.').collect();
     parts.len() >= 3
@@ -253,6 +253,9 @@ mod tests {
         assert!(carries_hash("classboard.DdT0_tkbgqWft8hsX2oL9g.wasm"));
         assert!(carries_hash("chunk_11.bGjuETBWPj0YlceFITkeDw.wasm"));
         assert!(carries_hash("chunk_11.bGjuETBWPj.wasm"));
+        assert!(carries_hash("bundle_account.7c6YrH913Y.bundle"));
+        assert!(carries_hash("dpop.8f3a09c2d1.js"));
+        assert!(!carries_hash("bundle_account.bundle"));
         assert!(!carries_hash("chunk_11.bGjuETB.wasm"));
         assert!(carries_hash("__wasm_split.t3xwngJh9ZFf1ujPyUTDGw.js"));
         assert!(!carries_hash("classboard.wasm"));

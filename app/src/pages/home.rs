@@ -35,7 +35,7 @@ pub fn HomePage() -> impl IntoView {
 
 /// The older posts after the first page, and the button that fetches them;
 /// `next` is the cursor after the first page.
-#[island]
+#[island(lazy)]
 fn LoadMore(next: String) -> impl IntoView {
     let hydrated = use_hydrated();
     let older = RwSignal::new(Vec::<Post>::new());
