@@ -477,6 +477,32 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
+/// `POST /api/auth/otp/email`: a sign-in code by mail, instead of the
+/// password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmailCodeRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = Email, min_length = 3, max_length = 254)
+    )]
+    pub email: String,
+}
+
+/// `POST /api/auth/otp/verify`: the code a mail gave, for its address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EmailCodeLogin {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = Email, min_length = 3, max_length = 254)
+    )]
+    pub email: String,
+    /// 8 digits; spaces and hyphens between them are ignored.
+    #[cfg_attr(feature = "openapi", schema(example = "12345678"))]
+    pub code: String,
+}
+
 /// `POST /api/auth/password-reset/confirm`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -524,6 +550,8 @@ pub enum EventKind {
     PasswordChanged,
     PasswordResetRequested,
     PasswordResetDone,
+    /// A code to sign in instead of the password was mailed.
+    SignInCodeRequested,
     /// A link to prove a new address was mailed to it.
     EmailChangeRequested,
     EmailChanged,
@@ -557,7 +585,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 32] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -569,6 +597,7 @@ impl EventKind {
         Self::PasswordChanged,
         Self::PasswordResetRequested,
         Self::PasswordResetDone,
+        Self::SignInCodeRequested,
         Self::EmailChangeRequested,
         Self::EmailChanged,
         Self::EmailVerified,
@@ -603,6 +632,7 @@ impl EventKind {
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
             Self::PasswordResetRequested => "password_reset_requested",
+            Self::SignInCodeRequested => "sign_in_code_requested",
             Self::PasswordResetDone => "password_reset_done",
             Self::EmailChangeRequested => "email_change_requested",
             Self::EmailChanged => "email_changed",
@@ -644,6 +674,7 @@ impl EventKind {
             Self::SessionRevoked => "Session ended",
             Self::PasswordChanged => "Password changed",
             Self::PasswordResetRequested => "Password reset asked for",
+            Self::SignInCodeRequested => "Sign-in code mailed",
             Self::PasswordResetDone => "Password reset",
             Self::EmailChangeRequested => "Address change asked for",
             Self::EmailChanged => "Address changed",

@@ -193,6 +193,9 @@ pub struct Limits {
     pub password_resets_per_ip: RateLimit,
     /// Verification mails one account asks for (resend, address change).
     pub verification_mails_per_account: RateLimit,
+    /// Sign-in codes asked for one address (whether it has an account or
+    /// not).
+    pub email_codes_per_address: RateLimit,
     /// Factor changes one account starts: TOTP enrolments, passkey
     /// registrations, re-authentication ceremonies (each writes a row).
     pub factor_changes_per_user: RateLimit,
@@ -214,6 +217,7 @@ impl Limits {
             self.password_resets_per_email,
             self.password_resets_per_ip,
             self.verification_mails_per_account,
+            self.email_codes_per_address,
             self.factor_changes_per_user,
             self.app_refreshes_per_ip,
         ]
@@ -346,6 +350,7 @@ impl Config {
                 password_resets_per_ip: env.rate_limit("PASSWORD_RESETS_PER_IP", "20/1h")?,
                 verification_mails_per_account: env
                     .rate_limit("VERIFICATION_MAILS_PER_ACCOUNT", "5/1h")?,
+                email_codes_per_address: env.rate_limit("EMAIL_CODES_PER_ADDRESS", "5/1h")?,
                 factor_changes_per_user: env.rate_limit("FACTOR_CHANGES_PER_USER", "20/1h")?,
                 app_refreshes_per_ip: env.rate_limit("APP_REFRESHES_PER_IP", "6000/5m")?,
             },

@@ -75,6 +75,13 @@ pub enum Letter<'a> {
     SecondFactorsRemoved {
         username: &'a str,
     },
+    /// A code that signs in to the account at `email` instead of its
+    /// password.
+    SignInCode {
+        username: &'a str,
+        email: &'a str,
+        code: &'a str,
+    },
 }
 
 /// An error of composing or delivering mail.
@@ -183,6 +190,12 @@ impl Mailer {
     /// The subject, the plain text and the HTML of `letter`.
     fn compose(&self, letter: Letter<'_>) -> (String, String, String) {
         let link = |path: &str, token: &str| format!("{}{path}?token={token}", self.site);
+        // The code and the address go in the fragment, which the browser
+        // never sends: they reach no log, and no page's `Referer`.
+        let code_link = |email: &str, code: &str| {
+            let email: String = url::form_urlencoded::byte_serialize(email.as_bytes()).collect();
+            format!("{}/login/code#email={email}&code={code}", self.site)
+        };
         let (subject, greeting, body, action): (&str, &str, String, Option<(String, &str, &str)>) =
             match letter {
                 Letter::VerifyEmail { username, token } => (
@@ -253,6 +266,20 @@ impl Mailer {
                      by a deleted user."
                         .into(),
                     None,
+                ),
+                Letter::SignInCode {
+                    username,
+                    email,
+                    code,
+                } => (
+                    "Your sign-in code",
+                    username,
+                    "Someone asked to sign in to your account with a code sent to this \
+                     address. If it was you, use the link below or type the code; it works \
+                     once, for 10 minutes. If it was not you, ignore this mail: nobody can \
+                     sign in without the code."
+                        .into(),
+                    Some((code_link(email, code), "Sign in", code)),
                 ),
                 Letter::SecondFactorsRemoved { username } => (
                     "Your second factors were removed",

@@ -628,6 +628,9 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             if let Err(e) = store::email_tokens::prune(&db, store::now_ms()).await {
                 tracing::error!(error = %e, "cannot prune expired mailed tokens");
             }
+            if let Err(e) = store::email_codes::prune(&db, store::now_ms()).await {
+                tracing::error!(error = %e, "cannot prune expired sign-in codes");
+            }
             // A code is kept as long as an ended session, so that a late
             // second use is still caught as one.
             if let Err(e) = store::grants::prune(&db, store::now_ms(), ended_before).await {

@@ -32,7 +32,7 @@ use crate::{
         normalize::{self, LoginName, PasswordForms},
         passkeys::Verified,
         password::Verdict,
-        sessions::{Reason, Refresh, SessionCursor, SignIn},
+        sessions::{First, Reason, Refresh, SessionCursor, SignIn},
     },
     extract::{AppJson, AuthUser, OptionalJson, PageQuery, Requester, SessionKey},
     state::AppState,
@@ -206,7 +206,13 @@ async fn log_in(
     if account.mfa {
         // The attempt keeps counting until the second factor is right: a
         // known password must not buy fresh guesses at the code.
-        return mfa_required(&state, &account, origin.user_agent.as_deref()).await;
+        return mfa_required(
+            &state,
+            &account,
+            First::Password,
+            origin.user_agent.as_deref(),
+        )
+        .await;
     }
     // The password was right: a session refused below (the password changed
     // meanwhile, say) is answered as a wrong password, but does not count as
@@ -229,19 +235,28 @@ async fn log_in(
         Some(response) => Ok(response),
         // A second factor was added after the account was read: the
         // second step follows, as if it had been there all along.
-        None => mfa_required(&state, &account, origin.user_agent.as_deref()).await,
+        None => {
+            mfa_required(
+                &state,
+                &account,
+                First::Password,
+                origin.user_agent.as_deref(),
+            )
+            .await
+        }
     }
 }
 
 /// The `403 mfa_required` answer: no token yet, a challenge for the second
 /// step, and the methods the account can finish it with.
-async fn mfa_required(
+pub(super) async fn mfa_required(
     state: &AppState,
     account: &Account,
+    first: First,
     agent: Option<&str>,
 ) -> Result<Response> {
     let factors = state.second_factors.factors(&account.id).await?;
-    let challenge = (account.id.as_str(), account.credentials_version);
+    let challenge = (account.id.as_str(), account.credentials_version, first);
     let Some(mfa_token) = state.second_factors.challenge(challenge, agent).await? else {
         // The password changed since it was checked: as if it were wrong.
         return Err(AppError::InvalidCredentials);
@@ -258,8 +273,11 @@ async fn mfa_required(
     }
     let body = MfaRequired {
         error: ErrorCode::MfaRequired,
-        error_description: "The password is right; this account also needs its second factor."
-            .into(),
+        error_description: match first {
+            First::Password => "The password is right; this account also needs its second factor.",
+            First::EmailCode => "The code is right; this account also needs its second factor.",
+        }
+        .into(),
         mfa_token,
         methods,
         expires_in: mfa::CHALLENGE_TTL.as_secs(),
@@ -373,11 +391,17 @@ pub async fn mfa(
     };
     state.limiter.succeeded(attempt).await?;
     let at = challenge.created_at;
+    let Some(first) = First::parse(&challenge.first_factor) else {
+        return Err(AppError::Internal(format!(
+            "a second step whose first factor is {:?}",
+            challenge.first_factor
+        )));
+    };
     let sign_in = match (req.method, key, recovery_set) {
-        (MfaMethod::Totp, ..) => SignIn::password_and_totp(at),
-        (MfaMethod::RecoveryCode, _, Some(set)) => SignIn::password_and_recovery_code(set, at),
+        (MfaMethod::Totp, ..) => SignIn::first_and_totp(first, at),
+        (MfaMethod::RecoveryCode, _, Some(set)) => SignIn::first_and_recovery_code(first, set, at),
         // Done only when the passkey verified, which named it.
-        (MfaMethod::Passkey, Some((key, id)), _) => SignIn::password_and_passkey(key, &id, at),
+        (MfaMethod::Passkey, Some((key, id)), _) => SignIn::first_and_passkey(first, key, &id, at),
         _ => {
             return Err(AppError::Internal(
                 "a second step was done without the factor that did it".into(),
@@ -396,20 +420,18 @@ pub async fn mfa(
         user_agent: challenge.user_agent.clone(),
         ..origin
     };
-    let events: &[(EventKind, Option<&str>)] = match req.method {
-        MfaMethod::Totp => &[(EventKind::LoginSucceeded, Some("password and TOTP"))],
-        MfaMethod::RecoveryCode => &[
-            (
-                EventKind::LoginSucceeded,
-                Some("password and recovery code"),
-            ),
-            (EventKind::RecoveryCodeUsed, None),
-        ],
-        MfaMethod::Passkey => &[
-            (EventKind::LoginSucceeded, Some("password and passkey")),
-            (EventKind::PasskeyUsed, None),
-        ],
+    let first_words = match first {
+        First::Password => "password",
+        First::EmailCode => "code by mail",
     };
+    let (second_words, used) = match req.method {
+        MfaMethod::Totp => ("TOTP", None),
+        MfaMethod::RecoveryCode => ("recovery code", Some(EventKind::RecoveryCodeUsed)),
+        MfaMethod::Passkey => ("passkey", Some(EventKind::PasskeyUsed)),
+    };
+    let how = format!("{first_words} and {second_words}");
+    let mut events = vec![(EventKind::LoginSucceeded, Some(how.as_str()))];
+    events.extend(used.map(|kind| (kind, None)));
     let gone = AppError::InvalidMfaToken;
     start_session(
         &state,
@@ -417,7 +439,7 @@ pub async fn mfa(
         StatusCode::OK,
         (&account, &origin),
         sign_in,
-        events,
+        &events,
         gone,
     )
     .await

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod device;
+pub mod email_codes;
 pub mod gate;
 pub mod grades;
 pub mod lifecycle;
@@ -95,6 +96,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::mfa))
+        .routes(routes!(email_codes::request_code))
+        .routes(routes!(email_codes::verify_code))
         .routes(routes!(passkeys::second_factor_options))
         .routes(routes!(passkeys::sign_in_options))
         .routes(routes!(passkeys::sign_in))

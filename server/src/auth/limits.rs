@@ -192,6 +192,12 @@ impl Key {
         Self::new("reset_ip", &[&net.to_string()])
     }
 
+    /// Sign-in codes asked for one address (whether it has an account or
+    /// not).
+    pub fn email_codes(email: &str) -> Self {
+        Self::new("email_code", &[email])
+    }
+
     /// Verification mails one account asked for.
     pub fn verification_mails(user_id: &str) -> Self {
         Self::new("verify_mail", &[user_id])

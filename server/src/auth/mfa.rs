@@ -230,12 +230,13 @@ impl SecondFactors {
         Ok(stored::use_factor(&self.db, user_id, &presented, now).await?)
     }
 
-    /// Starts the second step of a login whose password step saw the
-    /// account's credentials at `version`: a new `mfa_token`, single use.
+    /// Starts the second step of a login whose first step (`first`: the
+    /// password, or a code by mail) saw the account's credentials at
+    /// `version`: a new `mfa_token`, single use.
     /// `None` when they have moved on since (a reset or change committed).
     pub async fn challenge(
         &self,
-        (user_id, version): (&str, i64),
+        (user_id, version, first): (&str, i64, super::sessions::First),
         user_agent: Option<&str>,
     ) -> Result<Option<String>, MfaError> {
         let token = super::random_url_safe::<32>();
@@ -243,7 +244,7 @@ impl SecondFactors {
         let created = stored::create_challenge(
             &self.db,
             &self.keyed(token.as_bytes()),
-            (user_id, version),
+            (user_id, version, first.as_str()),
             user_agent,
             now_ms(),
             ttl,

@@ -72,22 +72,71 @@ pub struct SignIn {
     pub dpop_jkt: Option<String>,
 }
 
+/// What a login's first step checked: the password, or a code sent by mail
+/// instead of it (a first factor too, never a second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum First {
+    Password,
+    EmailCode,
+}
+
+impl First {
+    /// Its RFC 8176 `amr` values: `pwd`, or `otp` and `email` (outside
+    /// RFC 8176's registry, which allows it).
+    fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::EmailCode => &["otp", "email"],
+        }
+    }
+
+    /// As a challenge of the second step stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::EmailCode => "email",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "pwd" => Some(Self::Password),
+            "email" => Some(Self::EmailCode),
+            _ => None,
+        }
+    }
+}
+
 impl SignIn {
     /// A password alone, at `at`.
     pub fn password(at: i64) -> Self {
-        Self::of(&["pwd"], Factor::Password, at)
+        Self::first_alone(First::Password, at)
     }
 
-    /// A password and a TOTP code.
-    pub fn password_and_totp(at: i64) -> Self {
-        Self::of(&["pwd", "otp", "mfa"], Factor::Totp, at)
+    /// A first factor alone, at `at`: admitted only while the account has
+    /// no second factor.
+    pub fn first_alone(first: First, at: i64) -> Self {
+        Self::of(first.amr(), Factor::Password, at)
     }
 
-    /// A password and a recovery code of the set made at `set`: two
+    /// A first factor and a TOTP code.
+    pub fn first_and_totp(first: First, at: i64) -> Self {
+        Self::after(first, &["otp"], Factor::Totp, at)
+    }
+
+    /// A first factor and a recovery code of the set made at `set`: two
     /// factors, no one-time-password device (RFC 8176 has no value of its
     /// own for a recovery code).
-    pub fn password_and_recovery_code(set: i64, at: i64) -> Self {
-        Self::of(&["pwd", "mfa"], Factor::RecoveryCode { set }, at)
+    pub fn first_and_recovery_code(first: First, set: i64, at: i64) -> Self {
+        Self::after(first, &[], Factor::RecoveryCode { set }, at)
+    }
+
+    /// `first`'s values, then `second`'s that it has not named, then `mfa`.
+    fn after(first: First, second: &[&str], factor: Factor, at: i64) -> Self {
+        let mut amr: Vec<&str> = first.amr().to_vec();
+        amr.extend(second.iter().filter(|m| !first.amr().contains(m)));
+        amr.push("mfa");
+        Self::of(&amr, factor, at)
     }
 
     /// The passkey `id` alone: its key (`hwk` or `swk`), and the person's
@@ -97,10 +146,10 @@ impl SignIn {
         Self::of(&[key, "user", "mfa"], factor, at)
     }
 
-    /// A password, then the passkey `id` as the second factor.
-    pub fn password_and_passkey(key: &str, id: &str, at: i64) -> Self {
+    /// A first factor, then the passkey `id` as the second.
+    pub fn first_and_passkey(first: First, key: &str, id: &str, at: i64) -> Self {
         let factor = Factor::Passkey { id: id.to_owned() };
-        Self::of(&["pwd", key, "mfa"], factor, at)
+        Self::after(first, &[key], factor, at)
     }
 
     fn of(amr: &[&str], factor: Factor, at: i64) -> Self {
@@ -758,7 +807,7 @@ mod tests {
             Admission::SecondFactorNeeded
         );
         // A second factor removed while the second step ran leaves nothing.
-        let totp = SignIn::password_and_totp(NOW);
+        let totp = SignIn::first_and_totp(First::Password, NOW);
         assert_eq!(totp.admitted(&with_totp), Admission::Admit);
         assert_eq!(totp.admitted(&with_passkey), Admission::FactorGone);
         let passkey = SignIn::passkey("swk", "p1", NOW);
@@ -768,13 +817,48 @@ mod tests {
             ..with_passkey
         };
         assert_eq!(passkey.admitted(&own_passkey), Admission::Admit);
-        let recovery = SignIn::password_and_recovery_code(7, NOW);
+        let recovery = SignIn::first_and_recovery_code(First::Password, 7, NOW);
         assert_eq!(recovery.admitted(&with_totp), Admission::FactorGone);
         let same_set = FactorsNow {
             recovery_set: true,
             ..with_totp
         };
         assert_eq!(recovery.admitted(&same_set), Admission::Admit);
+    }
+
+    #[test]
+    fn a_code_by_mail_is_a_first_factor_and_the_amr_names_each_factor_once() {
+        let amr = |sign_in: SignIn| sign_in.amr.join(" ");
+        assert_eq!(amr(SignIn::password(NOW)), "pwd");
+        assert_eq!(amr(SignIn::first_alone(First::EmailCode, NOW)), "otp email");
+        assert_eq!(
+            amr(SignIn::first_and_totp(First::Password, NOW)),
+            "pwd otp mfa"
+        );
+        assert_eq!(
+            amr(SignIn::first_and_totp(First::EmailCode, NOW)),
+            "otp email mfa"
+        );
+        assert_eq!(
+            amr(SignIn::first_and_recovery_code(First::EmailCode, 7, NOW)),
+            "otp email mfa"
+        );
+        assert_eq!(
+            amr(SignIn::first_and_passkey(First::Password, "swk", "p1", NOW)),
+            "pwd swk mfa"
+        );
+        // A code alone never stands in for the second factor.
+        let with_totp = FactorsNow {
+            totp: true,
+            ..FactorsNow::default()
+        };
+        assert_eq!(
+            SignIn::first_alone(First::EmailCode, NOW).admitted(&with_totp),
+            Admission::SecondFactorNeeded
+        );
+        for first in [First::Password, First::EmailCode] {
+            assert_eq!(First::parse(first.as_str()), Some(first));
+        }
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct ChallengeRow {
     /// The account's credentials version the password step saw: the
     /// session starts only if it is still the account's.
     pub credentials_version: i64,
+    /// What the first step checked (`First::as_str`): `pwd`, or `email`
+    /// for a code by mail.
+    pub first_factor: String,
 }
 
 /// The second factor a redemption presents, already checked against what
@@ -323,15 +326,16 @@ const USE_CODE: &str = "UPDATE recovery_codes SET used_at = $1
 pub async fn create_challenge(
     db: &Db,
     token_hash: &[u8],
-    (user_id, version): (&str, i64),
+    (user_id, version, first_factor): (&str, i64, &str),
     user_agent: Option<&str>,
     now: i64,
     ttl_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     on!(db, write, |pool| sqlx::query(
         "INSERT INTO mfa_challenges
-             (token_hash, user_id, user_agent, created_at, expires_at, credentials_version)
-         SELECT $1, $2, $3, $4, $5, $6
+             (token_hash, user_id, user_agent, created_at, expires_at, credentials_version,
+              first_factor)
+         SELECT $1, $2, $3, $4, $5, $6, $7
          WHERE EXISTS (SELECT 1 FROM users
                        WHERE id = $2 AND credentials_version = $6 AND deleted_at IS NULL)"
     )
@@ -341,6 +345,7 @@ pub async fn create_challenge(
     .bind(now)
     .bind(now + ttl_ms)
     .bind(version)
+    .bind(first_factor)
     .execute(pool)
     .await
     .map(|done| done.rows_affected() == 1))
@@ -353,8 +358,8 @@ pub async fn challenge(
     now: i64,
 ) -> Result<Option<ChallengeRow>, sqlx::Error> {
     on!(db, read, |pool| sqlx::query_as(
-        "SELECT user_id, user_agent, created_at, credentials_version FROM mfa_challenges
-         WHERE token_hash = $1 AND expires_at > $2"
+        "SELECT user_id, user_agent, created_at, credentials_version, first_factor
+         FROM mfa_challenges WHERE token_hash = $1 AND expires_at > $2"
     )
     .bind(token_hash)
     .bind(now)
@@ -378,7 +383,8 @@ pub async fn redeem(
         let counted: Option<CountedChallenge> = sqlx::query_as(
             "UPDATE mfa_challenges SET failures = failures + 1
              WHERE token_hash = $1 AND expires_at > $2 AND failures < $3
-             RETURNING user_id, user_agent, created_at, credentials_version, failures",
+             RETURNING user_id, user_agent, created_at, credentials_version, first_factor,
+                       failures",
         )
         .bind(token_hash)
         .bind(now)
@@ -427,6 +433,7 @@ pub async fn redeem(
                     user_agent: counted.user_agent,
                     created_at: counted.created_at,
                     credentials_version: counted.credentials_version,
+                    first_factor: counted.first_factor,
                 },
                 recovery_set,
             }
@@ -443,6 +450,7 @@ struct CountedChallenge {
     user_agent: Option<String>,
     created_at: i64,
     credentials_version: i64,
+    first_factor: String,
     /// Attempts so far, this one included (a right one is deleted anyway).
     failures: i64,
 }

@@ -68,6 +68,7 @@ pub mod clients;
 pub mod counters;
 pub mod devices;
 pub mod dpop;
+pub mod email_codes;
 pub mod email_tokens;
 pub mod grades;
 pub mod grants;

@@ -46,7 +46,8 @@ pub struct NewSession<'a> {
 /// the sessions table records it (`factor`, `factor_id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Factor {
-    /// The password alone.
+    /// A first factor alone: the password, or a code by mail instead of
+    /// it. Admitted only while the account has no second factor.
     Password,
     Totp,
     /// A recovery code of the set made at `set` (ms): one set is live at a

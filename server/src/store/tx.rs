@@ -346,9 +346,11 @@ const INSERT_EVENT: &str = "INSERT INTO audit_events
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 /// What [`Tx::end_credential_flows`] deletes.
-const ENDED_BY_NEW_PASSWORD: [&str; 2] = [
+const ENDED_BY_NEW_PASSWORD: [&str; 3] = [
     "DELETE FROM email_tokens WHERE user_id = $1 AND purpose IN ('change_email', 'reset_password')",
     "DELETE FROM mfa_challenges WHERE user_id = $1",
+    // A sign-in code is as good as the password it stands in for.
+    "DELETE FROM email_codes WHERE user_id = $1",
 ];
 
 macro_rules! tx_on {

@@ -12,6 +12,7 @@ mod cors;
 mod crash;
 mod device;
 mod dpop;
+mod email_codes;
 mod first_party_dpop;
 
 mod grades;
