@@ -26,6 +26,7 @@ const PAGES = [
   ["/", null],
   [`/posts/${postId}`, null],
   ["/login", null],
+  ["/login/code", null],
   ["/signup", null],
   ["/forgot-password", null],
   ["/reset-password?token=t", null],

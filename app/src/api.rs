@@ -15,12 +15,12 @@ use classboard::{
     api::{
         AdminUserPage, AppAccessList, AuthorizationAsked, AuthorizationDecision, AuthorizationStep,
         ClientCreated, ClientPage, ClientSecret, DeviceAsks, DeviceCode, DeviceDecision,
-        ENDED_FOR_SAFETY, EventPage, GradeList, GradeResponse, LoginRequest, LogoutAsked,
-        LogoutStep, MailedToken, MfaLogin, MfaPasskeyOptions, MfaRequired, MfaStatus, NewClient,
-        NewGrade, NewPasskey, NewPost, PasskeyCeremony, PasskeySignIn, PasswordReset,
-        PasswordResetRequest, Post, PostPage, PostResponse, Reauth, RecoveryCodes, Role,
-        RoleChange, SessionList, SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment,
-        User, UserResponse,
+        ENDED_FOR_SAFETY, EmailCodeLogin, EmailCodeRequest, EventPage, GradeList, GradeResponse,
+        LoginRequest, LogoutAsked, LogoutStep, MailedToken, MfaLogin, MfaPasskeyOptions,
+        MfaRequired, MfaStatus, NewClient, NewGrade, NewPasskey, NewPost, PasskeyCeremony,
+        PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage, PostResponse, Reauth,
+        RecoveryCodes, Role, RoleChange, SessionList, SignupRequest, TokenResponse,
+        TotpConfirmation, TotpEnrolment, User, UserResponse,
     },
 };
 use futures::{
@@ -100,7 +100,29 @@ pub enum LoggedIn {
 }
 
 pub async fn login(req: &LoginRequest) -> Result<LoggedIn> {
-    let response = send(Method::POST, "/api/auth/login", Some(&encode(req)?), None).await?;
+    first_step("/api/auth/login", &encode(req)?).await
+}
+
+/// Signs in with the code a mail gave, instead of the password.
+pub async fn login_with_code(req: &EmailCodeLogin) -> Result<LoggedIn> {
+    first_step("/api/auth/otp/verify", &encode(req)?).await
+}
+
+/// Asks for a sign-in code by mail; the answer is the same for every
+/// address.
+pub async fn request_sign_in_code(email: &str) -> Result<()> {
+    let body = EmailCodeRequest {
+        email: email.to_owned(),
+    };
+    call(Method::POST, "/api/auth/otp/email", Some(&body), false)
+        .await
+        .map(drop)
+}
+
+/// A login's first step (a password, or a mailed code) at `path`: signed
+/// in, or the second step to take.
+async fn first_step(path: &str, body: &str) -> Result<LoggedIn> {
+    let response = send(Method::POST, path, Some(body), None).await?;
     if response.status() == 403 {
         let text = response.text().await.map_err(|_| ApiError::Network)?;
         if let Ok(required) = serde_json::from_str::<MfaRequired>(&text) {
@@ -622,9 +644,10 @@ async fn call_with(
 
 /// The calls that start or renew a session: their DPoP proof binds it to
 /// this browser's key (see `dpop`).
-const SESSION_CALLS: [&str; 5] = [
+const SESSION_CALLS: [&str; 6] = [
     "/api/auth/signup",
     "/api/auth/login",
+    "/api/auth/otp/verify",
     "/api/auth/mfa",
     "/api/auth/passkey",
     "/api/auth/refresh",

@@ -31,6 +31,7 @@ use pages::{
     grades::GradesPage,
     home::HomePage,
     login::LoginPage,
+    login_code::LoginCodePage,
     logout::LogoutPage,
     new_post::NewPostPage,
     not_found::NotFound,
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signup") view=SignupPage/>
                     <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=(StaticSegment("login"), StaticSegment("code")) view=LoginCodePage/>
                     <Route path=(StaticSegment("posts"), StaticSegment("new")) view=NewPostPage/>
                     <Route path=(StaticSegment("posts"), ParamSegment("id")) view=PostPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("grades") view=GradesPage/>

@@ -125,11 +125,12 @@ export async function earlyInAStep() {
 }
 
 /**
- * The path (with its `?token=`) of the link in the newest mail to `address`
- * with `subject`, read from the main server's outbox folder (its default
- * mail transport), once it is there.
+ * The path (with its `?token=`, or whatever `marker` the link holds, and
+ * its fragment) of the link in the newest mail to `address` with
+ * `subject`, read from the main server's outbox folder (its default mail
+ * transport), once it is there.
  */
-export async function mailLink(address: string, subject: string): Promise<string> {
+export async function mailLink(address: string, subject: string, marker = "?token="): Promise<string> {
   const folder = `${dataDirs.main}/outbox`;
   let link: string | undefined;
   await expect
@@ -146,12 +147,12 @@ export async function mailLink(address: string, subject: string): Promise<string
           }
         }
         found.sort((a, b) => a.at - b.at);
-        link = found.at(-1)?.text.split(/\s+/).find((word) => word.includes("?token="));
+        link = found.at(-1)?.text.split(/\s+/).find((word) => word.includes(marker));
         return link !== undefined;
       },
       { message: `a mail "${subject}" to ${address}`, timeout: 10_000 },
     )
     .toBe(true);
   const url = new URL(link!);
-  return url.pathname + url.search;
+  return url.pathname + url.search + url.hash;
 }

@@ -95,6 +95,7 @@ test("the pages a visitor sees fit a laptop and a phone", async ({ page, request
   await look(page, "post");
   for (const [at, button, name] of [
     ["/login", "Log in", "login"],
+    ["/login/code", "Email me a code", "login-code"],
     ["/signup", "Sign up", "signup"],
     ["/forgot-password", "Send the link", "forgot-password"],
     ["/reset-password?token=not-a-real-token", "Set the new password", "reset-password"],

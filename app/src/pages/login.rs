@@ -24,14 +24,32 @@ use crate::{
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let next = safe_next(use_query_map().with_untracked(|q| q.get("next")));
+    let code_page = match next.as_str() {
+        "/" => "/login/code".to_owned(),
+        next => format!("/login/code?next={}", percent_encoded(next)),
+    };
     view! {
         <Title text="Log in"/>
         <h1>"Log in"</h1>
         <AlreadyLoggedIn/>
         <LoginForm next/>
+        <p><a href=code_page>"Email me a code instead"</a></p>
         <p><a href="/forgot-password">"Forgot your password?"</a></p>
         <p>"New here? " <a href="/signup">"Sign up"</a></p>
     }
+}
+
+/// `text` as a query's value: every byte but the unreserved ones (RFC 3986)
+/// and `/` percent-encoded.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `next`: the same-site path to go to once logged in.
@@ -121,9 +139,9 @@ fn LoginForm(next: String) -> impl IntoView {
 /// The second step, once the password was right: the challenge it earned,
 /// and the view that asks for the second factor.
 #[derive(Clone, Copy)]
-struct SecondStepState {
-    challenge: RwSignal<Option<MfaRequired>>,
-    view: RwSignal<Option<ViewFn>>,
+pub(crate) struct SecondStepState {
+    pub(crate) challenge: RwSignal<Option<MfaRequired>>,
+    pub(crate) view: RwSignal<Option<ViewFn>>,
 }
 
 /// Sends the username and password; goes on to `next`, or to the second
@@ -165,7 +183,7 @@ async fn sign_in(
 /// never need it, and the page's first visit stays within its budget
 /// (docs/FRONTEND.md).
 #[leptos::lazy]
-fn second_step_code(
+pub(crate) fn second_step_code(
     challenge: RwSignal<Option<MfaRequired>>,
     form_error: RwSignal<Option<String>>,
     next: String,
@@ -311,9 +329,9 @@ impl Step {
                 return Then::Gone;
             }
             Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) => self.wrong_answer(method),
-            Err(e) if e.code() == Some(ErrorCode::InvalidGrant) => self.back(Some(
-                "That sign-in step has expired. Enter your password again.".into(),
-            )),
+            Err(e) if e.code() == Some(ErrorCode::InvalidGrant) => {
+                self.back(Some("That sign-in step has expired. Sign in again.".into()))
+            }
             Err(e) => self.code_error.set(Some(e.message())),
         }
         Then::Ready
@@ -323,9 +341,7 @@ impl Step {
         self.code.set(String::new());
         self.wrong.update(|n| *n += 1);
         let why = if self.wrong.get_untracked() >= 5 {
-            return self.back(Some(
-                "Too many wrong tries. Enter your password again.".into(),
-            ));
+            return self.back(Some("Too many wrong tries. Sign in again.".into()));
         } else if method == MfaMethod::Passkey {
             "That passkey was not accepted."
         } else {

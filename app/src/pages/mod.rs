@@ -29,6 +29,7 @@ pub mod email_tokens;
 pub mod grades;
 pub mod home;
 pub mod login;
+pub mod login_code;
 pub mod logout;
 pub mod new_post;
 pub mod not_found;
