@@ -10,7 +10,7 @@ use crate::{
     mfa::{code as totp, enrol, second_step},
 };
 
-async fn ask(app: &TestApp, email: &str) -> reqwest::Response {
+pub(crate) async fn ask(app: &TestApp, email: &str) -> reqwest::Response {
     app.post_json("/api/auth/otp/email", &json!({ "email": email }))
         .await
 }
@@ -37,7 +37,7 @@ fn code_of(mail: &Mail) -> String {
 }
 
 /// The `count`th sign-in mail to `email`'s code (1 for the first).
-async fn mailed_code(app: &TestApp, email: &str, count: usize) -> String {
+pub(crate) async fn mailed_code(app: &TestApp, email: &str, count: usize) -> String {
     let mails: Vec<Mail> = app
         .mails_to(email, count)
         .await
@@ -49,7 +49,7 @@ async fn mailed_code(app: &TestApp, email: &str, count: usize) -> String {
 
 /// Signs up `name` and confirms the address with the link signup mailed:
 /// only a confirmed address gets sign-in codes.
-async fn confirmed(app: &TestApp, name: &str) -> TestUser {
+pub(crate) async fn confirmed(app: &TestApp, name: &str) -> TestUser {
     let user = app.signup(name).await;
     let email = format!("{name}@example.com");
     let mail = app.mails_to(&email, 1).await.remove(0);
@@ -418,4 +418,19 @@ async fn an_unconfirmed_address_gets_no_code() {
         verify(&app, "ada@example.com", "12345678").await.status(),
         401
     );
+}
+
+#[tokio::test]
+async fn wrong_codes_meet_the_same_limit_for_known_and_unknown_addresses() {
+    let app = TestApp::spawn_with(&[("LOGIN_FAILURES_PER_ACCOUNT_IP", "3/15m")]).await;
+    confirmed(&app, "ada").await;
+    assert_eq!(ask(&app, "ada@example.com").await.status(), 202);
+    mailed_code(&app, "ada@example.com", 2).await;
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(verify(&app, email, "00000000").await.status().as_u16());
+        }
+        assert_eq!(statuses, [401, 401, 401, 429], "{email}");
+    }
 }

@@ -272,3 +272,18 @@ async fn requests_the_limits_refuse_write_no_proof() {
         "no proof of a refused request is written"
     );
 }
+
+#[tokio::test]
+async fn a_code_by_mail_signs_in_bound_to_the_proven_key() {
+    let app = board().await;
+    let key = Prover::es256();
+    crate::email_codes::confirmed(&app, "ada").await;
+    let asked = crate::email_codes::ask(&app, "ada@example.com").await;
+    assert_eq!(asked.status(), 202);
+    let code = crate::email_codes::mailed_code(&app, "ada@example.com", 2).await;
+    let nonce = nonce(&app, &key).await;
+    let body = json!({"email": "ada@example.com", "code": code});
+    let signed_in = post(&app, "/api/auth/otp/verify", &body, Some((&key, &nonce))).await;
+    let (access, _) = bound_tokens(signed_in, &key).await;
+    assert_eq!(claims(&access)["amr"], json!(["otp", "email"]));
+}
