@@ -499,7 +499,10 @@ pub struct EmailCodeLogin {
     )]
     pub email: String,
     /// 8 digits; spaces and hyphens between them are ignored.
-    #[cfg_attr(feature = "openapi", schema(example = "12345678"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "12345678", pattern = r"^[ -]*(?:[0-9][ -]*){8}$")
+    )]
     pub code: String,
 }
 
