@@ -61,6 +61,39 @@ pub(crate) async fn confirmed(app: &TestApp, name: &str) -> TestUser {
     user
 }
 
+/// What a code request's lookup does for Ada's account, called directly:
+/// stores a code and queues its mail (`test-mail`) and event, or nothing
+/// (`false`).
+async fn issue_for_ada(app: &TestApp) -> bool {
+    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ada'")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    let now = server::store::now_ms();
+    let code = server::store::email_codes::NewCode {
+        user_id: &id,
+        email: "ada@example.com",
+        hash: &[0; 32],
+        now,
+        expires_at: now + 600_000,
+    };
+    let mail = server::store::outbox::Queued {
+        id: "test-mail",
+        recipient: "ada@example.com",
+        message: b"sealed",
+        now,
+    };
+    let origin = server::store::rows::Origin::default();
+    let event = server::store::rows::Event::new(
+        classboard::api::EventKind::SignInCodeRequested,
+        &id,
+        &origin,
+    );
+    server::store::email_codes::issue(&app.state.db, &code, &mail, &event)
+        .await
+        .unwrap()
+}
+
 /// Wrong codes count like wrong passwords: enough room for a test that
 /// makes several on purpose.
 const ROOM: [(&str, &str); 2] = [
@@ -296,34 +329,7 @@ async fn a_locked_account_gets_nothing_that_works() {
     // And none is stored, nor its mail queued, while it is locked: the
     // request is answered alike, and what its lookup then does is this.
     assert_eq!(ask(&app, "ada@example.com").await.status(), 202);
-    let id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ada'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    let now = server::store::now_ms();
-    let code = server::store::email_codes::NewCode {
-        user_id: &id,
-        email: "ada@example.com",
-        hash: &[0; 32],
-        now,
-        expires_at: now + 600_000,
-    };
-    let mail = server::store::outbox::Queued {
-        id: "test-mail",
-        recipient: "ada@example.com",
-        message: b"sealed",
-        now,
-    };
-    let origin = server::store::rows::Origin::default();
-    let event = server::store::rows::Event::new(
-        classboard::api::EventKind::SignInCodeRequested,
-        &id,
-        &origin,
-    );
-    let stored = server::store::email_codes::issue(&app.state.db, &code, &mail, &event)
-        .await
-        .unwrap();
-    assert!(!stored);
+    assert!(!issue_for_ada(&app).await);
     let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE id = 'test-mail'")
         .fetch_one(&db)
         .await
@@ -386,34 +392,7 @@ async fn an_unconfirmed_address_gets_no_code() {
     app.signup("ada").await;
     // Answered alike; what its lookup then does is this.
     assert_eq!(ask(&app, "ada@example.com").await.status(), 202);
-    let ada_id: String = sqlx::query_scalar("SELECT id FROM users WHERE username = 'ada'")
-        .fetch_one(&app.db().await)
-        .await
-        .unwrap();
-    let now = server::store::now_ms();
-    let code = server::store::email_codes::NewCode {
-        user_id: &ada_id,
-        email: "ada@example.com",
-        hash: &[0; 32],
-        now,
-        expires_at: now + 600_000,
-    };
-    let mail = server::store::outbox::Queued {
-        id: "test-mail",
-        recipient: "ada@example.com",
-        message: b"sealed",
-        now,
-    };
-    let origin = server::store::rows::Origin::default();
-    let event = server::store::rows::Event::new(
-        classboard::api::EventKind::SignInCodeRequested,
-        &ada_id,
-        &origin,
-    );
-    let stored = server::store::email_codes::issue(&app.state.db, &code, &mail, &event)
-        .await
-        .unwrap();
-    assert!(!stored);
+    assert!(!issue_for_ada(&app).await);
     assert_eq!(
         verify(&app, "ada@example.com", "12345678").await.status(),
         401
