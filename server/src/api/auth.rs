@@ -27,7 +27,8 @@ use super::{
 use crate::{
     AppError, Result,
     auth::{
-        limits::{Key, RequesterNet, Subject},
+        dpop::Proven,
+        limits::{Attempt, Key, RequesterNet, Subject},
         mfa,
         normalize::{self, LoginName, PasswordForms},
         passkeys::Verified,
@@ -203,47 +204,56 @@ async fn log_in(
         // The normalised form matched: that is what the hash was made from.
         users::mark_password_nfc(&state.db, &account.id, &account.password_hash).await?;
     }
-    if account.mfa {
-        // The attempt keeps counting until the second factor is right: a
-        // known password must not buy fresh guesses at the code.
-        return mfa_required(
-            &state,
-            &account,
-            First::Password,
-            origin.user_agent.as_deref(),
-        )
-        .await;
-    }
-    // The password was right: a session refused below (the password changed
-    // meanwhile, say) is answered as a wrong password, but does not count as
-    // one.
-    state.limiter.succeeded(attempt).await?;
-    let sign_in = SignIn::password(now_ms()).bound_to(key);
     // Deleted between the password check and now: as if it never existed.
     let gone = AppError::InvalidCredentials;
-    let started = begin_session(
+    let proven = (First::Password, attempt, key);
+    after_first_step(
         &state,
         &headers,
-        StatusCode::OK,
         (&account, &origin),
+        proven,
+        "password",
+        gone,
+    )
+    .await
+}
+
+/// What follows a right first factor (`first`, counted as `attempt`):
+/// the second step when the account has a second factor (the attempt keeps
+/// counting until that is right: a known password or code must not buy
+/// fresh guesses at the second factor), else a session bound to `key`,
+/// recorded as signed in `how`. `gone` answers an account deleted since it
+/// was read; a second factor added since turns the sign-in into the second
+/// step, as if it had been there all along. A session refused for a reason
+/// of its own (the password changed meanwhile, say) is answered as `gone`,
+/// but does not count as a failure.
+pub(super) async fn after_first_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    (account, origin): (&Account, &Origin),
+    (first, attempt, key): (First, Attempt, Option<Proven>),
+    how: &str,
+    gone: AppError,
+) -> Result<Response> {
+    let agent = origin.user_agent.as_deref();
+    if account.mfa {
+        return mfa_required(state, account, first, agent).await;
+    }
+    state.limiter.succeeded(attempt).await?;
+    let sign_in = SignIn::first_alone(first, now_ms()).bound_to(key);
+    let started = begin_session(
+        state,
+        headers,
+        StatusCode::OK,
+        (account, origin),
         sign_in,
-        &[(EventKind::LoginSucceeded, Some("password"))],
+        &[(EventKind::LoginSucceeded, Some(how))],
         gone,
     )
     .await?;
     match started {
         Some(response) => Ok(response),
-        // A second factor was added after the account was read: the
-        // second step follows, as if it had been there all along.
-        None => {
-            mfa_required(
-                &state,
-                &account,
-                First::Password,
-                origin.user_agent.as_deref(),
-            )
-            .await
-        }
+        None => mfa_required(state, account, first, agent).await,
     }
 }
 

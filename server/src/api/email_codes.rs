@@ -12,9 +12,8 @@ use axum::{
 use classboard::api::{EmailCodeLogin, EmailCodeRequest, EventKind};
 
 use super::{
-    auth::mfa_required,
+    auth::after_first_step,
     shared::{self, prepare},
-    tokens::begin_session,
 };
 use crate::{
     AppError, Result,
@@ -22,7 +21,7 @@ use crate::{
         email_tokens::{self, CODE_TTL},
         limits::{FailureLimits, Key, RequesterNet, Subject},
         normalize,
-        sessions::{First, SignIn},
+        sessions::First,
     },
     extract::{AppJson, Requester, SessionKey},
     mail::Letter,
@@ -187,40 +186,9 @@ pub async fn verify_code(
         credentials_version,
         ..account
     };
-    if account.mfa {
-        // The attempt keeps counting until the second factor is right.
-        return mfa_required(
-            &state,
-            &account,
-            First::EmailCode,
-            origin.user_agent.as_deref(),
-        )
-        .await;
-    }
-    state.limiter.succeeded(attempt).await?;
-    let sign_in = SignIn::first_alone(First::EmailCode, now_ms()).bound_to(key);
-    let started = begin_session(
-        &state,
-        &headers,
-        StatusCode::OK,
-        (&account, &origin),
-        sign_in,
-        &[(EventKind::LoginSucceeded, Some("code by mail"))],
-        wrong_code(),
-    )
-    .await?;
-    match started {
-        Some(response) => Ok(response),
-        None => {
-            mfa_required(
-                &state,
-                &account,
-                First::EmailCode,
-                origin.user_agent.as_deref(),
-            )
-            .await
-        }
-    }
+    let proven = (First::EmailCode, attempt, key);
+    let (how, gone) = ("code by mail", wrong_code());
+    after_first_step(&state, &headers, (&account, &origin), proven, how, gone).await
 }
 
 /// The one answer to every failed code.
