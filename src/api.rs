@@ -287,6 +287,9 @@ pub enum MfaMethod {
     Totp,
     RecoveryCode,
     Passkey,
+    /// A code texted to the account's phone (`POST /api/auth/mfa/sms`
+    /// sends it).
+    Sms,
 }
 
 /// `POST /api/auth/mfa`: a `code` for `totp` and `recovery_code`; a
@@ -378,6 +381,55 @@ pub struct MfaStatus {
     pub totp: TotpStatus,
     pub passkeys: Vec<Passkey>,
     pub recovery_codes_left: u32,
+    /// The confirmed phone, or `null`.
+    #[serde(default)]
+    pub phone: Option<Phone>,
+    /// Whether a phone may be added and used (`SMS_SECOND_FACTOR`).
+    #[serde(default)]
+    pub sms_available: bool,
+}
+
+/// An account's confirmed phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Phone {
+    /// E.164, such as `+447400123456`.
+    pub number: String,
+    /// RFC 3339.
+    pub confirmed_at: String,
+}
+
+/// `POST /api/account/phone`: beside the proof of presence ([`Reauth`]'s
+/// fields, in the same object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewPhone {
+    /// A mobile number in international form: `+`, the country's calling
+    /// code, the number; spaces, dots, dashes and brackets are ignored.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "+44 7400 123456", min_length = 1, max_length = 40)
+    )]
+    pub phone: String,
+}
+
+/// `POST /api/account/phone/confirm`: the code texted to the new number.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PhoneConfirmation {
+    /// 6 digits; spaces and hyphens between them are ignored.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "123456", pattern = r"^[ -]*(?:[0-9][ -]*){6}$")
+    )]
+    pub code: String,
+}
+
+/// `POST /api/auth/mfa/sms`: texts a code for the login's second step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MfaSms {
+    pub mfa_token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

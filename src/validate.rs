@@ -23,6 +23,8 @@ pub enum Issue {
     Common,
     Taken,
     UnknownStudent,
+    /// A phone number of a country texts may not be sent to.
+    CountryNotAllowed,
 }
 
 impl Issue {
@@ -38,6 +40,7 @@ impl Issue {
             Self::Common => "common",
             Self::Taken => "taken",
             Self::UnknownStudent => "unknown_student",
+            Self::CountryNotAllowed => "country_not_allowed",
         }
     }
 
@@ -54,6 +57,7 @@ impl Issue {
             Self::Common,
             Self::Taken,
             Self::UnknownStudent,
+            Self::CountryNotAllowed,
         ]
         .into_iter()
         .find(|i| i.code() == code)
@@ -74,6 +78,9 @@ impl Issue {
             Self::Invalid if field == "email" => {
                 "Enter an email address such as ada@example.com.".into()
             }
+            Self::Invalid if field == "phone" => {
+                "Enter a mobile number with its country code, such as +44 7400 123456.".into()
+            }
             Self::Invalid => format!("{label} is not valid."),
             Self::ContainsUsername => "Password must not contain your username.".into(),
             Self::ContainsEmail => "Password must not contain the name part of your email.".into(),
@@ -83,6 +90,10 @@ impl Issue {
             Self::Taken if field == "username" => "This username is taken.".into(),
             Self::Taken => format!("{label} is already in use."),
             Self::UnknownStudent => "There is no student with this username.".into(),
+            Self::CountryNotAllowed => {
+                "Texts cannot be sent to this country; use an authenticator app or a passkey."
+                    .into()
+            }
         }
     }
 }

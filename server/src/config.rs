@@ -80,6 +80,17 @@ pub struct Config {
     /// for STARTTLS, `smtps://` for implicit TLS; user and password in the
     /// URL). Unset: each message is written into `data_dir/outbox/`.
     pub smtp_url: Option<SecretString>,
+    /// `SMS_URL`: `twilio://SID:TOKEN@HOST?from=NUMBER`, a Twilio-compatible
+    /// Messages API that texts go through. Unset: each text is written into
+    /// `data_dir/sms/`.
+    pub sms_url: Option<SmsUrl>,
+    /// `SMS_ALLOWED_COUNTRIES`: the calling codes (`33,44,49`) whose numbers
+    /// may be added. Unset: every country while texts go to the folder, none
+    /// once `SMS_URL` is set (SMS toll fraud is paid by the sender).
+    pub sms_allowed_countries: Option<Vec<u16>>,
+    /// `SMS_SECOND_FACTOR`: `on` (the default) or `off`: no phone may be
+    /// added, and a confirmed one is no second factor.
+    pub sms_second_factor: bool,
     /// `CORS_ALLOWED_ORIGINS`: origins (`https://app.example.org`, comma
     /// separated) whose pages may call the API, and whose cookie-carrying
     /// requests pass the origin check. Empty: none.
@@ -96,6 +107,91 @@ pub struct Config {
     pub mail_from: Option<String>,
     /// The remaining `LEPTOS_*` settings, normally set only by cargo-leptos.
     pub site: SiteConfig,
+}
+
+/// `SMS_URL`, read: where the Messages API is, the account and token it
+/// is called with, and the sender number. Its `Debug` leaves out the token.
+#[derive(Clone)]
+pub struct SmsUrl {
+    /// `https://HOST` (`http` on loopback only, for tests), no trailing
+    /// slash.
+    pub base: String,
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    /// The sender: an E.164 number, or a messaging service's id.
+    pub from: String,
+}
+
+impl fmt::Debug for SmsUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SmsUrl({} as {} from {})",
+            self.base, self.account_sid, self.from
+        )
+    }
+}
+
+/// `twilio://SID:TOKEN@HOST[:PORT]?from=NUMBER`.
+fn parse_sms_url(s: &str) -> Option<SmsUrl> {
+    let url = url::Url::parse(s).ok()?;
+    if url.scheme() != "twilio" || url.path().trim_matches('/') != "" {
+        return None;
+    }
+    let host = url.host()?;
+    // `twilio:` is no special scheme: its host is read as text.
+    let loopback = match &host {
+        url::Host::Domain(name) => {
+            *name == "localhost"
+                || name
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .ok()
+            .map(|decoded| decoded.into_owned())
+            .filter(|decoded| !decoded.is_empty())
+    };
+    let account_sid = decode(url.username())?;
+    let auth_token = decode(url.password()?)?;
+    let from = url
+        .query_pairs()
+        .find(|(name, _)| name == "from")
+        .map(|(_, value)| value.into_owned())
+        .filter(|from| !from.is_empty())?;
+    let port = url
+        .port()
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let scheme = if loopback { "http" } else { "https" };
+    Some(SmsUrl {
+        base: format!("{scheme}://{host}{port}"),
+        account_sid,
+        auth_token: SecretString::from(auth_token),
+        from,
+    })
+}
+
+/// `SMS_ALLOWED_COUNTRIES`: calling codes, comma separated (`+` allowed);
+/// empty: none.
+fn parse_calling_codes(s: &str) -> Option<Vec<u16>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(|code| {
+            let code = code.strip_prefix('+').unwrap_or(code);
+            (code.len() <= 3 && code.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| code.parse().ok())
+                .flatten()
+                .filter(|code| *code > 0)
+        })
+        .collect()
 }
 
 /// `DATABASE_URL`. Its `Debug` leaves out a password it may hold.
@@ -196,6 +292,15 @@ pub struct Limits {
     /// Sign-in codes asked for one address (whether it has an account or
     /// not).
     pub email_codes_per_address: RateLimit,
+    /// Texts sent to one phone number, whichever account asked.
+    pub sms_per_number: RateLimit,
+    /// Texts sent to one phone number in a short burst (by default once per
+    /// 30 seconds).
+    pub sms_burst_per_number: RateLimit,
+    /// Texts one account asked for.
+    pub sms_per_account: RateLimit,
+    /// Texts asked for from one network.
+    pub sms_per_ip: RateLimit,
     /// Factor changes one account starts: TOTP enrolments, passkey
     /// registrations, re-authentication ceremonies (each writes a row).
     pub factor_changes_per_user: RateLimit,
@@ -218,6 +323,10 @@ impl Limits {
             self.password_resets_per_ip,
             self.verification_mails_per_account,
             self.email_codes_per_address,
+            self.sms_per_number,
+            self.sms_burst_per_number,
+            self.sms_per_account,
+            self.sms_per_ip,
             self.factor_changes_per_user,
             self.app_refreshes_per_ip,
         ]
@@ -351,6 +460,10 @@ impl Config {
                 verification_mails_per_account: env
                     .rate_limit("VERIFICATION_MAILS_PER_ACCOUNT", "5/1h")?,
                 email_codes_per_address: env.rate_limit("EMAIL_CODES_PER_ADDRESS", "5/1h")?,
+                sms_per_number: env.rate_limit("SMS_PER_NUMBER", "3/1h")?,
+                sms_burst_per_number: env.rate_limit("SMS_BURST_PER_NUMBER", "1/30s")?,
+                sms_per_account: env.rate_limit("SMS_PER_ACCOUNT", "10/1d")?,
+                sms_per_ip: env.rate_limit("SMS_PER_IP", "20/1h")?,
                 factor_changes_per_user: env.rate_limit("FACTOR_CHANGES_PER_USER", "20/1h")?,
                 app_refreshes_per_ip: env.rate_limit("APP_REFRESHES_PER_IP", "6000/5m")?,
             },
@@ -414,6 +527,31 @@ impl Config {
                 "preferred or required",
             )?,
             smtp_url: env.get("SMTP_URL").map(SecretString::from),
+            sms_url: match env.get("SMS_URL") {
+                None => None,
+                // Never echoed: it holds the provider's token.
+                Some(raw) => Some(parse_sms_url(raw.trim()).ok_or_else(|| ConfigError {
+                    var: "SMS_URL",
+                    reason: "is not valid; expected twilio://ACCOUNT_SID:AUTH_TOKEN@HOST?from=NUMBER"
+                        .into(),
+                })?),
+            },
+            sms_allowed_countries: env.parse(
+                "SMS_ALLOWED_COUNTRIES",
+                None,
+                |s| parse_calling_codes(s).map(Some),
+                "calling codes such as 33,44,49, comma separated",
+            )?,
+            sms_second_factor: env.parse(
+                "SMS_SECOND_FACTOR",
+                true,
+                |s| match s {
+                    "on" => Some(true),
+                    "off" => Some(false),
+                    _ => None,
+                },
+                "on or off",
+            )?,
             cors_allowed_origins: env.parse(
                 "CORS_ALLOWED_ORIGINS",
                 Vec::new(),
@@ -720,6 +858,45 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::from_secs(3));
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86_400));
         assert_eq!(c.refresh_reuse_grace, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_wrong_sms_url_is_refused_without_its_token() {
+        let error = Config::from_lookup(|k| {
+            (k == "SMS_URL").then(|| "twilio://AC01:hunter2-token@api.twilio.com".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(error.var, "SMS_URL");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn sms_urls_name_a_messages_api_and_hide_its_token() {
+        let url =
+            parse_sms_url("twilio://AC01:to%2Fken@api.twilio.com?from=%2B15005550006").unwrap();
+        assert_eq!(url.base, "https://api.twilio.com");
+        assert_eq!(url.account_sid, "AC01");
+        assert_eq!(url.auth_token.expose_secret(), "to/ken");
+        assert_eq!(url.from, "+15005550006");
+        assert!(!format!("{url:?}").contains("to/ken"));
+        for loopback in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080"] {
+            let url = parse_sms_url(&format!("twilio://AC01:t@{loopback}?from=MG01")).unwrap();
+            assert_eq!(url.base, format!("http://{loopback}"), "{loopback}");
+        }
+        for bad in [
+            "https://AC01:t@api.twilio.com?from=%2B1500",
+            "twilio://AC01@api.twilio.com?from=%2B1500",
+            "twilio://AC01:t@api.twilio.com",
+            "twilio://AC01:t@api.twilio.com/path?from=%2B1500",
+            "twilio://:t@api.twilio.com?from=%2B1500",
+        ] {
+            assert!(parse_sms_url(bad).is_none(), "{bad}");
+        }
+        assert_eq!(parse_calling_codes("33, +44,49"), Some(vec![33, 44, 49]));
+        assert_eq!(parse_calling_codes(""), Some(vec![]));
+        for bad in ["33;44", "4444", "0", "x"] {
+            assert_eq!(parse_calling_codes(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,16 +1,13 @@
-//! Mail: the letters the server writes to people, the outbox they wait in,
-//! and the sender that delivers them through SMTP (`SMTP_URL`) or, by
-//! default, into `DATA_DIR/outbox/` as `.eml` files a developer can open.
+//! Mail: the letters the server writes to people, and how they are
+//! delivered: through SMTP (`SMTP_URL`) or, by default, into
+//! `DATA_DIR/outbox/` as `.eml` files a developer can open.
 //!
 //! A request never waits for delivery. It composes its letter, seals it (it
 //! may hold a link with a token) and queues it in the outbox, in the
-//! transaction of the change it tells of where there is one; then it wakes
-//! the sender. Every instance runs a sender; a message is claimed by one at
-//! a time (`store::outbox`), deleted when delivered, and tried again with
-//! growing pauses when delivery fails, so a crash or an unreachable server
-//! loses no mail.
+//! transaction of the change it tells of where there is one
+//! (`delivery::Queue`); every instance's sender delivers it.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use lettre::{
     Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
@@ -18,27 +15,13 @@ use lettre::{
     message::{Mailbox, MultiPart},
 };
 use secrecy::ExposeSecret;
-use tokio::sync::Notify;
 
+pub use crate::delivery::Prepared;
 use crate::{
-    auth::sealing::Sealer,
     config::Config,
-    store::{
-        Db, now_ms,
-        outbox::{self, Queued},
-    },
+    delivery::{Courier, Queue, Undelivered},
+    store::{Db, outbox::Channel},
 };
-
-/// How long a sender may take to deliver a claimed message before another
-/// may claim it again: well beyond the worst SMTP exchange (each of its
-/// half-dozen commands may take the 30-second timeout), so that a slow
-/// delivery is not sent twice.
-const LEASE: Duration = Duration::from_secs(600);
-/// Attempts before a message is given up (the pauses between them add up to
-/// about two and a half hours).
-const MAX_ATTEMPTS: i32 = 12;
-/// How often a sender looks for due messages when nobody wakes it.
-const POLL: Duration = Duration::from_secs(1);
 
 /// What a letter says.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +58,12 @@ pub enum Letter<'a> {
     SecondFactorsRemoved {
         username: &'a str,
     },
+    /// A phone number ending in `ending` was confirmed as the account's:
+    /// codes may be texted to it.
+    PhoneAdded {
+        username: &'a str,
+        ending: &'a str,
+    },
     /// A code that signs in to the account at `email` instead of its
     /// password.
     SignInCode {
@@ -99,36 +88,13 @@ pub enum MailError {
     Recipient(#[from] lettre::address::AddressError),
 }
 
-/// A letter composed and sealed, ready for the outbox.
-#[derive(Debug)]
-pub struct Prepared {
-    id: String,
-    recipient: String,
-    sealed: Vec<u8>,
-    now: i64,
-}
-
-impl Prepared {
-    /// The outbox row to insert.
-    pub fn queued(&self) -> Queued<'_> {
-        Queued {
-            id: &self.id,
-            recipient: &self.recipient,
-            message: &self.sealed,
-            now: self.now,
-        }
-    }
-}
-
 /// Composes letters and wakes the sender. Cheap to clone.
 #[derive(Clone)]
 pub struct Mailer {
-    db: Db,
-    sealer: Sealer,
+    queue: Queue,
     from: Mailbox,
     /// Links point here, without a trailing slash.
     site: String,
-    wake: Arc<Notify>,
 }
 
 impl Mailer {
@@ -148,11 +114,9 @@ impl Mailer {
             ),
         };
         Ok(Self {
-            db,
-            sealer: Sealer::derive(server_secret, b"classboard outbox encryption key"),
+            queue: Queue::new(db, Channel::Mail, server_secret),
             from,
             site: site.as_str().trim_end_matches('/').to_owned(),
-            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -164,27 +128,27 @@ impl Mailer {
             .to(Mailbox::new(None, to.parse()?))
             .subject(subject)
             .multipart(MultiPart::alternative_plain_html(text, html))?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let sealed = self.sealer.seal(id.as_bytes(), &message.formatted());
-        Ok(Prepared {
-            id,
-            recipient: to.to_owned(),
-            sealed,
-            now: now_ms(),
-        })
+        Ok(self.queue.prepare(to, &message.formatted()))
     }
 
     /// Queues one prepared letter on its own (not in a change's
     /// transaction) and wakes the sender.
     pub async fn send(&self, prepared: &Prepared) -> Result<(), sqlx::Error> {
-        outbox::queue(&self.db, &prepared.queued()).await?;
-        self.wake();
-        Ok(())
+        self.queue.send(prepared).await
     }
 
     /// Tells this instance's sender that mail is waiting.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.queue.wake();
+    }
+
+    /// Starts this instance's sender: it delivers due mail through
+    /// `transport` until the process ends.
+    pub fn spawn_sender(&self, transport: Transport) {
+        self.queue.spawn_sender(Delivery {
+            transport,
+            from: self.from.clone(),
+        });
     }
 
     /// The subject, the plain text and the HTML of `letter`.
@@ -281,6 +245,16 @@ impl Mailer {
                         .into(),
                     Some((code_link(email, code), "Sign in", code)),
                 ),
+                Letter::PhoneAdded { username, ending } => (
+                    "A phone was added to your account",
+                    username,
+                    format!(
+                        "The phone number ending in {ending} was confirmed for your account: \
+                         signing in may now take a code texted to it. If this was not you, \
+                         change your password now, and remove the phone from your account page."
+                    ),
+                    None,
+                ),
                 Letter::SecondFactorsRemoved { username } => (
                     "Your second factors were removed",
                     username,
@@ -367,99 +341,35 @@ impl Transport {
         id: &str,
         envelope: &Envelope,
         message: &[u8],
-    ) -> Result<String, String> {
+    ) -> Result<String, Undelivered> {
         match self {
             Self::Smtp(smtp) => smtp
                 .send_raw(envelope, message)
                 .await
                 .map(|answer| format!("SMTP {}", answer.code()))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| e.to_string().into()),
             Self::Folder(folder) => {
-                let path = folder.join(format!("{id}.eml"));
-                let (file, message) = (path.clone(), message.to_vec());
-                let written = tokio::task::spawn_blocking(move || {
-                    match crate::files::create_private(&file, &message) {
-                        // Written by an attempt that died before it could
-                        // say so: delivered.
-                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-                        other => other,
-                    }
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-                written
-                    .map(|()| path.display().to_string())
-                    .map_err(|e| format!("{}: {e}", path.display()))
+                crate::delivery::into_folder(folder, format!("{id}.eml"), message).await
             }
         }
     }
 }
 
-impl Mailer {
-    /// Starts this instance's sender: it delivers due messages until the
-    /// process ends.
-    pub fn spawn_sender(&self, transport: Transport) {
-        let mailer = self.clone();
-        tokio::spawn(async move {
-            loop {
-                while mailer.deliver_one(&transport).await {}
-                tokio::select! {
-                    () = mailer.wake.notified() => {}
-                    () = tokio::time::sleep(POLL) => {}
-                }
-            }
-        });
-    }
+/// Mail's courier: the transport, and the sender the envelope names.
+struct Delivery {
+    transport: Transport,
+    from: Mailbox,
+}
 
-    /// Claims and delivers the oldest due message; `false` when none was
-    /// due (or the outbox cannot be read).
-    async fn deliver_one(&self, transport: &Transport) -> bool {
-        let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        match outbox::any_due(&self.db, now_ms()).await {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                return false;
-            }
-        }
-        let claimed = match outbox::claim(&self.db, now_ms(), lease).await {
-            Ok(Some(claimed)) => claimed,
-            Ok(None) => return false,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                return false;
-            }
-        };
-        let outcome = match self.sealer.open(claimed.id.as_bytes(), &claimed.message) {
-            None => Err("the message cannot be opened (was the server secret changed?)".into()),
-            Some(message) => match envelope(&self.from, &claimed.recipient) {
-                Ok(envelope) => transport.deliver(&claimed.id, &envelope, &message).await,
-                Err(e) => Err(e),
-            },
-        };
-        let result = match outcome {
-            Ok(whereto) => {
-                tracing::info!(mail = %claimed.id, to = %whereto, "mail delivered");
-                outbox::delete(&self.db, &claimed.id).await
-            }
-            Err(error) if claimed.attempts >= MAX_ATTEMPTS => {
-                tracing::error!(mail = %claimed.id, attempts = claimed.attempts, %error,
-                    "mail not delivered; giving up");
-                outbox::delete(&self.db, &claimed.id).await
-            }
-            Err(error) => {
-                let pause = crate::outbound::pause_after(claimed.attempts);
-                tracing::warn!(mail = %claimed.id, attempts = claimed.attempts, %error,
-                    retry_in_secs = pause.as_secs(), "mail not delivered; will try again");
-                let at = now_ms() + i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
-                outbox::retry_at(&self.db, &claimed.id, at, &error).await
-            }
-        };
-        if let Err(e) = result {
-            tracing::error!(mail = %claimed.id, error = %e, "cannot update the outbox");
-        }
-        true
+impl Courier for Delivery {
+    async fn deliver(
+        &self,
+        id: &str,
+        recipient: &str,
+        message: &[u8],
+    ) -> Result<String, Undelivered> {
+        let envelope = envelope(&self.from, recipient)?;
+        self.transport.deliver(id, &envelope, message).await
     }
 }
 

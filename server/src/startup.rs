@@ -42,6 +42,7 @@ use crate::{
         tokens::TokenIssuer,
     },
     secret,
+    sms::Texter,
     state::{AppState, Shared},
     store, telemetry,
 };
@@ -69,6 +70,8 @@ pub enum StartupError {
     RelyingParty(crate::auth::passkeys::PasskeyError),
     #[error("mail: {0}")]
     Mail(crate::mail::MailError),
+    #[error("texts: {0}")]
+    Sms(crate::sms::SmsError),
     #[error(
         "ALLOW_LOOPBACK_CALLS=true is for a server that is itself on loopback (development, \
          tests), but the issuer is {0}"
@@ -113,6 +116,7 @@ impl Application {
                 idle: config.refresh_token_ttl,
                 absolute: sessions::ABSOLUTE_LIFETIME,
                 grace: config.refresh_reuse_grace,
+                sms: config.sms_second_factor,
             },
             secret.expose_secret().as_bytes(),
         )
@@ -126,7 +130,11 @@ impl Application {
             .await
             .map_err(StartupError::Revocations)?;
         let limiter = Limiter::new(db.clone(), secret.expose_secret().as_bytes());
-        let second_factors = SecondFactors::new(db.clone(), secret.expose_secret().as_bytes());
+        let second_factors = SecondFactors::new(
+            db.clone(),
+            secret.expose_secret().as_bytes(),
+            config.sms_second_factor,
+        );
         spawn_pruning(limiter.clone(), db.clone(), &config);
         let listener = TcpListener::bind(config.site_addr)
             .await
@@ -157,6 +165,9 @@ impl Application {
         )
         .map_err(StartupError::Mail)?;
         mailer.spawn_sender(Transport::from_config(&config).map_err(StartupError::Mail)?);
+        let texter = Texter::new(db.clone(), secret.expose_secret().as_bytes(), &public_url);
+        texter
+            .spawn_sender(crate::sms::Transport::from_config(&config).map_err(StartupError::Sms)?);
         let email_tokens = EmailTokens::new(secret.expose_secret().as_bytes());
         let clients = Registry::new(db.clone(), secret.expose_secret().as_bytes());
         let issuer = issuer(config.issuer.as_ref().unwrap_or(&public_url));
@@ -219,6 +230,7 @@ impl Application {
             passkeys,
             proof,
             mailer,
+            texter,
             email_tokens,
             clients,
             authorizations,
@@ -627,6 +639,9 @@ fn spawn_pruning(limiter: Limiter, db: store::Db, config: &Config) {
             }
             if let Err(e) = store::email_tokens::prune(&db, store::now_ms()).await {
                 tracing::error!(error = %e, "cannot prune expired mailed tokens");
+            }
+            if let Err(e) = store::phones::prune(&db, store::now_ms()).await {
+                tracing::error!(error = %e, "cannot prune texted codes");
             }
             if let Err(e) = store::email_codes::prune(&db, store::now_ms()).await {
                 tracing::error!(error = %e, "cannot prune expired sign-in codes");

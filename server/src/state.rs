@@ -61,6 +61,7 @@ pub struct Shared {
     /// The proof-of-presence policy every sensitive handler asks.
     pub proof: Prover,
     pub mailer: Mailer,
+    pub texter: crate::sms::Texter,
     pub email_tokens: EmailTokens,
     /// The apps (OAuth clients) registered here.
     pub clients: Registry,

@@ -36,6 +36,10 @@ use crate::{
 pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result<Json<MfaStatus>> {
     let factors = state.second_factors.factors(&user.id).await?;
     let passkeys = state.passkeys.list(&user.id).await?;
+    let phone = match factors.phone_since {
+        Some(_) => crate::store::phones::phone(&state.db, &user.id).await?,
+        None => None,
+    };
     Ok(Json(MfaStatus {
         totp: TotpStatus {
             enabled: factors.totp_since.is_some(),
@@ -43,6 +47,11 @@ pub async fn mfa_status(State(state): State<AppState>, user: AuthUser) -> Result
         },
         passkeys: passkeys.into_iter().map(shared::passkey_view).collect(),
         recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(0),
+        phone: phone.map(|phone| classboard::api::Phone {
+            number: phone.number,
+            confirmed_at: rfc3339(phone.confirmed_at),
+        }),
+        sms_available: state.second_factors.sms(),
     }))
 }
 
@@ -260,7 +269,10 @@ pub async fn recovery_codes(
             Action::NewRecoveryCodes,
             presented(req)?,
             async |account: &Account| {
-                if state.second_factors.factors(&account.id).await?.any() {
+                // A phone alone gives none: recovery codes stand in for an
+                // app or a passkey.
+                let factors = state.second_factors.factors(&account.id).await?;
+                if factors.totp_since.is_some() || factors.passkeys > 0 {
                     Ok(())
                 } else {
                     Err(no_second_factor())

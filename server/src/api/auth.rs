@@ -236,7 +236,7 @@ pub(super) async fn after_first_step(
     gone: AppError,
 ) -> Result<Response> {
     let agent = origin.user_agent.as_deref();
-    if account.mfa {
+    if account.second_factor(state.config.sms_second_factor) {
         return mfa_required(state, account, first, agent).await;
     }
     state.limiter.succeeded(attempt).await?;
@@ -281,6 +281,9 @@ pub(super) async fn mfa_required(
     if factors.passkeys > 0 {
         methods.push(MfaMethod::Passkey);
     }
+    if factors.sms_usable() {
+        methods.push(MfaMethod::Sms);
+    }
     let body = MfaRequired {
         error: ErrorCode::MfaRequired,
         error_description: match first {
@@ -320,10 +323,12 @@ pub async fn mfa(
             req.ceremony.as_deref(),
             req.credential.as_deref(),
         )?),
-        MfaMethod::Totp | MfaMethod::RecoveryCode if req.code.trim().is_empty() => {
+        MfaMethod::Totp | MfaMethod::RecoveryCode | MfaMethod::Sms
+            if req.code.trim().is_empty() =>
+        {
             return Err(AppError::invalid_field("code", Issue::Required));
         }
-        MfaMethod::Totp | MfaMethod::RecoveryCode => None,
+        MfaMethod::Totp | MfaMethod::RecoveryCode | MfaMethod::Sms => None,
     };
     let Some(challenge) = state.second_factors.challenged(&req.mfa_token).await? else {
         return Err(AppError::InvalidMfaToken);
@@ -371,6 +376,7 @@ pub async fn mfa(
         (method, _) => {
             let method = match method {
                 MfaMethod::Totp => mfa::Method::Totp,
+                MfaMethod::Sms => mfa::Method::Sms,
                 _ => mfa::Method::RecoveryCode,
             };
             let outcome = state
@@ -409,6 +415,7 @@ pub async fn mfa(
     };
     let sign_in = match (req.method, key, recovery_set) {
         (MfaMethod::Totp, ..) => SignIn::first_and_totp(first, at),
+        (MfaMethod::Sms, ..) => SignIn::first_and_sms(first, at),
         (MfaMethod::RecoveryCode, _, Some(set)) => SignIn::first_and_recovery_code(first, set, at),
         // Done only when the passkey verified, which named it.
         (MfaMethod::Passkey, Some((key, id)), _) => SignIn::first_and_passkey(first, key, &id, at),
@@ -436,6 +443,7 @@ pub async fn mfa(
     };
     let (second_words, used) = match req.method {
         MfaMethod::Totp => ("TOTP", None),
+        MfaMethod::Sms => ("texted code", None),
         MfaMethod::RecoveryCode => ("recovery code", Some(EventKind::RecoveryCodeUsed)),
         MfaMethod::Passkey => ("passkey", Some(EventKind::PasskeyUsed)),
     };

@@ -21,6 +21,7 @@ pub mod logout;
 pub mod oauth;
 pub mod openapi;
 pub mod passkeys;
+pub mod phones;
 pub mod posts;
 pub mod registration;
 pub mod roles;
@@ -96,6 +97,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::mfa))
+        .routes(routes!(phones::login_code))
         .routes(routes!(email_codes::request_code))
         .routes(routes!(email_codes::verify_code))
         .routes(routes!(passkeys::second_factor_options))
@@ -123,6 +125,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(account::reauth))
         .routes(routes!(account::reauth_passkey_options))
         .routes(routes!(passkeys::remove))
+        .routes(routes!(phones::add, phones::remove))
+        .routes(routes!(phones::confirm))
+        .routes(routes!(phones::proof_code))
         .routes(routes!(posts::create, posts::list))
         .routes(routes!(posts::get, posts::delete))
         .routes(routes!(grades::create, grades::list))

@@ -23,7 +23,7 @@ use utoipa::{
         license(name = "MIT", identifier = "MIT"),
     ),
     modifiers(&SecuritySchemes),
-    components(schemas(MfaRequired, PasswordChangeBody, EmailChangeBody)),
+    components(schemas(MfaRequired, PasswordChangeBody, EmailChangeBody, PhoneChangeBody)),
     tags(
         (name = "auth", description = "Signing up and in, tokens and sessions"),
         (name = "account", description = "The caller's own account"),
@@ -77,6 +77,16 @@ pub struct EmailChangeBody {
     proof: Reauth,
     #[serde(flatten)]
     change: NewEmail,
+}
+
+/// `POST /api/account/phone`: the proof and the number, in one object.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PhoneChangeBody {
+    #[serde(flatten)]
+    proof: Reauth,
+    #[serde(flatten)]
+    change: classboard::api::NewPhone,
 }
 
 /// What the gate refuses in every body and every address, as JSON Schema

@@ -198,6 +198,35 @@ impl Key {
         Self::new("email_code", &[email])
     }
 
+    /// Texts sent to one number (E.164): its owner's codes (`None`), or
+    /// the codes one account asked for to confirm it as theirs, which
+    /// another account cannot spend its owner's budget with.
+    pub fn texts_to(number: &str, confirming_for: Option<&str>) -> Self {
+        match confirming_for {
+            None => Self::new("sms_number", &[number]),
+            Some(account) => Self::new("sms_number", &[number, account]),
+        }
+    }
+
+    /// Texts sent to one number within the last burst window (30 s), as
+    /// [`Key::texts_to`] counts them.
+    pub fn text_bursts(number: &str, confirming_for: Option<&str>) -> Self {
+        match confirming_for {
+            None => Self::new("sms_burst", &[number]),
+            Some(account) => Self::new("sms_burst", &[number, account]),
+        }
+    }
+
+    /// Texts one account asked for.
+    pub fn texts_of(user_id: &str) -> Self {
+        Self::new("sms_account", &[user_id])
+    }
+
+    /// Texts asked for from one network.
+    pub fn texts_from(net: RequesterNet) -> Self {
+        Self::new("sms_ip", &[&net.to_string()])
+    }
+
     /// Verification mails one account asked for.
     pub fn verification_mails(user_id: &str) -> Self {
         Self::new("verify_mail", &[user_id])

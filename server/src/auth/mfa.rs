@@ -14,6 +14,7 @@ use classboard::api::EventKind;
 use rand::{Rng, RngCore};
 use totp_rs::{Algorithm, Secret, TOTP};
 
+use super::phones;
 pub use crate::store::mfa::Factors;
 use crate::{
     auth::sealing::Sealer,
@@ -77,6 +78,8 @@ pub struct TurnedOn {
 pub enum Method {
     Totp,
     RecoveryCode,
+    /// A code texted to the account's phone.
+    Sms,
 }
 
 /// What the second step of a login did.
@@ -108,22 +111,52 @@ pub enum MfaError {
 pub struct SecondFactors {
     db: Db,
     sealer: Sealer,
-    /// Keys the hashes of recovery codes and of `mfa_token`s.
+    /// Keys the hashes of recovery codes, of `mfa_token`s and of texted
+    /// codes.
     hash_key: [u8; 32],
+    /// Whether a confirmed phone is a second factor (`SMS_SECOND_FACTOR`).
+    sms: bool,
 }
 
 impl SecondFactors {
-    pub fn new(db: Db, server_secret: &[u8]) -> Self {
+    pub fn new(db: Db, server_secret: &[u8], sms: bool) -> Self {
         Self {
             db,
             sealer: Sealer::derive(server_secret, b"classboard totp secret encryption key"),
             hash_key: super::derive_key(server_secret, HASH_KEY_LABEL),
+            sms,
         }
     }
 
-    /// What `user_id` has as second factors.
+    /// What `user_id` has as second factors; a phone only while SMS is one.
     pub async fn factors(&self, user_id: &str) -> Result<Factors, MfaError> {
-        Ok(stored::factors(&self.db, user_id).await?)
+        let mut factors = stored::factors(&self.db, user_id).await?;
+        if !self.sms {
+            factors.phone_since = None;
+        }
+        Ok(factors)
+    }
+
+    /// Whether a confirmed phone is a second factor.
+    pub fn sms(&self) -> bool {
+        self.sms
+    }
+
+    /// A new code to text for `purpose` of `user_id`, and its stored hash.
+    pub fn sms_code(&self, user_id: &str, purpose: phones::Purpose) -> (String, [u8; 32]) {
+        phones::mint(&self.hash_key, user_id, purpose)
+    }
+
+    /// The stored hash of a texted code as typed; `None` when it cannot be
+    /// one.
+    pub fn sms_hash(
+        &self,
+        user_id: &str,
+        purpose: phones::Purpose,
+        typed: &str,
+    ) -> Option<Vec<u8>> {
+        phones::code(typed)
+            .map(|code| phones::hash(&self.hash_key, user_id, purpose, &code).to_vec())
     }
 
     /// Makes a new pending secret for `user_id`, replacing a pending one.
@@ -217,8 +250,9 @@ impl SecondFactors {
         Ok(replaced.map(|ended| (codes, ended)))
     }
 
-    /// Checks and uses `code` (a TOTP code or a recovery code) for
-    /// `user_id` outside a login: re-authentication. A code is used once.
+    /// Checks and uses `code` (a TOTP code, a recovery code, or a code
+    /// texted for a proof) for `user_id` outside a login:
+    /// re-authentication. A code is used once.
     pub async fn check(&self, user_id: &str, code: &str) -> Result<bool, MfaError> {
         let now = now_ms();
         let method = if looks_like_totp(code) {
@@ -227,7 +261,19 @@ impl SecondFactors {
             Method::RecoveryCode
         };
         let presented = self.presented(user_id, method, code, now).await?;
-        Ok(stored::use_factor(&self.db, user_id, &presented, now).await?)
+        if stored::use_factor(&self.db, user_id, &presented, now).await? {
+            return Ok(true);
+        }
+        // A code that is no TOTP code of the account's may be the code
+        // texted for this proof, if the account takes texted codes.
+        if phones::code(code).is_some() && self.factors(user_id).await?.sms_usable() {
+            let purpose = phones::Purpose::Proof;
+            if let Some(hash) = self.sms_hash(user_id, purpose, code) {
+                let texted = Presented::SmsCode(purpose, hash);
+                return Ok(stored::use_factor(&self.db, user_id, &texted, now).await?);
+            }
+        }
+        Ok(false)
     }
 
     /// Starts the second step of a login whose first step (`first`: the
@@ -307,6 +353,15 @@ impl SecondFactors {
             Method::RecoveryCode => self
                 .recovery_hash(code)
                 .map_or(Presented::Wrong, Presented::RecoveryCode),
+            Method::Sms => {
+                let purpose = phones::Purpose::Login;
+                match self.sms_hash(user_id, purpose, code) {
+                    Some(hash) if self.factors(user_id).await?.sms_usable() => {
+                        Presented::SmsCode(purpose, hash)
+                    }
+                    _ => Presented::Wrong,
+                }
+            }
         })
     }
 

@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod normalize;
 pub mod passkeys;
 pub mod password;
+pub mod phones;
 pub mod proof;
 pub mod refresh_token;
 pub mod revocation;

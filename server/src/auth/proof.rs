@@ -3,8 +3,9 @@
 //! another.
 //!
 //! - **What counts as proof** for an account *now*: its password and, when
-//!   it has any second factor (TOTP or a passkey), one of them: a current
-//!   TOTP code, an unused recovery code, or a passkey's answer.
+//!   it has any second factor (TOTP, a passkey, or a confirmed phone while
+//!   SMS is a second factor), one of them: a current TOTP code, an unused
+//!   recovery code, a passkey's answer, or a code texted for the proof.
 //! - **What each action needs** ([`Action::needs`]): an account's own change
 //!   takes that proof in its body or a session proven within
 //!   `REAUTH_WINDOW`; an admin action only a proven session; proving
@@ -52,6 +53,8 @@ pub enum Action {
     NewRecoveryCodes,
     AddPasskey,
     RemovePasskey,
+    AddPhone,
+    RemovePhone,
     ChangeRole,
     LockAccount,
     UnlockAccount,
@@ -73,7 +76,7 @@ pub enum Needs {
 }
 
 impl Action {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 18] = [
         Self::Reauthenticate,
         Self::ChangePassword,
         Self::ChangeEmail,
@@ -83,6 +86,8 @@ impl Action {
         Self::NewRecoveryCodes,
         Self::AddPasskey,
         Self::RemovePasskey,
+        Self::AddPhone,
+        Self::RemovePhone,
         Self::ChangeRole,
         Self::LockAccount,
         Self::UnlockAccount,
@@ -102,7 +107,9 @@ impl Action {
             | Self::TurnOffTotp
             | Self::NewRecoveryCodes
             | Self::AddPasskey
-            | Self::RemovePasskey => Needs::ProofOrProvenSession,
+            | Self::RemovePasskey
+            | Self::AddPhone
+            | Self::RemovePhone => Needs::ProofOrProvenSession,
             Self::ChangeRole
             | Self::LockAccount
             | Self::UnlockAccount
@@ -125,6 +132,8 @@ impl Action {
             Self::NewRecoveryCodes => ("POST", "/api/account/mfa/recovery-codes"),
             Self::AddPasskey => ("POST", "/api/account/passkeys/register"),
             Self::RemovePasskey => ("DELETE", "/api/account/passkeys/{id}"),
+            Self::AddPhone => ("POST", "/api/account/phone"),
+            Self::RemovePhone => ("DELETE", "/api/account/phone"),
             Self::ChangeRole => ("PATCH", "/api/users/{id}/role"),
             Self::LockAccount => ("POST", "/api/admin/users/{id}/lock"),
             Self::UnlockAccount => ("POST", "/api/admin/users/{id}/unlock"),
@@ -147,6 +156,8 @@ impl Action {
             Self::NewRecoveryCodes => "replace the recovery codes",
             Self::AddPasskey => "start adding a passkey (its ceremony finishes it)",
             Self::RemovePasskey => "remove a passkey",
+            Self::AddPhone => "add or replace the phone (its texted code confirms it)",
+            Self::RemovePhone => "remove the phone",
             Self::ChangeRole => "change an account's role (admin)",
             Self::LockAccount => "lock an account (admin)",
             Self::UnlockAccount => "unlock an account (admin)",
@@ -186,7 +197,7 @@ pub type PasskeyAnswer = passkeys::Presented<PublicKeyCredential>;
 #[derive(Debug, Default)]
 pub struct Presented {
     pub password: String,
-    /// A TOTP code or a recovery code.
+    /// A TOTP code, a recovery code, or a code texted for the proof.
     pub code: Option<String>,
     /// A passkey's answer to a re-authentication ceremony, with its token.
     pub passkey: Option<(String, PasskeyAnswer)>,

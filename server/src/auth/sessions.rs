@@ -38,6 +38,8 @@ pub struct Policy {
     pub idle: Duration,
     pub absolute: Duration,
     pub grace: Duration,
+    /// Whether a confirmed phone is a second factor (`SMS_SECOND_FACTOR`).
+    pub sms: bool,
 }
 
 /// A refresh token handed to a client, with the session it belongs to.
@@ -124,6 +126,12 @@ impl SignIn {
         Self::after(first, &["otp"], Factor::Totp, at)
     }
 
+    /// A first factor and a code texted to the account's phone: `sms`
+    /// (RFC 8176), a one-time password.
+    pub fn first_and_sms(first: First, at: i64) -> Self {
+        Self::after(first, &["sms"], Factor::Sms, at)
+    }
+
     /// A first factor and a recovery code of the set made at `set`: two
     /// factors, no one-time-password device (RFC 8176 has no value of its
     /// own for a recovery code).
@@ -178,10 +186,12 @@ impl SignIn {
     /// Whether this sign-in may start a session, given the account's second
     /// factors as they are when it starts: a password alone only while the
     /// account has none, another factor only while the account still has it.
-    fn admitted(&self, now: &FactorsNow) -> Admission {
+    /// A phone counts only while SMS is a second factor (`sms`).
+    fn admitted(&self, now: &FactorsNow, sms: bool) -> Admission {
+        let phone = sms && now.phone;
         let holds = match self.factor {
             Factor::Password => {
-                if now.totp || now.any_passkey {
+                if now.totp || now.any_passkey || phone {
                     return Admission::SecondFactorNeeded;
                 }
                 true
@@ -189,6 +199,8 @@ impl SignIn {
             Factor::Totp => now.totp,
             Factor::RecoveryCode { .. } => now.recovery_set,
             Factor::Passkey { .. } => now.passkey,
+            // Only while no stronger factor makes texted codes void.
+            Factor::Sms => phone && !now.totp && !now.any_passkey,
         };
         if holds {
             Admission::Admit
@@ -447,7 +459,7 @@ impl Sessions {
                 factor: &sign_in.factor,
                 dpop_jkt: sign_in.dpop_jkt.as_deref(),
             },
-            |factors| sign_in.admitted(factors),
+            |factors| sign_in.admitted(factors, self.policy.sms),
         )
         .await?;
         Ok(match started {
@@ -800,30 +812,58 @@ mod tests {
         // A password alone, once the account has any second factor, is a
         // second step to come, not a session.
         let password = SignIn::password(NOW);
-        assert_eq!(password.admitted(&none), Admission::Admit);
-        assert_eq!(password.admitted(&with_totp), Admission::SecondFactorNeeded);
+        assert_eq!(password.admitted(&none, true), Admission::Admit);
         assert_eq!(
-            password.admitted(&with_passkey),
+            password.admitted(&with_totp, true),
+            Admission::SecondFactorNeeded
+        );
+        assert_eq!(
+            password.admitted(&with_passkey, true),
             Admission::SecondFactorNeeded
         );
         // A second factor removed while the second step ran leaves nothing.
         let totp = SignIn::first_and_totp(First::Password, NOW);
-        assert_eq!(totp.admitted(&with_totp), Admission::Admit);
-        assert_eq!(totp.admitted(&with_passkey), Admission::FactorGone);
+        assert_eq!(totp.admitted(&with_totp, true), Admission::Admit);
+        assert_eq!(totp.admitted(&with_passkey, true), Admission::FactorGone);
         let passkey = SignIn::passkey("swk", "p1", NOW);
-        assert_eq!(passkey.admitted(&with_passkey), Admission::FactorGone);
+        assert_eq!(passkey.admitted(&with_passkey, true), Admission::FactorGone);
         let own_passkey = FactorsNow {
             passkey: true,
             ..with_passkey
         };
-        assert_eq!(passkey.admitted(&own_passkey), Admission::Admit);
+        assert_eq!(passkey.admitted(&own_passkey, true), Admission::Admit);
         let recovery = SignIn::first_and_recovery_code(First::Password, 7, NOW);
-        assert_eq!(recovery.admitted(&with_totp), Admission::FactorGone);
+        assert_eq!(recovery.admitted(&with_totp, true), Admission::FactorGone);
         let same_set = FactorsNow {
             recovery_set: true,
             ..with_totp
         };
-        assert_eq!(recovery.admitted(&same_set), Admission::Admit);
+        assert_eq!(recovery.admitted(&same_set, true), Admission::Admit);
+    }
+
+    #[test]
+    fn a_phone_is_a_second_factor_only_while_sms_is_on() {
+        let none = FactorsNow::default();
+        let with_phone = FactorsNow {
+            phone: true,
+            ..none
+        };
+        let password = SignIn::password(NOW);
+        assert_eq!(
+            password.admitted(&with_phone, true),
+            Admission::SecondFactorNeeded
+        );
+        assert_eq!(password.admitted(&with_phone, false), Admission::Admit);
+        let sms = SignIn::first_and_sms(First::Password, NOW);
+        assert_eq!(sms.amr.join(" "), "pwd sms mfa");
+        assert_eq!(sms.admitted(&with_phone, true), Admission::Admit);
+        assert_eq!(sms.admitted(&with_phone, false), Admission::FactorGone);
+        assert_eq!(sms.admitted(&none, true), Admission::FactorGone);
+        let phone_and_totp = FactorsNow {
+            totp: true,
+            ..with_phone
+        };
+        assert_eq!(sms.admitted(&phone_and_totp, true), Admission::FactorGone);
     }
 
     #[test]
@@ -853,7 +893,7 @@ mod tests {
             ..FactorsNow::default()
         };
         assert_eq!(
-            SignIn::first_alone(First::EmailCode, NOW).admitted(&with_totp),
+            SignIn::first_alone(First::EmailCode, NOW).admitted(&with_totp, true),
             Admission::SecondFactorNeeded
         );
         for first in [First::Password, First::EmailCode] {

@@ -71,7 +71,7 @@ pub async fn issue(
         .bind(code.expires_at)
         .execute(&mut *tx)
         .await?;
-        tx.queue_mail(mail).await?;
+        tx.queue(mail).await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(true)

@@ -100,7 +100,7 @@ pub async fn issue(
         .execute(&mut *tx)
         .await?;
         for message in mail {
-            tx.queue_mail(message).await?;
+            tx.queue(message).await?;
         }
         if let Some(event) = event {
             tx.record(event).await?;
@@ -305,7 +305,7 @@ pub async fn reset_password(
         let ended = tx
             .revoke_sessions(Filter::User(reset.user_id), Reason::PasswordReset)
             .await?;
-        tx.queue_mail(reset.notice).await?;
+        tx.queue(reset.notice).await?;
         tx.record(reset.event).await?;
         tx.commit().await?;
         Ok(Some(ended))

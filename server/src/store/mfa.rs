@@ -12,8 +12,9 @@ use sqlx::FromRow;
 use super::{
     Db, in_tx, on,
     outbox::Queued,
+    phones::Purpose,
     rows::{Event, FactorKind, Reason},
-    tx::{Filter, Tx},
+    tx::{Filter, SmsAttempt, Tx},
 };
 
 /// How long an unconfirmed secret waits for its first code.
@@ -38,12 +39,24 @@ pub struct Factors {
     pub totp_since: Option<i64>,
     pub recovery_codes_left: i64,
     pub passkeys: i64,
+    /// When the account's phone was confirmed, if it has one (and SMS is a
+    /// second factor: `auth::mfa::SecondFactors::factors` blanks it when
+    /// `SMS_SECOND_FACTOR` is off).
+    pub phone_since: Option<i64>,
 }
 
 impl Factors {
     /// Whether a password sign-in needs a second factor.
     pub fn any(&self) -> bool {
-        self.totp_since.is_some() || self.passkeys > 0
+        self.totp_since.is_some() || self.passkeys > 0 || self.phone_since.is_some()
+    }
+
+    /// Whether a texted code is accepted: the account has a phone and no
+    /// stronger factor (TOTP or a passkey), so that a phone never weakens
+    /// an account that has one (whoever takes over the number would get
+    /// around it).
+    pub fn sms_usable(&self) -> bool {
+        self.phone_since.is_some() && self.totp_since.is_none() && self.passkeys == 0
     }
 }
 
@@ -72,6 +85,8 @@ pub enum Presented {
     RecoveryCode(Vec<u8>),
     /// A passkey assertion, checked and recorded already.
     Passkey,
+    /// A texted code of this purpose (`phones::Purpose`), hashed.
+    SmsCode(Purpose, Vec<u8>),
     /// A code that matches nothing.
     Wrong,
 }
@@ -100,7 +115,8 @@ pub async fn factors(db: &Db, user_id: &str) -> Result<Factors, sqlx::Error> {
                  WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp_since,
                 (SELECT COUNT(*) FROM recovery_codes
                  WHERE user_id = $1 AND used_at IS NULL) AS recovery_codes_left,
-                (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS passkeys"
+                (SELECT COUNT(*) FROM passkeys WHERE user_id = $1) AS passkeys,
+                (SELECT confirmed_at FROM phones WHERE user_id = $1) AS phone_since"
     )
     .bind(user_id)
     .fetch_one(pool)
@@ -297,6 +313,13 @@ pub async fn use_factor(
                 .map(|done| done.rows_affected()))?;
             Ok(used == 1)
         }
+        Presented::SmsCode(purpose, hash) => in_tx!(db, |tx, pg| {
+            let attempt = tx
+                .try_sms_code((user_id, purpose.as_str()), hash, now)
+                .await?;
+            tx.commit().await?;
+            Ok(matches!(attempt, SmsAttempt::Right { .. }))
+        }),
         Presented::RecoveryCode(hash) => {
             let set: Option<i64> = on!(db, write, |pool| sqlx::query_scalar(USE_CODE)
                 .bind(now)
@@ -408,6 +431,11 @@ pub async fn redeem(
                     .rows_affected()
                     == 1
             }
+            Presented::SmsCode(purpose, hash) => matches!(
+                tx.try_sms_code((&counted.user_id, purpose.as_str()), hash, now)
+                    .await?,
+                SmsAttempt::Right { .. }
+            ),
             Presented::RecoveryCode(hash) => {
                 recovery_set = sqlx::query_scalar(USE_CODE)
                     .bind(now)
@@ -475,7 +503,7 @@ pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
 }
 
 /// Removes every second factor of the account `user_id` (TOTP, pending or
-/// on, recovery codes, passkeys) and the sign-ins waiting for one, ends the
+/// on, recovery codes, passkeys, the phone and its codes) and the sign-ins waiting for one, ends the
 /// sessions that signed in with any of them, records `event` and queues
 /// `notice`, in one transaction. Returns the sessions ended; `None` when it
 /// had none or does not exist.
@@ -496,6 +524,8 @@ pub async fn remove_all(
             "DELETE FROM totp_secrets WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
             "DELETE FROM passkeys WHERE user_id = $1",
+            "DELETE FROM phones WHERE user_id = $1",
+            "DELETE FROM sms_codes WHERE user_id = $1",
         ] {
             let done = sqlx::query(statement)
                 .bind(user_id)
@@ -512,6 +542,7 @@ pub async fn remove_all(
             FactorKind::Totp,
             FactorKind::RecoveryCode,
             FactorKind::Passkey,
+            FactorKind::Sms,
         ] {
             ended.extend(
                 tx.revoke_sessions(
@@ -521,7 +552,7 @@ pub async fn remove_all(
                 .await?,
             );
         }
-        tx.queue_mail(notice).await?;
+        tx.queue(notice).await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(Some(ended))

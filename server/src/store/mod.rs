@@ -77,6 +77,7 @@ pub mod logouts;
 pub mod mfa;
 pub mod outbox;
 pub mod passkeys;
+pub mod phones;
 pub mod posts;
 mod publications;
 pub mod revocations;

@@ -62,6 +62,8 @@ pub enum FactorKind {
     Totp,
     RecoveryCode,
     Passkey,
+    /// A code texted to the account's phone.
+    Sms,
 }
 
 impl FactorKind {
@@ -71,6 +73,7 @@ impl FactorKind {
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery_code",
             Self::Passkey => "passkey",
+            Self::Sms => "sms",
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum Factor {
     Passkey {
         id: String,
     },
+    /// A code texted to the account's phone.
+    Sms,
 }
 
 impl Factor {
@@ -68,13 +70,14 @@ impl Factor {
             Self::Totp => FactorKind::Totp,
             Self::RecoveryCode { .. } => FactorKind::RecoveryCode,
             Self::Passkey { .. } => FactorKind::Passkey,
+            Self::Sms => FactorKind::Sms,
         }
     }
 
     /// Which one of its kind, as stored.
     fn id(&self) -> Option<String> {
         match self {
-            Self::Password | Self::Totp => None,
+            Self::Password | Self::Totp | Self::Sms => None,
             Self::RecoveryCode { set } => Some(set.to_string()),
             Self::Passkey { id } => Some(id.clone()),
         }
@@ -93,6 +96,8 @@ pub struct FactorsNow {
     pub passkey: bool,
     /// The sign-in's recovery codes are still the account's set.
     pub recovery_set: bool,
+    /// The account has a confirmed phone.
+    pub phone: bool,
 }
 
 /// Whether a sign-in may become a session, given the account's factors now.
@@ -195,7 +200,7 @@ pub async fn start(
         let (passkey, recovery_set) = match new.factor {
             Factor::Passkey { id } => (Some(id.as_str()), None),
             Factor::RecoveryCode { set } => (None, Some(*set)),
-            Factor::Password | Factor::Totp => (None, None),
+            Factor::Password | Factor::Totp | Factor::Sms => (None, None),
         };
         let factors: FactorsNow = sqlx::query_as(FACTORS_NOW)
             .bind(new.user_id)
@@ -252,14 +257,16 @@ pub async fn start(
 
 /// Account `$1`'s second factors, for a session start: TOTP on, any
 /// passkey, passkey `$2` (the sign-in's), recovery codes of the set made at
-/// `$3` (the sign-in's; a spent code stays in its set until the set goes).
+/// `$3` (the sign-in's; a spent code stays in its set until the set goes),
+/// a phone.
 const FACTORS_NOW: &str = "SELECT
         EXISTS (SELECT 1 FROM totp_secrets
                 WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp,
         EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1) AS any_passkey,
         EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1 AND id = $2) AS passkey,
         EXISTS (SELECT 1 FROM recovery_codes
-                WHERE user_id = $1 AND created_at = $3) AS recovery_set";
+                WHERE user_id = $1 AND created_at = $3) AS recovery_set,
+        EXISTS (SELECT 1 FROM phones WHERE user_id = $1) AS phone";
 
 /// Records that session `session_id` of `user_id` proved presence at `now`;
 /// `false` when it is not a live session of theirs.

@@ -10,7 +10,7 @@
 //! Every change of an account that another must not interleave locks first
 //! ([`Tx::lock_account`], [`Tx::lock_live_account`], [`Tx::lock_for_role`],
 //! [`Tx::lock_ring`]), and records its audit event and queues its mail in
-//! the same transaction ([`Tx::record`], [`Tx::queue_mail`]): either all of
+//! the same transaction ([`Tx::record`], [`Tx::queue`]): either all of
 //! it commits, or none.
 
 use sqlx::{FromRow, PgConnection, SqliteConnection};
@@ -31,8 +31,8 @@ pub(crate) trait Tx {
     /// Records an audit event with the change it tells of.
     async fn record(&mut self, event: &Event<'_>) -> Result<(), sqlx::Error>;
 
-    /// Queues a mail with the change it tells of.
-    async fn queue_mail(&mut self, mail: &Queued<'_>) -> Result<(), sqlx::Error>;
+    /// Queues a mail or a text with the change it tells of.
+    async fn queue(&mut self, message: &Queued<'_>) -> Result<(), sqlx::Error>;
 
     /// On PostgreSQL, locks account `user_id`'s row, so that changes to its
     /// second factors (TOTP, passkeys, recovery codes) take turns and each
@@ -115,6 +115,41 @@ pub(crate) trait Tx {
     /// the active one of that purpose, retiring the key active until now.
     /// Returns whether one was made active.
     async fn promote_due_key(&mut self, now: i64) -> Result<bool, sqlx::Error>;
+
+    /// Tries the code whose hash is `hash` against the live texted code of
+    /// `user_id` for `purpose` (`phones::Purpose::as_str`): spends it when
+    /// right, counts a failure when wrong (the fifth ends it). A login's or
+    /// a proof's code is good only while the number it went to is still
+    /// the account's. On PostgreSQL the code's row is locked first, so two
+    /// attempts at once take turns.
+    async fn try_sms_code(
+        &mut self,
+        code: (&str, &str),
+        hash: &[u8],
+        now: i64,
+    ) -> Result<SmsAttempt, sqlx::Error>;
+}
+
+/// What an attempt at a texted code found ([`Tx::try_sms_code`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SmsAttempt {
+    /// Right, and spent; it went to `number`.
+    Right { number: String },
+    /// Wrong, and counted; `ended` when that was its last try.
+    Wrong { ended: bool },
+    /// No live code.
+    Gone,
+}
+
+/// A texted code as an attempt at it reads it.
+#[derive(Debug, FromRow)]
+struct SmsCodeRow {
+    number: String,
+    hash: Vec<u8>,
+    expires_at: i64,
+    failures: i64,
+    /// For a login or a proof: the number is still the account's.
+    current: bool,
 }
 
 /// A live account as a mailed link's transaction reads it, under its lock.
@@ -353,10 +388,68 @@ const ENDED_BY_NEW_PASSWORD: [&str; 3] = [
     "DELETE FROM email_codes WHERE user_id = $1",
 ];
 
+/// The wrong guesses that end a texted code.
+pub(crate) const SMS_CODE_FAILURES: i64 = 5;
+
 macro_rules! tx_on {
     ($conn:ty, $postgres:literal) => {
         impl Tx for $conn {
             const POSTGRES: bool = $postgres;
+
+            async fn try_sms_code(
+                &mut self,
+                (user_id, purpose): (&str, &str),
+                hash: &[u8],
+                now: i64,
+            ) -> Result<SmsAttempt, sqlx::Error> {
+                let row: Option<SmsCodeRow> = sqlx::query_as(if Self::POSTGRES {
+                    "SELECT c.number, c.hash, c.expires_at, c.failures,
+                            (c.purpose = 'confirm' OR COALESCE(c.number = p.number, FALSE))
+                                AS current
+                     FROM sms_codes c LEFT JOIN phones p ON p.user_id = c.user_id
+                     WHERE c.user_id = $1 AND c.purpose = $2
+                     FOR UPDATE OF c"
+                } else {
+                    "SELECT c.number, c.hash, c.expires_at, c.failures,
+                            (c.purpose = 'confirm' OR COALESCE(c.number = p.number, FALSE))
+                                AS current
+                     FROM sms_codes c LEFT JOIN phones p ON p.user_id = c.user_id
+                     WHERE c.user_id = $1 AND c.purpose = $2"
+                })
+                .bind(user_id)
+                .bind(purpose)
+                .fetch_optional(&mut *self)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(SmsAttempt::Gone);
+                };
+                let delete = sqlx::query("DELETE FROM sms_codes WHERE user_id = $1 AND purpose = $2")
+                    .bind(user_id)
+                    .bind(purpose);
+                if row.expires_at <= now || !row.current {
+                    delete.execute(&mut *self).await?;
+                    return Ok(SmsAttempt::Gone);
+                }
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(row.hash.as_slice(), hash)) {
+                    let failures = row.failures + 1;
+                    let ended = failures >= SMS_CODE_FAILURES;
+                    if ended {
+                        delete.execute(&mut *self).await?;
+                    } else {
+                        sqlx::query(
+                            "UPDATE sms_codes SET failures = $3 WHERE user_id = $1 AND purpose = $2",
+                        )
+                        .bind(user_id)
+                        .bind(purpose)
+                        .bind(failures)
+                        .execute(&mut *self)
+                        .await?;
+                    }
+                    return Ok(SmsAttempt::Wrong { ended });
+                }
+                delete.execute(&mut *self).await?;
+                Ok(SmsAttempt::Right { number: row.number })
+            }
 
             async fn record(&mut self, event: &Event<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query(INSERT_EVENT)
@@ -373,12 +466,13 @@ macro_rules! tx_on {
                     .map(drop)
             }
 
-            async fn queue_mail(&mut self, mail: &Queued<'_>) -> Result<(), sqlx::Error> {
+            async fn queue(&mut self, message: &Queued<'_>) -> Result<(), sqlx::Error> {
                 sqlx::query(outbox::INSERT)
-                    .bind(mail.id)
-                    .bind(mail.recipient)
-                    .bind(mail.message)
-                    .bind(mail.now)
+                    .bind(message.id)
+                    .bind(message.recipient)
+                    .bind(message.message)
+                    .bind(message.now)
+                    .bind(message.channel.as_str())
                     .execute(&mut *self)
                     .await
                     .map(drop)

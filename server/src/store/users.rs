@@ -22,8 +22,10 @@ pub struct Account {
     pub password_nfc: bool,
     pub role: String,
     pub created_at: i64,
-    /// Whether signing in takes a second factor.
+    /// Whether the account has TOTP on or a passkey.
     pub mfa: bool,
+    /// Whether it has a confirmed phone.
+    pub phone: bool,
     pub email_verified: bool,
     /// Counts password changes and the deletion (see migration 0011).
     pub credentials_version: i64,
@@ -32,6 +34,12 @@ pub struct Account {
 }
 
 impl Account {
+    /// Whether signing in takes a second factor: TOTP, a passkey, or (while
+    /// SMS is a second factor, `sms`) a phone.
+    pub fn second_factor(&self, sms: bool) -> bool {
+        self.mfa || (sms && self.phone)
+    }
+
     pub fn role(&self) -> Role {
         stored_role(&self.role)
     }
@@ -46,7 +54,7 @@ impl Account {
             username: self.username.clone(),
             email: self.email.clone(),
             created_at: self.created_at,
-            mfa: self.mfa,
+            mfa: self.mfa || self.phone,
             email_verified: self.email_verified,
         }
     }
@@ -59,7 +67,8 @@ pub struct Profile {
     pub username: String,
     pub email: String,
     pub created_at: i64,
-    /// Whether signing in takes a second factor.
+    /// Whether the account has a second factor: TOTP, a passkey or a
+    /// phone (which signing in asks for only while SMS is a second factor).
     pub mfa: bool,
     pub email_verified: bool,
 }
@@ -89,50 +98,53 @@ impl std::fmt::Debug for Account {
 }
 
 /// The statements that read an [`Account`]. Its `mfa` column: whether the
-/// account has a second factor (TOTP on, or a passkey).
+/// account has a second factor (TOTP on, or a passkey); `phone`: whether it
+/// has a confirmed phone (a second factor while SMS is one).
 mod account {
+    /// The columns every statement reads, `users` being the account's row.
+    macro_rules! columns {
+        () => {
+            "id, username, email, password_hash, password_nfc, role, created_at,
+             email_verified, credentials_version, (locked_at IS NOT NULL) AS locked,
+             (EXISTS (SELECT 1 FROM totp_secrets t
+                      WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
+              OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa,
+             EXISTS (SELECT 1 FROM phones ph WHERE ph.user_id = users.id) AS phone"
+        };
+    }
+
     pub const INSERT: &str = "INSERT INTO users
              (id, username, email, password_hash, password_nfc, role, created_at)
          VALUES ($1, $2, $3, $4, TRUE, 'student', $5)
          RETURNING id, username, email, password_hash, password_nfc, role, created_at,
                    email_verified, credentials_version, (locked_at IS NOT NULL) AS locked,
-                   FALSE AS mfa";
-    pub const BY_ID: &str = "SELECT id, username, email, password_hash, password_nfc, role,
-                created_at, email_verified, credentials_version,
-                (locked_at IS NOT NULL) AS locked,
-                (EXISTS (SELECT 1 FROM totp_secrets t
-                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
-         FROM users WHERE id = $1 AND deleted_at IS NULL";
-    pub const BY_EMAIL: &str = "SELECT id, username, email, password_hash, password_nfc, role,
-                created_at, email_verified, credentials_version,
-                (locked_at IS NOT NULL) AS locked,
-                (EXISTS (SELECT 1 FROM totp_secrets t
-                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
-         FROM users WHERE email = $1 AND deleted_at IS NULL";
+                   FALSE AS mfa, FALSE AS phone";
+    pub const BY_ID: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users WHERE id = $1 AND deleted_at IS NULL"
+    );
+    pub const BY_EMAIL: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users WHERE email = $1 AND deleted_at IS NULL"
+    );
     /// SQLite: its unique index compares usernames with NOCASE.
-    pub const BY_USERNAME_SQLITE: &str = "SELECT id, username, email, password_hash,
-                password_nfc, role, created_at, email_verified, credentials_version,
-                (locked_at IS NOT NULL) AS locked,
-                (EXISTS (SELECT 1 FROM totp_secrets t
-                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
-         FROM users WHERE username = $1 COLLATE NOCASE AND deleted_at IS NULL";
+    pub const BY_USERNAME_SQLITE: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users WHERE username = $1 COLLATE NOCASE AND deleted_at IS NULL"
+    );
     /// PostgreSQL: its unique index is on `lower(username)`.
-    pub const BY_USERNAME_POSTGRES: &str = "SELECT id, username, email, password_hash,
-                password_nfc, role, created_at, email_verified, credentials_version,
-                (locked_at IS NOT NULL) AS locked,
-                (EXISTS (SELECT 1 FROM totp_secrets t
-                         WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
-         FROM users WHERE lower(username) = $1 AND deleted_at IS NULL";
-    pub const SET_ROLE: &str = "UPDATE users SET role = $1 WHERE id = $2
-         RETURNING id, username, email, password_hash, password_nfc, role, created_at,
-                   email_verified, credentials_version, (locked_at IS NOT NULL) AS locked,
-                   (EXISTS (SELECT 1 FROM totp_secrets t
-                            WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                    OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa";
+    pub const BY_USERNAME_POSTGRES: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users WHERE lower(username) = $1 AND deleted_at IS NULL"
+    );
+    pub const SET_ROLE: &str = concat!(
+        "UPDATE users SET role = $1 WHERE id = $2 RETURNING ",
+        columns!()
+    );
 }
 
 /// Inserts a new student. A duplicate username or email fails with the
@@ -197,7 +209,8 @@ pub async fn profile(db: &Db, id: &str) -> Result<Option<Profile>, sqlx::Error> 
         "SELECT username, email, created_at, email_verified,
                 (EXISTS (SELECT 1 FROM totp_secrets t
                          WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+                 OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)
+                 OR EXISTS (SELECT 1 FROM phones ph WHERE ph.user_id = users.id)) AS mfa
          FROM users WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
@@ -335,7 +348,7 @@ pub async fn change_password(
                 Reason::PasswordChange,
             )
             .await?;
-        tx.queue_mail(notice).await?;
+        tx.queue(notice).await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(Some(ended))
@@ -388,8 +401,11 @@ pub async fn delete(
             "DELETE FROM totp_secrets WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
             "DELETE FROM passkeys WHERE user_id = $1",
+            "DELETE FROM phones WHERE user_id = $1",
+            "DELETE FROM sms_codes WHERE user_id = $1",
             "DELETE FROM webauthn_ceremonies WHERE user_id = $1",
             "DELETE FROM email_tokens WHERE user_id = $1",
+            "DELETE FROM email_codes WHERE user_id = $1",
         ] {
             sqlx::query(statement).bind(id).execute(&mut *tx).await?;
         }
@@ -405,7 +421,7 @@ pub async fn delete(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        tx.queue_mail(notice).await?;
+        tx.queue(notice).await?;
         tx.record(event).await?;
         tx.commit().await?;
         Ok(Deleted::Done(ended))
@@ -501,7 +517,8 @@ mod search {
             (locked_at IS NOT NULL) AS locked, last_login_at,
             (EXISTS (SELECT 1 FROM totp_secrets t
                      WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-             OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+             OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)
+             OR EXISTS (SELECT 1 FROM phones ph WHERE ph.user_id = users.id)) AS mfa
      FROM users
      WHERE deleted_at IS NULL
        AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
@@ -512,7 +529,8 @@ mod search {
             (locked_at IS NOT NULL) AS locked, last_login_at,
             (EXISTS (SELECT 1 FROM totp_secrets t
                      WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL)
-             OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) AS mfa
+             OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)
+             OR EXISTS (SELECT 1 FROM phones ph WHERE ph.user_id = users.id)) AS mfa
      FROM users
      WHERE deleted_at IS NULL
        AND (lower(username) LIKE $1 ESCAPE '\\' OR email LIKE $1 ESCAPE '\\')
@@ -580,7 +598,8 @@ mod statements {
             assert_eq!(columns(statement), columns(account::BY_ID), "{statement}");
         }
         assert!(
-            words(account::INSERT).ends_with("(locked_at IS NOT NULL) AS locked, FALSE AS mfa")
+            words(account::INSERT)
+                .ends_with("(locked_at IS NOT NULL) AS locked, FALSE AS mfa, FALSE AS phone")
         );
     }
 

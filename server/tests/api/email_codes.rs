@@ -78,6 +78,7 @@ async fn issue_for_ada(app: &TestApp) -> bool {
         expires_at: now + 600_000,
     };
     let mail = server::store::outbox::Queued {
+        channel: server::store::outbox::Channel::Mail,
         id: "test-mail",
         recipient: "ada@example.com",
         message: b"sealed",

@@ -39,6 +39,7 @@ mod registration;
 mod roles;
 mod signup;
 mod slow_readers;
+mod sms;
 mod sqlite_only;
 mod tokens;
 mod verifier;

@@ -110,7 +110,8 @@ async fn enrolment_gives_a_secret_a_uri_and_a_qr_code_then_ten_codes() {
     let status = app.get_json("/api/account/mfa", &ada.access).await;
     assert_eq!(
         status,
-        json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0})
+        json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0,
+               "phone": null, "sms_available": true})
     );
 
     let first: Value = app
@@ -525,7 +526,8 @@ async fn sensitive_changes_need_the_password_and_a_current_code() {
     let status = app.get_json("/api/account/mfa", &ada.access).await;
     assert_eq!(
         status,
-        json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0})
+        json!({"totp": {"enabled": false, "created_at": null}, "passkeys": [], "recovery_codes_left": 0,
+               "phone": null, "sms_available": true})
     );
     // Off: a password alone signs in again, and nothing is left to remove.
     app.login("ada").await;

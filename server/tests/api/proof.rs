@@ -382,7 +382,8 @@ async fn every_sensitive_action_asks_what_the_policy_says() {
         };
         // Whatever the action's own fields are, and no proof.
         let body = json!({"role": "teacher", "new_password": "another long passphrase here",
-                          "email": format!("moved{n}@example.com"), "code": ""});
+                          "email": format!("moved{n}@example.com"), "code": "",
+                          "phone": "+44 7400 123456"});
         let ask = async || {
             app.bearer_json(
                 method.clone(),

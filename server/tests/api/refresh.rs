@@ -341,6 +341,7 @@ async fn a_family_ends_at_its_absolute_lifetime_however_often_it_is_used() {
         idle: Duration::from_secs(3600),
         absolute: Duration::from_secs(1),
         grace: Duration::ZERO,
+        sms: true,
     };
     let sessions = Sessions::new(app.state.db.clone(), policy, b"test-key");
     let limit = app.state.config.limits.auth_requests_per_ip;
