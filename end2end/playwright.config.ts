@@ -72,7 +72,14 @@ export default defineConfig({
   },
   webServer: [
     // Pages of this other origin may call the API (cors.spec.ts).
-    webServer(`127.0.0.1:${port}`, dataDirs.main, { CORS_ALLOWED_ORIGINS: corsOrigin, ISSUER: baseURL, DYNAMIC_REGISTRATION: "token" }),
+    // The phone's test texts a confirming code and a sign-in code within
+    // seconds: the default burst (once per 30 s per number) would refuse it.
+    webServer(`127.0.0.1:${port}`, dataDirs.main, {
+      CORS_ALLOWED_ORIGINS: corsOrigin,
+      ISSUER: baseURL,
+      DYNAMIC_REGISTRATION: "token",
+      SMS_BURST_PER_NUMBER: "10/30s",
+    }),
     webServer(`127.0.0.1:${shortPort}`, dataDirs.short, { ACCESS_TOKEN_TTL: "3s", REFRESH_REUSE_GRACE: "2s" }),
   ],
 });

@@ -17,10 +17,11 @@ use classboard::{
         ClientCreated, ClientPage, ClientSecret, DeviceAsks, DeviceCode, DeviceDecision,
         ENDED_FOR_SAFETY, EmailCodeLogin, EmailCodeRequest, EventPage, GradeList, GradeResponse,
         LoginRequest, LogoutAsked, LogoutStep, MailedToken, MfaLogin, MfaPasskeyOptions,
-        MfaRequired, MfaStatus, NewClient, NewGrade, NewPasskey, NewPost, PasskeyCeremony,
-        PasskeySignIn, PasswordReset, PasswordResetRequest, Post, PostPage, PostResponse, Reauth,
-        RecoveryCodes, Role, RoleChange, SessionList, SignupRequest, TokenResponse,
-        TotpConfirmation, TotpEnrolment, User, UserResponse,
+        MfaRequired, MfaSms, MfaStatus, NewClient, NewGrade, NewPasskey, NewPhone, NewPost,
+        PasskeyCeremony, PasskeySignIn, PasswordReset, PasswordResetRequest, Phone,
+        PhoneConfirmation, Post, PostPage, PostResponse, Reauth, RecoveryCodes, Role, RoleChange,
+        SessionList, SignupRequest, TokenResponse, TotpConfirmation, TotpEnrolment, User,
+        UserResponse,
     },
 };
 use futures::{
@@ -249,6 +250,56 @@ pub async fn totp_confirm(proof: &TotpConfirmation) -> Result<RecoveryCodes> {
 
 pub async fn totp_remove(proof: &Reauth) -> Result<()> {
     call(Method::DELETE, "/api/account/mfa/totp", Some(proof), true)
+        .await
+        .map(drop)
+}
+
+/// Texts a code to `phone`, which becomes the account's when
+/// [`confirm_phone`] brings the code back.
+pub async fn add_phone(phone: &str) -> Result<()> {
+    let body = NewPhone {
+        phone: phone.to_owned(),
+    };
+    call(Method::POST, "/api/account/phone", Some(&body), true)
+        .await
+        .map(drop)
+}
+
+pub async fn confirm_phone(code: &str) -> Result<Phone> {
+    let body = PhoneConfirmation {
+        code: code.to_owned(),
+    };
+    json(
+        call(
+            Method::POST,
+            "/api/account/phone/confirm",
+            Some(&body),
+            true,
+        )
+        .await?,
+    )
+    .await
+}
+
+pub async fn remove_phone(proof: &Reauth) -> Result<()> {
+    call(Method::DELETE, "/api/account/phone", Some(proof), true)
+        .await
+        .map(drop)
+}
+
+/// Texts a code to the account's phone, for a proof of presence.
+pub async fn text_proof_code() -> Result<()> {
+    call::<()>(Method::POST, "/api/account/phone/code", None, true)
+        .await
+        .map(drop)
+}
+
+/// Texts a code for a login's second step.
+pub async fn text_login_code(mfa_token: &str) -> Result<()> {
+    let body = MfaSms {
+        mfa_token: mfa_token.to_owned(),
+    };
+    call(Method::POST, "/api/auth/mfa/sms", Some(&body), false)
         .await
         .map(drop)
 }

@@ -156,3 +156,29 @@ export async function mailLink(address: string, subject: string, marker = "?toke
   const url = new URL(link!);
   return url.pathname + url.search + url.hash;
 }
+
+/**
+ * The code of the newest text to `number` (E.164) after `after` texts,
+ * read from the main server's SMS folder (its default transport), once
+ * there are more than `after`.
+ */
+export async function textedCode(number: string, after: number): Promise<string> {
+  const folder = `${dataDirs.main}/sms`;
+  let texts: { at: number; body: string }[] = [];
+  await expect
+    .poll(
+      () => {
+        const files = fs.existsSync(folder) ? fs.readdirSync(folder) : [];
+        texts = files
+          .map((file) => `${folder}/${file}`)
+          .map((path) => ({ at: fs.statSync(path).mtimeMs, text: fs.readFileSync(path, "utf8") }))
+          .filter(({ text }) => text.startsWith(`To: ${number}\n\n`))
+          .map(({ at, text }) => ({ at, body: text.split("\n\n")[1] }))
+          .sort((a, b) => a.at - b.at);
+        return texts.length > after;
+      },
+      { message: `a text to ${number}`, timeout: 10_000 },
+    )
+    .toBe(true);
+  return texts.at(-1)!.body.split(" ")[0];
+}

@@ -225,7 +225,7 @@ fn TwoStepOnDemand() -> impl IntoView {
             id="two-step-heading"
             title="Two-step sign-in"
             summary=Signal::derive(move || if on() {
-                "Two-step sign-in is on: signing in with a password also takes a code from your authenticator app or a passkey."
+                "Two-step sign-in is on: signing in with a password also takes a passkey, or a code from your authenticator app or by text."
             } else {
                 "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
             })

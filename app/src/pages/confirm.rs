@@ -117,11 +117,25 @@ fn ProofForm(confirm: Confirm) -> impl IntoView {
     let has = move |f: fn(&MfaStatus) -> bool| factors.with(|s| s.as_ref().is_some_and(f));
     let totp = move || has(|s| s.totp.enabled);
     let codes = move || has(|s| s.recovery_codes_left > 0);
+    // Texted codes count only where no safer factor is (as the server says).
+    let sms = move || {
+        has(|s| s.sms_available && s.phone.is_some() && !s.totp.enabled && s.passkeys.is_empty())
+    };
     let passkey = move || webauthn::supported() && has(|s| !s.passkeys.is_empty());
-    let code_label = move || match (totp(), codes()) {
-        (true, true) => "Code from your authenticator app, or a recovery code",
-        (true, false) => "Code from your authenticator app",
+    let code_label = move || match (totp(), codes(), sms()) {
+        (true, true, _) => "Code from your authenticator app, or a recovery code",
+        (true, false, _) => "Code from your authenticator app",
+        (false, _, true) => "Code we text you",
         _ => "Recovery code",
+    };
+    let text_me = move |_| {
+        form.send(async move {
+            match api::text_proof_code().await {
+                Ok(()) => code_error.set(Some("A code is on its way to your phone.".into())),
+                Err(e) => form.fail(e, &[]),
+            }
+            Then::Ready
+        })
     };
     let prove = move |by_passkey: bool| {
         let typed = nfc(&password.get_untracked());
@@ -153,12 +167,17 @@ fn ProofForm(confirm: Confirm) -> impl IntoView {
             <FormError message=form.error/>
             <Field name="password" id="confirm-password" label="Current password" kind="password"
                 autocomplete="current-password" value=password error=password_error/>
-            <Show when=move || totp() || codes()>
+            <Show when=move || totp() || codes() || sms()>
                 <Field name="code" id="confirm-code" label=code_label() autocomplete="one-time-code"
                     value=code error=code_error/>
             </Show>
             <div class="actions">
                 <button type="submit" disabled=move || form.busy.get()>"Confirm"</button>
+                <Show when=sms>
+                    <button type="button" class="secondary" disabled=move || form.busy.get() on:click=text_me>
+                        "Text me a code"
+                    </button>
+                </Show>
                 <Show when=passkey>
                     <button type="button" class="secondary" disabled=move || form.busy.get() on:click=move |_| prove(true)>
                         "Confirm with a passkey"

@@ -231,6 +231,10 @@ fn SecondStep(
         <form class="form" on:submit=submit novalidate>
             <h2>"Two-step sign-in"</h2>
             {move || method_prompt(step.method.get(), step.code, step.code_error)}
+            <Show when=move || step.method.get() == MfaMethod::Sms>
+                <p><button type="button" class="secondary" disabled=move || busy.get()
+                    on:click=move |_| step.form.send(step.text_me())>"Text me a code"</button></p>
+            </Show>
             <button type="submit" disabled=move || busy.get() || !hydrated.get()>
                 {move || match (busy.get(), step.method.get()) {
                     (true, _) => "Checking…",
@@ -268,9 +272,9 @@ impl Step {
     }
 
     /// The app's code first; a passkey where there is no app (and the
-    /// browser can use one); a recovery code otherwise.
+    /// browser can use one); then a texted code; a recovery code otherwise.
     fn first_method(self) -> MfaMethod {
-        [MfaMethod::Totp, MfaMethod::Passkey]
+        [MfaMethod::Totp, MfaMethod::Passkey, MfaMethod::Sms]
             .into_iter()
             .find(|m| self.offers(*m))
             .unwrap_or(MfaMethod::RecoveryCode)
@@ -294,6 +298,7 @@ impl Step {
         [
             (MfaMethod::Totp, "Use the authenticator app instead"),
             (MfaMethod::Passkey, "Use a passkey instead"),
+            (MfaMethod::Sms, "Text a code to my phone instead"),
             (MfaMethod::RecoveryCode, "Use a recovery code instead"),
         ]
         .into_iter()
@@ -337,6 +342,26 @@ impl Step {
         Then::Ready
     }
 
+    /// Texts a code to the account's phone.
+    async fn text_me(self) -> Then {
+        let Some(mfa_token) = self
+            .challenge
+            .with_untracked(|c| c.as_ref().map(|c| c.mfa_token.clone()))
+        else {
+            return Then::Ready;
+        };
+        match api::text_login_code(&mfa_token).await {
+            Ok(()) => self
+                .code_error
+                .set(Some("A code is on its way to your phone.".into())),
+            Err(e) if e.code() == Some(ErrorCode::InvalidGrant) => {
+                self.back(Some("That sign-in step has expired. Sign in again.".into()))
+            }
+            Err(e) => self.code_error.set(Some(e.message())),
+        }
+        Then::Ready
+    }
+
     fn wrong_answer(self, method: MfaMethod) {
         self.code.set(String::new());
         self.wrong.update(|n| *n += 1);
@@ -344,6 +369,8 @@ impl Step {
             return self.back(Some("Too many wrong tries. Sign in again.".into()));
         } else if method == MfaMethod::Passkey {
             "That passkey was not accepted."
+        } else if method == MfaMethod::Sms {
+            "That code is not right. Try the newest code we texted you."
         } else {
             "That code is not right. Try the newest code from your app."
         };
@@ -367,6 +394,12 @@ fn method_prompt(
         MfaMethod::RecoveryCode => view! {
             <p>"Enter one of the recovery codes you saved. Each works once."</p>
             <Field name="code" label="Recovery code" autocomplete="off" value=code error=code_error/>
+        }
+        .into_any(),
+        MfaMethod::Sms => view! {
+            <p>"We text a 6-digit code to your phone. It works once, for 10 minutes."</p>
+            <Field name="code" label="Code from the text" autocomplete="one-time-code" inputmode="numeric"
+                value=code error=code_error/>
         }
         .into_any(),
         MfaMethod::Passkey => view! {

@@ -34,6 +34,7 @@ pub mod logout;
 pub mod new_post;
 pub mod not_found;
 pub mod passkeys;
+pub mod phone;
 pub mod post;
 pub mod settings;
 pub mod signup;

@@ -60,6 +60,7 @@ pub fn TwoStepSignIn() -> impl IntoView {
                 View::Codes(codes) => recovery_codes(codes, load).into_any(),
             }}
             <ConfirmStep confirm/>
+            <crate::pages::phone::PhoneFactor/>
         </section>
     }
 }
