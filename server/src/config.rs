@@ -135,7 +135,7 @@ impl fmt::Debug for SmsUrl {
 /// `twilio://SID:TOKEN@HOST[:PORT]?from=NUMBER`.
 fn parse_sms_url(s: &str) -> Option<SmsUrl> {
     let url = url::Url::parse(s).ok()?;
-    if url.scheme() != "twilio" || url.path().trim_matches('/') != "" {
+    if url.scheme() != "twilio" || !url.path().trim_matches('/').is_empty() {
         return None;
     }
     let host = url.host()?;

@@ -144,8 +144,13 @@ fn status_view(
     busy: RwSignal<bool>,
 ) -> impl IntoView {
     if !status.totp.enabled {
+        let sentence = if status.phone.is_some() {
+            "No authenticator app is set up. With one, signing in takes a code from the app instead of a text: safer, since nobody who takes over your number gets it."
+        } else {
+            "Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."
+        };
         return view! {
-            <p>"Two-step sign-in is off. With it on, signing in takes your password and a code from an authenticator app on your phone."</p>
+            <p>{sentence}</p>
             <button type="button" on:click=move |_| run(Action::Begin) disabled=move || busy.get()>
                 "Turn on two-step sign-in"
             </button>

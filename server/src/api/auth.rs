@@ -390,11 +390,12 @@ pub async fn mfa(
         let failed = Event::new(EventKind::SecondFactorFailed, &challenge.user_id, &origin);
         super::shared::record_alone(&state, &failed).await;
     }
-    let (challenge, recovery_set) = match outcome {
+    let (challenge, recovery_set, phone_since) = match outcome {
         mfa::Outcome::Done {
             challenge,
             recovery_set,
-        } => (challenge, recovery_set),
+            phone_since,
+        } => (challenge, recovery_set, phone_since),
         mfa::Outcome::Wrong { ended: false } => {
             return Err(AppError::WrongProof("The code is not correct."));
         }
@@ -413,12 +414,14 @@ pub async fn mfa(
             challenge.first_factor
         )));
     };
-    let sign_in = match (req.method, key, recovery_set) {
+    let sign_in = match (req.method, key, recovery_set, phone_since) {
         (MfaMethod::Totp, ..) => SignIn::first_and_totp(first, at),
-        (MfaMethod::Sms, ..) => SignIn::first_and_sms(first, at),
-        (MfaMethod::RecoveryCode, _, Some(set)) => SignIn::first_and_recovery_code(first, set, at),
+        (MfaMethod::Sms, _, _, Some(since)) => SignIn::first_and_sms(first, since, at),
+        (MfaMethod::RecoveryCode, _, Some(set), _) => {
+            SignIn::first_and_recovery_code(first, set, at)
+        }
         // Done only when the passkey verified, which named it.
-        (MfaMethod::Passkey, Some((key, id)), _) => SignIn::first_and_passkey(first, key, &id, at),
+        (MfaMethod::Passkey, Some((key, id)), ..) => SignIn::first_and_passkey(first, key, &id, at),
         _ => {
             return Err(AppError::Internal(
                 "a second step was done without the factor that did it".into(),

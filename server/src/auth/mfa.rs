@@ -90,6 +90,8 @@ pub enum Outcome {
     Done {
         challenge: ChallengeRow,
         recovery_set: Option<i64>,
+        /// For a texted code, when the phone it went to was confirmed.
+        phone_since: Option<i64>,
     },
     /// A wrong code; `ended` when it was the challenge's last allowed one.
     Wrong { ended: bool },
@@ -421,9 +423,11 @@ fn outcome(redeemed: Redeemed) -> Outcome {
         Redeemed::Done {
             challenge,
             recovery_set,
+            phone_since,
         } => Outcome::Done {
             challenge,
             recovery_set,
+            phone_since,
         },
         Redeemed::Wrong { ended } => Outcome::Wrong { ended },
         Redeemed::Gone => Outcome::Gone,

@@ -60,7 +60,19 @@ pub fn number(typed: &str, countries: &Countries) -> Result<String, Issue> {
     if typed.chars().count() > MAX_TYPED || !typed.starts_with('+') {
         return Err(Issue::Invalid);
     }
-    let parsed = phonenumber::parse(None, typed).map_err(|_| Issue::Invalid)?;
+    // Only what people type into a number: the parser, made for every
+    // notation (letters, `tel:` URIs, extensions), then never sees
+    // anything else; and a panic of it, were one left, refuses the number
+    // rather than the connection.
+    if !typed[1..]
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-' | '(' | ')'))
+    {
+        return Err(Issue::Invalid);
+    }
+    let parsed = std::panic::catch_unwind(|| phonenumber::parse(None, typed))
+        .map_err(|_| Issue::Invalid)?
+        .map_err(|_| Issue::Invalid)?;
     if !parsed.is_valid() || parsed.extension().is_some() {
         return Err(Issue::Invalid);
     }
@@ -130,6 +142,9 @@ mod tests {
             "+44 7400",           // too short
             "+999 123456789",     // no such country
             "+44 7400 123456 x1", // an extension
+            "+44 7400 123456;ext=1",
+            "tel:+447400123456",
+            "+44 74OO 123456", // letters
             "+44 7400 123456 and some more text that is very long",
             "+４４ 7400 123456",
         ] {
@@ -160,6 +175,14 @@ mod tests {
         assert_eq!(code_of("123-456"), Some("123456".into()));
         for bad in ["12345", "1234567", "12345a", "１２３４５６", ""] {
             assert_eq!(code_of(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever is typed, the number is refused or read, never a panic.
+        #[test]
+        fn numbers_never_panic(typed in "\\+[0-9 .()\\-]{0,39}") {
+            let _ = number(&typed, &Countries::All);
         }
     }
 

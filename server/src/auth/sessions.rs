@@ -126,10 +126,10 @@ impl SignIn {
         Self::after(first, &["otp"], Factor::Totp, at)
     }
 
-    /// A first factor and a code texted to the account's phone: `sms`
-    /// (RFC 8176), a one-time password.
-    pub fn first_and_sms(first: First, at: i64) -> Self {
-        Self::after(first, &["sms"], Factor::Sms, at)
+    /// A first factor and a code texted to the account's phone, the one
+    /// confirmed at `since`: `sms` (RFC 8176), a one-time password.
+    pub fn first_and_sms(first: First, since: i64, at: i64) -> Self {
+        Self::after(first, &["sms"], Factor::Sms { since }, at)
     }
 
     /// A first factor and a recovery code of the set made at `set`: two
@@ -199,8 +199,9 @@ impl SignIn {
             Factor::Totp => now.totp,
             Factor::RecoveryCode { .. } => now.recovery_set,
             Factor::Passkey { .. } => now.passkey,
-            // Only while no stronger factor makes texted codes void.
-            Factor::Sms => phone && !now.totp && !now.any_passkey,
+            // Only while no stronger factor makes texted codes void, and
+            // the phone is still the one the code went to.
+            Factor::Sms { .. } => sms && now.phone_of_sign_in && !now.totp && !now.any_passkey,
         };
         if holds {
             Admission::Admit
@@ -846,6 +847,7 @@ mod tests {
         let none = FactorsNow::default();
         let with_phone = FactorsNow {
             phone: true,
+            phone_of_sign_in: true,
             ..none
         };
         let password = SignIn::password(NOW);
@@ -854,7 +856,7 @@ mod tests {
             Admission::SecondFactorNeeded
         );
         assert_eq!(password.admitted(&with_phone, false), Admission::Admit);
-        let sms = SignIn::first_and_sms(First::Password, NOW);
+        let sms = SignIn::first_and_sms(First::Password, 7, NOW);
         assert_eq!(sms.amr.join(" "), "pwd sms mfa");
         assert_eq!(sms.admitted(&with_phone, true), Admission::Admit);
         assert_eq!(sms.admitted(&with_phone, false), Admission::FactorGone);
@@ -864,6 +866,11 @@ mod tests {
             ..with_phone
         };
         assert_eq!(sms.admitted(&phone_and_totp, true), Admission::FactorGone);
+        let another_phone = FactorsNow {
+            phone_of_sign_in: false,
+            ..with_phone
+        };
+        assert_eq!(sms.admitted(&another_phone, true), Admission::FactorGone);
     }
 
     #[test]

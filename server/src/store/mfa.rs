@@ -100,6 +100,8 @@ pub enum Redeemed {
     Done {
         challenge: ChallengeRow,
         recovery_set: Option<i64>,
+        /// For a texted code, when the phone it went to was confirmed.
+        phone_since: Option<i64>,
     },
     /// The factor was wrong (or its step or code was used already); the
     /// challenge lives on, unless this was its last allowed failure.
@@ -419,6 +421,7 @@ pub async fn redeem(
             return Ok(Redeemed::Gone);
         };
         let mut recovery_set = None;
+        let mut phone_since = None;
         let right = match presented {
             Presented::Wrong => false,
             Presented::Passkey => true,
@@ -431,11 +434,21 @@ pub async fn redeem(
                     .rows_affected()
                     == 1
             }
-            Presented::SmsCode(purpose, hash) => matches!(
-                tx.try_sms_code((&counted.user_id, purpose.as_str()), hash, now)
-                    .await?,
-                SmsAttempt::Right { .. }
-            ),
+            Presented::SmsCode(purpose, hash) => {
+                let attempt = tx
+                    .try_sms_code((&counted.user_id, purpose.as_str()), hash, now)
+                    .await?;
+                if matches!(attempt, SmsAttempt::Right { .. }) {
+                    // The phone the code went to (it still is the account's):
+                    // the session is of that phone, not of one that replaces it.
+                    phone_since =
+                        sqlx::query_scalar("SELECT confirmed_at FROM phones WHERE user_id = $1")
+                            .bind(&counted.user_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                }
+                phone_since.is_some()
+            }
             Presented::RecoveryCode(hash) => {
                 recovery_set = sqlx::query_scalar(USE_CODE)
                     .bind(now)
@@ -464,6 +477,7 @@ pub async fn redeem(
                     first_factor: counted.first_factor,
                 },
                 recovery_set,
+                phone_since,
             }
         } else {
             Redeemed::Wrong { ended }

@@ -59,8 +59,11 @@ pub enum Factor {
     Passkey {
         id: String,
     },
-    /// A code texted to the account's phone.
-    Sms,
+    /// A code texted to the account's phone, the one confirmed at `since`
+    /// (ms).
+    Sms {
+        since: i64,
+    },
 }
 
 impl Factor {
@@ -70,14 +73,15 @@ impl Factor {
             Self::Totp => FactorKind::Totp,
             Self::RecoveryCode { .. } => FactorKind::RecoveryCode,
             Self::Passkey { .. } => FactorKind::Passkey,
-            Self::Sms => FactorKind::Sms,
+            Self::Sms { .. } => FactorKind::Sms,
         }
     }
 
     /// Which one of its kind, as stored.
     fn id(&self) -> Option<String> {
         match self {
-            Self::Password | Self::Totp | Self::Sms => None,
+            Self::Password | Self::Totp => None,
+            Self::Sms { since } => Some(since.to_string()),
             Self::RecoveryCode { set } => Some(set.to_string()),
             Self::Passkey { id } => Some(id.clone()),
         }
@@ -98,6 +102,8 @@ pub struct FactorsNow {
     pub recovery_set: bool,
     /// The account has a confirmed phone.
     pub phone: bool,
+    /// The sign-in's phone (confirmed at `$4`) is still the account's.
+    pub phone_of_sign_in: bool,
 }
 
 /// Whether a sign-in may become a session, given the account's factors now.
@@ -197,15 +203,17 @@ pub async fn start(
             tx.rollback().await?;
             return Ok(Started::Refused);
         };
-        let (passkey, recovery_set) = match new.factor {
-            Factor::Passkey { id } => (Some(id.as_str()), None),
-            Factor::RecoveryCode { set } => (None, Some(*set)),
-            Factor::Password | Factor::Totp | Factor::Sms => (None, None),
+        let (passkey, recovery_set, phone_since) = match new.factor {
+            Factor::Passkey { id } => (Some(id.as_str()), None, None),
+            Factor::RecoveryCode { set } => (None, Some(*set), None),
+            Factor::Sms { since } => (None, None, Some(*since)),
+            Factor::Password | Factor::Totp => (None, None, None),
         };
         let factors: FactorsNow = sqlx::query_as(FACTORS_NOW)
             .bind(new.user_id)
             .bind(passkey)
             .bind(recovery_set)
+            .bind(phone_since)
             .fetch_one(&mut *tx)
             .await?;
         let admission = admit(&factors);
@@ -258,7 +266,7 @@ pub async fn start(
 /// Account `$1`'s second factors, for a session start: TOTP on, any
 /// passkey, passkey `$2` (the sign-in's), recovery codes of the set made at
 /// `$3` (the sign-in's; a spent code stays in its set until the set goes),
-/// a phone.
+/// a phone, the phone confirmed at `$4` (the sign-in's).
 const FACTORS_NOW: &str = "SELECT
         EXISTS (SELECT 1 FROM totp_secrets
                 WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp,
@@ -266,7 +274,8 @@ const FACTORS_NOW: &str = "SELECT
         EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1 AND id = $2) AS passkey,
         EXISTS (SELECT 1 FROM recovery_codes
                 WHERE user_id = $1 AND created_at = $3) AS recovery_set,
-        EXISTS (SELECT 1 FROM phones WHERE user_id = $1) AS phone";
+        EXISTS (SELECT 1 FROM phones WHERE user_id = $1) AS phone,
+        EXISTS (SELECT 1 FROM phones WHERE user_id = $1 AND confirmed_at = $4) AS phone_of_sign_in";
 
 /// Records that session `session_id` of `user_id` proved presence at `now`;
 /// `false` when it is not a live session of theirs.

@@ -487,9 +487,13 @@ async fn a_locked_account_gets_no_text() {
 
 /// A Twilio-compatible Messages API on loopback: it records what it is
 /// sent, and answers `503` while down.
+/// A call the fake received: the account's id and the `Authorization`
+/// header, and the form's fields.
+type Received = (String, Vec<(String, String)>);
+
 #[derive(Clone, Default)]
 struct FakeTwilio {
-    received: Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>,
+    received: Arc<Mutex<Vec<Received>>>,
     /// Answers `503`.
     down: Arc<std::sync::atomic::AtomicBool>,
     /// Answers `400` (Twilio's 21211, a number it will not text).
@@ -547,7 +551,7 @@ impl FakeTwilio {
         port
     }
 
-    fn received(&self) -> Vec<(String, Vec<(String, String)>)> {
+    fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }
