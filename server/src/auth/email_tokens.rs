@@ -49,8 +49,7 @@ impl EmailTokens {
     /// A new sign-in code for `user_id`, uniform over its 10^8 values, and
     /// the hash to store.
     pub fn mint_code(&self, user_id: &str) -> (String, [u8; 32]) {
-        let n = rand::Rng::random_range(&mut rand::rng(), 0..100_000_000u32);
-        let code = format!("{n:0CODE_DIGITS$}");
+        let code = super::random_digits(CODE_DIGITS);
         let hash = self.code_hash(user_id, &code);
         (code, hash)
     }
@@ -69,8 +68,7 @@ impl EmailTokens {
 /// people add while copying, are dropped. `None` unless 8 ASCII digits
 /// remain.
 pub fn code(typed: &str) -> Option<String> {
-    let digits: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    (digits.len() == CODE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+    super::typed_digits(typed, CODE_DIGITS)
 }
 
 /// How long a token of `purpose` works.

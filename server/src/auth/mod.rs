@@ -39,6 +39,24 @@ pub fn random_url_safe<const N: usize>() -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
+/// `digits` random decimal digits, uniform (leading zeros kept): a code a
+/// person types, sent by mail or by text.
+pub fn random_digits(digits: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..digits)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
+}
+
+/// A code as typed, read as its `digits` digits: spaces and hyphens, which
+/// people add while copying, are dropped. `None` unless exactly that many
+/// ASCII digits remain.
+pub fn typed_digits(typed: &str, digits: usize) -> Option<String> {
+    let kept: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    (kept.len() == digits && kept.bytes().all(|b| b.is_ascii_digit())).then_some(kept)
+}
+
 /// A key of its own for one use of the server secret, named by `label`:
 /// no two uses (refresh-token tags, counter names, sealing, second-factor
 /// hashes) ever share a key.

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use classboard::validate::Issue;
 use phonenumber::{Mode, Type, metadata::DATABASE};
-use rand::Rng;
 
 pub use crate::store::phones::Purpose;
 
@@ -92,8 +91,7 @@ pub fn number(typed: &str, countries: &Countries) -> Result<String, Issue> {
 
 /// A new code for `purpose` of `user_id`, and its stored hash.
 pub fn mint(key: &[u8; 32], user_id: &str, purpose: Purpose) -> (String, [u8; 32]) {
-    let n = rand::rng().random_range(0..1_000_000u32);
-    let code = format!("{n:0CODE_DIGITS$}");
+    let code = super::random_digits(CODE_DIGITS);
     let hash = hash(key, user_id, purpose, &code);
     (code, hash)
 }
@@ -115,8 +113,7 @@ pub fn hash(key: &[u8; 32], user_id: &str, purpose: Purpose, code: &str) -> [u8;
 /// A texted code as typed, read as its digits (spaces and hyphens dropped);
 /// `None` unless 6 ASCII digits remain.
 pub fn code(typed: &str) -> Option<String> {
-    let digits: String = typed.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    (digits.len() == CODE_DIGITS && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+    super::typed_digits(typed, CODE_DIGITS)
 }
 
 #[cfg(test)]
