@@ -439,6 +439,15 @@ impl TestApp {
 
 /// The `.eml` (or maildir) files of `folder` that parse, oldest first.
 pub fn read_mail_folder(folder: &std::path::Path) -> Vec<Mail> {
+    files_oldest_first(folder)
+        .into_iter()
+        .filter_map(|path| Mail::parse(&std::fs::read(path).ok()?))
+        .collect()
+}
+
+/// The files of `folder` (none when it does not exist), oldest first: the
+/// order the server's sender wrote them in.
+pub fn files_oldest_first(folder: &std::path::Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(folder) else {
         return Vec::new();
     };
@@ -448,10 +457,7 @@ pub fn read_mail_folder(folder: &std::path::Path) -> Vec<Mail> {
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     files.sort();
-    files
-        .into_iter()
-        .filter_map(|(_, path)| Mail::parse(&std::fs::read(path).ok()?))
-        .collect()
+    files.into_iter().map(|(_, path)| path).collect()
 }
 
 /// Polls `read` until it holds `count` mails to `to`; fails after ten

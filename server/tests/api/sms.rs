@@ -36,17 +36,9 @@ impl Text {
 
 /// The texts in `$DATA_DIR/sms/`, oldest first.
 fn folder(app: &TestApp) -> Vec<Text> {
-    let Ok(entries) = std::fs::read_dir(app.data_dir.join("sms")) else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    files.sort();
-    files
+    crate::helpers::files_oldest_first(&app.data_dir.join("sms"))
         .into_iter()
-        .filter_map(|(_, path)| {
+        .filter_map(|path| {
             let file = std::fs::read_to_string(path).ok()?;
             let (head, body) = file.split_once("\n\n")?;
             Some(Text {
